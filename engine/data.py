@@ -1,0 +1,133 @@
+"""Documents and the character tokenizer.
+
+A dataset is a UTF-8 text file with one document per line. microGPT's reading rules: strip the text,
+split on newlines, strip each line, drop the empty ones. The default dataset is the US Census first
+names shipped by the `names` package (found on disk, never imported), lower-cased and de-duplicated.
+`makemore` is microGPT's own names.txt, downloaded once into a cache directory.
+"""
+
+import hashlib
+import importlib.util
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+MAKEMORE_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
+NAMES_FILES = ("dist.female.first", "dist.male.first")
+
+
+class DataError(Exception):
+    """A dataset that cannot be used; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    docs: list  # in file order (the training loop shuffles its own copy)
+    source: str  # "names", "makemore" or the path as given
+    sha256: str  # of the bytes the documents were read from
+
+
+def parse_docs(text):
+    """microGPT's rule: one document per line, stripped, empty lines dropped."""
+    return [line.strip() for line in text.strip().split("\n") if line.strip()]
+
+
+def read_docs(path):
+    """Documents of a UTF-8 text file, or DataError with a one-line reason."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a text file")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (undecodable byte at offset {e.start})") from None
+    docs = parse_docs(text)
+    if not docs:
+        raise DataError(f"{path}: no documents (the file is empty or only blank lines)")
+    return Dataset(docs, str(path), hashlib.sha256(raw).hexdigest())
+
+
+def names_dataset():
+    """First names from the `names` package: female then male list, lower-cased, first occurrence kept."""
+    spec = importlib.util.find_spec("names")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the default dataset needs the 'names' package: pip install names")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    raw = b"".join((folder / f).read_bytes() for f in NAMES_FILES)
+    seen = {}
+    for line in raw.decode("ascii").splitlines():
+        if line.strip():
+            seen.setdefault(line.split()[0].lower(), None)
+    return Dataset(list(seen), "names", hashlib.sha256(raw).hexdigest())
+
+
+def cache_dir():
+    base = os.environ.get("MICROTRACE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "microtrace"
+    )
+    return Path(base)
+
+
+def makemore_dataset(url=None):
+    """microGPT's names.txt: downloaded once into the cache directory, then read from there."""
+    url = url or os.environ.get("MICROTRACE_MAKEMORE_URL") or MAKEMORE_URL
+    path = cache_dir() / "makemore-names.txt"
+    if not path.exists():
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                raw = response.read()
+        except (OSError, ValueError) as e:
+            reason = getattr(e, "reason", None) or e
+            raise DataError(
+                f"could not download makemore's names.txt ({reason}); pass a local file instead: --data PATH"
+            ) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(raw)
+        os.replace(tmp, path)
+    dataset = read_docs(path)
+    return Dataset(dataset.docs, "makemore", dataset.sha256)
+
+
+def load_dataset(spec=None):
+    """`None`/"names" -> the default names, "makemore" -> the cached download, else a file path."""
+    if spec in (None, "names"):
+        return names_dataset()
+    if spec == "makemore":
+        return makemore_dataset()
+    return read_docs(spec)
+
+
+class Tokenizer:
+    """Characters to ids: the sorted unique characters, then BOS (= len(chars)) last."""
+
+    def __init__(self, chars):
+        self.chars = list(chars)
+        self.bos = len(self.chars)
+        self.vocab_size = self.bos + 1
+        self._ids = {ch: i for i, ch in enumerate(self.chars)}
+
+    @classmethod
+    def from_docs(cls, docs):
+        return cls(sorted(set("".join(docs))))
+
+    def encode(self, text):
+        """[BOS] + ids + [BOS]; ValueError naming every character outside the vocabulary."""
+        unknown = sorted(set(text) - set(self._ids))
+        if unknown:
+            raise ValueError(f"characters not in the vocabulary: {''.join(unknown)!r}")
+        return [self.bos] + [self._ids[ch] for ch in text] + [self.bos]
+
+    def decode(self, ids):
+        return "".join(self.chars[i] for i in ids if i != self.bos)
+
+    def label(self, i):
+        """A printable label for a token id (BOS as '<BOS>')."""
+        return "<BOS>" if i == self.bos else self.chars[i]

@@ -1,0 +1,57 @@
+"""The one hook through which the engine can be observed, and the scopes the model code opens.
+
+The engine knows nothing of tracing. A tracer sets `observer` to a callable; every new `Value` is then
+handed to it, and `scope(...)` / `mark(...)` let it know where in the model that value was made. With no
+observer (the normal case) a new `Value` costs one `if`, `scope` returns a shared do-nothing context and
+`mark` returns at once.
+"""
+
+observer = None  # callable(value) | None: called with every Value made while set
+stack = []  # names of the scopes open right now, outermost first, e.g. ["pos3", "layer0", "attn"]
+marks = {}  # value -> dict of extra attributes (e.g. {"key": 2} on an attention weight)
+
+
+class _Scope:
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        stack.append(self.name)
+
+    def __exit__(self, *exc):
+        stack.pop()
+
+
+class _NoScope:
+    __slots__ = ()
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        pass
+
+
+_NO_SCOPE = _NoScope()
+
+
+def scope(name):
+    """Context manager naming the part of the model being computed (only recorded while observed)."""
+    return _NO_SCOPE if observer is None else _Scope(name)
+
+
+def mark(value, **attrs):
+    """Attach extra attributes to a value, e.g. the key position of an attention weight."""
+    if observer is not None:
+        marks.setdefault(value, {}).update(attrs)
+
+
+def observe(callback):
+    """Install `callback` as the observer (None removes it); clears scopes and marks. Returns the old one."""
+    global observer
+    old, observer = observer, callback
+    stack.clear()
+    marks.clear()
+    return old

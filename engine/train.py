@@ -1,0 +1,109 @@
+"""Training and sampling, exactly as microGPT does them.
+
+One `random.Random(seed)` stream drives everything: it shuffles the documents, draws every parameter,
+and (after training) picks every sampled character. Training itself draws nothing, so a checkpoint's
+RNG state is the state sampling continues from.
+"""
+
+import math
+import random
+from dataclasses import asdict, dataclass
+
+from .data import Tokenizer
+from .model import GPT, GPTConfig, softmax
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1000
+    lr: float = 0.01
+    beta1: float = 0.85
+    beta2: float = 0.99
+    eps: float = 1e-8
+    seed: int = 42
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}")
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class Trainer:
+    """The whole state of a microGPT run: documents, model, Adam moments, step counter and RNG.
+
+    `step` is the number of completed steps; `train_step()` trains step number `step` (0-based).
+    """
+
+    def __init__(self, docs, train_config=TrainConfig(), **model_options):
+        self.train_config = train_config
+        self.rng = random.Random(train_config.seed)
+        self.docs = list(docs)
+        self.rng.shuffle(self.docs)
+        self.tokenizer = Tokenizer.from_docs(self.docs)
+        self.model = GPT(GPTConfig(vocab_size=self.tokenizer.vocab_size, **model_options), self.rng)
+        n = len(self.model.params)
+        self.m = [0.0] * n
+        self.v = [0.0] * n
+        self.step = 0
+        self.losses = []
+
+    @property
+    def config(self):
+        return self.model.config
+
+    def doc_for(self, step):
+        return self.docs[step % len(self.docs)]
+
+    def tokens_for(self, step):
+        return self.tokenizer.encode(self.doc_for(step))[: self.config.block_size + 1]
+
+    def forward_backward(self):
+        """Loss of the current step's document, with every parameter's `.grad` filled in."""
+        loss = self.model.loss(self.tokens_for(self.step))
+        loss.backward()
+        return loss
+
+    def adam_update(self):
+        """One Adam step with linear learning-rate decay; resets the gradients; advances `step`."""
+        tc, step = self.train_config, self.step
+        lr_t = tc.lr * (1 - step / tc.steps)
+        b1, b2, eps = tc.beta1, tc.beta2, tc.eps
+        bias1, bias2 = 1 - b1 ** (step + 1), 1 - b2 ** (step + 1)
+        m, v = self.m, self.v
+        for i, p in enumerate(self.model.params):
+            g = p.grad
+            try:
+                g2 = g**2
+            except OverflowError:
+                g2 = math.inf
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g2
+            m_hat = m[i] / bias1
+            v_hat = v[i] / bias2
+            p.data -= lr_t * m_hat / (v_hat**0.5 + eps)
+            p.grad = 0
+        self.step += 1
+
+    def train_step(self):
+        """Train one step; returns its loss (a float, possibly inf or nan)."""
+        loss = self.forward_backward().data
+        self.adam_update()
+        self.losses.append(loss)
+        return loss
+
+    def sample(self, temperature=0.5, rng=None):
+        """One name: start at BOS, draw from softmax(logits / temperature) until BOS or block_size."""
+        rng = rng or self.rng
+        model, tok = self.model, self.tokenizer
+        keys, values = model.new_cache()
+        token_id, out = tok.bos, []
+        for pos_id in range(self.config.block_size):
+            logits = model.forward(token_id, pos_id, keys, values)
+            probs = softmax([logit / temperature for logit in logits])
+            token_id = rng.choices(range(tok.vocab_size), weights=[p.data for p in probs])[0]
+            if token_id == tok.bos:
+                break
+            out.append(tok.chars[token_id])
+        return "".join(out)

@@ -1,0 +1,172 @@
+"""A scalar autograd engine in micrograd's style, with two fused operations for speed.
+
+Every `Value` stores its operands (`_prev`) and the local derivative with respect to each (`_local`),
+computed when it is made, exactly as microGPT does. Backward visits the nodes in the reverse of
+microGPT's depth-first post-order and does `operand.grad += local * grad`, so gradients come out
+bit-for-bit the same.
+
+Two fused operations replace long chains of elementary nodes without changing a single bit:
+- `dot(a, b)` is `sum(a[j] * b[j] for j)`: one node whose operands are `a0, b0, a1, b1, ...` (the order
+  microGPT's depth-first search meets them) and whose local gradients are the other operand's value.
+- `vsum(xs)` is `sum(xs)`: one node, every local gradient 1.
+The partial sums and products they stand for are never needed for training; the tracer rebuilds them.
+
+Arithmetic that overflows or leaves the real line gives inf or nan instead of raising, so a diverging
+run can still be stepped through and traced.
+"""
+
+import math
+from functools import reduce
+from itertools import chain
+from operator import add, mul
+
+from . import hooks
+
+INF = math.inf
+NAN = math.nan
+
+
+def _pow(x, k):
+    """x ** k on floats, with inf/nan where Python would raise or go complex."""
+    try:
+        r = x ** k
+    except ZeroDivisionError:  # 0.0 ** negative
+        odd = float(k).is_integer() and int(k) % 2 == 1
+        return math.copysign(INF, x) if odd else INF
+    except OverflowError:
+        odd = float(k).is_integer() and int(k) % 2 == 1
+        return -INF if (odd and x < 0) else INF
+    return NAN if isinstance(r, complex) else r
+
+
+def _recip(x):
+    try:
+        return 1 / x
+    except ZeroDivisionError:
+        return math.copysign(INF, x)
+
+
+def _log(x):
+    if x > 0:
+        return math.log(x)
+    return -INF if x == 0 else NAN
+
+
+def _exp(x):
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return INF
+
+
+class Value:
+    """A scalar with a gradient. `data` and `grad` are plain Python numbers."""
+
+    __slots__ = ("data", "grad", "_prev", "_local", "_op")
+
+    def __init__(self, data, prev=(), local=(), op=""):
+        self.data = data
+        self.grad = 0
+        self._prev = prev
+        self._local = local
+        self._op = op
+        if hooks.observer is not None:
+            hooks.observer(self)
+
+    def __repr__(self):
+        return f"Value(data={self.data!r}, grad={self.grad!r})"
+
+    # -- elementary operations, with microGPT's local derivatives ------------------------------------
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other, op="const")
+        return Value(self.data + other.data, (self, other), (1, 1), "+")
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other, op="const")
+        return Value(self.data * other.data, (self, other), (other.data, self.data), "*")
+
+    def __pow__(self, k):
+        if not isinstance(k, (int, float)):
+            raise TypeError("Value ** k takes a plain int or float exponent")
+        return Value(_pow(self.data, k), (self,), (k * _pow(self.data, k - 1),), f"**{k!r}")
+
+    def log(self):
+        return Value(_log(self.data), (self,), (_recip(self.data),), "log")
+
+    def exp(self):
+        return Value(_exp(self.data), (self,), (_exp(self.data),), "exp")
+
+    def relu(self):
+        # max(0, x) is microGPT's form: the integer 0 below zero, and 0 for nan too.
+        return Value(max(0, self.data), (self,), (float(self.data > 0),), "relu")
+
+    # -- derived forms, written as microGPT writes them (they decide the rounding) ----------------------
+
+    def __neg__(self):
+        return self * -1
+
+    def __radd__(self, other):
+        return self + other
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return other + (-self)
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __truediv__(self, other):
+        return self * other**-1
+
+    def __rtruediv__(self, other):
+        return other * self**-1
+
+    # -- backward -----------------------------------------------------------------------------------------
+
+    def backward(self):
+        """Fill `.grad` of every node this one depends on (gradients accumulate, as in microGPT)."""
+        self.grad = 1
+        for node in reversed(topological_order(self)):
+            g = node.grad
+            # Reversed operands: for a fused node this is microGPT's order (last product first).
+            for child, local in zip(reversed(node._prev), reversed(node._local)):
+                child.grad += local * g
+
+
+def topological_order(root):
+    """microGPT's order: depth-first from `root`, operands in order, each node after its operands.
+
+    Iterative, so a graph of any depth works. Leaves are left out: they pass no gradient on.
+    """
+    order = []
+    visited = {root}
+    stack = [(root, iter(root._prev))]
+    while stack:
+        node, operands = stack[-1]
+        for child in operands:
+            if child._prev and child not in visited:
+                visited.add(child)
+                stack.append((child, iter(child._prev)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def dot(a, b):
+    """sum(a[j] * b[j] for j) as one node, same value and same gradients as the elementary chain."""
+    ad = [v.data for v in a]
+    bd = [v.data for v in b]
+    prev = tuple(chain.from_iterable(zip(a, b)))
+    local = tuple(chain.from_iterable(zip(bd, ad)))
+    return Value(reduce(add, map(mul, ad, bd), 0), prev, local, "dot")
+
+
+def vsum(xs):
+    """sum(xs) (Python's, from the integer 0) as one node."""
+    xs = tuple(xs)
+    return Value(reduce(add, [v.data for v in xs], 0), xs, (1,) * len(xs), "sum")

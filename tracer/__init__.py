@@ -1,0 +1,1 @@
+"""Record every scalar operation of one training step as a graph."""

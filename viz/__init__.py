@@ -1,0 +1,1 @@
+"""Figures of what the tracer recorded, and the command-line interface."""
