@@ -53,7 +53,10 @@ def matrix_shapes(config):
 
 
 def linear(x, w):
-    return [dot(row, x) for row in w]
+    out = [dot(row, x) for row in w]
+    for j, o in enumerate(out):
+        mark(o, unit=j)  # the output's row index, for a tracer's labels
+    return out
 
 
 def softmax(logits):
@@ -143,6 +146,8 @@ class GPT:
                 x = linear(x, sd[f"layer{li}.mlp_fc1"])
             with scope("relu"):
                 x = [xi.relu() for xi in x]
+                for j, xi in enumerate(x):
+                    mark(xi, unit=j)  # a tracer finds dead units by this index
             with scope("fc2"):
                 x = linear(x, sd[f"layer{li}.mlp_fc2"])
             with scope("residual"):

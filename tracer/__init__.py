@@ -1,1 +1,26 @@
-"""Record every scalar operation of one training step as a graph."""
+"""Record every scalar operation of one training step as a graph.
+
+    from microtrace.tracer import trace_step
+    trace = trace_step("runs/demo", step=120)
+    G = trace.graph()                 # networkx.DiGraph, ~60,000 nodes (docs/trace-format.md)
+    blocks = trace.collapse("block")  # one node per position x layer x block
+"""
+
+from .io import export, load_trace, save_trace
+from .queries import dead_relus, first_nonfinite, resolve_node, scope_nodes, top_paths
+from .trace import FORMAT, Trace, TraceError, trace_step
+
+__all__ = [
+    "FORMAT",
+    "Trace",
+    "TraceError",
+    "dead_relus",
+    "export",
+    "first_nonfinite",
+    "load_trace",
+    "resolve_node",
+    "save_trace",
+    "scope_nodes",
+    "top_paths",
+    "trace_step",
+]

@@ -1,0 +1,143 @@
+"""Questions a person debugging training asks of one step's graph.
+
+Node ids are a topological order (every operand has a smaller id than its result), which the
+forward-order and backward-order questions below rely on.
+"""
+
+import math
+import re
+from collections import defaultdict
+
+import networkx as nx
+
+from .trace import TraceError
+
+_PARAM = re.compile(r"^\s*([\w.]+)\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*$")
+
+
+def _finite(d):
+    return math.isfinite(d["data"]) and math.isfinite(d["grad"])
+
+
+def _describe(G, n):
+    d = G.nodes[n]
+    out = {"node": n, "op": d["op"], "scope": d["scope"], "data": d["data"], "grad": d["grad"]}
+    if "param" in d:
+        out["param"] = f"{d['param']}[{d['index'][0]},{d['index'][1]}]"
+    return out
+
+
+def first_nonfinite(G):
+    """Where nan/inf starts: the first node (forward order) whose value is not finite, else the first
+    node in backward order (from the loss down) whose gradient is not finite; None if all is finite.
+    The answer names the node, its op and scope, and its operands."""
+    ids = sorted(G.nodes)
+    found, what = None, None
+    for n in ids:
+        d = G.nodes[n]
+        if not math.isfinite(d["data"]):
+            found, what = n, "value"
+            break
+    if found is None:
+        for n in reversed(ids):
+            if not math.isfinite(G.nodes[n]["grad"]):
+                found, what = n, "gradient"
+                break
+    if found is None:
+        return None
+    out = _describe(G, found)
+    out["what"] = what
+    out["operands"] = [_describe(G, u) for u in G.predecessors(found)]
+    out["results"] = [_describe(G, v) for v in G.successors(found)]
+    return out
+
+
+def resolve_node(G, target):
+    """A node id from an id, its string, or a parameter entry such as `layer0.attn_wq[3,7]`."""
+    if isinstance(target, str) and target.strip().isdigit():
+        target = int(target)
+    if isinstance(target, int):
+        if target not in G:
+            raise TraceError(f"no node {target} in this trace (ids 0..{G.number_of_nodes() - 1})")
+        return target
+    m = _PARAM.match(str(target))
+    if not m:
+        raise TraceError(f"cannot read {target!r}: give a node id or a parameter like layer0.attn_wq[3,7]")
+    name, row, col = m.group(1), int(m.group(2)), int(m.group(3))
+    for n, d in G.nodes(data=True):
+        if d.get("param") == name and d["index"] == [row, col]:
+            return n
+    names = sorted({d["param"] for _, d in G.nodes(data=True) if "param" in d})
+    if name not in names:
+        raise TraceError(f"no parameter matrix {name!r}; this trace has {', '.join(names)}")
+    raise TraceError(f"{name}[{row},{col}] does not take part in this step (unused row or out of range)")
+
+
+def top_paths(G, target, k=5):
+    """The k paths from `target` up to the loss that carry the most gradient.
+
+    A path's contribution is the product of the local derivatives along it: d loss / d target summed
+    over every path is the target's gradient. Returns [{"contribution": c, "nodes": [target, ..., loss]}],
+    largest |c| first.
+    """
+    src = resolve_node(G, target)
+    loss = G.graph["loss_node"]
+    region = nx.descendants(G, src) | {src}
+    if loss not in region:
+        return []
+    best = {loss: [(1.0, None)]}  # node -> top-k (contribution from here to the loss, (next node, rank))
+    for n in sorted(region, reverse=True):
+        if n == loss:
+            continue
+        cands = []
+        for v, d in G.adj[n].items():
+            for rank, (c, _) in enumerate(best.get(v, ())):
+                cands.append((d["local_grad"] * c, (v, rank)))
+        cands.sort(key=lambda t: _magnitude(t[0]), reverse=True)
+        best[n] = cands[:k]
+    paths = []
+    for c, link in best.get(src, []):
+        nodes = [src]
+        while link is not None:
+            v, rank = link
+            nodes.append(v)
+            link = best[v][rank][1]
+        paths.append({"contribution": c, "nodes": nodes})
+    return paths
+
+
+def _magnitude(c):
+    return math.inf if c != c else abs(c)
+
+
+def dead_relus(G):
+    """MLP units whose ReLU passed no gradient at any position: [{"layer", "unit", "positions"}]."""
+    alive = defaultdict(list)
+    for _, d in G.nodes(data=True):
+        if d["op"] == "relu" and "unit" in d:
+            alive[(d["layer"], d["unit"])].append(d["data"] > 0)
+    return [
+        {"layer": layer, "unit": unit, "positions": len(flags)}
+        for (layer, unit), flags in sorted(alive.items())
+        if not any(flags)
+    ]
+
+
+def scope_nodes(G, scope):
+    """Ids of the nodes made in `scope` or inside it; TraceError if the trace has no such scope."""
+    scope = scope.strip("/")
+    inner = scope + "/"
+    found = [n for n, d in G.nodes(data=True) if d["scope"] == scope or d["scope"].startswith(inner)]
+    if not found:
+        example = next((d["scope"] for _, d in G.nodes(data=True) if d["scope"].count("/") >= 4), "pos0/embed")
+        raise TraceError(f"no scope {scope!r} in this trace (scopes look like {example})")
+    return found
+
+
+def param_stats(G):
+    """Per parameter matrix: grad norm, mean and max |g|, zero fraction, update ratio (model order)."""
+    return G.graph["param_stats"]
+
+
+def nonfinite_count(G):
+    return sum(1 for _, d in G.nodes(data=True) if not _finite(d))

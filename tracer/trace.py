@@ -1,0 +1,144 @@
+"""`trace_step`: the complete computation graph of one training step, as a `Trace`."""
+
+import math
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import networkx as nx
+
+from microtrace.engine.train import Trainer
+
+from .expand import expand
+from .record import record_step
+
+FORMAT = 1
+
+
+class TraceError(Exception):
+    """A request the trace cannot answer (unknown scope, node, step, file); one line for the user."""
+
+
+def microtrace_version():
+    try:
+        return version("microtrace")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def trace_step(source, step=None):
+    """Trace training step `step` (0-based) of a run directory, a `Run`, or a `Trainer`.
+
+    A run is replayed untraced from its nearest checkpoint at or before `step`; a `Trainer` is
+    advanced untraced to `step` (default: its current step) and then takes the traced step, exactly
+    as `train_step` would. The traced numbers are bit-identical to an untraced run.
+    """
+    trainer, meta = _trainer_at(source, step)
+    k = trainer.step
+    tokens = trainer.tokens_for(k)
+    doc = trainer.doc_for(k)
+    rec = record_step(trainer)
+    loss = rec.loss.data
+    trainer.losses.append(loss)
+    tok = trainer.tokenizer
+    graph_attrs = {
+        "format": FORMAT,
+        "version": microtrace_version(),
+        "step": k,
+        "doc": doc,
+        "tokens": tokens,
+        "chars": [tok.label(t) for t in tokens],
+        "loss": float(loss),
+        "config": meta,
+        "seed": trainer.train_config.seed,
+        "lr": rec.lr,
+        "param_stats": param_stats(rec.adam),
+    }
+    return Trace(graph_attrs, recording=rec)
+
+
+def _trainer_at(source, step):
+    if isinstance(source, Trainer):
+        trainer = source
+        if step is not None:
+            if step < trainer.step:
+                raise TraceError(f"step {step} is behind this trainer (it is at step {trainer.step})")
+            if step >= trainer.train_config.steps:
+                raise TraceError(f"step {step} is beyond the run (steps 0..{trainer.train_config.steps - 1})")
+            while trainer.step < step:
+                trainer.train_step()
+        meta = {**trainer.config.to_dict(), **trainer.train_config.to_dict()}
+        return trainer, meta
+    from microtrace.engine.run import RunError, open_run  # a run directory or an opened Run
+
+    run = open_run(source) if isinstance(source, (str, Path)) else source
+    if step is None:
+        raise TraceError("which step? pass step=K")
+    try:
+        trainer = run.trainer_at(step)
+    except RunError as e:
+        raise TraceError(str(e)) from None
+    return trainer, dict(run.config)
+
+
+def param_stats(adam):
+    """Gradient and update statistics of each parameter matrix, in model order."""
+    stats = {}
+    for name, rows in adam.items():
+        entries = [e for row in rows for e in row]
+        grads = [e[2] for e in entries]
+        sq = math.fsum(g * g for g in grads)
+        data_sq = math.fsum(e[0] * e[0] for e in entries)
+        upd_sq = math.fsum((e[1] - e[0]) * (e[1] - e[0]) for e in entries)
+        n = len(entries)
+        stats[name] = {
+            "shape": [len(rows), len(rows[0])],
+            "grad_norm": math.sqrt(sq),
+            "grad_abs_mean": math.fsum(abs(g) for g in grads) / n,
+            "grad_abs_max": max(abs(g) for g in grads),
+            "zero_fraction": sum(1 for g in grads if g == 0) / n,
+            "data_norm": math.sqrt(data_sq),
+            "update_norm": math.sqrt(upd_sq),
+            "update_ratio": math.sqrt(upd_sq) / math.sqrt(data_sq) if data_sq else math.inf,
+        }
+    return stats
+
+
+class Trace:
+    """One traced step. `graph()` gives the networkx graph; see docs/trace-format.md for attributes."""
+
+    def __init__(self, graph_attrs, recording=None, graphs=None):
+        self.meta = graph_attrs
+        self._rec = recording
+        self._graphs = dict(graphs or {})
+
+    @property
+    def step(self):
+        return self.meta["step"]
+
+    @property
+    def loss(self):
+        return self.meta["loss"]
+
+    def data(self, view="elementary"):
+        """The graph before networkx, as columns (`GraphData`)."""
+        if self._rec is None:
+            raise TraceError("this trace was loaded from a file: use graph()")
+        return expand(self._rec, view)
+
+    def graph(self, view="elementary"):
+        """The step's computation graph as a `networkx.DiGraph` (cached; do not mutate)."""
+        if view not in self._graphs:
+            if self._rec is None:
+                raise TraceError(f"this trace file holds the {', '.join(self._graphs)} view, not {view!r}")
+            gd = self.data(view)
+            g = nx.DiGraph()
+            g.graph.update(self.meta, view=view, loss_node=gd.loss)
+            g.add_nodes_from(gd.nodes())
+            g.add_edges_from(gd.edges())
+            self._graphs[view] = g
+        return self._graphs[view]
+
+    def collapse(self, level="block", view="elementary"):
+        from .collapse import collapse
+
+        return collapse(self.graph(view), level)
