@@ -68,14 +68,15 @@ def _trainer_at(source, step):
                 trainer.train_step()
         meta = {**trainer.config.to_dict(), **trainer.train_config.to_dict()}
         return trainer, meta
+    from microtrace.engine.data import DataError
     from microtrace.engine.run import RunError, open_run  # a run directory or an opened Run
 
-    run = open_run(source) if isinstance(source, (str, Path)) else source
     if step is None:
         raise TraceError("which step? pass step=K")
     try:
+        run = open_run(source) if isinstance(source, (str, Path)) else source
         trainer = run.trainer_at(step)
-    except RunError as e:
+    except (RunError, DataError) as e:
         raise TraceError(str(e)) from None
     return trainer, dict(run.config)
 

@@ -1,0 +1,43 @@
+"""What several commands share: getting a trace from `--run DIR --step K` or `--trace FILE`."""
+
+import functools
+
+import click
+
+from microtrace.tracer import TraceError, load_trace, trace_step
+
+
+def trace_source_options(command):
+    """Add `--run`, `--step` and `--trace` to a command; it receives a `trace` argument instead."""
+
+    @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
+    @click.option("--step", type=int, help="Training step to trace (0-based), with --run.")
+    @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
+    @functools.wraps(command)
+    def wrapper(run_dir, step, trace_file, **kwargs):
+        return command(trace=get_trace(run_dir, step, trace_file), **kwargs)
+
+    return wrapper
+
+
+def get_trace(run_dir, step, trace_file):
+    """The trace the options name; UsageError/ClickException (one line, exit 2) when they don't."""
+    if trace_file and run_dir:
+        raise click.UsageError("give either --trace FILE or --run DIR --step K, not both")
+    if not trace_file and not run_dir:
+        raise click.UsageError("which step? give --run DIR --step K, or --trace FILE")
+    if run_dir and step is None:
+        raise click.UsageError("--run needs --step K (the 0-based training step to trace)")
+    try:
+        if trace_file:
+            return load_trace(trace_file)
+        click.echo(f"tracing step {step} of {run_dir} ...", err=True)
+        return trace_step(run_dir, step)
+    except TraceError as e:
+        raise UserError(str(e)) from None
+
+
+class UserError(click.ClickException):
+    """A one-line error about the user's input: exit code 2."""
+
+    exit_code = 2
