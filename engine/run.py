@@ -1,0 +1,466 @@
+"""A run directory: the options of a training run, its losses and its checkpoints.
+
+    RUN_DIR/config.json                   every option, the data's source and sha256, the version
+    RUN_DIR/losses.csv                    step,loss (step 1-based, as printed; loss as repr, exact)
+    RUN_DIR/checkpoints/step-000100.json  the whole state after 100 completed steps
+
+A checkpoint holds the parameters, Adam's moments, the completed step count, the losses so far and the
+RNG state: with the data (reloaded and checked by sha256) that is everything a `Trainer` is. Training
+draws nothing from the RNG, so training on from any checkpoint gives the same bits as never stopping,
+and the final checkpoint's RNG state is the one sampling continues from.
+
+Checkpoints are written at step 0, every `checkpoint_every` completed steps and at the end; losses.csv is
+rewritten with each one, so the two always agree. Every file is written atomically, and the same options
+give byte-identical files (JSON floats are `repr`s, which round-trip exactly, inf and nan included).
+
+Steps are 0-based in the API (`trainer_at(k)` is the state before step k runs, as in `Trainer.step`)
+and 1-based where a person reads them (printed lines, losses.csv, messages).
+"""
+
+import csv
+import importlib.metadata
+import io
+import json
+import math
+import re
+from dataclasses import fields
+from pathlib import Path
+
+from .atomic import write_atomic
+from .data import DataError, load_dataset
+from .model import GPTConfig
+from .train import TrainConfig, Trainer
+
+RUN_FORMAT = "microtrace-run/1"
+CHECKPOINT_FORMAT = "microtrace-checkpoint/1"
+DEFAULT_CHECKPOINT_EVERY = 100
+MODEL_OPTIONS = tuple(f.name for f in fields(GPTConfig) if f.name != "vocab_size")
+_CHECKPOINT_NAME = re.compile(r"step-(\d+)\.json")
+
+
+class RunError(Exception):
+    """A run that cannot be made, read or continued; the message is one line meant for the user."""
+
+
+class RunDiverged(RunError):
+    """Training met a non-finite loss at 0-based step `step`; no update was applied for it."""
+
+    def __init__(self, run_dir, step, steps, loss):
+        self.step, self.loss = step, loss
+        super().__init__(
+            f"training stopped at step {step + 1} / {steps}: the loss is {loss!r}; no update was applied "
+            f"for it, and the checkpoints so far are kept in {run_dir}"
+        )
+
+
+def microtrace_version():
+    try:
+        return importlib.metadata.version("microtrace")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
+# -- creating, opening, training ---------------------------------------------------------------------------
+
+
+def create_run(run_dir, dataset, train_config=TrainConfig(), model_options=None,
+               checkpoint_every=DEFAULT_CHECKPOINT_EVERY, overwrite=False):
+    """Start a run in `run_dir`: write config.json, an empty losses.csv and the step-0 checkpoint.
+
+    `dataset` is a `data.Dataset`; `model_options` are `GPTConfig` fields but vocab_size (n_embd, n_head,
+    n_layer, block_size, init_std). An existing run there is an error unless `overwrite`, which deletes
+    its files (and only those). Returns the `Run`.
+    """
+    run_dir = Path(run_dir)
+    model_options = dict(model_options or {})
+    unknown = sorted(set(model_options) - set(MODEL_OPTIONS))
+    if unknown:
+        raise RunError(f"unknown model options: {', '.join(unknown)} (known: {', '.join(MODEL_OPTIONS)})")
+    if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        raise RunError(f"checkpoint_every must be at least 1, got {checkpoint_every!r}")
+    try:
+        trainer = Trainer(dataset.docs, train_config, **model_options)
+    except ValueError as e:
+        raise RunError(str(e)) from None
+    source = dataset.source if dataset.source in ("names", "makemore") else str(Path(dataset.source).resolve())
+    config = {
+        "format": RUN_FORMAT,
+        "version": microtrace_version(),
+        "model": {name: getattr(trainer.config, name) for name in MODEL_OPTIONS},
+        "training": train_config.to_dict(),
+        "data": {"source": source, "sha256": dataset.sha256, "num_docs": len(dataset.docs)},
+        "checkpoint_every": checkpoint_every,
+    }
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} exists and is not a directory")
+    if (run_dir / "config.json").exists():
+        if not overwrite:
+            raise RunError(f"{run_dir} already holds a run")
+        _delete_run_files(run_dir)
+    try:
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"{run_dir}: cannot create the run directory ({e.strerror or e})") from None
+    _write(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
+    run = Run(run_dir, config)
+    run._dataset = dataset
+    run.save(trainer)
+    return run
+
+
+def open_run(run_dir):
+    """The run in `run_dir`, its config.json checked; RunError if there is none or it is unreadable."""
+    run_dir = Path(run_dir)
+    path = run_dir / "config.json"
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: no such run directory")
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a microtrace run (it has no config.json)")
+    config = _read_json(path, "run config")
+    _check_config(config, path)
+    return Run(run_dir, config)
+
+
+def train(run, on_step=None, trainer=None):
+    """Train `run` to its last step and return the final `Trainer`.
+
+    Starts from `trainer` if given (a state of this run, e.g. from `run.latest()`), else from the latest
+    checkpoint, so this both starts and resumes a run. `on_step(step, loss)` is called after each step
+    (0-based step) once its checkpoint, if any, is written. A non-finite loss raises `RunDiverged` before
+    any update for that step: the state at its start is checkpointed and its loss recorded in losses.csv.
+    """
+    if trainer is None:
+        trainer = run.latest()
+    steps, every = run.steps, run.checkpoint_every
+    run.write_losses(trainer.losses)  # rows past the state we continue from are about to be redone
+    while trainer.step < steps:
+        k = trainer.step
+        # Trainer.train_step() split in two, to look at the loss before the update.
+        loss = trainer.forward_backward().data
+        if not math.isfinite(loss):
+            for p in trainer.model.params:
+                p.grad = 0
+            run.save(trainer, extra_losses=[loss])
+            if on_step:
+                on_step(k, loss)
+            raise RunDiverged(run.path, k, steps, loss)
+        trainer.adam_update()
+        trainer.losses.append(loss)
+        if trainer.step % every == 0 or trainer.step == steps:
+            run.save(trainer)
+        if on_step:
+            on_step(k, loss)
+    return trainer
+
+
+def resume(run_dir, on_step=None):
+    """Continue the run in `run_dir` from its latest checkpoint to the end; returns the final Trainer."""
+    return train(open_run(run_dir), on_step)
+
+
+# -- the run --------------------------------------------------------------------------------------------
+
+
+class Run:
+    """A run directory. `config` is config.json as a dict; steps are 0-based (see the module docs)."""
+
+    def __init__(self, path, config):
+        self.path = Path(path)
+        self.config = config
+        self._dataset = None
+
+    def __repr__(self):
+        return f"Run({str(self.path)!r})"
+
+    @property
+    def steps(self):
+        return self.config["training"]["steps"]
+
+    @property
+    def checkpoint_every(self):
+        return self.config["checkpoint_every"]
+
+    @property
+    def train_config(self):
+        return TrainConfig(**self.config["training"])
+
+    @property
+    def model_options(self):
+        return dict(self.config["model"])
+
+    @property
+    def losses_path(self):
+        return self.path / "losses.csv"
+
+    def checkpoint_path(self, step):
+        return self.path / "checkpoints" / f"step-{step:06d}.json"
+
+    def dataset(self):
+        """The training data, reloaded as the config says and checked against its sha256 (cached)."""
+        if self._dataset is None:
+            data = self.config["data"]
+            try:
+                dataset = load_dataset(data["source"])
+            except DataError as e:
+                raise RunError(f"{self.path}: cannot reload the run's data: {e}") from None
+            if dataset.sha256 != data["sha256"]:
+                raise RunError(
+                    f"{self.path}: the run's data ({data['source']}) has changed since it was trained (sha256 differs)"
+                )
+            self._dataset = dataset
+        return self._dataset
+
+    def checkpoint_steps(self):
+        """The completed-step counts that have a checkpoint, ascending."""
+        try:
+            names = [p.name for p in (self.path / "checkpoints").iterdir()]
+        except OSError:
+            return []
+        return sorted(int(m.group(1)) for m in map(_CHECKPOINT_NAME.fullmatch, names) if m)
+
+    def load(self, step):
+        """The Trainer saved in the checkpoint after `step` completed steps; RunError naming a bad file."""
+        path = self.checkpoint_path(step)
+        if not path.is_file():
+            raise RunError(f"{path}: no such checkpoint")
+        return _restore(self, _read_json(path, "checkpoint"), path)
+
+    def latest(self):
+        """The Trainer of the latest checkpoint."""
+        steps = self.checkpoint_steps()
+        if not steps:
+            raise RunError(f"{self.path} has no checkpoints (expected {self.path / 'checkpoints'}/step-*.json)")
+        return self.load(steps[-1])
+
+    def trainer_at(self, step):
+        """The exact state at the start of 0-based step `step`: nearest checkpoint, then untraced steps."""
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < self.steps:
+            raise RunError(f"step {step!r} is out of range: this run has steps 0 to {self.steps - 1} (0-based)")
+        stopped = self.stopped_at()
+        if stopped is not None and step > stopped:
+            raise RunError(
+                f"step {step} (0-based) was never trained: the run stopped at step {stopped} on a non-finite loss"
+            )
+        earlier = [s for s in self.checkpoint_steps() if s <= step]
+        if not earlier:
+            raise RunError(f"{self.path} has no checkpoint at or before step {step}")
+        trainer = self.load(earlier[-1])
+        while trainer.step < step:
+            trainer.train_step()
+        return trainer
+
+    def losses(self):
+        """The losses in losses.csv, index i for 0-based step i (a stopped run's last one is not finite)."""
+        path = self.losses_path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise RunError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
+        rows = list(csv.reader(io.StringIO(text)))
+        if not rows or rows[0] != ["step", "loss"]:
+            raise RunError(f"{path}: not a losses file (its first line should be 'step,loss')")
+        losses = []
+        for line, row in enumerate(rows[1:], 2):
+            try:
+                step, loss = int(row[0]), float(row[1])
+            except (ValueError, IndexError):
+                raise RunError(f"{path}: line {line} is not 'step,loss'") from None
+            if step != len(losses) + 1:
+                raise RunError(f"{path}: line {line} has step {step}, expected {len(losses) + 1}")
+            losses.append(loss)
+        return losses
+
+    def stopped_at(self):
+        """The 0-based step whose non-finite loss stopped training, or None."""
+        if not self.losses_path.exists():
+            return None
+        return next((i for i, loss in enumerate(self.losses()) if not math.isfinite(loss)), None)
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def save(self, trainer, extra_losses=()):
+        """Checkpoint `trainer` and rewrite losses.csv to match it (plus `extra_losses`, e.g. a nan)."""
+        _write(self.checkpoint_path(trainer.step), _checkpoint_bytes(self.config, trainer))
+        self.write_losses(list(trainer.losses) + list(extra_losses))
+
+    def write_losses(self, losses):
+        lines = ["step,loss"] + [f"{i},{loss!r}" for i, loss in enumerate(losses, 1)]
+        _write(self.losses_path, "\n".join(lines) + "\n")
+
+
+# -- checkpoints -------------------------------------------------------------------------------------------
+
+
+def _shaped_like(state_dict, flat):
+    """`flat` (a list in parameter order) cut into the matrices of `state_dict`, by name."""
+    it = iter(flat)
+    return {name: [[next(it) for _ in row] for row in mat] for name, mat in state_dict.items()}
+
+
+def _checkpoint_bytes(config, trainer):
+    sd = trainer.model.state_dict
+    version, internal, gauss_next = trainer.rng.getstate()
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT,
+        "config": config,
+        "step": trainer.step,
+        "params": {name: [[p.data for p in row] for row in mat] for name, mat in sd.items()},
+        "adam_m": _shaped_like(sd, trainer.m),
+        "adam_v": _shaped_like(sd, trainer.v),
+        "rng_state": [version, list(internal), gauss_next],
+        "losses": list(trainer.losses),
+    }
+    # One top-level field per line and one matrix per line: diffable, still compact. json writes floats
+    # with repr (exact round trip) and inf/nan as Infinity/NaN, which json.loads reads back.
+    def compact(value):
+        return json.dumps(value, separators=(",", ":"))
+
+    lines = []
+    for key, value in checkpoint.items():
+        if key in ("params", "adam_m", "adam_v"):
+            value = "{\n" + ",\n".join(f"  {compact(n)}: {compact(mat)}" for n, mat in value.items()) + "\n }"
+        else:
+            value = compact(value)
+        lines.append(f" {compact(key)}: {value}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def _restore(run, checkpoint, path):
+    """A Trainer rebuilt from the run's data and options, then given the checkpoint's state."""
+    def bad(reason):
+        return RunError(f"{path}: bad checkpoint: {reason}")
+
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        found = checkpoint.get("format") if isinstance(checkpoint, dict) else None
+        raise bad(f"format is {found!r}, expected {CHECKPOINT_FORMAT!r}")
+    missing = [k for k in ("config", "step", "params", "adam_m", "adam_v", "rng_state", "losses") if k not in checkpoint]
+    if missing:
+        raise bad(f"missing {', '.join(missing)}")
+    if not _same_run(checkpoint["config"], run.config):
+        raise bad(f"it belongs to another run (its config differs from {run.path / 'config.json'})")
+    step = checkpoint["step"]
+    if step != _step_of(path) or not _is_int(step) or not 0 <= step <= run.steps:
+        raise bad(f"its step ({step!r}) does not match its file name")
+    losses = checkpoint["losses"]
+    if not isinstance(losses, list) or len(losses) != step or not all(map(_is_number, losses)):
+        raise bad(f"losses should be {step} numbers")
+
+    trainer = Trainer(run.dataset().docs, run.train_config, **run.model_options)
+    sd = trainer.model.state_dict
+    flat = {}
+    for key in ("params", "adam_m", "adam_v"):
+        mats = checkpoint[key]
+        if not isinstance(mats, dict) or list(mats) != list(sd):
+            names = list(mats) if isinstance(mats, dict) else type(mats).__name__
+            raise bad(f"{key} should hold the matrices {', '.join(sd)}; it holds {names}")
+        flat[key] = []
+        for name, mat in sd.items():
+            rows, cols = len(mat), len(mat[0])
+            got = mats[name]
+            if not (isinstance(got, list) and len(got) == rows
+                    and all(isinstance(r, list) and len(r) == cols for r in got)):
+                raise bad(f"{key} {name} is not a {rows}x{cols} matrix")
+            if not all(_is_number(x) for r in got for x in r):
+                raise bad(f"{key} {name} holds something that is not a number")
+            flat[key].extend(float(x) for r in got for x in r)
+
+    for p, x in zip(trainer.model.params, flat["params"]):
+        p.data = x
+    trainer.m, trainer.v = flat["adam_m"], flat["adam_v"]
+    trainer.step = step
+    trainer.losses = [float(x) for x in losses]
+    state = checkpoint["rng_state"]
+    try:
+        version, internal, gauss_next = state
+        if gauss_next is not None and not _is_number(gauss_next):
+            raise TypeError
+        trainer.rng.setstate((version, tuple(internal), gauss_next))
+    except (TypeError, ValueError, OverflowError):
+        raise bad("rng_state is not a random.Random state") from None
+    return trainer
+
+
+def _same_run(a, b):
+    """Same options and data; the version that wrote them may differ."""
+    if not isinstance(a, dict):
+        return False
+    return {k: v for k, v in a.items() if k != "version"} == {k: v for k, v in b.items() if k != "version"}
+
+
+def _step_of(path):
+    m = _CHECKPOINT_NAME.fullmatch(path.name)
+    return int(m.group(1)) if m else None
+
+
+def _is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+# -- files ------------------------------------------------------------------------------------------------
+
+
+def _write(path, data):
+    try:
+        write_atomic(path, data)
+    except OSError as e:
+        raise RunError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+def _read_json(path, what):
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise RunError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not raw.strip():
+        raise RunError(f"{path}: bad {what}: the file is empty")
+    try:
+        return json.loads(raw)
+    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError; both messages are one line
+        raise RunError(f"{path}: bad {what}: not valid JSON ({e})") from None
+
+
+def _check_config(config, path):
+    """config.json has every field with a usable value (TrainConfig and GPTConfig check the values)."""
+    def bad(reason):
+        return RunError(f"{path}: bad run config: {reason}")
+
+    if not isinstance(config, dict) or config.get("format") != RUN_FORMAT:
+        found = config.get("format") if isinstance(config, dict) else None
+        raise bad(f"format is {found!r}, expected {RUN_FORMAT!r}")
+    for key in ("model", "training", "data"):
+        if not isinstance(config.get(key), dict):
+            raise bad(f"missing {key}")
+    if not _is_int(config.get("checkpoint_every")) or config["checkpoint_every"] < 1:
+        raise bad("checkpoint_every should be a whole number of at least 1")
+    data = config["data"]
+    if not isinstance(data.get("source"), str) or not isinstance(data.get("sha256"), str):
+        raise bad("data needs a source and a sha256")
+    model, training = config["model"], config["training"]
+    if set(model) != set(MODEL_OPTIONS):
+        raise bad(f"model should have {', '.join(MODEL_OPTIONS)}")
+    if not all(map(_is_int, (training.get("steps"), training.get("seed")))):
+        raise bad("training steps and seed should be whole numbers")
+    if not all(_is_number(training.get(k)) for k in ("lr", "beta1", "beta2", "eps")):
+        raise bad("training lr, beta1, beta2 and eps should be numbers")
+    try:
+        TrainConfig(**training)
+        GPTConfig(vocab_size=1, **model)
+    except (TypeError, ValueError) as e:
+        raise bad(str(e)) from None
+
+
+def _delete_run_files(run_dir):
+    """Remove what a run writes (and nothing else) so a new run can take the directory."""
+    doomed = [run_dir / "config.json", run_dir / "losses.csv"]
+    folder = run_dir / "checkpoints"
+    if folder.is_dir():
+        doomed += [p for p in folder.iterdir() if _CHECKPOINT_NAME.fullmatch(p.name)]
+    try:
+        for p in doomed:
+            p.unlink(missing_ok=True)
+    except OSError as e:
+        raise RunError(f"{run_dir}: cannot replace the run there ({e.strerror or e})") from None
