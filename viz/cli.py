@@ -1,1 +1,32 @@
-def main(): print("hi")
+"""The `microtrace` command: one click group; each command lives in a small `cli_*.py` module."""
+
+import importlib
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="microtrace", prog_name="microtrace")
+def cli():
+    """Train microGPT (Karpathy's pure-Python GPT) and trace one training step.
+
+    Example:
+
+    \b
+        microtrace train --steps 200 --out runs/demo
+        microtrace sample --run runs/demo
+    """
+
+
+def register(module):
+    """Add the commands listed in `COMMANDS` of viz/<module>.py to the group."""
+    for command in importlib.import_module(f"{__package__}.{module}").COMMANDS:
+        cli.add_command(command)
+
+
+# One line per module of commands.
+register("cli_train")  # train, sample
+
+
+def main():
+    cli(prog_name="microtrace")
