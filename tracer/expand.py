@@ -132,11 +132,12 @@ def _single(gd, ids, v, scope):
 
 def _expand_dot(gd, ids, v, scope):
     g, prev, local = float(v.grad), v._prev, v._local
-    add, edge = gd.add, gd.edge
+    add, edge, data = gd.add, gd.edge, gd.data
     s = None
     for j in range(0, len(prev), 2):
         a, x = prev[j], prev[j + 1]
-        p = add("*", float(a.data * x.data), g, scope)
+        # operand values as recorded (a parameter's .data has moved on since: Adam ran)
+        p = add("*", data[ids[a]] * data[ids[x]], g, scope)
         if a is x:
             gd.operands(ids, p, (a, x), (local[j], local[j + 1]), g)
         else:
