@@ -1,42 +1,19 @@
 """Saving and loading traces: node-link JSON (the trace file), GraphML and GEXF exports.
 
-Every file is written atomically (a temporary file in the same folder, then a rename), so an
-interrupted write never leaves half a file where a good one was.
+Every file is written atomically (`engine.atomic`), so an interrupted write never leaves half a file
+where a good one was.
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import networkx as nx
 
+from microtrace.engine.atomic import write_atomic
+
 from .trace import FORMAT, Trace, TraceError
 
 EXPORT_FORMATS = ("json", "graphml", "gexf")
-
-
-def atomic_write(path, write):
-    """Call write(file) on a temporary binary file next to `path`, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a user's file gets the usual mode
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def to_json(G):
@@ -45,8 +22,7 @@ def to_json(G):
 
 
 def save_trace(G, path):
-    text = to_json(G).encode()
-    atomic_write(path, lambda f: f.write(text))
+    write_atomic(path, to_json(G))
 
 
 def load_trace(path):
@@ -101,5 +77,5 @@ def export(G, path, fmt):
     if fmt == "json":
         return save_trace(G, path)
     H = flat_copy(G)
-    writer = nx.write_graphml if fmt == "graphml" else nx.write_gexf
-    atomic_write(path, lambda f: writer(H, f))
+    lines = nx.generate_graphml(H) if fmt == "graphml" else nx.generate_gexf(H)
+    write_atomic(path, "\n".join(lines) + "\n")

@@ -1,6 +1,7 @@
 """What several commands share: getting a trace from `--run DIR --step K` or `--trace FILE`."""
 
 import functools
+from pathlib import Path
 
 import click
 
@@ -41,3 +42,13 @@ class UserError(click.ClickException):
     """A one-line error about the user's input: exit code 2."""
 
     exit_code = 2
+
+
+def output_file(path):
+    """An output path whose folder exists (made if needed); data files are written at the edge."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create the folder {path.parent} ({e.strerror})") from None
+    return path
