@@ -5,7 +5,7 @@ import importlib
 import click
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="microtrace", context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="microtrace", prog_name="microtrace")
 def cli():
     """Train microGPT (Karpathy's pure-Python GPT) and trace one training step.
