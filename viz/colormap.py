@@ -223,10 +223,13 @@ def weight_scale():
 
 
 def linear_scale(vmin, vmax, nticks=5):
+    """Viridis over [vmin, vmax] with `nticks` evenly spaced ticks."""
     if not (_finite(vmin) and _finite(vmax) and vmax > vmin):
         raise ValueError(f"a linear scale needs finite vmin < vmax, got {vmin!r}, {vmax!r}")
-    ticks = tuple((vmin + (vmax - vmin) * k / (nticks - 1),) * 2 for k in range(nticks))
-    return ColorScale("linear", vmin, vmax, tuple((v, format_number(v)) for v, _ in ticks))
+    if isinstance(nticks, bool) or not isinstance(nticks, int) or nticks < 2:
+        raise ValueError(f"nticks must be an integer of at least 2, got {nticks!r}")
+    values = [vmin + (vmax - vmin) * k / (nticks - 1) for k in range(nticks)]
+    return ColorScale("linear", vmin, vmax, tuple((v, format_number(v)) for v in values))
 
 
 def _nice_step(x):
