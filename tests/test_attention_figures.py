@@ -1,0 +1,461 @@
+"""Attention figures: pixels of real PNG/GIF bytes, sizes, determinism and input validation."""
+
+import io
+import math
+import os
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from microtrace.viz import attention as A
+from microtrace.viz import colormap as C
+from microtrace.viz import fonts as F
+
+BG = A.BACKGROUND
+
+
+def reopen(image):
+    """The image as a reader of the PNG file sees it."""
+    return Image.open(io.BytesIO(A.png_bytes(image))).convert("RGB")
+
+
+def softmax(xs):
+    m = max(xs)
+    e = [math.exp(x - m) for x in xs]
+    t = sum(e)
+    return [v / t for v in e]
+
+
+def random_attention(n, layers, heads, seed=0):
+    rng = random.Random(seed)
+    return [
+        [[softmax([rng.gauss(0, 2) for _ in range(q + 1)]) for q in range(n)] for _ in range(heads)]
+        for _ in range(layers)
+    ]
+
+
+def labels_for(n):
+    return ["<BOS>"] + [chr(ord("a") + i % 26) for i in range(n - 1)]
+
+
+def cell_pixels(img, box):
+    x0, y0, x1, y1 = box
+    return [img.getpixel((x, y)) for y in range(y0 + 2, y1 - 1) for x in range(x0 + 2, x1 - 1)]
+
+
+def centre(img, box):
+    return img.getpixel(((box[0] + box[2]) // 2, (box[1] + box[3]) // 2))
+
+
+def luminance(rgb):
+    return C.luminance(rgb)
+
+
+# --- colour maps ----------------------------------------------------------------------------------
+
+
+def test_viridis_ends_and_monotone_luminance():
+    assert C.viridis(0.0) == (0x44, 0x01, 0x54)
+    assert C.viridis(1.0) == (0xFD, 0xE7, 0x25)
+    assert C.viridis(128 / 255) == (0x21, 0x91, 0x8C)  # a control point
+    lums = [luminance(C.viridis(i / 100)) for i in range(101)]
+    assert all(b > a for a, b in zip(lums, lums[1:]))
+    assert C.viridis(-3) == C.viridis(0) and C.viridis(7) == C.viridis(1)
+    assert C.viridis(float("nan")) == C.NAN_COLOR
+
+
+def test_diverging_is_centred_on_zero():
+    assert C.diverging(0.0, 0.3) == C.DIVERGING_CENTER == (247, 247, 247)
+    blue, red = C.diverging(-1.0), C.diverging(1.0)
+    assert blue == (0x05, 0x30, 0x61) and red == (0x67, 0x00, 0x1F)
+    assert C.diverging(-0.5)[2] > C.diverging(-0.5)[0]  # negative is blue
+    assert C.diverging(0.5)[0] > C.diverging(0.5)[2]  # positive is red
+    assert C.diverging(5.0, 0.0) == C.DIVERGING_CENTER
+    assert C.diverging(float("inf")) == C.NAN_COLOR
+
+
+def test_log_helpers_and_ticks():
+    assert C.log_position(1e-3, 1e-4, 1e-2) == pytest.approx(0.5)
+    assert C.log_position(0, 1e-4, 1e-2) == 0.0
+    assert C.symlog_position(-1e-2, 1e-4, 1e-2) == pytest.approx(-1.0)
+    with pytest.raises(ValueError):
+        C.log_position(1, 0, 1)
+    scale = C.log_scale(1e-5, 1e-1)
+    assert [label for _, label in scale.ticks][0] == "1e-05"
+    sym = C.symmetric_scale(0.0185)
+    values = [v for v, _ in sym.ticks]
+    assert values[0] == -0.0185 and values[-1] == 0.0185 and 0.0 in values
+    assert C.format_number(0.25) == "0.25" and C.format_number(3.2e-5) == "3.2e-05"
+
+
+def test_colorbar_has_gradient_and_fits_its_labels():
+    scale = C.weight_scale()
+    bar = C.colorbar(scale, length=200, label="attention weight")
+    pad = C.colorbar_pad()
+    assert bar.width == C.colorbar_width(scale, thickness=F.px(16, 1), label="attention weight")
+    # top row = maximum, bottom row = minimum (the outermost rows are the outline)
+    assert bar.getpixel((5, pad + 1)) == C.viridis(1 - 1 / 199)
+    assert bar.getpixel((5, pad + 198)) == C.viridis(1 / 199)
+    assert bar.getpixel((0, pad + 100)) == C.MUTED_INK
+
+
+# --- the heatmap grid -----------------------------------------------------------------------------
+
+
+def crafted(n):
+    """Row q gives most weight to key (2q + 1) % (q + 1), a little to the rest, all distinct."""
+    rows = []
+    for q in range(n):
+        top = (2 * q + 1) % (q + 1)
+        rest = [0.3 * (k + 1) / (q + 1) ** 2 for k in range(q + 1)]
+        row = [0.0 if k == top else rest[k] for k in range(q + 1)]
+        row[top] = 1 - sum(row)
+        rows.append(row)
+    return rows
+
+
+def test_brightest_cell_of_each_row_is_its_argmax():
+    n = 8
+    heads = [crafted(n), [list(reversed(r)) for r in crafted(n)]]
+    attention = [heads]
+    labels = labels_for(n)
+    img = reopen(A.attention_grid(attention, labels, title="crafted"))
+    lay = A.grid_layout(attention, labels, title="crafted")
+    assert img.size == lay.size
+    for h, rows in enumerate(heads):
+        for q, row in enumerate(rows):
+            colours = [centre(img, lay.cell_box(0, h, q, k)) for k in range(q + 1)]
+            assert colours == [C.viridis(v) for v in row]
+            lum = [luminance(c) for c in colours]
+            assert lum.index(max(lum)) == row.index(max(row))
+
+
+def test_masked_cells_have_the_background_colour():
+    n = 6
+    attention = random_attention(n, 2, 3, seed=1)
+    for grad in (False, True):
+        data = attention if not grad else [[[[v - 0.2 for v in r] for r in rows] for rows in l] for l in attention]
+        img = reopen(A.attention_grid(data, labels_for(n), grad=grad))
+        lay = A.grid_layout(data, labels_for(n), grad=grad)
+        for layer in range(2):
+            for head in range(3):
+                for q in range(n):
+                    for k in range(q + 1, n):
+                        pixels = cell_pixels(img, lay.cell_box(layer, head, q, k))
+                        share = pixels.count(BG) / len(pixels)
+                        assert share > 0.7, (grad, layer, head, q, k, share)
+                        assert set(pixels) <= {BG, A.HATCH}
+        zero = C.viridis(0.0) if not grad else C.DIVERGING_CENTER
+        assert zero != BG
+
+
+def test_size_follows_tokens_heads_layers_and_scale():
+    def size(n, layers, heads, scale=1.0):
+        return A.attention_grid(
+            random_attention(n, layers, heads), labels_for(n), notes=False, scale=scale
+        ).size
+
+    c = F.px(A.CELL, 1)
+    w8, h8 = size(8, 2, 3)
+    w16, h16 = size(16, 2, 3)
+    assert (w16 - w8, h16 - h8) == (3 * 8 * c, 2 * 8 * c)  # doubling tokens: +H*n*c, +L*n*c
+    lay = A.grid_layout(random_attention(8, 2, 3), labels_for(8), notes=False)
+    pw, ph = lay.panel_size
+    gap = F.px(A.PANEL_GAP, 1)
+    assert size(8, 2, 4)[0] - w8 == pw + gap
+    assert size(8, 3, 3)[1] - h8 == ph + gap
+    # the documented formula, term by term
+    s = F.sizes(1.0)
+    lq = c + F.px(A.LABEL_PAD, 1)
+    lk = F.line_height(s.label) + F.px(A.LABEL_PAD, 1)
+    hh = F.line_height(s.header) + F.px(A.HEADER_PAD, 1)
+    axis_w = F.line_height(s.axis) + F.px(A.LABEL_PAD, 1)
+    key_h = F.line_height(s.axis) + F.px(2, 1)
+    n = 8
+    assert (pw, ph) == (lq + n * c, hh + n * c + lk)
+    bar_w = C.colorbar_width(C.weight_scale(), thickness=F.px(16, 1), label="attention weight")
+    m = F.px(A.MARGIN, 1)
+    assert w8 == 2 * m + axis_w + 3 * pw + 2 * gap + F.px(A.BAR_GAP, 1) + bar_w
+    assert h8 == 2 * m + 2 * ph + gap + key_h
+    # scale: every length grows with it
+    w2, h2 = size(8, 2, 3, scale=2.0)
+    assert 1.8 * w8 < w2 < 2.2 * w8 and 1.8 * h8 < h2 < 2.2 * h8
+
+
+def test_grad_mode_zero_is_the_centre_colour_and_signs_have_sides():
+    n = 4
+    rows = [[0.0], [0.02, -0.01], [-0.04, 0.0, 0.01], [0.005, 0.0, -0.002, 0.03]]
+    attention = [[rows]]
+    img = reopen(A.attention_grid(attention, labels_for(n), grad=True))
+    lay = A.grid_layout(attention, labels_for(n), grad=True)
+    zero = centre(img, lay.cell_box(0, 0, 0, 0))
+    assert zero == C.DIVERGING_CENTER and min(zero) > 240
+    most_negative = centre(img, lay.cell_box(0, 0, 2, 0))
+    assert most_negative == C.diverging(-1.0)  # the scale is symmetric at max |grad| = 0.04
+    positive = centre(img, lay.cell_box(0, 0, 3, 3))
+    assert positive[0] > positive[2] and positive == C.diverging(0.03, 0.04)
+    # a shared vmax (for animations) changes the mapping
+    lay2 = A.grid_layout(attention, labels_for(n), grad=True, vmax=0.08)
+    img2 = reopen(A.attention_grid(attention, labels_for(n), grad=True, vmax=0.08))
+    assert centre(img2, lay2.cell_box(0, 0, 2, 0)) == C.diverging(-0.5)
+
+
+def test_bos_is_drawn_as_a_badge_and_explained():
+    attention = random_attention(3, 1, 1)
+    lay = A.grid_layout(attention, ["<BOS>", "a", "b"])
+    img = reopen(A.attention_grid(attention, ["<BOS>", "a", "b"]))
+    x0, y0, x1, y1 = lay.cell_box(0, 0, 0, 0)
+    gutter = [img.getpixel((x, y)) for x in range(x0 - lay.row_label_width, x0) for y in range(y0, y1 + 1)]
+    assert F.BOS_BADGE_FILL in gutter
+    assert any("BOS" in line for line in lay.note_lines)
+    lay_plain = A.grid_layout(attention, ["x", "a", "b"])
+    assert not any("BOS" in line for line in lay_plain.note_lines)
+
+
+def test_nan_cells_get_the_nan_colour_and_a_legend_note():
+    attention = random_attention(4, 1, 2)
+    attention[0][1][2][1] = float("nan")
+    attention[0][0][3][0] = float("inf")
+    img = reopen(A.attention_grid(attention, labels_for(4)))
+    lay = A.grid_layout(attention, labels_for(4))
+    for head, q, k in ((1, 2, 1), (0, 3, 0)):
+        x0, y0, x1, y1 = lay.cell_box(0, head, q, k)
+        assert img.getpixel((x0 + 2, (y0 + y1) // 2)) == C.NAN_COLOR  # left of the cross
+        assert img.getpixel(((x0 + x1) // 2, (y0 + y1) // 2)) == A.NAN_MARK  # the cross
+    assert any("nan" in line for line in lay.note_lines)
+
+
+def test_values_are_printed_when_cells_are_large_enough_else_omitted():
+    attention = [[[[1.0], [0.25, 0.75]]]]
+    labels = ["<BOS>", "a"]
+    big = reopen(A.attention_grid(attention, labels, values=True, scale=2.0))
+    lay = A.grid_layout(attention, labels, values=True, scale=2.0)
+    pixels = cell_pixels(big, lay.cell_box(0, 0, 1, 0))  # 0.25: dark cell, white text
+    assert (255, 255, 255) in pixels
+    pixels = cell_pixels(big, lay.cell_box(0, 0, 0, 0))  # 1.0: yellow cell, dark text
+    assert any(luminance(p) < 0.05 for p in pixels)
+    tiny_on = A.png_bytes(A.attention_grid(attention, labels, values=True, scale=0.5))
+    tiny_off = A.png_bytes(A.attention_grid(attention, labels, values=False, scale=0.5))
+    assert tiny_on == tiny_off  # too small for numbers: silently omitted
+
+
+def test_long_labels_and_text_are_not_clipped():
+    attention = random_attention(3, 1, 1)
+    labels = ["<BOS>", "longlabel", "é"]
+    title = "a long title " * 12
+    lay = A.grid_layout(attention, labels, title=title, caption="caption " * 30)
+    img = A.attention_grid(attention, labels, title=title, caption="caption " * 30)
+    assert lay.rotate_col_labels
+    assert len(lay.title_lines) > 1 and len(lay.caption_lines) > 1
+    m = F.px(A.MARGIN, 1)
+    s = F.sizes(1)
+    assert all(F.text_width(line, s.title) <= img.width - 2 * m for line in lay.title_lines)
+    # the right and bottom margins stay empty
+    assert all(img.getpixel((x, y)) == BG for x in range(img.width - m + 1, img.width) for y in range(img.height))
+    assert all(img.getpixel((x, y)) == BG for y in range(img.height - m + 1, img.height) for x in range(img.width))
+
+
+def test_same_input_gives_identical_png_bytes(tmp_path):
+    attention = random_attention(7, 1, 4, seed=3)
+    labels = labels_for(7)
+    a = A.png_bytes(A.attention_grid(attention, labels, title="step 120 · doc 'olivia' · loss 2.31"))
+    b = A.png_bytes(A.attention_grid(attention, labels, title="step 120 · doc 'olivia' · loss 2.31"))
+    assert a == b
+    path = tmp_path / "fig.png"
+    A.save_png(A.attention_grid(attention, labels, title="step 120 · doc 'olivia' · loss 2.31"), path)
+    assert path.read_bytes() == a
+    assert os.listdir(tmp_path) == ["fig.png"]  # no temporary file left behind
+    A.save_png(A.attention_grid(attention, labels), path)  # replaces
+    assert path.read_bytes() != a
+
+
+@pytest.mark.parametrize(
+    "attention, labels, kwargs, message",
+    [
+        ([[[[1.0], [0.5]]]], ["a", "b"], {}, "query 1 must have 2"),
+        ([[[[1.0], [0.5, 0.5, 0.0]]]], ["a", "b"], {}, "query 1 must have 2"),
+        ([[[[1.0], [0.5, 0.5]]]], ["a", "b", "c"], {}, "3 labels"),
+        ([[[[1.0], [0.5, "x"]]]], ["a", "b"], {}, "not a number"),
+        ([[[[1.0], [0.5, True]]]], ["a", "b"], {}, "not a number"),
+        ([[[[1.0], [1.5, -0.5]]]], ["a", "b"], {}, "not an attention weight"),
+        ([[[[1.0]]], [[[1.0]], [[1.0]]]], ["a"], {}, "heads"),
+        ([], ["a"], {}, "non-empty"),
+        ([[]], ["a"], {}, "non-empty"),
+        ([[[[1.0]]]], [], {}, "labels"),
+        ([[[[1.0]]]], "a", {}, "labels"),
+        ([[[[1.0]]]], [""], {}, "labels[0]"),
+        ([[[[1.0]]]], ["a"], {"scale": 0}, "scale"),
+        ([[[[1.0]]]], ["a"], {"scale": float("nan")}, "scale"),
+        ([[[[1.0]]]], ["a"], {"grad": True, "vmax": -1.0}, "vmax"),
+    ],
+)
+def test_bad_input_raises_a_one_line_value_error(attention, labels, kwargs, message):
+    with pytest.raises(ValueError) as info:
+        A.attention_grid(attention, labels, **kwargs)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_grad_mode_accepts_any_sign_and_nonfinite():
+    img = A.attention_grid([[[[-3.0], [2.0, float("nan")]]]], ["<BOS>", "a"], grad=True)
+    assert img.size[0] > 0
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 7),
+    heads=st.integers(1, 3),
+    layers=st.integers(1, 2),
+    seed=st.integers(0, 10**6),
+)
+def test_random_ragged_attention_builds_and_argmax_is_brightest(n, heads, layers, seed):
+    rng = random.Random(seed)
+    attention = []
+    for _ in range(layers):
+        layer = []
+        for _ in range(heads):
+            rows = []
+            for q in range(n):
+                raw = [rng.random() + 1e-3 for _ in range(q + 1)]
+                top = rng.randrange(q + 1)
+                raw[top] += 1.0  # a clear winner, so colour rounding cannot tie it
+                total = sum(raw)
+                rows.append([v / total for v in raw])
+            layer.append(rows)
+        attention.append(layer)
+    labels = labels_for(n)
+    img = reopen(A.attention_grid(attention, labels, scale=0.5))
+    lay = A.grid_layout(attention, labels, scale=0.5)
+    assert img.size == lay.size
+    for li in range(layers):
+        for hi in range(heads):
+            for q, row in enumerate(attention[li][hi]):
+                lum = [luminance(centre(img, lay.cell_box(li, hi, q, k))) for k in range(q + 1)]
+                assert lum.index(max(lum)) == row.index(max(row))
+
+
+# --- per-token strips -----------------------------------------------------------------------------
+
+
+def test_per_token_strips_shade_tiles_and_outline_the_query():
+    n = 5
+    attention = random_attention(n, 2, 3, seed=4)
+    labels = labels_for(n)
+    img = reopen(A.per_token_strips(attention, labels, layer=1, head=2, title="strips"))
+    lay = A.strip_layout(attention, labels, layer=1, head=2, title="strips")
+    assert img.size == lay.size
+    rows = attention[1][2]
+    for q in range(n):
+        for k in range(q + 1):
+            x0, y0, x1, y1 = lay.tile_box(q, k)
+            inside = img.getpixel((x0 + 4, y0 + 4))
+            if k < q:
+                assert inside == C.viridis(rows[q][k])
+        x0, y0, x1, y1 = lay.tile_box(q, q)
+        assert img.getpixel((x0, (y0 + y1) // 2)) == A.ACCENT
+        if q + 1 < n:  # nothing right of the query's tile
+            x0, y0, x1, y1 = lay.tile_box(q, q + 1)
+            assert set(cell_pixels(img, (x0, y0, x1, y1))) == {BG}
+    # the mean over heads
+    mean = A.strip_layout(attention, labels, layer=0, head="mean")
+    img = reopen(A.per_token_strips(attention, labels, layer=0, head="mean"))
+    expected = sum(attention[0][h][3][1] for h in range(3)) / 3
+    x0, y0, _, _ = mean.tile_box(3, 1)
+    assert img.getpixel((x0 + 4, y0 + 4)) == C.viridis(expected)
+    # size grows with tokens
+    bigger = A.strip_layout(random_attention(2 * n, 1, 1), labels_for(2 * n), notes=False)
+    smaller = A.strip_layout(random_attention(n, 1, 1), labels_for(n), notes=False)
+    assert bigger.size[0] > smaller.size[0] and bigger.size[1] > smaller.size[1]
+
+
+@pytest.mark.parametrize("kwargs", [{"layer": 2}, {"layer": -1}, {"head": 3}, {"head": "max"}, {"layer": True}])
+def test_per_token_strips_reject_missing_layer_or_head(kwargs):
+    with pytest.raises(ValueError):
+        A.per_token_strips(random_attention(3, 2, 3), labels_for(3), **kwargs)
+
+
+# --- animation and contact sheet ------------------------------------------------------------------
+
+
+def small_frames(count):
+    return [A.attention_grid(random_attention(3 + i % 3, 1, 2, seed=i), labels_for(3 + i % 3), notes=False) for i in range(count)]
+
+
+def test_gif_has_every_frame_padded_to_one_size_and_is_deterministic(tmp_path):
+    frames = small_frames(5)
+    assert len({f.size for f in frames}) > 1
+    labels = [f"step {100 * i}" for i in range(5)]
+    data = A.animate(frames, labels, duration_ms=250)
+    assert data == A.animate(frames, labels, duration_ms=250)
+    gif = Image.open(io.BytesIO(data))
+    assert gif.n_frames == 5
+    assert gif.info.get("duration") == 250
+    padded = A.animation_frames(frames, labels)
+    assert len({f.size for f in padded}) == 1 and gif.size == padded[0].size
+    path = tmp_path / "anim.gif"
+    A.save_gif(frames, path, 250, labels=labels)
+    assert path.read_bytes() == data and os.listdir(tmp_path) == ["anim.gif"]
+    # the last frame still shows the top-left of the smallest figure in place
+    gif.seek(4)
+    assert gif.convert("RGB").getpixel((0, 0)) == BG
+
+
+def test_gif_input_validation():
+    frames = small_frames(2)
+    with pytest.raises(ValueError):
+        A.animate([], None)
+    with pytest.raises(ValueError):
+        A.animate(frames, ["only one"])
+    with pytest.raises(ValueError):
+        A.animate(frames, None, duration_ms=0)
+    with pytest.raises(ValueError):
+        A.animate(frames + ["not an image"], None)
+
+
+def test_contact_sheet_labels_and_size():
+    frames = small_frames(5)
+    labels = [f"step {100 * i}" for i in range(5)]
+    sheet = A.contact_sheet(frames, labels, columns=2)
+    tw = max(f.width for f in frames)
+    th = max(f.height for f in frames)
+    m, gap = F.px(A.MARGIN, 1), F.px(16, 1)
+    label_h = F.line_height(F.sizes(1).header) + F.px(6, 1)
+    assert sheet.size == (2 * m + 2 * (tw + 2) + gap, 2 * m + 3 * (label_h + th + 2) + 2 * gap)
+    thumbs = A.contact_sheet(frames, labels, columns=5, tile_width=200)
+    assert thumbs.width == 2 * m + 5 * 202 + 4 * gap
+    assert A.png_bytes(sheet) == A.png_bytes(A.contact_sheet(frames, labels, columns=2))
+    with pytest.raises(ValueError):
+        A.contact_sheet(frames, labels, columns=0)
+
+
+# --- from a trace graph ---------------------------------------------------------------------------
+
+
+class FakeGraph:
+    def __init__(self, graph, nodes):
+        self.graph = graph
+        self._nodes = nodes
+
+    def nodes(self, data=False):
+        return list(enumerate(self._nodes))
+
+
+def test_from_trace_graph_reads_weight_nodes():
+    attention = random_attention(3, 1, 2, seed=7)
+    nodes = [{"stage": "weights", "op": "exp", "pos": 0, "layer": 0, "head": 0, "data": 9.0, "grad": 0.0}]
+    for h in range(2):
+        for q in range(3):
+            for k in range(q + 1):
+                nodes.append({"stage": "weights", "key": k, "pos": q, "layer": 0, "head": h,
+                              "data": attention[0][h][q][k], "grad": -attention[0][h][q][k]})
+    g = FakeGraph({"format": 1, "chars": ["<BOS>", "a", "b", "<BOS>"]}, nodes)
+    got, labels = A.from_trace_graph(g)
+    assert got == attention and labels == ["<BOS>", "a", "b"]
+    grads, _ = A.from_trace_graph(g, field="grad")
+    assert grads[0][1][2][0] == -attention[0][1][2][0]
+    with pytest.raises(ValueError):
+        A.from_trace_graph(FakeGraph({"format": 2, "chars": []}, nodes))
+    with pytest.raises(ValueError):
+        A.from_trace_graph(FakeGraph({"format": 1, "chars": ["a"]}, nodes[:-1]))
