@@ -75,7 +75,7 @@ def _check_rows(rows, n, where, grad):
     if isinstance(rows, (str, bytes)) or not isinstance(rows, (list, tuple)):
         raise ValueError(f"{where} must be a list of rows, got {type(rows).__name__}")
     if len(rows) != n:
-        raise ValueError(f"{where} has {len(rows)} query rows but there are {n} labels")
+        raise ValueError(f"{where} has {len(rows)} query rows but there are {n} labels (one per query position)")
     out = []
     for q, row in enumerate(rows):
         if isinstance(row, (str, bytes)) or not isinstance(row, (list, tuple)):
