@@ -48,6 +48,13 @@ def mark(value, **attrs):
         marks.setdefault(value, {}).update(attrs)
 
 
+def number(values, attr):
+    """Mark each of `values` with its index under the name `attr` (e.g. the unit of an MLP output)."""
+    if observer is not None:
+        for i, v in enumerate(values):
+            marks.setdefault(v, {})[attr] = i
+
+
 def observe(callback):
     """Install `callback` as the observer (None removes it); clears scopes and marks. Returns the old one."""
     global observer

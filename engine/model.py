@@ -8,8 +8,9 @@ Scopes name where each value is made (`pos3/layer0/attn/head2/weights`); they co
 import random
 from dataclasses import asdict, dataclass
 
-from .hooks import mark, scope
+from .hooks import mark, number, scope
 from .value import Value, dot, vsum
+from .value import linear as fused_linear
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,8 @@ def matrix_shapes(config):
 
 
 def linear(x, w):
-    out = [dot(row, x) for row in w]
-    for j, o in enumerate(out):
-        mark(o, unit=j)  # the output's row index, for a tracer's labels
+    out = fused_linear(x, w)
+    number(out, "unit")  # the output's row index, for a tracer's labels
     return out
 
 
@@ -146,8 +146,7 @@ class GPT:
                 x = linear(x, sd[f"layer{li}.mlp_fc1"])
             with scope("relu"):
                 x = [xi.relu() for xi in x]
-                for j, xi in enumerate(x):
-                    mark(xi, unit=j)  # a tracer finds dead units by this index
+                number(x, "unit")  # a tracer finds dead units by this index
             with scope("fc2"):
                 x = linear(x, sd[f"layer{li}.mlp_fc2"])
             with scope("residual"):

@@ -13,6 +13,14 @@ from .data import Tokenizer
 from .model import GPT, GPTConfig, softmax
 
 
+def _square(g):
+    """g ** 2, inf where the float overflows (Python raises there)."""
+    try:
+        return g**2
+    except OverflowError:
+        return math.inf
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 1000
@@ -74,12 +82,8 @@ class Trainer:
         m, v = self.m, self.v
         for i, p in enumerate(self.model.params):
             g = p.grad
-            try:
-                g2 = g**2
-            except OverflowError:
-                g2 = math.inf
             m[i] = b1 * m[i] + (1 - b1) * g
-            v[i] = b2 * v[i] + (1 - b2) * g2
+            v[i] = b2 * v[i] + (1 - b2) * _square(g)
             m_hat = m[i] / bias1
             v_hat = v[i] / bias2
             p.data -= lr_t * m_hat / (v_hat**0.5 + eps)

@@ -5,9 +5,10 @@ computed when it is made, exactly as microGPT does. Backward visits the nodes in
 microGPT's depth-first post-order and does `operand.grad += local * grad`, so gradients come out
 bit-for-bit the same.
 
-Two fused operations replace long chains of elementary nodes without changing a single bit:
+Fused operations replace long chains of elementary nodes without changing a single bit:
 - `dot(a, b)` is `sum(a[j] * b[j] for j)`: one node whose operands are `a0, b0, a1, b1, ...` (the order
   microGPT's depth-first search meets them) and whose local gradients are the other operand's value.
+- `linear(x, w)` makes one such node per row of w (`lin`: operands `w_row + x`, see there).
 - `vsum(xs)` is `sum(xs)`: one node, every local gradient 1.
 The partial sums and products they stand for are never needed for training; the tracer rebuilds them.
 
@@ -18,7 +19,7 @@ run can still be stepped through and traced.
 import math
 from functools import reduce
 from itertools import chain
-from operator import add, mul
+from operator import add, attrgetter, mul
 
 from . import hooks
 
@@ -166,7 +167,33 @@ def dot(a, b):
     return Value(reduce(add, map(mul, ad, bd), 0), prev, local, "dot")
 
 
+def linear(x, w):
+    """[dot(row, x) for row in w]: a linear layer without bias, rows of w times the vector x.
+
+    When every weight is a leaf and every input is not (a model's layer), each row is stored as one
+    `lin` node with operands `row + x` instead of interleaved pairs. Nothing changes but speed: the
+    depth-first search skips leaves, so it meets the inputs in the same order, and a weight and an input
+    can never be the same node, so the order of their accumulations cannot matter.
+    """
+    x = tuple(x)
+    if not all(map(_PREV, x)):
+        return [dot(row, x) for row in w]
+    xd = [v.data for v in x]
+    xdt = tuple(xd)
+    out = []
+    for row in w:
+        if any(map(_PREV, row)):
+            out.append(dot(row, x))
+            continue
+        rd = [v.data for v in row]
+        out.append(Value(reduce(add, map(mul, rd, xd), 0), (*row, *x), xdt + tuple(rd), "lin"))
+    return out
+
+
 def vsum(xs):
     """sum(xs) (Python's, from the integer 0) as one node."""
     xs = tuple(xs)
     return Value(reduce(add, [v.data for v in xs], 0), xs, (1,) * len(xs), "sum")
+
+
+_PREV = attrgetter("_prev")

@@ -90,7 +90,7 @@ def expand(rec, view="elementary"):
             continue
         if v not in keep:
             continue
-        if elementary and v._op == "dot":
+        if elementary and v._op in ("dot", "lin"):
             ids[v] = _expand_dot(gd, ids, v, scope)
         elif elementary and v._op == "sum":
             ids[v] = _expand_sum(gd, ids, v, scope)
@@ -130,18 +130,25 @@ def _single(gd, ids, v, scope):
     return n
 
 
+def _pairs(v):
+    """(a_j, b_j, local_a, local_b) of a fused dot: `dot` interleaves its operands, `lin` concatenates."""
+    prev, local = v._prev, v._local
+    if v._op == "dot":
+        return [(prev[j], prev[j + 1], local[j], local[j + 1]) for j in range(0, len(prev), 2)]
+    n = len(prev) // 2
+    return list(zip(prev[:n], prev[n:], local[:n], local[n:]))
+
+
 def _expand_dot(gd, ids, v, scope):
-    g, prev, local = float(v.grad), v._prev, v._local
+    g = float(v.grad)
     add, edge, data = gd.add, gd.edge, gd.data
     s = None
-    for j in range(0, len(prev), 2):
-        a, x = prev[j], prev[j + 1]
+    for a, x, la, lx in _pairs(v):
         # operand values as recorded (a parameter's .data has moved on since: Adam ran)
         p = add("*", data[ids[a]] * data[ids[x]], g, scope)
         if a is x:
-            gd.operands(ids, p, (a, x), (local[j], local[j + 1]), g)
+            gd.operands(ids, p, (a, x), (la, lx), g)
         else:
-            la, lx = local[j], local[j + 1]
             edge(ids[a], p, float(la), float(la * g))
             edge(ids[x], p, float(lx), float(lx * g))
         s = _partial_sum(gd, scope, s, p, g)

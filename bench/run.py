@@ -1,0 +1,157 @@
+"""`make bench`: speed of the engine and the tracer, as ratios against the plain reference engine
+(bench/reference.py, microGPT's own formulation) measured in this same process.
+
+Run: python bench/run.py [--quick]. Uses microGPT's dataset from ../shared/data when it is there
+(the published figures are for it), else the default names dataset.
+"""
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.reference import ReferenceGPT  # noqa: E402
+from microtrace.engine.data import load_dataset, read_docs  # noqa: E402
+from microtrace.engine.train import TrainConfig, Trainer  # noqa: E402
+from microtrace.tracer import load_trace, save_trace, trace_step  # noqa: E402
+
+MAKEMORE = ROOT.parent / "shared" / "data" / "makemore-names.txt"
+
+
+def timed(fn, *args):
+    gc.collect()
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
+def docs():
+    if MAKEMORE.exists():
+        return read_docs(MAKEMORE).docs, "microGPT's names.txt (../shared/data)"
+    return load_dataset(None).docs, "default names dataset"
+
+
+def bench_engine(data, ref_steps, our_steps):
+    ref = ReferenceGPT(data, seed=42)
+    ref_losses, ref_time, nodes = [], 0.0, 0
+    for _ in range(ref_steps):
+        loss, dt = timed(ref.train_step)
+        ref_losses.append(loss)
+        ref_time += dt
+        nodes += ref.nodes_last_step
+    ours = Trainer(data, TrainConfig(steps=1000, seed=42))
+    our_losses, our_time = [], 0.0
+    for i in range(our_steps):
+        loss, dt = timed(ours.train_step)
+        our_losses.append(loss)
+        if i < ref_steps:  # the reference's steps are timed on the same documents
+            our_time += dt
+    assert our_losses[:ref_steps] == ref_losses, "engine and reference disagree: not the same arithmetic"
+    ref_step = ref_time / ref_steps
+    our_step = our_time / ref_steps
+    ops_per_step = nodes / ref_steps
+    return {
+        "reference s/step": ref_step,
+        "engine s/step": our_step,
+        "engine steps/s": 1 / our_step,
+        "speed-up (x)": ref_step / our_step,
+        "elementary ops/step": ops_per_step,
+        "reference ops/s": ops_per_step / ref_step,
+        "engine ops/s": ops_per_step / our_step,
+    }, ref_step
+
+
+def bench_tracer(data, ref_step, step):
+    trainer = Trainer(data, TrainConfig(steps=1000, seed=42))
+    for _ in range(step):
+        trainer.train_step()
+    trace, t_record = timed(trace_step, trainer, step)
+    gd, t_expand = timed(trace.data, "elementary")
+    G, t_graph = timed(trace.graph, "elementary")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "step.json"
+        _, t_save = timed(save_trace, G, path)
+        size = path.stat().st_size
+        _, t_load = timed(lambda: load_trace(path).graph())
+    n = G.number_of_nodes()
+    return {
+        "traced step": step,
+        "nodes": n,
+        "edges": G.number_of_edges(),
+        "record s (forward+backward+Adam, observed)": t_record,
+        "expand s (elementary graph, before networkx)": t_expand,
+        "trace cost / reference step (must be < 1)": (t_record + t_expand) / ref_step,
+        "networkx build s (< 2)": t_graph,
+        "networkx nodes/s": n / t_graph,
+        "JSON save s (< 3)": t_save,
+        "JSON load s (< 3)": t_load,
+        "JSON MB": size / 1e6,
+        "peak memory MB (< 500)": peak_memory_mb(step),
+    }
+
+
+def peak_memory_mb(step):
+    """Peak RSS of a fresh process that traces a step and builds its networkx graph."""
+    code = (
+        "import resource, sys; sys.path.insert(0, %r)\n"
+        "from bench.run import docs\n"
+        "from microtrace.engine.train import TrainConfig, Trainer\n"
+        "from microtrace.tracer import trace_step\n"
+        "t = Trainer(docs()[0], TrainConfig(steps=1000, seed=42))\n"
+        "for _ in range(%d): t.train_step()\n"
+        "trace_step(t, %d).graph()\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    ) % (str(ROOT), step, step)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def optional(module, function):
+    """Figures from the viz benchmarks, when those modules exist in this checkout."""
+    try:
+        mod = __import__(f"bench.{module}", fromlist=[function])
+    except ImportError:
+        return None
+    return getattr(mod, function)()
+
+
+def show(title, table):
+    print(f"\n{title}")
+    width = max(len(k) for k in table)
+    for k, v in table.items():
+        value = f"{v:,.4f}" if isinstance(v, float) and abs(v) < 1000 else f"{v:,.0f}" if isinstance(v, float) else v
+        print(f"  {k:<{width}}  {value}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps (a rougher figure)")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args()
+    data, source = docs()
+    print(f"microtrace benchmark on {source}, seed 42, default model; {os.cpu_count()} cores")
+    ref_steps, our_steps = (2, 10) if args.quick else (5, 40)
+    engine, ref_step = bench_engine(data, ref_steps, our_steps)
+    show(f"engine vs reference (same {ref_steps} documents, identical losses)", engine)
+    tracer = bench_tracer(data, ref_step, step=our_steps)
+    show("tracer (one default step)", tracer)
+    results = {"engine": engine, "tracer": tracer}
+    for title, module, function in (("graph figures", "bench_graph", "bench_graph"), ("attention figures", "bench_attention", "bench_attention")):
+        figures = optional(module, function)
+        if figures:
+            show(title, figures)
+            results[title] = figures
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
