@@ -14,7 +14,7 @@ from conftest import NAMES, SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import (
     TraceError, dead_relus, export, first_nonfinite, load_trace, resolve_node, save_trace, scope_nodes,
-    top_paths, trace_step,
+    top_paths, trace_step, trace_text,
 )
 
 
@@ -332,3 +332,22 @@ def test_graphml_and_gexf_exports_parse(traced, tmp_path, fmt):
         assert [h["index_row"], h["index_col"]] == G.nodes[param]["index"]
         assert h["grad"] == G.nodes[param]["grad"]
         assert json.loads(H.graph["tokens"]) == G.graph["tokens"]
+
+
+def test_trace_text_leaves_the_trainer_as_it_was():
+    t, plain = trainer(seed=6), trainer(seed=6)
+    tr = trace_text(t, 0, "ava")
+    G = tr.graph()
+    assert G.graph["doc"] == "ava" and G.graph["update"] is False and G.graph["chars"] == ["<BOS>", "a", "v", "a", "<BOS>"]
+    assert tr.loss == plain.model.loss(plain.tokenizer.encode("ava")).data
+    assert all("new_data" not in d for _, d in G.nodes(data=True))
+    assert "update_ratio" not in G.graph["param_stats"]["wte"]
+    assert t.step == 0 and all(p.grad == 0 for p in t.model.params)
+    assert [p.data for p in t.model.params] == [p.data for p in plain.model.params]
+    assert t.train_step() == plain.train_step()
+
+
+@pytest.mark.parametrize("text, message", [("Ava!", "not in the vocabulary"), ("abigailabigail", "at most block_size")])
+def test_trace_text_refuses_what_the_model_cannot_read(text, message):
+    with pytest.raises(TraceError, match=message):
+        trace_text(trainer(), 0, text)

@@ -8,7 +8,7 @@
 
 from .io import export, load_trace, save_trace
 from .queries import dead_relus, first_nonfinite, resolve_node, scope_nodes, top_paths
-from .trace import FORMAT, Trace, TraceError, trace_step
+from .trace import FORMAT, Trace, TraceError, trace_step, trace_text
 
 __all__ = [
     "FORMAT",
@@ -23,4 +23,5 @@ __all__ = [
     "scope_nodes",
     "top_paths",
     "trace_step",
+    "trace_text",
 ]

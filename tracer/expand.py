@@ -108,14 +108,9 @@ def _add_params(gd, ids, rec, used):
         if p in used:
             data, new, grad, m, v = rec.adam[name][r][c]
             i = ids[p] = gd.add("param", float(data), float(grad), f"param/{name}")
-            gd.extra[i] = {
-                "param": name,
-                "index": [r, c],
-                "new_data": float(new),
-                "adam_m": float(m),
-                "adam_v": float(v),
-                "update_ratio": update_ratio(data, new),
-            }
+            extra = gd.extra[i] = {"param": name, "index": [r, c]}
+            if new is not None:  # a training step: its Adam update
+                extra.update(new_data=float(new), adam_m=float(m), adam_v=float(v), update_ratio=update_ratio(data, new))
 
 
 def _single(gd, ids, v, scope):

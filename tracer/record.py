@@ -20,7 +20,7 @@ class Recording:
     marks: dict  # Value -> extra attributes the model attached (key, unit)
     loss: object  # the loss Value
     params: dict  # parameter Value -> (matrix name, row, col)
-    adam: dict = field(default_factory=dict)  # name -> list of rows of (data, new_data, m, v) tuples
+    adam: dict = field(default_factory=dict)  # name -> rows of (data, new_data, grad, m, v); None: no update
     lr: float = 0.0
 
 
@@ -34,12 +34,21 @@ class _Recorder:
         self.scopes.append("/".join(hooks.stack))
 
 
-def record_step(trainer):
-    """Train `trainer`'s current step (forward, backward, Adam) while recording every node made."""
+def record_step(trainer, tokens=None):
+    """Record every node of a step made by `trainer`.
+
+    Without `tokens`: train the trainer's current step (forward, backward, Adam), as `train_step` would.
+    With `tokens`: forward and backward of that sequence only; no update, and the gradients are reset
+    afterwards, so the trainer is left exactly as it was.
+    """
     recorder = _Recorder()
     hooks.observe(recorder)
     try:
-        loss = trainer.forward_backward()
+        if tokens is None:
+            loss = trainer.forward_backward()
+        else:
+            loss = trainer.model.loss(tokens)
+            loss.backward()
         marks = dict(hooks.marks)
     finally:
         hooks.observe(None)
@@ -51,14 +60,18 @@ def record_step(trainer):
     before = [(p.data, p.grad) for p in trainer.model.params]
     step = trainer.step
     tc = trainer.train_config
-    trainer.adam_update()  # resets every parameter's .grad: the trace reads them from `adam`
-    adam = _adam_table(trainer, before)
-    rec = Recording(recorder.values, recorder.scopes, marks, loss, params, adam, tc.lr * (1 - step / tc.steps))
-    return rec
+    if tokens is None:
+        trainer.adam_update()  # resets every parameter's .grad: the trace reads them from `adam`
+        table = _param_table(trainer, before, updated=True)
+    else:
+        for p in trainer.model.params:
+            p.grad = 0
+        table = _param_table(trainer, before, updated=False)
+    return Recording(recorder.values, recorder.scopes, marks, loss, params, table, tc.lr * (1 - step / tc.steps))
 
 
-def _adam_table(trainer, before):
-    """Per matrix, per entry: (data before, data after, grad, m, v) of this step's update."""
+def _param_table(trainer, before, updated):
+    """Per matrix, per entry: (data before, data after, grad, m, v); the last three None without update."""
     table = {}
     i = 0
     for name, mat in trainer.model.state_dict.items():
@@ -67,7 +80,10 @@ def _adam_table(trainer, before):
             out = []
             for p in row:
                 data, grad = before[i]
-                out.append((data, p.data, grad, trainer.m[i], trainer.v[i]))
+                if updated:
+                    out.append((data, p.data, grad, trainer.m[i], trainer.v[i]))
+                else:
+                    out.append((data, None, grad, None, None))
                 i += 1
             rows.append(out)
         table[name] = rows

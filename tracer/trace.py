@@ -34,11 +34,29 @@ def trace_step(source, step=None):
     """
     trainer, meta = _trainer_at(source, step)
     k = trainer.step
-    tokens = trainer.tokens_for(k)
-    doc = trainer.doc_for(k)
     rec = record_step(trainer)
-    loss = rec.loss.data
-    trainer.losses.append(loss)
+    trainer.losses.append(rec.loss.data)
+    return _trace(trainer, k, trainer.doc_for(k), trainer.tokens_for(k), rec, meta)
+
+
+def trace_text(source, step, text):
+    """Forward and backward of `text`, as if it were a training document, with the model state at the
+    start of `step` (of a run directory, a `Run` or a `Trainer`). No update is made: the graph has no
+    Adam attributes and a `Trainer` passed in is left at `step`, unchanged.
+    """
+    trainer, meta = _trainer_at(source, step)
+    block = trainer.config.block_size
+    try:
+        tokens = trainer.tokenizer.encode(text)
+    except ValueError as e:
+        raise TraceError(f"{text!r}: {e}") from None
+    if len(text) > block:
+        raise TraceError(f"{text!r} has {len(text)} characters; this model reads at most block_size = {block}")
+    rec = record_step(trainer, tokens[: block + 1])
+    return _trace(trainer, trainer.step, text, tokens[: block + 1], rec, meta, update=False)
+
+
+def _trace(trainer, k, doc, tokens, rec, meta, update=True):
     tok = trainer.tokenizer
     graph_attrs = {
         "format": FORMAT,
@@ -47,9 +65,10 @@ def trace_step(source, step=None):
         "doc": doc,
         "tokens": tokens,
         "chars": [tok.label(t) for t in tokens],
-        "loss": float(loss),
+        "loss": float(rec.loss.data),
         "config": meta,
         "seed": trainer.train_config.seed,
+        "update": update,
         "lr": rec.lr,
         "param_stats": param_stats(rec.adam),
     }
@@ -89,7 +108,6 @@ def param_stats(adam):
         grads = [e[2] for e in entries]
         sq = math.fsum(g * g for g in grads)
         data_sq = math.fsum(e[0] * e[0] for e in entries)
-        upd_sq = math.fsum((e[1] - e[0]) * (e[1] - e[0]) for e in entries)
         n = len(entries)
         stats[name] = {
             "shape": [len(rows), len(rows[0])],
@@ -98,9 +116,11 @@ def param_stats(adam):
             "grad_abs_max": max(abs(g) for g in grads),
             "zero_fraction": sum(1 for g in grads if g == 0) / n,
             "data_norm": math.sqrt(data_sq),
-            "update_norm": math.sqrt(upd_sq),
-            "update_ratio": math.sqrt(upd_sq) / math.sqrt(data_sq) if data_sq else math.inf,
         }
+        if entries[0][1] is not None:  # a training step: how big its update was
+            upd_sq = math.fsum((e[1] - e[0]) * (e[1] - e[0]) for e in entries)
+            stats[name]["update_norm"] = math.sqrt(upd_sq)
+            stats[name]["update_ratio"] = math.sqrt(upd_sq) / math.sqrt(data_sq) if data_sq else math.inf
     return stats
 
 

@@ -133,7 +133,7 @@ def _text(r):
         shape = "x".join(map(str, s["shape"]))
         lines.append(
             f"{name:<16} {shape:>7} {_fmt(s['grad_norm']):>10} {_fmt(s['grad_abs_mean']):>10} "
-            f"{_fmt(s['grad_abs_max']):>10} {s['zero_fraction']:>6.1%} {_fmt(s['update_ratio']):>12}"
+            f"{_fmt(s['grad_abs_max']):>10} {s['zero_fraction']:>6.1%} {_fmt(s.get('update_ratio', '-')):>12}"
         )
     bad = r["first_nonfinite"]
     lines.append("")
