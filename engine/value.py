@@ -140,17 +140,28 @@ class Value:
 def topological_order(root):
     """microGPT's order: depth-first from `root`, operands in order, each node after its operands.
 
-    Iterative, so a graph of any depth works. Leaves are left out: they pass no gradient on.
+    Iterative, so a graph of any depth works. Leaves are left out: they pass no gradient on. The rows
+    of one `linear` share their input vector: its elements are searched from the first row only (the
+    later rows would find every one of them visited already, so skipping them changes nothing).
     """
     order = []
     visited = {root}
+    searched = set()  # ids of the input tuples of `linear` calls already searched
     stack = [(root, iter(root._prev))]
     while stack:
         node, operands = stack[-1]
         for child in operands:
             if child._prev and child not in visited:
                 visited.add(child)
-                stack.append((child, iter(child._prev)))
+                if child._op == "lin":
+                    xs = child._inputs
+                    if id(xs) in searched:
+                        order.append(child)
+                        continue
+                    searched.add(id(xs))
+                    stack.append((child, iter(xs)))
+                else:
+                    stack.append((child, iter(child._prev)))
                 break
         else:
             stack.pop()
@@ -186,8 +197,18 @@ def linear(x, w):
             out.append(dot(row, x))
             continue
         rd = [v.data for v in row]
-        out.append(Value(reduce(add, map(mul, rd, xd), 0), (*row, *x), xdt + tuple(rd), "lin"))
+        out.append(_Lin(reduce(add, map(mul, rd, xd), 0), (*row, *x), xdt + tuple(rd), x))
     return out
+
+
+class _Lin(Value):
+    """A row of `linear`: a dot product whose operands are `row + x`, with `x` kept as one shared tuple."""
+
+    __slots__ = ("_inputs",)
+
+    def __init__(self, data, prev, local, inputs):
+        self._inputs = inputs
+        super().__init__(data, prev, local, "lin")
 
 
 def vsum(xs):
