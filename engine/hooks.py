@@ -1,9 +1,9 @@
 """The one hook through which the engine can be observed, and the scopes the model code opens.
 
 The engine knows nothing of tracing. A tracer sets `observer` to a callable; every new `Value` is then
-handed to it, and `scope(...)` / `mark(...)` let it know where in the model that value was made. With no
+handed to it, and `scope(...)` / `number(...)` let it know where in the model that value was made. With no
 observer (the normal case) a new `Value` costs one `if`, `scope` returns a shared do-nothing context and
-`mark` returns at once.
+`number` returns at once.
 """
 
 observer = None  # callable(value) | None: called with every Value made while set
@@ -40,12 +40,6 @@ _NO_SCOPE = _NoScope()
 def scope(name):
     """Context manager naming the part of the model being computed (only recorded while observed)."""
     return _NO_SCOPE if observer is None else _Scope(name)
-
-
-def mark(value, **attrs):
-    """Attach extra attributes to a value, e.g. the key position of an attention weight."""
-    if observer is not None:
-        marks.setdefault(value, {}).update(attrs)
 
 
 def number(values, attr):

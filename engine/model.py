@@ -8,9 +8,9 @@ Scopes name where each value is made (`pos3/layer0/attn/head2/weights`); they co
 import random
 from dataclasses import asdict, dataclass
 
-from .hooks import mark, number, scope
+from .hooks import number, scope
 from .value import Value, dot, vsum
-from .value import linear as fused_linear
+from .value import linear as fused_linear  # the model's `linear` adds a scope
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,17 @@ def matrix_shapes(config):
     return shapes
 
 
-def linear(x, w):
-    out = fused_linear(x, w)
-    number(out, "unit")  # the output's row index, for a tracer's labels
-    return out
+def linear(stage, x, w):
+    """x times the rows of w (no bias), made in the named stage (`q`, `fc1`, ...)."""
+    with scope(stage):
+        out = fused_linear(x, w)
+        number(out, "unit")  # the output's row index, for a tracer's labels
+        return out
+
+
+def residual(x, x_residual):
+    with scope("residual"):
+        return [a + b for a, b in zip(x, x_residual)]
 
 
 def softmax(logits):
@@ -101,30 +108,25 @@ class GPT:
             with scope(f"layer{li}"):
                 x = self._attention(x, li, keys[li], values[li])
                 x = self._mlp(x, li)
-        with scope("lm_head"), scope("logits"):
-            return linear(x, sd["lm_head"])
+        with scope("lm_head"):
+            return linear("logits", x, sd["lm_head"])
 
     def _attention(self, x, li, keys, values):
         sd, hd = self.state_dict, self.config.head_dim
         with scope("attn"):
             x_residual = x
             x = rmsnorm(x)
-            with scope("q"):
-                q = linear(x, sd[f"layer{li}.attn_wq"])
-            with scope("k"):
-                k = linear(x, sd[f"layer{li}.attn_wk"])
-            with scope("v"):
-                v = linear(x, sd[f"layer{li}.attn_wv"])
+            q = linear("q", x, sd[f"layer{li}.attn_wq"])
+            k = linear("k", x, sd[f"layer{li}.attn_wk"])
+            v = linear("v", x, sd[f"layer{li}.attn_wv"])
             keys.append(k)
             values.append(v)
             x_attn = []
             for h in range(self.config.n_head):
                 with scope(f"head{h}"):
                     x_attn.extend(self._head(q, keys, values, h * hd, hd))
-            with scope("wo"):
-                x = linear(x_attn, sd[f"layer{li}.attn_wo"])
-            with scope("residual"):
-                return [a + b for a, b in zip(x, x_residual)]
+            x = linear("wo", x_attn, sd[f"layer{li}.attn_wo"])
+            return residual(x, x_residual)
 
     def _head(self, q, keys, values, hs, hd):
         q_h = q[hs : hs + hd]
@@ -132,8 +134,7 @@ class GPT:
             logits = [dot(q_h, k[hs : hs + hd]) / hd**0.5 for k in keys]
         with scope("weights"):
             weights = softmax(logits)
-        for t, w in enumerate(weights):
-            mark(w, key=t)
+        number(weights, "key")  # the key position each weight looks at
         with scope("out"):
             return [dot(weights, [v[hs + j] for v in values]) for j in range(hd)]
 
@@ -142,15 +143,12 @@ class GPT:
         with scope("mlp"):
             x_residual = x
             x = rmsnorm(x)
-            with scope("fc1"):
-                x = linear(x, sd[f"layer{li}.mlp_fc1"])
+            x = linear("fc1", x, sd[f"layer{li}.mlp_fc1"])
             with scope("relu"):
                 x = [xi.relu() for xi in x]
                 number(x, "unit")  # a tracer finds dead units by this index
-            with scope("fc2"):
-                x = linear(x, sd[f"layer{li}.mlp_fc2"])
-            with scope("residual"):
-                return [a + b for a, b in zip(x, x_residual)]
+            x = linear("fc2", x, sd[f"layer{li}.mlp_fc2"])
+            return residual(x, x_residual)
 
     def loss(self, tokens):
         """Mean cross-entropy of predicting tokens[1:] from tokens[:-1], one position at a time."""
