@@ -17,11 +17,12 @@ uses, crossed, with a legend note.
 import io
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from numbers import Real
 
 from PIL import Image, ImageDraw
+
+from microtrace.engine.atomic import write_atomic  # the project's one atomic writer
 
 from . import colormap, fonts
 
@@ -860,38 +861,16 @@ def png_bytes(image):
     return buf.getvalue()
 
 
-def write_atomic(path, data):
-    """Write `data` (bytes) to `path` via a temporary file in the same folder and os.replace, so that
-    readers never see a partial file; the file gets the usual permissions (0666 minus the umask)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
-
-
 def save_png(image, path):
     """Write `image` as a PNG at `path` atomically, with deterministic bytes (see `png_bytes`)."""
-    return write_atomic(path, png_bytes(image))
+    write_atomic(path, png_bytes(image))
+    return os.fspath(path)
 
 
 def save_gif(images, path, duration_ms=600, labels=None, *, loop=0, scale=1.0):
     """Write the animated GIF of `animate(images, labels, ...)` to `path` atomically."""
-    return write_atomic(path, animate(images, labels, duration_ms=duration_ms, loop=loop, scale=scale))
+    write_atomic(path, animate(images, labels, duration_ms=duration_ms, loop=loop, scale=scale))
+    return os.fspath(path)
 
 
 # --- from a trace graph ---------------------------------------------------------------------------
