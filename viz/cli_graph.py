@@ -1,0 +1,168 @@
+"""`microtrace graph`: a Graphviz figure of one traced step, from the whole step down to single scalars.
+
+Exit codes: 0 done, 2 bad input (one `Error: ...` line), 3 Graphviz's `dot` is missing (the `.dot`
+source is written instead, and the line says how to install Graphviz).
+"""
+
+import functools
+
+import click
+
+from microtrace.tracer import TraceError
+
+from . import graph_select
+from .cli_common import UserError, trace_source_options
+from .graph_dot import block_diagram, scalar_diagram
+from .render import DotNotFound, RenderError, output_format, render
+
+LEVELS = ("block", "stage", "layer", "scalar")
+
+
+class OneLineCommand(click.Command):
+    """Usage errors as one `Error: ...` line (exit 2), like every other error of this command."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as e:
+            raise UserError(e.format_message()) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as e:
+            raise UserError(e.format_message()) from None
+
+
+class MissingDot(click.ClickException):
+    exit_code = 3
+
+
+def _check_output(ctx, param, value):
+    try:
+        output_format(value)
+    except RenderError as e:
+        raise click.BadParameter(str(e)) from None
+    return value
+
+
+def _check_options(command):
+    """Checks that need no trace, done before tracing (which takes seconds)."""
+
+    @functools.wraps(command)
+    def wrapper(**kw):
+        scalar = kw["level"] == "scalar"
+        if scalar and not (kw["focus"] or kw["around"] is not None or kw["highlight"]):
+            raise UserError("--level scalar needs --focus SCOPE, --around NODE or --highlight K --target NODE")
+        if kw["around"] is not None and not scalar:
+            raise UserError("--around draws scalar nodes: add --level scalar")
+        if kw["focus"] and kw["around"] is not None:
+            raise UserError("give --focus SCOPE or --around NODE, not both")
+        if kw["view"] and not scalar:
+            raise UserError("--view chooses the scalar level's nodes: add --level scalar")
+        if kw["highlight"] and not kw["target"]:
+            raise UserError("--highlight K needs --target NODE (a node id or a parameter such as layer0.attn_wq[3,7])")
+        if kw["color"] == "value" and not scalar:
+            raise UserError("--color value needs --level scalar (collapsed nodes carry gradient statistics only)")
+        return command(**kw)
+
+    return wrapper
+
+
+@click.command(cls=OneLineCommand)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), callback=_check_output,
+              help="Figure to write: .svg, .png, .pdf or .dot (the format follows the extension).")  # fmt: skip
+@click.option("--level", type=click.Choice(LEVELS), default="block", show_default=True,
+              help="Collapse to one node per block, stage or layer, or draw the scalar nodes.")  # fmt: skip
+@click.option("--focus", metavar="SCOPE", help="Only this scope, e.g. pos2/layer0/attn/head1 (any level).")
+@click.option("--around", metavar="NODE", help="Scalar level: the nodes near this node id or parameter (wte[3,5]).")
+@click.option("--hops", type=click.IntRange(0, 50), default=2, show_default=True, help="How far --around reaches.")
+@click.option("--view", type=click.Choice(["fused", "elementary"]),
+              help="Scalar level: one node per dot product (fused, smaller; the default when the trace has it) "
+              "or microGPT's own nodes (elementary).")  # fmt: skip
+@click.option("--backward", is_flag=True, help="Arrows along the gradient, edges labelled with the flow.")
+@click.option("--color", type=click.Choice(["grad", "value", "none"]), default="grad", show_default=True,
+              help="Node fill: |grad| (log scale), value (scalar level), or none.")  # fmt: skip
+@click.option("--highlight", type=click.IntRange(1, 50), metavar="K", help="Mark the K paths carrying most gradient from --target to the loss.")
+@click.option("--target", metavar="NODE", help="Node id or parameter entry (layer0.attn_wq[3,7]) for --highlight.")
+@click.option("--params/--no-params", default=True, show_default=True, help="Draw the parameter matrices (collapsed levels).")
+@click.option("--max-nodes", type=click.IntRange(1), default=graph_select.DEFAULT_MAX_NODES, show_default=True,
+              help="Refuse a scalar view with more nodes than this.")  # fmt: skip
+@click.option("--rankdir", type=click.Choice(["LR", "TB"]), default="LR", show_default=True, help="Left to right or top to bottom.")
+@click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True)
+@click.option("--precision", type=click.IntRange(1, 10), default=3, show_default=True, help="Significant digits of the numbers.")
+@click.option("--dpi", type=click.IntRange(36, 1200), default=144, show_default=True, help="Resolution of a .png.")
+@click.option("--title", help="Title (default: step, document, loss and view).")
+@click.option("--legend/--no-legend", default=True, show_default=True)
+@_check_options
+@trace_source_options
+def graph(trace, output, level, focus, around, hops, view, backward, color, highlight, target, params,
+          max_nodes, rankdir, theme, precision, dpi, title, legend):  # fmt: skip
+    """Draw one traced step with Graphviz: the whole step collapsed, or single scalars.
+
+    \b
+    --level block|stage|layer  the collapsed step: clusters for positions, layers
+                               and heads; edges as wide as the gradient they carry
+    --level scalar             real scalar nodes, micrograd style, of --focus SCOPE
+                               or --around NODE --hops N (stubs for what leaves)
+
+    Example:
+
+    \b
+        microtrace graph --run runs/demo --step 120 -o step.svg
+        microtrace graph --trace step.json --level scalar --focus pos2/layer0/attn/head1 -o head.png
+        microtrace graph --trace step.json --highlight 3 --target "layer0.attn_wq[3,7]" -o paths.pdf
+    """
+    try:
+        digraph = _diagram(trace, level, focus, around, hops, view, backward, color, highlight, target, params,
+                           max_nodes, rankdir, theme, precision, title, legend)  # fmt: skip
+    except (TraceError, graph_select.ViewTooLarge, ValueError) as e:
+        raise UserError(str(e)) from None
+    try:
+        path = render(digraph, output, dpi=dpi)
+    except DotNotFound as e:
+        raise MissingDot(str(e)) from None
+    except RenderError as e:
+        raise UserError(str(e)) from None
+    except OSError as e:
+        raise UserError(f"cannot write {output} ({e.strerror or e})") from None
+    click.echo(f"wrote {path}", err=True)
+
+
+def _diagram(trace, level, focus, around, hops, view, backward, color, highlight, target, params, max_nodes,
+             rankdir, theme, precision, title, legend):  # fmt: skip
+    style = dict(backward=backward, color=color, rankdir=rankdir, theme=theme, precision=precision, title=title, legend=legend)
+    if level != "scalar":
+        G = _graph(trace, "elementary", fallback=True)
+        C = trace.collapse(level, G.graph["view"])
+        if focus:
+            C = graph_select.focus_collapsed(C, focus, params)
+        paths, what = [], f"{level} view" + (f" of {focus.strip('/')}" if focus else "")
+        if highlight:
+            paths = graph_select.collapse_paths(G, graph_select.highlight_paths(G, target, highlight), level)
+            what += f", top {highlight} gradient path{'s' * (highlight > 1)} from {target}"
+        return block_diagram(C, params=params, highlight=paths, what=what, **style)
+    G = _graph(trace, view or "fused", fallback=view is None)
+    paths = graph_select.highlight_paths(G, target, highlight) if highlight else []
+    if focus:
+        nodes, what = graph_select.focus_nodes(G, focus), focus.strip("/")
+    elif around is not None:
+        nodes, what = graph_select.around_nodes(G, around, hops), f"{hops} hops around {around}"
+    else:
+        nodes, what = sorted({n for p in paths for n in p}), f"the top {highlight} gradient paths from {target}"
+    graph_select.check_size(G, nodes, max_nodes, what, fused_hint=G.graph.get("view") == "elementary" and view is not None)
+    return scalar_diagram(G, nodes, highlight=paths, what=f"scalar view of {what}", **style)
+
+
+def _graph(trace, view, fallback):
+    """The trace's graph in `view`; with `fallback`, the other view when a trace file holds only that."""
+    try:
+        return trace.graph(view)
+    except TraceError:
+        if not fallback:
+            raise
+    other = "elementary" if view == "fused" else "fused"
+    return trace.graph(other)
+
+
+COMMANDS = [graph]

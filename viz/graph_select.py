@@ -1,0 +1,110 @@
+"""What a diagram shows: the nodes of a focus scope or around a node, the size guard, and the top
+gradient paths mapped onto a collapsed graph.
+
+Errors are one line for the user: `TraceError` (unknown scope or node, from the tracer's queries) and
+`ViewTooLarge`.
+"""
+
+from collections import deque
+
+from microtrace.tracer import TraceError, resolve_node, scope_nodes, top_paths
+from microtrace.tracer.scopes import prefix
+
+DEFAULT_MAX_NODES = 2000
+
+
+class ViewTooLarge(ValueError):
+    """A scalar view with more nodes than the limit; the message says how to narrow it."""
+
+
+def focus_nodes(G, scope):
+    """Ids of the nodes made in `scope` or inside it (TraceError if there are none)."""
+    return scope_nodes(G, scope)
+
+
+def around_nodes(G, node, hops):
+    """Ids of the nodes at most `hops` edges from `node`, whichever way the edges point."""
+    if hops < 0:
+        raise ValueError(f"hops must be 0 or more, got {hops}")
+    start = resolve_node(G, node)
+    seen = {start: 0}
+    queue = deque([start])
+    while queue:
+        n = queue.popleft()
+        if seen[n] == hops:
+            continue
+        for m in (*G.predecessors(n), *G.successors(n)):
+            if m not in seen:
+                seen[m] = seen[n] + 1
+                queue.append(m)
+    return sorted(seen)
+
+
+def check_size(G, nodes, max_nodes, what, fused_hint=False):
+    """ViewTooLarge when `nodes` are more than `max_nodes`, naming a narrower focus that fits."""
+    n = len(nodes)
+    if n <= max_nodes:
+        return
+    hint = _narrower(G, nodes, max_nodes)
+    tips = [f"narrow it (e.g. --focus {hint})" if hint else "narrow --focus or lower --hops"]
+    if fused_hint:
+        tips.append("use --view fused")
+    tips.append("or draw a collapsed --level block|stage|layer")
+    raise ViewTooLarge(f"the scalar view of {what} has {n:,} nodes, more than --max-nodes {max_nodes:,}: {', '.join(tips)}")
+
+
+def _narrower(G, nodes, max_nodes):
+    """The largest scope among `nodes` (at any depth) with at most `max_nodes` nodes, or None."""
+    sizes = {}
+    for n in nodes:
+        parts = G.nodes[n]["scope"].split("/")
+        for depth in range(1, len(parts) + 1):
+            key = "/".join(parts[:depth])
+            sizes[key] = sizes.get(key, 0) + 1
+    fits = [k for k, c in sizes.items() if c <= max_nodes and not k.startswith("param")]
+    if not fits:
+        return None
+    return max(sorted(fits), key=lambda k: sizes[k])
+
+
+def highlight_paths(G, target, k):
+    """The k paths from `target` (node id or parameter entry) to the loss carrying the most gradient,
+    as lists of G's node ids."""
+    if k < 1:
+        raise ValueError(f"--highlight needs at least 1 path, got {k}")
+    return [p["nodes"] for p in top_paths(G, target, k)]
+
+
+def collapse_paths(G, paths, level):
+    """Scalar paths of G as paths of the collapsed graph at `level` (node ids are scope paths);
+    consecutive nodes in one scope become one step."""
+    out = []
+    for path in paths:
+        scopes = []
+        for n in path:
+            s = prefix(G.nodes[n]["scope"], level)
+            if not scopes or scopes[-1] != s:
+                scopes.append(s)
+        out.append(scopes)
+    return out
+
+
+def focus_collapsed(C, scope, params=True):
+    """The part of a collapsed graph inside `scope` (e.g. `pos2` at the stage level), with the parameter
+    matrices it reads; TraceError if no node is inside."""
+    scope = scope.strip("/")
+    inner = scope + "/"
+    keep = [n for n in C if n == scope or n.startswith(inner)]
+    if not keep:
+        example = next((n for n in C if n.startswith("pos")), "pos0")
+        raise TraceError(f"no scope {scope!r} at the {C.graph.get('level', 'block')} level (scopes look like {example})")
+    if params:
+        reads = {u for n in keep for u in C.predecessors(n) if u.startswith("param/")}
+        keep += [n for n in C if n in reads and n not in keep]
+    # a copy in C's node order (a subgraph view would iterate a set: the DOT source would vary)
+    wanted = set(keep)
+    H = C.__class__()
+    H.graph.update(C.graph)
+    H.add_nodes_from((n, C.nodes[n]) for n in C if n in wanted)
+    H.add_edges_from((u, v, d) for u, v, d in C.edges(data=True) if u in wanted and v in wanted)
+    return H

@@ -1,0 +1,129 @@
+"""Rendering DOT source with Graphviz's `dot` program: the format from the file's extension, written
+atomically, the same bytes for the same input.
+
+    render(digraph, "step.svg")          # .svg .png .pdf .dot
+    render(digraph, "step.png", dpi=200)
+
+Without `dot` on PATH, `render` writes the `.dot` source next to the requested file and raises
+`DotNotFound`, whose message is one line with the install command (the CLI maps it to exit code 3).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from microtrace.engine.atomic import write_atomic
+
+FORMATS = (".svg", ".png", ".pdf", ".dot")
+DEFAULT_DPI = 144
+INSTALL_HINT = "install Graphviz: sudo apt-get install graphviz (Debian/Ubuntu) or brew install graphviz (macOS)"
+
+
+class RenderError(Exception):
+    """The figure could not be made (bad extension, dot failed); one line for the user."""
+
+
+class DotNotFound(RenderError):
+    """Graphviz's `dot` program is not installed; `dot_path` is where the DOT source was written."""
+
+    def __init__(self, message, dot_path=None):
+        super().__init__(message)
+        self.dot_path = dot_path
+
+
+def output_format(path):
+    """The format of `path` from its extension ('.svg' -> 'svg'); RenderError for anything else."""
+    ext = Path(path).suffix.lower()
+    if ext not in FORMATS:
+        shown = ext or "no extension"
+        raise RenderError(f"cannot write {Path(path).name}: {shown} is not a figure format (use {', '.join(FORMATS)})")
+    return ext[1:]
+
+
+def dot_program():
+    """Path of Graphviz's `dot`, or None when it is not on PATH."""
+    return shutil.which("dot")
+
+
+def source_bytes(digraph):
+    """The DOT source of a `graphviz.Digraph` (or a string) as UTF-8 bytes, ending in a newline."""
+    src = digraph if isinstance(digraph, str) else digraph.source
+    if not src.endswith("\n"):
+        src += "\n"
+    return src.encode("utf-8")
+
+
+def render_bytes(digraph, fmt, dpi=None):
+    """The rendered figure as bytes (`fmt`: svg, png, pdf or dot). DotNotFound / RenderError on failure."""
+    src = source_bytes(digraph)
+    if fmt == "dot":
+        return src
+    exe = dot_program()
+    if exe is None:
+        raise DotNotFound(f"Graphviz's dot program is not on PATH: {INSTALL_HINT}")
+    args = [exe, f"-T{_DEVICE[fmt]}"]
+    if fmt == "png":
+        args.append(f"-Gdpi={int(dpi or DEFAULT_DPI)}")
+    env = dict(os.environ, SOURCE_DATE_EPOCH="0")  # cairo >= 1.17 dates PDFs by it; older ones are fixed below
+    try:
+        proc = subprocess.run(args, input=src, capture_output=True, env=env, check=False)
+    except OSError as e:
+        raise RenderError(f"could not run {exe}: {e.strerror or e}") from None
+    if proc.returncode != 0 or not proc.stdout:
+        message = _first_error_line(proc.stderr) or f"exit code {proc.returncode}"
+        raise RenderError(f"dot failed to render {fmt}: {message}")
+    out = proc.stdout
+    if fmt == "pdf":
+        out = fix_pdf_dates(out)
+    return out
+
+
+# cairo draws PNG and PDF with antialiased text; the svg device is Graphviz's own (text as text, tooltips
+# kept as xlink:title), which browsers render crisply.
+_DEVICE = {"svg": "svg", "png": "png:cairo", "pdf": "pdf:cairo"}
+
+_PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:([^)]*)\)")
+
+
+def fix_pdf_dates(data):
+    """Replace the render time that cairo writes into a PDF by 1970-01-01, keeping every byte offset
+    (the cross-reference table points into the file), so two renders give identical bytes."""
+
+    def fixed(m):
+        stamp = m.group(2)
+        epoch = b"19700101000000"[: len(stamp)]
+        rest = re.sub(rb"\d", b"0", stamp[len(epoch) :])
+        return b"/" + m.group(1) + b" (D:" + epoch + rest + b")"
+
+    return _PDF_DATE.sub(fixed, data)
+
+
+def _first_error_line(stderr):
+    for line in stderr.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if line and not line.lower().startswith("warning"):
+            return line
+    return ""
+
+
+def render(digraph, path, dpi=None):
+    """Write `digraph` to `path` in the format its extension names (.svg .png .pdf .dot), atomically.
+
+    Returns the Path written. Without `dot`, writes the DOT source to `path` with the extension `.dot`
+    and raises DotNotFound (whose `dot_path` is that file)."""
+    path = Path(path)
+    fmt = output_format(path)
+    if fmt != "dot" and dot_program() is None:
+        dot_path = path.with_suffix(".dot")
+        _write(dot_path, source_bytes(digraph))
+        raise DotNotFound(f"wrote {dot_path} but not {path.name}: Graphviz's dot program is not on PATH; {INSTALL_HINT}", dot_path)
+    _write(path, render_bytes(digraph, fmt, dpi=dpi))
+    return path
+
+
+def _write(path, data):
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
