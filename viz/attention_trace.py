@@ -1,0 +1,351 @@
+"""Attention figures of real training steps: the tracer's softmax weights drawn by `viz.attention`.
+
+    from microtrace.tracer import trace_step
+    from microtrace.viz.attention_trace import attention_figure, attention_over_steps
+    image = attention_figure(trace_step("runs/demo", 120))          # a PIL image
+    frames, labels = attention_over_steps("runs/demo", "emma", range(0, 200, 10))
+
+The numbers are never recomputed here: `attention_of` reads the attention-weight nodes of a trace
+(stage "weights" with a `key`, docs/trace-format.md), so what is drawn is exactly what the step
+computed. Functions return images and plain data; nothing here writes files.
+"""
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from microtrace.tracer import TraceError, trace_text
+
+from . import attention as A
+
+MAX_FRAMES = 300  # an animation holds every frame in memory (~1 MB each at scale 1)
+
+
+@dataclass(frozen=True)
+class AttentionData:
+    """The attention of one traced sequence, ready to draw (see `attention_of`)."""
+
+    attention: list  # [layer][head][query] -> weights of keys 0..query
+    grad: list  # same shape: d loss / d weight
+    labels: list  # one label per query position ("<BOS>" for BOS)
+    meta: dict  # step, text, training (bool), loss, tokens (ids), truncated (bool), block_size
+
+
+def _graph_for_attention(trace):
+    """The smallest graph view the trace can give. A live trace builds the fused view (7x fewer nodes
+    than elementary); its attention-weight nodes are the very same engine values as in the elementary
+    view, so the numbers are identical. A trace file holds one view: use whichever it has."""
+    try:
+        return trace.graph("fused")
+    except TraceError:
+        return trace.graph("elementary")
+
+
+def read_attention(trace):
+    """`AttentionData` of a `Trace` (from `trace_step`, `trace_text` or `load_trace`).
+
+    Raises TraceError (one line) when the trace has no readable attention-weight nodes."""
+    G = _graph_for_attention(trace)
+    try:
+        attention, labels = A.from_trace_graph(G, "data")
+        grad, _ = A.from_trace_graph(G, "grad")
+    except ValueError as e:
+        raise TraceError(f"cannot read attention from this trace: {e}") from None
+    g = G.graph
+    tokens = list(g.get("tokens", []))
+    text = g.get("doc", "")
+    meta = {
+        "step": g.get("step"),
+        "text": text,
+        "training": bool(g.get("update", True)),  # a training step's own document, or trace_text
+        "loss": g.get("loss"),
+        "tokens": tokens[: len(labels)],
+        "truncated": len(text) + 1 > len(labels),  # positions stop at block_size
+        "block_size": _block_size(g.get("config", {})),
+    }
+    return AttentionData(attention, grad, labels, meta)
+
+
+def _block_size(config):
+    """block_size from a trace's config, which is flat (from a Trainer) or nested (from a run)."""
+    if isinstance(config, dict):
+        if "block_size" in config:
+            return config["block_size"]
+        if isinstance(config.get("model"), dict):
+            return config["model"].get("block_size")
+    return None
+
+
+def attention_of(trace):
+    """`(attention, labels, meta)` of a trace: attention[layer][head][query] lists the weights query
+    gives keys 0..query, exactly the tracer's softmax output values; labels[i] is position i's
+    character; meta holds step, text, training, loss, tokens, truncated, block_size and `grad` (d loss /
+    d weight, the same shape as attention)."""
+    data = read_attention(trace)
+    return data.attention, data.labels, {**data.meta, "grad": data.grad}
+
+
+# --- titles and captions ------------------------------------------------------------------------
+
+
+def _loss_text(loss):
+    return f"{loss:.4f}" if isinstance(loss, (int, float)) and math.isfinite(loss) else str(loss)
+
+
+def title_of(data, grad=False):
+    """"Attention weights · step 120 · training document 'olivia' · loss 2.3101" (or text ...)."""
+    m = data.meta
+    what = "d loss / d attention weight" if grad else "Attention weights"
+    source = f"training document {m['text']!r}" if m["training"] else f"text {m['text']!r}"
+    return f"{what} · step {m['step']} · {source} · loss {_loss_text(m['loss'])}"
+
+
+def caption_of(data, grad=False):
+    m = data.meta
+    n_layers, n_heads = len(data.attention), len(data.attention[0])
+    layers = f"{n_layers} layer{'s' if n_layers > 1 else ''}"
+    heads = f"{n_heads} head{'s' if n_heads > 1 else ''}"
+    if m["training"]:
+        when = f"the forward and backward pass of training step {m['step']}, before its update"
+    else:
+        when = f"the model as it is at the start of step {m['step']} (no update is made for this text)"
+    if grad:
+        parts = [f"Gradient of the loss with respect to each softmax weight of {layers} × {heads}, from {when}."]
+    else:
+        parts = [f"Softmax weights of {layers} × {heads}, from {when}; each row sums to 1."]
+    if m["truncated"]:
+        parts.append(f"The model reads at most block_size = {m['block_size']} positions; later characters are not shown.")
+    return " ".join(parts)
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def check_layer_head(data, layer, head):
+    """ValueError (one line) unless `layer` exists and `head` is one of its heads or "mean"."""
+    n_layers, n_heads = len(data.attention), len(data.attention[0])
+    if not 0 <= layer < n_layers:
+        raise ValueError(f"layer {layer} does not exist: this model has layers 0..{n_layers - 1}")
+    if head != "mean" and not 0 <= head < n_heads:
+        raise ValueError(f"head {head} does not exist: this model has heads 0..{n_heads - 1} (or 'mean')")
+
+
+def draw(data, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, vmax=None,
+         title=None, caption=None, notes=True):
+    """The figure of one `AttentionData`: the heatmap grid (layers x heads), or with `per_token` the
+    strips of one layer's `head` (an index or "mean"). `grad` draws d loss / d weight on the diverging
+    map, over +-`vmax` when given (a scale shared by several figures), else +-max|grad|."""
+    numbers = data.grad if grad else data.attention
+    title = title_of(data, grad) if title is None else title
+    caption = caption_of(data, grad) if caption is None else caption
+    if per_token:
+        check_layer_head(data, layer, head)
+        return A.per_token_strips(
+            numbers, data.labels, layer=layer, head=head, title=title, caption=caption, grad=grad, scale=scale,
+            notes=notes, vmax=vmax,
+        )
+    return A.attention_grid(
+        numbers, data.labels, title=title, caption=caption, grad=grad, scale=scale, values=values, notes=notes,
+        vmax=vmax,
+    )
+
+
+def attention_figure(trace, grad=False, per_token=False, *, layer=0, head="mean", values=False, scale=1.0):
+    """The attention figure of a traced step as a `PIL.Image`: one heatmap per layer and head (query rows,
+    key columns, future cells hatched, characters labelled, colour bar), titled with step, document and
+    loss. `grad=True` draws d loss / d weight centred on zero; `per_token=True` one strip per query
+    over its context, for `layer` and `head` (an index or "mean"). ValueError for a missing layer/head."""
+    return draw(read_attention(trace), grad=grad, per_token=per_token, layer=layer, head=head, values=values, scale=scale)
+
+
+def grid_layout_of(data, *, grad=False, values=False, scale=1.0, vmax=None):
+    """The `viz.attention.GridLayout` (cell positions) of `draw(data, ...)` for the heatmap grid."""
+    return A.grid_layout(
+        data.grad if grad else data.attention, data.labels, title=title_of(data, grad), caption=caption_of(data, grad),
+        grad=grad, scale=scale, values=values, vmax=vmax,
+    )
+
+
+# --- the numbers behind a figure ----------------------------------------------------------------
+
+
+def record(data, grad=False):
+    """The JSON-ready numbers of a figure: step, text, training, loss, tokens (labels, "<BOS>" for BOS),
+    token_ids, attention[layer][head][query] = weights of keys 0..query, and with `grad` the gradients
+    in the same shape."""
+    m = data.meta
+    out = {
+        "step": m["step"],
+        "text": m["text"],
+        "training": m["training"],
+        "loss": m["loss"],
+        "tokens": list(data.labels),
+        "token_ids": list(m["tokens"]),
+        "attention": data.attention,
+    }
+    if grad:
+        out["grad"] = data.grad
+    return out
+
+
+# --- across training steps ----------------------------------------------------------------------
+
+
+def parse_steps(spec, total):
+    """`range` of "A:B:S" (or "A:B", S = 1) checked against a run of `total` steps; ValueError (one line)
+    naming what is wrong. As in Python, B is excluded."""
+    parts = spec.split(":") if isinstance(spec, str) else []
+    if len(parts) not in (2, 3) or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(f"--steps {spec!r} is not A:B:S (three whole numbers as in range(A, B, S), e.g. 0:200:10)")
+    a, b, s = (int(p) for p in parts) if len(parts) == 3 else (int(parts[0]), int(parts[1]), 1)
+    if s < 1:
+        raise ValueError(f"--steps {spec}: the step S must be at least 1")
+    if b > total:
+        raise ValueError(f"--steps {spec}: B = {b} is beyond the run, which has {total} steps (B may be at most {total})")
+    steps = range(a, b, s)
+    if not steps:
+        raise ValueError(f"--steps {spec} gives no frame: A must be below B")
+    if len(steps) > MAX_FRAMES:
+        raise ValueError(f"--steps {spec} gives {len(steps)} frames; at most {MAX_FRAMES} (raise S)")
+    return steps
+
+
+def _run(run):
+    from microtrace.engine.run import Run, open_run
+
+    return run if isinstance(run, Run) else open_run(run)
+
+
+def attention_series(run, text, steps):
+    """`AttentionData` of the same `text` at each step of `steps` (ascending 0-based steps of `run`, a
+    run directory or `Run`); `text=None` takes the training document of the first step.
+
+    One Trainer is rebuilt at the first step and trained forward between frames (`trace_text` leaves it
+    unchanged), so the cost is one replay plus the steps in between, not a replay per frame. Raises
+    TraceError or RunError/DataError (one line) for bad input."""
+    from microtrace.engine.run import RunError
+
+    run = _run(run)
+    steps = list(steps)
+    if not steps or any(b <= a for a, b in zip(steps, steps[1:])):
+        raise ValueError("steps must be a non-empty ascending sequence")
+    stopped = run.stopped_at()
+    if stopped is not None and steps[-1] > stopped:
+        raise RunError(f"step {steps[-1]} (0-based) was never trained: the run stopped at step {stopped} on a non-finite loss")
+    if text is not None:
+        check_text(run, text)
+    trainer = run.trainer_at(steps[0])
+    if text is None:
+        text = trainer.doc_for(steps[0])[: trainer.config.block_size]  # what the model reads of it
+    series = []
+    for k in steps:
+        while trainer.step < k:
+            trainer.train_step()
+        series.append(read_attention(trace_text(trainer, k, text)))
+    return series
+
+
+def shared_vmax(series):
+    """max |d loss / d weight| over all frames (finite values), so every frame uses one colour scale."""
+    finite = [abs(v) for d in series for layer in d.grad for rows in layer for row in rows for v in row if math.isfinite(v)]
+    best = max(finite, default=0.0)
+    return best if best > 0 else None
+
+
+def series_frames(series, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, notes=True):
+    """`(frames, labels)`: one figure per `AttentionData` of `series`, labels "step K". Weights are on
+    the fixed 0..1 scale; with `grad` every frame shares +-max|grad| over all frames, so colours compare."""
+    vmax = shared_vmax(series) if grad else None
+    frames = []
+    for d in series:
+        what = "d loss / d attention weight" if grad else "Attention weights"
+        title = f"{what} of {d.meta['text']!r} · loss {_loss_text(d.meta['loss'])}"
+        caption = caption_of(d, grad) + (" Colour scale shared by all frames." if grad else "")
+        frames.append(
+            draw(d, grad=grad, per_token=per_token, layer=layer, head=head, values=values, scale=scale, vmax=vmax,
+                 title=title, caption=caption, notes=notes)
+        )
+    return frames, [f"step {d.meta['step']}" for d in series]
+
+
+def attention_over_steps(run, text, steps, **options):
+    """`(frames, labels)`: the attention figure of the same `text` at each of `steps` of `run`, one PIL
+    image each, labelled "step K". `options` as `series_frames` (grad, per_token, layer, head, ...)."""
+    return series_frames(attention_series(run, text, steps), **options)
+
+
+def sheet_title(series, grad=False):
+    first, last = series[0].meta["step"], series[-1].meta["step"]
+    text = series[0].meta["text"]
+    if grad:
+        return (f"d loss / d attention weight of {text!r} over training, steps {first} to {last} (one colour scale; "
+                "red: raising the weight raises the loss, blue: lowers it). Rows: query, columns: key.")
+    return (f"Attention of {text!r} over training, steps {first} to {last}. Rows: query (the token attending), "
+            "columns: key (the token attended to); each row sums to 1.")
+
+
+def sheet_columns(count, width, height):
+    """Columns that make a sheet of `count` tiles of width x height roughly square (easy to view)."""
+    return max(1, min(count, round(math.sqrt(count * height / width))))
+
+
+def contact_sheet_of(series, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, columns=None):
+    """A contact sheet (PIL image) of the series: bare figures (the explanations are said once, in the
+    sheet's title), each labelled "step K · loss L", in `columns` columns (default: a roughly square sheet)."""
+    vmax = shared_vmax(series) if grad else None
+    frames = [
+        draw(d, grad=grad, per_token=per_token, layer=layer, head=head, values=values, scale=scale, vmax=vmax,
+             title="", caption="", notes=False)
+        for d in series
+    ]
+    labels = [f"step {d.meta['step']} · loss {_loss_text(d.meta['loss'])}" for d in series]
+    if columns is None:
+        columns = sheet_columns(len(frames), max(f.width for f in frames), max(f.height for f in frames))
+    return A.contact_sheet(frames, labels, columns=columns, scale=scale, title=sheet_title(series, grad))
+
+
+def sheet_path(gif_path):
+    """Where the contact sheet of `out.gif` goes: `out-sheet.png` beside it."""
+    p = Path(gif_path)
+    return p.with_name(f"{p.stem}-sheet.png")
+
+
+def check_text(run, text):
+    """ValueError (one line) unless the model of `run` can read `text`: not empty, every character in
+    its vocabulary (the unknown ones are named), at most block_size characters. Checked before any
+    replay, so a typo fails at once."""
+    from microtrace.engine.data import Tokenizer
+
+    run = _run(run)
+    if not text:
+        raise ValueError("the text is empty: give at least one character")
+    vocabulary = set(Tokenizer.from_docs(run.dataset().docs).chars)
+    unknown = sorted(set(text) - vocabulary)
+    if unknown:
+        shown = ", ".join(repr(ch) for ch in unknown)
+        raise ValueError(f"{text!r} has characters outside the model's vocabulary: {shown}")
+    block = run.model_options["block_size"]
+    if len(text) > block:
+        raise ValueError(f"{text!r} has {len(text)} characters; this model reads at most block_size = {block}")
+    return run
+
+
+def text_trace(run, step, text):
+    """`trace_text` of `text` at `step` of `run` (directory or `Run`), after `check_text`."""
+    return trace_text(check_text(run, text), step, text)
+
+
+__all__ = [
+    "AttentionData",
+    "attention_figure",
+    "attention_of",
+    "attention_over_steps",
+    "attention_series",
+    "contact_sheet_of",
+    "draw",
+    "parse_steps",
+    "read_attention",
+    "record",
+    "series_frames",
+    "text_trace",
+]
