@@ -1,0 +1,185 @@
+"""`microtrace attention`: which earlier characters each character attends to, per layer and head.
+
+A thin command over `viz.attention_trace`: it checks the options, asks the library for images and
+numbers, and writes them (atomically, the same bytes for the same inputs). Every bad input is one
+`Error:` line and exit code 2.
+"""
+
+import json
+from pathlib import Path
+
+import click
+
+from microtrace.engine.atomic import write_atomic
+from microtrace.engine.data import DataError
+from microtrace.engine.run import RunError, open_run
+from microtrace.tracer import TraceError
+
+from . import attention as A
+from . import attention_trace as AT
+from . import fonts
+from .cli_common import UserError, get_trace, output_file
+
+
+def _head(ctx, param, value):
+    """--head: a head index or `mean`."""
+    if value is None or value == "mean":
+        return value
+    try:
+        head = int(value)
+    except ValueError:
+        head = -1
+    if head < 0:
+        raise UserError(f"--head must be a head number (0, 1, ...) or 'mean', got {value!r}")
+    return head
+
+
+def _scale(ctx, param, value):
+    """--scale: checked here, before any tracing, with the figure library's own rule."""
+    try:
+        fonts.check_scale(value)
+    except ValueError as e:
+        raise UserError(f"--{e}") from None
+    return value
+
+
+def _layer(ctx, param, value):
+    if value is not None and value < 0:
+        raise UserError(f"--layer must be 0 or more, got {value}")
+    return value
+
+
+def _check_combination(run_dir, step, trace_file, text, steps, per_token, layer, head, output, json_file):
+    """One line about the first option combination that cannot work (before any slow work)."""
+    if not output and not json_file:
+        raise UserError("nothing to write: give -o FILE (.png, or .gif with --steps) and/or --json FILE")
+    if (layer is not None or head is not None) and not per_token:
+        raise UserError("--layer and --head choose the head of --per-token; the grid always shows every head")
+    if steps is not None:
+        if trace_file:
+            raise UserError("--steps needs --run (a trace file holds one step only)")
+        if not run_dir:
+            raise UserError("--steps needs --run DIR")
+        if step is not None:
+            raise UserError("give either --step K or --steps A:B:S, not both")
+        if output and Path(output).suffix.lower() != ".gif":
+            raise UserError(f"with --steps the output is an animated GIF: -o {output} should end in .gif")
+        return
+    if output and Path(output).suffix.lower() != ".png":
+        raise UserError(f"-o {output} should end in .png (an animated .gif needs --steps A:B:S)")
+    if text is not None:
+        if trace_file:
+            raise UserError("--text needs --run DIR --step K: a trace file holds its own text")
+        if not run_dir or step is None:
+            raise UserError("--text needs --run DIR --step K (the model state to read the text with)")
+
+
+def _write(path, data):
+    try:
+        write_atomic(output_file(path), data)
+    except OSError as e:
+        raise UserError(f"cannot write {path} ({e.strerror or e})") from None
+
+
+def _json_bytes(value):
+    """One top-level field per line (and one frame per line), each compact: readable by eye and diffable,
+    without a line per number. Floats are reprs, so the numbers are exactly the trace's."""
+    def compact(v):
+        return json.dumps(v, separators=(",", ":"))
+
+    def fields(d, indent):
+        lines = []
+        for key, v in d.items():
+            if key == "frames":
+                v = "[\n" + ",\n".join(f"{indent}  {compact(f)}" for f in v) + f"\n{indent}]"
+            else:
+                v = compact(v)
+            lines.append(f"{indent}{compact(key)}: {v}")
+        return "{\n" + ",\n".join(lines) + "\n}\n"
+
+    return fields(value, " ").encode("utf-8")
+
+
+@click.command()
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
+@click.option("--step", type=int, help="Training step (0-based), with --run: its own document, or --text.")
+@click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
+@click.option("--text", help="Any text (e.g. a name) read by the model as it is at --step, instead of the step's document.")
+@click.option("--steps", "steps_spec", metavar="A:B:S",
+              help="An animated GIF over steps range(A, B, S) of --run, for --text (default: the document of step A).")
+@click.option("--grad", is_flag=True, help="Draw d loss / d attention weight (blue-white-red, centred on zero).")
+@click.option("--per-token", is_flag=True, help="One strip per query token over its context, for one layer and head.")
+@click.option("--layer", type=int, callback=_layer, help="Layer of --per-token.  [default: 0]")
+@click.option("--head", callback=_head, metavar="H|mean", help="Head of --per-token, or the mean of the layer's heads.  [default: mean]")
+@click.option("--values", is_flag=True, help="Print the number in each cell when it fits.")
+@click.option("--scale", type=float, default=1.0, show_default=True, callback=_scale, help="Pixel size multiplier (at most 20).")
+@click.option("--duration", type=click.IntRange(10, 60000), default=600, show_default=True, help="Milliseconds per GIF frame.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Also write the numbers behind the figure as JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Figure to write: .png, or .gif with --steps.")
+def attention(run_dir, step, trace_file, text, steps_spec, grad, per_token, layer, head, values, scale, duration,
+              json_file, output):
+    """Attention heatmaps: which earlier characters each character attends to, in every head.
+
+    One heatmap per layer and head: query rows, key columns, the masked future hatched, characters
+    labelled (BOS as a dark badge). The weights are the tracer's softmax outputs for that step. With
+    --steps, an animated GIF of the same text across training and a contact sheet beside it
+    (out.gif -> out-sheet.png); --grad frames share one colour scale.
+
+    --json FILE writes {"step", "text", "training", "loss", "tokens", "token_ids", "attention"} with
+    attention[layer][head][query] the weights of keys 0..query (and "grad" in the same shape with
+    --grad); with --steps, {"text", "steps", "frames": [one such record per step]}.
+
+    Example:
+
+    \b
+        microtrace attention --run runs/demo --step 120 -o attn.png
+        microtrace attention --run runs/demo --step 120 --text emma --grad --values -o grad.png
+        microtrace attention --trace step120.json --per-token --head mean -o strips.png
+        microtrace attention --run runs/demo --steps 0:200:10 --text emma -o emma.gif --json emma.json
+    """
+    _check_combination(run_dir, step, trace_file, text, steps_spec, per_token, layer, head, output, json_file)
+    look = dict(grad=grad, per_token=per_token, layer=layer or 0, head="mean" if head is None else head,
+                values=values, scale=scale)
+    try:
+        if steps_spec is not None:
+            _over_steps(run_dir, text, steps_spec, look, duration, output, json_file)
+        else:
+            _one_step(run_dir, step, trace_file, text, look, output, json_file)
+    except (TraceError, RunError, DataError, ValueError) as e:
+        raise UserError(str(e)) from None
+
+
+def _one_step(run_dir, step, trace_file, text, look, output, json_file):
+    if text is not None:
+        click.echo(f"reading {text!r} with the model at step {step} of {run_dir} ...", err=True)
+        trace = AT.text_trace(run_dir, step, text)
+    else:
+        trace = get_trace(run_dir, step, trace_file)
+    data = AT.read_attention(trace)
+    if output:
+        image = AT.draw(data, **look)
+        _write(output, A.png_bytes(image))
+        click.echo(f"step {data.meta['step']}: {data.meta['text']!r} -> {output} ({image.width}x{image.height})", err=True)
+    if json_file:
+        _write(json_file, _json_bytes(AT.record(data, look["grad"])))
+        click.echo(f"numbers -> {json_file}", err=True)
+
+
+def _over_steps(run_dir, text, steps_spec, look, duration, output, json_file):
+    run = open_run(run_dir)
+    steps = AT.parse_steps(steps_spec, run.steps)
+    click.echo(f"tracing {len(steps)} steps of {run_dir} ({steps_spec}) ...", err=True)
+    series = AT.attention_series(run, text, steps)
+    if output:
+        frames, labels = AT.series_frames(series, **look)
+        _write(output, A.animate(frames, labels, duration_ms=duration, scale=look["scale"]))
+        sheet = AT.sheet_path(output)
+        _write(sheet, A.png_bytes(AT.contact_sheet_of(series, **look)))
+        click.echo(f"{len(frames)} frames of {series[0].meta['text']!r} -> {output}, contact sheet -> {sheet}", err=True)
+    if json_file:
+        doc = {"text": series[0].meta["text"], "steps": list(steps), "frames": [AT.record(d, look["grad"]) for d in series]}
+        _write(json_file, _json_bytes(doc))
+        click.echo(f"numbers -> {json_file}", err=True)
+
+
+COMMANDS = [attention]
