@@ -27,6 +27,7 @@ def register(module):
 # One line per module of commands.
 register("cli_train")  # train, sample
 register("cli_trace")  # trace, export, inspect
+register("cli_graph")  # graph
 register("cli_attention")  # attention
 
 
