@@ -315,6 +315,8 @@ def block_diagram(
             attrs.update(constraint="false", tailport=tail, headport=head)
         if flow == 0:
             attrs["style"] = "dotted"
+        elif not math.isfinite(flow):
+            attrs["color"] = th.nonfinite_pen
         if (u, v) in hl_edges:
             attrs["color"] = th.highlight
             attrs["penwidth"] = f"{max(pens.width(flow), 2.5):.2f}"
@@ -389,7 +391,7 @@ def _group_node_attrs(C, n, d, level, colors, th, precision, highlighted):
         "fillcolor": fill,
         "fontcolor": ink,
         "color": th.ink if th.name == "light" else th.muted,
-        "margin": "0.08,0.04",
+        "margin": "0.12,0.05",
         "tooltip": _group_tooltip(d, C),
     }
     if colors.mode == "grad" and d.get("zero_grad", 0) == d["count"]:

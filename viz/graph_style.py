@@ -141,10 +141,10 @@ class NodeColors:
 
     def fill(self, value, th):
         """(fill, text colour) for a node whose coloured quantity is `value`."""
-        if self.mode == "none" or self.scale is None:
-            return th.node_fill, th.ink
         if value != value or math.isinf(value):
             return th.nonfinite_fill, "#ffffff"
+        if self.mode == "none" or self.scale is None:
+            return th.node_fill, th.ink
         if self.mode == "grad" and value == 0:
             return th.zero_fill, th.ink
         rgb = self.scale.color(abs(value) if self.mode == "grad" else value)
