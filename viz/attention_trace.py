@@ -286,7 +286,7 @@ def sheet_title(series, grad=False):
 
 def sheet_columns(count, width, height):
     """Columns that make a sheet of `count` tiles of width x height roughly square (easy to view)."""
-    return max(1, min(count, round(math.sqrt(count * height / width))))
+    return max(1, min(count, math.ceil(math.sqrt(count * height / width))))
 
 
 def contact_sheet_of(series, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, columns=None):
