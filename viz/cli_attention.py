@@ -106,7 +106,8 @@ def _json_bytes(value):
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
 @click.option("--text", help="Any text (e.g. a name) read by the model as it is at --step, instead of the step's document.")
 @click.option("--steps", "steps_spec", metavar="A:B:S",
-              help="An animated GIF over steps range(A, B, S) of --run, for --text (default: the document of step A).")
+              help="An animated GIF over steps range(A, B, S) of --run (B excluded), for --text (default: the document "
+                   "of step A, cut to block_size).")
 @click.option("--grad", is_flag=True, help="Draw d loss / d attention weight (blue-white-red, centred on zero).")
 @click.option("--per-token", is_flag=True, help="One strip per query token over its context, for one layer and head.")
 @click.option("--layer", type=int, callback=_layer, help="Layer of --per-token.  [default: 0]")
