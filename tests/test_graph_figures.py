@@ -24,7 +24,7 @@ from microtrace.tracer import save_trace, top_paths, trace_step
 from microtrace.viz import graph_style as gs
 from microtrace.viz.cli_graph import graph
 from microtrace.viz.graph_dot import block_diagram, edge_kind, scalar_diagram
-from microtrace.viz.graph_select import ViewTooLarge, around_nodes, check_size, collapse_paths, focus_nodes
+from microtrace.viz.graph_select import ViewTooLarge, around_nodes, check_size, collapse_paths, focus_collapsed, focus_nodes
 from microtrace.viz.render import DotNotFound, RenderError, fix_pdf_dates, render, render_bytes
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -151,6 +151,18 @@ def test_block_view_of_layers_and_a_dark_top_to_bottom_theme(trace):
     assert "rankdir=TB" in src and gs.DARK.background in src
     for n in L:
         assert f'"{n}"' in src or f"\t{n} " in src
+
+
+def test_focused_collapsed_view_keeps_its_boundary_as_stubs(trace):
+    C = trace.collapse("stage")
+    H = focus_collapsed(C, "pos2")
+    assert all(n.startswith(("pos2/", "param/")) for n in H)
+    src = block_diagram(H).source
+    stubs = [line for line in src.splitlines() if line.strip().startswith("stub_in") and "label=" in line]
+    assert any("from pos0,1/layer0/attn/k" in line for line in stubs)  # the KV cache, one stub
+    assert any("to loss/mean" in line for line in src.splitlines() if line.strip().startswith("stub_out"))
+    kv_in = [line for line in src.splitlines() if "stub_in" in line and "->" in line]
+    assert kv_in and all(gs.LIGHT.kv in line for line in kv_in)
 
 
 # --- scalar views ---------------------------------------------------------------------------------

@@ -243,7 +243,9 @@ def block_diagram(
     # of the picture and summed up in each matrix's tooltip; the matrix sits above the column reading it.
     edges = [(u, v, d) for u, v, d in C.edges(data=True) if not _is_param(C.nodes[u])]
     colors = gs.node_colors(color, (C.nodes[n]["grad_norm"] for n in keep))
-    pens = gs.pen_scale(d["grad_flow_abs"] for _, _, d in edges)
+    boundary = C.graph.get("boundary") or {}
+    stub_flows = [f for side in boundary.values() for st in side.values() for _, f in st["edges"].values()]
+    pens = gs.pen_scale([d["grad_flow_abs"] for _, _, d in edges] + stub_flows)
     hl_nodes = {n for path in highlight for n in path}
     hl_edges = {(a, b) for path in highlight for a, b in zip(path, path[1:])}
     kind_color = {"stream": th.stream, "kv": th.kv, "data": th.data}
@@ -286,6 +288,8 @@ def block_diagram(
             if readers:
                 _same_rank(g, n, readers[0])
     _order_positions(g, C, keep)
+    if boundary:
+        _collapsed_stubs(g, C, boundary, pens, th, backward)
 
     kinds = {(u, v): edge_kind(C, u, v) for u, v, _ in edges}
     # KV-cache arcs first, so that the residual stream is drawn over them where they cross
@@ -313,6 +317,10 @@ def block_diagram(
             # same side draws them as nested arcs beside the attention column instead of through it
             tail = head = "e" if rankdir == "LR" else "s"
             attrs.update(constraint="false", tailport=tail, headport=head)
+        elif kind == "kv":
+            # at the stage level a key or value feeds every later position's heads: a dense bundle,
+            # drawn translucent so that it does not hide what it crosses
+            attrs["color"] = th.kv + "90"
         if flow == 0:
             attrs["style"] = "dotted"
         elif not math.isfinite(flow):
@@ -350,6 +358,40 @@ def _order_positions(g, C, keep):
         s.attr(rank="same")
         for a, b in zip(chain, chain[1:]):
             s.edge(a, b, style="invis")
+
+
+def _collapsed_stubs(g, C, boundary, pens, th, backward):
+    """Dashed stubs for the scopes outside a focused collapsed view, one per scope (and side), with
+    the gradient each edge to it carries."""
+    for side in ("in", "out"):
+        for i, (key, st) in enumerate(sorted(boundary[side].items())):
+            name = f"stub_{side}{i}"
+            scope = key.replace("pos*", _positions_text(st["positions"]), 1) if key.startswith("pos*/") else key
+            count = sum(c for c, _ in st["edges"].values())
+            where = "from" if side == "in" else "to"
+            g.node(
+                name,
+                label=f"<{where} {gs.html(scope)}<BR/>{gs.count(count)} edge{'s' * (count != 1)} {side}>",
+                shape="box",
+                style="rounded,dashed,filled",
+                fillcolor=th.stub_fill,
+                color=th.muted,
+                fontcolor=th.muted,
+                fontsize="9",
+                tooltip=gs.tooltip([("outside the view", scope), ("elementary edges", count)]),
+            )
+            for inside, (c, flow) in st["edges"].items():
+                pos = C.nodes[inside].get("pos")
+                kv = st["positions"] and pos is not None and pos not in st["positions"]
+                attrs = {
+                    "style": "dashed",
+                    "penwidth": pens.pen(flow),
+                    "color": th.kv if kv else th.muted,
+                    "tooltip": gs.tooltip([("elementary edges", c), ("grad_flow_abs (sum of |.|)", repr(float(flow)))]),
+                }
+                if backward:
+                    attrs["dir"] = "back"
+                g.edge(name, inside, **attrs) if side == "in" else g.edge(inside, name, **attrs)
 
 
 def _same_rank(g, *names):

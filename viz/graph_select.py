@@ -5,6 +5,7 @@ Errors are one line for the user: `TraceError` (unknown scope or node, from the 
 `ViewTooLarge`.
 """
 
+import re
 from collections import deque
 
 from microtrace.tracer import TraceError, resolve_node, scope_nodes, top_paths
@@ -107,4 +108,29 @@ def focus_collapsed(C, scope, params=True):
     H.graph.update(C.graph)
     H.add_nodes_from((n, C.nodes[n]) for n in C if n in wanted)
     H.add_edges_from((u, v, d) for u, v, d in C.edges(data=True) if u in wanted and v in wanted)
+    H.graph["boundary"] = _boundary(C, wanted)
     return H
+
+
+def _boundary(C, wanted):
+    """The edges between the focus and the rest, by outside scope (one scope at several positions, such
+    as the KV cache's keys, counts once): {"in"|"out": {pattern: {"positions", "edges": {inside: [n, flow]}}}}."""
+    boundary = {"in": {}, "out": {}}
+    for u, v, d in C.edges(data=True):
+        if u.startswith("param/"):
+            continue
+        if u in wanted and v not in wanted:
+            side, outside, inside = "out", v, u
+        elif v in wanted and u not in wanted:
+            side, outside, inside = "in", u, v
+        else:
+            continue
+        pos = C.nodes[outside].get("pos")
+        key = re.sub(r"^pos\d+/", "pos*/", outside) if pos is not None else outside
+        st = boundary[side].setdefault(key, {"positions": [], "edges": {}})
+        if pos is not None and pos not in st["positions"]:
+            st["positions"].append(pos)
+        e = st["edges"].setdefault(inside, [0, 0.0])
+        e[0] += d["count"]
+        e[1] += d["grad_flow_abs"]
+    return boundary
