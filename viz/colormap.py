@@ -257,7 +257,7 @@ def symmetric_scale(vmax, nice=False):
     inner = []
     k = 1
     while k * step < vmax * (1 - 1e-9):
-        if k * step <= vmax * 0.85:
+        if k * step <= vmax * 0.75:  # keep inner ticks clear of the end labels
             inner.append(k * step)
         k += 1
     values = [-vmax] + [-v for v in reversed(inner)] + [0.0] + inner + [vmax]
