@@ -16,7 +16,6 @@ import graphviz
 
 from . import graph_style as gs
 
-LEVELS = ("block", "stage", "layer")
 _STREAM_BLOCKS = ("embed", "attn", "mlp")
 _OP_TEXT = {"*": "×", "+": "+", "**": "**", "exp": "exp", "log": "log", "relu": "relu", "dot": "dot", "sum": "Σ"}
 
