@@ -12,7 +12,7 @@ _SHARED = ("pos", "layer", "block", "head")
 
 
 class _Group:
-    __slots__ = ("count", "ops", "sq", "abs_sum", "abs_max", "nonfinite", "zero_grad", "internal")
+    __slots__ = ("count", "ops", "sq", "abs_sum", "abs_max", "data_sq", "data_max", "nonfinite", "zero_grad", "internal")
 
     def __init__(self):
         self.count = 0
@@ -20,6 +20,8 @@ class _Group:
         self.sq = []
         self.abs_sum = []
         self.abs_max = 0.0
+        self.data_sq = []
+        self.data_max = 0.0
         self.nonfinite = 0
         self.zero_grad = 0
         self.internal = 0
@@ -36,6 +38,10 @@ class _Group:
             self.abs_max = a if self.abs_max == self.abs_max else self.abs_max
         if grad == 0:
             self.zero_grad += 1
+        self.data_sq.append(data * data)
+        d = abs(data)
+        if not d <= self.data_max:
+            self.data_max = d if self.data_max == self.data_max else self.data_max
 
 
 def fsum(xs):
@@ -98,6 +104,8 @@ def _group_attrs(g):
         "grad_norm": math.sqrt(fsum(g.sq)),
         "grad_abs_sum": fsum(g.abs_sum),
         "grad_abs_max": g.abs_max,
+        "data_norm": math.sqrt(fsum(g.data_sq)),
+        "data_abs_max": g.data_max,
         "nonfinite": g.nonfinite,
         "zero_grad": g.zero_grad,
         "internal_edges": g.internal,

@@ -140,6 +140,10 @@ class Trace:
     def loss(self):
         return self.meta["loss"]
 
+    def views(self):
+        """The views this trace can give: both for a live trace, the saved one for a loaded file."""
+        return ("elementary", "fused") if self._rec is not None else tuple(self._graphs)
+
     def data(self, view="elementary"):
         """The graph before networkx, as columns (`GraphData`)."""
         if self._rec is None:

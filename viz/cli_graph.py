@@ -155,14 +155,10 @@ def _diagram(trace, level, focus, around, hops, view, backward, color, highlight
 
 
 def _graph(trace, view, fallback):
-    """The trace's graph in `view`; with `fallback`, the other view when a trace file holds only that."""
-    try:
-        return trace.graph(view)
-    except TraceError:
-        if not fallback:
-            raise
-    other = "elementary" if view == "fused" else "fused"
-    return trace.graph(other)
+    """The trace's graph in `view`; with `fallback`, the view a trace file has when it lacks that one."""
+    if fallback and view not in trace.views():
+        view = trace.views()[0]
+    return trace.graph(view)
 
 
 COMMANDS = [graph]
