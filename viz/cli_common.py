@@ -7,6 +7,8 @@ import click
 
 from microtrace.tracer import TraceError, load_trace, trace_step
 
+from .cli_checks import BadInput as UserError  # one-line error about the input, exit code 2
+
 
 def trace_source_options(command):
     """Add `--run`, `--step` and `--trace` to a command; it receives a `trace` argument instead."""
@@ -38,10 +40,6 @@ def get_trace(run_dir, step, trace_file):
         raise UserError(str(e)) from None
 
 
-class UserError(click.ClickException):
-    """A one-line error about the user's input: exit code 2."""
-
-    exit_code = 2
 
 
 def output_file(path):
