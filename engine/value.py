@@ -207,8 +207,15 @@ class _Lin(Value):
     __slots__ = ("_inputs",)
 
     def __init__(self, data, prev, local, inputs):
+        # Value.__init__ spelled out: this runs for every row of every layer, a call saved counts.
+        self.data = data
+        self.grad = 0
+        self._prev = prev
+        self._local = local
+        self._op = "lin"
         self._inputs = inputs
-        super().__init__(data, prev, local, "lin")
+        if hooks.observer is not None:
+            hooks.observer(self)
 
 
 def vsum(xs):
