@@ -1,0 +1,223 @@
+"""One drawing interface, two outputs: a Pillow image (PNG) or an SVG document written directly.
+
+A figure is laid out once, in pixels, and drawn onto a `Canvas`; `PillowCanvas` and `SvgCanvas` turn the
+same calls into the same picture. Text is measured with `fonts` for both, so a layout that fits in the
+PNG fits in the SVG (the SVG names the bundled font first, then common sans-serif fonts, and keeps the
+same baseline).
+
+The SVG writer is deliberately small: rectangles, polylines, circles, polygons and text, numbers with
+at most two decimals, attributes in a fixed order. The same calls give the same bytes, and the text is
+valid XML (escaped, control characters replaced).
+"""
+
+import math
+from xml.sax.saxutils import escape, quoteattr
+
+from PIL import Image, ImageDraw
+
+from . import colormap, fonts
+
+WHITE = (255, 255, 255)
+SVG_FONT_FAMILY = "Aileron, 'Helvetica Neue', Helvetica, Arial, sans-serif"
+
+
+def hex_color(rgb):
+    return "#{:02x}{:02x}{:02x}".format(*rgb[:3])
+
+
+def _num(x):
+    """A coordinate for SVG: at most two decimals, no trailing zeros, never '-0'."""
+    text = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _xml_text(text):
+    # XML 1.0 forbids most control characters even escaped; they are shown as U+FFFD.
+    clean = "".join(ch if ch >= " " or ch in "\t\n\r" else "\ufffd" for ch in text)
+    return escape(clean)
+
+
+def _dash_segments(points, dash):
+    """The 'on' pieces of a polyline drawn with the dash pattern (on, off) in pixels."""
+    on, off = dash
+    pieces, current = [], []
+    drawing, left = True, on
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        length = math.hypot(x1 - x0, y1 - y0)
+        pos = 0.0
+        while pos < length:
+            step = min(left, length - pos)
+            t0, t1 = pos / length, (pos + step) / length
+            a = (x0 + (x1 - x0) * t0, y0 + (y1 - y0) * t0)
+            b = (x0 + (x1 - x0) * t1, y0 + (y1 - y0) * t1)
+            if drawing:
+                if not current:
+                    current.append(a)
+                current.append(b)
+            pos += step
+            left -= step
+            if left <= 1e-9:
+                if drawing and current:
+                    pieces.append(current)
+                    current = []
+                drawing = not drawing
+                left = on if drawing else off
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+class PillowCanvas:
+    """Draws on an RGB `PIL.Image`; `result()` returns it."""
+
+    def __init__(self, width, height, background=WHITE):
+        self.width, self.height = int(width), int(height)
+        self.image = Image.new("RGB", (self.width, self.height), background)
+        self.draw = ImageDraw.Draw(self.image)
+        self.background = background
+
+    def rect(self, box, fill=None, outline=None, width=1, tooltip=None):
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        if x1 < x0 or y1 < y0:
+            return
+        self.draw.rectangle((x0, y0, x1, y1), fill=fill, outline=outline, width=width if outline else 0)
+
+    def line(self, points, color, width=1, dash=None):
+        points = [(float(x), float(y)) for x, y in points]
+        pieces = _dash_segments(points, dash) if dash else [points]
+        for piece in pieces:
+            self.draw.line([(round(x), round(y)) for x, y in piece], fill=color, width=width, joint="curve")
+
+    def circle(self, center, radius, fill, outline=None):
+        cx, cy = center
+        self.draw.ellipse((round(cx - radius), round(cy - radius), round(cx + radius), round(cy + radius)),
+                          fill=fill, outline=outline)
+
+    def polygon(self, points, fill, outline=None):
+        self.draw.polygon([(round(x), round(y)) for x, y in points], fill=fill, outline=outline)
+
+    def text(self, xy, text, size, fill, anchor="la"):
+        return fonts.draw_text(self.draw, xy, text, size, fill, anchor=anchor)
+
+    def vtext(self, center, text, size, fill):
+        """Text written upwards (rotated 90 degrees counter-clockwise), centred on `center`."""
+        im = colormap.text_image(text, size, fill, self.background).transpose(Image.Transpose.ROTATE_90)
+        self.image.paste(im, (int(round(center[0] - im.width / 2)), int(round(center[1] - im.height / 2))))
+
+    def token(self, center, label, size, fill):
+        fonts.draw_token(self.draw, center, label, size, fill)
+
+    def result(self):
+        return self.image
+
+
+class SvgCanvas:
+    """Collects SVG elements; `result()` returns the document as a string."""
+
+    def __init__(self, width, height, background=WHITE, title=""):
+        self.width, self.height = int(width), int(height)
+        self.parts = []
+        self.title = title
+        self.rect((0, 0, self.width, self.height), fill=background)
+
+    def _add(self, element):
+        self.parts.append(element)
+
+    def rect(self, box, fill=None, outline=None, width=1, tooltip=None):
+        """`tooltip`: text a browser shows on hover (an SVG <title>); a PNG has no such thing."""
+        x0, y0, x1, y1 = box
+        if x1 < x0 or y1 < y0:
+            return
+        # Pillow's rectangle covers both end pixels; the SVG one spans x0 .. x1 + 1 to match.
+        attrs = f'x="{_num(x0)}" y="{_num(y0)}" width="{_num(x1 - x0 + 1)}" height="{_num(y1 - y0 + 1)}"'
+        attrs += f' fill="{hex_color(fill)}"' if fill else ' fill="none"'
+        if outline:
+            attrs += f' stroke="{hex_color(outline)}" stroke-width="{_num(width)}"'
+        if tooltip:
+            self._add(f"<rect {attrs}><title>{_xml_text(tooltip)}</title></rect>")
+        else:
+            self._add(f"<rect {attrs}/>")
+
+    def line(self, points, color, width=1, dash=None):
+        pts = " ".join(f"{_num(x + 0.5)},{_num(y + 0.5)}" for x, y in points)
+        attrs = f'points="{pts}" fill="none" stroke="{hex_color(color)}" stroke-width="{_num(width)}"'
+        attrs += ' stroke-linejoin="round"'
+        if dash:
+            attrs += f' stroke-dasharray="{_num(dash[0])},{_num(dash[1])}"'
+        self._add(f"<polyline {attrs}/>")
+
+    def circle(self, center, radius, fill, outline=None):
+        attrs = f'cx="{_num(center[0] + 0.5)}" cy="{_num(center[1] + 0.5)}" r="{_num(radius)}" fill="{hex_color(fill)}"'
+        if outline:
+            attrs += f' stroke="{hex_color(outline)}"'
+        self._add(f"<circle {attrs}/>")
+
+    def polygon(self, points, fill, outline=None):
+        pts = " ".join(f"{_num(x + 0.5)},{_num(y + 0.5)}" for x, y in points)
+        attrs = f'points="{pts}" fill="{hex_color(fill)}"'
+        if outline:
+            attrs += f' stroke="{hex_color(outline)}"'
+        self._add(f"<polygon {attrs}/>")
+
+    def _text_element(self, x, baseline, text, size, fill, extra=""):
+        return (f'<text x="{_num(x)}" y="{_num(baseline)}" font-size="{size}" fill="{hex_color(fill)}"{extra}>'
+                f"{_xml_text(text)}</text>")
+
+    def text(self, xy, text, size, fill, anchor="la"):
+        # The same box arithmetic as fonts.draw_text, then a left-aligned run at the same baseline.
+        w, h = fonts.text_size(text, size)
+        x, y = xy
+        x -= {"m": w / 2, "r": w}.get(anchor[0], 0)
+        y -= {"m": h / 2, "d": h}.get(anchor[1], 0)
+        x, y = int(round(x)), int(round(y))
+        self._add(self._text_element(x, y + fonts.ascent(size), text, size, fill))
+        return (x, y, x + w, y + h)
+
+    def vtext(self, center, text, size, fill):
+        w, h = fonts.text_size(text, size)
+        cx, cy = center
+        # Rotated about the centre: the baseline sits ascent - h/2 to the right of it once turned.
+        bx, by = cx - h / 2 + fonts.ascent(size), cy + w / 2
+        self._add(self._text_element(bx, by, text, size, fill, f' transform="rotate(-90 {_num(bx)} {_num(by)})"'))
+
+    def token(self, center, label, size, fill):
+        badge = fonts._badge_text(label)
+        cx, cy = center
+        if badge is not None:
+            w, h = fonts._badge_box_size(badge, size)
+            x0, y0 = round(cx - w / 2), round(cy - h / 2)
+            self._add(f'<rect x="{_num(x0)}" y="{_num(y0)}" width="{_num(w)}" height="{_num(h)}" '
+                      f'rx="{_num(max(1, h // 4))}" fill="{hex_color(fonts.BOS_BADGE_FILL)}"/>')
+            self.text((x0 + w / 2, y0 + h / 2), badge, fonts.badge_size(size), fonts.BOS_BADGE_TEXT_FILL, anchor="mm")
+        elif label == " ":
+            w = fonts.token_width(label, size)
+            x0, x1 = round(cx - w / 2), round(cx + w / 2)
+            base = round(cy + fonts.line_height(size) * 0.22)
+            up = max(2, round(size * 0.22))
+            self.line([(x0, base - up), (x0, base), (x1, base), (x1, base - up)], fill, max(1, round(size / 14)))
+        else:
+            self.text(center, label, size, fill, anchor="mm")
+
+    def result(self):
+        head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" height="{self.height}" '
+                f'viewBox="0 0 {self.width} {self.height}" font-family={quoteattr(SVG_FONT_FAMILY)}>')
+        title = [f"<title>{_xml_text(self.title)}</title>"] if self.title else []
+        return "\n".join(['<?xml version="1.0" encoding="UTF-8"?>', head, *title, *self.parts, "</svg>"]) + "\n"
+
+
+def make_canvas(fmt, width, height, title=""):
+    """A canvas for output format `fmt`: "png" (Pillow) or "svg"."""
+    if fmt == "png":
+        return PillowCanvas(width, height)
+    if fmt == "svg":
+        return SvgCanvas(width, height, title=title)
+    raise ValueError(f"unknown figure format {fmt!r}: use png or svg")
+
+
+def figure_bytes(figure):
+    """The bytes of a figure as a file: PNG for a `PIL.Image` (no metadata, so deterministic), UTF-8 for SVG."""
+    if isinstance(figure, str):
+        return figure.encode("utf-8")
+    from .attention import png_bytes  # the project's one deterministic PNG encoder
+
+    return png_bytes(figure)
