@@ -1,0 +1,183 @@
+"""`microtrace gradflow`, `gradcheck` and `doctor`: where the gradient vanishes, explodes, dies or turns NaN.
+
+Thin commands: they read options, call one library function (viz/gradflow*.py, viz/gradstats.py,
+viz/gradcheck.py, viz/doctor.py) and write files at the edge, atomically. Exit codes: 0 fine, 1 the check
+found a problem (gradcheck above tolerance, doctor findings), 2 bad input (one `Error:` line).
+"""
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from microtrace.engine.atomic import write_atomic
+from microtrace.engine.run import open_run
+
+from .canvas import figure_bytes
+from .cli_checks import BadInput, at_least, positive, user_errors
+from .cli_common import UserError, get_trace, output_file, trace_source_options
+
+FIGURE_FORMATS = ("png", "svg")
+
+
+def _figure_format(path):
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FIGURE_FORMATS:
+        raise UserError(f"cannot tell the figure format from {str(path)!r}: end it in .png or .svg")
+    return suffix
+
+
+def _write(path, data):
+    try:
+        write_atomic(output_file(path), data)
+    except OSError as e:
+        raise UserError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+def _graph(trace):
+    """The elementary graph, or the fused one when that is all a trace file holds."""
+    views = trace.views()
+    return trace.graph("elementary" if "elementary" in views else views[0])
+
+
+@click.command()
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
+@click.option("--step", type=int, help="Training step to trace (0-based), with --run.")
+@click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
+@click.option("--steps", "steps_text", metavar="A:B[:S]",
+              help="A range of steps of --run, as Python's range (0-based, B excluded): statistics as lines, and a CSV.")
+@click.option("--per-position", is_flag=True, help="Gradient per token position and block, and through the KV cache.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Figure to write: .png or .svg.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+              help="Also write the per-matrix numbers as CSV (with --steps the default is OUTPUT with .csv).")
+@click.option("--scale", type=float, default=1.0, show_default=True, callback=positive, help="Size of the figure.")
+def gradflow(run_dir, step, trace_file, steps_text, per_position, output, csv_path, scale):
+    """Draw how big each parameter matrix's gradient and Adam update are, for one step or a range.
+
+    For one step: per matrix (model order) the gradient norm, mean |g| and max |g| on a log axis, the
+    zero-gradient share, dead ReLU units, and the update/data ratio with the customary 1e-3 guide line.
+    With --per-position: the gradient at each token position and block, and what the KV cache carries back
+    to earlier positions. With --steps: the same statistics as lines over the steps, and their CSV.
+
+    Example:
+
+    \b
+        microtrace gradflow --run runs/demo --step 120 -o flow.png
+        microtrace gradflow --trace step120.json --per-position -o positions.svg
+        microtrace gradflow --run runs/demo --steps 0:1000:10 -o flow.png   # also flow.csv
+    """
+    fmt = _figure_format(output)
+    if scale > 20:
+        raise BadInput(f"--scale must be at most 20, got {scale}")
+    if steps_text is not None:
+        figure, csv_text, note = _steps(run_dir, step, trace_file, steps_text, per_position, scale, fmt)
+        csv_path = csv_path or str(Path(output).with_suffix(".csv"))
+    else:
+        from .gradflow import trace_figure
+
+        trace = get_trace(run_dir, step, trace_file)
+        figure = trace_figure(trace, fmt, per_position, scale)
+        csv_text = _step_csv(_graph(trace)) if csv_path else None
+        note = f"step {trace.step}"
+    _write(output, figure_bytes(figure))
+    written = [output]
+    if csv_text is not None:
+        _write(csv_path, csv_text)
+        written.append(csv_path)
+    click.echo(f"{note} -> {' and '.join(map(str, written))}", err=True)
+
+
+def _steps(run_dir, step, trace_file, steps_text, per_position, scale, fmt):
+    from .gradflow_steps import steps_figure
+    from .gradstats import check_range, parse_steps, range_stats, stats_csv
+
+    if trace_file or step is not None:
+        raise click.UsageError("--steps takes a range of --run DIR; drop --step and --trace")
+    if per_position:
+        raise click.UsageError("--per-position draws one traced step: use --step K, not --steps")
+    if not run_dir:
+        raise click.UsageError("--steps needs --run DIR")
+    with user_errors():
+        run = open_run(run_dir)
+        try:
+            steps = parse_steps(steps_text, run.steps)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        check_range(run, steps)
+        click.echo(f"computing gradient statistics of {len(steps)} steps of {run_dir} ...", err=True)
+        stats = range_stats(run, steps)
+    return steps_figure(stats, fmt, scale), stats_csv(stats), f"{len(stats)} steps"
+
+
+def _step_csv(G):
+    from .gradstats import StepStats, stats_csv
+
+    g = G.graph
+    return stats_csv([StepStats(g["step"], g["loss"], g["lr"], g["param_stats"])])
+
+
+@click.command()
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), required=True,
+              help="Run directory made by `microtrace train`.")
+@click.option("--step", type=int, required=True, help="Training step to check (0-based).")
+@click.option("--samples", type=int, default=3, show_default=True, callback=at_least(1),
+              help="Entries sampled from each parameter matrix (among those taking part in the step).")
+@click.option("--eps", type=float, default=1e-6, show_default=True, callback=positive, help="Finite-difference step.")
+@click.option("--tol", type=float, default=1e-4, show_default=True, callback=positive,
+              help="Largest relative error that passes.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling.")
+@click.pass_context
+def gradcheck(ctx, run_dir, step, samples, eps, tol, seed):
+    """Compare the engine's gradients with finite differences of the step's loss.
+
+    For sampled entries of every parameter matrix: the autograd gradient and the central difference
+    (L(w + eps) - L(w - eps)) / 2 eps, and their relative error |a - n| / max(|a|, |n|, floor), where
+    floor = 1e-11 / eps keeps gradients that are essentially zero from measuring rounding noise. Exits 1
+    when the largest relative error exceeds --tol.
+
+    Example:
+
+    \b
+        microtrace gradcheck --run runs/demo --step 120
+        microtrace gradcheck --run runs/demo --step 0 --samples 10 --eps 1e-5 --tol 1e-3
+    """
+    from .gradcheck import gradcheck as check
+
+    with user_errors():
+        trainer = open_run(run_dir).trainer_at(step)
+    result = check(trainer, samples=samples, eps=eps, seed=seed)
+    click.echo(result.table(tol))
+    if not result.passed(tol):
+        ctx.exit(1)
+
+
+@click.command()
+@trace_source_options
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.pass_context
+def doctor(ctx, trace, as_json):
+    """Diagnose a training step: NaN/inf, exploding or vanishing gradients, update ratios, dead ReLUs, saturation.
+
+    Prints one line per finding (severity, where, what, a hint) and exits 1 if there is any, 0 for a
+    healthy step. The thresholds, and why they are what they are, are in viz/doctor.py.
+
+    Example:
+
+    \b
+        microtrace doctor --run runs/demo --step 120
+        microtrace doctor --trace step120.json --json
+    """
+    from .doctor import diagnose, report
+
+    G = _graph(trace)
+    findings = diagnose(G)
+    if as_json:
+        click.echo(json.dumps({"step": G.graph.get("step"), "findings": [asdict(f) for f in findings]}, indent=1))
+    else:
+        click.echo(report(G, findings))
+    if findings:
+        ctx.exit(1)
+
+
+COMMANDS = [gradflow, gradcheck, doctor]
