@@ -155,7 +155,10 @@ def _caption(data):
     if data.loss is not None:
         parts.append(f"loss {data.loss:.4f}" if _finite(data.loss) else f"loss {data.loss}")
     lead = ", ".join(parts)
-    return (lead + ". " if lead else "") + "One column per parameter matrix in model order; log scales."
+    text = (lead + ". " if lead else "") + "One column per parameter matrix in model order; log scales."
+    if not _has_update(data.stats):  # a trace of any text (trace_text): forward and backward only
+        text += " Forward and backward only: no update."
+    return text
 
 
 NOTE = ("Zero grad: entries whose gradient is exactly 0 (in wte and wpe, the rows of tokens and positions "
