@@ -29,6 +29,7 @@ register("cli_train")  # train, sample
 register("cli_trace")  # trace, export, inspect
 register("cli_graph")  # graph
 register("cli_attention")  # attention
+register("cli_report")  # report
 register("cli_debug")  # gradflow, gradcheck, doctor
 
 

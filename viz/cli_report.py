@@ -1,0 +1,42 @@
+"""`microtrace report`: one self-contained HTML page explaining one training step (viz/report.py)."""
+
+import click
+
+from microtrace.engine.atomic import write_atomic
+from microtrace.tracer import TraceError
+
+from .cli_common import UserError, output_file, trace_source_options
+from .cli_graph import OneLineCommand
+from .report import build_report
+
+
+@click.command(cls=OneLineCommand)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@trace_source_options
+def report(trace, output):
+    """Write one HTML page that explains a training step, for reading along.
+
+    The document and its tokens, the loss per position, the block graph (hover for numbers),
+    attention weights and their gradient, gradient flow, per-matrix gradient statistics, the
+    largest-gradient paths and the doctor's findings. Everything is inside the one file (no
+    network, no JavaScript): open it in any browser, mail it, print it.
+
+    Example:
+
+    \b
+        microtrace report --run runs/demo --step 120 -o step120.html
+        microtrace report --trace step120.json -o step120.html
+    """
+    try:
+        page = build_report(trace)
+    except TraceError as e:
+        raise UserError(str(e)) from None
+    path = output_file(output)
+    try:
+        write_atomic(path, page)
+    except OSError as e:
+        raise UserError(f"cannot write {output} ({e.strerror or e})") from None
+    click.echo(f"wrote {path} ({len(page.encode('utf-8')) // 1024} KB)", err=True)
+
+
+COMMANDS = [report]
