@@ -232,7 +232,7 @@ def _loss_section(G):
         body.append(
             f"<tr><td>{pos}</td><td>{_tok_chip(chars[pos])}</td><td>{_tok_chip(chars[pos + 1])}</td>"
             f"<td class=num>{_num(math.exp(-nll))}</td><td class=num>{rank_text}</td>"
-            f'<td class=num>{_num(nll, 4)}</td><td class="barcell"><span class="bar" style="width:{width:.1f}%"></span></td></tr>'
+            f'<td class=num>{_num(nll, 4)}</td><td><span class="track"><span class="bar" style="width:{width:.1f}%"></span></span></td></tr>'
         )
     mean = f'<tr class="total"><td colspan="5">mean over {len(rows)} positions = the step\'s loss</td>' \
            f'<td class=num>{_num(m["loss"], 4)}</td><td></td></tr>'  # fmt: skip
@@ -437,7 +437,7 @@ th { border-bottom: 2px solid var(--ink); font-weight: 600; white-space: nowrap;
 td { border-bottom: 1px solid var(--rule); }
 th.num, td.num { text-align: right; white-space: nowrap; }
 tr.total td { border-top: 2px solid var(--ink); border-bottom: none; font-weight: 600; }
-.barcell { width: 9em; }
+.track { display: block; width: 8em; }  /* a fixed track: the bars of all rows share one scale */
 .bar { display: block; height: 0; border-top: 0.7em solid #e07b39; }  /* a border: printers drop backgrounds */
 .path { margin: 0 0 1em; }
 .chain { display: flex; flex-wrap: wrap; gap: 0.25em 0.3em; align-items: center; margin: 0.2em 0 0; }
@@ -456,10 +456,13 @@ footer { margin-top: 2.5em; padding-top: 0.8em; border-top: 1px solid var(--rule
   body { max-width: none; padding: 0; font-size: 10.5pt; }
   nav { display: none; }
   *, .tok, .scope, .finding, .tok.bos { background: transparent !important; }
-  section { break-before: page; border-top: none; }
+  section { break-before: page; border-top: none; margin-top: 0; }
+  section:first-of-type { break-before: auto; margin-top: 1.5em; }  /* the header is short: no page of its own */
   h2 { break-after: avoid; }
   figure, tr, .path, .finding { break-inside: avoid; }
-  figure img { max-height: 24cm; width: auto; }
+  figure img { max-height: 24cm; object-fit: contain; }  /* shrinks without distorting */
+  table { font-size: 9pt; }
+  th, td { padding: 0.2em 0.45em; }
   figure.graph svg { max-height: 24cm; }
   .tablewrap { overflow: visible; }
   a { color: inherit; text-decoration: none; }
