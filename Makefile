@@ -1,4 +1,5 @@
-# make demo   the README's main command: set up .venv, check Graphviz, train a small run into demo/
+# make demo   the README's main command: set up .venv, check Graphviz, train a small run, trace one
+#             step and write its figures and report into demo/
 # make test   the same set-up, then the test suite
 # make bench  speed of the engine (bench/run.py)
 # make clean  remove .venv and everything the targets above made
@@ -12,8 +13,24 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test bench clean dot
 
+DEMO_STEP := 150
+
 demo: $(INSTALLED) dot
 	$(MICROTRACE) train --steps 200 --out demo/run --force
+	$(MICROTRACE) trace --run demo/run --step $(DEMO_STEP) -o demo/step.json
+	$(MICROTRACE) graph --trace demo/step.json -o demo/graph.svg
+	$(MICROTRACE) graph --trace demo/step.json -o demo/graph.png
+	$(MICROTRACE) graph --trace demo/step.json --level scalar --focus pos1/layer0/attn/head0 -o demo/head.svg
+	$(MICROTRACE) attention --trace demo/step.json -o demo/attention.png
+	$(MICROTRACE) attention --trace demo/step.json --grad -o demo/attention-grad.png
+	$(MICROTRACE) gradflow --trace demo/step.json -o demo/gradflow.png
+	$(MICROTRACE) gradflow --trace demo/step.json --per-position -o demo/gradflow-positions.png
+	@# doctor exits 1 when it finds a problem: that is a finding to read, not a failed demo
+	$(MICROTRACE) doctor --trace demo/step.json > demo/doctor.txt; status=$$?; cat demo/doctor.txt; test $$status -le 1
+	$(MICROTRACE) report --trace demo/step.json -o demo/report.html
+	@echo
+	@echo "Step $(DEMO_STEP) of demo/run, traced: open demo/report.html in a browser (one page with everything),"
+	@echo "or look at demo/graph.svg, demo/head.svg, demo/attention.png, demo/gradflow.png and demo/doctor.txt."
 
 test: $(INSTALLED) dot
 	$(PY) -m pytest

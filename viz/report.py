@@ -353,8 +353,8 @@ def _paths_section(G):
         others = ", ".join(_num(p["contribution"]) for p in paths[1:])
         rest = f" (the next best: {others})" if others else ""
         cards.append(
-            f'<div class="path"><p><code>{_e(entry)}</code>: gradient <b>{_num(d["grad"])}</b>, of which the '
-            f"strongest path carries <b>{_num(best['contribution'])}</b>{rest}</p>"
+            f'<div class="path"><p><code>{_e(entry)}</code>: gradient <b>{_num(d["grad"])}</b>; its '
+            f"strongest path contributes <b>{_num(best['contribution'])}</b>{rest}</p>"
             f'<p class="chain"><span class="scope entry">{_e(entry)}</span>{chips}</p></div>'
         )
     return "\n".join(cards)
