@@ -18,7 +18,10 @@ WIDTH = 100  # fixed, so that the text does not depend on the terminal it was ma
 
 
 def _help(command, name, parent=None):
-    ctx = click.Context(command, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH)
+    # The command's own context settings (-h beside --help) as click applies them when it runs:
+    # click caches a command's help option, so a context without them would drop -h for good.
+    settings = {**command.context_settings, "terminal_width": WIDTH, "max_content_width": WIDTH}
+    ctx = click.Context(command, info_name=name, parent=parent, **settings)
     return ctx, command.get_help(ctx)
 
 
