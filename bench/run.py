@@ -149,7 +149,11 @@ def main():
     tracer = bench_tracer(data, ref_step, step=40)
     show("tracer (one default step)", tracer)
     results = {"engine": engine, "tracer": tracer}
-    for title, module, function in (("graph figures", "bench_graph", "bench_graph"), ("attention figures", "bench_attention", "bench_attention")):
+    for title, module, function in (
+        ("graph figures", "bench_graph", "bench_graph"),
+        ("attention figures", "bench_attention", "bench_attention"),
+        ("gradient flow, doctor, gradcheck", "bench_gradflow", "bench_gradflow"),
+    ):
         figures = optional(module, function)
         if figures:
             show(title, figures)
