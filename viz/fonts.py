@@ -231,7 +231,10 @@ def draw_lines(draw, xy, lines, size, fill, spacing=0):
 _ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
-def _badge_text(label):
+def badge_text(label):
+    """The text of the badge that stands for `label` ("BOS", or an escape such as "\\t" or "1b" for
+    whitespace and control characters), or None when the label is drawn as plain text. Public because
+    `canvas.SvgCanvas.token` draws the same badges as `draw_token`."""
     if label == BOS_LABEL:
         return BOS_BADGE_TEXT
     if len(label) == 1 and (label.isspace() or not label.isprintable()) and label != " ":
@@ -244,7 +247,9 @@ def badge_size(size):
     return max(6, int(round(size * 0.58)))
 
 
-def _badge_box_size(text, size):
+def badge_box_size(text, size):
+    """(width, height) in pixels of the badge holding `text` (from `badge_text`) for a label font of
+    `size`: the badge text's box plus padding."""
     bs = badge_size(size)
     pad = max(2, int(round(size * 0.16)))
     return text_width(text, bs) + 2 * pad, line_height(bs) + max(1, pad // 2) * 2
@@ -252,39 +257,46 @@ def _badge_box_size(text, size):
 
 def token_width(label, size):
     """Width in pixels that `draw_token` uses for `label` at label font `size`."""
-    badge = _badge_text(label)
+    badge = badge_text(label)
     if badge is not None:
-        return _badge_box_size(badge, size)[0]
+        return badge_box_size(badge, size)[0]
     if label == " ":
         return max(6, int(round(size * 0.6)))
     return text_width(label, size)
 
 
 def token_height(label, size):
-    badge = _badge_text(label)
+    badge = badge_text(label)
     if badge is not None:
-        return _badge_box_size(badge, size)[1]
+        return badge_box_size(badge, size)[1]
     return line_height(size)
 
 
 def draw_token(draw, center, label, size, fill):
     """Draw a token label centred on `center`: its text, or the BOS badge, or a whitespace marker."""
     cx, cy = center
-    badge = _badge_text(label)
+    badge = badge_text(label)
     if badge is not None:
-        w, h = _badge_box_size(badge, size)
+        w, h = badge_box_size(badge, size)
         x0, y0 = int(round(cx - w / 2)), int(round(cy - h / 2))
         radius = max(1, h // 4)
         draw.rounded_rectangle((x0, y0, x0 + w - 1, y0 + h - 1), radius=radius, fill=BOS_BADGE_FILL)
         draw_text(draw, (x0 + w / 2, y0 + h / 2), badge, badge_size(size), BOS_BADGE_TEXT_FILL, anchor="mm")
         return
     if label == " ":
-        # an open box "␣": a baseline with two short uprights
-        w = token_width(label, size)
-        x0, x1 = int(round(cx - w / 2)), int(round(cx + w / 2))
-        base = int(round(cy + line_height(size) * 0.22))
-        up = max(2, int(round(size * 0.22)))
-        lw = max(1, int(round(size / 14)))
-        draw.line([(x0, base - up), (x0, base), (x1, base), (x1, base - up)], fill=fill, width=lw)
+        points, width = space_marker(center, size)
+        draw.line(points, fill=fill, width=width)
         return
     draw_text(draw, center, label, size, fill, anchor="mm")
+
+
+def space_marker(center, size):
+    """The open box "␣" drawn for a space label centred on `center`: a baseline with two short
+    uprights, as (polyline points, line width). Shared with `canvas.SvgCanvas.token`, so that the PNG
+    and the SVG draw the same marker."""
+    cx, cy = center
+    w = token_width(" ", size)
+    x0, x1 = int(round(cx - w / 2)), int(round(cx + w / 2))
+    base = int(round(cy + line_height(size) * 0.22))
+    up = max(2, int(round(size * 0.22)))
+    return [(x0, base - up), (x0, base), (x1, base), (x1, base - up)], max(1, int(round(size / 14)))
