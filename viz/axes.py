@@ -18,8 +18,7 @@ FRAME = (150, 150, 150)
 # Tableau 10 (Maureen Stone, Tableau Software, 2016): distinct categorical colours that stay apart for
 # the common forms of colour blindness. One per kind of matrix; layers differ by dash pattern.
 PALETTE = tuple(
-    tuple(int(h[i : i + 2], 16) for i in (0, 2, 4))
-    for h in "4e79a7 f28e2b e15759 76b7b2 59a14f edc948 b07aa1 ff9da7 9c755f bab0ac".split()
+    colormap.rgb_from_hex(h) for h in "4e79a7 f28e2b e15759 76b7b2 59a14f edc948 b07aa1 ff9da7 9c755f bab0ac".split()
 )
 
 

@@ -16,13 +16,10 @@ from xml.sax.saxutils import escape, quoteattr
 from PIL import Image, ImageDraw
 
 from . import colormap, fonts
+from .colormap import hex_color
 
 WHITE = (255, 255, 255)
 SVG_FONT_FAMILY = "Aileron, 'Helvetica Neue', Helvetica, Arial, sans-serif"
-
-
-def hex_color(rgb):
-    return "#{:02x}{:02x}{:02x}".format(*rgb[:3])
 
 
 def _num(x):
@@ -181,20 +178,17 @@ class SvgCanvas:
         self._add(self._text_element(bx, by, text, size, fill, f' transform="rotate(-90 {_num(bx)} {_num(by)})"'))
 
     def token(self, center, label, size, fill):
-        badge = fonts._badge_text(label)
+        badge = fonts.badge_text(label)
         cx, cy = center
         if badge is not None:
-            w, h = fonts._badge_box_size(badge, size)
+            w, h = fonts.badge_box_size(badge, size)
             x0, y0 = round(cx - w / 2), round(cy - h / 2)
             self._add(f'<rect x="{_num(x0)}" y="{_num(y0)}" width="{_num(w)}" height="{_num(h)}" '
                       f'rx="{_num(max(1, h // 4))}" fill="{hex_color(fonts.BOS_BADGE_FILL)}"/>')
             self.text((x0 + w / 2, y0 + h / 2), badge, fonts.badge_size(size), fonts.BOS_BADGE_TEXT_FILL, anchor="mm")
         elif label == " ":
-            w = fonts.token_width(label, size)
-            x0, x1 = round(cx - w / 2), round(cx + w / 2)
-            base = round(cy + fonts.line_height(size) * 0.22)
-            up = max(2, round(size * 0.22))
-            self.line([(x0, base - up), (x0, base), (x1, base), (x1, base - up)], fill, max(1, round(size / 14)))
+            points, width = fonts.space_marker(center, size)
+            self.line(points, fill, width)
         else:
             self.text(center, label, size, fill, anchor="mm")
 

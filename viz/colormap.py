@@ -39,13 +39,19 @@ NAN_COLOR = (128, 128, 128)
 """Drawn for nan and inf: a neutral grey that neither map produces (figures add a mark and a legend)."""
 
 
-def _hex(h):
+def rgb_from_hex(h):
+    """(r, g, b) of a hex colour written without "#", such as "f7f7f7"."""
     return tuple(int(h[i : i + 2], 16) for i in (0, 2, 4))
 
 
-_VIRIDIS_STOPS = tuple((i / 255, _hex(h)) for i, h in zip(_VIRIDIS_INDEX, _VIRIDIS_HEX))
-_RDBU_STOPS = tuple((k / (len(_RDBU_HEX) - 1), _hex(h)) for k, h in enumerate(_RDBU_HEX))
-DIVERGING_CENTER = _hex("f7f7f7")
+def hex_color(rgb):
+    """"#rrggbb" of an (r, g, b[, a]) colour, as SVG and Graphviz write it (any alpha is dropped)."""
+    return "#" + "".join(f"{int(c):02x}" for c in rgb[:3])
+
+
+_VIRIDIS_STOPS = tuple((i / 255, rgb_from_hex(h)) for i, h in zip(_VIRIDIS_INDEX, _VIRIDIS_HEX))
+_RDBU_STOPS = tuple((k / (len(_RDBU_HEX) - 1), rgb_from_hex(h)) for k, h in enumerate(_RDBU_HEX))
+DIVERGING_CENTER = rgb_from_hex("f7f7f7")
 
 
 def _interpolate(stops, t):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from html import escape
 
 from . import colormap
+from .colormap import hex_color
 
 # One fontconfig family list: DejaVu Sans ships with Graphviz's Debian/Ubuntu packages (fonts-dejavu-core)
 # and covers the symbols we use (‖ ∂ Σ × →); cairo embeds it in PDFs, and SVG viewers without it fall
@@ -57,7 +58,7 @@ LIGHT = Theme(
     data="#4a4a4a",
     highlight="#e53e3e",
     zero_fill="#ffffff",
-    nonfinite_fill="#" + "".join(f"{c:02x}" for c in colormap.NAN_COLOR),
+    nonfinite_fill=hex_color(colormap.NAN_COLOR),
     nonfinite_pen="#e00000",
     stub_fill="#ffffff",
 )
@@ -77,7 +78,7 @@ DARK = Theme(
     data="#b5b5b5",
     highlight="#ff5c5c",
     zero_fill="#16181d",
-    nonfinite_fill="#" + "".join(f"{c:02x}" for c in colormap.NAN_COLOR),
+    nonfinite_fill=hex_color(colormap.NAN_COLOR),
     nonfinite_pen="#ff3030",
     stub_fill="#16181d",
 )
@@ -89,10 +90,6 @@ def theme(name):
     if name not in THEMES:
         raise ValueError(f"unknown theme {name!r}: use one of {', '.join(THEMES)}")
     return THEMES[name]
-
-
-def hexcolor(rgb):
-    return "#" + "".join(f"{int(c):02x}" for c in rgb[:3])
 
 
 # --- numbers --------------------------------------------------------------------------------------
@@ -148,7 +145,7 @@ class NodeColors:
         if self.mode == "grad" and value == 0:
             return th.zero_fill, th.ink
         rgb = self.scale.color(abs(value) if self.mode == "grad" else value)
-        return hexcolor(rgb), hexcolor(colormap.text_color_on(rgb, dark=(20, 20, 20), light=(255, 255, 255)))
+        return hex_color(rgb), hex_color(colormap.text_color_on(rgb, dark=(20, 20, 20), light=(255, 255, 255)))
 
 
 def node_colors(mode, values):
@@ -240,7 +237,7 @@ def legend_parts(colors, pens, th, *, edge_kinds=(), flow_text="Σ|gradient flow
     if colors.mode != "none" and colors.scale is not None:
         sc = colors.scale
         what = "node colour: |grad|, log scale" if colors.mode == "grad" else "node colour: value"
-        swatches = "".join(_bar(hexcolor(sc.color_at(k / (_SWATCHES - 1))), 14, 12) for k in range(_SWATCHES))
+        swatches = "".join(_bar(hex_color(sc.color_at(k / (_SWATCHES - 1))), 14, 12) for k in range(_SWATCHES))
         lo = number(sc.vmin, precision)
         if colors.mode == "grad":
             lo = "≤ " + lo
