@@ -22,7 +22,9 @@ PALETTE = tuple(
 )
 
 
-def _finite(v):
+def finite(v):
+    """Whether `v` is a number that can be plotted: an int or float, neither nan nor inf (the gradient
+    figures' statistics may be None or missing where there is nothing to show)."""
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 
@@ -30,7 +32,7 @@ def decade_span(values, include=(), default=(-3, 0), min_decades=2):
     """(lo, hi) exponents of whole decades covering the positive finite `values` and `include`.
 
     Zeros, nan and inf are left out (figures mark them separately). At least `min_decades` wide."""
-    mags = [abs(v) for v in list(values) + list(include) if _finite(v) and v != 0]
+    mags = [abs(v) for v in list(values) + list(include) if finite(v) and v != 0]
     if not mags:
         lo, hi = default
     else:

@@ -14,13 +14,12 @@ Zero gradients, nan and inf cannot sit on a log axis: a zero is written as "0" a
 column, a nan or inf is a grey bar over the whole height labelled "nan" / "inf".
 """
 
-import math
 from dataclasses import dataclass
 
 from microtrace.tracer.queries import dead_relus
 
 from . import axes, fonts
-from .axes import INK, MUTED_INK, PALETTE
+from .axes import INK, MUTED_INK, PALETTE, finite
 from .canvas import make_canvas
 
 NORM_COLOR = PALETTE[0]
@@ -75,10 +74,6 @@ def _label_parts(name):
     return name, ""
 
 
-def _finite(v):
-    return isinstance(v, (int, float)) and math.isfinite(v)
-
-
 def _percent(f):
     if f == 0:
         return "0%"
@@ -126,7 +121,7 @@ class GradflowLayout:
 
 def _has_nonfinite(stats):
     keys = ("grad_norm", "grad_abs_mean", "grad_abs_max", "update_ratio")
-    return any(k in st and not _finite(st[k]) for st in stats.values() for k in keys)
+    return any(k in st and not finite(st[k]) for st in stats.values() for k in keys)
 
 
 def _has_update(stats):
@@ -153,7 +148,7 @@ def _caption(data):
     if data.doc is not None:
         parts.append(f"Document {data.doc!r}")
     if data.loss is not None:
-        parts.append(f"loss {data.loss:.4f}" if _finite(data.loss) else f"loss {data.loss}")
+        parts.append(f"loss {data.loss:.4f}" if finite(data.loss) else f"loss {data.loss}")
     lead = ", ".join(parts)
     text = (lead + ". " if lead else "") + "One column per parameter matrix in model order; log scales."
     if not _has_update(data.stats):  # a trace of any text (trace_text): forward and backward only
@@ -282,7 +277,7 @@ def _grad_panel(c, L, data):
     for i, name in enumerate(L.names):
         st = data.stats[name]
         norm = st["grad_norm"]
-        if not _finite(norm):
+        if not finite(norm):
             _nonfinite_bar(c, L, i, box, norm)
             continue
         if norm == 0:
@@ -291,12 +286,12 @@ def _grad_panel(c, L, data):
         c.rect(L.bar_box(i), fill=NORM_COLOR, tooltip=_tooltip(name, st))
         cx = L.column_center(i)
         mx = st["grad_abs_max"]
-        if _finite(mx) and mx > 0:
+        if finite(mx) and mx > 0:
             y = L.grad_scale.pos(mx)
             half, t = L.column_w * 0.34, fonts.px(1.5, L.scale)
             c.rect((round(cx - half), round(y - t), round(cx + half), round(y + t)), fill=MAX_COLOR)
         mean = st["grad_abs_mean"]
-        if _finite(mean) and mean > 0:
+        if finite(mean) and mean > 0:
             c.circle((cx, L.grad_scale.pos(mean)), r, MEAN_COLOR, outline=(255, 255, 255))
     axes.frame(c, box)
 
@@ -308,7 +303,7 @@ def _ratio_panel(c, L, data):
     axes.draw_y_axis(c, L.ratio_scale, box, s.tick, label="||update|| / ||data||")
     for i, name in enumerate(L.names):
         ratio = data.stats[name]["update_ratio"]
-        if not _finite(ratio):
+        if not finite(ratio):
             _nonfinite_bar(c, L, i, box, ratio)
         elif ratio == 0:
             _zero_mark(c, L, i, box)

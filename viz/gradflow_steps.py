@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from . import axes, fonts
-from .axes import INK, MUTED_INK, PALETTE
+from .axes import INK, MUTED_INK, PALETTE, finite
 from .canvas import make_canvas
 from .gradflow import GUIDE_COLOR, GUIDE_LABEL, GUIDE_RATIO
 
@@ -36,10 +36,6 @@ PANELS = (
 )
 KINDS = ("wte", "wpe", "lm_head", "attn_wq", "attn_wk", "attn_wv", "attn_wo", "mlp_fc1", "mlp_fc2")
 LAYER_DASHES = (None, (8, 4), (2, 3), (10, 3, 2, 3))
-
-
-def _finite(v):
-    return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def line_style(name):
@@ -93,8 +89,8 @@ def steps_layout(stats, scale=1.0):
         elif kind == "share":
             scales[key] = (0.0, 1.0)
         else:
-            finite = [v for v in values if _finite(v)] or [0.0, 1.0]
-            lo, hi = min(finite), max(finite)
+            plotted = [v for v in values if finite(v)] or [0.0, 1.0]
+            lo, hi = min(plotted), max(plotted)
             pad = (hi - lo) * 0.08 or max(abs(hi) * 0.1, 0.1)
             scales[key] = (lo - pad, hi + pad)
     margin = fonts.px(MARGIN, scale)
@@ -171,7 +167,7 @@ def steps_figure(stats, fmt="png", scale=1.0):
                 dash = (fonts.px(dash[0], scale), fonts.px(dash[1], scale))
             run = []
             for step, v in points + [(None, math.nan)]:
-                if _finite(v) and (v > 0 or not log):
+                if finite(v) and (v > 0 or not log):
                     run.append((xs.pos(step), ys.pos(v)))
                     continue
                 if len(run) > 1:
