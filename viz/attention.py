@@ -410,18 +410,28 @@ def _grid_texts(labels, grad, nonfinite, scale_obj, notes):
     return bar_label, text
 
 
-def grid_layout(attention, labels, *, title="", caption="", grad=False, scale=1.0, values=False, notes=True, vmax=None):
-    """The `GridLayout` that `attention_grid` draws with the same arguments (for tests and overlays)."""
+def _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax):
+    """`(GridLayout, plan)`: the layout `grid_layout` returns and, for `attention_grid` to draw with,
+    the checked input, its colour scale and texts (as `_strip_plan` does for the strips)."""
     fonts.check_scale(scale)
     attention, labels = validate_attention(attention, labels, grad)
     all_values = _all_values(attention)
     scale_obj = _color_scale(all_values, grad, vmax)
     nonfinite = _has_nonfinite(all_values)
     bar_label, note_text = _grid_texts(labels, grad, nonfinite, scale_obj, notes)
-    return _grid_layout(
+    lay = _grid_layout(
         len(labels), len(attention), len(attention[0]), labels, scale, title, caption, note_text, bar_label,
         scale_obj, nonfinite,
     )
+    return lay, dict(
+        attention=attention, labels=labels, values=all_values, scale_obj=scale_obj, nonfinite=nonfinite,
+        bar_label=bar_label,
+    )
+
+
+def grid_layout(attention, labels, *, title="", caption="", grad=False, scale=1.0, values=False, notes=True, vmax=None):
+    """The `GridLayout` that `attention_grid` draws with the same arguments (for tests and overlays)."""
+    return _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax)[0]
 
 
 def attention_grid(attention, labels, *, title="", caption="", grad=False, scale=1.0, values=False, notes=True, vmax=None):
@@ -457,14 +467,10 @@ def attention_grid(attention, labels, *, title="", caption="", grad=False, scale
     width and L * c to the height (once n * c exceeds the header width and the colour bar's minimum),
     each extra head Pw + px(22), each extra layer Ph + px(22). `grid_layout` returns the positions.
     """
-    fonts.check_scale(scale)
-    attention, labels = validate_attention(attention, labels, grad)
-    all_values = _all_values(attention)
-    scale_obj = _color_scale(all_values, grad, vmax)
-    nonfinite = _has_nonfinite(all_values)
-    bar_label, note_text = _grid_texts(labels, grad, nonfinite, scale_obj, notes)
+    lay, plan = _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax)
+    attention, labels, all_values = plan["attention"], plan["labels"], plan["values"]
+    scale_obj, nonfinite, bar_label = plan["scale_obj"], plan["nonfinite"], plan["bar_label"]
     n, n_layers, n_heads = len(labels), len(attention), len(attention[0])
-    lay = _grid_layout(n, n_layers, n_heads, labels, scale, title, caption, note_text, bar_label, scale_obj, nonfinite)
 
     s = fonts.sizes(scale)
     c = lay.cell
