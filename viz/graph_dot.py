@@ -102,6 +102,23 @@ def _title(G, what, backward):
     return "  ·  ".join(parts)
 
 
+def _highlighted(highlight):
+    """The nodes and the edges (consecutive pairs) of the `highlight` paths, as two sets."""
+    return {n for path in highlight for n in path}, {(a, b) for path in highlight for a, b in zip(path, path[1:])}
+
+
+def _flow_style(attrs, flow, pens, th, highlighted):
+    """Mark an edge by the gradient it carries: dotted when none, the alarm colour when nan or inf,
+    and the highlight colour (at least 2.5 wide) on a highlighted path. Updates `attrs` in place."""
+    if flow == 0:
+        attrs["style"] = "dotted"
+    elif not math.isfinite(flow):
+        attrs["color"] = th.nonfinite_pen
+    if highlighted:
+        attrs["color"] = th.highlight
+        attrs["penwidth"] = f"{max(pens.width(flow), 2.5):.2f}"
+
+
 # --- collapsed graphs -----------------------------------------------------------------------------
 
 
@@ -231,8 +248,7 @@ def block_diagram(
     in the title.
     """
     th = gs.theme(theme)
-    if rankdir not in gs.RANKDIRS:
-        raise ValueError(f"unknown rankdir {rankdir!r}: use LR or TB")
+    gs.check_rankdir(rankdir)
     if color == "value":
         raise ValueError("colour by value needs the scalar level: collapsed nodes carry gradient statistics only")
     level = C.graph.get("level", "block")
@@ -245,8 +261,7 @@ def block_diagram(
     boundary = C.graph.get("boundary") or {}
     stub_flows = [f for side in boundary.values() for st in side.values() for _, f in st["edges"].values()]
     pens = gs.pen_scale([d["grad_flow_abs"] for _, _, d in edges] + stub_flows)
-    hl_nodes = {n for path in highlight for n in path}
-    hl_edges = {(a, b) for path in highlight for a, b in zip(path, path[1:])}
+    hl_nodes, hl_edges = _highlighted(highlight)
     kind_color = {"stream": th.stream, "kv": th.kv, "data": th.data}
 
     what = (what or f"{level} view") + ("" if params else " (parameters hidden)")
@@ -320,13 +335,7 @@ def block_diagram(
             # at the stage level a key or value feeds every later position's heads: a dense bundle,
             # drawn translucent so that it does not hide what it crosses
             attrs["color"] = th.kv + "90"
-        if flow == 0:
-            attrs["style"] = "dotted"
-        elif not math.isfinite(flow):
-            attrs["color"] = th.nonfinite_pen
-        if (u, v) in hl_edges:
-            attrs["color"] = th.highlight
-            attrs["penwidth"] = f"{max(pens.width(flow), 2.5):.2f}"
+        _flow_style(attrs, flow, pens, th, (u, v) in hl_edges)
         if backward:
             attrs["dir"] = "back"
             if kind != "kv":  # a label on an unconstrained arc is placed far from it: hover instead
@@ -365,20 +374,11 @@ def _collapsed_stubs(g, C, boundary, pens, th, backward):
     for side in ("in", "out"):
         for i, (key, st) in enumerate(sorted(boundary[side].items())):
             name = f"stub_{side}{i}"
-            scope = key.replace("pos*", _positions_text(st["positions"]), 1) if key.startswith("pos*/") else key
+            scope = _stub_scope(key, st["positions"])
             count = sum(c for c, _ in st["edges"].values())
             where = "from" if side == "in" else "to"
-            g.node(
-                name,
-                label=f"<{where} {gs.html(scope)}<BR/>{gs.count(count)} edge{'s' * (count != 1)} {side}>",
-                shape="box",
-                style="rounded,dashed,filled",
-                fillcolor=th.stub_fill,
-                color=th.muted,
-                fontcolor=th.muted,
-                fontsize="9",
-                tooltip=gs.tooltip([("outside the view", scope), ("elementary edges", count)]),
-            )
+            text = f"{where} {gs.html(scope)}<BR/>{gs.count(count)} edge{'s' * (count != 1)} {side}"
+            g.node(name, **_stub_node_attrs(text, [("outside the view", scope), ("elementary edges", count)], th))
             for inside, (c, flow) in st["edges"].items():
                 pos = C.nodes[inside].get("pos")
                 kv = st["positions"] and pos is not None and pos not in st["positions"]
@@ -529,8 +529,7 @@ def scalar_diagram(
     arrows reversed and each operand edge labelled with its grad_flow. `what` names the view in the title.
     """
     th = gs.theme(theme)
-    if rankdir not in gs.RANKDIRS:
-        raise ValueError(f"unknown rankdir {rankdir!r}: use LR or TB")
+    gs.check_rankdir(rankdir)
     inside = sorted(set(nodes))
     S = set(inside)
     # Constants are drawn inside the op that uses them (their gradient tells nothing); one used by
@@ -547,8 +546,7 @@ def scalar_diagram(
     colors = gs.node_colors(color, values)
     edges = [(u, v, d) for u, v, d in G.in_edges(drawn, data=True) if u not in inlined]
     pens = gs.pen_scale(d["grad_flow"] for _, _, d in edges)
-    hl_nodes = {n for path in highlight for n in path}
-    hl_edges = {(a, b) for path in highlight for a, b in zip(path, path[1:])}
+    hl_nodes, hl_edges = _highlighted(highlight)
 
     scopes = [G.nodes[n]["scope"] for n in drawn]
     common = _common_scope(scopes)
@@ -609,13 +607,16 @@ def scalar_diagram(
             g.edge(f"n{u}", f"o{v}", **attrs)
     for scope, st in sorted(stub_in.items()):
         for n, k in st["edges"].items():
-            attrs = {"style": "dashed", "color": th.muted, "penwidth": "0.8", "tooltip": f"{k} edge{'s' * (k != 1)}", **back}
-            g.edge(in_names[scope], f"o{n}", **attrs)
+            g.edge(in_names[scope], f"o{n}", **_stub_edge_attrs(k, th, back))
     for scope, st in sorted(stub_out.items()):
         for n, k in sorted(st["edges"].items()):
-            attrs = {"style": "dashed", "color": th.muted, "penwidth": "0.8", "tooltip": f"{k} edge{'s' * (k != 1)}", **back}
-            g.edge(f"n{n}", out_names[scope], **attrs)
+            g.edge(f"n{n}", out_names[scope], **_stub_edge_attrs(k, th, back))
     return g
+
+
+def _stub_edge_attrs(count, th, back):
+    """A dashed edge between a stub and the node inside the view that `count` elementary edges join."""
+    return {"style": "dashed", "color": th.muted, "penwidth": "0.8", "tooltip": f"{count} edge{'s' * (count != 1)}", **back}
 
 
 def _value_attrs(n, d, colors, th, precision, highlighted):
@@ -684,14 +685,25 @@ def _positions_text(positions):
     return "pos" + ",".join(str(p) for p in ps)
 
 
+def _stub_scope(key, positions):
+    """A stub's scope as shown: a "pos*/..." key (the same scope at several positions) names them."""
+    return key.replace("pos*", _positions_text(positions), 1) if key.startswith("pos*/") else key
+
+
 def _stub_attrs(key, st, side, th):
     nodes, edges = len(st["nodes"]), sum(st["edges"].values())
-    scope = key.replace("pos*", _positions_text(st["positions"]), 1) if key.startswith("pos*/") else key
+    scope = _stub_scope(key, st["positions"])
     where = "from" if side == "in" else "to"
     text = (
         f"{where} {gs.html(scope)}<BR/>"
         f"{gs.count(nodes)} node{'s' * (nodes != 1)} · {gs.count(edges)} edge{'s' * (edges != 1)} {side}"
     )
+    return _stub_node_attrs(text, [("outside the view", scope), ("nodes", nodes), ("edges", edges)], th)
+
+
+def _stub_node_attrs(text, tooltip_pairs, th):
+    """A dashed box standing for what lies outside the view (both diagrams draw stubs alike): `text`
+    is its HTML-like label."""
     return {
         "label": f"<{text}>",
         "shape": "box",
@@ -700,7 +712,7 @@ def _stub_attrs(key, st, side, th):
         "color": th.muted,
         "fontcolor": th.muted,
         "fontsize": "9",
-        "tooltip": gs.tooltip([("outside the view", scope), ("nodes", nodes), ("edges", edges)]),
+        "tooltip": gs.tooltip(tooltip_pairs),
     }
 
 
@@ -713,13 +725,7 @@ def _scalar_edge_attrs(u, v, d, pens, th, backward, precision, highlighted):
             + ([("multiplicity", d["multiplicity"])] if "multiplicity" in d else [])
         ),
     }
-    if flow == 0:
-        attrs["style"] = "dotted"
-    if not math.isfinite(flow):
-        attrs["color"] = th.nonfinite_pen
-    if highlighted:
-        attrs["color"] = th.highlight
-        attrs["penwidth"] = f"{max(pens.width(flow), 2.5):.2f}"
+    _flow_style(attrs, flow, pens, th, highlighted)
     label = []
     if "multiplicity" in d:
         label.append(f"×{d['multiplicity']}")

@@ -92,6 +92,12 @@ def theme(name):
     return THEMES[name]
 
 
+def check_rankdir(rankdir):
+    """ValueError unless `rankdir` is one of RANKDIRS."""
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"unknown rankdir {rankdir!r}: use LR or TB")
+
+
 # --- numbers --------------------------------------------------------------------------------------
 
 
