@@ -6,16 +6,15 @@ in < 60 s (one Trainer advanced between frames, never a replay per frame).
 Run alone: python bench/bench_attention.py
 """
 
-import gc
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.timing import print_results, timed  # noqa: E402
 from microtrace.engine.data import load_dataset  # noqa: E402
 from microtrace.engine.run import create_run  # noqa: E402
 from microtrace.engine.train import TrainConfig  # noqa: E402
@@ -26,13 +25,6 @@ from microtrace.viz import attention_trace as AT  # noqa: E402
 RUN_STEPS = 1000
 FRAMES = range(0, RUN_STEPS, RUN_STEPS // 20)  # 20 frames spanning the whole run
 TEXT = "emma"
-
-
-def timed(fn, *args, **kwargs):
-    gc.collect()
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0
 
 
 def bench_attention():
@@ -72,7 +64,4 @@ def bench_attention():
 
 
 if __name__ == "__main__":
-    results = bench_attention()
-    width = max(len(k) for k in results)
-    for k, v in results.items():
-        print(f"  {k:<{width}}  {v:.4f}")
+    print_results(bench_attention())

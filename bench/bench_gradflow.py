@@ -5,15 +5,14 @@ that other benches can collect them. What it shows: statistics over a step range
 untraced training step each, far below tracing a step; the figures take tens of milliseconds.
 """
 
-import gc
 import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import timed  # noqa: E402
 from microtrace.engine.data import load_dataset  # noqa: E402
 from microtrace.engine.train import TrainConfig, Trainer  # noqa: E402
 from microtrace.tracer import trace_step  # noqa: E402
@@ -25,13 +24,6 @@ from microtrace.viz.gradflow_steps import steps_figure  # noqa: E402
 from microtrace.viz.gradstats import range_stats  # noqa: E402
 
 
-def _timed(fn, *args, **kwargs):
-    gc.collect()
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0
-
-
 def bench_gradflow(steps=50):
     docs = load_dataset(None).docs
     out = {}
@@ -39,21 +31,21 @@ def bench_gradflow(steps=50):
     def trainer():
         return Trainer(docs, TrainConfig(steps=1000))
 
-    stats, t = _timed(range_stats, trainer(), range(0, steps))
+    stats, t = timed(range_stats, trainer(), range(0, steps))
     out["range_stats_per_step"] = t / steps
     t_plain = trainer()
-    _, t = _timed(lambda: [t_plain.train_step() for _ in range(steps)])
+    _, t = timed(lambda: [t_plain.train_step() for _ in range(steps)])
     out["train_step"] = t / steps
-    trace, out["trace_step"] = _timed(trace_step, trainer(), 10)
-    G, out["trace_graph"] = _timed(trace.graph)
+    trace, out["trace_step"] = timed(trace_step, trainer(), 10)
+    G, out["trace_graph"] = timed(trace.graph)
     data = flow_data(G)
     for fmt in ("png", "svg"):
-        _, out[f"gradflow_figure_{fmt}"] = _timed(gradflow_figure, data, fmt)
-        _, out[f"steps_figure_{fmt}"] = _timed(steps_figure, stats, fmt)
-    positions, out["collapse_block"] = _timed(lambda: position_data(trace.collapse("block")))
-    _, out["positions_figure_png"] = _timed(positions_figure, positions)
-    _, out["doctor"] = _timed(diagnose, G)
-    _, out["gradcheck_3_per_matrix"] = _timed(gradcheck, trainer(), 3)
+        _, out[f"gradflow_figure_{fmt}"] = timed(gradflow_figure, data, fmt)
+        _, out[f"steps_figure_{fmt}"] = timed(steps_figure, stats, fmt)
+    positions, out["collapse_block"] = timed(lambda: position_data(trace.collapse("block")))
+    _, out["positions_figure_png"] = timed(positions_figure, positions)
+    _, out["doctor"] = timed(diagnose, G)
+    _, out["gradcheck_3_per_matrix"] = timed(gradcheck, trainer(), 3)
     return out
 
 

@@ -6,16 +6,15 @@ rendered by `dot` in < 5 s in all. Scalar views of one head, stage view and PNG/
 Run alone: python bench/bench_graph.py
 """
 
-import gc
 import shutil
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.timing import print_results, timed  # noqa: E402
 from microtrace.engine.data import load_dataset  # noqa: E402
 from microtrace.engine.train import TrainConfig, Trainer  # noqa: E402
 from microtrace.tracer import trace_step  # noqa: E402
@@ -25,13 +24,6 @@ from microtrace.viz.render import render_bytes  # noqa: E402
 
 STEP = 50  # "wanda": a 7-token name on the default data with seed 42
 HEAD = "pos2/layer0/attn/head1"
-
-
-def timed(fn, *args, **kwargs):
-    gc.collect()
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0
 
 
 def bench_graph():
@@ -73,7 +65,4 @@ def bench_graph():
 
 
 if __name__ == "__main__":
-    results = bench_graph()
-    width = max(len(k) for k in results)
-    for k, v in results.items():
-        print(f"  {k:<{width}}  {v:.4f}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
+    print_results(bench_graph())

@@ -6,31 +6,23 @@ Run: python bench/run.py [--quick]. Uses microGPT's dataset from ../shared/data 
 """
 
 import argparse
-import gc
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.reference import ReferenceGPT  # noqa: E402
+from bench.timing import timed  # noqa: E402
 from microtrace.engine.data import load_dataset, read_docs  # noqa: E402
 from microtrace.engine.train import TrainConfig, Trainer  # noqa: E402
 from microtrace.tracer import load_trace, save_trace, trace_step  # noqa: E402
 
 MAKEMORE = ROOT.parent / "shared" / "data" / "makemore-names.txt"
-
-
-def timed(fn, *args):
-    gc.collect()
-    t0 = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - t0
 
 
 def docs():
