@@ -215,17 +215,32 @@ class Heading:
     def draw(self, canvas, x, y):
         s = fonts.sizes(self.scale)
         gap = fonts.px(2, self.scale)
-        for line in self.title:
-            canvas.text((x, y), line, s.title, INK)
-            y += fonts.line_height(s.title) + gap
+        y = _draw_lines(canvas, self.title, x, y, s.title, INK, gap)
         if self.caption:
-            y += fonts.px(6, self.scale) - gap
-            for line in self.caption:
-                canvas.text((x, y), line, s.caption, MUTED_INK)
-                y += fonts.line_height(s.caption) + gap
+            _draw_lines(canvas, self.caption, x, y + fonts.px(6, self.scale) - gap, s.caption, MUTED_INK, gap)
 
 
 def heading(title, caption, width, scale):
     s = fonts.sizes(scale)
     return Heading(tuple(fonts.wrap(title, s.title, width)) if title else (),
                    tuple(fonts.wrap(caption, s.caption, width)) if caption else (), scale)
+
+
+def _draw_lines(canvas, lines, x, y, size, fill, gap):
+    """Lines of text from (x, y) down, `gap` pixels apart; returns the y below the last one (plus gap)."""
+    for line in lines:
+        canvas.text((x, y), line, size, fill)
+        y += fonts.line_height(size) + gap
+    return y
+
+
+def note_height(text, width, scale):
+    """Height of the footnote `draw_note` draws."""
+    s = fonts.sizes(scale)
+    return fonts.block_height(fonts.wrap(text, s.caption, width), s.caption, fonts.px(2, scale))
+
+
+def draw_note(canvas, text, x, y, width, scale):
+    """A figure's footnote from (x, y): `text` wrapped to `width`, set like the heading's caption."""
+    s = fonts.sizes(scale)
+    _draw_lines(canvas, fonts.wrap(text, s.caption, width), x, y, s.caption, MUTED_INK, fonts.px(2, scale))

@@ -204,9 +204,8 @@ def gradflow_layout(data, scale=1.0):
         ratio_scale = axes.LogScale(rlo, rhi, ratio_box[3] - 1, ratio_box[1] + 1)
         ratio_names_y = ratio_box[3] + fonts.px(8, scale)
         y = ratio_names_y + _names_height(scale)
-    note_lines = fonts.wrap(NOTE, s.caption, width - 2 * margin)
     note_y = y + fonts.px(12, scale)
-    height = note_y + fonts.block_height(note_lines, s.caption, fonts.px(2, scale)) + margin
+    height = note_y + axes.note_height(NOTE, width - 2 * margin, scale) + margin
     return GradflowLayout(width, height, names, head, legend_y, x0, column_w, grad_box, grad_scale, table_y,
                           ratio_box, ratio_scale, ratio_names_y, note_y, scale,
                           tuple(st["grad_norm"] for st in stats.values()))
@@ -215,7 +214,6 @@ def gradflow_layout(data, scale=1.0):
 def gradflow_figure(data, fmt="png", scale=1.0):
     """The figure as a `PIL.Image` (fmt "png") or an SVG document string (fmt "svg")."""
     L = gradflow_layout(data, scale)
-    s = fonts.sizes(scale)
     c = make_canvas(fmt, L.width, L.height, title=_title(data))
     margin = fonts.px(MARGIN, scale)
     L.heading.draw(c, margin, margin)
@@ -226,11 +224,7 @@ def gradflow_figure(data, fmt="png", scale=1.0):
     if L.ratio_box:
         _ratio_panel(c, L, data)
         _names_row(c, L, L.ratio_names_y)
-    fonts_lines = fonts.wrap(NOTE, s.caption, L.width - 2 * margin)
-    y = L.note_y
-    for line in fonts_lines:
-        c.text((margin, y), line, s.caption, MUTED_INK)
-        y += fonts.line_height(s.caption) + fonts.px(2, scale)
+    axes.draw_note(c, NOTE, margin, L.note_y, L.width - 2 * margin, scale)
     return c.result()
 
 

@@ -171,9 +171,8 @@ def positions_layout(data, scale=1.0):
     heat_bar = (heat_bar[0], heat_y0)
     kv_bar = (kv_x + kv_w + fonts.px(16, scale), top)
     bottom = max(heat_y0 + heat_h, heat_y0 + bar_h, kv_bottom, top + bar_h)
-    note_lines = fonts.wrap(NOTE, s.caption, width - 2 * margin)
     note_y = bottom + fonts.px(14, scale)
-    height = note_y + fonts.block_height(note_lines, s.caption, fonts.px(2, scale)) + margin
+    height = note_y + axes.note_height(NOTE, width - 2 * margin, scale) + margin
     return PositionsLayout(width, height, head, heat_x0, heat_y0, cell_w, cell_h, heat_bar, tuple(boxes), kv_cell,
                            kv_label_w, kv_bar, note_y, scale)
 
@@ -237,10 +236,7 @@ def positions_figure(data, fmt="png", scale=1.0):
                 s.small, MUTED_INK)
     if data.kv:
         _colorbar(c, kv_scale, L.kv_bar, KV_LABEL, scale)
-    y = L.note_y
-    for line in fonts.wrap(NOTE, s.caption, L.width - 2 * margin):
-        c.text((margin, y), line, s.caption, MUTED_INK)
-        y += fonts.line_height(s.caption) + fonts.px(2, scale)
+    axes.draw_note(c, NOTE, margin, L.note_y, L.width - 2 * margin, scale)
     return c.result()
 
 
