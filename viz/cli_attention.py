@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 
-from microtrace.engine.atomic import write_atomic
 from microtrace.engine.data import DataError
 from microtrace.engine.run import RunError, open_run
 from microtrace.tracer import TraceError
@@ -18,7 +17,7 @@ from microtrace.tracer import TraceError
 from . import attention as A
 from . import attention_trace as AT
 from . import fonts
-from .cli_common import UserError, get_trace, output_file
+from .cli_common import UserError, get_trace, write_output
 
 
 def _head(ctx, param, value):
@@ -72,13 +71,6 @@ def _check_combination(run_dir, step, trace_file, text, steps, per_token, layer,
             raise UserError("--text needs --run DIR --step K: a trace file holds its own text")
         if not run_dir or step is None:
             raise UserError("--text needs --run DIR --step K (the model state to read the text with)")
-
-
-def _write(path, data):
-    try:
-        write_atomic(output_file(path), data)
-    except OSError as e:
-        raise UserError(f"cannot write {path} ({e.strerror or e})") from None
 
 
 def _json_bytes(value):
@@ -159,10 +151,10 @@ def _one_step(run_dir, step, trace_file, text, look, output, json_file):
     data = AT.read_attention(trace)
     if output:
         image = AT.draw(data, **look)
-        _write(output, A.png_bytes(image))
+        write_output(output, A.png_bytes(image))
         click.echo(f"step {data.meta['step']}: {data.meta['text']!r} -> {output} ({image.width}x{image.height})", err=True)
     if json_file:
-        _write(json_file, _json_bytes(AT.record(data, look["grad"])))
+        write_output(json_file, _json_bytes(AT.record(data, look["grad"])))
         click.echo(f"numbers -> {json_file}", err=True)
 
 
@@ -173,13 +165,13 @@ def _over_steps(run_dir, text, steps_spec, look, duration, output, json_file):
     series = AT.attention_series(run, text, steps)
     if output:
         frames, labels = AT.series_frames(series, **look)
-        _write(output, A.animate(frames, labels, duration_ms=duration, scale=look["scale"]))
+        write_output(output, A.animate(frames, labels, duration_ms=duration, scale=look["scale"]))
         sheet = AT.sheet_path(output)
-        _write(sheet, A.png_bytes(AT.contact_sheet_of(series, **look)))
+        write_output(sheet, A.png_bytes(AT.contact_sheet_of(series, **look)))
         click.echo(f"{len(frames)} frames of {series[0].meta['text']!r} -> {output}, contact sheet -> {sheet}", err=True)
     if json_file:
         doc = {"text": series[0].meta["text"], "steps": list(steps), "frames": [AT.record(d, look["grad"]) for d in series]}
-        _write(json_file, _json_bytes(doc))
+        write_output(json_file, _json_bytes(doc))
         click.echo(f"numbers -> {json_file}", err=True)
 
 

@@ -1,10 +1,12 @@
-"""What several commands share: getting a trace from `--run DIR --step K` or `--trace FILE`."""
+"""What several commands share: getting a trace from `--run DIR --step K` or `--trace FILE`, and
+writing an output file."""
 
 import functools
 from pathlib import Path
 
 import click
 
+from microtrace.engine.atomic import write_atomic
 from microtrace.tracer import TraceError, load_trace, trace_step
 
 from .cli_checks import BadInput as UserError  # one-line error about the input, exit code 2
@@ -40,8 +42,6 @@ def get_trace(run_dir, step, trace_file):
         raise UserError(str(e)) from None
 
 
-
-
 def output_file(path):
     """An output path whose folder exists (made if needed); data files are written at the edge."""
     path = Path(path)
@@ -50,3 +50,14 @@ def output_file(path):
     except OSError as e:
         raise UserError(f"cannot create the folder {path.parent} ({e.strerror})") from None
     return path
+
+
+def write_output(path, data):
+    """Write `data` (bytes or text) to the output file `path`, atomically, its folder made if needed;
+    a failure is one `Error:` line (exit 2). Returns the path written, as `output_file` gives it."""
+    target = output_file(path)
+    try:
+        write_atomic(target, data)
+    except OSError as e:
+        raise UserError(f"cannot write {path} ({e.strerror or e})") from None
+    return target

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import click
 
-from microtrace.engine.atomic import write_atomic
 from microtrace.engine.run import open_run
 
 from .canvas import figure_bytes
 from .cli_checks import BadInput, at_least, positive, user_errors
-from .cli_common import UserError, get_trace, output_file, trace_source_options
+from .cli_common import UserError, get_trace, trace_source_options, write_output
 
 FIGURE_FORMATS = ("png", "svg")
 
@@ -26,13 +25,6 @@ def _figure_format(path):
     if suffix not in FIGURE_FORMATS:
         raise UserError(f"cannot tell the figure format from {str(path)!r}: end it in .png or .svg")
     return suffix
-
-
-def _write(path, data):
-    try:
-        write_atomic(output_file(path), data)
-    except OSError as e:
-        raise UserError(f"{path}: cannot write ({e.strerror or e})") from None
 
 
 def _graph(trace):
@@ -80,10 +72,10 @@ def gradflow(run_dir, step, trace_file, steps_text, per_position, output, csv_pa
         figure = trace_figure(trace, fmt, per_position, scale)
         csv_text = _step_csv(_graph(trace)) if csv_path else None
         note = f"step {trace.step}"
-    _write(output, figure_bytes(figure))
+    write_output(output, figure_bytes(figure))
     written = [output]
     if csv_text is not None:
-        _write(csv_path, csv_text)
+        write_output(csv_path, csv_text)
         written.append(csv_path)
     click.echo(f"{note} -> {' and '.join(map(str, written))}", err=True)
 

@@ -2,10 +2,9 @@
 
 import click
 
-from microtrace.engine.atomic import write_atomic
 from microtrace.tracer import TraceError
 
-from .cli_common import UserError, output_file, trace_source_options
+from .cli_common import UserError, trace_source_options, write_output
 from .cli_graph import OneLineCommand
 from .report import build_report
 
@@ -31,11 +30,7 @@ def report(trace, output):
         page = build_report(trace)
     except TraceError as e:
         raise UserError(str(e)) from None
-    path = output_file(output)
-    try:
-        write_atomic(path, page)
-    except OSError as e:
-        raise UserError(f"cannot write {output} ({e.strerror or e})") from None
+    path = write_output(output, page)
     click.echo(f"wrote {path} ({len(page.encode('utf-8')) // 1024} KB)", err=True)
 
 
