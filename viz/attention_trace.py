@@ -17,6 +17,7 @@ from pathlib import Path
 from microtrace.tracer import TraceError, trace_text
 
 from . import attention as A
+from . import run_steps
 
 MAX_FRAMES = 300  # an animation holds every frame in memory (~1 MB each at scale 1)
 
@@ -192,19 +193,9 @@ def record(data, grad=False):
 
 
 def parse_steps(spec, total):
-    """`range` of "A:B:S" (or "A:B", S = 1) checked against a run of `total` steps; ValueError (one line)
-    naming what is wrong. As in Python, B is excluded."""
-    parts = spec.split(":") if isinstance(spec, str) else []
-    if len(parts) not in (2, 3) or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"--steps {spec!r} is not A:B:S (three whole numbers as in range(A, B, S), e.g. 0:200:10)")
-    a, b, s = (int(p) for p in parts) if len(parts) == 3 else (int(parts[0]), int(parts[1]), 1)
-    if s < 1:
-        raise ValueError(f"--steps {spec}: the step S must be at least 1")
-    if b > total:
-        raise ValueError(f"--steps {spec}: B = {b} is beyond the run, which has {total} steps (B may be at most {total})")
-    steps = range(a, b, s)
-    if not steps:
-        raise ValueError(f"--steps {spec} gives no frame: A must be below B")
+    """`range` of "A:B:S" (or "A:B", S = 1) checked against a run of `total` steps (`run_steps.parse_steps`),
+    and at most MAX_FRAMES frames; ValueError (one line) naming what is wrong. As in Python, B is excluded."""
+    steps = run_steps.parse_steps(spec, total)
     if len(steps) > MAX_FRAMES:
         raise ValueError(f"--steps {spec} gives {len(steps)} frames; at most {MAX_FRAMES} (raise S)")
     return steps
@@ -223,15 +214,11 @@ def attention_series(run, text, steps):
     One Trainer is rebuilt at the first step and trained forward between frames (`trace_text` leaves it
     unchanged), so the cost is one replay plus the steps in between, not a replay per frame. Raises
     TraceError or RunError/DataError (one line) for bad input."""
-    from microtrace.engine.run import RunError
-
     run = _run(run)
     steps = list(steps)
     if not steps or any(b <= a for a, b in zip(steps, steps[1:])):
         raise ValueError("steps must be a non-empty ascending sequence")
-    stopped = run.stopped_at()
-    if stopped is not None and steps[-1] > stopped:
-        raise RunError(f"step {steps[-1]} (0-based) was never trained: the run stopped at step {stopped} on a non-finite loss")
+    run_steps.check_trained(run, steps[-1])
     if text is not None:
         check_text(run, text)
     trainer = run.trainer_at(steps[0])

@@ -82,7 +82,8 @@ def gradflow(run_dir, step, trace_file, steps_text, per_position, output, csv_pa
 
 def _steps(run_dir, step, trace_file, steps_text, per_position, scale, fmt):
     from .gradflow_steps import steps_figure
-    from .gradstats import check_range, parse_steps, range_stats, stats_csv
+    from .gradstats import check_range, range_stats, stats_csv
+    from .run_steps import parse_steps
 
     if trace_file or step is not None:
         raise click.UsageError("--steps takes a range of --run DIR; drop --step and --trace")

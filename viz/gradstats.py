@@ -12,7 +12,6 @@ they are the numbers a trace of the same step holds, bit for bit.
 
 import csv
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +19,12 @@ from microtrace.engine.run import RunError, open_run
 from microtrace.engine.train import Trainer
 from microtrace.tracer.trace import param_stats
 
+# parse_steps lives in run_steps, shared with `attention`; it stays importable from here, where it was.
+from .run_steps import check_trained, parse_steps  # noqa: F401
+
 # Columns of the CSV, after step, loss, lr and matrix (the fields of a trace's param_stats).
 STAT_FIELDS = ("grad_norm", "grad_abs_mean", "grad_abs_max", "zero_fraction", "data_norm", "update_norm", "update_ratio")
 CSV_HEADER = ("step", "loss", "lr", "matrix", "rows", "cols") + STAT_FIELDS
-
-_STEPS = re.compile(r"^\s*(-?\d+)\s*:\s*(-?\d+)\s*(?::\s*(-?\d+)\s*)?$")
 
 
 @dataclass(frozen=True)
@@ -35,26 +35,6 @@ class StepStats:
     loss: float
     lr: float
     params: dict  # matrix name -> {"shape", "grad_norm", ..., "update_ratio"} in model order
-
-
-def parse_steps(text, n_steps=None):
-    """A `range` from "A:B" or "A:B:S" (as Python's range: B excluded, S defaults to 1).
-
-    ValueError with a one-line message for bad syntax, an empty range, or steps outside 0..n_steps-1."""
-    m = _STEPS.match(text or "")
-    if not m:
-        raise ValueError(f"--steps {text!r}: write A:B or A:B:S (0-based, B excluded), e.g. 0:200:10")
-    start, stop = int(m.group(1)), int(m.group(2))
-    stride = int(m.group(3)) if m.group(3) is not None else 1
-    if stride < 1:
-        raise ValueError(f"--steps {text!r}: the stride S must be at least 1")
-    if start < 0:
-        raise ValueError(f"--steps {text!r}: steps start at 0")
-    if stop <= start:
-        raise ValueError(f"--steps {text!r} is empty: B must be greater than A (B is excluded)")
-    if n_steps is not None and stop > n_steps:
-        raise ValueError(f"--steps {text!r} goes past the run: it has steps 0 to {n_steps - 1}, so B can be at most {n_steps}")
-    return range(start, stop, stride)
 
 
 def step_stats(trainer):
@@ -89,9 +69,7 @@ def check_range(source, steps):
         return
     if last >= source.steps:
         raise RunError(f"step {last} is out of range: this run has steps 0 to {source.steps - 1} (0-based)")
-    stopped = source.stopped_at()
-    if stopped is not None and last > stopped:
-        raise RunError(f"step {last} (0-based) was never trained: the run stopped at step {stopped} on a non-finite loss")
+    check_trained(source, last)
 
 
 def range_stats(source, steps, on_step=None):
