@@ -266,6 +266,29 @@ def _draw_caption(draw, caption_lines, note_lines, x, y, scale):
     fonts.draw_lines(draw, (x, y), note_lines, s.caption, MUTED_INK, spacing=spacing)
 
 
+def _new_figure(lay, scale):
+    """`(image, draw)`: a blank figure of the layout's size with its title drawn (heatmap grid or strips)."""
+    im = Image.new("RGB", lay.size, BACKGROUND)
+    draw = ImageDraw.Draw(im)
+    m = fonts.px(MARGIN, scale)
+    _draw_title(draw, lay.title_lines, m, m, scale)
+    return im, draw
+
+
+def _draw_colorbar_and_caption(im, draw, lay, scale_obj, bar_length, bar_label, legend, scale):
+    """How the heatmap grid and the strips end: the colour bar at the layout's place, the nan/inf
+    `legend` image (None: no such values) under it, and the caption and notes at the foot."""
+    bar = colormap.colorbar(
+        scale_obj, length=bar_length, thickness=fonts.px(BAR_THICKNESS, scale), label=bar_label, scale=scale
+    )
+    im.paste(bar, lay.colorbar_origin)
+    if legend is not None:
+        im.paste(legend, (lay.colorbar_origin[0], lay.colorbar_origin[1] + bar.height + fonts.px(12, scale)))
+    m = fonts.px(MARGIN, scale)
+    caption_top = lay.size[1] - m - _caption_height(lay.caption_lines, lay.note_lines, scale)
+    _draw_caption(draw, lay.caption_lines, lay.note_lines, m, caption_top, scale)
+
+
 def _nan_legend(scale, cell):
     """A small image: a nan swatch and its meaning."""
     s = fonts.sizes(scale)
@@ -476,9 +499,7 @@ def attention_grid(attention, labels, *, title="", caption="", grad=False, scale
     c = lay.cell
     m = fonts.px(MARGIN, scale)
     pad = fonts.px(LABEL_PAD, scale)
-    im = Image.new("RGB", lay.size, BACKGROUND)
-    draw = ImageDraw.Draw(im)
-    _draw_title(draw, lay.title_lines, m, m, scale)
+    im, draw = _new_figure(lay, scale)
 
     hatch = _hatch_tile(n * c, n * c, fonts.px(HATCH_SPACING, scale))
     mask = _upper_mask(n, c)
@@ -535,16 +556,8 @@ def attention_grid(attention, labels, *, title="", caption="", grad=False, scale
         fonts.draw_text(draw, (x0 + n * c / 2, y0 + n * c + lay.col_label_height), "key", s.axis, MUTED_INK, anchor="ma")
 
     bar_length = max(n * c, fonts.px(BAR_MIN_LENGTH, scale), fonts.text_width(bar_label, s.axis))
-    bar = colormap.colorbar(
-        scale_obj, length=bar_length, thickness=fonts.px(BAR_THICKNESS, scale), label=bar_label, scale=scale
-    )
-    im.paste(bar, lay.colorbar_origin)
-    if nonfinite:
-        legend = _nan_legend(scale, c)
-        im.paste(legend, (lay.colorbar_origin[0], lay.colorbar_origin[1] + bar.height + fonts.px(12, scale)))
-
-    caption_top = lay.size[1] - m - _caption_height(lay.caption_lines, lay.note_lines, scale)
-    _draw_caption(draw, lay.caption_lines, lay.note_lines, m, caption_top, scale)
+    legend = _nan_legend(scale, c) if nonfinite else None
+    _draw_colorbar_and_caption(im, draw, lay, scale_obj, bar_length, bar_label, legend, scale)
     return im
 
 
@@ -667,9 +680,7 @@ def per_token_strips(attention, labels, *, layer=0, head=0, title="", caption=""
     m = fonts.px(MARGIN, scale)
     pad = fonts.px(LABEL_PAD, scale)
     t = lay.cell
-    im = Image.new("RGB", lay.size, BACKGROUND)
-    draw = ImageDraw.Draw(im)
-    _draw_title(draw, lay.title_lines, m, m, scale)
+    im, draw = _new_figure(lay, scale)
     fonts.draw_text(draw, (m, plan["top"]), plan["header"], s.header, INK)
     ring = max(2, fonts.px(2.5, scale))
     for q, row in enumerate(rows):
@@ -684,15 +695,7 @@ def per_token_strips(attention, labels, *, layer=0, head=0, title="", caption=""
                 continue
             fonts.draw_token(draw, (box[0] + t / 2, box[1] + t / 2), labels[k], s.label, colormap.text_color_on(color))
         draw.rectangle(lay.tile_box(q, q), outline=ACCENT, width=ring)
-    bar = colormap.colorbar(
-        scale_obj, length=plan["bar_length"], thickness=fonts.px(BAR_THICKNESS, scale), label=plan["bar_label"], scale=scale
-    )
-    im.paste(bar, lay.colorbar_origin)
-    legend = plan["legend"]
-    if legend is not None:
-        im.paste(legend, (lay.colorbar_origin[0], lay.colorbar_origin[1] + bar.height + fonts.px(12, scale)))
-    caption_top = lay.size[1] - m - _caption_height(lay.caption_lines, lay.note_lines, scale)
-    _draw_caption(draw, lay.caption_lines, lay.note_lines, m, caption_top, scale)
+    _draw_colorbar_and_caption(im, draw, lay, scale_obj, plan["bar_length"], plan["bar_label"], plan["legend"], scale)
     return im
 
 
