@@ -4,8 +4,10 @@ import importlib
 
 import click
 
+from .cli_checks import HELP_OPTIONS
 
-@click.group(name="microtrace", context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(name="microtrace", context_settings=HELP_OPTIONS)
 @click.version_option(package_name="microtrace", prog_name="microtrace")
 def cli():
     """Train microGPT (Karpathy's pure-Python GPT) and trace one training step.

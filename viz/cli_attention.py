@@ -17,6 +17,7 @@ from microtrace.tracer import TraceError
 from . import attention as A
 from . import attention_trace as AT
 from . import fonts
+from .cli_checks import HELP_OPTIONS
 from .cli_common import UserError, get_trace, write_output
 
 
@@ -92,7 +93,7 @@ def _json_bytes(value):
     return fields(value, " ").encode("utf-8")
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
 @click.option("--step", type=int, help="Training step (0-based), with --run: its own document, or --text.")
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")

@@ -14,7 +14,7 @@ import click
 from microtrace.engine.run import open_run
 
 from .canvas import figure_bytes
-from .cli_checks import BadInput, at_least, positive, user_errors
+from .cli_checks import HELP_OPTIONS, BadInput, at_least, positive, user_errors
 from .cli_common import UserError, get_trace, trace_source_options, write_output
 
 FIGURE_FORMATS = ("png", "svg")
@@ -33,7 +33,7 @@ def _graph(trace):
     return trace.graph("elementary" if "elementary" in views else views[0])
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
 @click.option("--step", type=int, help="Training step to trace (0-based), with --run.")
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
@@ -110,7 +110,7 @@ def _step_csv(G):
     return stats_csv([StepStats(g["step"], g["loss"], g["lr"], g["param_stats"])])
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), required=True,
               help="Run directory made by `microtrace train`.")
 @click.option("--step", type=int, required=True, help="Training step to check (0-based).")
@@ -145,7 +145,7 @@ def gradcheck(ctx, run_dir, step, samples, eps, tol, seed):
         ctx.exit(1)
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @trace_source_options
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.pass_context

@@ -11,6 +11,7 @@ import click
 from microtrace.tracer import TraceError
 
 from . import graph_select
+from .cli_checks import HELP_OPTIONS
 from .cli_common import UserError, trace_source_options
 from .graph_dot import block_diagram, scalar_diagram
 from .render import DotNotFound, RenderError, output_format, render
@@ -69,7 +70,7 @@ def _check_options(command):
     return wrapper
 
 
-@click.command(cls=OneLineCommand)
+@click.command(cls=OneLineCommand, context_settings=HELP_OPTIONS)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), callback=_check_output,
               help="Figure to write: .svg, .png, .pdf or .dot (the format follows the extension).")  # fmt: skip
 @click.option("--level", type=click.Choice(LEVELS), default="block", show_default=True,

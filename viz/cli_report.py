@@ -4,12 +4,13 @@ import click
 
 from microtrace.tracer import TraceError
 
+from .cli_checks import HELP_OPTIONS
 from .cli_common import UserError, trace_source_options, write_output
 from .cli_graph import OneLineCommand
 from .report import build_report
 
 
-@click.command(cls=OneLineCommand)
+@click.command(cls=OneLineCommand, context_settings=HELP_OPTIONS)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @trace_source_options
 def report(trace, output):

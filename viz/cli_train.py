@@ -17,7 +17,7 @@ from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, open_run
 from microtrace.engine.run import train as train_run
 from microtrace.engine.train import TrainConfig
 
-from .cli_checks import BadInput, Failed, at_least, finite, positive, user_errors
+from .cli_checks import HELP_OPTIONS, BadInput, Failed, at_least, finite, positive, user_errors
 
 SAMPLES_HEADER = "--- inference (new, hallucinated names) ---"
 # Options that define a run; --resume takes them from the run's config.json instead.
@@ -34,7 +34,7 @@ def stdout_is_terminal():
     return sys.stdout.isatty()
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @click.option("--data", metavar="PATH|names|makemore",
               help="Training data: a UTF-8 text file with one document per line; `names` (default): US Census "
                    "first names; `makemore`: microGPT's names.txt, downloaded once.")
@@ -151,7 +151,7 @@ def _print_samples(trainer, count, temperature, rng=None):
         click.echo(f"sample {i:2d}: {name}")
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path), metavar="RUN_DIR",
               help="Run directory made by `microtrace train`.")
 @click.option("-n", "--num", "count", type=int, default=20, show_default=True, callback=at_least(0),
