@@ -141,8 +141,10 @@ def test_block_diagram_backward_highlight_and_params(trace):
     assert gs.LIGHT.highlight in src
     hidden = block_diagram(C, params=False).source
     assert "param/" not in hidden and "param/wte" in block_diagram(C).source
-    with pytest.raises(ValueError, match="scalar level"):
-        block_diagram(C, color="value")
+    by_value = block_diagram(C, color="value").source
+    assert "‖value‖, log scale" in by_value and "‖v‖" in by_value
+    biggest = max((n for n in C if not n.startswith("param/")), key=lambda n: C.nodes[n]["data_norm"])
+    assert gs.number(C.nodes[biggest]["data_norm"], 2) in by_value
 
 
 def test_block_view_of_layers_and_a_dark_top_to_bottom_theme(trace):
@@ -331,7 +333,6 @@ def test_missing_dot_through_the_installed_command(files, tmp_path):
         (["--level", "scalar"], "--level scalar needs --focus"),
         (["--around", "3"], "--around draws scalar nodes"),
         (["--highlight", "2"], "--highlight K needs --target"),
-        (["--color", "value"], "--color value needs --level scalar"),
         (["--level", "scalar", "--focus", HEAD, "--view", "fused"], "holds the elementary view"),
         (["--rankdir", "RL"], "Invalid value for '--rankdir'"),
     ],

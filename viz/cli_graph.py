@@ -63,8 +63,6 @@ def _check_options(command):
             raise UserError("--view chooses the scalar level's nodes: add --level scalar")
         if kw["highlight"] and not kw["target"]:
             raise UserError("--highlight K needs --target NODE (a node id or a parameter such as layer0.attn_wq[3,7])")
-        if kw["color"] == "value" and not scalar:
-            raise UserError("--color value needs --level scalar (collapsed nodes carry gradient statistics only)")
         return command(**kw)
 
     return wrapper
@@ -83,7 +81,7 @@ def _check_options(command):
               "or microGPT's own nodes (elementary).")  # fmt: skip
 @click.option("--backward", is_flag=True, help="Arrows along the gradient, edges labelled with the flow.")
 @click.option("--color", type=click.Choice(["grad", "value", "none"]), default="grad", show_default=True,
-              help="Node fill: |grad| (log scale), value (scalar level), or none.")  # fmt: skip
+              help="Node fill: |grad| (log scale), value (collapsed levels: the norm of the values inside), or none.")  # fmt: skip
 @click.option("--highlight", type=click.IntRange(1, 50), metavar="K", help="Mark the K paths carrying most gradient from --target to the loss.")
 @click.option("--target", metavar="NODE", help="Node id or parameter entry (layer0.attn_wq[3,7]) for --highlight.")
 @click.option("--params/--no-params", default=True, show_default=True, help="Draw the parameter matrices (collapsed levels).")

@@ -249,15 +249,14 @@ def block_diagram(
     """
     th = gs.theme(theme)
     gs.check_rankdir(rankdir)
-    if color == "value":
-        raise ValueError("colour by value needs the scalar level: collapsed nodes carry gradient statistics only")
     level = C.graph.get("level", "block")
     chars = C.graph.get("chars") or []
     keep = [n for n, d in C.nodes(data=True) if params or not _is_param(d)]
     # Parameter reads (one edge per matrix and position) would cross every position: they are left out
     # of the picture and summed up in each matrix's tooltip; the matrix sits above the column reading it.
     edges = [(u, v, d) for u, v, d in C.edges(data=True) if not _is_param(C.nodes[u])]
-    colors = gs.node_colors(color, (C.nodes[n]["grad_norm"] for n in keep))
+    # A group has no single value: by value, it is coloured by the norm of the values inside.
+    colors = gs.node_colors("norm" if color == "value" else color, (_coloured(C.nodes[n], color) for n in keep))
     boundary = C.graph.get("boundary") or {}
     stub_flows = [f for side in boundary.values() for st in side.values() for _, f in st["edges"].values()]
     pens = gs.pen_scale([d["grad_flow_abs"] for _, _, d in edges] + stub_flows)
@@ -408,8 +407,13 @@ def _reader_order(C):
     return key
 
 
+def _coloured(d, color):
+    """The quantity a collapsed node is coloured by: ‖value‖ by value, else ‖grad‖."""
+    return d.get("data_norm", math.nan) if color == "value" else d["grad_norm"]
+
+
 def _group_node_attrs(C, n, d, level, colors, th, precision, highlighted):
-    fill, ink = colors.fill(d["grad_norm"], th)
+    fill, ink = colors.fill(_coloured(d, "value" if colors.mode == "norm" else "grad"), th)
     lines = [f'<B>{gs.html(_short_label(d, level))}</B>']
     if _is_param(d):
         stats = C.graph.get("param_stats", {}).get(d["scope"][len("param/") :], {})
@@ -419,6 +423,8 @@ def _group_node_attrs(C, n, d, level, colors, th, precision, highlighted):
     else:
         lines.append(f"{gs.count(d['count'])} ops")
     lines.append(gs.html(f"‖g‖ {gs.number(d['grad_norm'], precision)}"))
+    if colors.mode == "norm" and "data_norm" in d:
+        lines.append(gs.html(f"‖v‖ {gs.number(d['data_norm'], precision)}"))
     if "pos" not in d and d.get("block") == "loss" and "loss" in C.graph:
         lines.append(gs.html(f"loss {gs.number(C.graph['loss'], precision + 1)}"))
     if 0 < d.get("zero_grad", 0) < d["count"]:
@@ -435,7 +441,7 @@ def _group_node_attrs(C, n, d, level, colors, th, precision, highlighted):
         "margin": "0.12,0.05",
         "tooltip": _group_tooltip(d, C),
     }
-    if colors.mode == "grad" and d.get("zero_grad", 0) == d["count"]:
+    if colors.magnitude and d.get("zero_grad", 0) == d["count"]:
         attrs["style"] = "rounded,filled,dashed"
     if d.get("nonfinite", 0) or d["grad_norm"] != d["grad_norm"]:
         attrs.update(color=th.nonfinite_pen, penwidth="3")

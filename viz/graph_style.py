@@ -139,8 +139,13 @@ def tooltip(pairs):
 class NodeColors:
     """How node fills are chosen: by |grad| on a log scale, by value on a diverging scale, or not."""
 
-    mode: str  # grad | value | none
+    mode: str  # grad | norm (a group's ‖value‖) | value | none
     scale: object = None  # colormap.ColorScale, or None when there is nothing to scale
+
+    @property
+    def magnitude(self):
+        """Coloured by a size on a log scale (|grad|, ‖value‖) rather than by a signed value."""
+        return self.mode in ("grad", "norm")
 
     def fill(self, value, th):
         """(fill, text colour) for a node whose coloured quantity is `value`."""
@@ -148,28 +153,28 @@ class NodeColors:
             return th.nonfinite_fill, "#ffffff"
         if self.mode == "none" or self.scale is None:
             return th.node_fill, th.ink
-        if self.mode == "grad" and value == 0:
+        if self.magnitude and value == 0:
             return th.zero_fill, th.ink
-        rgb = self.scale.color(abs(value) if self.mode == "grad" else value)
+        rgb = self.scale.color(abs(value) if self.magnitude else value)
         return hex_color(rgb), hex_color(colormap.text_color_on(rgb, dark=(20, 20, 20), light=(255, 255, 255)))
 
 
 def node_colors(mode, values):
     """The colouring for `mode` over the coloured quantity of every node in a diagram."""
-    if mode not in COLORS:
+    if mode not in COLORS and mode != "norm":
         raise ValueError(f"unknown colouring {mode!r}: use one of {', '.join(COLORS)}")
     if mode == "none":
         return NodeColors("none")
     values = list(values)
-    if mode == "grad":
+    if mode in ("grad", "norm"):
         rng = colormap.magnitude_range(values)
         if rng is None:
-            return NodeColors("grad")
+            return NodeColors(mode)
         lo, hi = rng
         if hi <= lo * 1.0001:  # one magnitude only: widen so that the log scale exists
             lo, hi = lo / 10, hi * 10
-        lo = max(lo, hi * 1e-8)  # eight decades are plenty; tinier gradients share the darkest colour
-        return NodeColors("grad", colormap.log_scale(lo, hi))
+        lo = max(lo, hi * 1e-8)  # eight decades are plenty; tinier magnitudes share the darkest colour
+        return NodeColors(mode, colormap.log_scale(lo, hi))
     finite = [abs(v) for v in values if v == v and not math.isinf(v)]
     return NodeColors("value", colormap.symmetric_scale(max(finite, default=0.0)))
 
@@ -242,10 +247,12 @@ def legend_parts(colors, pens, th, *, edge_kinds=(), flow_text="Σ|gradient flow
     parts = []
     if colors.mode != "none" and colors.scale is not None:
         sc = colors.scale
-        what = "node colour: |grad|, log scale" if colors.mode == "grad" else "node colour: value"
+        what = {"grad": "node colour: |grad|, log scale", "norm": "node colour: ‖value‖, log scale"}.get(
+            colors.mode, "node colour: value"
+        )
         swatches = "".join(_bar(hex_color(sc.color_at(k / (_SWATCHES - 1))), 14, 12) for k in range(_SWATCHES))
         lo = number(sc.vmin, precision)
-        if colors.mode == "grad":
+        if colors.magnitude:
             lo = "≤ " + lo
         ends = (
             f'<TD COLSPAN="4" ALIGN="LEFT">{_text(lo, 9)}</TD><TD></TD>'
@@ -254,7 +261,7 @@ def legend_parts(colors, pens, th, *, edge_kinds=(), flow_text="Σ|gradient flow
         scale = f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>{swatches}</TR><TR>{ends}</TR></TABLE>'
         parts.append(_stack([[_cell(_text(what))], [_cell(scale)]]))
     marks = []
-    if colors.mode == "grad":
+    if colors.magnitude:
         marks.append([_mark(th.zero_fill, th.muted, "dashed"), _cell(_text("grad exactly 0"))])
     marks.append([_mark(th.nonfinite_fill, th.nonfinite_pen, "solid"), _cell(_text("nan or inf"))])
     parts.append(_stack(marks))
