@@ -1,11 +1,12 @@
 """`trace_step`: the complete computation graph of one training step, as a `Trace`."""
 
 import math
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import networkx as nx
 
+from microtrace.engine.data import DataError
+from microtrace.engine.run import RunError, microtrace_version, open_run
 from microtrace.engine.train import Trainer
 
 from .expand import expand
@@ -16,13 +17,6 @@ FORMAT = 1
 
 class TraceError(Exception):
     """A request the trace cannot answer (unknown scope, node, step, file); one line for the user."""
-
-
-def microtrace_version():
-    try:
-        return version("microtrace")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def trace_step(source, step=None):
@@ -87,9 +81,6 @@ def _trainer_at(source, step):
                 trainer.train_step()
         meta = {**trainer.config.to_dict(), **trainer.train_config.to_dict()}
         return trainer, meta
-    from microtrace.engine.data import DataError
-    from microtrace.engine.run import RunError, open_run  # a run directory or an opened Run
-
     if step is None:
         raise TraceError("which step? pass step=K")
     try:
