@@ -1,7 +1,6 @@
 """The tracer: exact op counts from the model's shapes, bit-identical numbers, gradient flow on edges,
 scopes, collapse conservation, queries, and save/load/export round trips."""
 
-import copy
 import json
 import math
 import xml.etree.ElementTree as ET
@@ -155,7 +154,7 @@ def test_gradient_flows_out_of_a_node_add_up_to_its_gradient(traced):
         assert math.fsum(flows) == pytest.approx(d["grad"], rel=1e-9, abs=1e-15)
         checked += 1
     assert checked == G.number_of_nodes() - 1
-    for u, v, e in G.edges(data=True):
+    for _u, v, e in G.edges(data=True):
         assert e["grad_flow"] == pytest.approx(e["local_grad"] * G.nodes[v]["grad"], rel=1e-12, abs=1e-300)
 
 
