@@ -132,9 +132,19 @@ class Value:
         self.grad = 1
         for node in reversed(topological_order(self)):
             g = node.grad
-            # Reversed operands: for a fused node this is microGPT's order (last product first).
-            for child, local in zip(reversed(node._prev), reversed(node._local)):
-                child.grad += local * g
+            prev = node._prev
+            # Reversed operands: for a fused node this is microGPT's order (last product first). Most
+            # nodes have one or two operands: spelled out, they skip building three iterators each.
+            if len(prev) == 2:
+                a, b = prev
+                la, lb = node._local
+                b.grad += lb * g
+                a.grad += la * g
+            elif len(prev) == 1:
+                prev[0].grad += node._local[0] * g
+            else:
+                for child, local in zip(reversed(prev), reversed(node._local)):
+                    child.grad += local * g
 
 
 def topological_order(root):
