@@ -18,9 +18,9 @@ from bench.timing import print_results, timed  # noqa: E402
 from microtrace.engine.data import load_dataset  # noqa: E402
 from microtrace.engine.train import TrainConfig, Trainer  # noqa: E402
 from microtrace.tracer import trace_step  # noqa: E402
-from microtrace.viz.graph_dot import block_diagram, scalar_diagram  # noqa: E402
-from microtrace.viz.graph_select import focus_nodes  # noqa: E402
-from microtrace.viz.render import render_bytes  # noqa: E402
+from microtrace.viz.graph.dot import block_diagram, scalar_diagram  # noqa: E402
+from microtrace.viz.graph.select import focus_nodes  # noqa: E402
+from microtrace.viz.graph.render import render_bytes  # noqa: E402
 
 STEP = 50  # "wanda": a 7-token name on the default data with seed 42
 HEAD = "pos2/layer0/attn/head1"

@@ -8,9 +8,9 @@ Scopes name where each value is made (`pos3/layer0/attn/head2/weights`); they co
 import random
 from dataclasses import asdict, dataclass
 
-from .hooks import number, scope
-from .value import Value, dot, vsum
-from .value import linear as fused_linear  # the model's `linear` adds a scope
+from microtrace.engine.hooks import number, scope
+from microtrace.engine.value import Value, dot, vsum
+from microtrace.engine.value import linear as fused_linear  # the model's `linear` adds a scope
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,10 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
-from .atomic import write_atomic
-from .data import DataError, load_dataset
-from .model import GPTConfig
-from .train import TrainConfig, Trainer
+from microtrace.engine.atomic import write_atomic
+from microtrace.engine.data import DataError, load_dataset
+from microtrace.engine.model import GPTConfig
+from microtrace.engine.train import TrainConfig, Trainer
 
 RUN_FORMAT = "microtrace-run/1"
 CHECKPOINT_FORMAT = "microtrace-checkpoint/1"

@@ -11,8 +11,8 @@ import random
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from .data import Tokenizer
-from .model import GPT, GPTConfig, softmax
+from microtrace.engine.data import Tokenizer
+from microtrace.engine.model import GPT, GPTConfig, softmax
 
 
 @contextmanager

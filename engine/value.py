@@ -21,7 +21,7 @@ from functools import reduce
 from itertools import chain
 from operator import add, attrgetter, mul
 
-from . import hooks
+from microtrace.engine import hooks
 
 INF = math.inf
 NAN = math.nan

@@ -24,7 +24,7 @@ from microtrace.engine.data import load_dataset
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
 from microtrace.viz.cli import cli
-from microtrace.viz.doctor import diagnose, report
+from microtrace.tracer.doctor import diagnose, report
 
 HERE = Path(__file__).resolve().parent
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 from conftest import NAMES
 from microtrace.tracer import trace_step, trace_text
-from microtrace.viz import attention_trace as AT
-from microtrace.viz import colormap as C
+from microtrace.viz.attention import data as AT
+from microtrace.viz.draw import colormap as C
 from microtrace.viz.cli import cli
 
 STEPS = 6

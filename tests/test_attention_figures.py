@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from microtrace.viz import attention as A
-from microtrace.viz import colormap as C
-from microtrace.viz import fonts as F
+from microtrace.viz.attention import figures as A
+from microtrace.viz.draw import colormap as C
+from microtrace.viz.draw import fonts as F
 
 BG = A.BACKGROUND
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from microtrace.engine.data import load_dataset
 from microtrace.engine.run import create_run, open_run, train
 from microtrace.engine.train import TrainConfig
-from microtrace.viz import cli_train
+from microtrace.viz.cli import train as cli_train
 from microtrace.viz.cli import cli
 
 WORDS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn", "abigail",

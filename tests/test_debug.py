@@ -15,12 +15,12 @@ from microtrace.engine.data import load_dataset
 from microtrace.engine.run import open_run
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, trace_step
-from microtrace.viz import gradflow as GF
+from microtrace.viz.gradflow import matrices as GF
 from microtrace.viz.cli import cli
-from microtrace.viz.doctor import diagnose
-from microtrace.viz.gradcheck import gradcheck, relative_error
-from microtrace.viz.gradflow_positions import position_data, positions_layout
-from microtrace.viz.gradstats import parse_steps, range_stats, read_stats_csv
+from microtrace.tracer.doctor import diagnose
+from microtrace.tracer.gradcheck import gradcheck, relative_error
+from microtrace.viz.gradflow.positions import position_data, positions_layout
+from microtrace.tracer.gradstats import parse_steps, range_stats, read_stats_csv
 
 TINY = ["--n-embd", "8", "--n-head", "2", "--block-size", "8"]
 

@@ -21,11 +21,11 @@ from PIL import Image
 from conftest import SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, top_paths, trace_step
-from microtrace.viz import graph_style as gs
-from microtrace.viz.cli_graph import graph
-from microtrace.viz.graph_dot import block_diagram, edge_kind, scalar_diagram
-from microtrace.viz.graph_select import ViewTooLarge, around_nodes, check_size, collapse_paths, focus_collapsed, focus_nodes
-from microtrace.viz.render import DotNotFound, RenderError, fix_pdf_dates, render, render_bytes
+from microtrace.viz.graph import style as gs
+from microtrace.viz.cli.graph import graph
+from microtrace.viz.graph.dot import block_diagram, edge_kind, scalar_diagram
+from microtrace.viz.graph.select import ViewTooLarge, around_nodes, check_size, collapse_paths, focus_collapsed, focus_nodes
+from microtrace.viz.graph.render import DotNotFound, RenderError, fix_pdf_dates, render, render_bytes
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"

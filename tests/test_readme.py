@@ -3,14 +3,14 @@
 import re
 from pathlib import Path
 
-from microtrace.viz.cli_reference import replace_section
+from microtrace.viz.cli.reference import replace_section
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_command_reference_is_current():
     text = README.read_text()
-    assert replace_section(text) == text, "run: python -m microtrace.viz.cli_reference README.md"
+    assert replace_section(text) == text, "run: python -m microtrace.viz.cli.reference README.md"
 
 
 def test_every_image_in_the_readme_exists():

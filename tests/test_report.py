@@ -22,8 +22,8 @@ from PIL import Image
 from conftest import SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, trace_step, trace_text
-from microtrace.viz.cli_report import report
-from microtrace.viz.report import FIGURE_SCALE, SECTIONS, build_report, position_losses
+from microtrace.viz.cli.report import report
+from microtrace.viz.report.page import FIGURE_SCALE, SECTIONS, build_report, position_losses
 
 DOCS = ["olivia", "emma", "ava"]
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)

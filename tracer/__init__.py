@@ -6,9 +6,9 @@
     blocks = trace.collapse("block")  # one node per position x layer x block
 """
 
-from .io import export, load_trace, save_trace
-from .queries import dead_relus, first_nonfinite, resolve_node, scope_nodes, top_paths
-from .trace import FORMAT, Trace, TraceError, trace_step, trace_text
+from microtrace.tracer.io import export, load_trace, save_trace
+from microtrace.tracer.queries import dead_relus, first_nonfinite, resolve_node, scope_nodes, top_paths
+from microtrace.tracer.trace import FORMAT, Trace, TraceError, trace_step, trace_text
 
 __all__ = [
     "FORMAT",

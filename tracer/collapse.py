@@ -5,7 +5,7 @@ from collections import Counter
 
 import networkx as nx
 
-from .scopes import parse, prefix
+from microtrace.tracer.scopes import parse, prefix
 
 LEVELS = ("block", "stage", "layer")
 _SHARED = ("pos", "layer", "block", "head")

@@ -7,8 +7,8 @@ sum is recomputed with the same float additions) and gradients (every product an
 receives the sum's gradient, times the local derivative 1).
 """
 
-from .record import reachable, update_ratio
-from .scopes import parse
+from microtrace.tracer.record import reachable, update_ratio
+from microtrace.tracer.scopes import parse
 
 
 class GraphData:

@@ -11,7 +11,7 @@ import networkx as nx
 
 from microtrace.engine.atomic import write_atomic
 
-from .trace import FORMAT, Trace, TraceError
+from microtrace.tracer.trace import FORMAT, Trace, TraceError
 
 EXPORT_FORMATS = ("json", "graphml", "gexf")
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import networkx as nx
 
-from .trace import TraceError
+from microtrace.tracer.trace import TraceError
 
 _PARAM = re.compile(r"^\s*([\w.]+)\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*$")
 

@@ -9,8 +9,8 @@ from microtrace.engine.data import DataError
 from microtrace.engine.run import RunError, microtrace_version, open_run
 from microtrace.engine.train import Trainer
 
-from .expand import expand
-from .record import record_step
+from microtrace.tracer.expand import expand
+from microtrace.tracer.record import record_step
 
 FORMAT = 1
 
@@ -155,6 +155,6 @@ class Trace:
         return self._graphs[view]
 
     def collapse(self, level="block", view="elementary"):
-        from .collapse import collapse
+        from microtrace.tracer.collapse import collapse
 
         return collapse(self.graph(view), level)

@@ -15,9 +15,13 @@ those edges (`grad_flow_abs` of the collapsed edge posI/layerL/attn -> posJ/laye
 import math
 from dataclasses import dataclass
 
-from . import axes, colormap, fonts
-from .axes import INK, MUTED_INK
-from .canvas import make_canvas
+from microtrace.viz.draw import axes
+
+from microtrace.viz.draw import colormap
+
+from microtrace.viz.draw import fonts
+from microtrace.viz.draw.axes import INK, MUTED_INK
+from microtrace.viz.draw.canvas import make_canvas
 
 MARGIN = 24
 CELL_W = 46

@@ -1,7 +1,7 @@
 """Attention figures of real training steps: the tracer's softmax weights drawn by `viz.attention`.
 
     from microtrace.tracer import trace_step
-    from microtrace.viz.attention_trace import attention_figure, attention_over_steps
+    from microtrace.viz.attention.data import attention_figure, attention_over_steps
     image = attention_figure(trace_step("runs/demo", 120))          # a PIL image
     frames, labels = attention_over_steps("runs/demo", "emma", range(0, 200, 10))
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from microtrace.tracer import TraceError, trace_text
 
-from . import attention as A
-from . import run_steps
+from microtrace.viz.attention import figures as A
+from microtrace.tracer import steps as run_steps
 
 MAX_FRAMES = 300  # an animation holds every frame in memory (~1 MB each at scale 1)
 

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 from microtrace.tracer.queries import dead_relus
 
-from . import axes, fonts
-from .axes import INK, MUTED_INK, PALETTE, finite
-from .canvas import make_canvas
+from microtrace.viz.draw import axes
+
+from microtrace.viz.draw import fonts
+from microtrace.viz.draw.axes import INK, MUTED_INK, PALETTE, finite
+from microtrace.viz.draw.canvas import make_canvas
 
 NORM_COLOR = PALETTE[0]
 MEAN_COLOR = PALETTE[1]
@@ -344,7 +346,7 @@ def trace_figure(trace, fmt="png", per_position=False, scale=1.0):
     view = "elementary" if "elementary" in trace.views() else trace.views()[0]
     G = trace.graph(view)
     if per_position:
-        from .gradflow_positions import position_data, positions_figure
+        from microtrace.viz.gradflow.positions import position_data, positions_figure
 
         return positions_figure(position_data(trace.collapse("block", view)), fmt, scale)
     return gradflow_figure(flow_data(G), fmt, scale)

@@ -8,7 +8,9 @@ grid lines and labels on a canvas. Log scales span whole decades (ticks at the p
 import math
 from dataclasses import dataclass
 
-from . import colormap, fonts
+from microtrace.viz.draw import colormap
+
+from microtrace.viz.draw import fonts
 
 INK = colormap.INK
 MUTED_INK = colormap.MUTED_INK

@@ -24,7 +24,9 @@ from PIL import Image, ImageDraw
 
 from microtrace.engine.atomic import write_atomic  # the project's one atomic writer
 
-from . import colormap, fonts
+from microtrace.viz.draw import colormap
+
+from microtrace.viz.draw import fonts
 
 BACKGROUND = (255, 255, 255)
 INK = colormap.INK

@@ -10,11 +10,11 @@ import click
 
 from microtrace.tracer import TraceError
 
-from . import graph_select
-from .cli_checks import HELP_OPTIONS
-from .cli_common import UserError, trace_source_options
-from .graph_dot import block_diagram, scalar_diagram
-from .render import DotNotFound, RenderError, output_format, render
+from microtrace.viz.graph import select as graph_select
+from microtrace.viz.cli.checks import HELP_OPTIONS
+from microtrace.viz.cli.common import UserError, trace_source_options
+from microtrace.viz.graph.dot import block_diagram, scalar_diagram
+from microtrace.viz.graph.render import DotNotFound, RenderError, output_format, render
 
 LEVELS = ("block", "stage", "layer", "scalar")
 

@@ -15,8 +15,10 @@ from xml.sax.saxutils import escape, quoteattr
 
 from PIL import Image, ImageDraw
 
-from . import colormap, fonts
-from .colormap import hex_color
+from microtrace.viz.draw import colormap
+
+from microtrace.viz.draw import fonts
+from microtrace.viz.draw.colormap import hex_color
 
 WHITE = (255, 255, 255)
 SVG_FONT_FAMILY = "Aileron, 'Helvetica Neue', Helvetica, Arial, sans-serif"
@@ -212,6 +214,6 @@ def figure_bytes(figure):
     """The bytes of a figure as a file: PNG for a `PIL.Image` (no metadata, so deterministic), UTF-8 for SVG."""
     if isinstance(figure, str):
         return figure.encode("utf-8")
-    from .attention import png_bytes  # the project's one deterministic PNG encoder
+    from microtrace.viz.attention.figures import png_bytes  # the project's one deterministic PNG encoder
 
     return png_bytes(figure)

@@ -17,7 +17,7 @@ from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, open_run
 from microtrace.engine.run import train as train_run
 from microtrace.engine.train import TrainConfig
 
-from .cli_checks import HELP_OPTIONS, BadInput, Failed, at_least, finite, positive, user_errors
+from microtrace.viz.cli.checks import HELP_OPTIONS, BadInput, Failed, at_least, finite, positive, user_errors
 
 SAMPLES_HEADER = "--- inference (new, hallucinated names) ---"
 # Options that define a run; --resume takes them from the run's config.json instead.

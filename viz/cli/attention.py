@@ -14,11 +14,11 @@ from microtrace.engine.data import DataError
 from microtrace.engine.run import RunError, open_run
 from microtrace.tracer import TraceError
 
-from . import attention as A
-from . import attention_trace as AT
-from . import fonts
-from .cli_checks import HELP_OPTIONS
-from .cli_common import UserError, get_trace, write_output
+from microtrace.viz.attention import figures as A
+from microtrace.viz.attention import data as AT
+from microtrace.viz.draw import fonts
+from microtrace.viz.cli.checks import HELP_OPTIONS
+from microtrace.viz.cli.common import UserError, get_trace, write_output
 
 
 def _head(ctx, param, value):

@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass
 from html import escape
 
-from . import colormap
-from .colormap import hex_color
+from microtrace.viz.draw import colormap
+from microtrace.viz.draw.colormap import hex_color
 
 # One fontconfig family list: DejaVu Sans ships with Graphviz's Debian/Ubuntu packages (fonts-dejavu-core)
 # and covers the symbols we use (‖ ∂ Σ × →); cairo embeds it in PDFs, and SVG viewers without it fall

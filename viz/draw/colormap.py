@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from . import fonts
+from microtrace.viz.draw import fonts
 
 # Viridis control points: every 8th entry (and the last) of the 256-entry table published with
 # matplotlib (`_viridis_data` in lib/matplotlib/_cm_listed.py; viridis by Nathaniel J. Smith, Stefan

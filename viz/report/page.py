@@ -1,7 +1,7 @@
 """One self-contained HTML page that explains one training step, for a student reading along.
 
     from microtrace.tracer import trace_step
-    from microtrace.viz.report import build_report
+    from microtrace.viz.report.page import build_report
     html = build_report(trace_step("runs/demo", 120))   # str: write it anywhere, open it offline
 
 The page holds everything it shows: figures are PNG data URIs (drawn at twice their displayed size, so
@@ -17,13 +17,13 @@ import re
 
 from microtrace.tracer import TraceError, top_paths
 
-from . import graph_style as gs
-from .attention import png_bytes
-from .attention_trace import attention_figure
-from .doctor import diagnose
-from .graph_dot import block_diagram
-from .gradflow import flow_data, gradflow_figure
-from .render import DotNotFound, RenderError, render_bytes
+from microtrace.viz.graph import style as gs
+from microtrace.viz.attention.figures import png_bytes
+from microtrace.viz.attention.data import attention_figure
+from microtrace.tracer.doctor import diagnose
+from microtrace.viz.graph.dot import block_diagram
+from microtrace.viz.gradflow.matrices import flow_data, gradflow_figure
+from microtrace.viz.graph.render import DotNotFound, RenderError, render_bytes
 
 # Section id, heading and the one sentence under it. The order is the story of a step: what the model
 # read, how wrong it was, how the computation ran forward and the gradient back, and what to make of it.

@@ -8,8 +8,8 @@ import click
 from microtrace.tracer import TraceError, dead_relus, export, first_nonfinite, scope_nodes, top_paths
 from microtrace.tracer.io import EXPORT_FORMATS
 
-from .cli_checks import HELP_OPTIONS
-from .cli_common import UserError, output_file, trace_source_options
+from microtrace.viz.cli.checks import HELP_OPTIONS
+from microtrace.viz.cli.common import UserError, output_file, trace_source_options
 
 VIEWS = click.Choice(["elementary", "fused"])
 

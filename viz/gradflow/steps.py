@@ -13,10 +13,12 @@ A zero, nan or inf cannot sit on a log axis: the line breaks there.
 import math
 from dataclasses import dataclass
 
-from . import axes, fonts
-from .axes import INK, MUTED_INK, PALETTE, finite
-from .canvas import make_canvas
-from .gradflow import GUIDE_COLOR, GUIDE_LABEL, GUIDE_RATIO
+from microtrace.viz.draw import axes
+
+from microtrace.viz.draw import fonts
+from microtrace.viz.draw.axes import INK, MUTED_INK, PALETTE, finite
+from microtrace.viz.draw.canvas import make_canvas
+from microtrace.viz.gradflow.matrices import GUIDE_COLOR, GUIDE_LABEL, GUIDE_RATIO
 
 MARGIN = 24
 PANEL_W = 380

@@ -9,7 +9,7 @@ import click
 from microtrace.engine.atomic import write_atomic
 from microtrace.tracer import TraceError, load_trace, trace_step
 
-from .cli_checks import BadInput as UserError  # one-line error about the input, exit code 2
+from microtrace.viz.cli.checks import BadInput as UserError  # one-line error about the input, exit code 2
 
 
 def trace_source_options(command):

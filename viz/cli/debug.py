@@ -13,9 +13,9 @@ import click
 
 from microtrace.engine.run import open_run
 
-from .canvas import figure_bytes
-from .cli_checks import HELP_OPTIONS, BadInput, at_least, positive, user_errors
-from .cli_common import UserError, get_trace, trace_source_options, write_output
+from microtrace.viz.draw.canvas import figure_bytes
+from microtrace.viz.cli.checks import HELP_OPTIONS, BadInput, at_least, positive, user_errors
+from microtrace.viz.cli.common import UserError, get_trace, trace_source_options, write_output
 
 FIGURE_FORMATS = ("png", "svg")
 
@@ -66,7 +66,7 @@ def gradflow(run_dir, step, trace_file, steps_text, per_position, output, csv_pa
         figure, csv_text, note = _steps(run_dir, step, trace_file, steps_text, per_position, scale, fmt)
         csv_path = csv_path or str(Path(output).with_suffix(".csv"))
     else:
-        from .gradflow import trace_figure
+        from microtrace.viz.gradflow.matrices import trace_figure
 
         trace = get_trace(run_dir, step, trace_file)
         figure = trace_figure(trace, fmt, per_position, scale)
@@ -81,9 +81,9 @@ def gradflow(run_dir, step, trace_file, steps_text, per_position, output, csv_pa
 
 
 def _steps(run_dir, step, trace_file, steps_text, per_position, scale, fmt):
-    from .gradflow_steps import steps_figure
-    from .gradstats import check_range, range_stats, stats_csv
-    from .run_steps import parse_steps
+    from microtrace.viz.gradflow.steps import steps_figure
+    from microtrace.tracer.gradstats import check_range, range_stats, stats_csv
+    from microtrace.tracer.steps import parse_steps
 
     if trace_file or step is not None:
         raise click.UsageError("--steps takes a range of --run DIR; drop --step and --trace")
@@ -104,7 +104,7 @@ def _steps(run_dir, step, trace_file, steps_text, per_position, scale, fmt):
 
 
 def _step_csv(G):
-    from .gradstats import StepStats, stats_csv
+    from microtrace.tracer.gradstats import StepStats, stats_csv
 
     g = G.graph
     return stats_csv([StepStats(g["step"], g["loss"], g["lr"], g["param_stats"])])
@@ -135,7 +135,7 @@ def gradcheck(ctx, run_dir, step, samples, eps, tol, seed):
         microtrace gradcheck --run runs/demo --step 120
         microtrace gradcheck --run runs/demo --step 0 --samples 10 --eps 1e-5 --tol 1e-3
     """
-    from .gradcheck import gradcheck as check
+    from microtrace.tracer.gradcheck import gradcheck as check
 
     with user_errors():
         trainer = open_run(run_dir).trainer_at(step)
@@ -161,7 +161,7 @@ def doctor(ctx, trace, as_json):
         microtrace doctor --run runs/demo --step 120
         microtrace doctor --trace step120.json --json
     """
-    from .doctor import diagnose, report
+    from microtrace.tracer.doctor import diagnose, report
 
     G = _graph(trace)
     findings = diagnose(G)

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import graphviz
 
-from . import graph_style as gs
+from microtrace.viz.graph import style as gs
 
 _STREAM_BLOCKS = ("embed", "attn", "mlp")
 _OP_TEXT = {"*": "×", "+": "+", "**": "**", "exp": "exp", "log": "log", "relu": "relu", "dot": "dot", "sum": "Σ"}

@@ -4,7 +4,7 @@ import importlib
 
 import click
 
-from .cli_checks import HELP_OPTIONS
+from microtrace.viz.cli.checks import HELP_OPTIONS
 
 
 @click.group(name="microtrace", context_settings=HELP_OPTIONS)
@@ -27,12 +27,12 @@ def register(module):
 
 
 # One line per module of commands.
-register("cli_train")  # train, sample
-register("cli_trace")  # trace, export, inspect
-register("cli_graph")  # graph
-register("cli_attention")  # attention
-register("cli_report")  # report
-register("cli_debug")  # gradflow, gradcheck, doctor
+register("train")  # train, sample
+register("trace")  # trace, export, inspect
+register("graph")  # graph
+register("attention")  # attention
+register("report")  # report
+register("debug")  # gradflow, gradcheck, doctor
 
 
 def main():

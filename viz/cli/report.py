@@ -4,10 +4,10 @@ import click
 
 from microtrace.tracer import TraceError
 
-from .cli_checks import HELP_OPTIONS
-from .cli_common import UserError, trace_source_options, write_output
-from .cli_graph import OneLineCommand
-from .report import build_report
+from microtrace.viz.cli.checks import HELP_OPTIONS
+from microtrace.viz.cli.common import UserError, trace_source_options, write_output
+from microtrace.viz.cli.graph import OneLineCommand
+from microtrace.viz.report.page import build_report
 
 
 @click.command(cls=OneLineCommand, context_settings=HELP_OPTIONS)
