@@ -6,6 +6,8 @@ observer (the normal case) a new `Value` costs one `if`, `scope` returns a share
 `number` returns at once.
 """
 
+from contextlib import contextmanager
+
 observer = None  # callable(value) | None: called with every Value made while set
 stack = []  # names of the scopes open right now, outermost first, e.g. ["pos3", "layer0", "attn"]
 marks = {}  # value -> dict of extra attributes (e.g. {"key": 2} on an attention weight)
@@ -56,3 +58,22 @@ def observe(callback):
     stack.clear()
     marks.clear()
     return old
+
+
+@contextmanager
+def observing(callback):
+    """Observe with `callback` inside the block, then put back the previous observer, scopes and marks.
+
+    Yields `marks`, which the block may read (they are cleared on the way in, restored on the way out), so
+    a step can be recorded from inside an outer observer without disturbing it.
+    """
+    global observer
+    saved = observer, list(stack), dict(marks)
+    observe(callback)
+    try:
+        yield marks
+    finally:
+        observer = saved[0]
+        stack[:] = saved[1]
+        marks.clear()
+        marks.update(saved[2])

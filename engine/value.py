@@ -1,16 +1,16 @@
 """A scalar autograd engine in micrograd's style, with two fused operations for speed.
 
-Every `Value` stores its operands (`_prev`) and the local derivative with respect to each (`_local`),
-computed when it is made, exactly as microGPT does. Backward visits the nodes in the reverse of
-microGPT's depth-first post-order and does `operand.grad += local * grad`, so gradients come out
-bit-for-bit the same.
+Every `Value` stores its operands (`_children`) and the local derivative with respect to each
+(`_local_grads`), computed when it is made, exactly as microGPT does. Backward visits the nodes in the
+reverse of microGPT's depth-first post-order and does `child.grad += local_grad * grad`, so gradients
+come out bit-for-bit the same.
 
 Fused operations replace long chains of elementary nodes without changing a single bit:
-- `dot(a, b)` is `sum(a[j] * b[j] for j)`: one node whose operands are `a0, b0, a1, b1, ...` (the order
-  microGPT's depth-first search meets them) and whose local gradients are the other operand's value.
-- `linear(x, w)` makes one such node per row of w (`lin`: operands `w_row + x`, see there).
-- `vsum(xs)` is `sum(xs)`: one node, every local gradient 1.
-The partial sums and products they stand for are never needed for training; the tracer rebuilds them.
+- `dot(a, b)` is `sum(a[j] * b[j] for j)`: one node whose local gradients are the other operand's value.
+- `linear(x, w)` makes one such node per row of w (op `lin`).
+- `vsum(xs)` is `sum(xs)`: one node (op `sum`), every local gradient 1.
+The partial sums and products they stand for are never needed for training; the tracer rebuilds them
+from `dot_pairs`, the one place that knows how a fused product lays out its operands.
 
 Arithmetic that overflows or leaves the real line gives inf or nan instead of raising, so a diverging
 run can still be stepped through and traced.
@@ -63,13 +63,13 @@ def _exp(x):
 class Value:
     """A scalar with a gradient. `data` and `grad` are plain Python numbers."""
 
-    __slots__ = ("data", "grad", "_prev", "_local", "_op")
+    __slots__ = ("data", "grad", "_children", "_local_grads", "_op")
 
-    def __init__(self, data, prev=(), local=(), op=""):
+    def __init__(self, data, children=(), local_grads=(), op=""):
         self.data = data
         self.grad = 0
-        self._prev = prev
-        self._local = local
+        self._children = children
+        self._local_grads = local_grads
         self._op = op
         if hooks.observer is not None:
             hooks.observer(self)
@@ -132,19 +132,19 @@ class Value:
         self.grad = 1
         for node in reversed(topological_order(self)):
             g = node.grad
-            prev = node._prev
+            children = node._children
             # Reversed operands: for a fused node this is microGPT's order (last product first). Most
             # nodes have one or two operands: spelled out, they skip building three iterators each.
-            if len(prev) == 2:
-                a, b = prev
-                la, lb = node._local
+            if len(children) == 2:
+                a, b = children
+                la, lb = node._local_grads
                 b.grad += lb * g
                 a.grad += la * g
-            elif len(prev) == 1:
-                prev[0].grad += node._local[0] * g
+            elif len(children) == 1:
+                children[0].grad += node._local_grads[0] * g
             else:
-                for child, local in zip(reversed(prev), reversed(node._local)):
-                    child.grad += local * g
+                for child, local_grad in zip(reversed(children), reversed(node._local_grads)):
+                    child.grad += local_grad * g
 
 
 def topological_order(root):
@@ -157,11 +157,11 @@ def topological_order(root):
     order = []
     visited = {root}
     searched = set()  # ids of the input tuples of `linear` calls already searched
-    stack = [(root, iter(root._prev))]
+    stack = [(root, iter(root._children))]
     while stack:
         node, operands = stack[-1]
         for child in operands:
-            if child._prev and child not in visited:
+            if child._children and child not in visited:
                 visited.add(child)
                 if child._op == "lin":
                     xs = child._inputs
@@ -171,7 +171,7 @@ def topological_order(root):
                     searched.add(id(xs))
                     stack.append((child, iter(xs)))
                 else:
-                    stack.append((child, iter(child._prev)))
+                    stack.append((child, iter(child._children)))
                 break
         else:
             stack.pop()
@@ -183,9 +183,9 @@ def dot(a, b):
     """sum(a[j] * b[j] for j) as one node, same value and same gradients as the elementary chain."""
     ad = [v.data for v in a]
     bd = [v.data for v in b]
-    prev = tuple(chain.from_iterable(zip(a, b)))
-    local = tuple(chain.from_iterable(zip(bd, ad)))
-    return Value(reduce(add, map(mul, ad, bd), 0), prev, local, "dot")
+    children = tuple(chain.from_iterable(zip(a, b)))
+    local_grads = tuple(chain.from_iterable(zip(bd, ad)))
+    return Value(reduce(add, map(mul, ad, bd), 0), children, local_grads, "dot")
 
 
 def linear(x, w):
@@ -197,13 +197,13 @@ def linear(x, w):
     can never be the same node, so the order of their accumulations cannot matter.
     """
     x = tuple(x)
-    if not all(map(_PREV, x)):
+    if not all(map(_CHILDREN, x)):
         return [dot(row, x) for row in w]
     xd = [v.data for v in x]
     xdt = tuple(xd)
     out = []
     for row in w:
-        if any(map(_PREV, row)):
+        if any(map(_CHILDREN, row)):
             out.append(dot(row, x))
             continue
         rd = [v.data for v in row]
@@ -211,17 +211,35 @@ def linear(x, w):
     return out
 
 
+def dot_pairs(node):
+    """The products of a fused `dot` or `lin` node: a list of (a_j, b_j, local_grad_a, local_grad_b).
+
+    The two fused products lay out `_children` (and `_local_grads`, in step) differently:
+    - `dot` interleaves: `a0, b0, a1, b1, ...`, the order microGPT's depth-first search meets them;
+    - `lin` concatenates: `w_row + x`, all weights first, then the shared input vector (see `linear`).
+    """
+    children, local_grads = node._children, node._local_grads
+    if node._op == "dot":
+        return [
+            (children[j], children[j + 1], local_grads[j], local_grads[j + 1]) for j in range(0, len(children), 2)
+        ]
+    if node._op == "lin":
+        n = len(children) // 2
+        return list(zip(children[:n], children[n:], local_grads[:n], local_grads[n:]))
+    raise ValueError(f"dot_pairs takes a 'dot' or 'lin' node, not {node._op!r}")
+
+
 class _Lin(Value):
     """A row of `linear`: a dot product whose operands are `row + x`, with `x` kept as one shared tuple."""
 
     __slots__ = ("_inputs",)
 
-    def __init__(self, data, prev, local, inputs):
+    def __init__(self, data, children, local_grads, inputs):
         # Value.__init__ spelled out: this runs for every row of every layer, a call saved counts.
         self.data = data
         self.grad = 0
-        self._prev = prev
-        self._local = local
+        self._children = children
+        self._local_grads = local_grads
         self._op = "lin"
         self._inputs = inputs
         if hooks.observer is not None:
@@ -234,4 +252,4 @@ def vsum(xs):
     return Value(reduce(add, [v.data for v in xs], 0), xs, (1,) * len(xs), "sum")
 
 
-_PREV = attrgetter("_prev")
+_CHILDREN = attrgetter("_children")

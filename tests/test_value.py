@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from microtrace.engine.value import Value, dot, vsum
+from microtrace.engine import hooks
+from microtrace.engine.value import Value, dot, dot_pairs, linear, vsum
 
 finite = st.floats(-3, 3, allow_nan=False)
 positive = st.floats(0.1, 3)
@@ -138,3 +139,41 @@ def test_diverging_arithmetic_gives_inf_or_nan(make, expect):
 def test_pow_takes_only_numbers():
     with pytest.raises(TypeError):
         Value(2.0) ** Value(2.0)
+
+
+def test_operand_layouts_dot_interleaves_lin_concatenates():
+    """The layouts the tracer's elementary view relies on: `dot_pairs` recovers each (a_j, b_j) product."""
+    a = [Value(1.0) + 0, Value(2.0) + 0]  # not leaves: `linear` fuses only leaf weights times non-leaf inputs
+    b = [Value(3.0), Value(4.0)]
+    d = dot(a, b)
+    assert d._op == "dot"
+    assert d._children == (a[0], b[0], a[1], b[1])
+    assert d._local_grads == (3.0, 1.0, 4.0, 2.0)
+    assert dot_pairs(d) == [(a[0], b[0], 3.0, 1.0), (a[1], b[1], 4.0, 2.0)]
+    w = [[Value(5.0), Value(6.0)], [Value(7.0), Value(8.0)]]
+    rows = linear(a, w)
+    assert [r._op for r in rows] == ["lin", "lin"]
+    assert rows[1]._children == (w[1][0], w[1][1], a[0], a[1])
+    assert rows[1]._local_grads == (1.0, 2.0, 7.0, 8.0)
+    assert dot_pairs(rows[1]) == [(w[1][0], a[0], 1.0, 7.0), (w[1][1], a[1], 2.0, 8.0)]
+    assert [r.data for r in rows] == [dot(w[0], a).data, dot(w[1], a).data]
+    with pytest.raises(ValueError, match="'sum'"):
+        dot_pairs(vsum(a))
+
+
+def test_observing_restores_the_previous_observer_scopes_and_marks():
+    outer, inner = [], []
+    with hooks.observing(outer.append):
+        with hooks.scope("outer"):
+            x = Value(1.0)
+            hooks.number([x], "unit")
+            with hooks.observing(inner.append) as marks:
+                assert hooks.stack == [] and marks == {}
+                with hooks.scope("inner"):
+                    y = Value(2.0)
+            assert hooks.observer == outer.append
+            assert hooks.stack == ["outer"]
+            assert hooks.marks == {x: {"unit": 0}}
+            z = Value(3.0)
+    assert hooks.observer is None
+    assert outer == [x, z] and inner == [y]

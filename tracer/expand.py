@@ -7,6 +7,7 @@ sum is recomputed with the same float additions) and gradients (every product an
 receives the sum's gradient, times the local derivative 1).
 """
 
+from microtrace.engine.value import dot_pairs
 from microtrace.tracer.record import reachable, update_ratio
 from microtrace.tracer.scopes import parse
 
@@ -37,10 +38,10 @@ class GraphData:
         self.local.append(local)
         self.flow.append(flow)
 
-    def operands(self, ids, result, prev, local, g):
+    def operands(self, ids, result, children, local_grads, g):
         """Edges from each operand to `result`; an operand used twice (x * x) gets one edge."""
         first = {}
-        for child, lg in zip(prev, local):
+        for child, lg in zip(children, local_grads):
             u = ids[child]
             e = first.get(u)
             if e is None:
@@ -77,14 +78,14 @@ def expand(rec, view="elementary"):
     if view not in ("elementary", "fused"):
         raise ValueError(f"unknown view {view!r}: use 'elementary' or 'fused'")
     keep = reachable(rec.loss)
-    used = {c for v in keep for c in v._prev}
+    used = {c for v in keep for c in v._children}
     gd = GraphData()
     ids = {}
     _add_params(gd, ids, rec, used)
     marks = rec.marks
     elementary = view == "elementary"
     for v, scope in zip(rec.values, rec.scopes):
-        if not v._prev:
+        if not v._children:
             if v in used:
                 ids[v] = gd.add("const" if v._op == "const" else "leaf", float(v.data), float(v.grad), scope)
             continue
@@ -121,24 +122,15 @@ def _single(gd, ids, v, scope):
     n = gd.add(op, float(v.data), float(v.grad), scope)
     if exponent is not None:
         gd.extra[n] = {"exponent": exponent}
-    gd.operands(ids, n, v._prev, v._local, v.grad)
+    gd.operands(ids, n, v._children, v._local_grads, v.grad)
     return n
-
-
-def _pairs(v):
-    """(a_j, b_j, local_a, local_b) of a fused dot: `dot` interleaves its operands, `lin` concatenates."""
-    prev, local = v._prev, v._local
-    if v._op == "dot":
-        return [(prev[j], prev[j + 1], local[j], local[j + 1]) for j in range(0, len(prev), 2)]
-    n = len(prev) // 2
-    return list(zip(prev[:n], prev[n:], local[:n], local[n:]))
 
 
 def _expand_dot(gd, ids, v, scope):
     g = float(v.grad)
     add, edge, data = gd.add, gd.edge, gd.data
     s = None
-    for a, x, la, lx in _pairs(v):
+    for a, x, la, lx in dot_pairs(v):
         # operand values as recorded (a parameter's .data has moved on since: Adam ran)
         p = add("*", data[ids[a]] * data[ids[x]], g, scope)
         if a is x:
@@ -152,7 +144,7 @@ def _expand_dot(gd, ids, v, scope):
 
 def _expand_sum(gd, ids, v, scope):
     g, s = float(v.grad), None
-    for child in v._prev:
+    for child in v._children:
         s = _partial_sum(gd, scope, s, ids[child], g)
     return s
 

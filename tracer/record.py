@@ -42,16 +42,13 @@ def record_step(trainer, tokens=None):
     afterwards, so the trainer is left exactly as it was.
     """
     recorder = _Recorder()
-    hooks.observe(recorder)
-    try:
+    with hooks.observing(recorder) as observed_marks:
         if tokens is None:
             loss = trainer.forward_backward()
         else:
             loss = trainer.model.loss(tokens)
             loss.backward()
-        marks = dict(hooks.marks)
-    finally:
-        hooks.observe(None)
+        marks = dict(observed_marks)
     params = {}
     for name, mat in trainer.model.state_dict.items():
         for r, row in enumerate(mat):
