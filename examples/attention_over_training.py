@@ -23,7 +23,7 @@ from microtrace.engine.data import load_dataset
 from microtrace.engine.run import create_run, train
 from microtrace.engine.train import TrainConfig
 from microtrace.tracer import trace_step, trace_text
-from microtrace.viz.attention import figures as A
+from microtrace.viz import attention as A
 from microtrace.viz.attention import data as AT
 
 HERE = Path(__file__).resolve().parent

@@ -10,11 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from microtrace.viz.attention import figures as A
+from microtrace.viz import attention as A
+from microtrace.viz.attention import parts as P
 from microtrace.viz.draw import colormap as C
 from microtrace.viz.draw import fonts as F
 
-BG = A.BACKGROUND
+BG = P.BACKGROUND
 
 
 def reopen(image):
@@ -147,7 +148,7 @@ def test_masked_cells_have_the_background_colour():
                         pixels = cell_pixels(img, lay.cell_box(layer, head, q, k))
                         share = pixels.count(BG) / len(pixels)
                         assert share > 0.7, (grad, layer, head, q, k, share)
-                        assert set(pixels) <= {BG, A.HATCH}
+                        assert set(pixels) <= {BG, P.HATCH}
         zero = C.viridis(0.0) if not grad else C.DIVERGING_CENTER
         assert zero != BG
 
@@ -158,27 +159,27 @@ def test_size_follows_tokens_heads_layers_and_scale():
             random_attention(n, layers, heads), labels_for(n), notes=False, scale=scale
         ).size
 
-    c = F.px(A.CELL, 1)
+    c = F.px(P.CELL, 1)
     w8, h8 = size(8, 2, 3)
     w16, h16 = size(16, 2, 3)
     assert (w16 - w8, h16 - h8) == (3 * 8 * c, 2 * 8 * c)  # doubling tokens: +H*n*c, +L*n*c
     lay = A.grid_layout(random_attention(8, 2, 3), labels_for(8), notes=False)
     pw, ph = lay.panel_size
-    gap = F.px(A.PANEL_GAP, 1)
+    gap = F.px(P.PANEL_GAP, 1)
     assert size(8, 2, 4)[0] - w8 == pw + gap
     assert size(8, 3, 3)[1] - h8 == ph + gap
     # the documented formula, term by term
     s = F.sizes(1.0)
-    lq = c + F.px(A.LABEL_PAD, 1)
-    lk = F.line_height(s.label) + F.px(A.LABEL_PAD, 1)
-    hh = F.line_height(s.header) + F.px(A.HEADER_PAD, 1)
-    axis_w = F.line_height(s.axis) + F.px(A.LABEL_PAD, 1)
+    lq = c + F.px(P.LABEL_PAD, 1)
+    lk = F.line_height(s.label) + F.px(P.LABEL_PAD, 1)
+    hh = F.line_height(s.header) + F.px(P.HEADER_PAD, 1)
+    axis_w = F.line_height(s.axis) + F.px(P.LABEL_PAD, 1)
     key_h = F.line_height(s.axis) + F.px(2, 1)
     n = 8
     assert (pw, ph) == (lq + n * c, hh + n * c + lk)
     bar_w = C.colorbar_width(C.weight_scale(), thickness=F.px(16, 1), label="attention weight")
-    m = F.px(A.MARGIN, 1)
-    assert w8 == 2 * m + axis_w + 3 * pw + 2 * gap + F.px(A.BAR_GAP, 1) + bar_w
+    m = F.px(P.MARGIN, 1)
+    assert w8 == 2 * m + axis_w + 3 * pw + 2 * gap + F.px(P.BAR_GAP, 1) + bar_w
     assert h8 == 2 * m + 2 * ph + gap + key_h
     # scale: every length grows with it
     w2, h2 = size(8, 2, 3, scale=2.0)
@@ -224,7 +225,7 @@ def test_nan_cells_get_the_nan_colour_and_a_legend_note():
     for head, q, k in ((1, 2, 1), (0, 3, 0)):
         x0, y0, x1, y1 = lay.cell_box(0, head, q, k)
         assert img.getpixel((x0 + 2, (y0 + y1) // 2)) == C.NAN_COLOR  # left of the cross
-        assert img.getpixel(((x0 + x1) // 2, (y0 + y1) // 2)) == A.NAN_MARK  # the cross
+        assert img.getpixel(((x0 + x1) // 2, (y0 + y1) // 2)) == P.NAN_MARK  # the cross
     assert any("nan" in line for line in lay.note_lines)
 
 
@@ -250,7 +251,7 @@ def test_long_labels_and_text_are_not_clipped():
     img = A.attention_grid(attention, labels, title=title, caption="caption " * 30)
     assert lay.rotate_col_labels
     assert len(lay.title_lines) > 1 and len(lay.caption_lines) > 1
-    m = F.px(A.MARGIN, 1)
+    m = F.px(P.MARGIN, 1)
     s = F.sizes(1)
     assert all(F.text_width(line, s.title) <= img.width - 2 * m for line in lay.title_lines)
     # the right and bottom margins stay empty
@@ -354,7 +355,7 @@ def test_per_token_strips_shade_tiles_and_outline_the_query():
             if k < q:
                 assert inside == C.viridis(rows[q][k])
         x0, y0, x1, y1 = lay.tile_box(q, q)
-        assert img.getpixel((x0, (y0 + y1) // 2)) == A.ACCENT
+        assert img.getpixel((x0, (y0 + y1) // 2)) == P.ACCENT
         if q + 1 < n:  # nothing right of the query's tile
             x0, y0, x1, y1 = lay.tile_box(q, q + 1)
             assert set(cell_pixels(img, (x0, y0, x1, y1))) == {BG}
@@ -420,7 +421,7 @@ def test_contact_sheet_labels_and_size():
     sheet = A.contact_sheet(frames, labels, columns=2)
     tw = max(f.width for f in frames)
     th = max(f.height for f in frames)
-    m, gap = F.px(A.MARGIN, 1), F.px(16, 1)
+    m, gap = F.px(P.MARGIN, 1), F.px(16, 1)
     label_h = F.line_height(F.sizes(1).header) + F.px(6, 1)
     assert sheet.size == (2 * m + 2 * (tw + 2) + gap, 2 * m + 3 * (label_h + th + 2) + 2 * gap)
     thumbs = A.contact_sheet(frames, labels, columns=5, tile_width=200)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from microtrace.tracer import TraceError, trace_text
 
-from microtrace.viz.attention import figures as A
+from microtrace.viz import attention as A
 from microtrace.tracer import steps as run_steps
 
 MAX_FRAMES = 300  # an animation holds every frame in memory (~1 MB each at scale 1)

@@ -10,6 +10,7 @@ at most two decimals, attributes in a fixed order. The same calls give the same 
 valid XML (escaped, control characters replaced).
 """
 
+import io
 import math
 from xml.sax.saxutils import escape, quoteattr
 
@@ -214,6 +215,17 @@ def figure_bytes(figure):
     """The bytes of a figure as a file: PNG for a `PIL.Image` (no metadata, so deterministic), UTF-8 for SVG."""
     if isinstance(figure, str):
         return figure.encode("utf-8")
-    from microtrace.viz.attention.figures import png_bytes  # the project's one deterministic PNG encoder
-
     return png_bytes(figure)
+
+
+def png_bytes(image):
+    """PNG bytes of `image` with no metadata (no time, text, dpi or colour profile chunks): the same
+    pixels always give the same bytes."""
+    if not isinstance(image, Image.Image):
+        raise ValueError(f"expected a PIL image, got {type(image).__name__}")
+    clean = image.convert("RGB") if image.mode not in ("RGB", "RGBA", "L", "P") else image.copy()
+    clean.info = {}
+    buf = io.BytesIO()
+    clean.save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
+

@@ -18,7 +18,7 @@ import re
 from microtrace.tracer import TraceError, top_paths
 
 from microtrace.viz.graph import style as gs
-from microtrace.viz.attention.figures import png_bytes
+from microtrace.viz.draw.canvas import png_bytes
 from microtrace.viz.attention.data import attention_figure
 from microtrace.tracer.doctor import diagnose
 from microtrace.viz.graph.dot import block_diagram

@@ -1,0 +1,324 @@
+"""Heatmap grids of attention: one heatmap per (layer, head), queries as rows, keys as columns.
+
+Input: `attention[layer][head][query]` lists the weights of keys 0..query, `labels[i]` the character of
+position i (see `viz.attention`); with `grad=True` the numbers are d loss / d weight.
+"""
+
+import math
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw
+
+from microtrace.viz.attention import parts as P
+from microtrace.viz.attention.validate import all_values, has_nonfinite, validate_attention
+from microtrace.viz.draw import colormap, fonts
+
+
+def _format_weight(v):
+    if not math.isfinite(v):
+        return "nan" if v != v else "inf"
+    text = f"{v:.2f}"
+    if text in ("0.00", "-0.00"):
+        return "0"
+    if text == "1.00":
+        return "1"
+    return text.replace("0.", ".", 1) if text.startswith("0.") else text
+
+
+def _format_cell(v, grad):
+    return colormap.format_number(v, 2) if grad else _format_weight(v)
+
+
+def _value_font_size(cell):
+    return max(7, int(round(cell * 0.36)))
+
+
+def _values_fit(values, cell, grad):
+    """Whether every value's text fits inside a cell (printed all or none, so a figure is uniform)."""
+    size = _value_font_size(cell)
+    if fonts.line_height(size) > cell - 2:
+        return False
+    widest = max((fonts.text_width(_format_cell(v, grad), size) for v in values), default=0)
+    return widest <= cell - 4
+
+
+def _hatch_tile(width, height, spacing, color=P.HATCH, background=P.BACKGROUND):
+    """Diagonal lines ("/" direction) every `spacing` pixels, on `background`."""
+    im = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(im)
+    for start in range(0, width + height, spacing):
+        draw.line([(start, 0), (start - height, height)], fill=color)
+    return im
+
+
+def _upper_mask(n, cell):
+    """L-mode mask of the cells strictly above the diagonal of an n x n grid of `cell`-pixel cells."""
+    mask = Image.new("L", (n * cell, n * cell), 0)
+    draw = ImageDraw.Draw(mask)
+    for q in range(n - 1):
+        draw.rectangle(((q + 1) * cell, q * cell, n * cell - 1, (q + 1) * cell - 1), fill=255)
+    return mask
+
+
+def _staircase(x0, y0, n, cell):
+    """Outline points of the lower triangle (cells with key <= query) of a heatmap at (x0, y0)."""
+    pts = [(x0, y0)]
+    for q in range(n):
+        pts.append((x0 + (q + 1) * cell, y0 + q * cell))
+        pts.append((x0 + (q + 1) * cell, y0 + (q + 1) * cell))
+    pts.append((x0, y0 + n * cell))
+    return pts
+
+
+def _token_tile(label, size, fill, background):
+    w = fonts.token_width(label, size) + 2
+    h = fonts.token_height(label, size) + 2
+    im = Image.new("RGB", (w, h), background)
+    fonts.draw_token(ImageDraw.Draw(im), (w / 2, h / 2), label, size, fill)
+    return im
+
+
+def _rotated_text(text, size, fill, background=P.BACKGROUND):
+    return colormap.text_image(text, size, fill, background).transpose(Image.Transpose.ROTATE_90)
+
+
+@dataclass(frozen=True)
+class GridLayout:
+    """Where everything of an `attention_grid` figure goes (pixels; see `attention_grid` for sizes)."""
+
+    size: tuple  # (width, height) of the image
+    n: int  # token positions
+    n_layers: int
+    n_heads: int
+    cell: int  # side of one heatmap cell
+    heatmap_origins: tuple  # [layer][head] -> (x, y) of the heatmap's top-left corner
+    row_label_width: int  # Lq: the label gutter left of each heatmap
+    col_label_height: int  # Lk: the label band below each heatmap
+    panel_size: tuple  # (Pw, Ph)
+    rotate_col_labels: bool
+    colorbar_origin: tuple
+    title_lines: tuple
+    caption_lines: tuple
+    note_lines: tuple
+
+    def cell_box(self, layer, head, query, key):
+        """(x0, y0, x1, y1) of a cell, inclusive; x grows with `key`, y with `query`."""
+        x, y = self.heatmap_origins[layer][head]
+        c = self.cell
+        return (x + key * c, y + query * c, x + (key + 1) * c - 1, y + (query + 1) * c - 1)
+
+    def cell_center(self, layer, head, query, key):
+        x0, y0, x1, y1 = self.cell_box(layer, head, query, key)
+        return ((x0 + x1) // 2, (y0 + y1) // 2)
+
+
+def _grid_layout(n, n_layers, n_heads, labels, scale, title, caption, notes, bar_label, scale_obj, nonfinite):
+    s = fonts.sizes(scale)
+    c = fonts.px(P.CELL, scale)
+    m = fonts.px(P.MARGIN, scale)
+    gap = fonts.px(P.PANEL_GAP, scale)
+    pad = fonts.px(P.LABEL_PAD, scale)
+
+    widest = max(fonts.token_width(label, s.label) for label in labels)
+    tallest = max(fonts.token_height(label, s.label) for label in labels)
+    row_label_w = max(c, widest) + pad  # Lq
+    rotate = widest > c - 2
+    col_label_h = (widest if rotate else max(fonts.line_height(s.label), tallest)) + pad  # Lk
+    header_h = fonts.line_height(s.header) + fonts.px(P.HEADER_PAD, scale)  # Hh
+    header_w = fonts.text_width(f"layer {n_layers - 1} · head {n_heads - 1}", s.header)
+    axis_w = fonts.line_height(s.axis) + pad  # A: "query", written upwards
+    key_h = fonts.line_height(s.axis) + fonts.px(2, scale)  # K: "key" below the last row of panels
+
+    panel_w = max(row_label_w + n * c, row_label_w + header_w)  # Pw
+    panel_h = header_h + n * c + col_label_h  # Ph
+    grid_w = axis_w + n_heads * panel_w + (n_heads - 1) * gap
+    grid_h = n_layers * panel_h + (n_layers - 1) * gap + key_h
+
+    bar_length = max(n * c, fonts.px(P.BAR_MIN_LENGTH, scale), fonts.text_width(bar_label, s.axis))
+    bar_w = colormap.colorbar_width(
+        scale_obj, thickness=fonts.px(P.BAR_THICKNESS, scale), label=bar_label, scale=scale
+    )
+    bar_pad = colormap.colorbar_pad(scale)
+    bar_h = header_h - bar_pad + bar_length + 2 * bar_pad
+    if nonfinite:
+        legend = P.nan_legend(scale, c)
+        bar_w = max(bar_w, legend.width)
+        bar_h += fonts.px(12, scale) + legend.height
+    content_w = grid_w + fonts.px(P.BAR_GAP, scale) + bar_w
+    content_h = max(grid_h, bar_h)
+
+    title_lines, caption_lines, note_lines, text_w = P.text_block(title, caption, notes, content_w, scale)
+    width = 2 * m + max(content_w, text_w)
+    top = m + P.title_height(title_lines, scale)
+    height = top + content_h + P.caption_height(caption_lines, note_lines, scale) + m
+
+    origins = tuple(
+        tuple(
+            (m + axis_w + h * (panel_w + gap) + row_label_w, top + li * (panel_h + gap) + header_h)
+            for h in range(n_heads)
+        )
+        for li in range(n_layers)
+    )
+    bar_origin = (m + grid_w + fonts.px(P.BAR_GAP, scale), top + header_h - bar_pad)
+    return GridLayout(
+        size=(width, height),
+        n=n,
+        n_layers=n_layers,
+        n_heads=n_heads,
+        cell=c,
+        heatmap_origins=origins,
+        row_label_width=row_label_w,
+        col_label_height=col_label_h,
+        panel_size=(panel_w, panel_h),
+        rotate_col_labels=rotate,
+        colorbar_origin=bar_origin,
+        title_lines=tuple(title_lines),
+        caption_lines=tuple(caption_lines),
+        note_lines=tuple(note_lines),
+    )
+
+
+def _grid_texts(labels, grad, nonfinite, scale_obj, notes):
+    if grad:
+        bar_label = "d loss / d weight"
+        extra = [
+            "Colour: d loss / d attention weight; red: raising the weight raises the loss, blue: lowers it; "
+            f"white is zero; the scale ends at ±{colormap.format_number(scale_obj.vmax)}."
+        ]
+    else:
+        bar_label = "attention weight"
+        extra = []
+    base = [
+        "Rows: query position (the token attending), top = first; columns: key position (the token attended to).",
+        "Hatched cells above the diagonal are masked: a token cannot attend to later tokens.",
+    ]
+    text = P.notes_text(labels, grad, nonfinite, base + extra) if notes else ""
+    return bar_label, text
+
+
+def _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax):
+    """`(GridLayout, plan)`: the layout `grid_layout` returns and, for `attention_grid` to draw with,
+    the checked input, its colour scale and texts (as `_strip_plan` does for the strips)."""
+    fonts.check_scale(scale)
+    attention, labels = validate_attention(attention, labels, grad)
+    numbers = all_values(attention)
+    scale_obj = P.color_scale(numbers, grad, vmax)
+    nonfinite = has_nonfinite(numbers)
+    bar_label, note_text = _grid_texts(labels, grad, nonfinite, scale_obj, notes)
+    lay = _grid_layout(
+        len(labels), len(attention), len(attention[0]), labels, scale, title, caption, note_text, bar_label,
+        scale_obj, nonfinite,
+    )
+    return lay, dict(
+        attention=attention, labels=labels, values=numbers, scale_obj=scale_obj, nonfinite=nonfinite,
+        bar_label=bar_label,
+    )
+
+
+def grid_layout(attention, labels, *, title="", caption="", grad=False, scale=1.0, values=False, notes=True, vmax=None):
+    """The `GridLayout` that `attention_grid` draws with the same arguments (for tests and overlays)."""
+    return _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax)[0]
+
+
+def attention_grid(attention, labels, *, title="", caption="", grad=False, scale=1.0, values=False, notes=True, vmax=None):
+    """Heatmaps of attention, one per (layer, head): rows of the grid are layers, columns are heads.
+
+    attention[layer][head][query] lists the weights of keys 0..query (see the module docs); labels[i] is
+    position i's character ("<BOS>" is drawn as a dark "BOS" badge). In each heatmap the query positions
+    are rows (top = position 0) and the key positions columns, every row and column labelled with its
+    character; cells above the diagonal (future keys) are left empty: background colour with a light
+    hatch, outside the outlined lower triangle. A colour bar with ticks is on the right: viridis over
+    0..1 for weights, or with `grad=True` (the numbers are d loss / d weight) the blue-white-red map
+    over the symmetric range +-max|value| (or +-`vmax` when given, e.g. to share a scale across frames),
+    so that 0 is the near-white centre. `values=True` prints each number in its cell, in black or white
+    by the cell's luminance, when every number fits at this scale (otherwise none are printed). `title`
+    goes above; `caption` below, followed (unless `notes=False`) by notes explaining rows, columns, the
+    masked cells, the BOS badge and, when present, nan/inf cells (grey, crossed). Raises ValueError for
+    malformed input (see `validate_attention`).
+
+    Size, at scale s, with px(v) = max(1, round(v * s)), n tokens, H heads, L layers and labels no wider
+    than a cell:
+        c  = px(26)                          cell side
+        Lq = c + px(6)                       row-label gutter left of each heatmap
+        Lk = line_height(px(15)) + px(6)     column-label band below each heatmap
+        Hh = line_height(px(15)) + px(4)     panel header ("layer 0 · head 2") above each heatmap
+        Pw = Lq + max(n * c, header width)   Ph = Hh + n * c + Lk
+        A  = line_height(px(13)) + px(6)     "query" axis title;  K = line_height(px(13)) + px(2): "key"
+        width  = 2 * px(20) + max(A + H * Pw + (H - 1) * px(22) + px(26) + colour-bar width, text width)
+        height = 2 * px(20) + title block + max(L * Ph + (L - 1) * px(22) + K, colour-bar height)
+                 + caption block
+    where line_height(f) is the bundled font's ascent + descent at size f (19 at 15 px, 17 at 13 px),
+    the colour bar is max(n * c, px(160)) long, and the text blocks are the wrapped title and caption
+    (lines wrap at the content width, at least px(480)). So each extra token adds exactly H * c to the
+    width and L * c to the height (once n * c exceeds the header width and the colour bar's minimum),
+    each extra head Pw + px(22), each extra layer Ph + px(22). `grid_layout` returns the positions.
+    """
+    lay, plan = _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax)
+    attention, labels, all_values = plan["attention"], plan["labels"], plan["values"]
+    scale_obj, nonfinite, bar_label = plan["scale_obj"], plan["nonfinite"], plan["bar_label"]
+    n, n_layers, n_heads = len(labels), len(attention), len(attention[0])
+
+    s = fonts.sizes(scale)
+    c = lay.cell
+    m = fonts.px(P.MARGIN, scale)
+    pad = fonts.px(P.LABEL_PAD, scale)
+    im, draw = P.new_figure(lay, scale)
+
+    hatch = _hatch_tile(n * c, n * c, fonts.px(P.HATCH_SPACING, scale))
+    mask = _upper_mask(n, c)
+    show_values = values and _values_fit(all_values, c, grad)
+    value_size = _value_font_size(c)
+    tiles = {}
+    if lay.rotate_col_labels:
+        for label in set(labels):
+            tiles[label] = _token_tile(label, s.label, P.INK, P.BACKGROUND).transpose(Image.Transpose.ROTATE_90)
+    outline_w = max(1, fonts.px(1, scale))
+
+    for li in range(n_layers):
+        for hi in range(n_heads):
+            x0, y0 = lay.heatmap_origins[li][hi]
+            fonts.draw_text(
+                draw, (x0, y0 - fonts.px(P.HEADER_PAD, scale)), f"layer {li} · head {hi}", s.header, P.INK, anchor="ld"
+            )
+            if n > 1:
+                im.paste(hatch, (x0, y0), mask)
+            rows = attention[li][hi]
+            for q, row in enumerate(rows):
+                for k, v in enumerate(row):
+                    box = lay.cell_box(li, hi, q, k)
+                    color = scale_obj.color(v)
+                    draw.rectangle(box, fill=color)
+                    if not math.isfinite(v):
+                        P.draw_nan_mark(draw, box, scale)
+                    elif show_values:
+                        fonts.draw_text(
+                            draw, (box[0] + c / 2, box[1] + c / 2), _format_cell(v, grad), value_size,
+                            colormap.text_color_on(color), anchor="mm",
+                        )
+            if grad and n > 1:  # faint cell borders: near-zero cells are near-white
+                for i in range(1, n):
+                    draw.line([(x0 + i * c, y0 + i * c), (x0 + i * c, y0 + n * c - 1)], fill=P.GRID_LINE)
+                    draw.line([(x0, y0 + i * c), (x0 + i * c - 1, y0 + i * c)], fill=P.GRID_LINE)
+            draw.line(_staircase(x0, y0, n, c) + [(x0, y0)], fill=P.OUTLINE, width=outline_w)
+            # row labels (queries) in the gutter, column labels (keys) below
+            for i, label in enumerate(labels):
+                fonts.draw_token(draw, (x0 - pad - (lay.row_label_width - pad) / 2, y0 + i * c + c / 2), label, s.label, P.INK)
+                if lay.rotate_col_labels:
+                    tile = tiles[label]
+                    im.paste(tile, (int(x0 + i * c + (c - tile.width) / 2), y0 + n * c + pad))
+                else:
+                    fonts.draw_token(
+                        draw, (x0 + i * c + c / 2, y0 + n * c + pad + fonts.line_height(s.label) / 2), label, s.label, P.INK
+                    )
+        # "query" written upwards left of the first heatmap of this layer
+        x0, y0 = lay.heatmap_origins[li][0]
+        q_img = _rotated_text("query", s.axis, P.MUTED_INK)
+        im.paste(q_img, (m, int(y0 + (n * c - q_img.height) / 2)))
+    for hi in range(n_heads):  # "key" under the last layer's column labels
+        x0, y0 = lay.heatmap_origins[n_layers - 1][hi]
+        fonts.draw_text(draw, (x0 + n * c / 2, y0 + n * c + lay.col_label_height), "key", s.axis, P.MUTED_INK, anchor="ma")
+
+    bar_length = max(n * c, fonts.px(P.BAR_MIN_LENGTH, scale), fonts.text_width(bar_label, s.axis))
+    legend = P.nan_legend(scale, c) if nonfinite else None
+    P.draw_colorbar_and_caption(im, draw, lay, scale_obj, bar_length, bar_label, legend, scale)
+    return im
