@@ -18,7 +18,8 @@ from bench.timing import print_results, timed  # noqa: E402
 from microtrace.engine.data import load_dataset  # noqa: E402
 from microtrace.engine.train import TrainConfig, Trainer  # noqa: E402
 from microtrace.tracer import trace_step  # noqa: E402
-from microtrace.viz.graph.dot import block_diagram, scalar_diagram  # noqa: E402
+from microtrace.viz.graph.block import block_diagram  # noqa: E402
+from microtrace.viz.graph.scalar import scalar_diagram  # noqa: E402
 from microtrace.viz.graph.select import focus_nodes  # noqa: E402
 from microtrace.viz.graph.render import render_bytes  # noqa: E402
 

@@ -28,7 +28,7 @@ from microtrace.engine.atomic import write_atomic
 from microtrace.engine.data import load_dataset
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import top_paths, trace_step
-from microtrace.viz.graph.dot import scalar_diagram
+from microtrace.viz.graph.scalar import scalar_diagram
 from microtrace.viz.graph.render import DotNotFound, render
 
 HERE = Path(__file__).resolve().parent

@@ -24,7 +24,8 @@ from pathlib import Path
 from microtrace.engine.data import load_dataset
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
-from microtrace.viz.graph.dot import block_diagram, scalar_diagram
+from microtrace.viz.graph.block import block_diagram
+from microtrace.viz.graph.scalar import scalar_diagram
 from microtrace.viz.graph.select import focus_nodes
 from microtrace.viz.graph.render import DotNotFound, render
 

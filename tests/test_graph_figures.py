@@ -23,7 +23,8 @@ from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, top_paths, trace_step
 from microtrace.viz.graph import style as gs
 from microtrace.viz.cli.graph import graph
-from microtrace.viz.graph.dot import block_diagram, edge_kind, scalar_diagram
+from microtrace.viz.graph.block import block_diagram, edge_kind
+from microtrace.viz.graph.scalar import scalar_diagram
 from microtrace.viz.graph.select import ViewTooLarge, around_nodes, check_size, collapse_paths, focus_collapsed, focus_nodes
 from microtrace.viz.graph.render import DotNotFound, RenderError, fix_pdf_dates, render, render_bytes
 

@@ -261,55 +261,22 @@ def attention_grid(attention, labels, *, title="", caption="", grad=False, scale
     s = fonts.sizes(scale)
     c = lay.cell
     m = fonts.px(P.MARGIN, scale)
-    pad = fonts.px(P.LABEL_PAD, scale)
     im, draw = P.new_figure(lay, scale)
-
-    hatch = _hatch_tile(n * c, n * c, fonts.px(P.HATCH_SPACING, scale))
-    mask = _upper_mask(n, c)
-    show_values = values and _values_fit(all_values, c, grad)
-    value_size = _value_font_size(c)
-    tiles = {}
-    if lay.rotate_col_labels:
-        for label in set(labels):
-            tiles[label] = _token_tile(label, s.label, P.INK, P.BACKGROUND).transpose(Image.Transpose.ROTATE_90)
-    outline_w = max(1, fonts.px(1, scale))
-
+    look = _PanelLook(
+        scale=scale,
+        grad=grad,
+        scale_obj=scale_obj,
+        hatch=_hatch_tile(n * c, n * c, fonts.px(P.HATCH_SPACING, scale)),
+        mask=_upper_mask(n, c),
+        show_values=values and _values_fit(all_values, c, grad),
+        tiles={
+            label: _token_tile(label, s.label, P.INK, P.BACKGROUND).transpose(Image.Transpose.ROTATE_90)
+            for label in (set(labels) if lay.rotate_col_labels else ())
+        },
+    )
     for li in range(n_layers):
         for hi in range(n_heads):
-            x0, y0 = lay.heatmap_origins[li][hi]
-            fonts.draw_text(
-                draw, (x0, y0 - fonts.px(P.HEADER_PAD, scale)), f"layer {li} · head {hi}", s.header, P.INK, anchor="ld"
-            )
-            if n > 1:
-                im.paste(hatch, (x0, y0), mask)
-            rows = attention[li][hi]
-            for q, row in enumerate(rows):
-                for k, v in enumerate(row):
-                    box = lay.cell_box(li, hi, q, k)
-                    color = scale_obj.color(v)
-                    draw.rectangle(box, fill=color)
-                    if not math.isfinite(v):
-                        P.draw_nan_mark(draw, box, scale)
-                    elif show_values:
-                        fonts.draw_text(
-                            draw, (box[0] + c / 2, box[1] + c / 2), _format_cell(v, grad), value_size,
-                            colormap.text_color_on(color), anchor="mm",
-                        )
-            if grad and n > 1:  # faint cell borders: near-zero cells are near-white
-                for i in range(1, n):
-                    draw.line([(x0 + i * c, y0 + i * c), (x0 + i * c, y0 + n * c - 1)], fill=P.GRID_LINE)
-                    draw.line([(x0, y0 + i * c), (x0 + i * c - 1, y0 + i * c)], fill=P.GRID_LINE)
-            draw.line(_staircase(x0, y0, n, c) + [(x0, y0)], fill=P.OUTLINE, width=outline_w)
-            # row labels (queries) in the gutter, column labels (keys) below
-            for i, label in enumerate(labels):
-                fonts.draw_token(draw, (x0 - pad - (lay.row_label_width - pad) / 2, y0 + i * c + c / 2), label, s.label, P.INK)
-                if lay.rotate_col_labels:
-                    tile = tiles[label]
-                    im.paste(tile, (int(x0 + i * c + (c - tile.width) / 2), y0 + n * c + pad))
-                else:
-                    fonts.draw_token(
-                        draw, (x0 + i * c + c / 2, y0 + n * c + pad + fonts.line_height(s.label) / 2), label, s.label, P.INK
-                    )
+            _draw_panel(im, draw, lay, li, hi, attention[li][hi], labels, look)
         # "query" written upwards left of the first heatmap of this layer
         x0, y0 = lay.heatmap_origins[li][0]
         q_img = _rotated_text("query", s.axis, P.MUTED_INK)
@@ -322,3 +289,54 @@ def attention_grid(attention, labels, *, title="", caption="", grad=False, scale
     legend = P.nan_legend(scale, c) if nonfinite else None
     P.draw_colorbar_and_caption(im, draw, lay, scale_obj, bar_length, bar_label, legend, scale)
     return im
+
+
+@dataclass(frozen=True)
+class _PanelLook:
+    """What every heatmap of one grid is drawn with."""
+
+    scale: float
+    grad: bool
+    scale_obj: object  # the colour scale
+    hatch: Image.Image  # the hatched tile over the masked cells
+    mask: Image.Image  # where it goes: the cells above the diagonal
+    show_values: bool
+    tiles: dict  # label -> its rotated image, when column labels are rotated
+
+
+def _draw_panel(im, draw, lay, li, hi, rows, labels, look):
+    """One heatmap: its header, the cells (hatched above the diagonal), the outline and the labels."""
+    s = fonts.sizes(look.scale)
+    n, c = len(labels), lay.cell
+    pad = fonts.px(P.LABEL_PAD, look.scale)
+    x0, y0 = lay.heatmap_origins[li][hi]
+    header_y = y0 - fonts.px(P.HEADER_PAD, look.scale)
+    fonts.draw_text(draw, (x0, header_y), f"layer {li} · head {hi}", s.header, P.INK, anchor="ld")
+    if n > 1:
+        im.paste(look.hatch, (x0, y0), look.mask)
+    value_size = _value_font_size(c)
+    for q, row in enumerate(rows):
+        for k, v in enumerate(row):
+            box = lay.cell_box(li, hi, q, k)
+            color = look.scale_obj.color(v)
+            draw.rectangle(box, fill=color)
+            if not math.isfinite(v):
+                P.draw_nan_mark(draw, box, look.scale)
+            elif look.show_values:
+                centre = (box[0] + c / 2, box[1] + c / 2)
+                text = _format_cell(v, look.grad)
+                fonts.draw_text(draw, centre, text, value_size, colormap.text_color_on(color), anchor="mm")
+    if look.grad and n > 1:  # faint cell borders: near-zero cells are near-white
+        for i in range(1, n):
+            draw.line([(x0 + i * c, y0 + i * c), (x0 + i * c, y0 + n * c - 1)], fill=P.GRID_LINE)
+            draw.line([(x0, y0 + i * c), (x0 + i * c - 1, y0 + i * c)], fill=P.GRID_LINE)
+    draw.line(_staircase(x0, y0, n, c) + [(x0, y0)], fill=P.OUTLINE, width=max(1, fonts.px(1, look.scale)))
+    # row labels (queries) in the gutter, column labels (keys) below
+    for i, label in enumerate(labels):
+        fonts.draw_token(draw, (x0 - pad - (lay.row_label_width - pad) / 2, y0 + i * c + c / 2), label, s.label, P.INK)
+        if lay.rotate_col_labels:
+            tile = look.tiles[label]
+            im.paste(tile, (int(x0 + i * c + (c - tile.width) / 2), y0 + n * c + pad))
+        else:
+            centre = (x0 + i * c + c / 2, y0 + n * c + pad + fonts.line_height(s.label) / 2)
+            fonts.draw_token(draw, centre, label, s.label, P.INK)

@@ -14,7 +14,7 @@ from microtrace.engine.data import DataError
 from microtrace.engine.run import RunError, open_run
 from microtrace.tracer import TraceError
 
-from microtrace.viz.attention import figures as A
+from microtrace.viz import attention as A
 from microtrace.viz.attention import data as AT
 from microtrace.viz.draw import fonts
 from microtrace.viz.cli.checks import HELP_OPTIONS

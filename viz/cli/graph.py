@@ -13,7 +13,8 @@ from microtrace.tracer import TraceError
 from microtrace.viz.graph import select as graph_select
 from microtrace.viz.cli.checks import HELP_OPTIONS
 from microtrace.viz.cli.common import UserError, trace_source_options
-from microtrace.viz.graph.dot import block_diagram, scalar_diagram
+from microtrace.viz.graph.block import block_diagram
+from microtrace.viz.graph.scalar import scalar_diagram
 from microtrace.viz.graph.render import DotNotFound, RenderError, output_format, render
 
 LEVELS = ("block", "stage", "layer", "scalar")

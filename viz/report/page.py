@@ -21,7 +21,7 @@ from microtrace.viz.graph import style as gs
 from microtrace.viz.draw.canvas import png_bytes
 from microtrace.viz.attention.data import attention_figure
 from microtrace.tracer.doctor import diagnose
-from microtrace.viz.graph.dot import block_diagram
+from microtrace.viz.graph.block import block_diagram
 from microtrace.viz.gradflow.matrices import flow_data, gradflow_figure
 from microtrace.viz.graph.render import DotNotFound, RenderError, render_bytes
 

@@ -1,0 +1,358 @@
+"""The collapsed graph (`trace.collapse("block"|"stage"|"layer")`) as a Graphviz diagram: one node per
+scope, clusters for positions, layers, blocks and heads, edges as wide as the gradient they carry.
+
+A pure function of the graph and the options: the same input gives the same DOT source. Rendering is
+`viz.graph.render.render`. Node and edge attributes are those of docs/trace-format.md.
+"""
+
+import math
+
+from microtrace.viz.graph import diagram as dg
+from microtrace.viz.graph import style as gs
+
+_STREAM_BLOCKS = ("embed", "attn", "mlp")
+
+
+def _token(label):
+    return "BOS" if label == "<BOS>" else label
+
+
+def _is_param(d):
+    return d["scope"].startswith("param/")
+
+
+def _carries_stream(d, level):
+    """Whether a collapsed node's output is the residual stream (not merely read from it)."""
+    if _is_param(d):
+        return False
+    if level == "block" or level == "layer":
+        return d.get("block") in _STREAM_BLOCKS or (level == "layer" and "layer" in d and "block" not in d)
+    stage = d.get("stage")
+    return stage == "residual" or (d.get("block") == "embed" and stage == "rmsnorm")
+
+
+def edge_kind(C, u, v):
+    """`param`, `kv` (a key or value made at an earlier position), `stream` (the residual stream) or `data`."""
+    du, dv = C.nodes[u], C.nodes[v]
+    level = C.graph.get("level", "block")
+    if _is_param(du):
+        return "param"
+    if "pos" in du and "pos" in dv and du["pos"] != dv["pos"]:
+        return "kv"
+    if _carries_stream(du, level) and (_carries_stream(dv, level) or dv.get("block") == "lm_head"):
+        if du.get("pos") == dv.get("pos"):
+            return "stream"
+    return "data"
+
+
+def _short_label(d, level):
+    scope = d["scope"]
+    if _is_param(d):
+        return d.get("stage") or scope[len("param/") :]
+    if level == "layer":
+        return scope
+    if level == "stage":
+        if "pos" not in d:
+            return scope
+        return d.get("stage", scope.rsplit("/", 1)[-1])
+    if "pos" not in d:
+        return "mean loss" if d.get("block") == "loss" else scope
+    return d.get("block", scope.rsplit("/", 1)[-1])
+
+
+def _cluster_path(d, level, chars, th):
+    """Clusters a collapsed node sits in: position, layer, block (stage level), head."""
+    if _is_param(d):
+        path = [("params", dg.cluster_attrs("parameter matrices", 0, th))]
+        if "layer" in d:
+            path.append((f"params/layer{d['layer']}", dg.cluster_attrs(f"layer {d['layer']}", 1, th)))
+        return path
+    if "pos" not in d:
+        return []
+    p = d["pos"]
+    tok = ""
+    if chars and p + 1 < len(chars):
+        tok = f"   {_token(chars[p])} → {_token(chars[p + 1])}"
+    path = [(f"pos{p}", dg.cluster_attrs(f"position {p}{tok}", 0, th))]
+    cid = f"pos{p}"
+    depth = 1
+    if "layer" in d:
+        cid += f"/layer{d['layer']}"
+        path.append((cid, dg.cluster_attrs(f"layer {d['layer']}", depth, th)))
+        depth += 1
+    if level == "stage":
+        block = d.get("block")
+        if block:
+            cid += f"/{block}"
+            path.append((cid, dg.cluster_attrs(block, depth, th)))
+            depth += 1
+        if "head" in d:
+            cid += f"/head{d['head']}"
+            path.append((cid, dg.cluster_attrs(f"head {d['head']}", depth, th)))
+    return path
+
+
+def _group_tooltip(d, C):
+    pairs = [("scope", d["scope"]), ("nodes", gs.count(d["count"]))]
+    ops = d.get("ops") or {}
+    if isinstance(ops, dict):
+        pairs.append(("ops", ", ".join(f"{k} {v}" for k, v in ops.items())))
+    for key in ("grad_norm", "grad_abs_sum", "grad_abs_max"):
+        if key in d:
+            pairs.append((key, repr(float(d[key]))))
+    for key in ("zero_grad", "nonfinite", "internal_edges"):
+        if key in d:
+            pairs.append((key, d[key]))
+    for key in ("pos", "layer", "block", "head", "stage"):
+        if key in d:
+            pairs.append((key, d[key]))
+    stats = C.graph.get("param_stats", {}).get(d["scope"][len("param/") :]) if _is_param(d) else None
+    if stats:
+        for key in ("shape", "zero_fraction", "data_norm", "update_norm", "update_ratio"):
+            if key in stats:
+                pairs.append((f"matrix {key}", stats[key]))
+    if _is_param(d):
+        for v in sorted(C.successors(d["scope"]), key=_reader_order(C)):
+            e = C.edges[d["scope"], v]
+            pairs.append((f"read by {v}", f"{e['count']} edges, sum |grad_flow| {e['grad_flow_abs']!r}"))
+    return gs.tooltip(pairs)
+
+
+def block_diagram(
+    C,
+    *,
+    backward=False,
+    color="grad",
+    params=True,
+    highlight=(),
+    rankdir="LR",
+    theme="light",
+    precision=3,
+    title=None,
+    legend=True,
+    what=None,
+):
+    """The collapsed graph `C` (from `trace.collapse(level)`) as a Graphviz diagram.
+
+    Nodes show their scope, op count and gradient norm and are filled by |grad| (`color="grad"`, log
+    scale), not at all (`"none"`); edges are as wide as the gradient they carry (Σ|grad_flow|, log
+    scale) and coloured by kind (residual stream, KV cache, parameter read, other). `params=False` leaves
+    out the parameter matrices. `highlight`: paths, each a list of C's node ids (consecutive ones are
+    joined by an edge of C), drawn in the highlight colour. `backward=True` reverses the arrows and
+    labels each edge with its flow; the layout stays that of the forward view. `what` names the view
+    in the title.
+    """
+    th = gs.theme(theme)
+    gs.check_rankdir(rankdir)
+    level = C.graph.get("level", "block")
+    keep = [n for n, d in C.nodes(data=True) if params or not _is_param(d)]
+    # Parameter reads (one edge per matrix and position) would cross every position: they are left out
+    # of the picture and summed up in each matrix's tooltip; the matrix sits above the column reading it.
+    edges = [(u, v, d) for u, v, d in C.edges(data=True) if not _is_param(C.nodes[u])]
+    # A group has no single value: by value, it is coloured by the norm of the values inside.
+    colors = gs.node_colors("norm" if color == "value" else color, (_coloured(C.nodes[n], color) for n in keep))
+    boundary = C.graph.get("boundary") or {}
+    stub_flows = [f for side in boundary.values() for st in side.values() for _, f in st["edges"].values()]
+    pens = gs.pen_scale([d["grad_flow_abs"] for _, _, d in edges] + stub_flows)
+    hl_nodes, hl_edges = dg.highlighted_sets(highlight)
+
+    what = (what or f"{level} view") + ("" if params else " (parameters hidden)")
+    g = dg.new_digraph(th, rankdir, title if title is not None else dg.step_title(C, what, backward), level)
+    if legend:
+        _legend(g, C, keep, colors, pens, th, params, backward, hl_edges)
+    _group_nodes(g, C, keep, level, colors, th, precision, hl_nodes)
+    _order_positions(g, C, keep)
+    if boundary:
+        _collapsed_stubs(g, C, boundary, pens, th, backward)
+    _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges)
+    return g
+
+
+def _legend(g, C, keep, colors, pens, th, params, backward, hl_edges):
+    """The legend as a node in the last column, beside the loss: the block pictures are tall, not wide."""
+    kinds = [(th.stream, "residual stream"), (th.kv, "KV cache: earlier position → later"), (th.data, "other data flow")]
+    if hl_edges:
+        kinds.append((th.highlight, "top gradient paths"))
+    notes = ["nodes: scope, op count, ‖grad‖", "(L2 norm over the nodes inside)"]
+    if params and any(_is_param(C.nodes[n]) for n in keep):
+        notes += ["parameters are read at every position", "(hover a matrix for each read)"]
+    if backward:
+        notes += ["backward: arrows point the way", "the gradient flows"]
+    parts = gs.legend_parts(colors, pens, th, edge_kinds=kinds, notes=notes)
+    g.node(
+        "legend",
+        label=gs.legend_node_label(parts),
+        shape="box",
+        style="rounded",
+        color=th.cluster_pen,
+        margin="0.12,0.08",
+        tooltip="legend",
+    )
+    sinks = [n for n in keep if C.out_degree(n) == 0 and "pos" not in C.nodes[n]]
+    if sinks:
+        _same_rank(g, "legend", sinks[-1])
+
+
+def _group_nodes(g, C, keep, level, colors, th, precision, hl_nodes):
+    """One node per kept scope, in its clusters; each parameter matrix in the rank of its first reader."""
+    chars = C.graph.get("chars") or []
+    clusters = dg.Clusters()
+    for n in keep:
+        d = C.nodes[n]
+        attrs = _group_node_attrs(C, n, d, level, colors, th, precision, n in hl_nodes)
+        clusters.add_node(_cluster_path(d, level, chars, th), n, attrs)
+    clusters.emit(g)
+    for n in keep:
+        if _is_param(C.nodes[n]):
+            readers = sorted(C.successors(n), key=_reader_order(C))
+            if readers:
+                _same_rank(g, n, readers[0])
+
+
+def _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges):
+    kinds = {(u, v): edge_kind(C, u, v) for u, v, _ in edges}
+    # KV-cache arcs first, so that the residual stream is drawn over them where they cross
+    edges = sorted(edges, key=lambda e: kinds[e[0], e[1]] != "kv")
+    for u, v, d in edges:
+        attrs = _group_edge_attrs(u, v, d, kinds[u, v], level, pens, th, rankdir, backward, (u, v) in hl_edges)
+        g.edge(u, v, **attrs)
+
+
+def _group_edge_attrs(u, v, d, kind, level, pens, th, rankdir, backward, highlighted):
+    flow = d["grad_flow_abs"]
+    attrs = {
+        "penwidth": pens.pen(flow),
+        "color": {"stream": th.stream, "kv": th.kv, "data": th.data}[kind],
+        "tooltip": gs.tooltip(
+            [
+                ("edge", f"{u} -> {v}"),
+                ("kind", kind),
+                ("elementary edges", gs.count(d["count"])),
+                ("grad_flow (sum)", repr(float(d["grad_flow"]))),
+                ("grad_flow_abs (sum of |.|)", repr(float(flow))),
+            ]
+        ),
+    }
+    if kind == "stream":
+        attrs["weight"] = "8"  # keep the stream straight: it is the spine of each position
+    elif kind == "kv" and level == "block":
+        # cross-position edges must not pull the positions out of line; leaving and entering on the
+        # same side draws them as nested arcs beside the attention column instead of through it
+        tail = head = "e" if rankdir == "LR" else "s"
+        attrs.update(constraint="false", tailport=tail, headport=head)
+    elif kind == "kv":
+        # at the stage level a key or value feeds every later position's heads: a dense bundle,
+        # drawn translucent so that it does not hide what it crosses
+        attrs["color"] = th.kv + "90"
+    dg.flow_style(attrs, flow, pens, th, highlighted)
+    if backward:
+        attrs["dir"] = "back"
+        if kind != "kv":  # a label on an unconstrained arc is placed far from it: hover instead
+            attrs["label"] = gs.number(flow, 2)
+    return attrs
+
+
+def _order_positions(g, C, keep):
+    """Positions in order (top to bottom in LR, left to right in TB), the parameters before them: a
+    chain of invisible edges between the first node of each, all in one rank, fixes their order."""
+    first = {}
+    for n in keep:
+        d = C.nodes[n]
+        if "pos" in d:
+            first.setdefault(d["pos"], n)
+    chain = [first[p] for p in sorted(first)]
+    params = [n for n in keep if _is_param(C.nodes[n]) and C.out_degree(n)]
+    if params and chain:
+        # the matrix in the same rank as position 0's first node, if any, goes first
+        same = [n for n in params if sorted(C.successors(n), key=_reader_order(C))[0] == chain[0]]
+        if same:
+            chain.insert(0, same[0])
+    if len(chain) < 2:
+        return
+    with g.subgraph() as s:
+        s.attr(rank="same")
+        for a, b in zip(chain, chain[1:]):
+            s.edge(a, b, style="invis")
+
+
+def _collapsed_stubs(g, C, boundary, pens, th, backward):
+    """Dashed stubs for the scopes outside a focused collapsed view, one per scope (and side), with
+    the gradient each edge to it carries."""
+    for side in ("in", "out"):
+        for i, (key, st) in enumerate(sorted(boundary[side].items())):
+            name = f"stub_{side}{i}"
+            scope = dg.stub_scope(key, st["positions"])
+            count = sum(c for c, _ in st["edges"].values())
+            where = "from" if side == "in" else "to"
+            text = f"{where} {gs.html(scope)}<BR/>{gs.count(count)} edge{'s' * (count != 1)} {side}"
+            g.node(name, **dg.stub_node_attrs(text, [("outside the view", scope), ("elementary edges", count)], th))
+            for inside, (c, flow) in st["edges"].items():
+                pos = C.nodes[inside].get("pos")
+                kv = st["positions"] and pos is not None and pos not in st["positions"]
+                attrs = {
+                    "style": "dashed",
+                    "penwidth": pens.pen(flow),
+                    "color": th.kv if kv else th.muted,
+                    "tooltip": gs.tooltip([("elementary edges", c), ("grad_flow_abs (sum of |.|)", repr(float(flow)))]),
+                }
+                if backward:
+                    attrs["dir"] = "back"
+                g.edge(name, inside, **attrs) if side == "in" else g.edge(inside, name, **attrs)
+
+
+def _same_rank(g, *names):
+    with g.subgraph() as s:
+        s.attr(rank="same")
+        for n in names:
+            s.node(n)
+
+
+def _reader_order(C):
+    def key(n):
+        d = C.nodes[n]
+        return (d.get("pos", -1), n)
+
+    return key
+
+
+def _coloured(d, color):
+    """The quantity a collapsed node is coloured by: ‖value‖ by value, else ‖grad‖."""
+    return d.get("data_norm", math.nan) if color == "value" else d["grad_norm"]
+
+
+def _group_node_attrs(C, n, d, level, colors, th, precision, highlighted):
+    fill, ink = colors.fill(_coloured(d, "value" if colors.mode == "norm" else "grad"), th)
+    lines = [f'<B>{gs.html(_short_label(d, level))}</B>']
+    if _is_param(d):
+        stats = C.graph.get("param_stats", {}).get(d["scope"][len("param/") :], {})
+        shape = stats.get("shape")
+        if shape:
+            lines.append(f"{shape[0]}×{shape[1]}")
+    else:
+        lines.append(f"{gs.count(d['count'])} ops")
+    lines.append(gs.html(f"‖g‖ {gs.number(d['grad_norm'], precision)}"))
+    if colors.mode == "norm" and "data_norm" in d:
+        lines.append(gs.html(f"‖v‖ {gs.number(d['data_norm'], precision)}"))
+    if "pos" not in d and d.get("block") == "loss" and "loss" in C.graph:
+        lines.append(gs.html(f"loss {gs.number(C.graph['loss'], precision + 1)}"))
+    if 0 < d.get("zero_grad", 0) < d["count"]:
+        lines.append(gs.html(f"{gs.count(d['zero_grad'])} zero grad"))
+    if d.get("nonfinite", 0):
+        lines.append(f'<B>{gs.html(gs.count(d["nonfinite"]) + " nan/inf")}</B>')
+    attrs = {
+        "label": "<" + "<BR/>".join(lines) + ">",
+        "shape": "box",
+        "style": "rounded,filled",
+        "fillcolor": fill,
+        "fontcolor": ink,
+        "color": th.ink if th.name == "light" else th.muted,
+        "margin": "0.12,0.05",
+        "tooltip": _group_tooltip(d, C),
+    }
+    if colors.magnitude and d.get("zero_grad", 0) == d["count"]:
+        attrs["style"] = "rounded,filled,dashed"
+    if d.get("nonfinite", 0) or d["grad_norm"] != d["grad_norm"]:
+        attrs.update(color=th.nonfinite_pen, penwidth="3")
+    if highlighted:
+        attrs.update(color=th.highlight, penwidth="3")
+    return attrs

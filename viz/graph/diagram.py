@@ -1,0 +1,131 @@
+"""What the two Graphviz diagrams share: the digraph and its look, nested clusters, the title, highlighted
+paths, gradient-flow edge styles and the dashed stubs that stand for the rest of the graph."""
+
+import math
+from collections import defaultdict
+
+import graphviz
+
+from microtrace.viz.graph import style as gs
+
+
+def new_digraph(th, rankdir, title, name):
+    g = graphviz.Digraph(name=name)
+    g.attr(
+        "graph",
+        rankdir=rankdir,
+        bgcolor=th.background,
+        fontname=gs.FONT,
+        fontcolor=th.ink,
+        fontsize="10",  # the legend's text; the title sets its own size
+        label=gs.title_label(title, (), th),
+        labelloc="t",
+        labeljust="l",
+        newrank="true",
+        nodesep="0.18",
+        ranksep="0.45",
+        pad="0.2",
+        outputorder="edgesfirst",
+    )
+    g.attr("node", fontname=gs.FONT, fontsize="11", fontcolor=th.ink, color=th.ink, penwidth="1")
+    g.attr("edge", fontname=gs.FONT, fontsize="9", fontcolor=th.muted, arrowsize="0.6", color=th.data)
+    return g
+
+
+class Clusters:
+    """Nested clusters, emitted in the order they were first used (so the source is deterministic)."""
+
+    def __init__(self):
+        self.children = defaultdict(list)  # cluster id (None = top) -> child cluster ids
+        self.nodes = defaultdict(list)  # cluster id -> [(name, attrs)]
+        self.attrs = {}  # cluster id -> graph attributes
+
+    def add_node(self, path, name, attrs):
+        """`path`: [(cluster id, {attrs}), ...] from the outermost cluster in."""
+        parent = None
+        for cid, cattrs in path:
+            if cid not in self.attrs:
+                self.attrs[cid] = cattrs
+                self.children[parent].append(cid)
+            parent = cid
+        self.nodes[parent].append((name, attrs))
+
+    def emit(self, g, cid=None):
+        for name, attrs in self.nodes[cid]:
+            g.node(name, **attrs)
+        for child in self.children[cid]:
+            with g.subgraph(name="cluster_" + child) as s:
+                s.attr(**self.attrs[child])
+                self.emit(s, child)
+
+
+def cluster_attrs(label, depth, th):
+    return {
+        "label": label,
+        "style": "rounded,filled",
+        "fillcolor": th.cluster_fills[min(depth, len(th.cluster_fills) - 1)],
+        "color": th.cluster_pen,
+        "fontcolor": th.muted,
+        "fontsize": "11",
+        "labeljust": "l",
+        "margin": "6",
+    }
+
+
+def step_title(G, what, backward):
+    m = G.graph
+    parts = []
+    if "step" in m:
+        parts.append(f"step {m['step']}")
+    if "doc" in m:
+        parts.append(f"“{m['doc']}”")
+    if "loss" in m:
+        parts.append(f"loss {gs.number(m['loss'], 4)}")
+    parts.append(what)
+    if backward:
+        parts.append("backward: gradient flow")
+    return "  ·  ".join(parts)
+
+
+def highlighted_sets(highlight):
+    """The nodes and the edges (consecutive pairs) of the `highlight` paths, as two sets."""
+    return {n for path in highlight for n in path}, {(a, b) for path in highlight for a, b in zip(path, path[1:])}
+
+
+def flow_style(attrs, flow, pens, th, highlighted):
+    """Mark an edge by the gradient it carries: dotted when none, the alarm colour when nan or inf,
+    and the highlight colour (at least 2.5 wide) on a highlighted path. Updates `attrs` in place."""
+    if flow == 0:
+        attrs["style"] = "dotted"
+    elif not math.isfinite(flow):
+        attrs["color"] = th.nonfinite_pen
+    if highlighted:
+        attrs["color"] = th.highlight
+        attrs["penwidth"] = f"{max(pens.width(flow), 2.5):.2f}"
+
+
+def stub_node_attrs(text, tooltip_pairs, th):
+    """A dashed box standing for what lies outside the view (both diagrams draw stubs alike): `text`
+    is its HTML-like label."""
+    return {
+        "label": f"<{text}>",
+        "shape": "box",
+        "style": "rounded,dashed,filled",
+        "fillcolor": th.stub_fill,
+        "color": th.muted,
+        "fontcolor": th.muted,
+        "fontsize": "9",
+        "tooltip": gs.tooltip(tooltip_pairs),
+    }
+
+
+def stub_scope(key, positions):
+    """A stub's scope as shown: a "pos*/..." key (the same scope at several positions) names them."""
+    return key.replace("pos*", _positions_text(positions), 1) if key.startswith("pos*/") else key
+
+
+def _positions_text(positions):
+    ps = sorted(positions)
+    if len(ps) > 2 and ps == list(range(ps[0], ps[-1] + 1)):
+        return f"pos{ps[0]}–{ps[-1]}"
+    return "pos" + ",".join(str(p) for p in ps)

@@ -1,0 +1,315 @@
+"""Real scalar nodes of a traced step in micrograd's style, as a Graphviz diagram: value and grad on each
+node, op nodes between, with stubs for the edges that leave the view.
+
+A pure function of the graph and the options: the same input gives the same DOT source. Rendering is
+`viz.graph.render.render`. Node and edge attributes are those of docs/trace-format.md.
+"""
+
+import math
+
+from microtrace.viz.graph import diagram as dg
+from microtrace.viz.graph import style as gs
+
+_LEAVES = ("param", "const", "leaf")
+_OP_TEXT = {"*": "×", "+": "+", "**": "**", "exp": "exp", "log": "log", "relu": "relu", "dot": "dot", "sum": "Σ"}
+
+
+def _is_const(d):
+    return d["op"] == "const"
+
+
+def _op_text(d, consts, precision):
+    op = d["op"]
+    if op == "**":
+        text = f"** {d.get('exponent', float('nan')):g}"  # exponents are short: -1, -0.5, 2
+    else:
+        text = _OP_TEXT.get(op, op)
+    if consts:
+        text += " " + ", ".join(gs.number(c, precision) for c in consts)
+    return text
+
+
+def _value_title(n, d):
+    if "param" in d:
+        r, c = d["index"]
+        name = d["param"].split(".", 1)[-1]
+        return f"{name}[{r},{c}]"
+    text = f"#{n}"
+    if "key" in d:
+        text += f" key {d['key']}"
+    elif "unit" in d:
+        text += f" unit {d['unit']}"
+    return text
+
+
+_TOOLTIP_KEYS = (
+    "op", "data", "grad", "scope", "pos", "layer", "block", "head", "stage", "exponent", "key", "unit",
+    "param", "index", "new_data", "adam_m", "adam_v", "update_ratio",
+)  # fmt: skip
+
+
+def _value_tooltip(n, d):
+    pairs = [("node", n)]
+    for key in _TOOLTIP_KEYS:
+        if key in d:
+            v = d[key]
+            pairs.append((key, repr(float(v)) if isinstance(v, float) else v))
+    return gs.tooltip(pairs)
+
+
+def _common_scope(scopes):
+    parts = [s.split("/") for s in scopes]
+    if not parts:
+        return ""
+    prefix = []
+    for group in zip(*parts):
+        if all(p == group[0] for p in group):
+            prefix.append(group[0])
+        else:
+            break
+    return "/".join(prefix)
+
+
+def scalar_diagram(
+    G,
+    nodes,
+    *,
+    backward=False,
+    color="grad",
+    highlight=(),
+    rankdir="LR",
+    theme="light",
+    precision=3,
+    title=None,
+    legend=True,
+    what=None,
+):
+    """The scalar nodes `nodes` of G (ids of `trace.graph(view)`) in micrograd's style.
+
+    Each value is a box with its data and grad; each operation an op node (×, +, **, exp, log, relu,
+    dot, Σ) between its operands and its result, with the constants it uses written inside it. Edges
+    are as wide as |grad_flow| (log scale). The rest of the graph appears as dashed stub nodes, one per
+    scope outside, saying how many nodes and edges connect to it. `color`: "grad" (|grad|, log scale),
+    "value" (data, diverging) or "none". `highlight`: paths of G's node ids (`top_paths`). `backward`:
+    arrows reversed and each operand edge labelled with its grad_flow. `what` names the view in the title.
+    """
+    th = gs.theme(theme)
+    gs.check_rankdir(rankdir)
+    inside = sorted(set(nodes))
+    S = set(inside)
+    inline = _inline_constants(G, inside, S)
+    inlined = {u for us in inline.values() for u in us}
+    drawn = [n for n in inside if n not in inlined]
+    values = [G.nodes[n]["grad" if color == "grad" else "data"] for n in drawn]
+    colors = gs.node_colors(color, values)
+    edges = [(u, v, d) for u, v, d in G.in_edges(drawn, data=True) if u not in inlined]
+    pens = gs.pen_scale(d["grad_flow"] for _, _, d in edges)
+    hl_nodes, hl_edges = dg.highlighted_sets(highlight)
+
+    scopes = [G.nodes[n]["scope"] for n in drawn]
+    common = _common_scope(scopes)
+    if what is None:
+        what = f"scalar view of {common or 'the step'}"
+    view = G.graph.get("view", "elementary")
+    g_title = title if title is not None else dg.step_title(G, f"{what} ({view})", backward)
+    g = dg.new_digraph(th, rankdir, g_title, "scalar")
+    g.attr("graph", nodesep="0.10", ranksep="0.16")
+    stub_in, stub_out = _stubs(G, drawn, S, inlined)
+    if legend:
+        parts = _scalar_legend(colors, pens, th, inline, stub_in or stub_out, backward, hl_edges)
+        g.attr("graph", label=gs.title_label(g_title, parts, th))
+    _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes)
+    names = _stub_nodes(g, stub_in, stub_out, th)
+    _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges)
+    _stub_edges(g, stub_in, stub_out, names, th, backward)
+    return g
+
+
+def _inline_constants(G, inside, S):
+    """op node -> the constants drawn inside it. Their gradient tells nothing, so a constant is written in
+    the op that uses it; one used by several ops inside the view stays a node."""
+    inline = {}
+    for n in inside:
+        for u in G.predecessors(n):
+            if _is_const(G.nodes[u]) and (u not in S or G.out_degree(u) == 1):
+                inline.setdefault(n, []).append(u)
+    return inline
+
+
+def _stubs(G, drawn, S, inlined):
+    """The rest of the graph, one stub per outside scope on each side (the same scope at several
+    positions, such as the KV cache's keys, is one stub): two dicts, scope pattern ->
+    {"nodes": set, "positions": set, "edges": {node: count}}."""
+    stub_in, stub_out = {}, {}
+    for n in drawn:
+        for u in G.predecessors(n):
+            if u in S or u in inlined or _is_const(G.nodes[u]):
+                continue
+            _stub_add(stub_in, G.nodes[u], u, n)
+        for w in G.successors(n):
+            if w not in S:
+                _stub_add(stub_out, G.nodes[w], w, n)
+    return stub_in, stub_out
+
+
+def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes):
+    """A value box per drawn node (and an op ellipse unless a leaf), in one cluster per scope below `common`."""
+    clusters = dg.Clusters()
+    for n in drawn:
+        d = G.nodes[n]
+        scope = d["scope"]
+        rel = scope[len(common) :].strip("/") if common and scope != common else ""
+        path = [(f"s_{scope}", dg.cluster_attrs(rel or scope, 0, th))] if rel or len(set(scopes)) > 1 else []
+        clusters.add_node(path, f"n{n}", _value_attrs(n, d, colors, th, precision, n in hl_nodes))
+        if d["op"] not in _LEAVES:
+            consts = [G.nodes[u]["data"] for u in inline.get(n, [])]
+            clusters.add_node(path, f"o{n}", _op_attrs(n, d, consts, th, precision, inline.get(n, []), G))
+    clusters.emit(g)
+
+
+def _stub_nodes(g, stub_in, stub_out, th):
+    """The stub nodes; returns their names by scope, one dict per side. Stub names are numbered, not
+    scope paths: a colon in a DOT node name would start a port."""
+    in_names = {scope: f"stub_in{i}" for i, scope in enumerate(sorted(stub_in))}
+    out_names = {scope: f"stub_out{i}" for i, scope in enumerate(sorted(stub_out))}
+    for scope, st in sorted(stub_in.items()):
+        g.node(in_names[scope], **_stub_attrs(scope, st, "in", th))
+    for scope, st in sorted(stub_out.items()):
+        g.node(out_names[scope], **_stub_attrs(scope, st, "out", th))
+    return in_names, out_names
+
+
+def _stub_edges(g, stub_in, stub_out, names, th, backward):
+    """A dashed edge between each stub and every node inside the view that it joins."""
+    in_names, out_names = names
+    back = {"dir": "back"} if backward else {}
+    for scope, st in sorted(stub_in.items()):
+        for n, k in st["edges"].items():
+            g.edge(in_names[scope], f"o{n}", **_stub_edge_attrs(k, th, back))
+    for scope, st in sorted(stub_out.items()):
+        for n, k in sorted(st["edges"].items()):
+            g.edge(f"n{n}", out_names[scope], **_stub_edge_attrs(k, th, back))
+
+
+def _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges):
+    """Each op to its result, then each operand inside the view to its op (those outside: see the stubs)."""
+    back = {"dir": "back"} if backward else {}
+    for n in drawn:
+        d = G.nodes[n]
+        if d["op"] not in _LEAVES:
+            attrs = {"penwidth": pens.pen(d["grad"]), "arrowsize": "0.5", **back}
+            if any((u, n) in hl_edges for u in G.predecessors(n)):
+                attrs["color"] = th.highlight
+            g.edge(f"o{n}", f"n{n}", **attrs)
+    for u, v, d in edges:
+        if u in S:
+            attrs = _scalar_edge_attrs(u, v, d, pens, th, backward, precision, (u, v) in hl_edges)
+            g.edge(f"n{u}", f"o{v}", **attrs)
+
+
+def _stub_edge_attrs(count, th, back):
+    """A dashed edge between a stub and the node inside the view that `count` elementary edges join."""
+    return {"style": "dashed", "color": th.muted, "penwidth": "0.8", "tooltip": f"{count} edge{'s' * (count != 1)}", **back}
+
+
+def _value_attrs(n, d, colors, th, precision, highlighted):
+    fill, ink = colors.fill(d["grad"] if colors.mode != "value" else d["data"], th)
+    label = (
+        f'<<B>{gs.html(_value_title(n, d))}</B><BR/>'
+        f'data {gs.html(gs.number(d["data"], precision))}<BR/>'
+        f'grad {gs.html(gs.number(d["grad"], precision))}>'
+    )
+    attrs = {
+        "label": label,
+        "shape": "box",
+        "style": "rounded,filled",
+        "fillcolor": fill,
+        "fontcolor": ink,
+        "fontsize": "10",
+        "margin": "0.06,0.03",
+        "color": th.ink if th.name == "light" else th.muted,
+        "tooltip": _value_tooltip(n, d),
+    }
+    if colors.mode == "grad" and d["grad"] == 0:
+        attrs["style"] = "rounded,filled,dashed"
+    if not (math.isfinite(d["data"]) and math.isfinite(d["grad"])):
+        attrs.update(color=th.nonfinite_pen, penwidth="3", fillcolor=th.nonfinite_fill, fontcolor="#ffffff")
+    if highlighted:
+        attrs.update(color=th.highlight, penwidth="3")
+    return attrs
+
+
+def _op_attrs(n, d, consts, th, precision, const_ids, G):
+    pairs = [("op", d["op"]), ("result", f"#{n}")]
+    if "exponent" in d:
+        pairs.append(("exponent", d["exponent"]))
+    for u in const_ids:
+        pairs.append((f"constant #{u}", repr(float(G.nodes[u]["data"]))))
+    return {
+        "label": _op_text(d, consts, precision),
+        "shape": "ellipse",
+        "style": "filled",
+        "fillcolor": th.op_fill,
+        "fontsize": "10",
+        "width": "0.3",
+        "height": "0.25",
+        "margin": "0.03,0.01",
+        "color": th.muted,
+        "tooltip": gs.tooltip(pairs),
+    }
+
+
+def _stub_add(stubs, d, outside, inside):
+    parts = d["scope"].split("/")
+    key = d["scope"]
+    if "pos" in d and parts[0] == f"pos{d['pos']}":
+        key = "pos*/" + "/".join(parts[1:])
+    st = stubs.setdefault(key, {"nodes": set(), "positions": set(), "edges": {}})
+    st["nodes"].add(outside)
+    if "pos" in d:
+        st["positions"].add(d["pos"])
+    st["edges"][inside] = st["edges"].get(inside, 0) + 1
+
+
+def _stub_attrs(key, st, side, th):
+    nodes, edges = len(st["nodes"]), sum(st["edges"].values())
+    scope = dg.stub_scope(key, st["positions"])
+    where = "from" if side == "in" else "to"
+    text = (
+        f"{where} {gs.html(scope)}<BR/>"
+        f"{gs.count(nodes)} node{'s' * (nodes != 1)} · {gs.count(edges)} edge{'s' * (edges != 1)} {side}"
+    )
+    return dg.stub_node_attrs(text, [("outside the view", scope), ("nodes", nodes), ("edges", edges)], th)
+
+
+def _scalar_edge_attrs(u, v, d, pens, th, backward, precision, highlighted):
+    flow = d["grad_flow"]
+    attrs = {
+        "penwidth": pens.pen(flow),
+        "tooltip": gs.tooltip(
+            [("edge", f"#{u} -> #{v}"), ("local_grad", repr(float(d["local_grad"]))), ("grad_flow", repr(float(flow)))]
+            + ([("multiplicity", d["multiplicity"])] if "multiplicity" in d else [])
+        ),
+    }
+    dg.flow_style(attrs, flow, pens, th, highlighted)
+    label = []
+    if "multiplicity" in d:
+        label.append(f"×{d['multiplicity']}")
+    if backward:
+        attrs["dir"] = "back"
+        label.append(gs.number(flow, precision))
+    if label:
+        attrs["label"] = " ".join(label)
+    return attrs
+
+
+def _scalar_legend(colors, pens, th, inline, stubs, backward, hl_edges):
+    kinds = [(th.highlight, "top gradient paths")] if hl_edges else []
+    notes = ["boxes: node id, data, grad", "ellipses: the op making the box they point to"]
+    if inline:
+        notes.append("constants are written in their op")
+    if stubs:
+        notes.append("dashed boxes: the rest of the graph")
+    if backward:
+        notes.append("backward: arrows point the way the gradient flows, labels give grad_flow")
+    return gs.legend_parts(colors, pens, th, edge_kinds=kinds, flow_text="|grad_flow|", notes=notes)
