@@ -28,6 +28,7 @@ from pathlib import Path
 
 from microtrace.engine.atomic import write_atomic
 from microtrace.engine.data import DataError, load_dataset
+from microtrace.engine.jsontext import fields_by_line
 from microtrace.engine.model import GPTConfig
 from microtrace.engine.train import TrainConfig, Trainer
 
@@ -236,11 +237,7 @@ class Run:
         """The exact state at the start of 0-based step `step`: nearest checkpoint, then untraced steps."""
         if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < self.steps:
             raise RunError(f"step {step!r} is out of range: this run has steps 0 to {self.steps - 1} (0-based)")
-        stopped = self.stopped_at()
-        if stopped is not None and step > stopped:
-            raise RunError(
-                f"step {step} (0-based) was never trained: the run stopped at step {stopped} on a non-finite loss"
-            )
+        self.check_trained(step)
         earlier = [s for s in self.checkpoint_steps() if s <= step]
         if not earlier:
             raise RunError(f"{self.path} has no checkpoint at or before step {step}")
@@ -276,6 +273,14 @@ class Run:
             return None
         return next((i for i, loss in enumerate(self.losses()) if not math.isfinite(loss)), None)
 
+    def check_trained(self, step):
+        """RunError (one line) when training stopped on a non-finite loss before reaching `step`."""
+        stopped = self.stopped_at()
+        if stopped is not None and step > stopped:
+            raise RunError(
+                f"step {step} (0-based) was never trained: the run stopped at step {stopped} on a non-finite loss"
+            )
+
     # -- writing ------------------------------------------------------------------------------------
 
     def save(self, trainer, extra_losses=()):
@@ -310,19 +315,8 @@ def _checkpoint_bytes(config, trainer):
         "rng_state": [version, list(internal), gauss_next],
         "losses": list(trainer.losses),
     }
-    # One top-level field per line and one matrix per line: diffable, still compact. json writes floats
-    # with repr (exact round trip) and inf/nan as Infinity/NaN, which json.loads reads back.
-    def compact(value):
-        return json.dumps(value, separators=(",", ":"))
-
-    lines = []
-    for key, value in checkpoint.items():
-        if key in ("params", "adam_m", "adam_v"):
-            value = "{\n" + ",\n".join(f"  {compact(n)}: {compact(mat)}" for n, mat in value.items()) + "\n }"
-        else:
-            value = compact(value)
-        lines.append(f" {compact(key)}: {value}")
-    return "{\n" + ",\n".join(lines) + "\n}\n"
+    # one matrix per line: diffable, still compact
+    return fields_by_line(checkpoint, expand=("params", "adam_m", "adam_v"))
 
 
 def _restore(run, checkpoint, path):

@@ -10,10 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from microtrace.tracer import FORMAT
 from microtrace.viz import attention as A
 from microtrace.viz.attention import parts as P
 from microtrace.viz.draw import colormap as C
 from microtrace.viz.draw import fonts as F
+from microtrace.viz.draw import numfmt
 
 BG = P.BACKGROUND
 
@@ -89,7 +91,7 @@ def test_log_helpers_and_ticks():
     sym = C.symmetric_scale(0.0185)
     values = [v for v, _ in sym.ticks]
     assert values[0] == -0.0185 and values[-1] == 0.0185 and 0.0 in values
-    assert C.format_number(0.25) == "0.25" and C.format_number(3.2e-5) == "3.2e-05"
+    assert numfmt.short(0.25) == "0.25" and numfmt.short(3.2e-5) == "3.2e-05"
 
 
 def test_colorbar_has_gradient_and_fits_its_labels():
@@ -451,7 +453,7 @@ def test_from_trace_graph_reads_weight_nodes():
             for k in range(q + 1):
                 nodes.append({"stage": "weights", "key": k, "pos": q, "layer": 0, "head": h,
                               "data": attention[0][h][q][k], "grad": -attention[0][h][q][k]})
-    g = FakeGraph({"format": 1, "chars": ["<BOS>", "a", "b", "<BOS>"]}, nodes)
+    g = FakeGraph({"format": FORMAT, "chars": ["<BOS>", "a", "b", "<BOS>"]}, nodes)
     got, labels = A.from_trace_graph(g)
     assert got == attention and labels == ["<BOS>", "a", "b"]
     grads, _ = A.from_trace_graph(g, field="grad")
@@ -459,4 +461,4 @@ def test_from_trace_graph_reads_weight_nodes():
     with pytest.raises(ValueError):
         A.from_trace_graph(FakeGraph({"format": 2, "chars": []}, nodes))
     with pytest.raises(ValueError):
-        A.from_trace_graph(FakeGraph({"format": 1, "chars": ["a"]}, nodes[:-1]))
+        A.from_trace_graph(FakeGraph({"format": FORMAT, "chars": ["a"]}, nodes[:-1]))

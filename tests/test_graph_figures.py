@@ -21,6 +21,7 @@ from PIL import Image
 from conftest import SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, top_paths, trace_step
+from microtrace.viz.draw import numfmt
 from microtrace.viz.graph import style as gs
 from microtrace.viz.cli.graph import graph
 from microtrace.viz.graph.block import block_diagram, edge_kind
@@ -104,7 +105,7 @@ def test_block_view_svg_has_every_scope_cluster_and_tooltip(trace, files, tmp_pa
     tip = nodes["pos1/layer0/attn"]["tooltip"]
     assert f"grad_norm: {d['grad_norm']!r}" in tip and f"nodes: {d['count']:,}" in tip and "scope: pos1/layer0/attn" in tip
     assert "attn" in nodes["pos1/layer0/attn"]["text"] and f"{d['count']:,} ops" in nodes["pos1/layer0/attn"]["text"]
-    assert gs.number(d["grad_norm"]) in nodes["pos1/layer0/attn"]["text"]
+    assert numfmt.fixed(d["grad_norm"]) in nodes["pos1/layer0/attn"]["text"]
     # the KV cache: every earlier position's attention feeds every later one
     kv = [e for e in drawn if edge_kind(C, *e) == "kv"]
     assert len(kv) == n_pos * (n_pos - 1) // 2
@@ -145,7 +146,7 @@ def test_block_diagram_backward_highlight_and_params(trace):
     by_value = block_diagram(C, color="value").source
     assert "‖value‖, log scale" in by_value and "‖v‖" in by_value
     biggest = max((n for n in C if not n.startswith("param/")), key=lambda n: C.nodes[n]["data_norm"])
-    assert gs.number(C.nodes[biggest]["data_norm"], 2) in by_value
+    assert numfmt.fixed(C.nodes[biggest]["data_norm"], 2) in by_value
 
 
 def test_block_view_of_layers_and_a_dark_top_to_bottom_theme(trace):
@@ -193,7 +194,7 @@ def test_scalar_view_of_a_head_shows_values_grads_ops_and_stubs(trace, files, tm
     n = next(n for n in sorted(values) if "key" in F.nodes[n])
     d = F.nodes[n]
     tip, text = nodes[f"n{n}"]["tooltip"], nodes[f"n{n}"]["text"]
-    assert f"data {gs.number(d['data'])}" in text and f"grad {gs.number(d['grad'])}" in text
+    assert f"data {numfmt.fixed(d['data'])}" in text and f"grad {numfmt.fixed(d['grad'])}" in text
     for key in ("op", "scope", "pos", "head", "key"):
         assert f"{key}: {d[key]}" in tip
     assert f"data: {d['data']!r}" in tip and f"grad: {d['grad']!r}" in tip

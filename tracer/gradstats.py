@@ -20,7 +20,7 @@ from microtrace.engine.train import Trainer
 from microtrace.tracer.trace import param_stats
 
 # parse_steps lives in run_steps, shared with `attention`; it stays importable from here, where it was.
-from microtrace.tracer.steps import check_trained, parse_steps  # noqa: F401
+from microtrace.tracer.steps import parse_steps  # noqa: F401
 
 # Columns of the CSV, after step, loss, lr and matrix (the fields of a trace's param_stats).
 STAT_FIELDS = ("grad_norm", "grad_abs_mean", "grad_abs_max", "zero_fraction", "data_norm", "update_norm", "update_ratio")
@@ -69,7 +69,7 @@ def check_range(source, steps):
         return
     if last >= source.steps:
         raise RunError(f"step {last} is out of range: this run has steps 0 to {source.steps - 1} (0-based)")
-    check_trained(source, last)
+    source.check_trained(last)
 
 
 def range_stats(source, steps, on_step=None):

@@ -10,6 +10,7 @@ from pathlib import Path
 import networkx as nx
 
 from microtrace.engine.atomic import write_atomic
+from microtrace.engine.jsontext import compact
 
 from microtrace.tracer.trace import FORMAT, Trace, TraceError
 
@@ -18,7 +19,7 @@ EXPORT_FORMATS = ("json", "graphml", "gexf")
 
 def to_json(G):
     """The trace file's text: networkx node-link data (edges under "edges"); nan/inf as NaN/Infinity."""
-    return json.dumps(nx.node_link_data(G, edges="edges"), separators=(",", ":"))
+    return compact(nx.node_link_data(G, edges="edges"))
 
 
 def save_trace(G, path):
@@ -67,7 +68,7 @@ def flat_copy(G):
 
 
 def _scalar(v):
-    return json.dumps(v, separators=(",", ":")) if isinstance(v, (dict, list, tuple)) else v
+    return compact(v) if isinstance(v, (dict, list, tuple)) else v
 
 
 def export(G, path, fmt):

@@ -1,9 +1,7 @@
-"""Ranges of a run's steps: the `--steps A:B[:S]` option of `attention` and `gradflow`, and whether a
-run trained every step of one. One parser, so that both commands read and reject the same text alike."""
+"""Ranges of a run's steps written "A:B[:S]" (the `--steps` option of `attention` and `gradflow`). One
+parser, so that every reader accepts and rejects the same text alike."""
 
 import re
-
-from microtrace.engine.run import RunError
 
 _STEPS = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
 
@@ -28,10 +26,3 @@ def parse_steps(text, n_steps=None):
     if n_steps is not None and stop > n_steps:
         raise ValueError(f"--steps {text!r} goes past the run: it has steps 0 to {n_steps - 1}, so B can be at most {n_steps}")
     return range(start, stop, stride)
-
-
-def check_trained(run, last):
-    """RunError (one line) when `run` (a `Run`) stopped on a non-finite loss before step `last`."""
-    stopped = run.stopped_at()
-    if stopped is not None and last > stopped:
-        raise RunError(f"step {last} (0-based) was never trained: the run stopped at step {stopped} on a non-finite loss")

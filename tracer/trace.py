@@ -135,6 +135,13 @@ class Trace:
         """The views this trace can give: both for a live trace, the saved one for a loaded file."""
         return ("elementary", "fused") if self._rec is not None else tuple(self._graphs)
 
+    def default_view(self, prefer="elementary"):
+        """`prefer` when this trace can give it, else the one view a trace file holds. "elementary" is
+        microGPT's own ops; "fused" is 7x smaller with the same values and gradients at every node
+        outside the dot products."""
+        views = self.views()
+        return prefer if prefer in views else views[0]
+
     def data(self, view="elementary"):
         """The graph before networkx, as columns (`GraphData`)."""
         if self._rec is None:

@@ -36,10 +36,7 @@ def _graph_for_attention(trace):
     """The smallest graph view the trace can give. A live trace builds the fused view (7x fewer nodes
     than elementary); its attention-weight nodes are the very same engine values as in the elementary
     view, so the numbers are identical. A trace file holds one view: use whichever it has."""
-    try:
-        return trace.graph("fused")
-    except TraceError:
-        return trace.graph("elementary")
+    return trace.graph(trace.default_view("fused"))
 
 
 def read_attention(trace):
@@ -218,7 +215,7 @@ def attention_series(run, text, steps):
     steps = list(steps)
     if not steps or any(b <= a for a, b in zip(steps, steps[1:])):
         raise ValueError("steps must be a non-empty ascending sequence")
-    run_steps.check_trained(run, steps[-1])
+    run.check_trained(steps[-1])
     if text is not None:
         check_text(run, text)
     trainer = run.trainer_at(steps[0])

@@ -11,22 +11,11 @@ from PIL import Image, ImageDraw
 
 from microtrace.viz.attention import parts as P
 from microtrace.viz.attention.validate import all_values, has_nonfinite, validate_attention
-from microtrace.viz.draw import colormap, fonts
-
-
-def _format_weight(v):
-    if not math.isfinite(v):
-        return "nan" if v != v else "inf"
-    text = f"{v:.2f}"
-    if text in ("0.00", "-0.00"):
-        return "0"
-    if text == "1.00":
-        return "1"
-    return text.replace("0.", ".", 1) if text.startswith("0.") else text
+from microtrace.viz.draw import colormap, fonts, numfmt
 
 
 def _format_cell(v, grad):
-    return colormap.format_number(v, 2) if grad else _format_weight(v)
+    return numfmt.short(v, 2) if grad else numfmt.weight(v)
 
 
 def _value_font_size(cell):
@@ -183,7 +172,7 @@ def _grid_texts(labels, grad, nonfinite, scale_obj, notes):
         bar_label = "d loss / d weight"
         extra = [
             "Colour: d loss / d attention weight; red: raising the weight raises the loss, blue: lowers it; "
-            f"white is zero; the scale ends at ±{colormap.format_number(scale_obj.vmax)}."
+            f"white is zero; the scale ends at ±{numfmt.short(scale_obj.vmax)}."
         ]
     else:
         bar_label = "attention weight"

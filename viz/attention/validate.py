@@ -8,6 +8,8 @@ are allowed (the trace may hold them).
 import math
 from numbers import Real
 
+from microtrace.tracer import FORMAT
+
 WEIGHT_TOLERANCE = 1e-6  # weights may stray this far outside [0, 1] from rounding
 
 
@@ -87,7 +89,7 @@ def has_nonfinite(values):
 
 
 def from_trace_graph(graph, field="data"):
-    """`(attention, labels)` from a trace graph (format 1, see docs/trace-format.md).
+    """`(attention, labels)` from a trace graph (format `FORMAT`, see docs/trace-format.md).
 
     Attention-weight nodes are those with stage "weights" and a `key` attribute; `field` is "data"
     (the weights) or "grad" (d loss / d weight, for `grad=True`). Labels are the graph's `chars` for
@@ -97,8 +99,8 @@ def from_trace_graph(graph, field="data"):
     attrs = getattr(graph, "graph", None)
     if not isinstance(attrs, dict):
         raise ValueError("not a trace graph: it has no graph attributes")
-    if attrs.get("format") != 1:
-        raise ValueError(f"unsupported trace format {attrs.get('format')!r} (this reader knows format 1)")
+    if attrs.get("format") != FORMAT:
+        raise ValueError(f"unsupported trace format {attrs.get('format')!r} (this reader knows format {FORMAT})")
     chars = attrs.get("chars")
     if not isinstance(chars, (list, tuple)):
         raise ValueError("the trace graph has no 'chars' attribute")

@@ -5,12 +5,12 @@ numbers, and writes them (atomically, the same bytes for the same inputs). Every
 `Error:` line and exit code 2.
 """
 
-import json
 from pathlib import Path
 
 import click
 
 from microtrace.engine.data import DataError
+from microtrace.engine.jsontext import fields_by_line
 from microtrace.engine.run import RunError, open_run
 from microtrace.tracer import TraceError
 
@@ -75,22 +75,8 @@ def _check_combination(run_dir, step, trace_file, text, steps, per_token, layer,
 
 
 def _json_bytes(value):
-    """One top-level field per line (and one frame per line), each compact: readable by eye and diffable,
-    without a line per number. Floats are reprs, so the numbers are exactly the trace's."""
-    def compact(v):
-        return json.dumps(v, separators=(",", ":"))
-
-    def fields(d, indent):
-        lines = []
-        for key, v in d.items():
-            if key == "frames":
-                v = "[\n" + ",\n".join(f"{indent}  {compact(f)}" for f in v) + f"\n{indent}]"
-            else:
-                v = compact(v)
-            lines.append(f"{indent}{compact(key)}: {v}")
-        return "{\n" + ",\n".join(lines) + "\n}\n"
-
-    return fields(value, " ").encode("utf-8")
+    """One frame per line; floats are reprs, so the numbers are exactly the trace's."""
+    return fields_by_line(value, expand=("frames",)).encode("utf-8")
 
 
 @click.command(context_settings=HELP_OPTIONS)

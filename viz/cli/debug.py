@@ -29,8 +29,7 @@ def _figure_format(path):
 
 def _graph(trace):
     """The elementary graph, or the fused one when that is all a trace file holds."""
-    views = trace.views()
-    return trace.graph("elementary" if "elementary" in views else views[0])
+    return trace.graph(trace.default_view("elementary"))
 
 
 @click.command(context_settings=HELP_OPTIONS)

@@ -133,7 +133,7 @@ def _diagram(trace, level, focus, around, hops, view, backward, color, highlight
              rankdir, theme, precision, title, legend):  # fmt: skip
     style = dict(backward=backward, color=color, rankdir=rankdir, theme=theme, precision=precision, title=title, legend=legend)
     if level != "scalar":
-        G = _graph(trace, "elementary", fallback=True)
+        G = trace.graph(trace.default_view("elementary"))
         C = trace.collapse(level, G.graph["view"])
         if focus:
             C = graph_select.focus_collapsed(C, focus, params)
@@ -142,7 +142,7 @@ def _diagram(trace, level, focus, around, hops, view, backward, color, highlight
             paths = graph_select.collapse_paths(G, graph_select.highlight_paths(G, target, highlight), level)
             what += f", top {highlight} gradient path{'s' * (highlight > 1)} from {target}"
         return block_diagram(C, params=params, highlight=paths, what=what, **style)
-    G = _graph(trace, view or "fused", fallback=view is None)
+    G = trace.graph(view or trace.default_view("fused"))
     paths = graph_select.highlight_paths(G, target, highlight) if highlight else []
     if focus:
         nodes, what = graph_select.focus_nodes(G, focus), focus.strip("/")
@@ -152,13 +152,6 @@ def _diagram(trace, level, focus, around, hops, view, backward, color, highlight
         nodes, what = sorted({n for p in paths for n in p}), f"the top {highlight} gradient paths from {target}"
     graph_select.check_size(G, nodes, max_nodes, what, fused_hint=G.graph.get("view") == "elementary" and view is not None)
     return scalar_diagram(G, nodes, highlight=paths, what=f"scalar view of {what}", **style)
-
-
-def _graph(trace, view, fallback):
-    """The trace's graph in `view`; with `fallback`, the view a trace file has when it lacks that one."""
-    if fallback and view not in trace.views():
-        view = trace.views()[0]
-    return trace.graph(view)
 
 
 COMMANDS = [graph]

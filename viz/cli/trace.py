@@ -1,7 +1,6 @@
 """`microtrace trace`, `export` and `inspect`: a step's graph as files, and answers about it."""
 
 import json
-import math
 
 import click
 
@@ -10,6 +9,7 @@ from microtrace.tracer.io import EXPORT_FORMATS
 
 from microtrace.viz.cli.checks import HELP_OPTIONS
 from microtrace.viz.cli.common import UserError, output_file, trace_source_options
+from microtrace.viz.draw import numfmt
 
 VIEWS = click.Choice(["elementary", "fused"])
 
@@ -120,10 +120,6 @@ def _scope_runs(G, nodes):
     return runs
 
 
-def _fmt(x):
-    return f"{x:.4g}" if isinstance(x, float) and math.isfinite(x) else str(x)
-
-
 def _text(r):
     lines = [
         f"step {r['step']}  doc {r['doc']!r}  loss {r['loss']:.4f}  ({r['nodes']} nodes, {r['edges']} edges)",
@@ -133,8 +129,8 @@ def _text(r):
     for name, s in r["params"].items():
         shape = "x".join(map(str, s["shape"]))
         lines.append(
-            f"{name:<16} {shape:>7} {_fmt(s['grad_norm']):>10} {_fmt(s['grad_abs_mean']):>10} "
-            f"{_fmt(s['grad_abs_max']):>10} {s['zero_fraction']:>6.1%} {_fmt(s.get('update_ratio', '-')):>12}"
+            f"{name:<16} {shape:>7} {numfmt.general(s['grad_norm']):>10} {numfmt.general(s['grad_abs_mean']):>10} "
+            f"{numfmt.general(s['grad_abs_max']):>10} {s['zero_fraction']:>6.1%} {numfmt.general(s.get('update_ratio', '-')):>12}"
         )
     bad = r["first_nonfinite"]
     lines.append("")
@@ -150,7 +146,7 @@ def _text(r):
         lines.append(f"path {i}: contribution {p['contribution']:.4g} over {len(p['nodes']) - 1} edges")
         lines.append("  " + " -> ".join(f"{scope} ({n})" if n > 1 else scope for scope, n in p["scopes"]))
     for d in r.get("scope", []):
-        lines.append(f"{d['node']:>7} {d['op']:>6} value {_fmt(d['data']):>11} grad {_fmt(d['grad']):>11}  {d['scope']}")
+        lines.append(f"{d['node']:>7} {d['op']:>6} value {numfmt.general(d['data']):>11} grad {numfmt.general(d['grad']):>11}  {d['scope']}")
     return "\n".join(lines)
 
 

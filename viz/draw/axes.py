@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from microtrace.viz.draw import colormap
 
 from microtrace.viz.draw import fonts
+from microtrace.viz.draw import numfmt
+from microtrace.viz.draw.ticks import nice_ticks
 
 INK = colormap.INK
 MUTED_INK = colormap.MUTED_INK
@@ -74,21 +76,6 @@ class LogScale:
         return [(10.0**e, power_label(e) if (e - self.lo) % step == 0 else "") for e in exps]
 
 
-def nice_ticks(vmin, vmax, max_ticks=6):
-    """Round tick values (1, 2, 2.5 or 5 x 10^k apart) inside [vmin, vmax]."""
-    if not (vmax > vmin):
-        return [vmin]
-    raw = (vmax - vmin) / max(1, max_ticks - 1)
-    exponent = math.floor(math.log10(raw))
-    step = next(m * 10.0**exponent for m in (1, 2, 2.5, 5, 10) if m * 10.0**exponent >= raw * (1 - 1e-12))
-    first = math.ceil(vmin / step - 1e-9) * step
-    out, k = [], 0
-    while first + k * step <= vmax + step * 1e-9:
-        out.append(round(first + k * step, 12))
-        k += 1
-    return out
-
-
 @dataclass(frozen=True)
 class LinearScale:
     vmin: float
@@ -109,7 +96,7 @@ class LinearScale:
             values = sorted({int(round(v)) for v in values if abs(v - round(v)) < 1e-9})
         if self.percent:
             return [(v, f"{v * 100:.0f}%") for v in values]
-        return [(v, colormap.format_number(v)) for v in values]
+        return [(v, numfmt.short(v)) for v in values]
 
 
 def draw_y_axis(canvas, scale, box, size, label=None, grid=True):

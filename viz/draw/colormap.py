@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from microtrace.viz.draw import fonts
+from microtrace.viz.draw import fonts, numfmt
+from microtrace.viz.draw.ticks import nice_step
 
 # Viridis control points: every 8th entry (and the last) of the 256-entry table published with
 # matplotlib (`_viridis_data` in lib/matplotlib/_cm_listed.py; viridis by Nathaniel J. Smith, Stefan
@@ -157,32 +158,11 @@ def magnitude_range(values):
 # --- tick labels ----------------------------------------------------------------------------------
 
 
-def format_number(value, digits=3):
-    """Short text for a tick or cell value: '0', '0.25', '-0.0031', '1.2e-05'."""
-    if not _finite(value):
-        return "nan" if value != value else ("inf" if value > 0 else "-inf")
-    if value == 0:
-        return "0"
-    a = abs(value)
-    if 1e-3 <= a < 1e4:
-        text = f"{value:.{digits}g}"
-        if "e" not in text:
-            return text
-    mantissa, exponent = f"{value:.{max(1, digits - 1)}e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa}e{int(exponent):+03d}"
-
-
 def nice_symmetric_max(vmax):
     """vmax rounded up to 1, 2, 2.5 or 5 times a power of ten (so ticks read well)."""
     if not _finite(vmax) or vmax <= 0:
         return 1.0
-    exponent = math.floor(math.log10(vmax))
-    for m in (1, 2, 2.5, 5, 10):
-        candidate = m * 10.0**exponent
-        if candidate >= vmax * (1 - 1e-12):
-            return candidate
-    return 10.0 ** (exponent + 1)
+    return nice_step(vmax)
 
 
 @dataclass(frozen=True)
@@ -224,7 +204,7 @@ class ColorScale:
 
 def weight_scale():
     """Viridis over [0, 1] with ticks 0, 0.25, 0.5, 0.75, 1: attention weights."""
-    ticks = tuple((v, format_number(v)) for v in (0.0, 0.25, 0.5, 0.75, 1.0))
+    ticks = tuple((v, numfmt.short(v)) for v in (0.0, 0.25, 0.5, 0.75, 1.0))
     return ColorScale("linear", 0.0, 1.0, ticks)
 
 
@@ -235,16 +215,7 @@ def linear_scale(vmin, vmax, nticks=5):
     if isinstance(nticks, bool) or not isinstance(nticks, int) or nticks < 2:
         raise ValueError(f"nticks must be an integer of at least 2, got {nticks!r}")
     values = [vmin + (vmax - vmin) * k / (nticks - 1) for k in range(nticks)]
-    return ColorScale("linear", vmin, vmax, tuple((v, format_number(v)) for v in values))
-
-
-def _nice_step(x):
-    """The smallest of 1, 2, 2.5, 5 x 10^k that is >= x (x > 0)."""
-    exponent = math.floor(math.log10(x))
-    for m in (1, 2, 2.5, 5, 10):
-        if m * 10.0**exponent >= x * (1 - 1e-12):
-            return m * 10.0**exponent
-    return 10.0 ** (exponent + 1)
+    return ColorScale("linear", vmin, vmax, tuple((v, numfmt.short(v)) for v in values))
 
 
 def symmetric_scale(vmax, nice=False):
@@ -259,7 +230,7 @@ def symmetric_scale(vmax, nice=False):
         vmax = 1.0
     if nice:
         vmax = nice_symmetric_max(vmax)
-    step = _nice_step(vmax / 3)
+    step = nice_step(vmax / 3)
     inner = []
     k = 1
     while k * step < vmax * (1 - 1e-9):
@@ -267,7 +238,7 @@ def symmetric_scale(vmax, nice=False):
             inner.append(k * step)
         k += 1
     values = [-vmax] + [-v for v in reversed(inner)] + [0.0] + inner + [vmax]
-    return ColorScale("diverging", -vmax, vmax, tuple((v, format_number(v)) for v in values))
+    return ColorScale("diverging", -vmax, vmax, tuple((v, numfmt.short(v)) for v in values))
 
 
 def log_scale(vmin, vmax):
@@ -279,7 +250,7 @@ def log_scale(vmin, vmax):
     step = max(1, math.ceil(len(exponents) / 6))
     ticks = [(10.0**e, f"1e{e:+03d}" if e else "1") for e in exponents[::step]]
     if not ticks:
-        ticks = [(vmin, format_number(vmin, 2)), (vmax, format_number(vmax, 2))]
+        ticks = [(vmin, numfmt.short(vmin, 2)), (vmax, numfmt.short(vmax, 2))]
     return ColorScale("log", vmin, vmax, tuple(ticks))
 
 

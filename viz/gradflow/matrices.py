@@ -343,7 +343,7 @@ def _table_rows(c, L, data):
 def trace_figure(trace, fmt="png", per_position=False, scale=1.0):
     """The gradient-flow figure of a traced step: per matrix, or with `per_position` along the sequence
     (viz/gradflow_positions.py). Uses the elementary graph, or the fused one if that is all a file holds."""
-    view = "elementary" if "elementary" in trace.views() else trace.views()[0]
+    view = trace.default_view("elementary")
     G = trace.graph(view)
     if per_position:
         from microtrace.viz.gradflow.positions import position_data, positions_figure

@@ -22,6 +22,7 @@ from microtrace.viz.draw import colormap
 from microtrace.viz.draw import fonts
 from microtrace.viz.draw.axes import INK, MUTED_INK
 from microtrace.viz.draw.canvas import make_canvas
+from microtrace.viz.draw import numfmt
 
 MARGIN = 24
 CELL_W = 46
@@ -95,7 +96,7 @@ def _log_scale(values):
         for m in mantissas:
             v = m * 10.0**e
             if lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9):
-                ticks.append((v, axes.power_label(e) if m == 1 else colormap.format_number(v, 2)))
+                ticks.append((v, axes.power_label(e) if m == 1 else numfmt.short(v, 2)))
     return colormap.ColorScale("log", lo, hi, tuple(ticks))
 
 
@@ -249,7 +250,7 @@ def _cell(c, box, value, scale_obj, s, show_value):
         colormap.NAN_COLOR if not math.isfinite(value) else scale_obj.color_at(0.0))
     c.rect(box, fill=color)
     if show_value:
-        text = colormap.format_number(value, 2)
+        text = numfmt.short(value, 2)
         if fonts.text_width(text, s.small) <= box[2] - box[0] - 4:
             c.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), text, s.small, colormap.text_color_on(color), anchor="mm")
 

@@ -9,6 +9,7 @@ import math
 
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph import style as gs
+from microtrace.viz.draw import numfmt
 
 _STREAM_BLOCKS = ("embed", "attn", "mlp")
 
@@ -93,7 +94,7 @@ def _cluster_path(d, level, chars, th):
 
 
 def _group_tooltip(d, C):
-    pairs = [("scope", d["scope"]), ("nodes", gs.count(d["count"]))]
+    pairs = [("scope", d["scope"]), ("nodes", numfmt.count(d["count"]))]
     ops = d.get("ops") or {}
     if isinstance(ops, dict):
         pairs.append(("ops", ", ".join(f"{k} {v}" for k, v in ops.items())))
@@ -227,7 +228,7 @@ def _group_edge_attrs(u, v, d, kind, level, pens, th, rankdir, backward, highlig
             [
                 ("edge", f"{u} -> {v}"),
                 ("kind", kind),
-                ("elementary edges", gs.count(d["count"])),
+                ("elementary edges", numfmt.count(d["count"])),
                 ("grad_flow (sum)", repr(float(d["grad_flow"]))),
                 ("grad_flow_abs (sum of |.|)", repr(float(flow))),
             ]
@@ -248,7 +249,7 @@ def _group_edge_attrs(u, v, d, kind, level, pens, th, rankdir, backward, highlig
     if backward:
         attrs["dir"] = "back"
         if kind != "kv":  # a label on an unconstrained arc is placed far from it: hover instead
-            attrs["label"] = gs.number(flow, 2)
+            attrs["label"] = numfmt.fixed(flow, 2)
     return attrs
 
 
@@ -284,7 +285,7 @@ def _collapsed_stubs(g, C, boundary, pens, th, backward):
             scope = dg.stub_scope(key, st["positions"])
             count = sum(c for c, _ in st["edges"].values())
             where = "from" if side == "in" else "to"
-            text = f"{where} {gs.html(scope)}<BR/>{gs.count(count)} edge{'s' * (count != 1)} {side}"
+            text = f"{where} {gs.html(scope)}<BR/>{numfmt.count(count)} edge{'s' * (count != 1)} {side}"
             g.node(name, **dg.stub_node_attrs(text, [("outside the view", scope), ("elementary edges", count)], th))
             for inside, (c, flow) in st["edges"].items():
                 pos = C.nodes[inside].get("pos")
@@ -329,16 +330,16 @@ def _group_node_attrs(C, n, d, level, colors, th, precision, highlighted):
         if shape:
             lines.append(f"{shape[0]}×{shape[1]}")
     else:
-        lines.append(f"{gs.count(d['count'])} ops")
-    lines.append(gs.html(f"‖g‖ {gs.number(d['grad_norm'], precision)}"))
+        lines.append(f"{numfmt.count(d['count'])} ops")
+    lines.append(gs.html(f"‖g‖ {numfmt.fixed(d['grad_norm'], precision)}"))
     if colors.mode == "norm" and "data_norm" in d:
-        lines.append(gs.html(f"‖v‖ {gs.number(d['data_norm'], precision)}"))
+        lines.append(gs.html(f"‖v‖ {numfmt.fixed(d['data_norm'], precision)}"))
     if "pos" not in d and d.get("block") == "loss" and "loss" in C.graph:
-        lines.append(gs.html(f"loss {gs.number(C.graph['loss'], precision + 1)}"))
+        lines.append(gs.html(f"loss {numfmt.fixed(C.graph['loss'], precision + 1)}"))
     if 0 < d.get("zero_grad", 0) < d["count"]:
-        lines.append(gs.html(f"{gs.count(d['zero_grad'])} zero grad"))
+        lines.append(gs.html(f"{numfmt.count(d['zero_grad'])} zero grad"))
     if d.get("nonfinite", 0):
-        lines.append(f'<B>{gs.html(gs.count(d["nonfinite"]) + " nan/inf")}</B>')
+        lines.append(f'<B>{gs.html(numfmt.count(d["nonfinite"]) + " nan/inf")}</B>')
     attrs = {
         "label": "<" + "<BR/>".join(lines) + ">",
         "shape": "box",

@@ -7,6 +7,7 @@ from collections import defaultdict
 import graphviz
 
 from microtrace.viz.graph import style as gs
+from microtrace.viz.draw import numfmt
 
 
 def new_digraph(th, rankdir, title, name):
@@ -80,7 +81,7 @@ def step_title(G, what, backward):
     if "doc" in m:
         parts.append(f"“{m['doc']}”")
     if "loss" in m:
-        parts.append(f"loss {gs.number(m['loss'], 4)}")
+        parts.append(f"loss {numfmt.fixed(m['loss'], 4)}")
     parts.append(what)
     if backward:
         parts.append("backward: gradient flow")

@@ -9,6 +9,7 @@ import math
 
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph import style as gs
+from microtrace.viz.draw import numfmt
 
 _LEAVES = ("param", "const", "leaf")
 _OP_TEXT = {"*": "×", "+": "+", "**": "**", "exp": "exp", "log": "log", "relu": "relu", "dot": "dot", "sum": "Σ"}
@@ -25,7 +26,7 @@ def _op_text(d, consts, precision):
     else:
         text = _OP_TEXT.get(op, op)
     if consts:
-        text += " " + ", ".join(gs.number(c, precision) for c in consts)
+        text += " " + ", ".join(numfmt.fixed(c, precision) for c in consts)
     return text
 
 
@@ -216,8 +217,8 @@ def _value_attrs(n, d, colors, th, precision, highlighted):
     fill, ink = colors.fill(d["grad"] if colors.mode != "value" else d["data"], th)
     label = (
         f'<<B>{gs.html(_value_title(n, d))}</B><BR/>'
-        f'data {gs.html(gs.number(d["data"], precision))}<BR/>'
-        f'grad {gs.html(gs.number(d["grad"], precision))}>'
+        f'data {gs.html(numfmt.fixed(d["data"], precision))}<BR/>'
+        f'grad {gs.html(numfmt.fixed(d["grad"], precision))}>'
     )
     attrs = {
         "label": label,
@@ -277,7 +278,7 @@ def _stub_attrs(key, st, side, th):
     where = "from" if side == "in" else "to"
     text = (
         f"{where} {gs.html(scope)}<BR/>"
-        f"{gs.count(nodes)} node{'s' * (nodes != 1)} · {gs.count(edges)} edge{'s' * (edges != 1)} {side}"
+        f"{numfmt.count(nodes)} node{'s' * (nodes != 1)} · {numfmt.count(edges)} edge{'s' * (edges != 1)} {side}"
     )
     return dg.stub_node_attrs(text, [("outside the view", scope), ("nodes", nodes), ("edges", edges)], th)
 
@@ -297,7 +298,7 @@ def _scalar_edge_attrs(u, v, d, pens, th, backward, precision, highlighted):
         label.append(f"×{d['multiplicity']}")
     if backward:
         attrs["dir"] = "back"
-        label.append(gs.number(flow, precision))
+        label.append(numfmt.fixed(flow, precision))
     if label:
         attrs["label"] = " ".join(label)
     return attrs

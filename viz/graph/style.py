@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from html import escape
 
-from microtrace.viz.draw import colormap
+from microtrace.viz.draw import colormap, numfmt
 from microtrace.viz.draw.colormap import hex_color
 
 # One fontconfig family list: DejaVu Sans ships with Graphviz's Debian/Ubuntu packages (fonts-dejavu-core)
@@ -99,27 +99,6 @@ def check_rankdir(rankdir):
 
 
 # --- numbers --------------------------------------------------------------------------------------
-
-
-def number(x, precision=3):
-    """`x` with `precision` significant digits, trailing zeros kept so that columns of numbers line up:
-    0.500, -0.00312, 12.3, 1.20e-05, 0; nan and inf spelled out."""
-    if x != x:
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"
-    p = max(1, int(precision))
-    a = abs(x)
-    if 1e-3 <= a < 10 ** max(p, 4):
-        return f"{x:#.{p}g}".rstrip(".")
-    mantissa, exponent = f"{x:.{max(0, p - 1)}e}".split("e")
-    return f"{mantissa}e{int(exponent):+03d}"
-
-
-def count(n):
-    return f"{n:,}"
 
 
 def html(text):
@@ -251,12 +230,12 @@ def legend_parts(colors, pens, th, *, edge_kinds=(), flow_text="Σ|gradient flow
             colors.mode, "node colour: value"
         )
         swatches = "".join(_bar(hex_color(sc.color_at(k / (_SWATCHES - 1))), 14, 12) for k in range(_SWATCHES))
-        lo = number(sc.vmin, precision)
+        lo = numfmt.fixed(sc.vmin, precision)
         if colors.magnitude:
             lo = "≤ " + lo
         ends = (
             f'<TD COLSPAN="4" ALIGN="LEFT">{_text(lo, 9)}</TD><TD></TD>'
-            f'<TD COLSPAN="4" ALIGN="RIGHT">{_text(number(sc.vmax, precision), 9)}</TD>'
+            f'<TD COLSPAN="4" ALIGN="RIGHT">{_text(numfmt.fixed(sc.vmax, precision), 9)}</TD>'
         )
         scale = f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>{swatches}</TR><TR>{ends}</TR></TABLE>'
         parts.append(_stack([[_cell(_text(what))], [_cell(scale)]]))
@@ -272,7 +251,7 @@ def legend_parts(colors, pens, th, *, edge_kinds=(), flow_text="Σ|gradient flow
         for f in samples:
             w = int(round(pens.width(f)))
             bar = f'<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>{_bar(th.data, 28, w)}</TR></TABLE>'
-            line.append(f'<TD VALIGN="MIDDLE">{bar}</TD><TD ALIGN="LEFT">{_text(number(f, precision), 9)}</TD>')
+            line.append(f'<TD VALIGN="MIDDLE">{bar}</TD><TD ALIGN="LEFT">{_text(numfmt.fixed(f, precision), 9)}</TD>')
         rows.append([f'<TD><TABLE BORDER="0" CELLSPACING="3" CELLPADDING="0"><TR>{"".join(line)}</TR></TABLE></TD>'])
         parts.append(_stack(rows))
     if edge_kinds:

@@ -17,13 +17,13 @@ import re
 
 from microtrace.tracer import TraceError, top_paths
 
-from microtrace.viz.graph import style as gs
 from microtrace.viz.draw.canvas import png_bytes
 from microtrace.viz.attention.data import attention_figure
 from microtrace.tracer.doctor import diagnose
 from microtrace.viz.graph.block import block_diagram
 from microtrace.viz.gradflow.matrices import flow_data, gradflow_figure
 from microtrace.viz.graph.render import DotNotFound, RenderError, render_bytes
+from microtrace.viz.draw import numfmt
 
 # Section id, heading and the one sentence under it. The order is the story of a step: what the model
 # read, how wrong it was, how the computation ran forward and the gradient back, and what to make of it.
@@ -83,7 +83,7 @@ def build_report(trace):
         "doctor": _doctor_section(findings),
     }
     sections = "\n".join(_section(sid, heading, why, bodies[sid]) for sid, heading, why in SECTIONS)
-    title = f"microtrace · step {m['step']} · “{m['doc']}” · loss {gs.number(m['loss'], 4)}"
+    title = f"microtrace · step {m['step']} · “{m['doc']}” · loss {numfmt.fixed(m['loss'], 4)}"
     return _PAGE.format(
         title=_e(title), css=_CSS, header=_header(m, findings), toc=_toc(), sections=sections, footer=_footer(m),
     )
@@ -92,8 +92,7 @@ def build_report(trace):
 def _small_graph(trace):
     """The fused view when the trace can give it (7x fewer nodes, the same values and gradients at
     every node the report reads), else the one view a trace file holds."""
-    views = trace.views()
-    return trace.graph("fused" if "fused" in views else views[0])
+    return trace.graph(trace.default_view("fused"))
 
 
 def _e(text):
@@ -101,7 +100,7 @@ def _e(text):
 
 
 def _num(x, precision=3):
-    return gs.number(float(x), precision).replace("-", "−")
+    return numfmt.fixed(float(x), precision).replace("-", "−")
 
 
 def _token(label):
@@ -246,7 +245,7 @@ def _table(head, rows, cls=""):
 
 
 def _graph_section(trace):
-    view = "elementary" if "elementary" in trace.views() else trace.views()[0]  # microGPT's own ops
+    view = trace.default_view("elementary")  # microGPT's own ops
     C = trace.collapse("block", view)
     try:
         svg = render_bytes(block_diagram(C, what="block view"), "svg").decode("utf-8")
