@@ -89,6 +89,18 @@ def collapse(G, level="block"):
     return C
 
 
+def group_stats(G, nodes):
+    """The statistics a collapsed node has (count, ops, gradient and value norms, zero and non-finite
+    counts) for any set of G's nodes: a scope, a position, a sub-group."""
+    g = _Group()
+    for n in nodes:
+        d = G.nodes[n]
+        g.add(d["op"], d["data"], d["grad"])
+    attrs = _group_attrs(g)
+    del attrs["internal_edges"]
+    return attrs
+
+
 def _scope_attrs(key, level):
     attrs = {k: v for k, v in parse(key).items() if k in _SHARED}
     if level == "stage" or key.startswith("param/"):

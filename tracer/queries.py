@@ -85,16 +85,7 @@ def top_paths(G, target, k=5):
     region = nx.descendants(G, src) | {src}
     if loss not in region:
         return []
-    best = {loss: [(1.0, None)]}  # node -> top-k (contribution from here to the loss, (next node, rank))
-    for n in sorted(region, reverse=True):
-        if n == loss:
-            continue
-        cands = []
-        for v, d in G.adj[n].items():
-            for rank, (c, _) in enumerate(best.get(v, ())):
-                cands.append((d["local_grad"] * c, (v, rank)))
-        cands.sort(key=lambda t: _magnitude(t[0]), reverse=True)
-        best[n] = cands[:k]
+    best = path_links(G, region, k)
     paths = []
     for c, link in best.get(src, []):
         nodes = [src]
@@ -104,6 +95,24 @@ def top_paths(G, target, k=5):
             link = best[v][rank][1]
         paths.append({"contribution": c, "nodes": nodes})
     return paths
+
+
+def path_links(G, nodes, k):
+    """For each of `nodes` (a set closed under successors, or all of G), its k largest paths to the loss
+    as [(contribution, (next node, its rank)), ...]: one pass from the loss down. Following the links
+    gives the paths of `top_paths`, so a page can store them for every node at once."""
+    loss = G.graph["loss_node"]
+    best = {loss: [(1.0, None)]}  # node -> top-k (contribution from here to the loss, (next node, rank))
+    for n in sorted(nodes, reverse=True):
+        if n == loss:
+            continue
+        cands = []
+        for v, d in G.adj[n].items():
+            for rank, (c, _) in enumerate(best.get(v, ())):
+                cands.append((d["local_grad"] * c, (v, rank)))
+        cands.sort(key=lambda t: _magnitude(t[0]), reverse=True)
+        best[n] = cands[:k]
+    return best
 
 
 def _magnitude(c):

@@ -32,6 +32,7 @@ register("trace")  # trace, export, inspect
 register("graph")  # graph
 register("attention")  # attention
 register("report")  # report
+register("explore")  # explore
 register("debug")  # gradflow, gradcheck, doctor
 
 

@@ -80,6 +80,26 @@ def render_bytes(digraph, fmt, dpi=None):
     return out
 
 
+def render_many(digraphs, fmt="svg", jobs=2, batch=40):
+    """Each of `digraphs` rendered (a list of bytes, in order): several graphs per `dot` process (one
+    file may hold many graphs; dot writes one document per graph), `jobs` processes at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sources = [source_bytes(g) for g in digraphs]
+    chunks = [sources[i : i + batch] for i in range(0, len(sources), batch)]
+    end = {"svg": b"</svg>\n"}[fmt]
+
+    def run(chunk):
+        out = render_bytes(b"".join(chunk).decode("utf-8"), fmt)
+        docs = [d + end for d in out.split(end)[:-1]]
+        if len(docs) != len(chunk):
+            raise RenderError(f"dot gave {len(docs)} documents for {len(chunk)} graphs")
+        return docs
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return [doc for docs in pool.map(run, chunks) for doc in docs]
+
+
 # cairo draws PNG and PDF with antialiased text; the svg device is Graphviz's own (text as text, tooltips
 # kept as xlink:title), which browsers render crisply.
 _DEVICE = {"svg": "svg", "png": "png:cairo", "pdf": "pdf:cairo"}

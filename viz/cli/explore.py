@@ -1,0 +1,81 @@
+"""`microtrace explore`: one self-contained HTML page to walk a traced step (viz/explore/page.py)."""
+
+import stat
+from pathlib import Path
+
+import click
+
+from microtrace.tracer import TraceError, load_trace, trace_step
+
+from microtrace.viz.cli.checks import HELP_OPTIONS
+from microtrace.viz.cli.common import UserError, trace_source_options, write_output
+from microtrace.viz.cli.graph import MissingDot, OneLineCommand
+from microtrace.viz.explore.page import build_explorer
+from microtrace.viz.graph.render import DotNotFound, RenderError
+
+
+@click.command(cls=OneLineCommand, context_settings=HELP_OPTIONS)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--compare", "other", type=click.Path(), metavar="TRACE|RUN",
+              help="A second trace file, or run directory (with --compare-step), of the same model: colour by the ratio and find the first difference.")  # fmt: skip
+@click.option("--compare-step", type=int, help="Step of the --compare run (default: the same step).")
+@trace_source_options
+def explore(trace, output, other, compare_step):
+    """Write one HTML page to walk a traced step: from the block view down to every scalar.
+
+    Double-click a group to open it into its stages and scalars (breadcrumbs lead back); search a
+    node id, a parameter entry (wte[3,5]) or a scope path; the inspector shows each node's value,
+    gradient and edges, and the top gradient paths to the loss. The player runs the forward pass in
+    evaluation order and then the backward pass, and its position is in the URL (#t=...). Graphviz
+    lays out every view when the file is written; the page makes no request of any kind (open it
+    from disk, offline, or in an <iframe>).
+
+    Example:
+
+    \b
+        microtrace explore --run runs/demo --step 120 -o step120.html
+        microtrace explore --trace step120.json -o step120.html --compare other120.json
+    """
+    _check_output(output, [trace_file for trace_file in (_input(click.get_current_context()), other) if trace_file])
+    second = _second(trace, other, compare_step) if other else None
+    try:
+        page = build_explorer(trace, second)
+    except TraceError as e:
+        raise UserError(str(e)) from None
+    except DotNotFound as e:
+        raise MissingDot(str(e)) from None
+    except RenderError as e:
+        raise UserError(str(e)) from None
+    path = write_output(output, page)
+    click.echo(f"wrote {path} ({len(page.encode('utf-8')) / 1e6:.1f} MB)", err=True)
+
+
+def _input(ctx):
+    return ctx.params.get("trace_file")
+
+
+def _check_output(output, inputs):
+    """Refuse an output that is one of the inputs, or that exists and is not a regular file."""
+    out = Path(output)
+    for p in inputs:
+        if Path(p).exists() and out.exists() and out.resolve() == Path(p).resolve():
+            raise UserError(f"{output} is also an input: choose another output file")
+    if out.exists() and not stat.S_ISREG(out.stat().st_mode):
+        raise UserError(f"{output} exists and is not a regular file: choose another output file")
+
+
+def _second(trace, other, step):
+    path = Path(other)
+    try:
+        if path.is_dir():
+            k = trace.step if step is None else step
+            click.echo(f"tracing step {k} of {other} ...", err=True)
+            return trace_step(path, k)
+        if step is not None:
+            raise UserError("--compare-step needs --compare RUN (a run directory)")
+        return load_trace(path)
+    except TraceError as e:
+        raise UserError(str(e)) from None
+
+
+COMMANDS = [explore]

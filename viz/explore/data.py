@@ -1,0 +1,116 @@
+"""What the explorer page holds: an index read at once, and one payload per view read when it opens.
+
+Every number comes from the trace (docs/trace-format.md) or from the tracer (collapse, group_stats,
+path_links); the page only shows and looks up. Times of the player are node ids: node n is computed at
+forward time n and gets its gradient at backward time 2N - 1 - n (the backward pass visits the nodes in
+reverse topological order), so a group is described by its first and last node id.
+"""
+
+import math
+
+from microtrace.tracer.collapse import group_stats
+from microtrace.tracer.queries import path_links
+
+from microtrace.viz.explore.views import label
+
+PATHS = 3  # top gradient paths kept per node
+_NODE_KEYS = (
+    "op", "data", "grad", "scope", "pos", "layer", "block", "head", "stage", "exponent", "key", "unit",
+    "param", "index", "new_data", "adam_m", "adam_v", "update_ratio", "source",
+)  # fmt: skip
+_GROUP_KEYS = ("count", "ops", "grad_norm", "grad_abs_sum", "grad_abs_max", "data_norm", "data_abs_max", "zero_grad", "nonfinite")
+
+
+def num(x):
+    """A float for JSON: nan and inf as strings (JSON has no spelling for them)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return "nan" if x != x else ("inf" if x > 0 else "-inf")
+    return x
+
+
+def _clean(value):
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return num(value)
+
+
+def node_record(G, n, links):
+    """A scalar node as the inspector shows it: its attributes, its edges, its top path contributions."""
+    d = G.nodes[n]
+    rec = {k: _clean(d[k]) for k in _NODE_KEYS if k in d}
+    rec["in"] = [[u, num(e["local_grad"]), num(e["grad_flow"])] + ([e["multiplicity"]] if "multiplicity" in e else []) for u, e in G.pred[n].items()]
+    rec["out"] = [[v, num(e["local_grad"]), num(e["grad_flow"])] for v, e in G.adj[n].items()]
+    rec["paths"] = [num(c) for c, _ in links.get(n, ())]
+    return rec
+
+
+def scope_ranges(G):
+    """First and last node id of every scope path prefix (pos3, pos3/layer0/attn, ...)."""
+    ranges = {}
+    for n, scope in G.nodes(data="scope"):
+        parts = scope.split("/")
+        for depth in range(1, len(parts) + 1):
+            key = "/".join(parts[:depth])
+            r = ranges.get(key)
+            if r is None:
+                ranges[key] = [n, n]
+            else:
+                r[0] = min(r[0], n)
+                r[1] = max(r[1], n)
+    return ranges
+
+
+def payload(G, view, views, index, ranges, links, extra=None):
+    """The data of one view (its diagram travels beside it)."""
+    if view.kind == "collapsed":
+        C = view.collapsed
+        items = {}
+        for n, d in C.nodes(data=True):
+            item = {k: _clean(d[k]) for k in _GROUP_KEYS if k in d}
+            item["range"] = ranges[n]
+            item["open"] = index.get(n)
+            items[n] = item
+        edges = {f"{u}->{v}": _clean({k: d[k] for k in ("count", "grad_flow", "grad_flow_abs")}) for u, v, d in C.edges(data=True)}
+        clusters = {k: i for k, i in index.items() if k and k in ranges and any(n.startswith(k + "/") for n in C)}
+        out = {"items": items, "edges": edges, "clusters": clusters}
+    elif view.kind == "scalar":
+        out = {"nodes": {n: node_record(G, n, links) for n in view.nodes}}
+    else:
+        out = {"parts": [_part(G, key, nodes, index) for key, nodes in view.parts.items()]}
+    out.update(extra or {})
+    return out
+
+
+def _part(G, key, nodes, index):
+    stats = group_stats(G, nodes)
+    return {"key": key, "label": label(key), "view": index[key], "range": [nodes[0], nodes[-1]], **_clean({k: stats[k] for k in _GROUP_KEYS})}
+
+
+def view_stats(G, view, ranges):
+    """The statistics of the scope a view shows (the inspector's default), with its node range."""
+    stats = group_stats(G, view.nodes) if view.nodes else None
+    if stats is None and view.key:
+        stats = group_stats(G, [n for n in G.nodes if _in_scope(G.nodes[n]["scope"], view.key)])
+    if stats is None:
+        stats = group_stats(G, G.nodes)
+    out = _clean({k: stats[k] for k in _GROUP_KEYS})
+    out["range"] = ranges.get(view.key, [0, G.number_of_nodes() - 1]) if "#" not in view.key else [min(view.nodes), max(view.nodes)]
+    return out
+
+
+def _in_scope(scope, key):
+    return scope == key or scope.startswith(key + "/")
+
+
+def all_links(G, k=PATHS):
+    """path_links for every node of G, and their packed form for the page: node n's r-th path goes on
+    to node next[n*k + r] // 8 (its rank: % 8); -1 where there is no such path."""
+    links = path_links(G, G.nodes, k)
+    packed = [-1] * (G.number_of_nodes() * k)
+    for n, best in links.items():
+        for r, (_, link) in enumerate(best):
+            if link is not None:
+                packed[n * k + r] = link[0] * 8 + link[1]
+    return links, packed

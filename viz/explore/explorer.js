@@ -1,0 +1,601 @@
+// The microtrace explorer: walk one traced step from the block view down to single scalars.
+// Every view was laid out by Graphviz when the page was written (viz/explore/page.py); this code only
+// unpacks the view that is opened, shows numbers the trace holds, and moves the camera and the player.
+(() => {
+  "use strict";
+  const $ = (sel) => document.querySelector(sel);
+  const INDEX = JSON.parse($("#index").textContent);
+  const META = INDEX.meta, N = META.nodes, K = META.paths, END = 2 * N;
+  const num = (v) => (typeof v === "string" ? { nan: NaN, inf: Infinity, "-inf": -Infinity }[v] : v);
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  const show = (v) => String(num(v)); // full precision: the shortest text that reads back as the same double
+  const viewOf = new Map(INDEX.views.map((v, i) => [v.key, i]));
+
+  // --- unpacking: each view waits gzipped in <script id="p<i>"> until it is opened ---------------------
+  async function unpack(b64) {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).arrayBuffer();
+  }
+  const cache = new Map();
+  async function payload(i) {
+    if (!cache.has(i)) {
+      const text = new TextDecoder().decode(await unpack(document.getElementById("p" + i).textContent));
+      cache.set(i, JSON.parse(text));
+    }
+    return cache.get(i);
+  }
+  let nodeView, nodeScope, links;
+  const ready = Promise.all([INDEX.nodeView, INDEX.nodeScope, INDEX.links].map(unpack)).then(([a, b, c]) => {
+    nodeView = new Int32Array(a);
+    nodeScope = new Int32Array(b);
+    links = new Int32Array(c);
+  });
+
+  // --- state ------------------------------------------------------------------------------------------
+  const S = { view: -1, data: null, items: new Map(), sel: null, t: END, playing: false, hl: [], colour: "grad", cam: { x: 0, y: 0, k: 1 } };
+  const stage = $("#stage"), canvas = $("#canvas"), list = $("#list");
+
+  // --- opening a view ---------------------------------------------------------------------------------
+  async function open(i, opts = {}) {
+    const from = opts.from;
+    const t0 = performance.now();
+    if (from && S.view >= 0) await zoomInto(from);
+    const data = await payload(i);
+    S.view = i;
+    S.data = data;
+    S.items = new Map();
+    const kind = INDEX.views[i].kind;
+    stage.className = kind;
+    list.hidden = kind !== "list";
+    stage.hidden = kind === "list";
+    if (data.svg) {
+      stage.innerHTML = data.svg;
+      for (const g of stage.querySelectorAll("g.node, g.cluster, g.edge")) {
+        const title = g.querySelector("title");
+        if (title) S.items.set(title.textContent, g);
+      }
+      fit();
+    } else {
+      stage.innerHTML = "";
+      renderList(data);
+    }
+    stage.classList.remove("zooming");
+    crumbs();
+    applyColour();
+    applyPaths();
+    applyPlayer(true);
+    select(opts.select !== undefined ? opts.select : null);
+    if (opts.select !== undefined && opts.select !== null) centerOn(opts.select);
+    document.body.dataset.ready = String(i);
+    document.body.dataset.openMs = (performance.now() - t0).toFixed(1);
+    saveHash();
+  }
+
+  function zoomInto(el) {
+    // semantic zoom: the camera dives into the clicked group before its inside replaces the view
+    const r = el.getBoundingClientRect(), c = canvas.getBoundingClientRect();
+    const k = Math.min(c.width / r.width, c.height / r.height) * 0.8;
+    const cam = S.cam, nk = Math.min(cam.k * k, cam.k * 8);
+    const cx = r.left + r.width / 2 - c.left, cy = r.top + r.height / 2 - c.top;
+    const f = nk / cam.k;
+    stage.classList.add("zooming");
+    setCam({ k: nk, x: c.width / 2 - (cx - cam.x) * f, y: c.height / 2 - (cy - cam.y) * f });
+    return new Promise((res) => setTimeout(res, 160));
+  }
+
+  function crumbs() {
+    const chain = [];
+    for (let i = S.view; i !== null && i !== undefined; i = INDEX.views[i].parent) chain.unshift(i);
+    $("#crumbs").innerHTML = chain
+      .map((i, k) => (k === chain.length - 1 ? `<b>${esc(INDEX.views[i].label)}</b>` : `<a data-view="${i}">${esc(INDEX.views[i].label)}</a>`))
+      .join('<span class="sep">›</span>');
+  }
+  $("#crumbs").addEventListener("click", (e) => {
+    const a = e.target.closest("a[data-view]");
+    if (a) open(+a.dataset.view);
+  });
+
+  // a group too large to draw: its sub-groups, or every node as a table
+  function renderList(data) {
+    const v = INDEX.views[S.view];
+    const rows = data.parts
+      .map((p) => `<tr><td><a data-view="${p.view}">${esc(p.label)}</a></td><td>${p.count}</td><td>${esc(show(p.grad_norm))}</td><td>${p.zero_grad}</td><td>${p.nonfinite}</td></tr>`)
+      .join("");
+    list.innerHTML =
+      `<h3>${esc(v.label)}: ${v.stats.count} nodes, more than the ${META.limit} a diagram shows well</h3>` +
+      `<p>Open one of its ${data.parts.length} sub-groups, or <a id="as-table">show all its nodes as a table</a>.</p>` +
+      `<table><tr><th>sub-group</th><th>nodes</th><th>‖grad‖</th><th>zero grad</th><th>nan/inf</th></tr>${rows}</table>`;
+  }
+  list.addEventListener("click", async (e) => {
+    const a = e.target.closest("a[data-view]");
+    if (a) return open(+a.dataset.view);
+    if (e.target.id === "as-table") {
+      const parts = await Promise.all(S.data.parts.map((p) => payload(p.view)));
+      const rows = [];
+      for (const p of parts) for (const [id, r] of Object.entries(p.nodes)) rows.push(`<tr><td><a data-node="${id}">#${id}</a></td><td>${esc(r.op)}</td><td>${esc(show(r.data))}</td><td>${esc(show(r.grad))}</td><td>${esc(r.scope)}</td></tr>`);
+      list.innerHTML = `<h3>${esc(INDEX.views[S.view].label)}: every node</h3><table><tr><th>node</th><th>op</th><th>data</th><th>grad</th><th>scope</th></tr>${rows.join("")}</table>`;
+    }
+    const n = e.target.closest("a[data-node]");
+    if (n) goNode(+n.dataset.node);
+  });
+
+  // --- camera: pan and zoom with mouse, touch and keys --------------------------------------------------
+  function setCam(c) {
+    S.cam = c;
+    stage.style.transform = `translate(${c.x}px, ${c.y}px) scale(${c.k})`;
+  }
+  function fit() {
+    const svg = stage.querySelector("svg");
+    if (!svg) return;
+    const w = svg.width.baseVal.value, h = svg.height.baseVal.value, c = canvas.getBoundingClientRect();
+    const k = Math.min(c.width / w, c.height / h, 1.5) * 0.97;
+    setCam({ k, x: (c.width - w * k) / 2, y: Math.max(4, (c.height - h * k) / 2) });
+  }
+  function zoomAt(f, px, py) {
+    const c = S.cam, k = Math.max(0.02, Math.min(40, c.k * f));
+    setCam({ k, x: px - ((px - c.x) * k) / c.k, y: py - ((py - c.y) * k) / c.k });
+  }
+  function centerOn(name) {
+    const g = S.items.get(typeof name === "number" ? "n" + name : name);
+    if (!g) return;
+    const r = g.getBoundingClientRect(), c = canvas.getBoundingClientRect();
+    setCam({ ...S.cam, x: S.cam.x + c.width / 2 - (r.left + r.width / 2 - c.left), y: S.cam.y + c.height / 2 - (r.top + r.height / 2 - c.top) });
+  }
+  canvas.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const c = canvas.getBoundingClientRect();
+    zoomAt(Math.exp(-e.deltaY * (e.deltaMode ? 0.05 : 0.0015)), e.clientX - c.left, e.clientY - c.top);
+  }, { passive: false });
+  const pointers = new Map();
+  let moved = 0;
+  canvas.addEventListener("pointerdown", (e) => {
+    if (e.target.closest("#list")) return;
+    pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    moved = 0;
+    canvas.setPointerCapture(e.pointerId);
+    canvas.classList.add("dragging");
+  });
+  canvas.addEventListener("pointermove", (e) => {
+    const p = pointers.get(e.pointerId);
+    if (!p) return;
+    if (pointers.size === 1) {
+      setCam({ ...S.cam, x: S.cam.x + e.clientX - p.x, y: S.cam.y + e.clientY - p.y });
+      moved += Math.abs(e.clientX - p.x) + Math.abs(e.clientY - p.y);
+    } else if (pointers.size === 2) { // pinch: scale by the change of the distance between two fingers
+      const [a, b] = [...pointers.entries()].map(([id, q]) => (id === e.pointerId ? { x: e.clientX, y: e.clientY } : q));
+      const [a0, b0] = [...pointers.values()];
+      const d0 = Math.hypot(a0.x - b0.x, a0.y - b0.y), d1 = Math.hypot(a.x - b.x, a.y - b.y);
+      const c = canvas.getBoundingClientRect();
+      if (d0 > 0) zoomAt(d1 / d0, (a.x + b.x) / 2 - c.left, (a.y + b.y) / 2 - c.top);
+      moved += 10;
+    }
+    pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+  });
+  const release = (e) => {
+    pointers.delete(e.pointerId);
+    if (!pointers.size) canvas.classList.remove("dragging");
+  };
+  canvas.addEventListener("pointerup", release);
+  canvas.addEventListener("pointercancel", release);
+
+  // --- items: what a click means ----------------------------------------------------------------------
+  function itemOf(el) {
+    const g = el.closest("g.node, g.edge, g.cluster");
+    return g ? g.querySelector("title").textContent : null;
+  }
+  function openKey(name) {
+    // the view a group (its scope) or a cluster (cluster_<scope>) opens
+    if (name.startsWith("cluster_")) name = name.slice(8);
+    const it = S.data.items && S.data.items[name];
+    if (it && it.open !== null && it.open !== undefined) return it.open;
+    return S.data.clusters && S.data.clusters[name] !== undefined ? S.data.clusters[name] : viewOf.get(name);
+  }
+  stage.addEventListener("click", (e) => {
+    if (moved > 6) return;
+    const name = itemOf(e.target);
+    if (name && name !== "legend") select(name);
+  });
+  stage.addEventListener("dblclick", (e) => {
+    const name = itemOf(e.target);
+    if (!name) return;
+    const i = openKey(name);
+    if (i !== undefined && i !== S.view) open(i, { from: S.items.get(name) });
+  });
+
+  function select(name) {
+    for (const g of stage.querySelectorAll(".sel")) g.classList.remove("sel");
+    S.sel = name;
+    if (name !== null && name !== undefined) {
+      const key = typeof name === "number" ? "n" + name : name;
+      const g = S.items.get(key);
+      if (g) g.classList.add("sel");
+    }
+    inspect();
+    saveHash();
+  }
+
+  // --- inspector ------------------------------------------------------------------------------------
+  const row = (k, v, key) => `<tr><th>${esc(k)}</th><td${key ? ` data-key="${key}"` : ""}>${v}</td></tr>`;
+  const nodeLink = (n) => `<a data-node="${n}">#${n}</a>`;
+  const GROUP = ["count", "grad_norm", "grad_abs_sum", "grad_abs_max", "data_norm", "data_abs_max", "zero_grad", "nonfinite"];
+
+  function inspect() {
+    const box = $("#inspector");
+    const v = INDEX.views[S.view], sel = S.sel;
+    let html = "";
+    const id = scalarId(sel);
+    if (id !== null && S.data.nodes && S.data.nodes[id]) {
+      html = inspectNode(id, S.data.nodes[id]);
+    } else if (sel && sel.includes("->")) {
+      html = inspectEdge(sel);
+    } else if (sel && S.data.items && S.data.items[sel]) {
+      html = inspectGroup(sel, S.data.items[sel], openKey(sel));
+    } else if (sel && sel.startsWith("cluster_") && openKey(sel) !== undefined) {
+      const i = openKey(sel);
+      html = inspectGroup(INDEX.views[i].key, INDEX.views[i].stats, i);
+    } else {
+      html = inspectGroup(v.label, v.stats, null);
+    }
+    box.innerHTML = html;
+  }
+  function scalarId(sel) {
+    if (typeof sel === "number") return sel;
+    const m = /^[no](\d+)$/.exec(sel || "");
+    return m ? +m[1] : null;
+  }
+  function inspectGroup(name, st, opens) {
+    let h = `<h3>${esc(name)}</h3>`;
+    if (opens !== null && opens !== undefined && opens !== S.view) h += `<button class="open" data-open="${opens}">open ▸</button>`;
+    h += "<table>" + GROUP.filter((k) => k in st).map((k) => row(k, esc(show(st[k])), k)).join("");
+    if (st.ops) h += row("ops", esc(Object.entries(st.ops).map(([o, c]) => `${o} ${c}`).join(", ")), "ops");
+    h += row("nodes", `${nodeLink(st.range[0])} … ${nodeLink(st.range[1])}`) + "</table>";
+    const c = S.data.cmp && S.data.cmp[name];
+    if (c) h += compareRows(c, "‖grad‖", "‖value‖");
+    return h;
+  }
+  function inspectEdge(name) {
+    const [u, v] = name.split("->");
+    const e = S.data.edges && S.data.edges[name];
+    if (e) return `<h3>${esc(u)} → ${esc(v)}</h3><table>${Object.entries(e).map(([k, x]) => row(k, esc(show(x)), k)).join("")}</table>`;
+    const a = scalarId(u), b = scalarId(v);
+    const rec = S.data.nodes && ((b !== null && S.data.nodes[b]) || null);
+    const ed = rec && rec.in.find((x) => x[0] === a);
+    if (!ed) return `<h3>${esc(u)} → ${esc(v)}</h3><p>an edge to or from the rest of the graph</p>`;
+    return `<h3>edge ${nodeLink(a)} → ${nodeLink(b)}</h3><table>${row("local_grad", esc(show(ed[1])), "local_grad")}${row("grad_flow", esc(show(ed[2])), "grad_flow")}${ed[3] ? row("multiplicity", ed[3]) : ""}</table>`;
+  }
+  function inspectNode(id, r) {
+    let h = `<h3>node #${id}</h3><table>`;
+    for (const [k, v] of Object.entries(r)) {
+      if (k === "in" || k === "out" || k === "paths") continue;
+      h += row(k, esc(Array.isArray(v) ? v.join(", ") : show(v)), k);
+    }
+    h += "</table>";
+    const edges = (list, dir) => list.map((e) => `<tr><td>${nodeLink(e[0])}</td><td data-edge="${dir}${e[0]}" data-local="${e[1]}">${esc(show(e[1]))}</td><td data-flow="${dir}${e[0]}">${esc(show(e[2]))}</td></tr>`).join("");
+    if (r.in.length) h += `<h3>operands (${r.in.length})</h3><table class="edges"><tr><th>node</th><th>local_grad</th><th>grad_flow</th></tr>${edges(r.in, "in")}</table>`;
+    if (r.out.length) h += `<h3>used by (${r.out.length})</h3><table class="edges"><tr><th>node</th><th>local_grad</th><th>grad_flow</th></tr>${edges(r.out, "out")}</table>`;
+    const c = S.data.cmp && S.data.cmp["n" + id];
+    if (c) h += compareRows(c, "|grad|", "|data|") + `<table>${row("other data", esc(show(c[4])))}${row("other grad", esc(show(c[5])))}</table>`;
+    if (r.paths.length) {
+      h += `<h3>where its gradient comes from: top ${r.paths.length} paths to the loss</h3><ol id="paths">`;
+      r.paths.forEach((c, k) => {
+        const p = pathFrom(id, k);
+        h += `<li><a data-path="${k}">contribution ${esc(show(c))}</a>, ${p.length - 1} steps</li>`;
+      });
+      h += `</ol><a data-path="all">highlight all</a> · <a data-path="none">clear</a>`;
+    }
+    return h;
+  }
+  function compareRows(c, g, v) {
+    return `<h3>compared</h3><table>${row(`${g} other / this`, esc(show(c[2])), "ratio")}${row(`${v} other / this`, esc(show(c[3])))}</table>`;
+  }
+  $("#inspector").addEventListener("click", (e) => {
+    const o = e.target.closest("[data-open]");
+    if (o) return open(+o.dataset.open, { from: S.items.get(S.sel) });
+    const n = e.target.closest("a[data-node]");
+    if (n) return goNode(+n.dataset.node);
+    const p = e.target.closest("a[data-path]");
+    if (p) {
+      const id = scalarId(S.sel), k = p.dataset.path;
+      const ks = k === "none" ? [] : k === "all" ? [...Array(S.data.nodes[id].paths.length).keys()] : [+k];
+      S.hl = ks.map((r) => pathFrom(id, r));
+      applyPaths();
+      saveHash();
+    }
+  });
+
+  // --- top gradient paths: the tracer's path_links, followed from the selected node ----------------------
+  function pathFrom(n, rank) {
+    const path = [n];
+    for (let link = links[n * K + rank]; link >= 0; link = links[n * K + rank]) {
+      n = link >> 3;
+      rank = link & 7;
+      path.push(n);
+    }
+    return path;
+  }
+  function itemOfNode(n) {
+    // the item of the current view that holds scalar node n (itself, or the group of its scope)
+    if (S.data.nodes) return S.items.has("n" + n) ? "n" + n : null;
+    let scope = INDEX.scopes[nodeScope[n]];
+    while (scope) {
+      if (S.data.items[scope]) return scope;
+      scope = scope.includes("/") ? scope.slice(0, scope.lastIndexOf("/")) : "";
+    }
+    return null;
+  }
+  function applyPaths() {
+    for (const g of stage.querySelectorAll(".hl")) g.classList.remove("hl");
+    if (!S.data || !S.data.svg) return;
+    for (const path of S.hl) {
+      let prev = null;
+      for (const n of path) {
+        if (S.data.nodes && S.items.has("o" + n)) {
+          S.items.get("o" + n).classList.add("hl");
+          if (prev !== null) mark(`n${prev}->o${n}`);
+          mark(`o${n}->n${n}`);
+        }
+        const it = itemOfNode(n);
+        if (it) {
+          S.items.get(it).classList.add("hl");
+          if (prev !== null && !S.data.nodes && it !== prev) mark(`${prev}->${it}`);
+        }
+        prev = S.data.nodes ? n : it || prev;
+      }
+    }
+  }
+  const mark = (name) => S.items.has(name) && S.items.get(name).classList.add("hl");
+
+  // --- search -----------------------------------------------------------------------------------------
+  async function goNode(n) {
+    await ready;
+    if (!(n >= 0 && n < N)) return say(`no node ${n} (ids 0..${N - 1})`);
+    const i = nodeView[n];
+    if (i < 0) return say(`node ${n} is drawn inside its operation (a constant)`);
+    await open(i, { select: n });
+    say(`node #${n} in ${INDEX.views[i].label}`);
+  }
+  function say(text) {
+    $("#found").textContent = text;
+  }
+  async function search(q) {
+    q = q.trim();
+    if (!q) return;
+    let m = /^#?(\d+)$/.exec(q);
+    if (m) return goNode(+m[1]);
+    m = /^([\w.]+)\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]$/.exec(q);
+    if (m) {
+      const name = INDEX.params[m[1]] ? m[1] : Object.keys(INDEX.params).find((p) => p.endsWith("." + m[1]));
+      const p = INDEX.params[name];
+      if (!p) return say(`no parameter matrix ${m[1]}; there are ${Object.keys(INDEX.params).join(", ")}`);
+      const n = p.ids[`${m[2]},${m[3]}`];
+      if (n === undefined) return say(`${name}[${m[2]},${m[3]}] takes no part in this step (shape ${p.shape.join("×")})`);
+      return goNode(n);
+    }
+    const key = q.replace(/^\/+|\/+$/g, "");
+    if (viewOf.has(key)) return open(viewOf.get(key)).then(() => say(`opened ${key}`));
+    // a scope without a view of its own (a stage drawn in its parent): open the parent, select it
+    for (let p = key; p.includes("/"); ) {
+      p = p.slice(0, p.lastIndexOf("/"));
+      if (viewOf.has(p)) {
+        await open(viewOf.get(p));
+        if (S.items.has(key)) select(key);
+        return say(`${key} in ${p}`);
+      }
+    }
+    const hits = INDEX.views.map((v, i) => [v, i]).filter(([v]) => v.key.includes(key) || (v.key + " " + v.label).includes(q)).slice(0, 8);
+    const src = searchSource(q);
+    if (src !== null) return goNode(src);
+    $("#found").innerHTML = hits.length ? "did you mean: " + hits.map(([v, i]) => `<a data-view="${i}">${esc(v.label)}</a>`).join(", ") : `nothing matches ${esc(q)}`;
+  }
+  function searchSource(q) {
+    // a source line (file:line), where the trace records one per node
+    const s = INDEX.sources || {};
+    return s[q] !== undefined ? s[q] : null;
+  }
+  $("#search").addEventListener("submit", (e) => {
+    e.preventDefault();
+    search($("#q").value);
+  });
+  $("#found").addEventListener("click", (e) => {
+    const a = e.target.closest("a[data-view]");
+    if (a) open(+a.dataset.view);
+  });
+
+  // --- compare ----------------------------------------------------------------------------------------
+  function setupCompare() {
+    const c = INDEX.compare;
+    if (!c) return;
+    const box = $("#compare");
+    box.hidden = false;
+    const f = c.first;
+    const first = f === null ? "none: the two traces are identical" : `node ${nodeLink(f.node)} (${esc(f.what)}: ${esc(show(f.this))} here, ${esc(show(f.other))} there)`;
+    box.innerHTML =
+      `<h3>compared with step ${c.step} “${esc(c.doc)}”, loss ${esc(show(c.loss))}</h3>` +
+      `<label>colour: <select id="colour"><option value="grad">|grad| (this step)</option><option value="gratio">gradient ratio other / this</option><option value="vratio">value ratio other / this</option></select></label>` +
+      `<p>ratio colours: <span style="color:#2166ac">■</span> smaller there · white equal · <span style="color:#b2182b">■</span> larger there (log, ±${c.decades} decades)</p>` +
+      `<p id="first-diff">first difference: ${first}</p>`;
+    box.addEventListener("change", (e) => {
+      S.colour = e.target.value;
+      applyColour();
+      saveHash();
+    });
+    box.addEventListener("click", (e) => {
+      const n = e.target.closest("a[data-node]");
+      if (n) goNode(+n.dataset.node);
+    });
+  }
+  function applyColour() {
+    if (!S.data || !S.data.svg) return;
+    const cmp = S.data.cmp || {};
+    for (const [name, g] of S.items) {
+      const shape = g.classList.contains("node") && g.querySelector("polygon, path, ellipse");
+      if (!shape) continue;
+      if (shape.dataset.fill === undefined) shape.dataset.fill = shape.getAttribute("fill");
+      const c = cmp[name];
+      const fill = S.colour === "grad" || !INDEX.compare ? shape.dataset.fill : c ? c[S.colour === "gratio" ? 0 : 1] : "#ffffff";
+      shape.setAttribute("fill", fill);
+    }
+  }
+
+  // --- the player: forward in evaluation order, then backward in reverse --------------------------------
+  // Node n is computed at time n + 1 and gets its gradient at time 2N - n; a group [a, b] (its first and
+  // last node) lights as its nodes do. t = 2N (the end) is the step as the static figures show it.
+  const tInput = $("#p-t");
+  tInput.max = END;
+  function phase(a, b, t) {
+    if (t <= a) return "p-todo";
+    if (t <= b) return "p-fwd";
+    if (t <= END - 1 - b) return "p-val";
+    if (t <= END - 1 - a) return "p-back";
+    return "p-grad";
+  }
+  function ranges() {
+    // [name, first, last] of every item of the current view that the player lights
+    if (S.data.nodes) return Object.keys(S.data.nodes).filter((n) => S.items.has("n" + n)).map((n) => ["n" + n, +n, +n, "o" + n]);
+    if (S.data.items) return Object.entries(S.data.items).map(([k, it]) => [k, it.range[0], it.range[1]]);
+    return [];
+  }
+  let lit = [];
+  function applyPlayer(rebuild) {
+    if (rebuild) lit = S.data ? ranges().map((r) => ({ r, cls: "" })) : [];
+    for (const it of lit) {
+      const cls = S.t >= END ? "" : phase(it.r[1], it.r[2], S.t);
+      if (cls === it.cls) continue;
+      for (const name of [it.r[0], it.r[3]]) {
+        const g = name && S.items.get(name);
+        if (!g) continue;
+        if (it.cls) g.classList.remove(it.cls);
+        if (cls) g.classList.add(cls);
+      }
+      it.cls = cls;
+    }
+    if (rebuild || S.t >= END || S.t % 1 === 0) tInput.value = S.t;
+    where();
+  }
+  function where() {
+    const t = Math.floor(S.t);
+    let text;
+    if (t >= END) text = "end of the step: every value and gradient";
+    else if (t === 0) text = "start: nothing computed yet";
+    else if (t <= N) text = `forward  ${t}/${N} · #${t - 1} ${INDEX.scopes[nodeScope ? nodeScope[t - 1] : 0] || ""}`;
+    else text = `backward ${t - N}/${N} · #${END - t} ${INDEX.scopes[nodeScope ? nodeScope[END - t] : 0] || ""}`;
+    $("#p-where").textContent = text;
+  }
+  function events() {
+    // the times at which something in view changes: one node at a time at the scalar level
+    const ts = new Set([0, END]);
+    for (const it of lit) for (const x of [it.r[1], it.r[2] + 1, END - 1 - it.r[2], END - it.r[1]]) ts.add(x);
+    return [...ts].sort((a, b) => a - b);
+  }
+  function seek(t) {
+    S.t = Math.max(0, Math.min(END, t));
+    applyPlayer(false);
+    saveHash();
+  }
+  function step(dir) {
+    const ev = events();
+    const next = dir > 0 ? ev.find((x) => x > S.t) : [...ev].reverse().find((x) => x < S.t);
+    seek(next === undefined ? (dir > 0 ? END : 0) : next);
+  }
+  let last = 0;
+  function frame(now) {
+    if (!S.playing) return;
+    const dt = Math.min(0.1, (now - last) / 1000);
+    last = now;
+    const speed = +$("#p-speed").value;
+    if (S.data && S.data.nodes) {
+      // scalar level: about three events a second at 1x, so each value and gradient can be read
+      S.acc = (S.acc || 0) + dt * 3 * speed;
+      while (S.acc >= 1) { S.acc -= 1; step(1); }
+    } else {
+      seek(S.t + (dt * END * speed) / 20); // the whole step in 20 s at 1x
+    }
+    if (S.t >= END) return pause();
+    requestAnimationFrame(frame);
+  }
+  function play() {
+    if (S.t >= END) seek(0);
+    S.playing = true;
+    $("#p-play").textContent = "⏸";
+    last = performance.now();
+    requestAnimationFrame(frame);
+  }
+  function pause() {
+    S.playing = false;
+    $("#p-play").textContent = "▶";
+    seek(Math.round(S.t));
+  }
+  $("#p-play").onclick = () => (S.playing ? pause() : play());
+  $("#p-next").onclick = () => step(1);
+  $("#p-back").onclick = () => step(-1);
+  $("#p-start").onclick = () => seek(0);
+  $("#p-end").onclick = () => seek(END);
+  tInput.oninput = () => seek(+tInput.value);
+
+  // --- the URL: #v=<view>&t=<time>&n=<selection>, so a blog can link to a moment -----------------------
+  let hashTimer = null;
+  function saveHash() {
+    clearTimeout(hashTimer);
+    hashTimer = setTimeout(() => {
+      const parts = [`v=${encodeURIComponent(INDEX.views[S.view].key)}`, `t=${Math.round(S.t)}`];
+      if (S.sel !== null && S.sel !== undefined) parts.push(`n=${encodeURIComponent(S.sel)}`);
+      if (S.colour !== "grad") parts.push(`c=${S.colour}`);
+      try {
+        history.replaceState(null, "", "#" + parts.join("&"));
+      } catch (e) {
+        /* some embedders forbid it; the page works without */
+      }
+    }, 150);
+  }
+  async function loadHash() {
+    const h = new URLSearchParams(location.hash.slice(1));
+    const v = viewOf.has(h.get("v") || "") ? viewOf.get(h.get("v") || "") : 0;
+    if (h.has("t")) S.t = Math.max(0, Math.min(END, +h.get("t") || 0));
+    if (h.has("c") && INDEX.compare) {
+      S.colour = h.get("c");
+      $("#colour").value = S.colour;
+    }
+    const n = h.get("n");
+    await open(v, { select: n === null ? null : /^\d+$/.test(n) ? +n : n });
+  }
+
+  // --- keys -------------------------------------------------------------------------------------------
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, select, textarea")) return;
+    const c = canvas.getBoundingClientRect();
+    const keys = {
+      "/": () => $("#q").focus(),
+      "+": () => zoomAt(1.25, c.width / 2, c.height / 2),
+      "=": () => zoomAt(1.25, c.width / 2, c.height / 2),
+      "-": () => zoomAt(0.8, c.width / 2, c.height / 2),
+      0: fit,
+      ArrowLeft: () => setCam({ ...S.cam, x: S.cam.x + 60 }),
+      ArrowRight: () => setCam({ ...S.cam, x: S.cam.x - 60 }),
+      ArrowUp: () => setCam({ ...S.cam, y: S.cam.y + 60 }),
+      ArrowDown: () => setCam({ ...S.cam, y: S.cam.y - 60 }),
+      Enter: () => {
+        const i = S.sel !== null && typeof S.sel === "string" ? openKey(S.sel) : undefined;
+        if (i !== undefined && i !== S.view) open(i, { from: S.items.get(S.sel) });
+      },
+      Backspace: () => INDEX.views[S.view].parent !== null && open(INDEX.views[S.view].parent),
+      Escape: () => select(null),
+      " ": () => (S.playing ? pause() : play()),
+      ",": () => step(-1),
+      ".": () => step(1),
+      Home: () => seek(0),
+      End: () => seek(END),
+    };
+    if (keys[e.key]) {
+      e.preventDefault();
+      keys[e.key]();
+    }
+  });
+  window.addEventListener("resize", fit);
+
+  $("#title").textContent = `step ${META.step} · “${META.doc}” · loss ${show(META.loss)} · ${N.toLocaleString("en")} nodes (${META.view} view)`;
+  setupCompare();
+  // for tests and scripts: the same lookups the page makes
+  window.explorer = { open, search, seek, select, pathFrom: (n, r) => pathFrom(n, r), state: S, ready, END };
+  ready.then(loadHash);
+})();

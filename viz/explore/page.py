@@ -1,0 +1,189 @@
+"""The explorer: one self-contained HTML page to walk a traced step, from the block view down to scalars.
+
+    from microtrace.tracer import trace_step
+    from microtrace.viz.explore.page import build_explorer
+    html = build_explorer(trace_step("runs/demo", 120))   # str: write it anywhere, open it offline
+
+Graphviz lays out every view when the page is written (viz/explore/views.py says which); the page
+keeps each view's SVG and numbers gzipped in its own script element and unpacks one only when it is
+opened (the browser's DecompressionStream), so a large step opens as fast as a small one. The page's
+code is explorer.js, explorer.css and template.html beside this file; its Content-Security-Policy
+forbids every request, so it works from disk, offline and inside an <iframe>.
+"""
+
+import base64
+import gzip
+import json
+import re
+from array import array
+from html import escape
+from importlib import resources
+
+from microtrace.viz.explore import compare as cmp
+from microtrace.viz.explore.data import PATHS, all_links, num, payload, scope_ranges, view_stats
+from microtrace.viz.explore.views import LIMIT, build_views, label
+from microtrace.viz.graph import style as gs
+from microtrace.viz.graph.render import DotNotFound, dot_program, render_many
+
+
+def explorer_graph(trace):
+    """The graph the explorer shows: the engine's own nodes (fused: a dot product is one node, as in
+    `graph --level scalar`) when the trace has them, else the view the trace file holds."""
+    views = trace.views()
+    return trace.graph("fused" if "fused" in views else views[0])
+
+
+def build_explorer(trace, other=None, limit=LIMIT, jobs=2):
+    """The explorer page (str) of a `Trace`; with `other` (a second Trace of the same model), coloured by
+    the ratio of the two node by node, with the first node where they differ."""
+    if dot_program() is None:
+        raise DotNotFound("the explorer is laid out by Graphviz's dot program, which is not on PATH")
+    G = explorer_graph(trace)
+    G2 = None
+    if other is not None:
+        cmp.check_same_model(trace.meta, other.meta)
+        G2 = explorer_graph(other)
+    views, index = build_views(trace, G, limit)
+    drawn = [(i, v.digraph(G)) for i, v in enumerate(views)]
+    drawn = [(i, g) for i, g in drawn if g is not None]
+    svgs = dict(zip((i for i, _ in drawn), render_many([g for _, g in drawn], "svg", jobs=jobs)))
+    ranges = scope_ranges(G)
+    links, packed = all_links(G)
+    ratios = _ratios(trace, other, G, G2, views) if other is not None else {}
+    payloads = []
+    for i, v in enumerate(views):
+        extra = {"svg": compact_svg(svgs[i].decode("utf-8"))} if i in svgs else {}
+        if i in ratios:
+            extra["cmp"] = ratios[i]
+        payloads.append(_pack(json.dumps(payload(G, v, views, index, ranges, links, extra), separators=(",", ":"))))
+    index_json = _index(trace, G, views, ranges, packed, G2, other)
+    return _html(index_json, payloads, _title(G))
+
+
+def _title(G):
+    m = G.graph
+    return f"step {m['step']} · “{m['doc']}” · loss {gs.number(m['loss'], 4)} — microtrace explorer"
+
+
+def _index(trace, G, views, ranges, packed, G2, other):
+    N = G.number_of_nodes()
+    node_view = array("i", [-1] * N)
+    for i, v in enumerate(views):  # a node opens in the first (shallowest) scalar view that draws it
+        if v.kind == "scalar":
+            for n in v.nodes:
+                if node_view[n] < 0:
+                    node_view[n] = i
+    stage_list = sorted({s for _, s in G.nodes(data="scope")})
+    stage_of = {s: i for i, s in enumerate(stage_list)}
+    node_scope = array("i", (stage_of[s] for _, s in sorted(G.nodes(data="scope"))))
+    params = {}
+    for n, d in G.nodes(data=True):
+        if "param" in d:
+            p = params.setdefault(d["param"], {"shape": G.graph["param_stats"][d["param"]]["shape"], "ids": {}})
+            p["ids"][f"{d['index'][0]},{d['index'][1]}"] = n
+    m = G.graph
+    index = {
+        "meta": {
+            "step": m["step"], "doc": m["doc"], "loss": num(m["loss"]), "chars": m["chars"], "nodes": N,
+            "edges": G.number_of_edges(), "loss_node": m["loss_node"], "view": m["view"], "paths": PATHS, "limit": LIMIT,
+        },
+        "views": [
+            {"key": v.key, "label": label(v.key), "kind": v.kind, "parent": v.parent, "stats": view_stats(G, v, ranges)}
+            for v in views
+        ],
+        "params": params,
+        "scopes": stage_list,
+        "nodeView": _pack(node_view.tobytes()),
+        "nodeScope": _pack(node_scope.tobytes()),
+        "links": _pack(array("i", packed).tobytes()),
+        "sources": _sources(G),
+    }  # fmt: skip
+    if G2 is not None:
+        index["compare"] = {
+            "step": G2.graph["step"], "doc": G2.graph["doc"], "loss": num(G2.graph["loss"]),
+            "first": _first(G, G2), "decades": cmp.DECADES,
+        }  # fmt: skip
+    return json.dumps(index, separators=(",", ":"))
+
+
+def _sources(G):
+    """Source line -> its first node, for the nodes where the trace records one (`source`)."""
+    out = {}
+    for n, src in G.nodes(data="source"):
+        if src is not None and src not in out:
+            out[str(src)] = n
+    return out
+
+
+def _first(G, G2):
+    diff = cmp.first_difference(G, G2)
+    if diff is None:
+        return None
+    return {k: num(v) for k, v in diff.items()}
+
+
+def _ratios(trace, other, G, G2, views):
+    """Per view: {item name in its SVG: [grad ratio colour, value ratio colour, grad ratio, value ratio, ...]}."""
+    out = {}
+    collapsed = {}
+    for i, v in enumerate(views):
+        if v.kind == "collapsed":
+            level = v.collapsed.graph["level"]
+            if level not in collapsed:
+                collapsed[level] = cmp.group_ratios(trace.collapse(level, G.graph["view"]), other.collapse(level, G2.graph["view"]))
+            r = collapsed[level]
+            out[i] = {n: _cmp_entry(*r[n]) for n in v.collapsed if n in r}
+        elif v.kind == "scalar":
+            out[i] = {f"n{n}": _cmp_entry(*r) for n, r in cmp.node_ratios(G, G2, v.nodes).items()}
+    return out
+
+
+def _cmp_entry(grad_ratio, value_ratio, *other):
+    return [cmp.ratio_color(grad_ratio), cmp.ratio_color(value_ratio), num(grad_ratio), num(value_ratio), *map(num, other)]
+
+
+def _pack(data):
+    """gzip + base64: how a view waits in the page until it is opened (mtime 0: the same bytes each time)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
+
+
+_A_OPEN = re.compile(r'<g id="a_[^"]*"><a [^>]*>\n?')
+_A_CLOSE = re.compile(r"</a>\n</g>\n")
+_COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
+_FONT = re.compile(r' font-family="[^"]*"')
+_GEOMETRY = re.compile(r'( (?:d|points|x|y|transform|viewBox)=")([^"]*)"')
+_DECIMALS = re.compile(r"(\d\.\d)\d+")
+
+
+def compact_svg(svg):
+    """Graphviz's SVG without what the page replaces: the XML prologue, comments and the tooltip links
+    (the inspector shows every number), the font names; node, cluster and edge titles stay, they name
+    the items."""
+    svg = svg[svg.index("<svg") :]
+    svg = _COMMENT.sub("", svg)
+    svg = _A_CLOSE.sub("", _A_OPEN.sub("", svg))
+    svg = _FONT.sub("", svg)  # the page's CSS names the same fonts once
+    # a tenth of a point is finer than a screen shows; text (the numbers on the nodes) is left alone
+    return _GEOMETRY.sub(lambda m: m.group(1) + _DECIMALS.sub(r"\1", m.group(2)) + '"', svg)
+
+
+def _resource(name):
+    return resources.files("microtrace.viz.explore").joinpath(name).read_text(encoding="utf-8")
+
+
+def _html(index_json, payloads, title):
+    blobs = "\n".join(f'<script type="application/x-gzip-base64" id="p{i}">{p}</script>' for i, p in enumerate(payloads))
+    page = _resource("template.html")
+    parts = {
+        "{{title}}": escape(title),
+        "{{css}}": _resource("explorer.css"),
+        "{{index}}": index_json.replace("</", "<\\/"),
+        "{{payloads}}": blobs,
+        "{{js}}": _resource("explorer.js"),
+    }
+    # one pass, so that nothing substituted is itself searched for a placeholder
+    return re.sub(r"\{\{(title|css|index|payloads|js)\}\}", lambda m: parts[m.group(0)], page)
+
+
