@@ -1,5 +1,6 @@
 """`microtrace explore`: one self-contained HTML page to walk a traced step (viz/explore/page.py)."""
 
+import os
 import stat
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def explore(trace, output, other, compare_step):
         microtrace explore --run runs/demo --step 120 -o step120.html
         microtrace explore --trace step120.json -o step120.html --compare other120.json
     """
-    _check_output(output, [trace_file for trace_file in (_input(click.get_current_context()), other) if trace_file])
+    _check_output(output, [p for p in (click.get_current_context().params.get("trace_file"), other) if p])
     second = _second(trace, other, compare_step) if other else None
     try:
         page = build_explorer(trace, second)
@@ -50,18 +51,21 @@ def explore(trace, output, other, compare_step):
     click.echo(f"wrote {path} ({len(page.encode('utf-8')) / 1e6:.1f} MB)", err=True)
 
 
-def _input(ctx):
-    return ctx.params.get("trace_file")
-
-
 def _check_output(output, inputs):
-    """Refuse an output that is one of the inputs, or that exists and is not a regular file."""
+    """Refuse an output that is one of the inputs, that exists and is not a regular file, or whose folder
+    cannot be written."""
     out = Path(output)
     for p in inputs:
         if Path(p).exists() and out.exists() and out.resolve() == Path(p).resolve():
             raise UserError(f"{output} is also an input: choose another output file")
     if out.exists() and not stat.S_ISREG(out.stat().st_mode):
         raise UserError(f"{output} exists and is not a regular file: choose another output file")
+    # before the minutes of layout: the first folder on the way that exists must be one we can write in
+    folder = out.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write {output}: {folder} is not a folder this user can write in")
 
 
 def _second(trace, other, step):

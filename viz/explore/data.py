@@ -7,6 +7,7 @@ reverse topological order), so a group is described by its first and last node i
 """
 
 import math
+from array import array
 
 from microtrace.tracer.collapse import group_stats
 from microtrace.tracer.queries import path_links
@@ -15,7 +16,7 @@ from microtrace.viz.explore.views import label
 
 PATHS = 3  # top gradient paths kept per node
 _NODE_KEYS = (
-    "op", "data", "grad", "scope", "pos", "layer", "block", "head", "stage", "exponent", "key", "unit",
+    "op", "scope", "pos", "layer", "block", "head", "stage", "exponent", "key", "unit",
     "param", "index", "new_data", "adam_m", "adam_v", "update_ratio", "source",
 )  # fmt: skip
 _GROUP_KEYS = ("count", "ops", "grad_norm", "grad_abs_sum", "grad_abs_max", "data_norm", "data_abs_max", "zero_grad", "nonfinite")
@@ -37,13 +38,41 @@ def _clean(value):
 
 
 def node_record(G, n, links):
-    """A scalar node as the inspector shows it: its attributes, its edges, its top path contributions."""
+    """A scalar node as the inspector shows it: its attributes and its top path contributions (its value,
+    gradient and edges are in the step's `tables`)."""
     d = G.nodes[n]
     rec = {k: _clean(d[k]) for k in _NODE_KEYS if k in d}
-    rec["in"] = [[u, num(e["local_grad"]), num(e["grad_flow"])] + ([e["multiplicity"]] if "multiplicity" in e else []) for u, e in G.pred[n].items()]
-    rec["out"] = [[v, num(e["local_grad"]), num(e["grad_flow"])] for v, e in G.adj[n].items()]
     rec["paths"] = [num(c) for c, _ in links.get(n, ())]
     return rec
+
+
+def tables(G):
+    """The step's numbers as columns (typed arrays in the page): each node's data and grad, and each
+    edge once, grouped by its result v (edges in_start[v] .. in_start[v + 1]): operand, local_grad,
+    grad_flow; out_order lists the edges grouped by operand (out_start likewise). `mult`: edge -> its
+    multiplicity, where an operand enters twice."""
+    N = G.number_of_nodes()
+    data, grad = array("d"), array("d")
+    eu, local, flow, in_start, mult = array("i"), array("d"), array("d"), array("i", [0]), {}
+    for v in range(N):
+        d = G.nodes[v]
+        data.append(d["data"])
+        grad.append(d["grad"])
+        for u, e in G.pred[v].items():
+            if "multiplicity" in e:
+                mult[len(eu)] = e["multiplicity"]
+            eu.append(u)
+            local.append(e["local_grad"])
+            flow.append(e["grad_flow"])
+        in_start.append(len(eu))
+    out_order = array("i", sorted(range(len(eu)), key=eu.__getitem__))
+    out_start = array("i", [0] * (N + 1))
+    for u in eu:
+        out_start[u + 1] += 1
+    for n in range(N):
+        out_start[n + 1] += out_start[n]
+    columns = {"data": data, "grad": grad, "eu": eu, "local": local, "flow": flow, "inStart": in_start, "outOrder": out_order, "outStart": out_start}
+    return columns, mult
 
 
 def scope_ranges(G):

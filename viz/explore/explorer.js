@@ -6,7 +6,8 @@
   const $ = (sel) => document.querySelector(sel);
   const INDEX = JSON.parse($("#index").textContent);
   const META = INDEX.meta, N = META.nodes, K = META.paths, END = 2 * N;
-  const num = (v) => (typeof v === "string" ? { nan: NaN, inf: Infinity, "-inf": -Infinity }[v] : v);
+  const SPECIAL = { nan: NaN, inf: Infinity, "-inf": -Infinity }; // how page.py writes what JSON cannot
+  const num = (v) => (typeof v === "string" && v in SPECIAL ? SPECIAL[v] : v);
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const show = (v) => String(num(v)); // full precision: the shortest text that reads back as the same double
   const viewOf = new Map(INDEX.views.map((v, i) => [v.key, i]));
@@ -25,12 +26,33 @@
     }
     return cache.get(i);
   }
-  let nodeView, nodeScope, links;
-  const ready = Promise.all([INDEX.nodeView, INDEX.nodeScope, INDEX.links].map(unpack)).then(([a, b, c]) => {
+  let nodeView, nodeScope, links, T;
+  const TYPES = { data: Float64Array, grad: Float64Array, local: Float64Array, flow: Float64Array };
+  const tableNames = Object.keys(INDEX.tables);
+  const ready = Promise.all([INDEX.nodeView, INDEX.nodeScope, INDEX.links, ...tableNames.map((k) => INDEX.tables[k])].map(unpack)).then(([a, b, c, ...cols]) => {
     nodeView = new Int32Array(a);
     nodeScope = new Int32Array(b);
     links = new Int32Array(c);
+    T = {};
+    tableNames.forEach((k, i) => (T[k] = new (TYPES[k] || Int32Array)(cols[i])));
   });
+  // the edges of node n: [other node, local_grad, grad_flow, multiplicity]
+  const edge = (i, other) => [other, T.local[i], T.flow[i], INDEX.mult[i]];
+  function operands(n) {
+    const out = [];
+    for (let i = T.inStart[n]; i < T.inStart[n + 1]; i++) out.push(edge(i, T.eu[i]));
+    return out;
+  }
+  function users(n) {
+    const out = [];
+    for (let j = T.outStart[n]; j < T.outStart[n + 1]; j++) {
+      const i = T.outOrder[j];
+      let v = 0, hi = N; // the result of edge i: the v with inStart[v] <= i < inStart[v + 1]
+      while (hi - v > 1) { const mid = (v + hi) >> 1; if (T.inStart[mid] <= i) v = mid; else hi = mid; }
+      out.push(edge(i, v));
+    }
+    return out;
+  }
 
   // --- state ------------------------------------------------------------------------------------------
   const S = { view: -1, data: null, items: new Map(), sel: null, t: END, playing: false, hl: [], colour: "grad", cam: { x: 0, y: 0, k: 1 } };
@@ -53,7 +75,8 @@
       stage.innerHTML = data.svg;
       for (const g of stage.querySelectorAll("g.node, g.cluster, g.edge")) {
         const title = g.querySelector("title");
-        if (title) S.items.set(title.textContent, g);
+        // edge titles may carry ports (a:e->b:e); items are named without them
+        if (title) S.items.set(g.classList.contains("edge") ? title.textContent.replace(/:[nsewc]{1,2}(?=->|$)/g, "") : title.textContent, g);
       }
       fit();
     } else {
@@ -68,6 +91,7 @@
     select(opts.select !== undefined ? opts.select : null);
     if (opts.select !== undefined && opts.select !== null) centerOn(opts.select);
     document.body.dataset.ready = String(i);
+    document.body.dataset.opens = String(+(document.body.dataset.opens || 0) + 1);
     document.body.dataset.openMs = (performance.now() - t0).toFixed(1);
     saveHash();
   }
@@ -113,7 +137,7 @@
     if (e.target.id === "as-table") {
       const parts = await Promise.all(S.data.parts.map((p) => payload(p.view)));
       const rows = [];
-      for (const p of parts) for (const [id, r] of Object.entries(p.nodes)) rows.push(`<tr><td><a data-node="${id}">#${id}</a></td><td>${esc(r.op)}</td><td>${esc(show(r.data))}</td><td>${esc(show(r.grad))}</td><td>${esc(r.scope)}</td></tr>`);
+      for (const p of parts) for (const [id, r] of Object.entries(p.nodes)) rows.push(`<tr><td><a data-node="${id}">#${id}</a></td><td>${esc(r.op)}</td><td>${esc(show(T.data[id]))}</td><td>${esc(show(T.grad[id]))}</td><td>${esc(r.scope)}</td></tr>`);
       list.innerHTML = `<h3>${esc(INDEX.views[S.view].label)}: every node</h3><table><tr><th>node</th><th>op</th><th>data</th><th>grad</th><th>scope</th></tr>${rows.join("")}</table>`;
     }
     const n = e.target.closest("a[data-node]");
@@ -139,6 +163,7 @@
   function centerOn(name) {
     const g = S.items.get(typeof name === "number" ? "n" + name : name);
     if (!g) return;
+    if (S.cam.k < 1) zoomAt(1 / S.cam.k, 0, 0); // close enough to read its numbers
     const r = g.getBoundingClientRect(), c = canvas.getBoundingClientRect();
     setCam({ ...S.cam, x: S.cam.x + c.width / 2 - (r.left + r.width / 2 - c.left), y: S.cam.y + c.height / 2 - (r.top + r.height / 2 - c.top) });
   }
@@ -182,7 +207,9 @@
   // --- items: what a click means ----------------------------------------------------------------------
   function itemOf(el) {
     const g = el.closest("g.node, g.edge, g.cluster");
-    return g ? g.querySelector("title").textContent : null;
+    if (!g) return null;
+    const t = g.querySelector("title").textContent;
+    return g.classList.contains("edge") ? t.replace(/:[nsewc]{1,2}(?=->|$)/g, "") : t;
   }
   function openKey(name) {
     // the view a group (its scope) or a cluster (cluster_<scope>) opens
@@ -259,21 +286,22 @@
     const e = S.data.edges && S.data.edges[name];
     if (e) return `<h3>${esc(u)} → ${esc(v)}</h3><table>${Object.entries(e).map(([k, x]) => row(k, esc(show(x)), k)).join("")}</table>`;
     const a = scalarId(u), b = scalarId(v);
-    const rec = S.data.nodes && ((b !== null && S.data.nodes[b]) || null);
-    const ed = rec && rec.in.find((x) => x[0] === a);
-    if (!ed) return `<h3>${esc(u)} → ${esc(v)}</h3><p>an edge to or from the rest of the graph</p>`;
+    const ed = a !== null && b !== null && operands(b).find((x) => x[0] === a);
+    if (!ed) return `<h3>${esc(u)} → ${esc(v)}</h3><p>an edge to or from the rest of the graph, or from an operation to its result</p>`;
     return `<h3>edge ${nodeLink(a)} → ${nodeLink(b)}</h3><table>${row("local_grad", esc(show(ed[1])), "local_grad")}${row("grad_flow", esc(show(ed[2])), "grad_flow")}${ed[3] ? row("multiplicity", ed[3]) : ""}</table>`;
   }
   function inspectNode(id, r) {
-    let h = `<h3>node #${id}</h3><table>`;
+    let h = `<h3>node #${id}</h3><table>${row("op", esc(r.op), "op")}${row("data", esc(show(T.data[id])), "data")}${row("grad", esc(show(T.grad[id])), "grad")}`;
     for (const [k, v] of Object.entries(r)) {
-      if (k === "in" || k === "out" || k === "paths") continue;
+      if (k === "op" || k === "paths") continue;
       h += row(k, esc(Array.isArray(v) ? v.join(", ") : show(v)), k);
     }
     h += "</table>";
-    const edges = (list, dir) => list.map((e) => `<tr><td>${nodeLink(e[0])}</td><td data-edge="${dir}${e[0]}" data-local="${e[1]}">${esc(show(e[1]))}</td><td data-flow="${dir}${e[0]}">${esc(show(e[2]))}</td></tr>`).join("");
-    if (r.in.length) h += `<h3>operands (${r.in.length})</h3><table class="edges"><tr><th>node</th><th>local_grad</th><th>grad_flow</th></tr>${edges(r.in, "in")}</table>`;
-    if (r.out.length) h += `<h3>used by (${r.out.length})</h3><table class="edges"><tr><th>node</th><th>local_grad</th><th>grad_flow</th></tr>${edges(r.out, "out")}</table>`;
+    const edges = (list, dir) => list.map((e) => `<tr><td>${nodeLink(e[0])}${e[3] ? ` ×${e[3]}` : ""}</td><td data-local="${dir}${e[0]}">${esc(show(e[1]))}</td><td data-flow="${dir}${e[0]}">${esc(show(e[2]))}</td></tr>`).join("");
+    const ins = operands(id), outs = users(id);
+    const head = "<tr><th>node</th><th>local_grad</th><th>grad_flow</th></tr>";
+    if (ins.length) h += `<h3>operands (${ins.length})</h3><table class="edges">${head}${edges(ins, "in")}</table>`;
+    if (outs.length) h += `<h3>used by (${outs.length})</h3><table class="edges">${head}${edges(outs, "out")}</table>`;
     const c = S.data.cmp && S.data.cmp["n" + id];
     if (c) h += compareRows(c, "|grad|", "|data|") + `<table>${row("other data", esc(show(c[4])))}${row("other grad", esc(show(c[5])))}</table>`;
     if (r.paths.length) {
@@ -460,7 +488,7 @@
   function applyPlayer(rebuild) {
     if (rebuild) lit = S.data ? ranges().map((r) => ({ r, cls: "" })) : [];
     for (const it of lit) {
-      const cls = S.t >= END ? "" : phase(it.r[1], it.r[2], S.t);
+      const cls = phase(it.r[1], it.r[2], S.t);
       if (cls === it.cls) continue;
       for (const name of [it.r[0], it.r[3]]) {
         const g = name && S.items.get(name);

@@ -15,12 +15,13 @@ import base64
 import gzip
 import json
 import re
+import sys
 from array import array
 from html import escape
 from importlib import resources
 
 from microtrace.viz.explore import compare as cmp
-from microtrace.viz.explore.data import PATHS, all_links, num, payload, scope_ranges, view_stats
+from microtrace.viz.explore.data import PATHS, all_links, num, payload, scope_ranges, tables, view_stats
 from microtrace.viz.explore.views import LIMIT, build_views, label
 from microtrace.viz.graph import style as gs
 from microtrace.viz.graph.render import DotNotFound, dot_program, render_many
@@ -67,6 +68,7 @@ def _title(G):
 
 def _index(trace, G, views, ranges, packed, G2, other):
     N = G.number_of_nodes()
+    columns, mult = tables(G)
     node_view = array("i", [-1] * N)
     for i, v in enumerate(views):  # a node opens in the first (shallowest) scalar view that draws it
         if v.kind == "scalar":
@@ -93,9 +95,11 @@ def _index(trace, G, views, ranges, packed, G2, other):
         ],
         "params": params,
         "scopes": stage_list,
-        "nodeView": _pack(node_view.tobytes()),
-        "nodeScope": _pack(node_scope.tobytes()),
-        "links": _pack(array("i", packed).tobytes()),
+        "nodeView": _pack(node_view),
+        "nodeScope": _pack(node_scope),
+        "links": _pack(array("i", packed)),
+        "tables": {k: _pack(a) for k, a in columns.items()},
+        "mult": mult,
         "sources": _sources(G),
     }  # fmt: skip
     if G2 is not None:
@@ -143,7 +147,13 @@ def _cmp_entry(grad_ratio, value_ratio, *other):
 
 
 def _pack(data):
-    """gzip + base64: how a view waits in the page until it is opened (mtime 0: the same bytes each time)."""
+    """gzip + base64: how a view waits in the page until it is opened (mtime 0: the same bytes each time).
+    Arrays go little-endian, as the page's typed arrays read them on every machine that runs a browser."""
+    if isinstance(data, array):
+        if sys.byteorder != "little":
+            data = array(data.typecode, data)
+            data.byteswap()
+        data = data.tobytes()
     if isinstance(data, str):
         data = data.encode("utf-8")
     return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
@@ -164,7 +174,7 @@ def compact_svg(svg):
     svg = svg[svg.index("<svg") :]
     svg = _COMMENT.sub("", svg)
     svg = _A_CLOSE.sub("", _A_OPEN.sub("", svg))
-    svg = _FONT.sub("", svg)  # the page's CSS names the same fonts once
+    svg = _FONT.sub("", svg).replace(' text-anchor="start"', "")  # the page's CSS names the fonts once; start is the default
     # a tenth of a point is finer than a screen shows; text (the numbers on the nodes) is left alone
     return _GEOMETRY.sub(lambda m: m.group(1) + _DECIMALS.sub(r"\1", m.group(2)) + '"', svg)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from microtrace.viz.graph.dot import block_diagram, scalar_diagram
 from microtrace.viz.graph.select import focus_collapsed
 
-LIMIT = 300  # scalar nodes one diagram shows at most: beyond that dot is slow and a reader lost
+LIMIT = 150  # scalar nodes one diagram shows at most: beyond that dot is slow and a reader lost
 
 
 @dataclass
@@ -67,12 +67,31 @@ def build_views(trace, G, limit=LIMIT):
         for key in _openable(views[i], stages):
             if key in index or key == "param" or key not in sizes and "#" not in key:
                 continue
+            small = _smallest_drawable(key, sizes, limit)
+            if small != key:  # a stage inside a head (say) opens as part of its head's diagram
+                if small not in index:
+                    index[small] = len(views)
+                    views.append(_view_of(G, stages, small, sizes, views[i], limit, nodes_of))
+                index[key] = index[small]
+                continue
             index[key] = len(views)
             views.append(_view_of(G, stages, key, sizes, views[i], limit, nodes_of))
             queue.append(index[key])
     for view in views[1:]:  # breadcrumbs follow the scope path, whichever view a scope was found from
         view.parent = index[_parent_key(view.key, index)]
     return views, index
+
+
+def _smallest_drawable(key, sizes, limit):
+    """The outermost scope around `key` (or itself) that one scalar diagram can show whole."""
+    if "#" in key or key.startswith("param"):
+        return key
+    parts = key.split("/")
+    for depth in range(1, len(parts)):
+        p = "/".join(parts[:depth])
+        if sizes.get(p, limit + 1) <= limit:
+            return p
+    return key
 
 
 def _parent_key(key, index):

@@ -1,0 +1,355 @@
+"""`microtrace explore`: the page driven in the system's Chromium through Playwright.
+
+One small model, two traced steps (the second of a run with another learning rate, for --compare), one
+written page each and one browser for the whole module. Every request the page makes is intercepted:
+a page that reaches for anything but its own file fails. `limit` is lowered so that the small model
+still has every level (block view, stage view, head, scalars).
+"""
+
+import io
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from conftest import SMALL
+from microtrace.engine.train import TrainConfig, Trainer
+from microtrace.tracer import resolve_node, save_trace, top_paths, trace_step
+from microtrace.viz.cli.explore import explore
+from microtrace.viz.explore.page import build_explorer, compact_svg, explorer_graph
+from microtrace.viz.explore.views import build_views
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra: pip install -e '.[test]'")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
+DOCS = ["olivia", "emma", "lola"]  # step 1 reads "lola": wte row 3 ("l") takes part
+LIMIT = 40
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium (.ci/run installs it)"),
+    pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed"),
+]
+
+
+def new_trace(lr=0.01):
+    return trace_step(Trainer(DOCS, TrainConfig(steps=4, seed=1, lr=lr), **SMALL), 1)
+
+
+@pytest.fixture(scope="module")
+def trace():
+    return new_trace()
+
+
+@pytest.fixture(scope="module")
+def other():
+    return new_trace(lr=0.05)
+
+
+@pytest.fixture(scope="module")
+def G(trace):
+    return explorer_graph(trace)
+
+
+@pytest.fixture(scope="module")
+def files(trace, other, tmp_path_factory):
+    d = tmp_path_factory.mktemp("explore")
+    (d / "step.html").write_text(build_explorer(trace, limit=LIMIT), encoding="utf-8")
+    (d / "compare.html").write_text(build_explorer(trace, other, limit=LIMIT), encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Opened:
+    """A page opened from disk, with the console errors and the requests it made."""
+
+    def __init__(self, browser, path, hash=""):
+        self.errors, self.requests = [], []
+        self.page = browser.new_page(viewport={"width": 1280, "height": 800})
+        self.page.set_default_timeout(10_000)
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.route("**/*", self._route)
+        self.page.goto(path.as_uri() + hash)
+        self.until("!!document.body.dataset.ready")
+
+    def _route(self, route):
+        url = route.request.url
+        self.requests.append(url)
+        if url.startswith("file://"):
+            route.continue_()
+        else:
+            route.abort()
+
+    def js(self, code, arg=None):
+        return self.page.evaluate(code, arg)
+
+    def open_item(self, title):
+        """Double-click the item (group or cluster) whose SVG title is `title`; wait for its view."""
+        before = self.js("document.body.dataset.opens")
+        self.fire(title, "dblclick")
+        self.until("b => document.body.dataset.opens !== b && !document.querySelector('#stage.zooming')", before)
+
+    def fire(self, title, event):
+        """A mouse event on the SVG item whose title is `title` (a cluster lies under its nodes)."""
+        found = self.js(
+            "([t, e]) => { const g = [...document.querySelectorAll('#stage g')].find(g => g.querySelector(':scope > title')?.textContent === t);"
+            " if (g) g.dispatchEvent(new MouseEvent(e, {bubbles: true})); return !!g; }",
+            [title, event],
+        )
+        assert found, f"no item {title!r} in the view"
+
+    def until(self, code, arg=None, timeout=10.0):
+        """Wait until `code` is true in the page (polled from here: the page's CSP forbids the eval
+        that Playwright's wait_for_function uses)."""
+        end = time.monotonic() + timeout
+        while not self.js(code, arg):
+            assert time.monotonic() < end, f"timed out waiting for {code}"
+            time.sleep(0.02)
+
+    def view_key(self):
+        return self.js("window.explorer.state.view >= 0 && JSON.parse(document.getElementById('index').textContent).views[window.explorer.state.view].key")
+
+    def inspector(self, key):
+        return self.page.locator(f'#inspector td[data-key="{key}"]').first.inner_text()
+
+    def close(self):
+        self.page.close()
+
+
+@pytest.fixture(scope="module")
+def opened(browser, files):
+    o = Opened(browser, files / "step.html")
+    yield o
+    o.close()
+
+
+def test_opens_from_disk_with_no_request_and_no_console_error(opened):
+    assert opened.requests and all(u.startswith("file://") for u in opened.requests)
+    assert len(opened.requests) == 1  # the page itself: nothing else, not even a favicon
+    assert opened.errors == []
+    assert opened.view_key() == ""
+    assert "default-src 'none'" in opened.page.content()
+
+
+def test_every_node_is_drawn_in_some_view(trace, G):
+    views, _ = build_views(trace, G, LIMIT)
+    drawn = {n for v in views if v.kind == "scalar" for n in v.nodes}
+    assert drawn == set(G.nodes)
+    assert all(len(v.nodes) <= LIMIT for v in views if v.kind == "scalar")
+
+
+def test_expand_position_attention_head_then_a_scalar(opened, G):
+    opened.js("window.explorer.open(0)")
+    opened.until("document.body.dataset.ready === '0'")
+    opened.open_item("cluster_pos1")
+    assert opened.view_key() == "pos1"
+    opened.open_item("cluster_pos1/layer0/attn")
+    assert opened.view_key() == "pos1/layer0/attn"
+    opened.open_item("cluster_pos1/layer0/attn/head1")
+    assert opened.view_key() == "pos1/layer0/attn/head1"
+    crumbs = opened.page.locator("#crumbs").inner_text()
+    assert crumbs.split(" › ") == ["the step", "pos1", "pos1/layer0", "pos1/layer0/attn", "pos1/layer0/attn/head1"] or "pos1/layer0/attn" in crumbs
+    titles = opened.js("[...document.querySelectorAll('#stage g.node > title')].map(t => t.textContent)")
+    ids = sorted(int(t[1:]) for t in titles if t.startswith("n"))
+    assert ids and all(G.nodes[n]["scope"].startswith("pos1/layer0/attn/head1") for n in ids)
+    n = max(ids, key=lambda k: G.in_degree(k))
+    opened.fire(f"n{n}", "click")
+    d = G.nodes[n]
+    assert float(opened.inspector("data")) == d["data"]
+    assert float(opened.inspector("grad")) == d["grad"]
+    assert opened.inspector("scope") == d["scope"]
+    for u, e in G.pred[n].items():
+        assert float(opened.page.locator(f'td[data-local="in{u}"]').inner_text()) == e["local_grad"]
+        assert float(opened.page.locator(f'td[data-flow="in{u}"]').inner_text()) == e["grad_flow"]
+    # back up with the breadcrumbs
+    opened.page.locator("#crumbs a", has_text="the step").click()
+    opened.until("document.body.dataset.ready === '0'")
+
+
+def test_group_inspector_shows_the_collapsed_statistics(opened, trace, G):
+    opened.js("window.explorer.open(0).then(() => window.explorer.select('pos2/layer0/attn'))")
+    opened.until("document.querySelector('#inspector h3').textContent === 'pos2/layer0/attn'")
+    C = trace.collapse("block", G.graph["view"])
+    d = C.nodes["pos2/layer0/attn"]
+    assert int(opened.inspector("count")) == d["count"]
+    assert float(opened.inspector("grad_norm")) == d["grad_norm"]
+    assert int(opened.inspector("zero_grad")) == d["zero_grad"]
+
+
+def test_search_a_parameter_entry_opens_down_to_it(opened, G):
+    n = resolve_node(G, "wte[3,5]")
+    opened.page.fill("#q", "wte[3,5]")
+    opened.page.press("#q", "Enter")
+    opened.until(f"window.explorer.state.sel === {n}")
+    assert opened.inspector("param") == "wte"
+    assert opened.inspector("index") == "3, 5"
+    assert float(opened.inspector("grad")) == G.nodes[n]["grad"]
+    assert opened.js(f"document.querySelector('#stage g.sel > title').textContent") == f"n{n}"
+
+
+def test_search_a_scope_path_and_an_unknown_name(opened):
+    opened.js("window.explorer.search('pos2/layer0/attn/head0')")
+    opened.until("document.querySelector('#found').textContent.includes('pos2/layer0/attn/head0')")
+    assert opened.view_key() == "pos2/layer0/attn/head0"
+    opened.js("window.explorer.search('no_such_matrix[1,2]')")
+    opened.until("document.querySelector('#found').textContent.includes('no parameter matrix')")
+
+
+def test_paths_follow_the_tracers_top_paths(opened, G):
+    for n in [resolve_node(G, "wte[3,5]"), G.graph["loss_node"] - 5, 10]:
+        want = [p["nodes"] for p in top_paths(G, n, 3)]
+        got = [opened.js(f"window.explorer.pathFrom({n}, {r})") for r in range(len(want))]
+        assert got == want
+
+
+def test_backward_player_lights_every_node_with_a_gradient(opened, G):
+    opened.js("window.explorer.search('pos1/layer0/attn/head1')")
+    opened.until("window.explorer.state.data && window.explorer.state.data.nodes")
+    N = G.number_of_nodes()
+    opened.js(f"window.explorer.seek({N})")  # the end of the forward pass
+    drawn = opened.js("[...document.querySelectorAll('#stage g.node > title')].map(t => t.textContent).filter(t => /^n\\d+$/.test(t))")
+    assert opened.js("document.querySelectorAll('#stage g.node.p-grad').length") == 0
+    seen = 0
+    while opened.js("window.explorer.state.t") < 2 * N:
+        opened.page.locator("#canvas").press(".")  # one node at a time: the next gradient in view
+        lit = opened.js("document.querySelectorAll('#stage g.node.p-grad').length")
+        assert lit >= seen
+        seen = lit
+    lit = set(opened.js("[...document.querySelectorAll('#stage g.node.p-grad > title')].map(t => t.textContent)"))
+    with_grad = {t for t in drawn if G.nodes[int(t[1:])]["grad"] != 0}
+    assert with_grad and with_grad <= lit
+    opened.until(f"location.hash.includes('t={2 * N}')")
+
+
+def test_position_in_the_url_reopens_the_same_moment(browser, files, G):
+    N = G.number_of_nodes()
+    o = Opened(browser, files / "step.html", f"#v=pos1%2Flayer0%2Fattn%2Fhead1&t={N + 7}")
+    try:
+        assert o.view_key() == "pos1/layer0/attn/head1"
+        assert o.js("window.explorer.state.t") == N + 7
+        assert o.js("document.querySelectorAll('#stage g.p-todo').length") == 0  # forward is over
+        assert "backward" in o.page.locator("#p-where").inner_text()
+    finally:
+        o.close()
+
+
+def test_block_player_runs_forward_then_backward(opened, G):
+    N = G.number_of_nodes()
+    opened.js("window.explorer.open(0)")
+    opened.until("document.body.dataset.ready === '0'")
+    opened.js("window.explorer.seek(1)")
+    assert opened.js("document.querySelectorAll('#stage g.node.p-todo').length") > 10
+    opened.js(f"window.explorer.seek({N + N // 2})")
+    classes = opened.js("[...document.querySelectorAll('#stage g.node')].map(g => g.getAttribute('class'))")
+    assert any("p-grad" in c for c in classes) and any("p-val" in c for c in classes)
+    opened.js(f"window.explorer.seek({2 * N})")
+
+
+def test_screenshot_has_the_graph_and_its_legend(opened, tmp_path):
+    opened.js("window.explorer.open(0)")
+    opened.until("document.body.dataset.ready === '0'")
+    png = opened.page.screenshot()
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    colours = img.resize((320, 200)).getcolors(maxcolors=1 << 16)
+    assert colours is not None and len(colours) > 50  # not blank: boxes in many |grad| colours
+    legend = opened.page.locator("#stage g.node").filter(has=opened.page.locator("title", has_text="legend"))
+    box = legend.bounding_box()
+    assert box and box["width"] > 50 and 0 <= box["x"] < 1280 and 0 <= box["y"] < 800
+    assert "Legend" in legend.text_content()
+
+
+def test_compare_finds_the_first_difference(browser, files, G, other):
+    G2 = explorer_graph(other)
+    first = next(n for n in sorted(G) if G.nodes[n]["data"] != G2.nodes[n]["data"])
+    o = Opened(browser, files / "compare.html")
+    try:
+        assert o.errors == [] and len(o.requests) == 1
+        text = o.page.locator("#first-diff").inner_text()
+        assert f"#{first} " in text + " " and "value" in text
+        o.page.locator("#first-diff a").click()
+        o.until(f"window.explorer.state.sel === {first}")
+        fills = lambda: o.js("[...document.querySelectorAll('#stage g.node > polygon, #stage g.node > path')].map(p => p.getAttribute('fill'))")  # noqa: E731
+        before = fills()
+        o.page.select_option("#colour", "gratio")
+        assert fills() != before
+        assert o.page.locator("#inspector td[data-key=ratio]").count() == 1
+    finally:
+        o.close()
+
+
+def test_compact_svg_keeps_the_numbers_written_on_nodes():
+    svg = '<?xml?>\n<svg viewBox="0.00 0.00 10.123 5.5"><!-- x -->\n<text text-anchor="start" x="1.2345" y="-2.3456" font-family="A,B">data 0.12345</text></svg>'
+    out = compact_svg(svg)
+    assert out.startswith("<svg") and "<!--" not in out and "font-family" not in out
+    assert 'x="1.2"' in out and 'viewBox="0.0 0.0 10.1 5.5"' in out and ">data 0.12345<" in out
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+
+def run(*args):
+    return CliRunner().invoke(explore, [str(a) for a in args])
+
+
+def one_line_error(result):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def trace_file(G, tmp_path_factory):
+    path = tmp_path_factory.mktemp("trace") / "step.json"
+    save_trace(G, path)
+    return path
+
+
+def test_not_a_trace_is_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"hello": 1}))
+    out = tmp_path / "x.html"
+    one_line_error(run("--trace", bad, "-o", out))
+    assert not out.exists()
+
+
+def test_compare_of_another_model_shape_is_one_line(trace_file, tmp_path):
+    other = trace_step(Trainer(DOCS, TrainConfig(steps=2, seed=1), n_embd=4, n_head=2, n_layer=1, block_size=8), 1)
+    other_file = tmp_path / "other.json"
+    save_trace(other.graph("fused"), other_file)
+    out = tmp_path / "x.html"
+    result = run("--trace", trace_file, "--compare", other_file, "-o", out)
+    one_line_error(result)
+    assert "different models" in result.output and not out.exists()
+
+
+@pytest.mark.parametrize("where", ["file-as-folder", "input"])
+def test_an_output_that_cannot_be_written_is_one_line(trace_file, tmp_path, where):
+    if where == "file-as-folder":
+        (tmp_path / "f").write_text("")
+        out = tmp_path / "f" / "x.html"
+    else:
+        out = trace_file
+    before = trace_file.read_bytes()
+    one_line_error(run("--trace", trace_file, "-o", out))
+    assert trace_file.read_bytes() == before
+
+
+def test_the_command_writes_a_page_from_a_trace_file(trace_file, tmp_path):
+    out = tmp_path / "step.html"
+    result = run("--trace", trace_file, "-o", out)
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "{{" not in text and "http://" not in text.replace("http://www.w3.org/", "")
