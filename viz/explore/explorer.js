@@ -621,7 +621,7 @@
   });
   window.addEventListener("resize", fit);
 
-  $("#title").textContent = `step ${META.step} · “${META.doc}” · loss ${show(META.loss)} · ${N.toLocaleString("en")} nodes (${META.view} view)`;
+  $("#title").textContent = META.heading;
   setupCompare();
   // for tests and scripts: the same lookups the page makes
   window.explorer = { open, search, seek, select, pathFrom: (n, r) => pathFrom(n, r), state: S, ready, END };

@@ -13,25 +13,25 @@ forbids every request, so it works from disk, offline and inside an <iframe>.
 
 import base64
 import gzip
-import json
 import re
 import sys
 from array import array
 from html import escape
 from importlib import resources
 
+from microtrace.engine.jsontext import compact
+
 from microtrace.viz.explore import compare as cmp
 from microtrace.viz.explore.data import PATHS, all_links, num, payload, scope_ranges, tables, view_stats
 from microtrace.viz.explore.views import LIMIT, build_views, label
-from microtrace.viz.graph import style as gs
+from microtrace.viz.draw import numfmt
 from microtrace.viz.graph.render import DotNotFound, dot_program, render_many
 
 
 def explorer_graph(trace):
     """The graph the explorer shows: the engine's own nodes (fused: a dot product is one node, as in
     `graph --level scalar`) when the trace has them, else the view the trace file holds."""
-    views = trace.views()
-    return trace.graph("fused" if "fused" in views else views[0])
+    return trace.graph(trace.default_view("fused"))
 
 
 def build_explorer(trace, other=None, limit=LIMIT, jobs=2):
@@ -56,14 +56,14 @@ def build_explorer(trace, other=None, limit=LIMIT, jobs=2):
         extra = {"svg": compact_svg(svgs[i].decode("utf-8"))} if i in svgs else {}
         if i in ratios:
             extra["cmp"] = ratios[i]
-        payloads.append(_pack(json.dumps(payload(G, v, views, index, ranges, links, extra), separators=(",", ":"))))
+        payloads.append(_pack(compact(payload(G, v, views, index, ranges, links, extra))))
     index_json = _index(trace, G, views, ranges, packed, G2, other)
     return _html(index_json, payloads, _title(G))
 
 
 def _title(G):
     m = G.graph
-    return f"step {m['step']} · “{m['doc']}” · loss {gs.number(m['loss'], 4)} — microtrace explorer"
+    return f"step {m['step']} · “{m['doc']}” · loss {numfmt.fixed(m['loss'], 4)} — microtrace explorer"
 
 
 def _index(trace, G, views, ranges, packed, G2, other):
@@ -86,6 +86,7 @@ def _index(trace, G, views, ranges, packed, G2, other):
     m = G.graph
     index = {
         "meta": {
+            "heading": f"{_title(G).split(' — ')[0]} · {N:,} nodes ({m['view']} view)",
             "step": m["step"], "doc": m["doc"], "loss": num(m["loss"]), "chars": m["chars"], "nodes": N,
             "edges": G.number_of_edges(), "loss_node": m["loss_node"], "view": m["view"], "paths": PATHS, "limit": LIMIT,
         },
@@ -107,7 +108,7 @@ def _index(trace, G, views, ranges, packed, G2, other):
             "step": G2.graph["step"], "doc": G2.graph["doc"], "loss": num(G2.graph["loss"]),
             "first": _first(G, G2), "decades": cmp.DECADES,
         }  # fmt: skip
-    return json.dumps(index, separators=(",", ":"))
+    return compact(index)
 
 
 def _sources(G):

@@ -3,13 +3,14 @@
 The step opens on the block view. A scope opens into its scalar nodes when it has at most `limit` of
 them; otherwise into its stages (the stage view of that scope), and a single stage too large to draw
 (a linear layer has thousands of scalars) into a list of sub-groups: one per output unit, per matrix
-row, or per run of node ids. Every diagram is a `graphviz.Digraph` from viz/graph/dot.py, so the page
+row, or per run of node ids. Every diagram is a `graphviz.Digraph` from viz/graph (block, scalar), so the page
 looks like the static figures.
 """
 
 from dataclasses import dataclass, field
 
-from microtrace.viz.graph.dot import block_diagram, scalar_diagram
+from microtrace.viz.graph.block import block_diagram
+from microtrace.viz.graph.scalar import scalar_diagram
 from microtrace.viz.graph.select import focus_collapsed
 
 LIMIT = 150  # scalar nodes one diagram shows at most: beyond that dot is slow and a reader lost
