@@ -86,7 +86,7 @@ def makemore_dataset(url=None):
         except (OSError, ValueError) as e:
             reason = getattr(e, "reason", None) or e
             raise DataError(
-                f"could not download makemore's names.txt ({reason}); pass a local file instead: --data PATH"
+                f"could not download makemore's names.txt ({reason}); pass a local file of names instead"
             ) from None
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")

@@ -40,6 +40,10 @@ def _square(g):
         return math.inf
 
 
+class SampleError(Exception):
+    """The model's next-token probabilities cannot be sampled from (nan, inf or all zero)."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 1000
@@ -125,8 +129,10 @@ class Trainer:
         token_id, out = tok.bos, []
         for pos_id in range(self.config.block_size):
             logits = model.forward(token_id, pos_id, keys, values)
-            probs = softmax([logit / temperature for logit in logits])
-            token_id = rng.choices(range(tok.vocab_size), weights=[p.data for p in probs])[0]
+            weights = [p.data for p in softmax([logit / temperature for logit in logits])]
+            if not (all(map(math.isfinite, weights)) and sum(weights) > 0):
+                raise SampleError(f"cannot sample: the model's probabilities are not finite at temperature {temperature}")
+            token_id = rng.choices(range(tok.vocab_size), weights=weights)[0]
             if token_id == tok.bos:
                 break
             out.append(tok.chars[token_id])

@@ -20,7 +20,8 @@ from microtrace.viz.cli import cli
 from microtrace.tracer.doctor import diagnose
 from microtrace.tracer.gradcheck import gradcheck, relative_error
 from microtrace.viz.gradflow.positions import position_data, positions_layout
-from microtrace.tracer.gradstats import parse_steps, range_stats, read_stats_csv
+from microtrace.tracer.gradstats import range_stats, read_stats_csv
+from microtrace.tracer.steps import parse_steps
 
 TINY = ["--n-embd", "8", "--n-head", "2", "--block-size", "8"]
 

@@ -239,8 +239,9 @@ def test_scalar_diagram_marks_nan_inf_and_zero_gradients():
 def test_guard_refuses_big_scalar_views_with_a_narrower_focus(trace):
     G = trace.graph()
     nodes = focus_nodes(G, "pos1")
-    with pytest.raises(ViewTooLarge, match=r"has [\d,]+ nodes, more than --max-nodes 500: narrow it \(e\.g\. --focus pos1/"):
+    with pytest.raises(ViewTooLarge, match=r"has [\d,]+ nodes, more than the limit of 500; pos1/\S+ fits") as e:
         check_size(G, nodes, 500, "pos1")
+    assert e.value.narrower.startswith("pos1/") and e.value.count == len(nodes) and e.value.limit == 500
     check_size(G, nodes, len(nodes), "pos1")
 
 

@@ -135,14 +135,14 @@ def _nonfinite_hint(bad):
     if op == "param":
         return "the parameters are already not finite: an earlier update diverged, look at earlier steps"
     if op == "log" and any(o["data"] == 0 for o in operands):
-        return "a probability underflowed to 0 because the logits are huge: lower --lr"
+        return "a probability underflowed to 0 because the logits are huge: lower the learning rate"
     if op == "exp":
-        return "exp overflowed on a huge input: lower --lr"
+        return "exp overflowed on a huge input: lower the learning rate"
     if op.startswith("**") and any(o["data"] == 0 for o in operands):
         return "division by zero (a norm or a sum of 0): look at what feeds this node"
     if bad["what"] == "gradient":
-        return "the backward pass overflowed: some local derivative is huge; lower --lr"
-    return "an operand is already huge: the model's numbers blew up, lower --lr"
+        return "the backward pass overflowed: some local derivative is huge; lower the learning rate"
+    return "an operand is already huge: the model's numbers blew up, lower the learning rate"
 
 
 def _base_lr_share(G):
@@ -167,15 +167,15 @@ def _participating(G):
 
 
 HINTS = {
-    "weights_nonfinite": "an earlier update diverged: look at earlier steps, lower --lr",
+    "weights_nonfinite": "an earlier update diverged: look at earlier steps, lower the learning rate",
     "zero_weights": "initialise it with small random values (init_std), not zeros",
-    "explode": "lower --lr; the weights or activations have grown too large",
+    "explode": "lower the learning rate; the weights or activations have grown too large",
     "grad_nonfinite": "it follows from the first non-finite value: fix that one",
     "no_grad": "something upstream passes no gradient (dead ReLUs, a zero matrix): see the other findings",
     "vanish": "look for saturated softmaxes or dead ReLUs between it and the loss",
     "zero_grad": "something between it and the loss blocks the gradient",
-    "update_high": "the step rewrites the matrix: lower --lr",
-    "update_low": "raise --lr, or look for a vanishing gradient",
+    "update_high": "the step rewrites the matrix: lower the learning rate",
+    "update_low": "raise the learning rate, or look for a vanishing gradient",
 }
 # Said once for several matrices (values: their numbers), when 3 or more share a finding.
 GROUPED = {
@@ -283,11 +283,11 @@ def _dead_relus(G):
         if k == n:
             out.append(Finding("error", "dead_relu", f"layer{layer}/mlp", f"all {n} ReLU units are dead: the MLP "
                                "passes no gradient at any position",
-                               "its fc1 pre-activations are all <= 0: check fc1's initialisation (zeros?) or lower --lr"))
+                               "its fc1 pre-activations are all <= 0: check fc1's initialisation (zeros?) or lower the learning rate"))
         elif k >= DEAD_RELU_SHARE * n:
             out.append(Finding("warning", "dead_relu", f"layer{layer}/mlp", f"{k} of {n} ReLU units are dead "
                                f"({k / n:.0%} >= {DEAD_RELU_SHARE:.0%})",
-                               "a large update pushed fc1's pre-activations below 0: lower --lr"))
+                               "a large update pushed fc1's pre-activations below 0: lower the learning rate"))
     return out
 
 
@@ -308,7 +308,7 @@ def _saturated_attention(G):
         if k >= SATURATED_MIN_ROWS and k >= SATURATED_SHARE * n:
             by_layer[layer].append((head, n, k))
     out = []
-    hint = "the attention logits are too large: lower --lr"
+    hint = "the attention logits are too large: lower the learning rate"
     for layer, hits in sorted(by_layer.items()):
         if len(hits) < GROUP_AT:
             for head, n, k in hits:
@@ -338,5 +338,5 @@ def _saturated_output(G):
         return [Finding("warning", "saturated_softmax", "lm_head/softmax",
                         f"at {k} of {n} positions the output softmax puts more than {SATURATED_P:g} on one token: "
                         "it is saturated, gradients through it are tiny (or huge where it is wrong)",
-                        "the logits are too large: lower --lr")]
+                        "the logits are too large: lower the learning rate")]
     return []

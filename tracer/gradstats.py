@@ -19,9 +19,6 @@ from microtrace.engine.run import RunError, open_run
 from microtrace.engine.train import Trainer
 from microtrace.tracer.trace import param_stats
 
-# parse_steps lives in run_steps, shared with `attention`; it stays importable from here, where it was.
-from microtrace.tracer.steps import parse_steps  # noqa: F401
-
 # Columns of the CSV, after step, loss, lr and matrix (the fields of a trace's param_stats).
 STAT_FIELDS = ("grad_norm", "grad_abs_mean", "grad_abs_max", "zero_fraction", "data_norm", "update_norm", "update_ratio")
 CSV_HEADER = ("step", "loss", "lr", "matrix", "rows", "cols") + STAT_FIELDS

@@ -17,9 +17,15 @@ from pathlib import Path
 from microtrace.tracer import TraceError, trace_text
 
 from microtrace.viz import attention as A
-from microtrace.tracer import steps as run_steps
+from microtrace.viz.attention.validate import AttentionInputError
+from microtrace.tracer.steps import check_within
 
 MAX_FRAMES = 300  # an animation holds every frame in memory (~1 MB each at scale 1)
+
+
+class AttentionError(ValueError):
+    """Attention that cannot be drawn as asked (no such layer or head, a text the model cannot read, too
+    many frames); one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ def read_attention(trace):
     try:
         attention, labels = A.from_trace_graph(G, "data")
         grad, _ = A.from_trace_graph(G, "grad")
-    except ValueError as e:
+    except AttentionInputError as e:
         raise TraceError(f"cannot read attention from this trace: {e}") from None
     g = G.graph
     tokens = list(g.get("tokens", []))
@@ -120,12 +126,12 @@ def caption_of(data, grad=False):
 
 
 def check_layer_head(data, layer, head):
-    """ValueError (one line) unless `layer` exists and `head` is one of its heads or "mean"."""
+    """AttentionError (one line) unless `layer` exists and `head` is one of its heads or "mean"."""
     n_layers, n_heads = len(data.attention), len(data.attention[0])
     if not 0 <= layer < n_layers:
-        raise ValueError(f"layer {layer} does not exist: this model has layers 0..{n_layers - 1}")
+        raise AttentionError(f"layer {layer} does not exist: this model has layers 0..{n_layers - 1}")
     if head != "mean" and not 0 <= head < n_heads:
-        raise ValueError(f"head {head} does not exist: this model has heads 0..{n_heads - 1} (or 'mean')")
+        raise AttentionError(f"head {head} does not exist: this model has heads 0..{n_heads - 1} (or 'mean')")
 
 
 def draw(data, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, vmax=None,
@@ -152,7 +158,7 @@ def attention_figure(trace, grad=False, per_token=False, *, layer=0, head="mean"
     """The attention figure of a traced step as a `PIL.Image`: one heatmap per layer and head (query rows,
     key columns, future cells hatched, characters labelled, colour bar), titled with step, document and
     loss. `grad=True` draws d loss / d weight centred on zero; `per_token=True` one strip per query
-    over its context, for `layer` and `head` (an index or "mean"). ValueError for a missing layer/head."""
+    over its context, for `layer` and `head` (an index or "mean"). AttentionError for a missing layer/head."""
     return draw(read_attention(trace), grad=grad, per_token=per_token, layer=layer, head=head, values=values, scale=scale)
 
 
@@ -189,13 +195,13 @@ def record(data, grad=False):
 # --- across training steps ----------------------------------------------------------------------
 
 
-def parse_steps(spec, total):
-    """`range` of "A:B:S" (or "A:B", S = 1) checked against a run of `total` steps (`run_steps.parse_steps`),
-    and at most MAX_FRAMES frames; ValueError (one line) naming what is wrong. As in Python, B is excluded."""
-    steps = run_steps.parse_steps(spec, total)
+def check_steps(steps, total):
+    """StepRangeError unless the range `steps` lies within a run of `total` steps; AttentionError when it
+    gives more than MAX_FRAMES frames."""
+    check_within(steps, total)
     if len(steps) > MAX_FRAMES:
-        raise ValueError(f"--steps {spec} gives {len(steps)} frames; at most {MAX_FRAMES} (raise S)")
-    return steps
+        text = f"{steps.start}:{steps.stop}:{steps.step}"
+        raise AttentionError(f"{text} gives {len(steps)} frames; at most {MAX_FRAMES} (raise S)")
 
 
 def _run(run):
@@ -295,22 +301,22 @@ def sheet_path(gif_path):
 
 
 def check_text(run, text):
-    """ValueError (one line) unless the model of `run` can read `text`: not empty, every character in
+    """AttentionError (one line) unless the model of `run` can read `text`: not empty, every character in
     its vocabulary (the unknown ones are named), at most block_size characters. Checked before any
     replay, so a typo fails at once."""
     from microtrace.engine.data import Tokenizer
 
     run = _run(run)
     if not text:
-        raise ValueError("the text is empty: give at least one character")
+        raise AttentionError("the text is empty: give at least one character")
     vocabulary = set(Tokenizer.from_docs(run.dataset().docs).chars)
     unknown = sorted(set(text) - vocabulary)
     if unknown:
         shown = ", ".join(repr(ch) for ch in unknown)
-        raise ValueError(f"{text!r} has characters outside the model's vocabulary: {shown}")
+        raise AttentionError(f"{text!r} has characters outside the model's vocabulary: {shown}")
     block = run.model_options["block_size"]
     if len(text) > block:
-        raise ValueError(f"{text!r} has {len(text)} characters; this model reads at most block_size = {block}")
+        raise AttentionError(f"{text!r} has {len(text)} characters; this model reads at most block_size = {block}")
     return run
 
 
@@ -321,13 +327,14 @@ def text_trace(run, step, text):
 
 __all__ = [
     "AttentionData",
+    "AttentionError",
     "attention_figure",
     "attention_of",
     "attention_over_steps",
     "attention_series",
     "contact_sheet_of",
     "draw",
-    "parse_steps",
+    "check_steps",
     "read_attention",
     "record",
     "series_frames",

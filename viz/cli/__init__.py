@@ -1,13 +1,13 @@
-"""The `microtrace` command: one click group; each command lives in a small `cli_*.py` module."""
+"""The `microtrace` command: one click group; each family of commands lives in a small module of this package."""
 
 import importlib
 
 import click
 
-from microtrace.viz.cli.checks import HELP_OPTIONS
+from microtrace.viz.cli.checks import HELP_OPTIONS, Group
 
 
-@click.group(name="microtrace", context_settings=HELP_OPTIONS)
+@click.group(name="microtrace", cls=Group, context_settings=HELP_OPTIONS)
 @click.version_option(package_name="microtrace", prog_name="microtrace")
 def cli():
     """Train microGPT (Karpathy's pure-Python GPT) and trace one training step.

@@ -16,37 +16,22 @@ from microtrace.tracer import TraceError
 
 from microtrace.viz import attention as A
 from microtrace.viz.attention import data as AT
-from microtrace.viz.draw import fonts
-from microtrace.viz.cli.checks import HELP_OPTIONS
-from microtrace.viz.cli.common import UserError, get_trace, write_output
+from microtrace.tracer.steps import StepRangeError
+from microtrace.viz.cli.checks import SCALE, command
+from microtrace.viz.cli.common import StepRange, UserError, get_trace, write_output
 
 
-def _head(ctx, param, value):
+class Head(click.ParamType):
     """--head: a head index or `mean`."""
-    if value is None or value == "mean":
-        return value
-    try:
-        head = int(value)
-    except ValueError:
-        head = -1
-    if head < 0:
-        raise UserError(f"--head must be a head number (0, 1, ...) or 'mean', got {value!r}")
-    return head
 
+    name = "H|mean"
 
-def _scale(ctx, param, value):
-    """--scale: checked here, before any tracing, with the figure library's own rule."""
-    try:
-        fonts.check_scale(value)
-    except ValueError as e:
-        raise UserError(f"--{e}") from None
-    return value
-
-
-def _layer(ctx, param, value):
-    if value is not None and value < 0:
-        raise UserError(f"--layer must be 0 or more, got {value}")
-    return value
+    def convert(self, value, param, ctx):
+        if value == "mean" or isinstance(value, int):
+            return value
+        if not (isinstance(value, str) and value.isdigit()):
+            self.fail(f"{value!r} is not a head number (0, 1, ...) or 'mean'", param, ctx)
+        return int(value)
 
 
 def _check_combination(run_dir, step, trace_file, text, steps, per_token, layer, head, output, json_file):
@@ -79,24 +64,24 @@ def _json_bytes(value):
     return fields_by_line(value, expand=("frames",)).encode("utf-8")
 
 
-@click.command(context_settings=HELP_OPTIONS)
+@command()
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
 @click.option("--step", type=int, help="Training step (0-based), with --run: its own document, or --text.")
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
 @click.option("--text", help="Any text (e.g. a name) read by the model as it is at --step, instead of the step's document.")
-@click.option("--steps", "steps_spec", metavar="A:B:S",
+@click.option("--steps", "steps", type=StepRange(),
               help="An animated GIF over steps range(A, B, S) of --run (B excluded), for --text (default: the document "
                    "of step A, cut to block_size).")
 @click.option("--grad", is_flag=True, help="Draw d loss / d attention weight (blue-white-red, centred on zero).")
 @click.option("--per-token", is_flag=True, help="One strip per query token over its context, for one layer and head.")
-@click.option("--layer", type=int, callback=_layer, help="Layer of --per-token.  [default: 0]")
-@click.option("--head", callback=_head, metavar="H|mean", help="Head of --per-token, or the mean of the layer's heads.  [default: mean]")
+@click.option("--layer", type=click.IntRange(min=0), help="Layer of --per-token.  [default: 0]")
+@click.option("--head", type=Head(), metavar="H|mean", help="Head of --per-token, or the mean of the layer's heads.  [default: mean]")
 @click.option("--values", is_flag=True, help="Print the number in each cell when it fits.")
-@click.option("--scale", type=float, default=1.0, show_default=True, callback=_scale, help="Pixel size multiplier (at most 20).")
+@click.option("--scale", type=SCALE, default=1.0, show_default=True, help="Pixel size multiplier.")
 @click.option("--duration", type=click.IntRange(10, 60000), default=600, show_default=True, help="Milliseconds per GIF frame.")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Also write the numbers behind the figure as JSON.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Figure to write: .png, or .gif with --steps.")
-def attention(run_dir, step, trace_file, text, steps_spec, grad, per_token, layer, head, values, scale, duration,
+def attention(run_dir, step, trace_file, text, steps, grad, per_token, layer, head, values, scale, duration,
               json_file, output):
     """Attention heatmaps: which earlier characters each character attends to, in every head.
 
@@ -117,15 +102,17 @@ def attention(run_dir, step, trace_file, text, steps_spec, grad, per_token, laye
         microtrace attention --trace step120.json --per-token --head mean -o strips.png
         microtrace attention --run runs/demo --steps 0:200:10 --text emma -o emma.gif --json emma.json
     """
-    _check_combination(run_dir, step, trace_file, text, steps_spec, per_token, layer, head, output, json_file)
+    _check_combination(run_dir, step, trace_file, text, steps, per_token, layer, head, output, json_file)
     look = dict(grad=grad, per_token=per_token, layer=layer or 0, head="mean" if head is None else head,
                 values=values, scale=scale)
     try:
-        if steps_spec is not None:
-            _over_steps(run_dir, text, steps_spec, look, duration, output, json_file)
+        if steps is not None:
+            _over_steps(run_dir, text, steps, look, duration, output, json_file)
         else:
             _one_step(run_dir, step, trace_file, text, look, output, json_file)
-    except (TraceError, RunError, DataError, ValueError) as e:
+    except StepRangeError as e:
+        raise UserError(f"--steps {e}") from None
+    except (TraceError, RunError, DataError, AT.AttentionError) as e:
         raise UserError(str(e)) from None
 
 
@@ -145,10 +132,10 @@ def _one_step(run_dir, step, trace_file, text, look, output, json_file):
         click.echo(f"numbers -> {json_file}", err=True)
 
 
-def _over_steps(run_dir, text, steps_spec, look, duration, output, json_file):
+def _over_steps(run_dir, text, steps, look, duration, output, json_file):
     run = open_run(run_dir)
-    steps = AT.parse_steps(steps_spec, run.steps)
-    click.echo(f"tracing {len(steps)} steps of {run_dir} ({steps_spec}) ...", err=True)
+    AT.check_steps(steps, run.steps)
+    click.echo(f"tracing {len(steps)} steps of {run_dir} ({steps.start}:{steps.stop}:{steps.step}) ...", err=True)
     series = AT.attention_series(run, text, steps)
     if output:
         frames, labels = AT.series_frames(series, **look)

@@ -1,8 +1,8 @@
-"""Errors and option checks for commands that work on runs (train, sample).
+"""Errors, the command class and option types of every command; those of runs (train, sample).
 
 Exit codes: 0 success, 1 a failure of the work itself (a diverged run), 2 bad input (options, data, run
 directories, checkpoints). Errors are one `Error: ...` line on stderr, never a traceback. click's own
-UsageError also exits 2 but prints the usage text as well; these errors are about values, not syntax.
+UsageError, which would print the usage text as well, becomes one such line too (`OneLineCommand`).
 Kept apart from cli_common (the trace options) so that `train` does not import the tracer.
 """
 
@@ -45,26 +45,44 @@ def user_errors():
         raise BadInput(str(e)) from None
 
 
-def at_least(minimum):
-    """An option callback: a whole number >= minimum."""
+class OneLineCommand(click.Command):
+    """Usage errors as one `Error: ...` line (exit 2), like every other error of a command: the class of
+    every microtrace command (see `command`)."""
 
-    def check(ctx, param, value):
-        if value is not None and value < minimum:
-            raise BadInput(f"{param.opts[-1]} must be at least {minimum}, got {value}")
-        return value
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as e:
+            raise BadInput(e.format_message()) from None
 
-    return check
-
-
-def positive(ctx, param, value):
-    """An option callback: a finite number above 0 (nan or inf would only fail later, less clearly)."""
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise BadInput(f"{param.opts[-1]} must be a number above 0, got {value}")
-    return value
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as e:
+            raise BadInput(e.format_message()) from None
 
 
-def finite(ctx, param, value):
-    """An option callback: a finite number."""
-    if value is not None and not math.isfinite(value):
-        raise BadInput(f"{param.opts[-1]} must be a finite number, got {value}")
-    return value
+class Group(click.Group):
+    """The `microtrace` group: its commands are `OneLineCommand`s."""
+
+    command_class = OneLineCommand
+
+
+def command(name=None, **attrs):
+    """`click.command` as every microtrace command is made: one-line usage errors, -h and --help."""
+    return click.command(name, cls=Group.command_class, context_settings=HELP_OPTIONS, **attrs)
+
+
+class FiniteRange(click.FloatRange):
+    """`click.FloatRange` that also refuses nan and inf (they would only fail later, less clearly)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+FINITE = FiniteRange()
+POSITIVE = FiniteRange(min=0, min_open=True)
+SCALE = FiniteRange(min=0, min_open=True, max=20)  # a figure's size multiplier (fonts.check_scale's rule)

@@ -1,5 +1,5 @@
-"""What several commands share: getting a trace from `--run DIR --step K` or `--trace FILE`, and
-writing an output file."""
+"""What the commands on traces share: getting a trace from `--run DIR --step K` or `--trace FILE`, the
+`--steps A:B[:S]` type, and writing an output file."""
 
 import functools
 from pathlib import Path
@@ -8,8 +8,23 @@ import click
 
 from microtrace.engine.atomic import write_atomic
 from microtrace.tracer import TraceError, load_trace, trace_step
+from microtrace.tracer.steps import StepRangeError, parse_steps
 
 from microtrace.viz.cli.checks import BadInput as UserError  # one-line error about the input, exit code 2
+
+
+class StepRange(click.ParamType):
+    """`--steps A:B[:S]`: a `range` of 0-based steps, as Python's range (B excluded, S defaults to 1)."""
+
+    name = "A:B[:S]"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, range):
+            return value
+        try:
+            return parse_steps(value)
+        except StepRangeError as e:
+            self.fail(str(e), param, ctx)
 
 
 def trace_source_options(command):

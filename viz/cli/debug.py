@@ -14,8 +14,8 @@ import click
 from microtrace.engine.run import open_run
 
 from microtrace.viz.draw.canvas import figure_bytes
-from microtrace.viz.cli.checks import HELP_OPTIONS, BadInput, at_least, positive, user_errors
-from microtrace.viz.cli.common import UserError, get_trace, trace_source_options, write_output
+from microtrace.viz.cli.checks import POSITIVE, SCALE, command, user_errors
+from microtrace.viz.cli.common import StepRange, UserError, get_trace, trace_source_options, write_output
 
 FIGURE_FORMATS = ("png", "svg")
 
@@ -32,18 +32,18 @@ def _graph(trace):
     return trace.graph(trace.default_view("elementary"))
 
 
-@click.command(context_settings=HELP_OPTIONS)
+@command()
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
 @click.option("--step", type=int, help="Training step to trace (0-based), with --run.")
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
-@click.option("--steps", "steps_text", metavar="A:B[:S]",
+@click.option("--steps", type=StepRange(),
               help="A range of steps of --run, as Python's range (0-based, B excluded): statistics as lines, and a CSV.")
 @click.option("--per-position", is_flag=True, help="Gradient per token position and block, and through the KV cache.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Figure to write: .png or .svg.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
               help="Also write the per-matrix numbers as CSV (with --steps the default is OUTPUT with .csv).")
-@click.option("--scale", type=float, default=1.0, show_default=True, callback=positive, help="Size of the figure.")
-def gradflow(run_dir, step, trace_file, steps_text, per_position, output, csv_path, scale):
+@click.option("--scale", default=1.0, show_default=True, type=SCALE, help="Size of the figure.")
+def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, scale):
     """Draw how big each parameter matrix's gradient and Adam update are, for one step or a range.
 
     For one step: per matrix (model order) the gradient norm, mean |g| and max |g| on a log axis, the
@@ -59,10 +59,8 @@ def gradflow(run_dir, step, trace_file, steps_text, per_position, output, csv_pa
         microtrace gradflow --run runs/demo --steps 0:1000:10 -o flow.png   # also flow.csv
     """
     fmt = _figure_format(output)
-    if scale > 20:
-        raise BadInput(f"--scale must be at most 20, got {scale}")
-    if steps_text is not None:
-        figure, csv_text, note = _steps(run_dir, step, trace_file, steps_text, per_position, scale, fmt)
+    if steps is not None:
+        figure, csv_text, note = _steps(run_dir, step, trace_file, steps, per_position, scale, fmt)
         csv_path = csv_path or str(Path(output).with_suffix(".csv"))
     else:
         from microtrace.viz.gradflow.matrices import trace_figure
@@ -79,10 +77,10 @@ def gradflow(run_dir, step, trace_file, steps_text, per_position, output, csv_pa
     click.echo(f"{note} -> {' and '.join(map(str, written))}", err=True)
 
 
-def _steps(run_dir, step, trace_file, steps_text, per_position, scale, fmt):
-    from microtrace.viz.gradflow.steps import steps_figure
+def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt):
     from microtrace.tracer.gradstats import check_range, range_stats, stats_csv
-    from microtrace.tracer.steps import parse_steps
+    from microtrace.tracer.steps import StepRangeError, check_within
+    from microtrace.viz.gradflow.steps import steps_figure
 
     if trace_file or step is not None:
         raise click.UsageError("--steps takes a range of --run DIR; drop --step and --trace")
@@ -93,9 +91,9 @@ def _steps(run_dir, step, trace_file, steps_text, per_position, scale, fmt):
     with user_errors():
         run = open_run(run_dir)
         try:
-            steps = parse_steps(steps_text, run.steps)
-        except ValueError as e:
-            raise UserError(str(e)) from None
+            check_within(steps, run.steps)
+        except StepRangeError as e:
+            raise UserError(f"--steps {e}") from None
         check_range(run, steps)
         click.echo(f"computing gradient statistics of {len(steps)} steps of {run_dir} ...", err=True)
         stats = range_stats(run, steps)
@@ -109,14 +107,14 @@ def _step_csv(G):
     return stats_csv([StepStats(g["step"], g["loss"], g["lr"], g["param_stats"])])
 
 
-@click.command(context_settings=HELP_OPTIONS)
+@command()
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), required=True,
               help="Run directory made by `microtrace train`.")
 @click.option("--step", type=int, required=True, help="Training step to check (0-based).")
-@click.option("--samples", type=int, default=3, show_default=True, callback=at_least(1),
+@click.option("--samples", default=3, show_default=True, type=click.IntRange(min=1),
               help="Entries sampled from each parameter matrix (among those taking part in the step).")
-@click.option("--eps", type=float, default=1e-6, show_default=True, callback=positive, help="Finite-difference step.")
-@click.option("--tol", type=float, default=1e-4, show_default=True, callback=positive,
+@click.option("--eps", default=1e-6, show_default=True, type=POSITIVE, help="Finite-difference step.")
+@click.option("--tol", default=1e-4, show_default=True, type=POSITIVE,
               help="Largest relative error that passes.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling.")
 @click.pass_context
@@ -144,7 +142,7 @@ def gradcheck(ctx, run_dir, step, samples, eps, tol, seed):
         ctx.exit(1)
 
 
-@click.command(context_settings=HELP_OPTIONS)
+@command()
 @trace_source_options
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.pass_context

@@ -11,29 +11,13 @@ import click
 from microtrace.tracer import TraceError
 
 from microtrace.viz.graph import select as graph_select
-from microtrace.viz.cli.checks import HELP_OPTIONS
+from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, trace_source_options
 from microtrace.viz.graph.block import block_diagram
 from microtrace.viz.graph.scalar import scalar_diagram
 from microtrace.viz.graph.render import DotNotFound, RenderError, output_format, render
 
 LEVELS = ("block", "stage", "layer", "scalar")
-
-
-class OneLineCommand(click.Command):
-    """Usage errors as one `Error: ...` line (exit 2), like every other error of this command."""
-
-    def make_context(self, info_name, args, parent=None, **extra):
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as e:
-            raise UserError(e.format_message()) from None
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except click.UsageError as e:
-            raise UserError(e.format_message()) from None
 
 
 class MissingDot(click.ClickException):
@@ -69,7 +53,7 @@ def _check_options(command):
     return wrapper
 
 
-@click.command(cls=OneLineCommand, context_settings=HELP_OPTIONS)
+@command()
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), callback=_check_output,
               help="Figure to write: .svg, .png, .pdf or .dot (the format follows the extension).")  # fmt: skip
 @click.option("--level", type=click.Choice(LEVELS), default="block", show_default=True,
@@ -116,7 +100,9 @@ def graph(trace, output, level, focus, around, hops, view, backward, color, high
     try:
         digraph = _diagram(trace, level, focus, around, hops, view, backward, color, highlight, target, params,
                            max_nodes, rankdir, theme, precision, title, legend)  # fmt: skip
-    except (TraceError, graph_select.ViewTooLarge, ValueError) as e:
+    except graph_select.ViewTooLarge as e:
+        raise UserError(_too_large(e)) from None
+    except TraceError as e:
         raise UserError(str(e)) from None
     try:
         path = render(digraph, output, dpi=dpi)
@@ -152,6 +138,15 @@ def _diagram(trace, level, focus, around, hops, view, backward, color, highlight
         nodes, what = sorted({n for p in paths for n in p}), f"the top {highlight} gradient paths from {target}"
     graph_select.check_size(G, nodes, max_nodes, what, fused_hint=G.graph.get("view") == "elementary" and view is not None)
     return scalar_diagram(G, nodes, highlight=paths, what=f"scalar view of {what}", **style)
+
+
+def _too_large(e):
+    """ViewTooLarge in the words of this command's options."""
+    tips = [f"narrow it (e.g. --focus {e.narrower})" if e.narrower else "narrow --focus or lower --hops"]
+    if e.fused_would_help:
+        tips.append("use --view fused")
+    tips.append("or draw a collapsed --level block|stage|layer")
+    return f"the scalar view of {e.what} has {e.count:,} nodes, more than --max-nodes {e.limit:,}: {', '.join(tips)}"
 
 
 COMMANDS = [graph]

@@ -4,13 +4,12 @@ import click
 
 from microtrace.tracer import TraceError
 
-from microtrace.viz.cli.checks import HELP_OPTIONS
+from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, trace_source_options, write_output
-from microtrace.viz.cli.graph import OneLineCommand
 from microtrace.viz.report.page import build_report
 
 
-@click.command(cls=OneLineCommand, context_settings=HELP_OPTIONS)
+@command()
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @trace_source_options
 def report(trace, output):

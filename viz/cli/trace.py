@@ -7,14 +7,14 @@ import click
 from microtrace.tracer import TraceError, dead_relus, export, first_nonfinite, scope_nodes, top_paths
 from microtrace.tracer.io import EXPORT_FORMATS
 
-from microtrace.viz.cli.checks import HELP_OPTIONS
+from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, output_file, trace_source_options
 from microtrace.viz.draw import numfmt
 
 VIEWS = click.Choice(["elementary", "fused"])
 
 
-@click.command(context_settings=HELP_OPTIONS)
+@command()
 @trace_source_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Trace file to write (.json).")
 @click.option("--view", type=VIEWS, default="elementary", show_default=True, help="One node per scalar op, or per dot product.")
@@ -35,7 +35,7 @@ def trace(trace, output, view):
     click.echo(f"step {G.graph['step']}: {G.number_of_nodes()} nodes, {G.number_of_edges()} edges, loss {G.graph['loss']:.4f} -> {output}", err=True)
 
 
-@click.command(name="export", context_settings=HELP_OPTIONS)
+@command(name="export")
 @trace_source_options
 @click.option("-f", "--format", "fmt", type=click.Choice(EXPORT_FORMATS), help="Default: from the file extension.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
@@ -63,7 +63,7 @@ def export_command(trace, fmt, output, view, level):
     click.echo(f"wrote {G.number_of_nodes()} nodes, {G.number_of_edges()} edges -> {output}", err=True)
 
 
-@click.command(context_settings=HELP_OPTIONS)
+@command()
 @trace_source_options
 @click.option("--paths", "target", help="Show the paths carrying most gradient from this node id or parameter (wte[3,5]) to the loss.")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="How many paths.")

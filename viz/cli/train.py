@@ -15,9 +15,9 @@ from microtrace.engine.data import load_dataset
 from microtrace.engine.model import GPTConfig
 from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, open_run
 from microtrace.engine.run import train as train_run
-from microtrace.engine.train import TrainConfig
+from microtrace.engine.train import SampleError, TrainConfig
 
-from microtrace.viz.cli.checks import HELP_OPTIONS, BadInput, Failed, at_least, finite, positive, user_errors
+from microtrace.viz.cli.checks import FINITE, POSITIVE, BadInput, Failed, command, user_errors
 
 SAMPLES_HEADER = "--- inference (new, hallucinated names) ---"
 # Options that define a run; --resume takes them from the run's config.json instead.
@@ -34,32 +34,32 @@ def stdout_is_terminal():
     return sys.stdout.isatty()
 
 
-@click.command(context_settings=HELP_OPTIONS)
+@command()
 @click.option("--data", metavar="PATH|names|makemore",
               help="Training data: a UTF-8 text file with one document per line; `names` (default): US Census "
                    "first names; `makemore`: microGPT's names.txt, downloaded once.")
-@click.option("--steps", type=int, default=TrainConfig.steps, show_default=True, callback=at_least(1),
+@click.option("--steps", default=TrainConfig.steps, show_default=True, type=click.IntRange(min=1),
               help="Training steps (the learning rate decays linearly to 0 over them).")
 @click.option("--seed", type=int, default=TrainConfig.seed, show_default=True,
               help="Seed of the one RNG that shuffles the data, draws the parameters and samples.")
-@click.option("--n-embd", type=int, default=GPTConfig.n_embd, show_default=True, callback=at_least(1),
+@click.option("--n-embd", default=GPTConfig.n_embd, show_default=True, type=click.IntRange(min=1),
               help="Embedding width.")
-@click.option("--n-head", type=int, default=GPTConfig.n_head, show_default=True, callback=at_least(1),
+@click.option("--n-head", default=GPTConfig.n_head, show_default=True, type=click.IntRange(min=1),
               help="Attention heads (must divide --n-embd).")
-@click.option("--n-layer", type=int, default=GPTConfig.n_layer, show_default=True, callback=at_least(1),
+@click.option("--n-layer", default=GPTConfig.n_layer, show_default=True, type=click.IntRange(min=1),
               help="Transformer layers.")
-@click.option("--block-size", type=int, default=GPTConfig.block_size, show_default=True, callback=at_least(1),
+@click.option("--block-size", default=GPTConfig.block_size, show_default=True, type=click.IntRange(min=1),
               help="Context length; longer documents are cut.")
-@click.option("--lr", type=float, default=TrainConfig.lr, show_default=True, callback=finite,
+@click.option("--lr", default=TrainConfig.lr, show_default=True, type=FINITE,
               help="Adam learning rate at step 1.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("runs/run"), show_default=True,
               metavar="RUN_DIR", help="Run directory to create.")
 @click.option("--force", is_flag=True, help="Replace a run already in RUN_DIR.")
-@click.option("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY, show_default=True,
-              callback=at_least(1), help="Write a checkpoint every N steps (also at step 0 and at the end).")
-@click.option("--samples", type=int, default=20, show_default=True, callback=at_least(0),
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=DEFAULT_CHECKPOINT_EVERY, show_default=True,
+              help="Write a checkpoint every N steps (also at step 0 and at the end).")
+@click.option("--samples", default=20, show_default=True, type=click.IntRange(min=0),
               help="Names to sample after training.")
-@click.option("--temperature", type=float, default=0.5, show_default=True, callback=positive,
+@click.option("--temperature", default=0.5, show_default=True, type=POSITIVE,
               help="Sampling temperature (above 0; lower is more conservative).")
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
               help="Continue the run in RUN_DIR from its latest checkpoint, with its saved options.")
@@ -144,19 +144,17 @@ def _print_samples(trainer, count, temperature, rng=None):
     for i in range(1, count + 1):
         try:
             name = trainer.sample(temperature, rng)
-        except ValueError:  # random.choices refuses nan/inf weights
-            raise Failed(
-                f"cannot sample: the model's probabilities are not finite at temperature {temperature}"
-            ) from None
+        except SampleError as e:
+            raise Failed(str(e)) from None
         click.echo(f"sample {i:2d}: {name}")
 
 
-@click.command(context_settings=HELP_OPTIONS)
+@command()
 @click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path), metavar="RUN_DIR",
               help="Run directory made by `microtrace train`.")
-@click.option("-n", "--num", "count", type=int, default=20, show_default=True, callback=at_least(0),
+@click.option("-n", "--num", "count", default=20, show_default=True, type=click.IntRange(min=0),
               help="How many names.")
-@click.option("--temperature", type=float, default=0.5, show_default=True, callback=positive,
+@click.option("--temperature", default=0.5, show_default=True, type=POSITIVE,
               help="Sampling temperature (above 0).")
 @click.option("--seed", type=int, help="Sample with a fresh random.Random(SEED) instead of the saved RNG state.")
 def sample(run_dir, count, temperature, seed):

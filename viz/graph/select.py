@@ -15,7 +15,14 @@ DEFAULT_MAX_NODES = 2000
 
 
 class ViewTooLarge(ValueError):
-    """A scalar view with more nodes than the limit; the message says how to narrow it."""
+    """A scalar view with more nodes than the limit. `narrower` is the largest scope inside it that fits
+    (None when none does); `fused_would_help` says the fused view would be smaller."""
+
+    def __init__(self, what, count, limit, narrower=None, fused_would_help=False):
+        self.what, self.count, self.limit = what, count, limit
+        self.narrower, self.fused_would_help = narrower, fused_would_help
+        fits = f"; {narrower} fits" if narrower else ""
+        super().__init__(f"the scalar view of {what} has {count:,} nodes, more than the limit of {limit:,}{fits}")
 
 
 def focus_nodes(G, scope):
@@ -42,16 +49,9 @@ def around_nodes(G, node, hops):
 
 
 def check_size(G, nodes, max_nodes, what, fused_hint=False):
-    """ViewTooLarge when `nodes` are more than `max_nodes`, naming a narrower focus that fits."""
-    n = len(nodes)
-    if n <= max_nodes:
-        return
-    hint = _narrower(G, nodes, max_nodes)
-    tips = [f"narrow it (e.g. --focus {hint})" if hint else "narrow --focus or lower --hops"]
-    if fused_hint:
-        tips.append("use --view fused")
-    tips.append("or draw a collapsed --level block|stage|layer")
-    raise ViewTooLarge(f"the scalar view of {what} has {n:,} nodes, more than --max-nodes {max_nodes:,}: {', '.join(tips)}")
+    """ViewTooLarge when `nodes` are more than `max_nodes`, naming a narrower scope that fits."""
+    if len(nodes) > max_nodes:
+        raise ViewTooLarge(what, len(nodes), max_nodes, _narrower(G, nodes, max_nodes), fused_hint)
 
 
 def _narrower(G, nodes, max_nodes):
@@ -72,7 +72,7 @@ def highlight_paths(G, target, k):
     """The k paths from `target` (node id or parameter entry) to the loss carrying the most gradient,
     as lists of G's node ids."""
     if k < 1:
-        raise ValueError(f"--highlight needs at least 1 path, got {k}")
+        raise ValueError(f"highlight needs at least 1 path, got {k}")
     return [p["nodes"] for p in top_paths(G, target, k)]
 
 
