@@ -8,14 +8,14 @@ import click
 
 from microtrace.tracer import TraceError, load_trace, trace_step
 
-from microtrace.viz.cli.checks import HELP_OPTIONS
+from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, trace_source_options, write_output
-from microtrace.viz.cli.graph import MissingDot, OneLineCommand
+from microtrace.viz.cli.graph import MissingDot
 from microtrace.viz.explore.page import build_explorer
 from microtrace.viz.graph.render import DotNotFound, RenderError
 
 
-@click.command(cls=OneLineCommand, context_settings=HELP_OPTIONS)
+@command()
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option("--compare", "other", type=click.Path(), metavar="TRACE|RUN",
               help="A second trace file, or run directory (with --compare-step), of the same model: colour by the ratio and find the first difference.")  # fmt: skip
