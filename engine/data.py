@@ -3,17 +3,25 @@
 A dataset is a UTF-8 text file with one document per line. microGPT's reading rules: strip the text,
 split on newlines, strip each line, drop the empty ones. The default dataset is the US Census first
 names shipped by the `names` package (found on disk, never imported), lower-cased and de-duplicated.
-`makemore` is microGPT's own names.txt, downloaded once into a cache directory.
+`makemore` is microGPT's own names.txt, downloaded once into a cache directory and pinned by its sha256:
+a download with other bytes (a truncated response, a changed file, a proxy's error page) is refused and
+never cached.
 """
 
 import hashlib
+import http.client
 import importlib.util
 import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from microtrace.engine.atomic import write_atomic
+from microtrace.engine.limits import LimitError, read_input
+
 MAKEMORE_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
+MAKEMORE_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
+MAKEMORE_BYTES = 228145
 NAMES_FILES = ("dist.female.first", "dist.male.first")
 
 
@@ -39,11 +47,13 @@ def read_docs(path):
     if path.is_dir():
         raise DataError(f"{path} is a directory, not a text file")
     try:
-        raw = path.read_bytes()
+        raw = read_input(path)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except LimitError as e:
+        raise DataError(str(e)) from None
     except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror})") from None
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -76,24 +86,37 @@ def cache_dir():
 
 
 def makemore_dataset(url=None):
-    """microGPT's names.txt: downloaded once into the cache directory, then read from there."""
+    """microGPT's names.txt: downloaded once into the cache directory, then read from there; both the
+    download and the cached file must have the pinned sha256 (MAKEMORE_SHA256)."""
     url = url or os.environ.get("MICROTRACE_MAKEMORE_URL") or MAKEMORE_URL
     path = cache_dir() / "makemore-names.txt"
-    if not path.exists():
+    if not os.path.lexists(path):
+        raw = _download(url)
         try:
-            with urllib.request.urlopen(url, timeout=30) as response:
-                raw = response.read()
-        except (OSError, ValueError) as e:
-            reason = getattr(e, "reason", None) or e
-            raise DataError(
-                f"could not download makemore's names.txt ({reason}); pass a local file of names instead"
-            ) from None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(raw)
-        os.replace(tmp, path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, raw)
+        except OSError as e:
+            raise DataError(f"cannot cache makemore's names.txt in {path.parent} ({e.strerror or e}); "
+                            "set MICROTRACE_CACHE to a writable folder, or pass a local file of names") from None
     dataset = read_docs(path)
+    if dataset.sha256 != MAKEMORE_SHA256:
+        raise DataError(f"{path} is not makemore's names.txt (its sha256 differs); delete it to download it again")
     return Dataset(dataset.docs, "makemore", dataset.sha256)
+
+
+def _download(url):
+    """The bytes at `url`, refused unless they are makemore's names.txt (by sha256)."""
+    def failed(reason):
+        return DataError(f"could not download makemore's names.txt ({reason}); pass a local file of names instead")
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            raw = response.read(2 * MAKEMORE_BYTES + 1)  # past twice its size it is not the file
+    except (OSError, ValueError, http.client.HTTPException) as e:
+        raise failed(getattr(e, "reason", None) or e or type(e).__name__) from None
+    if hashlib.sha256(raw).hexdigest() != MAKEMORE_SHA256:
+        raise failed(f"{url} sent {len(raw)} bytes whose sha256 is not the pinned {MAKEMORE_SHA256[:12]}...")
+    return raw
 
 
 def load_dataset(spec=None):

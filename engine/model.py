@@ -5,6 +5,7 @@ order of every sum and the `x * k ** -1` form of every division decide the last 
 Scopes name where each value is made (`pos3/layer0/attn/head2/weights`); they cost nothing untraced.
 """
 
+import math
 import random
 from dataclasses import asdict, dataclass
 
@@ -23,9 +24,16 @@ class GPTConfig:
     init_std: float = 0.08
 
     def __post_init__(self):
+        # Also the check of a config.json read from disk, so types are checked too: a string or a nan
+        # there must be one clear line, not a crash (or a silent nan run) later.
         for name in ("vocab_size", "n_embd", "n_head", "n_layer", "block_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if not is_whole(value):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        if not (is_number(self.init_std) and math.isfinite(self.init_std) and self.init_std > 0):
+            raise ValueError(f"init_std must be a finite number above 0, got {self.init_std!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
 
@@ -35,6 +43,14 @@ class GPTConfig:
 
     def to_dict(self):
         return asdict(self)
+
+
+def is_whole(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def matrix_shapes(config):

@@ -3,40 +3,51 @@
     RUN_DIR/config.json                   every option, the data's source and sha256, the version
     RUN_DIR/losses.csv                    step,loss (step 1-based, as printed; loss as repr, exact)
     RUN_DIR/checkpoints/step-000100.json  the whole state after 100 completed steps
+    RUN_DIR/train.lock                    while a process writes the run: its pid
 
 A checkpoint holds the parameters, Adam's moments, the completed step count, the losses so far and the
-RNG state: with the data (reloaded and checked by sha256) that is everything a `Trainer` is. Training
+RNG state: with the data (reloaded and checked by sha256) that is everything a `Trainer` is. It also holds
+the sha256 of each of those fields, so that any change to one (a digit) is found and named on loading. Training
 draws nothing from the RNG, so training on from any checkpoint gives the same bits as never stopping,
 and the final checkpoint's RNG state is the one sampling continues from.
 
 Checkpoints are written at step 0, every `checkpoint_every` completed steps and at the end; losses.csv is
 rewritten with each one, so the two always agree. Every file is written atomically, and the same options
 give byte-identical files (JSON floats are `repr`s, which round-trip exactly, inf and nan included).
+One process at a time writes a run (`run_lock`); nothing is written through a symbolic link.
 
 Steps are 0-based in the API (`trainer_at(k)` is the state before step k runs, as in `Trainer.step`)
 and 1-based where a person reads them (printed lines, losses.csv, messages).
 """
 
 import csv
+import fcntl
+import hashlib
 import importlib.metadata
 import io
 import json
 import math
+import os
 import re
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
 from microtrace.engine.atomic import write_atomic
 from microtrace.engine.data import DataError, load_dataset
 from microtrace.engine.jsontext import fields_by_line
-from microtrace.engine.model import GPTConfig
+from microtrace.engine.limits import LimitError, check_model, read_input
+from microtrace.engine.model import GPTConfig, is_number, is_whole
 from microtrace.engine.train import TrainConfig, Trainer
 
 RUN_FORMAT = "microtrace-run/1"
-CHECKPOINT_FORMAT = "microtrace-checkpoint/1"
+CHECKPOINT_FORMAT = "microtrace-checkpoint/2"  # /2: with "checksums"
 DEFAULT_CHECKPOINT_EVERY = 100
 MODEL_OPTIONS = tuple(f.name for f in fields(GPTConfig) if f.name != "vocab_size")
 _CHECKPOINT_NAME = re.compile(r"step-(\d+)\.json")
+_CHECKPOINT_FIELDS = ("config", "step", "params", "adam_m", "adam_v", "rng_state", "losses")
+LOCK_NAME = "train.lock"
+RUN_FILES = ("config.json", "losses.csv", LOCK_NAME)  # and everything in checkpoints/
 
 
 class RunError(Exception):
@@ -65,12 +76,13 @@ def microtrace_version():
 
 
 def create_run(run_dir, dataset, train_config=TrainConfig(), model_options=None,
-               checkpoint_every=DEFAULT_CHECKPOINT_EVERY, overwrite=False):
+               checkpoint_every=DEFAULT_CHECKPOINT_EVERY, overwrite=False, max_memory_gb=None):
     """Start a run in `run_dir`: write config.json, an empty losses.csv and the step-0 checkpoint.
 
     `dataset` is a `data.Dataset`; `model_options` are `GPTConfig` fields but vocab_size (n_embd, n_head,
     n_layer, block_size, init_std). An existing run there is an error unless `overwrite`, which deletes
-    its files (and only those). Returns the `Run`.
+    its files (and only those, never through a symbolic link). A model needing more memory than
+    `max_memory_gb` (`limits.check_model`) is refused before anything is allocated. Returns the `Run`.
     """
     run_dir = Path(run_dir)
     model_options = dict(model_options or {})
@@ -79,10 +91,7 @@ def create_run(run_dir, dataset, train_config=TrainConfig(), model_options=None,
         raise RunError(f"unknown model options: {', '.join(unknown)} (known: {', '.join(MODEL_OPTIONS)})")
     if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
         raise RunError(f"checkpoint_every must be at least 1, got {checkpoint_every!r}")
-    try:
-        trainer = Trainer(dataset.docs, train_config, **model_options)
-    except ValueError as e:
-        raise RunError(str(e)) from None
+    trainer = _new_trainer(dataset.docs, train_config, model_options, max_memory_gb, "--max-memory GB")
     source = dataset.source if dataset.source in ("names", "makemore") else str(Path(dataset.source).resolve())
     config = {
         "format": RUN_FORMAT,
@@ -94,19 +103,34 @@ def create_run(run_dir, dataset, train_config=TrainConfig(), model_options=None,
     }
     if run_dir.exists() and not run_dir.is_dir():
         raise RunError(f"{run_dir} exists and is not a directory")
-    if (run_dir / "config.json").exists():
-        if not overwrite:
-            raise RunError(f"{run_dir} already holds a run")
-        _delete_run_files(run_dir)
     try:
-        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunError(f"{run_dir}: cannot create the run directory ({e.strerror or e})") from None
-    _write(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
-    run = Run(run_dir, config)
-    run._dataset = dataset
-    run.save(trainer)
+    with run_lock(run_dir):
+        if os.path.lexists(run_dir / "config.json"):
+            if not overwrite:
+                raise RunError(f"{run_dir} already holds a run")
+            _delete_run_files(run_dir)
+        try:
+            _checkpoints_folder(run_dir).mkdir(exist_ok=True)
+        except OSError as e:
+            raise RunError(f"{run_dir}: cannot create the run directory ({e.strerror or e})") from None
+        _write(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
+        run = Run(run_dir, config)
+        run._dataset = dataset
+        run.save(trainer)
     return run
+
+
+def _new_trainer(docs, train_config, model_options, max_memory_gb=None, raise_with=None):
+    """A Trainer, its model's size checked against the memory limit before anything is allocated."""
+    vocab_size = len(set("".join(docs))) + 1
+    try:
+        check_model(GPTConfig(vocab_size=vocab_size, **model_options), max_memory_gb, raise_with)
+        return Trainer(docs, train_config, **model_options)
+    except (TypeError, ValueError) as e:  # LimitError is a ValueError
+        raise RunError(str(e)) from None
 
 
 def open_run(run_dir):
@@ -130,8 +154,12 @@ def train(run, on_step=None, trainer=None):
     (0-based step) once its checkpoint, if any, is written. A non-finite loss raises `RunDiverged` before
     any update for that step: the state at its start is checkpointed and its loss recorded in losses.csv.
     """
-    if trainer is None:
-        trainer = run.latest()
+    with run_lock(run.path):
+        _checkpoints_folder(run.path)
+        return _train(run, on_step, trainer or run.latest())
+
+
+def _train(run, on_step, trainer):
     steps, every = run.steps, run.checkpoint_every
     run.write_losses(trainer.losses)  # rows past the state we continue from are about to be redone
     while trainer.step < steps:
@@ -157,6 +185,91 @@ def train(run, on_step=None, trainer=None):
 def resume(run_dir, on_step=None):
     """Continue the run in `run_dir` from its latest checkpoint to the end; returns the final Trainer."""
     return train(open_run(run_dir), on_step)
+
+
+# -- one writer at a time ---------------------------------------------------------------------------------
+
+_held_locks = {}  # real path of a run directory -> [open lock file, depth]; a process re-enters its own
+
+
+@contextmanager
+def run_lock(run_dir):
+    """Hold RUN_DIR/train.lock while writing a run: a second writer (another `train`, with or without
+    --force) is refused with the holder's pid. The lock is an flock on the file, so a killed holder's
+    lock is free at once (its stale file is taken over); the file is removed on exit."""
+    key = os.path.realpath(run_dir)
+    if key in _held_locks:
+        _held_locks[key][1] += 1
+        try:
+            yield
+        finally:
+            _held_locks[key][1] -= 1
+        return
+    path = Path(run_dir) / LOCK_NAME
+    f = _take_lock(path)
+    _held_locks[key] = [f, 1]
+    try:
+        yield
+    finally:
+        del _held_locks[key]
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        f.close()
+
+
+def _take_lock(path):
+    while True:
+        if os.path.islink(path):
+            raise RunError(f"{path} is a symbolic link; refusing to use it as the run's lock")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise RunError(f"{path}: cannot create the run's lock ({e.strerror or e})") from None
+        f = os.fdopen(fd, "r+")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = f.read().strip() or "unknown"
+            f.close()
+            raise RunError(
+                f"{path.parent} is being written by another process (pid {holder}, holding {path}); "
+                "wait for it to finish"
+            ) from None
+        # The holder before us may have removed the file between our open and our flock: then this lock
+        # is on a file nobody else will see, so start again with the file that is there now.
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except OSError:
+            same = False
+        if same:
+            f.seek(0)
+            f.truncate()
+            f.write(f"{os.getpid()}\n")
+            f.flush()
+            return f
+        f.close()
+
+
+def run_owning(path):
+    """The run directory `path` is one of the own files of (config.json, losses.csv, the lock, anything
+    in checkpoints/), or None: an output written there would replace part of a run."""
+    path = Path(os.path.realpath(path))
+    folder = path.parent
+    if folder.name == "checkpoints":
+        folder = folder.parent
+    elif path.name not in RUN_FILES:
+        return None
+    return folder if (folder / "config.json").is_file() and (folder / "checkpoints").is_dir() else None
+
+
+def _checkpoints_folder(run_dir):
+    """RUN_DIR/checkpoints, refused when it is a symbolic link: clearing or writing it would reach outside."""
+    folder = Path(run_dir) / "checkpoints"
+    if folder.is_symlink():
+        raise RunError(f"{folder} is a symbolic link; refusing to follow it out of the run directory")
+    return folder
 
 
 # -- the run --------------------------------------------------------------------------------------------
@@ -315,8 +428,15 @@ def _checkpoint_bytes(config, trainer):
         "rng_state": [version, list(internal), gauss_next],
         "losses": list(trainer.losses),
     }
+    checkpoint["checksums"] = {key: _checksum(checkpoint[key]) for key in _CHECKPOINT_FIELDS}
     # one matrix per line: diffable, still compact
     return fields_by_line(checkpoint, expand=("params", "adam_m", "adam_v"))
+
+
+def _checksum(value):
+    """sha256 of a field's JSON in one canonical spelling: what it holds, not how the file spaces it."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _restore(run, checkpoint, path):
@@ -327,19 +447,25 @@ def _restore(run, checkpoint, path):
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         found = checkpoint.get("format") if isinstance(checkpoint, dict) else None
         raise bad(f"format is {found!r}, expected {CHECKPOINT_FORMAT!r}")
-    missing = [k for k in ("config", "step", "params", "adam_m", "adam_v", "rng_state", "losses") if k not in checkpoint]
+    missing = [k for k in _CHECKPOINT_FIELDS + ("checksums",) if k not in checkpoint]
     if missing:
         raise bad(f"missing {', '.join(missing)}")
+    sums = checkpoint["checksums"]
+    if not isinstance(sums, dict):
+        raise bad("checksums should map each field to its sha256")
+    for key in _CHECKPOINT_FIELDS:
+        if sums.get(key) != _checksum(checkpoint[key]):
+            raise bad(f"its {key} changed after it was written (the sha256 differs from its checksum)")
     if not _same_run(checkpoint["config"], run.config):
         raise bad(f"it belongs to another run (its config differs from {run.path / 'config.json'})")
     step = checkpoint["step"]
-    if step != _step_of(path) or not _is_int(step) or not 0 <= step <= run.steps:
+    if step != _step_of(path) or not is_whole(step) or not 0 <= step <= run.steps:
         raise bad(f"its step ({step!r}) does not match its file name")
     losses = checkpoint["losses"]
-    if not isinstance(losses, list) or len(losses) != step or not all(map(_is_number, losses)):
+    if not isinstance(losses, list) or len(losses) != step or not all(map(is_number, losses)):
         raise bad(f"losses should be {step} numbers")
 
-    trainer = Trainer(run.dataset().docs, run.train_config, **run.model_options)
+    trainer = _new_trainer(run.dataset().docs, run.train_config, run.model_options)
     sd = trainer.model.state_dict
     flat = {}
     for key in ("params", "adam_m", "adam_v"):
@@ -354,7 +480,7 @@ def _restore(run, checkpoint, path):
             if not (isinstance(got, list) and len(got) == rows
                     and all(isinstance(r, list) and len(r) == cols for r in got)):
                 raise bad(f"{key} {name} is not a {rows}x{cols} matrix")
-            if not all(_is_number(x) for r in got for x in r):
+            if not all(is_number(x) for r in got for x in r):
                 raise bad(f"{key} {name} holds something that is not a number")
             flat[key].extend(float(x) for r in got for x in r)
 
@@ -366,7 +492,7 @@ def _restore(run, checkpoint, path):
     state = checkpoint["rng_state"]
     try:
         version, internal, gauss_next = state
-        if gauss_next is not None and not _is_number(gauss_next):
+        if gauss_next is not None and not is_number(gauss_next):
             raise TypeError
         trainer.rng.setstate((version, tuple(internal), gauss_next))
     except (TypeError, ValueError, OverflowError):
@@ -386,14 +512,6 @@ def _step_of(path):
     return int(m.group(1)) if m else None
 
 
-def _is_int(x):
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _is_number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
 # -- files ------------------------------------------------------------------------------------------------
 
 
@@ -406,7 +524,9 @@ def _write(path, data):
 
 def _read_json(path, what):
     try:
-        raw = path.read_bytes()
+        raw = read_input(path)
+    except LimitError as e:
+        raise RunError(str(e)) from None
     except OSError as e:
         raise RunError(f"{path}: cannot read ({e.strerror or e})") from None
     if not raw.strip():
@@ -415,6 +535,8 @@ def _read_json(path, what):
         return json.loads(raw)
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError; both messages are one line
         raise RunError(f"{path}: bad {what}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise RunError(f"{path}: bad {what}: its JSON is nested too deeply") from None
 
 
 def _check_config(config, path):
@@ -428,7 +550,7 @@ def _check_config(config, path):
     for key in ("model", "training", "data"):
         if not isinstance(config.get(key), dict):
             raise bad(f"missing {key}")
-    if not _is_int(config.get("checkpoint_every")) or config["checkpoint_every"] < 1:
+    if not is_whole(config.get("checkpoint_every")) or config["checkpoint_every"] < 1:
         raise bad("checkpoint_every should be a whole number of at least 1")
     data = config["data"]
     if not isinstance(data.get("source"), str) or not isinstance(data.get("sha256"), str):
@@ -436,13 +558,9 @@ def _check_config(config, path):
     model, training = config["model"], config["training"]
     if set(model) != set(MODEL_OPTIONS):
         raise bad(f"model should have {', '.join(MODEL_OPTIONS)}")
-    if not all(map(_is_int, (training.get("steps"), training.get("seed")))):
-        raise bad("training steps and seed should be whole numbers")
-    if not all(_is_number(training.get(k)) for k in ("lr", "beta1", "beta2", "eps")):
-        raise bad("training lr, beta1, beta2 and eps should be numbers")
-    try:
+    try:  # the same checks as the options of `microtrace train`, and the memory limit
         TrainConfig(**training)
-        GPTConfig(vocab_size=1, **model)
+        check_model(GPTConfig(vocab_size=1, **model))
     except (TypeError, ValueError) as e:
         raise bad(str(e)) from None
 
@@ -450,7 +568,7 @@ def _check_config(config, path):
 def _delete_run_files(run_dir):
     """Remove what a run writes (and nothing else) so a new run can take the directory."""
     doomed = [run_dir / "config.json", run_dir / "losses.csv"]
-    folder = run_dir / "checkpoints"
+    folder = _checkpoints_folder(run_dir)
     if folder.is_dir():
         doomed += [p for p in folder.iterdir() if _CHECKPOINT_NAME.fullmatch(p.name)]
     try:

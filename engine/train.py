@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from microtrace.engine.data import Tokenizer
-from microtrace.engine.model import GPT, GPTConfig, softmax
+from microtrace.engine.model import GPT, GPTConfig, is_number, is_whole, softmax
 
 
 @contextmanager
@@ -54,8 +54,21 @@ class TrainConfig:
     seed: int = 42
 
     def __post_init__(self):
+        # The one check of these values, for the CLI's options and a config.json read from disk alike.
+        for name in ("steps", "seed"):
+            if not is_whole(getattr(self, name)):
+                raise ValueError(f"{name} must be a whole number, got {getattr(self, name)!r}")
         if self.steps < 1:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
+        for name in ("lr", "beta1", "beta2", "eps"):
+            value = getattr(self, name)
+            if not (is_number(value) and math.isfinite(value)):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 0 and below 1, got {getattr(self, name)!r}")
+        if self.eps <= 0:
+            raise ValueError(f"eps must be above 0, got {self.eps!r}")
 
     def to_dict(self):
         return asdict(self)

@@ -1,6 +1,7 @@
 """Datasets: the default names, a local file, and makemore's names.txt downloaded once and cached."""
 
 import functools
+import hashlib
 import http.server
 import socket
 import threading
@@ -8,6 +9,7 @@ import threading
 import pytest
 from click.testing import CliRunner
 
+from microtrace.engine import data
 from microtrace.engine.data import DataError, load_dataset
 from microtrace.viz.cli import cli
 
@@ -37,8 +39,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture
-def server(tmp_path):
-    """An HTTP server on 127.0.0.1 serving names.txt; `.requests` counts the GETs."""
+def server(tmp_path, monkeypatch):
+    """An HTTP server on 127.0.0.1 serving names.txt (pinned as makemore's); `.requests` counts the GETs."""
+    monkeypatch.setattr(data, "MAKEMORE_SHA256", hashlib.sha256(MAKEMORE_TEXT.encode()).hexdigest())
     root = tmp_path / "www"
     root.mkdir()
     (root / "names.txt").write_text(MAKEMORE_TEXT)

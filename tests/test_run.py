@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from microtrace.engine.data import load_dataset
-from microtrace.engine.run import RunDiverged, RunError, create_run, open_run, train
+from microtrace.engine.run import RunDiverged, RunError, _checksum, create_run, open_run, train
 from microtrace.engine.train import TrainConfig, Trainer
 
 WORDS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn", "abigail",
@@ -163,10 +163,24 @@ def _empty(path):
 
 
 def _edit(change):
+    """A structural change with the checksums made to match it: the checks behind the checksums."""
     def damage(path):
         checkpoint = json.loads(path.read_bytes())
         change(checkpoint)
+        if isinstance(checkpoint.get("checksums"), dict):
+            checkpoint["checksums"] = {k: _checksum(checkpoint[k]) for k in checkpoint["checksums"] if k in checkpoint}
         path.write_text(json.dumps(checkpoint))
+
+    return damage
+
+
+def _one_digit(field):
+    """A change of one digit in `field`, in place, the checksums left as they were."""
+    def damage(path):
+        text = path.read_text()
+        start = text.index(f'"{field}":')
+        i = next(i for i in range(start, len(text)) if text[i] in "123456789")
+        path.write_text(text[:i] + str(int(text[i]) % 9 + 1) + text[i + 1:])
 
     return damage
 
@@ -185,6 +199,10 @@ DAMAGES = {
     "rng": (_edit(lambda c: c["rng_state"][1].pop()), "rng_state"),
     "other run": (_edit(lambda c: c["config"]["training"].update(seed=1)), "another run"),
     "not a dict": (_edit(lambda c: c.clear() or c.update(x=[])), "format"),
+    "no checksums": (_edit(lambda c: c.pop("checksums")), "missing checksums"),
+    "one digit of params": (_one_digit("params"), "its params changed"),
+    "one digit of adam_v": (_one_digit("adam_v"), "its adam_v changed"),
+    "one digit of rng_state": (_one_digit("rng_state"), "its rng_state changed"),
 }
 
 

@@ -11,8 +11,10 @@ import networkx as nx
 
 from microtrace.engine.atomic import write_atomic
 from microtrace.engine.jsontext import compact
+from microtrace.engine.limits import LimitError, read_input
 
-from microtrace.tracer.trace import FORMAT, Trace, TraceError
+from microtrace.tracer.trace import Trace, TraceError
+from microtrace.tracer.validate import validate_trace
 
 EXPORT_FORMATS = ("json", "graphml", "gexf")
 
@@ -27,27 +29,33 @@ def save_trace(G, path):
 
 
 def load_trace(path):
-    """A `Trace` from a trace file; TraceError (one line) for a missing, corrupt or foreign file."""
+    """A `Trace` from a trace file; TraceError (one line) for a missing, corrupt, foreign, too large or
+    invalid file (`validate.validate_trace` says what may be trusted)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_bytes())
+        raw = read_input(path)
     except FileNotFoundError:
         raise TraceError(f"{path}: no such trace file") from None
     except IsADirectoryError:
         raise TraceError(f"{path} is a directory, not a trace file") from None
+    except LimitError as e:
+        raise TraceError(str(e)) from None
+    except OSError as e:
+        raise TraceError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise TraceError(f"{path}: not a trace file (invalid JSON: {e})") from None
-    graph = data.get("graph") if isinstance(data, dict) else None
-    if not isinstance(graph, dict) or "format" not in graph:
-        raise TraceError(f"{path}: not a microtrace trace file (no format field)")
-    if graph["format"] != FORMAT:
-        raise TraceError(f"{path}: trace format {graph['format']!r}, this microtrace reads format {FORMAT}")
+    except RecursionError:
+        raise TraceError(f"{path}: not a trace file (its JSON is nested too deeply)") from None
+    del raw
     try:
-        G = nx.node_link_graph(data, directed=True, multigraph=False, edges="edges")
-    except (KeyError, TypeError, nx.NetworkXError) as e:
-        raise TraceError(f"{path}: corrupt trace file ({e})") from None
+        validate_trace(data)
+    except TraceError as e:
+        raise TraceError(f"{path}: {e}") from None
+    G = nx.node_link_graph(data, directed=True, multigraph=False, edges="edges")
     meta = {k: v for k, v in G.graph.items() if k not in ("view", "loss_node")}
-    return Trace(meta, graphs={G.graph.get("view", "elementary"): G})
+    return Trace(meta, graphs={G.graph["view"]: G})
 
 
 def flat_copy(G):
@@ -71,12 +79,17 @@ def _scalar(v):
     return compact(v) if isinstance(v, (dict, list, tuple)) else v
 
 
-def export(G, path, fmt):
-    """Write G as `json` (the trace file), `graphml` or `gexf`."""
+def export_bytes(G, fmt):
+    """G as `json` (the trace file), `graphml` or `gexf`, as the bytes of the file."""
     if fmt not in EXPORT_FORMATS:
         raise TraceError(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
     if fmt == "json":
-        return save_trace(G, path)
+        return to_json(G).encode("utf-8")
     H = flat_copy(G)
     lines = nx.generate_graphml(H) if fmt == "graphml" else nx.generate_gexf(H)
-    write_atomic(path, "\n".join(lines) + "\n")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def export(G, path, fmt):
+    """Write G as `json` (the trace file), `graphml` or `gexf`, atomically."""
+    write_atomic(path, export_bytes(G, fmt))

@@ -4,11 +4,11 @@ import json
 
 import click
 
-from microtrace.tracer import TraceError, dead_relus, export, first_nonfinite, scope_nodes, top_paths
-from microtrace.tracer.io import EXPORT_FORMATS
+from microtrace.tracer import TraceError, dead_relus, first_nonfinite, scope_nodes, top_paths
+from microtrace.tracer.io import EXPORT_FORMATS, export_bytes
 
 from microtrace.viz.cli.checks import command
-from microtrace.viz.cli.common import UserError, output_file, trace_source_options
+from microtrace.viz.cli.common import UserError, trace_source_options, write_output
 from microtrace.viz.draw import numfmt
 
 VIEWS = click.Choice(["elementary", "fused"])
@@ -31,7 +31,7 @@ def trace(trace, output, view):
         microtrace graph --trace step120.json --level block -o step120.svg
     """
     G = _graph(trace, view)
-    export(G, output_file(output), "json")
+    write_output(output, export_bytes(G, "json"))
     click.echo(f"step {G.graph['step']}: {G.number_of_nodes()} nodes, {G.number_of_edges()} edges, loss {G.graph['loss']:.4f} -> {output}", err=True)
 
 
@@ -59,7 +59,7 @@ def export_command(trace, fmt, output, view, level):
     G = _graph(trace, view)
     if level:
         G = trace.collapse(level, view)
-    export(G, output_file(output), fmt)
+    write_output(output, export_bytes(G, fmt))
     click.echo(f"wrote {G.number_of_nodes()} nodes, {G.number_of_edges()} edges -> {output}", err=True)
 
 

@@ -13,7 +13,8 @@ from click.core import ParameterSource
 
 from microtrace.engine.data import load_dataset
 from microtrace.engine.model import GPTConfig
-from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, open_run
+from microtrace.engine.limits import DEFAULT_MAX_MEMORY_GB, MEMORY_ENV
+from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, open_run, run_lock
 from microtrace.engine.run import train as train_run
 from microtrace.engine.train import SampleError, TrainConfig
 
@@ -22,7 +23,7 @@ from microtrace.viz.cli.checks import FINITE, POSITIVE, BadInput, Failed, comman
 SAMPLES_HEADER = "--- inference (new, hallucinated names) ---"
 # Options that define a run; --resume takes them from the run's config.json instead.
 RUN_OPTIONS = ("data", "steps", "seed", "n_embd", "n_head", "n_layer", "block_size", "lr", "out",
-               "checkpoint_every", "force")
+               "checkpoint_every", "force", "max_memory")
 
 
 def step_line(step, steps, loss):
@@ -54,23 +55,28 @@ def stdout_is_terminal():
               help="Adam learning rate at step 1.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("runs/run"), show_default=True,
               metavar="RUN_DIR", help="Run directory to create.")
-@click.option("--force", is_flag=True, help="Replace a run already in RUN_DIR.")
+@click.option("--force", is_flag=True,
+              help="Replace a run already in RUN_DIR (only its own files; never through a symbolic link).")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=DEFAULT_CHECKPOINT_EVERY, show_default=True,
               help="Write a checkpoint every N steps (also at step 0 and at the end).")
 @click.option("--samples", default=20, show_default=True, type=click.IntRange(min=0),
               help="Names to sample after training.")
 @click.option("--temperature", default=0.5, show_default=True, type=POSITIVE,
               help="Sampling temperature (above 0; lower is more conservative).")
+@click.option("--max-memory", type=POSITIVE, metavar="GB",
+              help=f"Refuse a model estimated to need more memory than this to train and trace a step "
+                   f"[default: ${MEMORY_ENV} or {DEFAULT_MAX_MEMORY_GB:g}].")
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
               help="Continue the run in RUN_DIR from its latest checkpoint, with its saved options.")
 @click.pass_context
 def train(ctx, data, steps, seed, n_embd, n_head, n_layer, block_size, lr, out, force, checkpoint_every,
-          samples, temperature, resume):
+          samples, temperature, max_memory, resume):
     """Train microGPT and save the run: config.json, losses.csv and checkpoints/.
 
     Prints microGPT's log to stdout (one line per step when stdout is not a terminal, a progress bar on
     stderr when it is), then samples names. A run resumed from any checkpoint continues bit for bit as if
     it had never stopped. A non-finite loss stops training at once (exit code 1), keeping the checkpoints.
+    While it trains, RUN_DIR/train.lock holds its pid: a second `train` on the same directory is refused.
 
     Example:
 
@@ -87,23 +93,33 @@ def train(ctx, data, steps, seed, n_embd, n_head, n_layer, block_size, lr, out, 
             raise BadInput(f"--resume continues a run with the options it was made with; drop {', '.join(given)}")
         with user_errors():
             run = open_run(resume)
-            trainer = run.latest()
-        if trainer.step < run.steps:
-            click.echo(f"resuming {run.path} after step {trainer.step} of {run.steps}", err=True)
-        else:
-            click.echo(f"{run.path} has already trained all {run.steps} steps", err=True)
-    else:
-        if n_embd % n_head:
-            raise BadInput(f"--n-embd ({n_embd}) must be a multiple of --n-head ({n_head})")
-        if (out / "config.json").exists() and not force:
-            raise BadInput(f"{out} already holds a run: continue it with --resume {out}, or replace it with --force")
-        with user_errors():
-            dataset = load_dataset(data)
-            options = dict(n_embd=n_embd, n_head=n_head, n_layer=n_layer, block_size=block_size)
-            config = TrainConfig(steps=steps, lr=lr, seed=seed)
-            run = create_run(out, dataset, config, options, checkpoint_every, overwrite=force)
-            trainer = run.latest()
+            with run_lock(run.path):
+                _train_and_sample(run, run.latest(), samples, temperature, resuming=True)
+        return
+    if n_embd % n_head:
+        raise BadInput(f"--n-embd ({n_embd}) must be a multiple of --n-head ({n_head})")
+    if (out / "config.json").exists() and not force:
+        raise BadInput(f"{out} already holds a run: continue it with --resume {out}, or replace it with --force")
+    with user_errors():
+        dataset = load_dataset(data)
+        options = dict(n_embd=n_embd, n_head=n_head, n_layer=n_layer, block_size=block_size)
+        config = TrainConfig(steps=steps, lr=lr, seed=seed)
+        if out.exists() and not out.is_dir():
+            raise BadInput(f"{out} exists and is not a directory")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BadInput(f"{out}: cannot create the run directory ({e.strerror or e})") from None
+        with run_lock(out):  # from creating the run to its last step: no other writer in between
+            run = create_run(out, dataset, config, options, checkpoint_every, overwrite=force, max_memory_gb=max_memory)
+            _train_and_sample(run, run.latest(), samples, temperature)
 
+
+def _train_and_sample(run, trainer, samples, temperature, resuming=False):
+    if resuming and trainer.step < run.steps:
+        click.echo(f"resuming {run.path} after step {trainer.step} of {run.steps}", err=True)
+    elif resuming:
+        click.echo(f"{run.path} has already trained all {run.steps} steps", err=True)
     click.echo(f"num docs: {len(trainer.docs)}")
     click.echo(f"vocab size: {trainer.tokenizer.vocab_size}")
     click.echo(f"num params: {len(trainer.model.params)}")

@@ -1,0 +1,96 @@
+"""The documented limits: how big a file microtrace reads and how much it allocates before it refuses.
+
+Each is checked before the work starts, from an estimate, so that a hostile or mistaken input is one
+line (exit 2) instead of a hang or the machine running out of memory. Each message names the limit and
+how to raise it (README, "Errors and safety").
+"""
+
+import errno
+import os
+import stat
+
+from microtrace.engine.model import matrix_shapes
+
+# Bytes of memory a model may need to train (or trace) one step, estimated by `model_memory`.
+# `train --max-memory GB` or the environment variable MICROTRACE_MAX_MEMORY_GB raises it.
+DEFAULT_MAX_MEMORY_GB = 4.0
+MEMORY_ENV = "MICROTRACE_MAX_MEMORY_GB"
+
+# Input files: a training text, a trace file, a run's JSON files. MICROTRACE_MAX_FILE_MB raises it.
+DEFAULT_MAX_FILE_MB = 1024
+FILE_ENV = "MICROTRACE_MAX_FILE_MB"
+
+# Measured on CPython 3.11: a parameter (its Value, Adam's two moments, the state dict) takes ~200 bytes;
+# one training step builds ~50 bytes of graph per parameter and position, and a traced step ~5x that.
+_BYTES_PER_PARAM = 200
+_BYTES_PER_PARAM_POSITION = 250
+
+
+class LimitError(ValueError):
+    """An input past a documented limit; the message names the limit and how to raise it."""
+
+
+def _env_number(name, default):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise LimitError(f"the environment variable {name} should be a number, got {value!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise LimitError(f"the environment variable {name} should be a number above 0, got {value!r}")
+    return number
+
+
+def max_memory_gb(given=None):
+    """The memory limit in GB: `given` (an option), else $MICROTRACE_MAX_MEMORY_GB, else the default."""
+    return given if given is not None else _env_number(MEMORY_ENV, DEFAULT_MAX_MEMORY_GB)
+
+
+def max_file_bytes():
+    return int(_env_number(FILE_ENV, DEFAULT_MAX_FILE_MB) * 2**20)
+
+
+def num_params(config):
+    return sum(rows * cols for _, rows, cols in matrix_shapes(config))
+
+
+def model_memory(config):
+    """Estimated bytes to hold a model of `config` and trace one step of it."""
+    n = num_params(config)
+    return n * (_BYTES_PER_PARAM + _BYTES_PER_PARAM_POSITION * config.block_size)
+
+
+def check_model(config, limit_gb=None, raise_with=None):
+    """LimitError when a `GPTConfig` would need more memory than the limit (`max_memory_gb`)."""
+    limit = max_memory_gb(limit_gb)
+    need = model_memory(config)
+    if need > limit * 1e9:
+        raise LimitError(
+            f"this model (n_embd {config.n_embd}, n_layer {config.n_layer}, block_size {config.block_size}, "
+            f"{num_params(config):,} parameters) needs about {need / 1e9:.3g} GB to train and trace a step, above "
+            f"the limit of {limit:g} GB; raise it with {raise_with + ' or ' if raise_with else ''}${MEMORY_ENV}"
+        )
+
+
+
+def read_input(path):
+    """The bytes of the input file `path`: OSError when it cannot be read, LimitError when it is not a
+    regular file (a FIFO or a device would hang or never end) or is larger than `max_file_bytes`."""
+    limit = max_file_bytes()
+    # O_NONBLOCK: opening a FIFO to read would otherwise wait for a writer before fstat could say what it is.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        st = os.fstat(f.fileno())
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise LimitError(f"{path} is not a regular file (a device, a pipe or a socket); give a file")
+        if st.st_size > limit:
+            raise LimitError(f"{path} is {st.st_size / 2**20:.0f} MB, above the limit of {limit / 2**20:g} MB; "
+                             f"raise it with ${FILE_ENV}")
+        data = f.read(limit + 1)  # a file that grows while it is read still stops at the limit
+    if len(data) > limit:
+        raise LimitError(f"{path} is larger than the limit of {limit / 2**20:g} MB; raise it with ${FILE_ENV}")
+    return data
