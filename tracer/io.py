@@ -11,6 +11,7 @@ import networkx as nx
 
 from microtrace.engine.atomic import write_atomic
 from microtrace.engine.jsontext import compact
+from microtrace.engine.data import visible
 from microtrace.engine.limits import LimitError, read_input
 
 from microtrace.tracer.trace import Trace, TraceError
@@ -76,7 +77,10 @@ def flat_copy(G):
 
 
 def _scalar(v):
-    return compact(v) if isinstance(v, (dict, list, tuple)) else v
+    """A GraphML/GEXF value: containers as JSON, text with what XML 1.0 cannot hold shown visibly."""
+    if isinstance(v, (dict, list, tuple)):
+        return compact(v)
+    return visible(v) if isinstance(v, str) else v
 
 
 def export_bytes(G, fmt):

@@ -18,6 +18,10 @@ from microtrace.tracer.trace import FORMAT, TraceError
 VIEWS = ("elementary", "fused")
 OPS = ("param", "const", "+", "*", "**", "exp", "log", "relu", "dot", "lin", "sum")
 _POSITION_SCOPE = re.compile(r"pos(\d+)/")
+# Scopes and the names in them are microtrace's own (`pos3/layer0/attn/head2/weights`, `param/wte`):
+# plain names, so that they can be node ids and cluster names in DOT and paths in messages as they are.
+_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+_SCOPE = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 
 # Graph attributes: name -> the check of its value.
 _NUMBER = "a number"
@@ -104,7 +108,9 @@ def _check_graph(graph, n_nodes):
     if not isinstance(stats, dict) or not stats:
         raise TraceError("graph: 'param_stats' should be an object with one entry per parameter matrix")
     for name, s in stats.items():
-        where = f"graph: param_stats {name!r}"
+        where = f"graph: param_stats {_shown(name)}"
+        if not _NAME.fullmatch(name):
+            raise TraceError(f"{where}: a matrix name should be letters, digits, '_', '.' or '-'")
         if not isinstance(s, dict):
             raise TraceError(f"{where} should be an object")
         shape = s.get("shape")
@@ -125,6 +131,11 @@ def _check_node(i, node, graph, stats):
         _check(where, node, name, kind)
     for name, kind in _NODE_OPTIONAL.items():
         _check(where, node, name, kind, required=False)
+    if not _SCOPE.fullmatch(node["scope"]):
+        raise TraceError(f"{where}: 'scope' should be a path of names such as pos3/layer0/attn, got {_shown(node['scope'])}")
+    for name in ("stage", "block", "param"):
+        if name in node and not _NAME.fullmatch(node[name]):
+            raise TraceError(f"{where}: {name!r} should be a name of letters, digits, '_', '.' or '-', got {_shown(node[name])}")
     op = node["op"]
     if op not in OPS:
         raise TraceError(f"{where}: unknown op {_shown(op)}")

@@ -249,7 +249,7 @@ def _group_edge_attrs(u, v, d, kind, level, pens, th, rankdir, backward, highlig
     if backward:
         attrs["dir"] = "back"
         if kind != "kv":  # a label on an unconstrained arc is placed far from it: hover instead
-            attrs["label"] = numfmt.fixed(flow, 2)
+            attrs["label"] = gs.dot_text(numfmt.fixed(flow, 2))
     return attrs
 
 

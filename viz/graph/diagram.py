@@ -62,7 +62,7 @@ class Clusters:
 
 def cluster_attrs(label, depth, th):
     return {
-        "label": label,
+        "label": gs.dot_text(label),
         "style": "rounded,filled",
         "fillcolor": th.cluster_fills[min(depth, len(th.cluster_fills) - 1)],
         "color": th.cluster_pen,

@@ -210,7 +210,7 @@ def _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges
 
 def _stub_edge_attrs(count, th, back):
     """A dashed edge between a stub and the node inside the view that `count` elementary edges join."""
-    return {"style": "dashed", "color": th.muted, "penwidth": "0.8", "tooltip": f"{count} edge{'s' * (count != 1)}", **back}
+    return {"style": "dashed", "color": th.muted, "penwidth": "0.8", "tooltip": gs.dot_text(f"{count} edge{'s' * (count != 1)}"), **back}
 
 
 def _value_attrs(n, d, colors, th, precision, highlighted):
@@ -247,7 +247,7 @@ def _op_attrs(n, d, consts, th, precision, const_ids, G):
     for u in const_ids:
         pairs.append((f"constant #{u}", repr(float(G.nodes[u]["data"]))))
     return {
-        "label": _op_text(d, consts, precision),
+        "label": gs.dot_text(_op_text(d, consts, precision)),
         "shape": "ellipse",
         "style": "filled",
         "fillcolor": th.op_fill,
@@ -300,7 +300,7 @@ def _scalar_edge_attrs(u, v, d, pens, th, backward, precision, highlighted):
         attrs["dir"] = "back"
         label.append(numfmt.fixed(flow, precision))
     if label:
-        attrs["label"] = " ".join(label)
+        attrs["label"] = gs.dot_text(" ".join(label))
     return attrs
 
 

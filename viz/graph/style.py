@@ -9,6 +9,9 @@ import math
 from dataclasses import dataclass
 from html import escape
 
+from graphviz import nohtml
+
+from microtrace.engine.data import visible
 from microtrace.viz.draw import colormap, numfmt
 from microtrace.viz.draw.colormap import hex_color
 
@@ -101,14 +104,30 @@ def check_rankdir(rankdir):
 # --- numbers --------------------------------------------------------------------------------------
 
 
+# The two ways any text reaches DOT: every plain label and tooltip through `dot_text` (or `tooltip`),
+# every piece of an HTML-like label through `html`. Both show control characters as visible stand-ins
+# (engine.data.visible), which also keeps the SVG that dot writes valid XML.
+
+
 def html(text):
     """Text safe inside a Graphviz HTML-like label."""
-    return escape(str(text), quote=True)
+    return escape(visible(text), quote=True)
+
+
+def _dot_escaped(text):
+    # dot reads \n, \l, \N ... inside a quoted string as escapes: a backslash of the text is doubled. The
+    # graphviz package then escapes the double quotes (and `nohtml` keeps "<...>" from being read as HTML).
+    return visible(text).replace("\\", "\\\\")
+
+
+def dot_text(text):
+    """Any text as a plain DOT label, shown exactly as it is (but for control characters)."""
+    return nohtml(_dot_escaped(text))
 
 
 def tooltip(pairs):
     """A tooltip listing `key: value` lines (Graphviz turns \\n into a line break in SVG titles)."""
-    return "\\n".join(f"{k}: {v}" for k, v in pairs).replace('"', "'")
+    return nohtml("\\n".join(_dot_escaped(f"{k}: {v}") for k, v in pairs))
 
 
 # --- colour and width scales ----------------------------------------------------------------------
