@@ -101,7 +101,7 @@ def check_rankdir(rankdir):
         raise ValueError(f"unknown rankdir {rankdir!r}: use LR or TB")
 
 
-# --- numbers --------------------------------------------------------------------------------------
+# --- text ------------------------------------------------------------------------------------------
 
 
 # The two ways any text reaches DOT: every plain label and tooltip through `dot_text` (or `tooltip`),
