@@ -1,5 +1,5 @@
 # make demo   the README's main command: set up .venv, check Graphviz, train a small run, trace one
-#             step and write its figures and report into demo/
+#             step and write its figures, report and explorer into demo/
 # make test   the same set-up, then the test suite
 # make bench  speed of the engine (bench/run.py)
 # make clean  remove .venv and everything the targets above made
@@ -27,9 +27,12 @@ demo: $(INSTALLED) dot
 	$(MICROTRACE) gradflow --trace demo/step.json --per-position -o demo/gradflow-positions.png
 	@# doctor exits 1 when it finds a problem: that is a finding to read, not a failed demo
 	$(MICROTRACE) doctor --trace demo/step.json > demo/doctor.txt; status=$$?; cat demo/doctor.txt; test $$status -le 1
-	$(MICROTRACE) report --trace demo/step.json -o demo/report.html
+	@# the explorer from the run, not the file: it draws the engine's own (fused) nodes, which the file lacks
+	$(MICROTRACE) explore --run demo/run --step $(DEMO_STEP) -o demo/explore.html
+	$(MICROTRACE) report --trace demo/step.json -o demo/report.html --explorer explore.html
 	@echo
 	@echo "Step $(DEMO_STEP) of demo/run, traced: open demo/report.html in a browser (one page with everything),"
+	@echo "walk it in demo/explore.html (open any box down to single scalars, play forward and backward),"
 	@echo "or look at demo/graph.svg, demo/head.svg, demo/attention.png, demo/gradflow.png and demo/doctor.txt."
 
 test: $(INSTALLED) dot

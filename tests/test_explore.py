@@ -353,3 +353,10 @@ def test_the_command_writes_a_page_from_a_trace_file(trace_file, tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and "{{" not in text and "http://" not in text.replace("http://www.w3.org/", "")
+
+
+def test_the_report_links_to_the_explorer(trace):
+    from microtrace.viz.report.page import build_report
+
+    page = build_report(trace, explorer='explore "1".html')
+    assert '<a href="explore &quot;1&quot;.html">Walk this step in the explorer</a>' in page

@@ -11,8 +11,9 @@ from microtrace.viz.report.page import build_report
 
 @command()
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--explorer", metavar="HREF", help="Link the graph to this step's explorer page (microtrace explore), e.g. explore.html.")
 @trace_source_options
-def report(trace, output):
+def report(trace, output, explorer):
     """Write one HTML page that explains a training step, for reading along.
 
     The document and its tokens, the loss per position, the block graph (hover for numbers),
@@ -24,10 +25,10 @@ def report(trace, output):
 
     \b
         microtrace report --run runs/demo --step 120 -o step120.html
-        microtrace report --trace step120.json -o step120.html
+        microtrace report --trace step120.json -o step120.html --explorer explore120.html
     """
     try:
-        page = build_report(trace)
+        page = build_report(trace, explorer=explorer)
     except TraceError as e:
         raise UserError(str(e)) from None
     path = write_output(output, page)

@@ -64,17 +64,19 @@ FIGURE_SCALE = 2.0  # PNGs are drawn at 2x and shown at 1x CSS pixels
 PATHS_PER_TARGET = 3
 
 
-def build_report(trace):
+def build_report(trace, explorer=None):
     """The HTML page (str) of one `Trace` (from `trace_step` or `load_trace`): the document and its
     tokens, the loss per position, the block graph, attention weights and their gradient, gradient flow,
-    per-matrix gradient statistics, the largest-gradient paths and the doctor's findings."""
+    per-matrix gradient statistics, the largest-gradient paths and the doctor's findings. `explorer`:
+    where the step's explorer page is (`microtrace explore`; a path relative to the report, or a URL),
+    linked from the graph section."""
     G = _small_graph(trace)
     m = G.graph
     findings = diagnose(G)
     bodies = {
         "tokens": _tokens_section(m),
         "loss": _loss_section(G),
-        "graph": _graph_section(trace),
+        "graph": _graph_section(trace) + _explorer_link(explorer),
         "attention": _attention_section(trace, grad=False),
         "attention-grad": _attention_section(trace, grad=True),
         "gradflow": _image(png_bytes(gradflow_figure(flow_data(G), scale=FIGURE_SCALE)), "gradient flow per parameter matrix"),
@@ -242,6 +244,13 @@ def _loss_section(G):
 
 def _table(head, rows, cls=""):
     return f'<div class="tablewrap"><table class="{cls}"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def _explorer_link(href):
+    if not href:
+        return ""
+    return (f'<p class="explore"><a href="{_e(href)}">Walk this step in the explorer</a>: open any box down to '
+            "its single scalars, search a parameter, and play the forward and the backward pass.</p>")
 
 
 def _graph_section(trace):

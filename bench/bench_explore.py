@@ -1,0 +1,101 @@
+"""Budgets of `microtrace explore` (issue 15), measured in headless Chromium on this machine.
+
+Default step (~60,000 elementary nodes): file <= 10 MB, first paint < 2 s, opening any group < 300 ms,
+search < 200 ms, the player >= 30 frames per second at block level, writing the file < 30 s. And a
+step of ~500,000 elementary nodes (two layers, n_embd 32) still writes and opens.
+
+Run alone: python bench/bench_explore.py [--big]   (needs /usr/bin/chromium and playwright)
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.timing import print_results, timed  # noqa: E402
+from microtrace.engine.data import load_dataset  # noqa: E402
+from microtrace.engine.train import TrainConfig, Trainer  # noqa: E402
+from microtrace.tracer import trace_step  # noqa: E402
+from microtrace.viz.explore.page import build_explorer  # noqa: E402
+
+STEP = 50  # as bench_graph: "wanda" on the default data with seed 42
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+# In the page: the first contentful paint, then every collapsed view and up to 40 others opened in
+# turn (data unpacked, SVG in the DOM, player and colours applied), two searches, and 2 s of playing.
+_MEASURE = """async () => {
+  const X = window.explorer, views = JSON.parse(document.getElementById('index').textContent).views;
+  const paint = performance.getEntriesByName('first-contentful-paint')[0];
+  const out = {paint: paint ? paint.startTime : null, open: []};
+  const picks = views.map((v, i) => [v, i]).filter(([v], k) => v.kind !== 'scalar' || k % Math.ceil(views.length / 40) === 0);
+  for (const [, i] of picks) { const t = performance.now(); await X.open(i); out.open.push(performance.now() - t); }
+  await X.open(0);
+  let t = performance.now(); await X.search('wte[0,5]'); out.searchParam = performance.now() - t;
+  t = performance.now(); await X.search('pos2/layer0/attn/head1'); out.searchScope = performance.now() - t;
+  await X.open(0); X.seek(0);
+  let frames = 0; const count = () => { frames++; if (X.state.playing) requestAnimationFrame(count); };
+  document.getElementById('p-play').click(); requestAnimationFrame(count);
+  await new Promise(r => setTimeout(r, 2000));
+  document.getElementById('p-play').click();
+  out.fps = frames / 2;
+  return out;
+}"""
+
+
+def measure_page(path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        (_, t_load) = timed(lambda: (page.goto(Path(path).as_uri()), page.wait_for_selector("body[data-ready]")))
+        m = page.evaluate(_MEASURE)
+        browser.close()
+    opens = sorted(m["open"])
+    return {
+        "first contentful paint ms": m["paint"],
+        "load until the block view is ready s": t_load,
+        "open a view: median ms": opens[len(opens) // 2],
+        "open a view: slowest ms": opens[-1],
+        "views opened": len(opens),
+        "search wte[0,5] ms": m["searchParam"],
+        "search a scope path ms": m["searchScope"],
+        "player frames per second (block level)": m["fps"],
+    }
+
+
+def bench_explore(trace, label):
+    page, t_write = timed(build_explorer, trace)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "step.html"
+        path.write_text(page, encoding="utf-8")
+        out = {
+            f"{label}: elementary nodes": trace.graph("elementary").number_of_nodes(),
+            f"{label}: nodes shown (fused)": trace.graph("fused").number_of_nodes(),
+            f"{label}: write the page s": t_write,
+            f"{label}: file MB": len(page.encode("utf-8")) / 1e6,
+        }
+        if Path(CHROMIUM).exists():
+            out.update({f"{label}: {k}": v for k, v in measure_page(path).items()})
+    return out
+
+
+def default_step():
+    return trace_step(Trainer(load_dataset(None).docs, TrainConfig(steps=1000, seed=42)), STEP)
+
+
+def big_step():
+    """About 500,000 elementary nodes: two layers of width 32 reading 12 positions."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz"
+    docs = [alphabet[i:] + alphabet[:i] for i in range(26)]
+    return trace_step(Trainer(docs, TrainConfig(steps=10, seed=1), n_layer=2, n_embd=32, block_size=12), 0)
+
+
+if __name__ == "__main__":
+    print_results(bench_explore(default_step(), "default step"))
+    if "--big" in sys.argv:
+        print_results(bench_explore(big_step(), "big step"))
