@@ -56,10 +56,21 @@ def G(trace):
 
 
 @pytest.fixture(scope="module")
-def files(trace, other, tmp_path_factory):
+def trace_file(G, tmp_path_factory):
+    path = tmp_path_factory.mktemp("trace") / "step.json"
+    save_trace(G, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(trace, other, trace_file, tmp_path_factory):
+    """step.html from the library; compare.html through the command, from two trace files."""
     d = tmp_path_factory.mktemp("explore")
     (d / "step.html").write_text(build_explorer(trace, limit=LIMIT), encoding="utf-8")
-    (d / "compare.html").write_text(build_explorer(trace, other, limit=LIMIT), encoding="utf-8")
+    save_trace(explorer_graph(other), d / "other.json")
+    result = run("--trace", trace_file, "--compare", d / "other.json", "--max-nodes", LIMIT, "-o", d / "compare.html")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("wrote ") and result.output.count("\n") == 1
     return d
 
 
@@ -276,6 +287,8 @@ def test_compare_finds_the_first_difference(browser, files, G, other):
     o = Opened(browser, files / "compare.html")
     try:
         assert o.errors == [] and len(o.requests) == 1
+        text = o.page.content()
+        assert "{{" not in text and "http://" not in text.replace("http://www.w3.org/", "")
         text = o.page.locator("#first-diff").inner_text()
         assert f"#{first} " in text + " " and "value" in text
         o.page.locator("#first-diff a").click()
@@ -310,13 +323,6 @@ def one_line_error(result):
     assert "Traceback" not in result.output
 
 
-@pytest.fixture(scope="module")
-def trace_file(G, tmp_path_factory):
-    path = tmp_path_factory.mktemp("trace") / "step.json"
-    save_trace(G, path)
-    return path
-
-
 def test_not_a_trace_is_one_line(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"hello": 1}))
@@ -345,14 +351,6 @@ def test_an_output_that_cannot_be_written_is_one_line(trace_file, tmp_path, wher
     before = trace_file.read_bytes()
     one_line_error(run("--trace", trace_file, "-o", out))
     assert trace_file.read_bytes() == before
-
-
-def test_the_command_writes_a_page_from_a_trace_file(trace_file, tmp_path):
-    out = tmp_path / "step.html"
-    result = run("--trace", trace_file, "-o", out)
-    assert result.exit_code == 0, result.output
-    text = out.read_text(encoding="utf-8")
-    assert text.startswith("<!DOCTYPE html>") and "{{" not in text and "http://" not in text.replace("http://www.w3.org/", "")
 
 
 def test_the_report_links_to_the_explorer(trace):

@@ -12,6 +12,7 @@ from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, trace_source_options, write_output
 from microtrace.viz.cli.graph import MissingDot
 from microtrace.viz.explore.page import build_explorer
+from microtrace.viz.explore.views import LIMIT
 from microtrace.viz.graph.render import DotNotFound, RenderError
 
 
@@ -19,9 +20,11 @@ from microtrace.viz.graph.render import DotNotFound, RenderError
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option("--compare", "other", type=click.Path(), metavar="TRACE|RUN",
               help="A second trace file, or run directory (with --compare-step), of the same model: colour by the ratio and find the first difference.")  # fmt: skip
-@click.option("--compare-step", type=int, help="Step of the --compare run (default: the same step).")
+@click.option("--compare-step", type=click.IntRange(0), help="Step of the --compare run (default: the same step).")
+@click.option("--max-nodes", type=click.IntRange(1), default=LIMIT, show_default=True,
+              help="Scalar nodes one diagram draws at most; a larger group opens as a list of sub-groups.")  # fmt: skip
 @trace_source_options
-def explore(trace, output, other, compare_step):
+def explore(trace, output, other, compare_step, max_nodes):
     """Write one HTML page to walk a traced step: from the block view down to every scalar.
 
     Double-click a group to open it into its stages and scalars (breadcrumbs lead back); search a
@@ -40,7 +43,7 @@ def explore(trace, output, other, compare_step):
     _check_output(output, [p for p in (click.get_current_context().params.get("trace_file"), other) if p])
     second = _second(trace, other, compare_step) if other else None
     try:
-        page = build_explorer(trace, second)
+        page = build_explorer(trace, second, limit=max_nodes)
     except TraceError as e:
         raise UserError(str(e)) from None
     except DotNotFound as e:

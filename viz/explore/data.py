@@ -17,7 +17,7 @@ from microtrace.viz.explore.views import label
 PATHS = 3  # top gradient paths kept per node
 _NODE_KEYS = (
     "op", "scope", "pos", "layer", "block", "head", "stage", "exponent", "key", "unit",
-    "param", "index", "new_data", "adam_m", "adam_v", "update_ratio", "source",
+    "param", "index", "new_data", "adam_m", "adam_v", "update_ratio", "source", "function",
 )  # fmt: skip
 _GROUP_KEYS = ("count", "ops", "grad_norm", "grad_abs_sum", "grad_abs_max", "data_norm", "data_abs_max", "zero_grad", "nonfinite")
 

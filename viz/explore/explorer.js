@@ -105,7 +105,7 @@
     const f = nk / cam.k;
     stage.classList.add("zooming");
     setCam({ k: nk, x: c.width / 2 - (cx - cam.x) * f, y: c.height / 2 - (cy - cam.y) * f });
-    return new Promise((res) => setTimeout(res, 160));
+    return new Promise((res) => setTimeout(res, 120));
   }
 
   function crumbs() {
@@ -419,7 +419,8 @@
   function searchSource(q) {
     // a source line (file:line), where the trace records one per node
     const s = INDEX.sources || {};
-    return s[q] !== undefined ? s[q] : null;
+    const key = s[q] !== undefined ? q : Object.keys(s).find((k) => k.endsWith("/" + q));
+    return key !== undefined ? s[key] : null;
   }
   $("#search").addEventListener("submit", (e) => {
     e.preventDefault();

@@ -57,7 +57,7 @@ def build_explorer(trace, other=None, limit=LIMIT, jobs=2):
         if i in ratios:
             extra["cmp"] = ratios[i]
         payloads.append(_pack(compact(payload(G, v, views, index, ranges, links, extra))))
-    index_json = _index(trace, G, views, ranges, packed, G2, other)
+    index_json = _index(G, views, ranges, packed, G2, limit)
     return _html(index_json, payloads, _title(G))
 
 
@@ -66,7 +66,7 @@ def _title(G):
     return f"step {m['step']} · “{m['doc']}” · loss {numfmt.fixed(m['loss'], 4)} — microtrace explorer"
 
 
-def _index(trace, G, views, ranges, packed, G2, other):
+def _index(G, views, ranges, packed, G2, limit):
     N = G.number_of_nodes()
     columns, mult = tables(G)
     node_view = array("i", [-1] * N)
@@ -88,7 +88,7 @@ def _index(trace, G, views, ranges, packed, G2, other):
         "meta": {
             "heading": f"{_title(G).split(' — ')[0]} · {N:,} nodes ({m['view']} view)",
             "step": m["step"], "doc": m["doc"], "loss": num(m["loss"]), "chars": m["chars"], "nodes": N,
-            "edges": G.number_of_edges(), "loss_node": m["loss_node"], "view": m["view"], "paths": PATHS, "limit": LIMIT,
+            "edges": G.number_of_edges(), "loss_node": m["loss_node"], "view": m["view"], "paths": PATHS, "limit": limit,
         },
         "views": [
             {"key": v.key, "label": label(v.key), "kind": v.kind, "parent": v.parent, "stats": view_stats(G, v, ranges)}
