@@ -7,6 +7,7 @@ step of ~500,000 elementary nodes (two layers, n_embd 32) still writes and opens
 Run alone: python bench/bench_explore.py [--big]   (needs /usr/bin/chromium and playwright)
 """
 
+import importlib.util
 import sys
 import tempfile
 from pathlib import Path
@@ -68,7 +69,7 @@ def measure_page(path):
     }
 
 
-def bench_explore(trace, label):
+def measure(trace, label):
     page, t_write = timed(build_explorer, trace)
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "step.html"
@@ -79,7 +80,7 @@ def bench_explore(trace, label):
             f"{label}: write the page s": t_write,
             f"{label}: file MB": len(page.encode("utf-8")) / 1e6,
         }
-        if Path(CHROMIUM).exists():
+        if Path(CHROMIUM).exists() and importlib.util.find_spec("playwright"):
             out.update({f"{label}: {k}": v for k, v in measure_page(path).items()})
     return out
 
@@ -95,7 +96,12 @@ def big_step():
     return trace_step(Trainer(docs, TrainConfig(steps=10, seed=1), n_layer=2, n_embd=32, block_size=12), 0)
 
 
+def bench_explore():
+    """The default step's figures (bench/run.py); the big step only when run alone with --big."""
+    return measure(default_step(), "default step")
+
+
 if __name__ == "__main__":
-    print_results(bench_explore(default_step(), "default step"))
+    print_results(bench_explore())
     if "--big" in sys.argv:
-        print_results(bench_explore(big_step(), "big step"))
+        print_results(measure(big_step(), "big step"))

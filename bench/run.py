@@ -145,6 +145,7 @@ def main():
         ("graph figures", "bench_graph", "bench_graph"),
         ("attention figures", "bench_attention", "bench_attention"),
         ("gradient flow, doctor, gradcheck", "bench_gradflow", "bench_gradflow"),
+        ("explorer page (headless Chromium)", "bench_explore", "bench_explore"),
     ):
         figures = optional(module, function)
         if figures:

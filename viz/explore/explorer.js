@@ -154,6 +154,9 @@
     if (!svg) return;
     const w = svg.width.baseVal.value, h = svg.height.baseVal.value, c = canvas.getBoundingClientRect();
     const k = Math.min(c.width / w, c.height / h, 1.5) * 0.97;
+    // a tall column (a layer's 64 units) shrunk to fit would be unreadable: fit its width, start at the top
+    const kw = Math.min(c.width / w, 1) * 0.97;
+    if (k < 0.35 && kw > k) return setCam({ k: kw, x: (c.width - w * kw) / 2, y: 4 });
     setCam({ k, x: (c.width - w * k) / 2, y: Math.max(4, (c.height - h * k) / 2) });
   }
   function zoomAt(f, px, py) {
