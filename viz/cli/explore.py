@@ -1,7 +1,6 @@
 """`microtrace explore`: one self-contained HTML page to walk a traced step (viz/explore/page.py)."""
 
 import os
-import stat
 from pathlib import Path
 
 import click
@@ -9,7 +8,7 @@ import click
 from microtrace.tracer import TraceError, load_trace, trace_step
 
 from microtrace.viz.cli.checks import command
-from microtrace.viz.cli.common import UserError, trace_source_options, write_output
+from microtrace.viz.cli.common import UserError, check_outputs, trace_source_options, write_output
 from microtrace.viz.cli.graph import MissingDot
 from microtrace.viz.explore.page import build_explorer
 from microtrace.viz.explore.views import LIMIT
@@ -40,7 +39,8 @@ def explore(trace, output, other, compare_step, max_nodes):
         microtrace explore --run runs/demo --step 120 -o step120.html
         microtrace explore --trace step120.json -o step120.html --compare other120.json
     """
-    _check_output(output, [p for p in (click.get_current_context().params.get("trace_file"), other) if p])
+    check_outputs([output], inputs=[other])
+    _check_folder(output)
     second = _second(trace, other, compare_step) if other else None
     try:
         page = build_explorer(trace, second, limit=max_nodes)
@@ -54,17 +54,10 @@ def explore(trace, output, other, compare_step, max_nodes):
     click.echo(f"wrote {path} ({len(page.encode('utf-8')) / 1e6:.1f} MB)", err=True)
 
 
-def _check_output(output, inputs):
-    """Refuse an output that is one of the inputs, that exists and is not a regular file, or whose folder
-    cannot be written."""
-    out = Path(output)
-    for p in inputs:
-        if Path(p).exists() and out.exists() and out.resolve() == Path(p).resolve():
-            raise UserError(f"{output} is also an input: choose another output file")
-    if out.exists() and not stat.S_ISREG(out.stat().st_mode):
-        raise UserError(f"{output} exists and is not a regular file: choose another output file")
-    # before the minutes of layout: the first folder on the way that exists must be one we can write in
-    folder = out.absolute().parent
+def _check_folder(output):
+    """Before the minutes of layout: the first folder on the way to `output` that exists must be one
+    this user can write in (the rest of the output checks ran with the trace options)."""
+    folder = Path(output).absolute().parent
     while not folder.exists():
         folder = folder.parent
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
