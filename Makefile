@@ -1,6 +1,7 @@
 # make demo   the README's main command: set up .venv, check Graphviz, train a small run, trace one
 #             step and write its figures, report and explorer into demo/
-# make test   the same set-up, then the test suite
+# make test   the same set-up, then the lint check and the fast tests (the `slow` ones skipped)
+# make test-all  the same with every test: what .ci/run runs
 # make bench  speed of the engine (bench/run.py)
 # make clean  remove .venv and everything the targets above made
 
@@ -11,7 +12,7 @@ MICROTRACE := $(VENV)/bin/microtrace
 # pip runs again only when pyproject.toml changes.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test bench clean dot
+.PHONY: demo test test-all lint bench clean dot
 
 DEMO_STEP := 150
 
@@ -35,8 +36,14 @@ demo: $(INSTALLED) dot
 	@echo "walk it in demo/explore.html (open any box down to single scalars, play forward and backward),"
 	@echo "or look at demo/graph.svg, demo/head.svg, demo/attention.png, demo/gradflow.png and demo/doctor.txt."
 
-test: $(INSTALLED) dot
+test: lint $(INSTALLED) dot
+	$(PY) -m pytest -m "not slow"
+
+test-all: lint $(INSTALLED) dot
 	$(PY) -m pytest
+
+lint: $(INSTALLED)
+	$(PY) -m ruff check .
 
 bench: $(INSTALLED)
 	$(PY) bench/run.py

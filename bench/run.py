@@ -98,15 +98,15 @@ def bench_tracer(data, ref_step, step):
 def peak_memory_mb(step):
     """Peak RSS of a fresh process that traces a step and builds its networkx graph."""
     code = (
-        "import resource, sys; sys.path.insert(0, %r)\n"
+        f"import resource, sys; sys.path.insert(0, {str(ROOT)!r})\n"
         "from bench.run import docs\n"
         "from microtrace.engine.train import TrainConfig, Trainer\n"
         "from microtrace.tracer import trace_step\n"
         "t = Trainer(docs()[0], TrainConfig(steps=1000, seed=42))\n"
-        "for _ in range(%d): t.train_step()\n"
-        "trace_step(t, %d).graph()\n"
+        f"for _ in range({step}): t.train_step()\n"
+        f"trace_step(t, {step}).graph()\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-    ) % (str(ROOT), step, step)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip()) / 1024
 

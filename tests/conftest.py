@@ -1,25 +1,50 @@
-"""Shared fixtures: small datasets and trainers, and where the microGPT reference files live."""
+"""Shared fixtures: small datasets, a small run made by the command line, and where the microGPT
+reference files live. bench/ (microGPT's plain engine, the yardstick) is importable through pytest's
+`pythonpath` setting in pyproject.toml."""
 
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from microtrace.viz.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 MAKEMORE = SHARED / "makemore-names.txt"
 PUBLISHED_LOG = SHARED / "microgpt-published.log"
 
-if str(ROOT) not in sys.path:  # bench.reference (microGPT's plain engine) is the yardstick in tests too
-    sys.path.insert(0, str(ROOT))
-
 NAMES = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn", "abigail"]
+WORDS = NAMES + ["liam", "noah", "oliver", "elijah", "james"]
 SMALL = dict(n_embd=8, n_head=2, n_layer=1, block_size=8)
+TINY = ["--n-embd", "8", "--n-head", "2", "--n-layer", "1", "--block-size", "8"]  # SMALL, as options
 
 
 @pytest.fixture
 def names():
     return list(NAMES)
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    """A file of 15 names, one per line."""
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(WORDS) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory):
+    """A run of 6 steps of the SMALL model on NAMES, checkpoints every 3 steps, made by `microtrace train`.
+    Shared by the whole session: tests read it and never change it (copy it first)."""
+    tmp = tmp_path_factory.mktemp("run")
+    data = tmp / "names.txt"
+    data.write_text("\n".join(NAMES) + "\n")
+    args = ["train", "--data", str(data), "--steps", "6", *TINY, "--checkpoint-every", "3", "--samples", "0",
+            "--out", str(tmp / "run")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    return tmp / "run"
 
 
 def needs_shared():

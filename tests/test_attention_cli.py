@@ -10,25 +10,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import NAMES
 from microtrace.tracer import trace_step, trace_text
 from microtrace.viz.attention import data as AT
 from microtrace.viz.draw import colormap as C
 from microtrace.viz.cli import cli
 
-STEPS = 6
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("run")
-    data = tmp / "names.txt"
-    data.write_text("\n".join(NAMES) + "\n")
-    args = ["train", "--data", str(data), "--steps", str(STEPS), "--n-embd", "8", "--n-head", "2", "--block-size", "8",
-            "--checkpoint-every", "3", "--samples", "0", "--out", str(tmp / "run")]
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0, result.output
-    return tmp / "run"
 
 
 def invoke(*args):

@@ -140,7 +140,7 @@ def test_masked_cells_have_the_background_colour():
     n = 6
     attention = random_attention(n, 2, 3, seed=1)
     for grad in (False, True):
-        data = attention if not grad else [[[[v - 0.2 for v in r] for r in rows] for rows in l] for l in attention]
+        data = attention if not grad else [[[[v - 0.2 for v in r] for r in rows] for rows in layer] for layer in attention]
         img = reopen(A.attention_grid(data, labels_for(n), grad=grad))
         lay = A.grid_layout(data, labels_for(n), grad=grad)
         for layer in range(2):
@@ -302,8 +302,20 @@ def test_bad_input_raises_a_one_line_value_error(attention, labels, kwargs, mess
 
 
 def test_grad_mode_accepts_any_sign_and_nonfinite():
-    img = A.attention_grid([[[[-3.0], [2.0, float("nan")]]]], ["<BOS>", "a"], grad=True)
-    assert img.size[0] > 0
+    attention, labels = [[[[-3.0], [2.0, float("nan")]]]], ["<BOS>", "a"]
+    img = reopen(A.attention_grid(attention, labels, grad=True))
+    lay = A.grid_layout(attention, labels, grad=True)
+    scale = C.symmetric_scale(3.0)  # +-max|finite value|: -3 is the blue end
+
+    def inside(q, k):  # a pixel of the cell clear of its borders and of the nan cross
+        x0, y0, _, _ = lay.cell_box(0, 0, q, k)
+        return img.getpixel((x0 + 3, y0 + 3))
+
+    assert inside(0, 0) == tuple(scale.color(-3.0)) and inside(1, 0) == tuple(scale.color(2.0))
+    assert inside(0, 0) != inside(1, 0)
+    assert inside(1, 1) == C.NAN_COLOR
+    x0, y0, x1, y1 = lay.cell_box(0, 0, 1, 1)
+    assert img.getpixel(((x0 + x1) // 2, (y0 + y1) // 2)) == P.NAN_MARK  # the cross
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

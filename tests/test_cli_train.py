@@ -3,34 +3,21 @@
 import importlib.metadata
 import math
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from conftest import MAKEMORE, PUBLISHED_LOG, TINY, WORDS, needs_shared
 from microtrace.engine.data import load_dataset
 from microtrace.engine.run import create_run, open_run, train
 from microtrace.engine.train import TrainConfig
 from microtrace.viz.cli import train as cli_train
 from microtrace.viz.cli import cli
 
-WORDS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn", "abigail",
-         "liam", "noah", "oliver", "elijah", "james"]
-TINY = ["--n-embd", "8", "--n-head", "2", "--n-layer", "1", "--block-size", "8"]
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-MAKEMORE = SHARED / "makemore-names.txt"
-PUBLISHED_LOG = SHARED / "microgpt-published.log"
 
 
 def invoke(args):
     return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-@pytest.fixture
-def data_file(tmp_path):
-    path = tmp_path / "words.txt"
-    path.write_text("\n".join(WORDS) + "\n", encoding="utf-8")
-    return path
 
 
 def train_args(data_file, out, steps=3, *more):
@@ -232,7 +219,7 @@ def test_bad_input_is_a_one_line_error_with_exit_code_2(tmp_path, data_file, cas
     assert result.stdout == ""
 
 
-@pytest.mark.skipif(not (MAKEMORE.exists() and PUBLISHED_LOG.exists()), reason="needs ../shared/data")
+@needs_shared()
 def test_published_run_starts_exactly_like_the_published_log(tmp_path, monkeypatch):
     """The first steps of seed 42 on makemore's names, through the real command, cut short by ^C."""
     real_train = cli_train.train_run

@@ -8,7 +8,6 @@ still has every level (block view, stage view, head, scalars).
 
 import io
 import json
-import math
 import shutil
 import time
 from pathlib import Path
@@ -207,7 +206,7 @@ def test_search_a_parameter_entry_opens_down_to_it(opened, G):
     assert opened.inspector("param") == "wte"
     assert opened.inspector("index") == "3, 5"
     assert float(opened.inspector("grad")) == G.nodes[n]["grad"]
-    assert opened.js(f"document.querySelector('#stage g.sel > title').textContent") == f"n{n}"
+    assert opened.js("document.querySelector('#stage g.sel > title').textContent") == f"n{n}"
 
 
 def test_search_a_scope_path_and_an_unknown_name(opened):

@@ -88,6 +88,7 @@ def test_a_diverging_run_gives_nonfinite_losses_not_exceptions():
     assert not all(math.isfinite(x) for x in losses)
 
 
+@pytest.mark.slow
 @needs_shared()
 def test_published_microgpt_run_line_for_line():
     """Seed 42 on microGPT's names: all 1,000 printed losses and the 20 samples (about 25 s)."""
@@ -98,5 +99,5 @@ def test_published_microgpt_run_line_for_line():
         lines.append(f"step {step + 1:4d} / {1000:4d} | loss {trainer.train_step():.4f}")
     assert lines[3:6] == ["step    1 / 1000 | loss 3.3660", "step    2 / 1000 | loss 3.4243", "step    3 / 1000 | loss 3.1778"]
     samples = [f"sample {i + 1:2d}: {trainer.sample()}" for i in range(20)]
-    assert lines == [l for l in published if l.startswith(("num ", "vocab ", "step "))]
-    assert samples == [l for l in published if l.startswith("sample ")]
+    assert lines == [line for line in published if line.startswith(("num ", "vocab ", "step "))]
+    assert samples == [line for line in published if line.startswith("sample ")]

@@ -6,20 +6,12 @@ import shutil
 
 import pytest
 
+from conftest import WORDS
 from microtrace.engine.data import load_dataset
 from microtrace.engine.run import RunDiverged, RunError, _checksum, create_run, open_run, train
 from microtrace.engine.train import TrainConfig, Trainer
 
-WORDS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn", "abigail",
-         "liam", "noah", "oliver", "elijah", "james"]
 MODEL = dict(n_embd=8, n_head=2, n_layer=1, block_size=8)
-
-
-@pytest.fixture
-def data_file(tmp_path):
-    path = tmp_path / "words.txt"
-    path.write_text("\n".join(WORDS) + "\n", encoding="utf-8")
-    return path
 
 
 def make_run(run_dir, data_file, steps=6, every=2, **train_options):

@@ -191,7 +191,7 @@ def test_hand_computed_attention_weights():
     q1 = lin(xs[1], sd["layer0.attn_wq"])
     ks = [lin(x, sd["layer0.attn_wk"]) for x in xs]
     logits = [sum(a * b for a, b in zip(q1, k)) / 2 for k in ks]
-    exps = [math.exp(l - max(logits)) for l in logits]
+    exps = [math.exp(logit - max(logits)) for logit in logits]
     expect = [e / sum(exps) for e in exps]
     assert [w for _, w in weights] == pytest.approx(expect, rel=1e-12)
     assert sum(w for _, w in weights) == pytest.approx(1.0, rel=1e-15)

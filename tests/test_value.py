@@ -100,6 +100,7 @@ def test_dot_with_itself_and_vsum_are_bitwise_elementary(xs):
     assert [v.grad for v in fv] == [v.grad for v in ev]
 
 
+@pytest.mark.slow
 def test_million_node_chain_backpropagates():
     x = Value(1.0)
     y = x

@@ -5,6 +5,7 @@ where a good one was.
 """
 
 import json
+import os
 from pathlib import Path
 
 import networkx as nx
@@ -20,16 +21,16 @@ from microtrace.tracer.validate import validate_trace
 EXPORT_FORMATS = ("json", "graphml", "gexf")
 
 
-def to_json(G):
+def to_json(G: nx.DiGraph) -> str:
     """The trace file's text: networkx node-link data (edges under "edges"); nan/inf as NaN/Infinity."""
     return compact(nx.node_link_data(G, edges="edges"))
 
 
-def save_trace(G, path):
+def save_trace(G: nx.DiGraph, path: str | os.PathLike) -> None:
     write_atomic(path, to_json(G))
 
 
-def load_trace(path):
+def load_trace(path: str | os.PathLike) -> Trace:
     """A `Trace` from a trace file; TraceError (one line) for a missing, corrupt, foreign, too large or
     invalid file (`validate.validate_trace` says what may be trusted)."""
     path = Path(path)
@@ -83,7 +84,7 @@ def _scalar(v):
     return visible(v) if isinstance(v, str) else v
 
 
-def export_bytes(G, fmt):
+def export_bytes(G: nx.DiGraph, fmt: str) -> bytes:
     """G as `json` (the trace file), `graphml` or `gexf`, as the bytes of the file."""
     if fmt not in EXPORT_FORMATS:
         raise TraceError(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
@@ -94,6 +95,6 @@ def export_bytes(G, fmt):
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def export(G, path, fmt):
+def export(G: nx.DiGraph, path: str | os.PathLike, fmt: str) -> None:
     """Write G as `json` (the trace file), `graphml` or `gexf`, atomically."""
     write_atomic(path, export_bytes(G, fmt))

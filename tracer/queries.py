@@ -27,7 +27,7 @@ def _describe(G, n):
     return out
 
 
-def first_nonfinite(G):
+def first_nonfinite(G: nx.DiGraph) -> dict | None:
     """Where nan/inf starts: the first node (forward order) whose value is not finite, else the first
     node in backward order (from the loss down) whose gradient is not finite; None if all is finite.
     The answer names the node, its op and scope, and its operands."""
@@ -52,7 +52,7 @@ def first_nonfinite(G):
     return out
 
 
-def resolve_node(G, target):
+def resolve_node(G: nx.DiGraph, target: int | str) -> int:
     """A node id from an id, its string, or a parameter entry such as `layer0.attn_wq[3,7]`."""
     if isinstance(target, str) and target.strip().isdigit():
         target = int(target)
@@ -73,7 +73,7 @@ def resolve_node(G, target):
     raise TraceError(f"{name}[{row},{col}] does not take part in this step (unused row or out of range)")
 
 
-def top_paths(G, target, k=5):
+def top_paths(G: nx.DiGraph, target: int | str, k: int = 5) -> list[dict]:
     """The k paths from `target` up to the loss that carry the most gradient.
 
     A path's contribution is the product of the local derivatives along it: d loss / d target summed
@@ -119,7 +119,7 @@ def _magnitude(c):
     return math.inf if c != c else abs(c)
 
 
-def dead_relus(G):
+def dead_relus(G: nx.DiGraph) -> list:
     """MLP units whose ReLU passed no gradient at any position: [{"layer", "unit", "positions"}]."""
     alive = defaultdict(list)
     for _, d in G.nodes(data=True):
@@ -132,7 +132,7 @@ def dead_relus(G):
     ]
 
 
-def scope_nodes(G, scope):
+def scope_nodes(G: nx.DiGraph, scope: str) -> list[int]:
     """Ids of the nodes made in `scope` or inside it; TraceError if the trace has no such scope."""
     scope = scope.strip("/")
     inner = scope + "/"

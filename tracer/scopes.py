@@ -1,11 +1,11 @@
 """Scope paths such as `pos3/layer0/attn/head2/weights` and the attributes they stand for."""
 
-from functools import lru_cache
+from functools import cache
 
 BLOCKS = ("embed", "attn", "mlp", "lm_head", "loss")
 
 
-@lru_cache(maxsize=None)
+@cache
 def parse(scope):
     """The node attributes a scope path implies: pos, layer, block, head, stage (those that apply)."""
     attrs = {}
@@ -25,7 +25,7 @@ def parse(scope):
     return attrs
 
 
-@lru_cache(maxsize=None)
+@cache
 def param_attrs(name):
     """Attributes of a parameter matrix from its microGPT name (`wte`, `layer0.attn_wq`, ...)."""
     attrs = {}

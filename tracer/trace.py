@@ -1,15 +1,16 @@
 """`trace_step`: the complete computation graph of one training step, as a `Trace`."""
 
 import math
+import os
 from pathlib import Path
 
 import networkx as nx
 
 from microtrace.engine.data import DataError
-from microtrace.engine.run import RunError, microtrace_version, open_run
+from microtrace.engine.run import Run, RunError, microtrace_version, open_run
 from microtrace.engine.train import Trainer
 
-from microtrace.tracer.expand import expand
+from microtrace.tracer.expand import GraphData, expand
 from microtrace.tracer.record import record_step
 
 FORMAT = 1
@@ -19,7 +20,7 @@ class TraceError(Exception):
     """A request the trace cannot answer (unknown scope, node, step, file); one line for the user."""
 
 
-def trace_step(source, step=None):
+def trace_step(source: str | os.PathLike | Run | Trainer, step: int | None = None) -> "Trace":
     """Trace training step `step` (0-based) of a run directory, a `Run`, or a `Trainer`.
 
     A run is replayed untraced from its nearest checkpoint at or before `step`; a `Trainer` is
@@ -33,7 +34,7 @@ def trace_step(source, step=None):
     return _trace(trainer, k, trainer.doc_for(k), trainer.tokens_for(k), rec, meta)
 
 
-def trace_text(source, step, text):
+def trace_text(source: str | os.PathLike | Run | Trainer, step: int, text: str) -> "Trace":
     """Forward and backward of `text`, as if it were a training document, with the model state at the
     start of `step` (of a run directory, a `Run` or a `Trainer`). No update is made: the graph has no
     Adam attributes and a `Trainer` passed in is left at `step`, unchanged.
@@ -124,31 +125,31 @@ class Trace:
         self._graphs = dict(graphs or {})
 
     @property
-    def step(self):
+    def step(self) -> int:
         return self.meta["step"]
 
     @property
-    def loss(self):
+    def loss(self) -> float:
         return self.meta["loss"]
 
-    def views(self):
+    def views(self) -> tuple[str, ...]:
         """The views this trace can give: both for a live trace, the saved one for a loaded file."""
         return ("elementary", "fused") if self._rec is not None else tuple(self._graphs)
 
-    def default_view(self, prefer="elementary"):
+    def default_view(self, prefer: str = "elementary") -> str:
         """`prefer` when this trace can give it, else the one view a trace file holds. "elementary" is
         microGPT's own ops; "fused" is 7x smaller with the same values and gradients at every node
         outside the dot products."""
         views = self.views()
         return prefer if prefer in views else views[0]
 
-    def data(self, view="elementary"):
+    def data(self, view: str = "elementary") -> GraphData:
         """The graph before networkx, as columns (`GraphData`)."""
         if self._rec is None:
             raise TraceError("this trace was loaded from a file: use graph()")
         return expand(self._rec, view)
 
-    def graph(self, view="elementary"):
+    def graph(self, view: str = "elementary") -> nx.DiGraph:
         """The step's computation graph as a `networkx.DiGraph` (cached; do not mutate)."""
         if view not in self._graphs:
             if self._rec is None:
@@ -161,7 +162,7 @@ class Trace:
             self._graphs[view] = g
         return self._graphs[view]
 
-    def collapse(self, level="block", view="elementary"):
+    def collapse(self, level: str = "block", view: str = "elementary") -> nx.DiGraph:
         from microtrace.tracer.collapse import collapse
 
         return collapse(self.graph(view), level)

@@ -14,7 +14,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from microtrace.tracer import TraceError, trace_text
+from PIL import Image
+
+from microtrace.tracer import Trace, TraceError, trace_text
 
 from microtrace.viz import attention as A
 from microtrace.viz.attention.validate import AttentionInputError
@@ -45,7 +47,7 @@ def _graph_for_attention(trace):
     return trace.graph(trace.default_view("fused"))
 
 
-def read_attention(trace):
+def read_attention(trace: Trace) -> AttentionData:
     """`AttentionData` of a `Trace` (from `trace_step`, `trace_text` or `load_trace`).
 
     Raises TraceError (one line) when the trace has no readable attention-weight nodes."""
@@ -154,7 +156,8 @@ def draw(data, *, grad=False, per_token=False, layer=0, head="mean", values=Fals
     )
 
 
-def attention_figure(trace, grad=False, per_token=False, *, layer=0, head="mean", values=False, scale=1.0):
+def attention_figure(trace: Trace, grad: bool = False, per_token: bool = False, *, layer: int = 0, head: int | str = "mean",
+                     values: bool = False, scale: float = 1.0) -> Image.Image:
     """The attention figure of a traced step as a `PIL.Image`: one heatmap per layer and head (query rows,
     key columns, future cells hatched, characters labelled, colour bar), titled with step, document and
     loss. `grad=True` draws d loss / d weight centred on zero; `per_token=True` one strip per query

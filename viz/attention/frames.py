@@ -1,6 +1,7 @@
 """Many figures as one: frames padded to one size, an animated GIF, a contact sheet; and the files."""
 
 import io
+from collections.abc import Sequence
 import os
 
 from PIL import Image, ImageDraw
@@ -75,7 +76,8 @@ def animation_frames(images, labels=None, *, scale=1.0):
     return pad_to_common_size(images)
 
 
-def animate(images, labels=None, *, duration_ms=600, loop=0, scale=1.0):
+def animate(images: Sequence[Image.Image], labels: Sequence[str] | None = None, *, duration_ms: int | Sequence[int] = 600,
+            loop: int = 0, scale: float = 1.0) -> bytes:
     """An animated GIF (bytes) of `images`, one frame each, `duration_ms` per frame (an int, or a list
     with one per frame), looping forever (loop=0) or `loop` times. Frames of different sizes are
     padded to the largest (top-left aligned); `labels` (one string per image, e.g. "step 100") are
@@ -111,7 +113,8 @@ def animate(images, labels=None, *, duration_ms=600, loop=0, scale=1.0):
     return buf.getvalue()
 
 
-def contact_sheet(images, labels=None, *, columns=4, scale=1.0, title="", tile_width=None):
+def contact_sheet(images: Sequence[Image.Image], labels: Sequence[str] | None = None, *, columns: int = 4, scale: float = 1.0,
+                  title: str = "", tile_width: int | None = None) -> Image.Image:
     """One image with `images` in a grid of `columns` columns (rows as needed), each tile the size of
     the largest image (smaller ones centred), framed, with its label (e.g. "step 100") above it.
     `tile_width` (pixels) first shrinks every image wider than that, keeping its aspect ratio.
@@ -164,13 +167,14 @@ def contact_sheet(images, labels=None, *, columns=4, scale=1.0, title="", tile_w
     return sheet
 
 
-def save_png(image, path):
+def save_png(image: Image.Image, path: str | os.PathLike) -> str:
     """Write `image` as a PNG at `path` atomically, with deterministic bytes (see `png_bytes`)."""
     write_atomic(path, png_bytes(image))
     return os.fspath(path)
 
 
-def save_gif(images, path, duration_ms=600, labels=None, *, loop=0, scale=1.0):
+def save_gif(images: Sequence[Image.Image], path: str | os.PathLike, duration_ms: int = 600,
+             labels: Sequence[str] | None = None, *, loop: int = 0, scale: float = 1.0) -> str:
     """Write the animated GIF of `animate(images, labels, ...)` to `path` atomically."""
     write_atomic(path, animate(images, labels, duration_ms=duration_ms, loop=loop, scale=scale))
     return os.fspath(path)

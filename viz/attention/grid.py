@@ -5,6 +5,7 @@ position i (see `viz.attention`); with `grad=True` the numbers are d loss / d we
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
@@ -204,12 +205,14 @@ def _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax):
     )
 
 
-def grid_layout(attention, labels, *, title="", caption="", grad=False, scale=1.0, values=False, notes=True, vmax=None):
+def grid_layout(attention: Sequence, labels: Sequence[str], *, title: str = "", caption: str = "", grad: bool = False,
+                scale: float = 1.0, values: bool = False, notes: bool = True, vmax: float | None = None) -> GridLayout:
     """The `GridLayout` that `attention_grid` draws with the same arguments (for tests and overlays)."""
     return _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax)[0]
 
 
-def attention_grid(attention, labels, *, title="", caption="", grad=False, scale=1.0, values=False, notes=True, vmax=None):
+def attention_grid(attention: Sequence, labels: Sequence[str], *, title: str = "", caption: str = "", grad: bool = False,
+                   scale: float = 1.0, values: bool = False, notes: bool = True, vmax: float | None = None) -> Image.Image:
     """Heatmaps of attention, one per (layer, head): rows of the grid are layers, columns are heads.
 
     attention[layer][head][query] lists the weights of keys 0..query (see the module docs); labels[i] is

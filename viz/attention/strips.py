@@ -2,7 +2,10 @@
 character tiles shaded by the weight it gives them."""
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from PIL import Image
 
 from microtrace.viz.attention import parts as P
 from microtrace.viz.attention.validate import has_nonfinite, validate_attention
@@ -99,12 +102,16 @@ def _strip_plan(attention, labels, layer, head, title, caption, grad, scale, not
     )
 
 
-def strip_layout(attention, labels, *, layer=0, head=0, title="", caption="", grad=False, scale=1.0, notes=True, vmax=None):
+def strip_layout(attention: Sequence, labels: Sequence[str], *, layer: int = 0, head: int | str = 0, title: str = "",
+                 caption: str = "", grad: bool = False, scale: float = 1.0, notes: bool = True,
+                 vmax: float | None = None) -> StripLayout:
     """The `StripLayout` that `per_token_strips` draws with the same arguments."""
     return _strip_plan(attention, labels, layer, head, title, caption, grad, scale, notes, vmax)[0]
 
 
-def per_token_strips(attention, labels, *, layer=0, head=0, title="", caption="", grad=False, scale=1.0, notes=True, vmax=None):
+def per_token_strips(attention: Sequence, labels: Sequence[str], *, layer: int = 0, head: int | str = 0, title: str = "",
+                     caption: str = "", grad: bool = False, scale: float = 1.0, notes: bool = True,
+                     vmax: float | None = None) -> Image.Image:
     """The per-token view of one head (or `head="mean"`: the mean over the layer's heads).
 
     One row per query position i: the characters of its context (positions 0..i) as tiles, each tile's

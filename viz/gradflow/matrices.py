@@ -23,6 +23,7 @@ from microtrace.viz.draw import axes
 from microtrace.viz.draw import fonts
 from microtrace.viz.draw.axes import INK, MUTED_INK, PALETTE, finite
 from microtrace.viz.draw.canvas import make_canvas
+from microtrace.viz.draw.text import TextBlock, heading, note
 
 NORM_COLOR = PALETTE[0]
 MEAN_COLOR = PALETTE[1]
@@ -93,7 +94,7 @@ class GradflowLayout:
     width: int
     height: int
     names: tuple
-    heading: axes.Heading
+    heading: TextBlock
     legend_y: int
     columns_x0: int
     column_w: int
@@ -188,7 +189,7 @@ def gradflow_layout(data, scale=1.0):
     # The guide's label sits right of the ratio panel, level with its line, clear of the bars.
     gutter = fonts.text_width(GUIDE_LABEL, s.tick) + fonts.px(8, scale) if has_update else 0
     width = x0 + plot_w + gutter + margin
-    head = axes.heading(_title(data), _caption(data), width - 2 * margin, scale)
+    head = heading(_title(data), _caption(data), width - 2 * margin, scale)
     y = margin + head.height
     legend_y = y
     y += fonts.line_height(s.label) + fonts.px(14, scale)
@@ -207,7 +208,7 @@ def gradflow_layout(data, scale=1.0):
         ratio_names_y = ratio_box[3] + fonts.px(8, scale)
         y = ratio_names_y + _names_height(scale)
     note_y = y + fonts.px(12, scale)
-    height = note_y + axes.note_height(NOTE, width - 2 * margin, scale) + margin
+    height = note_y + note(NOTE, width - 2 * margin, scale).height + margin
     return GradflowLayout(width, height, names, head, legend_y, x0, column_w, grad_box, grad_scale, table_y,
                           ratio_box, ratio_scale, ratio_names_y, note_y, scale,
                           tuple(st["grad_norm"] for st in stats.values()))
@@ -226,7 +227,7 @@ def gradflow_figure(data, fmt="png", scale=1.0):
     if L.ratio_box:
         _ratio_panel(c, L, data)
         _names_row(c, L, L.ratio_names_y)
-    axes.draw_note(c, NOTE, margin, L.note_y, L.width - 2 * margin, scale)
+    note(NOTE, L.width - 2 * margin, scale).draw(c, margin, L.note_y)
     return c.result()
 
 

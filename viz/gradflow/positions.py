@@ -23,6 +23,7 @@ from microtrace.viz.draw import fonts
 from microtrace.viz.draw.axes import INK, MUTED_INK
 from microtrace.viz.draw.canvas import make_canvas
 from microtrace.viz.draw import numfmt
+from microtrace.viz.draw.text import TextBlock, heading, note
 
 MARGIN = 24
 CELL_W = 46
@@ -104,7 +105,7 @@ def _log_scale(values):
 class PositionsLayout:
     width: int
     height: int
-    heading: axes.Heading
+    heading: TextBlock
     heat_x0: int
     heat_y0: int
     cell_w: int
@@ -163,7 +164,7 @@ def positions_layout(data, scale=1.0):
                   + fonts.line_height(s.small))  # token labels, and "key position i" written upwards
     kv_w = kv_label_w + n * kv_cell
     width = kv_x + kv_w + fonts.px(16, scale) + kv_bar_w + margin if data.kv else heat_bar[0] + heat_bar_w + margin
-    head = axes.heading(_title(data), _caption(data), width - 2 * margin, scale)
+    head = heading(_title(data), _caption(data), width - 2 * margin, scale)
     top = margin + head.height + panel_title
     heat_y0 = top
     heat_h = len(data.rows) * cell_h + token_rows
@@ -177,7 +178,7 @@ def positions_layout(data, scale=1.0):
     kv_bar = (kv_x + kv_w + fonts.px(16, scale), top)
     bottom = max(heat_y0 + heat_h, heat_y0 + bar_h, kv_bottom, top + bar_h)
     note_y = bottom + fonts.px(14, scale)
-    height = note_y + axes.note_height(NOTE, width - 2 * margin, scale) + margin
+    height = note_y + note(NOTE, width - 2 * margin, scale).height + margin
     return PositionsLayout(width, height, head, heat_x0, heat_y0, cell_w, cell_h, heat_bar, tuple(boxes), kv_cell,
                            kv_label_w, kv_bar, note_y, scale)
 
@@ -241,7 +242,7 @@ def positions_figure(data, fmt="png", scale=1.0):
                 s.small, MUTED_INK)
     if data.kv:
         _colorbar(c, kv_scale, L.kv_bar, KV_LABEL, scale)
-    axes.draw_note(c, NOTE, margin, L.note_y, L.width - 2 * margin, scale)
+    note(NOTE, L.width - 2 * margin, scale).draw(c, margin, L.note_y)
     return c.result()
 
 

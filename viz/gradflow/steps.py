@@ -19,6 +19,7 @@ from microtrace.viz.draw import fonts
 from microtrace.viz.draw.axes import INK, MUTED_INK, PALETTE, finite
 from microtrace.viz.draw.canvas import make_canvas
 from microtrace.viz.gradflow.matrices import GUIDE_COLOR, GUIDE_LABEL, GUIDE_RATIO
+from microtrace.viz.draw.text import TextBlock, heading
 
 MARGIN = 24
 PANEL_W = 380
@@ -55,7 +56,7 @@ def line_style(name):
 class StepsLayout:
     width: int
     height: int
-    heading: axes.Heading
+    heading: TextBlock
     panels: tuple  # (key, title, box, y scale) per panel
     x_scales: tuple  # per panel
     legend_x: int
@@ -111,7 +112,7 @@ def steps_layout(stats, scale=1.0):
     cell_w = probe_axis + pw
     legend_w = max(axes.legend_item_width(n, s.label, scale) for n in list(stats[0].params) + ["loss"])
     width = margin + 2 * cell_w + fonts.px(COL_GAP, scale) + fonts.px(24, scale) + legend_w + margin
-    head = axes.heading(_title(stats), _caption(), width - 2 * margin, scale)
+    head = heading(_title(stats), _caption(), width - 2 * margin, scale)
     top = margin + head.height
     panels, xs = [], []
     visible = [p for p in PANELS if p[0] in scales]

@@ -6,6 +6,10 @@ A pure function of the graph and the options: the same input gives the same DOT 
 """
 
 import math
+from collections.abc import Sequence
+
+import graphviz
+import networkx as nx
 
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph import style as gs
@@ -120,19 +124,19 @@ def _group_tooltip(d, C):
 
 
 def block_diagram(
-    C,
+    C: nx.DiGraph,
     *,
-    backward=False,
-    color="grad",
-    params=True,
-    highlight=(),
-    rankdir="LR",
-    theme="light",
-    precision=3,
-    title=None,
-    legend=True,
-    what=None,
-):
+    backward: bool = False,
+    color: str = "grad",
+    params: bool = True,
+    highlight: Sequence[Sequence] = (),
+    rankdir: str = "LR",
+    theme: str = "light",
+    precision: int = 3,
+    title: str | None = None,
+    legend: bool = True,
+    what: str | None = None,
+) -> graphviz.Digraph:
     """The collapsed graph `C` (from `trace.collapse(level)`) as a Graphviz diagram.
 
     Nodes show their scope, op count and gradient norm and are filled by |grad| (`color="grad"`, log

@@ -14,6 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import graphviz
+
 from microtrace.engine.atomic import write_atomic
 
 FORMATS = (".svg", ".png", ".pdf", ".dot")
@@ -55,7 +57,7 @@ def source_bytes(digraph):
     return src.encode("utf-8")
 
 
-def render_bytes(digraph, fmt, dpi=None):
+def render_bytes(digraph: graphviz.Digraph | str, fmt: str, dpi: int | None = None) -> bytes:
     """The rendered figure as bytes (`fmt`: svg, png, pdf or dot). DotNotFound / RenderError on failure."""
     src = source_bytes(digraph)
     if fmt == "dot":
@@ -128,7 +130,7 @@ def _first_error_line(stderr):
     return ""
 
 
-def render(digraph, path, dpi=None):
+def render(digraph: graphviz.Digraph | str, path: str | os.PathLike, dpi: int | None = None) -> Path:
     """Write `digraph` to `path` in the format its extension names (.svg .png .pdf .dot), atomically.
 
     Returns the Path written. Without `dot`, writes the DOT source to `path` with the extension `.dot`

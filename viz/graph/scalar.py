@@ -6,6 +6,10 @@ A pure function of the graph and the options: the same input gives the same DOT 
 """
 
 import math
+from collections.abc import Iterable, Sequence
+
+import graphviz
+import networkx as nx
 
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph import style as gs
@@ -72,19 +76,19 @@ def _common_scope(scopes):
 
 
 def scalar_diagram(
-    G,
-    nodes,
+    G: nx.DiGraph,
+    nodes: Iterable[int],
     *,
-    backward=False,
-    color="grad",
-    highlight=(),
-    rankdir="LR",
-    theme="light",
-    precision=3,
-    title=None,
-    legend=True,
-    what=None,
-):
+    backward: bool = False,
+    color: str = "grad",
+    highlight: Sequence[Sequence] = (),
+    rankdir: str = "LR",
+    theme: str = "light",
+    precision: int = 3,
+    title: str | None = None,
+    legend: bool = True,
+    what: str | None = None,
+) -> graphviz.Digraph:
     """The scalar nodes `nodes` of G (ids of `trace.graph(view)`) in micrograd's style.
 
     Each value is a box with its data and grad; each operation an op node (×, +, **, exp, log, relu,

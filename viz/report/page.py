@@ -15,7 +15,7 @@ import html
 import math
 import re
 
-from microtrace.tracer import TraceError, top_paths
+from microtrace.tracer import Trace, TraceError, top_paths
 
 from microtrace.viz.draw.canvas import png_bytes
 from microtrace.viz.attention.data import attention_figure
@@ -64,7 +64,7 @@ FIGURE_SCALE = 2.0  # PNGs are drawn at 2x and shown at 1x CSS pixels
 PATHS_PER_TARGET = 3
 
 
-def build_report(trace, explorer=None):
+def build_report(trace: Trace, explorer: str | None = None) -> str:
     """The HTML page (str) of one `Trace` (from `trace_step` or `load_trace`): the document and its
     tokens, the loss per position, the block graph, attention weights and their gradient, gradient flow,
     per-matrix gradient statistics, the largest-gradient paths and the doctor's findings. `explorer`:
