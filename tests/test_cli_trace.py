@@ -31,8 +31,7 @@ def test_trace_writes_a_loadable_file_with_the_run_step(run_dir, tmp_path):
 
 def test_export_formats_from_run_or_trace_file(run_dir, tmp_path):
     trace_file = tmp_path / "s2.json"
-    # the fused view: 7x fewer nodes to write as XML, the same code path
-    assert invoke("trace", "--run", run_dir, "--step", 2, "--view", "fused", "-o", trace_file).exit_code == 0
+    assert invoke("trace", "--run", run_dir, "--step", 2, "-o", trace_file).exit_code == 0
     for name in ("g.graphml", "g.gexf"):
         result = invoke("export", "--trace", trace_file, "-o", tmp_path / name)
         assert result.exit_code == 0, result.output
