@@ -357,3 +357,32 @@ def test_the_report_links_to_the_explorer(trace):
 
     page = build_report(trace, explorer='explore "1".html')
     assert '<a href="explore &quot;1&quot;.html">Walk this step in the explorer</a>' in page
+
+
+def test_works_inside_an_iframe(browser, files):
+    (files / "blog.html").write_text('<!DOCTYPE html><p>A step:</p><iframe src="step.html#t=5" width="900" height="600"></iframe>')
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    try:
+        page.goto((files / "blog.html").as_uri())
+        frame = page.frame_locator("iframe")
+        frame.locator("body[data-ready]").wait_for()
+        assert frame.locator("#stage g.node").count() > 10
+        assert "forward" in frame.locator("#p-where").inner_text()
+        assert errors == []
+    finally:
+        page.close()
+
+
+def test_a_group_shows_where_its_gradient_comes_from(opened, G):
+    opened.js("window.explorer.open(0).then(() => window.explorer.select('pos2/lm_head'))")
+    opened.until("!!document.querySelector('#inspector a[data-gpath]')")
+    top = max((n for n in G if G.nodes[n]["scope"].startswith("pos2/lm_head/")), key=lambda n: abs(G.nodes[n]["grad"]))
+    assert opened.page.locator("#inspector a[data-node]").nth(2).inner_text() == f"#{top}"
+    opened.page.locator("#inspector a[data-gpath$=',0']").click()
+    best = top_paths(G, top, 1)[0]["nodes"]
+    scopes = {G.nodes[n]["scope"] for n in best}
+    lit = set(opened.js("[...document.querySelectorAll('#stage g.node.hl > title')].map(t => t.textContent)"))
+    assert "pos2/lm_head" in lit and ("loss" in lit) == any(s.startswith("loss") for s in scopes)

@@ -76,19 +76,27 @@ def tables(G):
 
 
 def scope_ranges(G):
-    """First and last node id of every scope path prefix (pos3, pos3/layer0/attn, ...)."""
+    """First and last node id of every scope path prefix (pos3, pos3/layer0/attn, ...), and the node
+    inside with the largest |grad| (where a group's "where does this gradient come from" starts)."""
     ranges = {}
-    for n, scope in G.nodes(data="scope"):
-        parts = scope.split("/")
+    for n, d in G.nodes(data=True):
+        parts = d["scope"].split("/")
+        g = _magnitude(d["grad"])
         for depth in range(1, len(parts) + 1):
             key = "/".join(parts[:depth])
             r = ranges.get(key)
             if r is None:
-                ranges[key] = [n, n]
+                ranges[key] = [n, n, n, g]
             else:
                 r[0] = min(r[0], n)
                 r[1] = max(r[1], n)
-    return ranges
+                if g > r[3]:
+                    r[2], r[3] = n, g
+    return {k: r[:3] for k, r in ranges.items()}
+
+
+def _magnitude(x):
+    return math.inf if x != x else abs(x)
 
 
 def payload(G, view, views, index, ranges, links, extra=None):
@@ -98,7 +106,8 @@ def payload(G, view, views, index, ranges, links, extra=None):
         items = {}
         for n, d in C.nodes(data=True):
             item = {k: _clean(d[k]) for k in _GROUP_KEYS if k in d}
-            item["range"] = ranges[n]
+            item["range"] = ranges[n][:2]
+            item["top"] = ranges[n][2]
             item["open"] = index.get(n)
             items[n] = item
         edges = {f"{u}->{v}": _clean({k: d[k] for k in ("count", "grad_flow", "grad_flow_abs")}) for u, v, d in C.edges(data=True)}
@@ -125,7 +134,7 @@ def view_stats(G, view, ranges):
     if stats is None:
         stats = group_stats(G, G.nodes)
     out = _clean({k: stats[k] for k in _GROUP_KEYS})
-    out["range"] = ranges.get(view.key, [0, G.number_of_nodes() - 1]) if "#" not in view.key else [min(view.nodes), max(view.nodes)]
+    out["range"] = ranges[view.key][:2] if view.key in ranges else [min(view.nodes), max(view.nodes)] if view.nodes else [0, G.number_of_nodes() - 1]
     return out
 
 

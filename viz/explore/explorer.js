@@ -280,6 +280,11 @@
     h += "<table>" + GROUP.filter((k) => k in st).map((k) => row(k, esc(show(st[k])), k)).join("");
     if (st.ops) h += row("ops", esc(Object.entries(st.ops).map(([o, c]) => `${o} ${c}`).join(", ")), "ops");
     h += row("nodes", `${nodeLink(st.range[0])} … ${nodeLink(st.range[1])}`) + "</table>";
+    if (st.top !== undefined) {
+      h += `<h3>where its gradient comes from</h3><p>from its largest |grad| node ${nodeLink(st.top)}, the top ${K} paths to the loss: `;
+      h += [...Array(K).keys()].filter((r) => links[st.top * K + r] >= 0).map((r) => `<a data-gpath="${st.top},${r}">${r + 1}</a>`).join(" · ");
+      h += ` · <a data-gpath="${st.top},all">all</a> · <a data-path="none">clear</a></p>`;
+    }
     const c = S.data.cmp && S.data.cmp[name];
     if (c) h += compareRows(c, "‖grad‖", "‖value‖");
     return h;
@@ -325,6 +330,14 @@
     if (o) return open(+o.dataset.open, { from: S.items.get(S.sel) });
     const n = e.target.closest("a[data-node]");
     if (n) return goNode(+n.dataset.node);
+    const gp = e.target.closest("a[data-gpath]");
+    if (gp) {
+      const [n, r] = gp.dataset.gpath.split(",");
+      const ranks = r === "all" ? [...Array(K).keys()].filter((k) => links[+n * K + k] >= 0) : [+r];
+      S.hl = ranks.map((k) => pathFrom(+n, k));
+      applyPaths();
+      return;
+    }
     const p = e.target.closest("a[data-path]");
     if (p) {
       const id = scalarId(S.sel), k = p.dataset.path;
@@ -483,10 +496,19 @@
     return "p-grad";
   }
   function ranges() {
-    // [name, first, last] of every item of the current view that the player lights
-    if (S.data.nodes) return Object.keys(S.data.nodes).filter((n) => S.items.has("n" + n)).map((n) => ["n" + n, +n, +n, "o" + n]);
-    if (S.data.items) return Object.entries(S.data.items).map(([k, it]) => [k, it.range[0], it.range[1]]);
-    return [];
+    // [name, first, last, second name] of every item of the current view that the player lights; an
+    // edge follows the node or group it points to
+    let out = [];
+    if (S.data.nodes) out = Object.keys(S.data.nodes).filter((n) => S.items.has("n" + n)).map((n) => ["n" + n, +n, +n, "o" + n]);
+    else if (S.data.items) out = Object.entries(S.data.items).map(([k, it]) => [k, it.range[0], it.range[1]]);
+    const by = new Map(out.map((r) => [r[0], r]));
+    for (const [name, g] of S.items) {
+      if (!g.classList.contains("edge")) continue;
+      const head = name.split("->")[1].replace(/^o/, "n");
+      const r = by.get(head);
+      if (r) out.push([name, r[1], r[2]]);
+    }
+    return out;
   }
   let lit = [];
   function applyPlayer(rebuild) {
@@ -502,6 +524,11 @@
       }
       it.cls = cls;
     }
+    // the node the last operation made (forward) or gave its gradient (backward), if it is in view
+    for (const g of stage.querySelectorAll(".p-now")) g.classList.remove("p-now");
+    const t = Math.floor(S.t), now = t > 0 && t < END ? (t <= N ? t - 1 : END - t) : -1;
+    const g = now >= 0 && S.items.get("n" + now);
+    if (g) g.classList.add("p-now");
     if (rebuild || S.t >= END || S.t % 1 === 0) tInput.value = S.t;
     where();
   }
