@@ -86,8 +86,11 @@ def expand(rec, view="elementary"):
     elementary = view == "elementary"
     for v, scope in zip(rec.values, rec.scopes):
         if not v._children:
-            if v in used:
+            if v in used and v not in ids:  # (a parameter made inside a recording is already there)
                 ids[v] = gd.add("const" if v._op == "const" else "leaf", float(v.data), float(v.grad), scope)
+                mark = marks.get(v)
+                if mark:
+                    gd.extra.setdefault(ids[v], {}).update(mark)
             continue
         if v not in keep:
             continue
@@ -110,8 +113,10 @@ def _add_params(gd, ids, rec, used):
             data, new, grad, m, v = rec.adam[name][r][c]
             i = ids[p] = gd.add("param", float(data), float(grad), f"param/{name}")
             extra = gd.extra[i] = {"param": name, "index": [r, c]}
-            if new is not None:  # a training step: its Adam update
-                extra.update(new_data=float(new), adam_m=float(m), adam_v=float(v), update_ratio=update_ratio(data, new))
+            if new is not None:  # a training step: its update (and Adam's moments, where known)
+                extra.update(new_data=float(new), update_ratio=update_ratio(data, new))
+                if m is not None:
+                    extra.update(adam_m=float(m), adam_v=float(v))
 
 
 def _single(gd, ids, v, scope):

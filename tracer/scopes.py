@@ -1,5 +1,6 @@
 """Scope paths such as `pos3/layer0/attn/head2/weights` and the attributes they stand for."""
 
+import re
 from functools import cache
 
 BLOCKS = ("embed", "attn", "mlp", "lm_head", "loss")
@@ -21,8 +22,20 @@ def parse(scope):
             attrs["head"] = int(part[4:])
         elif part in BLOCKS and "block" not in attrs:
             attrs["block"] = part
+    if "block" not in attrs:  # a script's scope (`pos3/gpt/layer0/head1/softmax`): its first function
+        attrs["block"] = _first_function(parts) or "script"
     attrs["stage"] = parts[-1]
     return attrs
+
+
+_CONVENTION = re.compile(r"^(pos|layer|head)\d+$")
+
+
+def _first_function(parts):
+    return next((p for p in parts if not _CONVENTION.match(p)), None)
+
+
+_LAYER = re.compile(r"^layer(\d+)\.")
 
 
 @cache
@@ -30,9 +43,10 @@ def param_attrs(name):
     """Attributes of a parameter matrix from its microGPT name (`wte`, `layer0.attn_wq`, ...)."""
     attrs = {}
     short = name
-    if name.startswith("layer"):
-        layer, short = name.split(".", 1)
-        attrs["layer"] = int(layer[5:])
+    m = _LAYER.match(name)
+    if m:
+        attrs["layer"] = int(m.group(1))
+        short = name[m.end() :]
     attrs["block"] = {"wte": "embed", "wpe": "embed", "lm_head": "lm_head"}.get(short) or short.split("_")[0]
     attrs["stage"] = short
     return attrs
@@ -43,8 +57,8 @@ def prefix(scope, level):
     parts = scope.split("/")
     if parts[0] == "param":
         if level == "layer":
-            name = parts[1]
-            return name.split(".")[0] if name.startswith("layer") else param_attrs(name)["block"]
+            name = scope[len("param/") :]
+            return name.split(".")[0] if _LAYER.match(name) else param_attrs(name)["block"]
         return scope
     if level == "stage":
         return scope
@@ -56,4 +70,14 @@ def prefix(scope, level):
             if part in ("attn", "mlp"):
                 return parts[i - 1]
             return part
-    raise ValueError(f"scope {scope!r} has no block")
+    return _script_prefix(parts, level)
+
+
+def _script_prefix(parts, level):
+    """A script's scope has no microGPT block: a block is its position, its first function and its
+    layer (`pos3/gpt/layer0`); a layer drops the position (`gpt/layer0`)."""
+    pos = [p for p in parts if p.startswith("pos") and _CONVENTION.match(p)][:1]
+    layer = [p for p in parts if p.startswith("layer") and _CONVENTION.match(p)][:1]
+    function = _first_function(parts)
+    key = ([] if level == "layer" else pos) + ([function] if function else []) + layer
+    return "/".join(key) or "script"

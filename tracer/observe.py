@@ -1,0 +1,185 @@
+"""Watching a script's autograd class: count its `backward()` calls, record the nodes of one step.
+
+Nothing about the class's arithmetic changes. Its `backward` is wrapped from the moment the class is
+made (one extra call per step); its `__init__` only while step K is being recorded, so the steps
+before K run at the script's own speed. A recorded node keeps the place it was made: the source line,
+and the scope built from the stack of the script's own functions and microGPT's loop variables.
+"""
+
+import os
+import sys
+
+from microtrace.tracer import autograd, conventions
+
+
+class Stop(BaseException):
+    """Raised inside the script to end it: step K is recorded (BaseException: `except Exception` in
+    the script does not catch it)."""
+
+
+class Unrecognised(BaseException):
+    """backward() was called on an object of no known autograd shape."""
+
+
+class Observer:
+    """The state of one traced run. `step` is the 0-based backward() call to record."""
+
+    def __init__(self, step, folder, module_code, on_step):
+        self.step = step
+        self.on_step = on_step  # called with step K's loss; True: let the script go on to its update
+        self.folder = os.path.join(os.path.realpath(folder), "")
+        self.module_code = module_code
+        self.calls = 0  # backward() calls that have returned
+        self.depth = 0  # > 0 inside a backward() (a backward calling backward is one step)
+        self.patched = []  # (class, attribute, original or None)
+        self.candidates = []  # classes with backward() and arithmetic
+        self.codes = set()  # ids of the code objects of those classes' methods
+        self.recording = False
+        self.nodes, self.sites = [], []  # recorded nodes; (scope, source, method, exponent) of each
+        self.loss = None
+        self.done = False  # step K's backward() has returned
+        self.cls = self.style = None
+        self.names = {}  # convention kind -> the variable it was read from
+        self._own = {}  # filename -> whether it is the script's own code
+        self._plans = {}  # id(code) -> conventions.frame_plan(code)
+        self._sources = {}  # (filename, line, function) -> source dict
+
+    # -- the class -------------------------------------------------------------------------------------
+
+    def class_made(self, cls):
+        """Called with every class the script makes; wraps the ones that may be autograd classes."""
+        if "backward" not in vars(cls) or not autograd.is_candidate(cls):
+            return
+        self.candidates.append(cls)
+        self.codes.update(id(c) for c in autograd.class_codes(cls))
+        self._wrap_backward(cls)
+        if self.recording or self.step == 0:
+            self.recording = True
+            self._wrap_init(cls)
+
+    def _wrap_backward(self, cls):
+        original = vars(cls)["backward"]
+        observer = self
+
+        def backward(node, *args, **kwargs):
+            if observer.depth:
+                return original(node, *args, **kwargs)
+            observer.depth += 1
+            try:
+                result = original(node, *args, **kwargs)
+            finally:
+                observer.depth -= 1
+            observer.after_backward(node)
+            return result
+
+        backward.__wrapped__ = original
+        self.patched.append((cls, "backward", original))
+        cls.backward = backward
+
+    def _wrap_init(self, cls):
+        if any(c is cls and a == "__init__" for c, a, _ in self.patched):
+            return
+        original = vars(cls).get("__init__")
+        base = cls.__init__
+        made = self.made
+
+        def __init__(node, *args, **kwargs):
+            base(node, *args, **kwargs)
+            made(node)
+
+        self.patched.append((cls, "__init__", original))
+        cls.__init__ = __init__
+
+    def restore(self):
+        """Put every wrapped method back (the script's classes are left as they were made)."""
+        for cls, attr, original in reversed(self.patched):
+            if original is None:
+                delattr(cls, attr)
+            else:
+                setattr(cls, attr, original)
+        self.patched.clear()
+
+    # -- steps -----------------------------------------------------------------------------------------
+
+    def after_backward(self, node):
+        if self.done:  # a backward after step K: whatever update there was has been made
+            raise Stop
+        if self.style is None:
+            self.style = autograd.style_of(node)
+            self.cls = type(node)
+            if self.style is None:
+                raise Unrecognised(node)
+        k = self.calls
+        self.calls += 1
+        if k == self.step - 1:
+            self.recording = True
+            for cls in self.candidates:
+                self._wrap_init(cls)
+        elif k == self.step:
+            self.loss = node
+            self.done = True
+            if not self.on_step(node):
+                raise Stop
+
+    def made(self, node):
+        if self.done:  # the first node after step K: the next step has begun, the update is made
+            raise Stop
+        self.nodes.append(node)
+        self.sites.append(self.where(sys._getframe(2)))
+
+    # -- provenance ------------------------------------------------------------------------------------
+
+    def own(self, filename):
+        own = self._own.get(filename)
+        if own is None:
+            real = os.path.realpath(filename)
+            own = self._own[filename] = real.startswith(self.folder) and "site-packages" not in real
+        return own
+
+    def where(self, frame):
+        """(scope, source, method, exponent) of a node made in `frame`: the script's functions from the
+        outside in, each followed by the conventions (pos, layer, head) its frame holds right now."""
+        codes, method, exponent, chain = self.codes, None, None, []
+        module_code = self.module_code
+        f = frame
+        while f is not None:
+            code = f.f_code
+            if id(code) in codes:
+                if method is None:
+                    method = code.co_name
+                    if method == "__pow__" and code.co_argcount > 1:
+                        exponent = f.f_locals.get(code.co_varnames[1])
+            elif self.own(code.co_filename):
+                chain.append(f)
+            if code is module_code:
+                break
+            f = f.f_back
+        parts, seen, function = [], {}, None
+        plans = self._plans
+        for f in reversed(chain):
+            code = f.f_code
+            plan = plans.get(id(code))
+            if plan is None:
+                plan = plans[id(code)] = conventions.frame_plan(code)
+            name = plan[3]
+            if not plan[2] and name != "<module>":
+                parts.append(name)
+            for kind, (var, value) in sorted(conventions.active(f, plan).items(), key=_part_order):
+                self.names.setdefault(kind, var)
+                if seen.get(kind) != value:
+                    seen[kind] = value
+                    parts.append(f"{kind}{value}")
+        source = None
+        if chain:
+            inner = chain[0]
+            function = next((fr.f_code.co_name for fr in chain if not plans[id(fr.f_code)][2]), "<module>")
+            key = (inner.f_code.co_filename, inner.f_lineno, function)
+            source = self._sources.get(key)
+            if source is None:
+                rel = os.path.relpath(os.path.realpath(key[0]), self.folder)
+                source = self._sources[key] = {"source": f"{rel}:{key[1]}", "function": function}
+        return "/".join(parts) or "script", source, method, exponent
+
+
+def _part_order(item):
+    return conventions.PARTS.index(item[0])
