@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 from microtrace.engine import hooks
 from microtrace.engine.run import microtrace_version
+from microtrace.engine.value import topological_order
 from microtrace.tracer.record import Recording
 from microtrace.tracer.trace import FORMAT, Trace, TraceError, param_stats
 
@@ -22,14 +23,17 @@ from microtrace.tracer.trace import FORMAT, Trace, TraceError, param_stats
 class Recorder:
     """What `recording()` saw: every Value made inside, with the scope it was made in."""
 
-    def __init__(self, params=None):
+    def __init__(self, params=None, outer=None):
         self.values, self.scopes = [], []
         self.marks = {}
         self.params = params
+        self.outer = outer  # the observer this recording is nested in: it sees every value too
 
     def __call__(self, value):
         self.values.append(value)
         self.scopes.append("/".join(hooks.stack) or "script")
+        if self.outer is not None:
+            self.outer(value)
 
     def trace(self, loss=None, step=0):
         """The `Trace` of what was recorded; `loss` defaults to the last node made."""
@@ -44,7 +48,10 @@ class Recorder:
                 for c, p in enumerate(row):
                     params.setdefault(p, (name, r, c))
         adam = {name: [[(p.data, None, p.grad, None, None) for p in row] for row in mat] for name, mat in named.items()}
-        rec = Recording(self.values, self.scopes, self.marks, loss, params, adam, None)
+        earlier = _earlier(self.values)
+        values = earlier + self.values
+        scopes = ["earlier"] * len(earlier) + self.scopes
+        rec = Recording(values, scopes, self.marks, loss, params, adam, None)
         found = {"autograd": {"class": "Value", "style": "microtrace", "module": "microtrace.engine.value"},
                  "scopes": "hooks.scope", "params": params_from}  # fmt: skip
         return build_trace(rec, step, found)
@@ -53,9 +60,9 @@ class Recorder:
 @contextmanager
 def recording(params=None):
     """Record every `microtrace.engine.Value` made inside the block; the previous observer, scopes and
-    marks are put back on exit, so recordings nest. `params`: a state_dict-like dict of matrices (or a
+    marks are put back on exit, so recordings nest (an outer one sees the inner one's values). `params`: a state_dict-like dict of matrices (or a
     list) that names the parameters."""
-    rec = Recorder(params)
+    rec = Recorder(params, hooks.observer)
     with hooks.observing(rec):
         try:
             yield rec
@@ -75,6 +82,30 @@ def trace_call(fn, *args, params=None, **kwargs):
     return rec.trace(loss)
 
 
+def _earlier(values):
+    """The nodes made before the recording began that it uses (inputs, parameters, results computed
+    earlier), operands first: they are part of the step's graph, under the scope `earlier`."""
+    recorded = {id(v) for v in values}
+    leaves, inner, seen = [], [], set()
+    for v in values:
+        for c in v._children:
+            if id(c) in recorded or id(c) in seen:
+                continue
+            for n in topological_order(c) if c._children else ():
+                if id(n) not in seen and id(n) not in recorded:
+                    seen.add(id(n))
+                    inner.append(n)
+            seen.add(id(c))
+            if not c._children:
+                leaves.append(c)
+    for n in inner:
+        for c in n._children:
+            if not c._children and id(c) not in seen and id(c) not in recorded:
+                seen.add(id(c))
+                leaves.append(c)
+    return leaves + inner
+
+
 def _matrices(params):
     if params is None:
         return None, {}
@@ -83,13 +114,17 @@ def _matrices(params):
     return "params", {"params": [[p] for p in params]}
 
 
-def build_trace(rec, step, conventions, update=False, script=None):
-    """A `Trace` of a `Recording` not made by a `Trainer`: no document, tokens or training config;
-    `conventions` says what was recognised, `script` which script it came from."""
+def build_trace(rec, step, conventions, update=False, script=None, doc="", tokens=(), chars=()):
+    """A `Trace` of a `Recording` not made by a `Trainer` (no training config); `conventions` says
+    what was recognised, `script` which script it came from; doc, tokens and chars are empty where
+    they are not known."""
     graph_attrs = {
         "format": FORMAT,
         "version": microtrace_version(),
         "step": step,
+        "doc": doc,
+        "tokens": list(tokens),
+        "chars": list(chars),
         "loss": float(rec.loss.data),
         "update": update,
         "param_stats": param_stats(rec.adam),

@@ -43,6 +43,7 @@ class Observer:
         self._own = {}  # filename -> whether it is the script's own code
         self._plans = {}  # id(code) -> conventions.frame_plan(code)
         self._sources = {}  # (filename, line, function) -> source dict
+        self._frames = {}  # id(frame) -> (frame, plan, outer parts, seen, function, line, scope, source)
 
     # -- the class -------------------------------------------------------------------------------------
 
@@ -125,7 +126,31 @@ class Observer:
         if self.done:  # the first node after step K: the next step has begun, the update is made
             raise Stop
         self.nodes.append(node)
-        self.sites.append(self.where(sys._getframe(2)))
+        # The frame that made the node, past the class's own methods (`__sub__` -> `__add__`).
+        f = sys._getframe(2)
+        method = exponent = None
+        codes = self.codes
+        while id(f.f_code) in codes:
+            if method is None:
+                method = f.f_code.co_name
+                if method == "__pow__" and f.f_code.co_argcount > 1:
+                    exponent = f.f_locals.get(f.f_code.co_varnames[1])
+            f = f.f_back
+        # While a frame of the script is alive, the frames around it wait: their part of the scope
+        # stays as it was; only this frame's line and its own loop variables can change.
+        entry = self._frames.get(id(f))
+        if entry is None or entry[0] is not f:
+            entry = self._enter(f)
+        if entry is False:
+            scope, source = self._slow(f)
+        else:
+            frame, plan, outer, seen, function, line, scope, source = entry
+            if plan[0] or plan[1]:
+                scope, source = self._inner(f, plan, outer, dict(seen), function)
+            elif f.f_lineno != line:
+                source = self._source_of(f, function)
+                self._frames[id(f)] = (frame, plan, outer, seen, function, f.f_lineno, scope, source)
+        self.sites.append((scope, source, method, exponent))
 
     # -- provenance ------------------------------------------------------------------------------------
 
@@ -136,50 +161,77 @@ class Observer:
             own = self._own[filename] = real.startswith(self.folder) and "site-packages" not in real
         return own
 
-    def where(self, frame):
-        """(scope, source, method, exponent) of a node made in `frame`: the script's functions from the
-        outside in, each followed by the conventions (pos, layer, head) its frame holds right now."""
-        codes, method, exponent, chain = self.codes, None, None, []
-        module_code = self.module_code
-        f = frame
+    def plan(self, code):
+        plan = self._plans.get(id(code))
+        if plan is None:
+            plan = self._plans[id(code)] = conventions.frame_plan(code)
+        return plan
+
+    def _chain(self, frame):
+        """The script's own frames from `frame` out to the script's module level, innermost first."""
+        chain, f, module_code = [], frame, self.module_code
         while f is not None:
             code = f.f_code
-            if id(code) in codes:
-                if method is None:
-                    method = code.co_name
-                    if method == "__pow__" and code.co_argcount > 1:
-                        exponent = f.f_locals.get(code.co_varnames[1])
-            elif self.own(code.co_filename):
+            if self.own(code.co_filename) and id(code) not in self.codes:
                 chain.append(f)
             if code is module_code:
                 break
             f = f.f_back
-        parts, seen, function = [], {}, None
-        plans = self._plans
+        return chain
+
+    def _enter(self, frame):
+        """The cache entry of a script frame (False for a frame outside the script's own code)."""
+        chain = self._chain(frame)
+        if not chain or chain[0] is not frame:
+            return False
+        if len(self._frames) > 256:
+            self._frames.clear()
+        outer, seen = self._walk(chain[1:], parts=True)
+        plan = self.plan(frame.f_code)
+        function = self._function_of(chain)
+        scope, source = self._inner(frame, plan, outer, dict(seen), function)
+        entry = self._frames[id(frame)] = (frame, plan, outer, seen, function, frame.f_lineno, scope, source)
+        return entry
+
+    def _slow(self, frame):
+        """Scope and source of a node made outside the script's own code (a library it calls)."""
+        chain = self._chain(frame)
+        if not chain:
+            return "script", None
+        return self._walk(chain), self._source_of(chain[0], self._function_of(chain))
+
+    def _walk(self, chain, parts=False):
+        """Scope parts of `chain` (innermost first) and the conventions seen; or the joined scope."""
+        out, seen = [], {}
         for f in reversed(chain):
-            code = f.f_code
-            plan = plans.get(id(code))
-            if plan is None:
-                plan = plans[id(code)] = conventions.frame_plan(code)
-            name = plan[3]
-            if not plan[2] and name != "<module>":
-                parts.append(name)
-            for kind, (var, value) in sorted(conventions.active(f, plan).items(), key=_part_order):
+            self._frame_parts(f, self.plan(f.f_code), out, seen)
+        return (out, seen) if parts else "/".join(out) or "script"
+
+    def _frame_parts(self, f, plan, out, seen):
+        name = plan[3]
+        if not plan[2] and name != "<module>":
+            out.append(name)
+        found = conventions.active(f, plan)
+        for kind in conventions.PARTS:
+            if kind in found:
+                var, value = found[kind]
                 self.names.setdefault(kind, var)
                 if seen.get(kind) != value:
                     seen[kind] = value
-                    parts.append(f"{kind}{value}")
-        source = None
-        if chain:
-            inner = chain[0]
-            function = next((fr.f_code.co_name for fr in chain if not plans[id(fr.f_code)][2]), "<module>")
-            key = (inner.f_code.co_filename, inner.f_lineno, function)
-            source = self._sources.get(key)
-            if source is None:
-                rel = os.path.relpath(os.path.realpath(key[0]), self.folder)
-                source = self._sources[key] = {"source": f"{rel}:{key[1]}", "function": function}
-        return "/".join(parts) or "script", source, method, exponent
+                    out.append(f"{kind}{value}")
 
+    def _inner(self, frame, plan, outer, seen, function):
+        parts = list(outer)
+        self._frame_parts(frame, plan, parts, seen)
+        return "/".join(parts) or "script", self._source_of(frame, function)
 
-def _part_order(item):
-    return conventions.PARTS.index(item[0])
+    def _function_of(self, chain):
+        return next((f.f_code.co_name for f in chain if not self.plan(f.f_code)[2]), "<module>")
+
+    def _source_of(self, frame, function):
+        key = (frame.f_code.co_filename, frame.f_lineno, function)
+        source = self._sources.get(key)
+        if source is None:
+            rel = os.path.relpath(os.path.realpath(key[0]), self.folder)
+            source = self._sources[key] = {"source": f"{rel}:{key[1]}", "function": function}
+        return source

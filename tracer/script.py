@@ -149,6 +149,7 @@ class _Run:
     def on_step(self, loss):
         """Step K's backward() has returned: copy the step; go on only if there is an update to see."""
         self.snapshot = _snapshot(self.observer, loss, self.module.__dict__)
+        self.document = _document(self.module.__dict__)
         return bool(self.snapshot.params)
 
     def read_update(self):
@@ -205,10 +206,12 @@ class _Run:
             "head": obs.names.get("head"),
             "params": snap.params_from,
             "attention": snap.attention,
+            **self.document[3],
         }
         rel = os.path.relpath(self.path, os.getcwd()) if self.path.is_relative_to(os.getcwd()) else str(self.path)
         script = {"path": rel, "args": self.args}
-        return build_trace(snap.rec, self.step, found, update=snap.update, script=script)
+        doc, tokens, chars, _ = self.document
+        return build_trace(snap.rec, self.step, found, update=snap.update, script=script, doc=doc, tokens=tokens, chars=chars)
 
 
 class _Saved:
@@ -260,72 +263,68 @@ class _deadline:
 
 
 def _snapshot(obs, loss, glb):
-    """The step as a `Recording` of microtrace `Value`s: every node the loss depends on, with the
-    script's values and gradients as they are now (right after step K's backward)."""
+    """The step as a `Recording` of microtrace `Value`s: every node made since it began, with the
+    script's values and gradients as they are now (right after step K's backward), and the nodes made
+    before it that it uses (parameters, inputs kept across steps) as leaves."""
     style, cls = obs.style, obs.cls
     index = {id(n): i for i, n in enumerate(obs.nodes)}
     params_from, named = _named_params(glb, cls)
-    param_pos = {}
-    for name, mat in named.items():
-        for r, row in enumerate(mat):
-            for c, p in enumerate(row):
-                param_pos.setdefault(id(p), (name, r, c))
-    older = []  # nodes the step uses that were made before it began (parameters, inputs kept across steps)
+    param_pos = {id(p): pos for p, pos in _entries(named)}
+    microgpt = style == autograd.MICROGPT
+    copies, older, older_copies = {}, [], []
 
-    def order(n):
+    def copy_of(k):
+        c = copies.get(id(k))
+        if c is None:  # made before the step began: a leaf of this step's graph
+            c = copies[id(k)] = Value(k.data)
+            c.grad = k.grad
+            older.append(k)
+            older_copies.append(c)
+        return c
+
+    def order(n):  # micrograd's operands come in a set: put them in the order they were made
         i = index.get(id(n))
-        return (0, i) if i is not None else (-1, param_pos.get(id(n), ("", 0, 0)), older_index.get(id(n), 0))
+        return (1, i, "", 0) if i is not None else (0, 0, *param_pos.get(id(n), ("", 0, 0))[:2])
 
-    older_index = {}
-    copies = {}
-    # which recorded nodes the loss reaches, and the older nodes it reaches through them
-    reached = set()
-    stack = [loss]
-    while stack:
-        n = stack.pop()
-        if id(n) in reached:
-            continue
-        reached.add(id(n))
-        if id(n) not in index:
-            older_index[id(n)] = len(older)
-            older.append(n)
-            continue
-        stack.extend(_kids_raw(n, style))
-    if not params_from and obs.step > 0:  # leaves that persist across steps, numbered in order of use
-        leaves = [n for n in older if not _kids_raw(n, style)]
-        if leaves:
-            params_from, named = "persisting leaves", {"leaves": [[n] for n in leaves]}
-            param_pos = {id(n): ("leaves", i, 0) for i, n in enumerate(leaves)}
     values, scopes, marks = [], [], {}
-    for n in older:
-        copy = copies[id(n)] = Value(n.data)
-        copy.grad = n.grad
-        values.append(copy)
-        scopes.append("earlier")
     for n, (scope, source, method, exponent) in zip(obs.nodes, obs.sites):
-        if id(n) not in reached:
-            continue
-        op, exponent = _op_of(n, style, method, exponent)
-        kids = autograd.operands(n, style, op, order)
-        local, known = autograd.locals_of(n, style, kids, op, exponent)
+        if microgpt:
+            kids = n._children
+            op = autograd.METHOD_OPS.get(method, method.strip("_")) if method and kids else None
+            local, known = n._local_grads, True
+        else:
+            op, exponent = autograd.micrograd_op(n)
+            kids = autograd.operands(n, style, op, order)
+            local, known = autograd.locals_of(n, style, kids, op, exponent)
         if not kids:
             op = "const" if method is not None else ""
         elif op == "**":
             op = f"**{exponent!r}" if isinstance(exponent, (int, float)) else "pow"
-        copy = copies[id(n)] = Value(n.data, tuple(copies[id(k)] for k in kids), local, op)
-        copy.grad = n.grad
-        values.append(copy)
+        c = copies[id(n)] = Value(n.data, tuple([copy_of(k) for k in kids]), local, op or "?")
+        c.grad = n.grad
+        values.append(c)
         scopes.append(scope)
-        mark = dict(source) if source else {}
         if not known:
-            mark["local_grad_known"] = False
-        if mark:
-            marks[copy] = mark
-    params = {copies[id(p)]: pos for p in _all(named) if id(p) in copies for pos in [param_pos[id(p)]]}
+            source = {**(source or {}), "local_grad_known": False}
+        if source:
+            marks[c] = source
+    if not named and obs.step > 0:  # leaves that persist across steps, numbered in order of use
+        leaves = [k for k in older if not _kids_raw(k, style)]
+        if leaves:
+            params_from, named = "persisting leaves", {"leaves": [[k] for k in leaves]}
+            param_pos = {id(k): ("leaves", i, 0) for i, k in enumerate(leaves)}
+    values[:0] = older_copies
+    scopes[:0] = ["earlier"] * len(older_copies)
+    params = {copies[id(p)]: pos for p, pos in _entries(named) if id(p) in copies}
     adam = {name: [[(p.data, None, p.grad, None, None) for p in row] for row in mat] for name, mat in named.items()}
     attention = _attention_weights(values, scopes, marks)
     rec = Recording(values, scopes, marks, copies[id(loss)], params, adam, None)
-    return _Snapshot(rec, {p: param_pos[id(p)] for p in _all(named)}, params_from, attention)
+    return _Snapshot(rec, dict(_entries(named)), params_from, attention)
+
+
+def _entries(named):
+    """(node, (matrix, row, col)) of every parameter."""
+    return [(p, (name, r, c)) for name, mat in named.items() for r, row in enumerate(mat) for c, p in enumerate(row)]
 
 
 class _Snapshot:
@@ -338,10 +337,6 @@ class _Snapshot:
         self.params_from = params_from
         self.attention = attention
         self.update = False
-
-
-def _all(named):
-    return [p for mat in named.values() for row in mat for p in row]
 
 
 def _kids_raw(n, style):
@@ -385,6 +380,27 @@ def _named_params(glb, cls):
     return None, {}
 
 
+def _document(glb):
+    """(doc, tokens, chars, found) from microGPT's module-level `doc` (the step's text), `tokens`
+    (its ids) and `uchars` (the vocabulary; BOS = len(uchars)), as they are at the traced step."""
+    doc, tokens, uchars = glb.get("doc"), glb.get("tokens"), glb.get("uchars")
+    found = {}
+    if not isinstance(doc, str):
+        doc = ""
+    else:
+        found["doc"] = "doc"
+    if isinstance(tokens, list) and tokens and all(type(t) is int for t in tokens):
+        found["tokens"] = "tokens"
+    else:
+        tokens = []
+    chars = []
+    if tokens and isinstance(uchars, (list, str)) and all(isinstance(c, str) for c in uchars):
+        if all(0 <= t <= len(uchars) for t in tokens):
+            chars = ["<BOS>" if t == len(uchars) else uchars[t] for t in tokens]
+            found["chars"] = "uchars"
+    return doc, tokens, chars, found
+
+
 def _attention_weights(values, scopes, marks):
     """The outputs of a `softmax` called inside a head (the nodes of that call no other node of it
     uses) are attention weights, key = their order, when there are exactly pos + 1 of them."""
@@ -407,6 +423,6 @@ def _attention_weights(values, scopes, marks):
                 found = True
                 for key, k in enumerate(outputs):
                     scopes[k] = scope + "/weights"
-                    marks.setdefault(values[k], {})["key"] = key
+                    marks[values[k]] = {**marks.get(values[k], {}), "key": key}  # (source dicts are shared)
         i = j
     return found

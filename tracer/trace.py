@@ -162,6 +162,11 @@ class Trace:
             self._graphs[view] = g
         return self._graphs[view]
 
+    def _repr_html_(self) -> str:
+        from microtrace.tracer.summary import html_summary
+
+        return html_summary(self)
+
     def collapse(self, level: str = "block", view: str = "elementary") -> nx.DiGraph:
         from microtrace.tracer.collapse import collapse
 

@@ -51,6 +51,9 @@ def read_attention(trace: Trace) -> AttentionData:
     """`AttentionData` of a `Trace` (from `trace_step`, `trace_text` or `load_trace`).
 
     Raises TraceError (one line) when the trace has no readable attention-weight nodes."""
+    found = trace.meta.get("conventions")
+    if found is not None and not found.get("attention"):
+        raise TraceError(f"no attention weights in this trace: {_why_no_attention(found)}")
     G = _graph_for_attention(trace)
     try:
         attention, labels = A.from_trace_graph(G, "data")
@@ -70,6 +73,14 @@ def read_attention(trace: Trace) -> AttentionData:
         "block_size": _block_size(g.get("config", {})),
     }
     return AttentionData(attention, grad, labels, meta)
+
+
+def _why_no_attention(found):
+    """Why a script's trace has no attention weights, from the conventions it records."""
+    missing = [f"`{var}` for the {kind}" for kind, var in (("head", "h"), ("pos", "pos_id")) if not found.get(kind)]
+    if missing:
+        return f"the script has no loop variable {' or '.join(missing)} (microGPT's names), so no head was recognised"
+    return "no function named softmax is called inside a head with one output per key position"
 
 
 def _block_size(config):

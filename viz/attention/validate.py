@@ -124,6 +124,8 @@ def from_trace_graph(graph, field="data"):
     n_layers = max(k[0] for k in found) + 1
     n_heads = max(k[1] for k in found) + 1
     n = max(k[2] for k in found) + 1
+    if not chars:  # a trace of a script whose tokens are unknown: positions are labelled by number
+        chars = [str(i) for i in range(n)]
     if len(chars) < n:
         raise AttentionInputError(f"the trace graph has {len(chars)} chars for {n} positions")
     attention = []

@@ -1,4 +1,5 @@
-"""What the commands on traces share: getting a trace from `--run DIR --step K` or `--trace FILE`, the
+"""What the commands on traces share: getting a trace from `--run DIR --step K`, `--trace FILE` or
+`--script PATH [--step K] [-- SCRIPT_ARGS]`, the
 `--steps A:B[:S]` type, and writing output files.
 
 Outputs are checked before any work (`check_outputs`): never one of the command's inputs, never a run's
@@ -8,13 +9,14 @@ two outputs the same file. Then each is written atomically by `write_output`, a 
 
 import functools
 import os
+import sys
 from pathlib import Path
 
 import click
 
 from microtrace.engine.atomic import UnsafePath, check_target, write_atomic
 from microtrace.engine.run import run_owning
-from microtrace.tracer import TraceError, load_trace, trace_step
+from microtrace.tracer import ScriptError, TraceError, load_trace, trace_script, trace_step
 from microtrace.tracer.steps import StepRangeError, parse_steps
 
 from microtrace.viz.cli.checks import BadInput as UserError  # one-line error about the input, exit code 2
@@ -39,25 +41,69 @@ OUTPUT_OPTIONS = ("output", "json_file", "csv_path")
 
 
 def trace_source_options(command):
-    """Add `--run`, `--step` and `--trace` to a command; it receives a `trace` argument instead."""
+    """Add `--run`, `--step`, `--trace` and `--script` (with `--timeout`, `--verbose` and the script's
+    own arguments after `--`) to a command; it receives a `trace` argument instead."""
 
     @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
-    @click.option("--step", type=int, help="Training step to trace (0-based), with --run.")
+    @click.option("--step", type=int, help="Training step to trace (0-based), with --run; with --script the K-th backward() call (default 0).")
     @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
+    @script_options
     @functools.wraps(command)
-    def wrapper(run_dir, step, trace_file, **kwargs):
-        check_outputs([kwargs.get(name) for name in OUTPUT_OPTIONS], inputs=[trace_file, run_dir])
-        return command(trace=get_trace(run_dir, step, trace_file), **kwargs)
+    def wrapper(run_dir, step, trace_file, script, timeout, verbose, script_args, **kwargs):
+        source = ScriptSource(script, script_args, timeout, verbose)
+        check_outputs([kwargs.get(name) for name in OUTPUT_OPTIONS], inputs=[trace_file, run_dir, script])
+        return command(trace=get_trace(run_dir, step, trace_file, source), **kwargs)
 
     return wrapper
 
 
-def get_trace(run_dir, step, trace_file):
+def script_options(command):
+    """`--script`, `--timeout`, `--verbose` and the script's arguments (after `--`)."""
+    for decorator in reversed([
+        click.option("--script", type=click.Path(), help="Your own training script (run unchanged): trace its step --step."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="With --script: stop a script that has not reached the step after this many seconds."),
+        click.option("--verbose", is_flag=True, help="With --script: show the script's output and, if it fails, its traceback."),
+        click.argument("script_args", nargs=-1, metavar="[-- SCRIPT_ARGS...]"),
+    ]):  # fmt: skip
+        command = decorator(command)
+    return command
+
+
+class ScriptSource:
+    """What the --script options asked for."""
+
+    def __init__(self, path, args, timeout, verbose):
+        self.path, self.args, self.timeout, self.verbose = path, tuple(args), timeout, verbose
+        if args and not path:
+            raise click.UsageError(f"unexpected argument {args[0]!r} (arguments after -- go to a --script)")
+        if (timeout or verbose) and not path:
+            raise click.UsageError("--timeout and --verbose go with --script")
+
+    def trace(self, step):
+        """The trace of step `step` of the script; a failure is one `Error:` line (with --verbose the
+        script's traceback before it)."""
+        step = 0 if step is None else step
+        if step < 0:
+            raise UserError(f"--step must be 0 or more, got {step}")
+        click.echo(f"tracing backward() call {step} of {self.path} ...", err=True)
+        output = sys.stderr if self.verbose else None
+        try:
+            return trace_script(self.path, step, self.args, self.timeout, output=output)
+        except ScriptError as e:
+            if self.verbose and e.detail:
+                click.echo(e.detail.rstrip("\n"), err=True)
+            raise UserError(str(e)) from None
+
+
+def get_trace(run_dir, step, trace_file, script=None):
     """The trace the options name; UsageError/ClickException (one line, exit 2) when they don't."""
-    if trace_file and run_dir:
-        raise click.UsageError("give either --trace FILE or --run DIR --step K, not both")
-    if not trace_file and not run_dir:
-        raise click.UsageError("which step? give --run DIR --step K, or --trace FILE")
+    given = [name for name, v in (("--trace FILE", trace_file), ("--run DIR --step K", run_dir), ("--script PATH", script and script.path)) if v]
+    if len(given) > 1:
+        raise click.UsageError(f"give either {given[0]} or {given[1]}, not both")
+    if not given:
+        raise click.UsageError("which step? give --run DIR --step K, --trace FILE, or --script PATH [--step K]")
+    if script is not None and script.path:
+        return script.trace(step)
     if run_dir and step is None:
         raise click.UsageError("--run needs --step K (the 0-based training step to trace)")
     try:

@@ -24,11 +24,15 @@ def trace(trace, output, view):
     The file holds the forward graph with values, gradients, local derivatives and gradient flow on
     every edge, and the step's Adam update (docs/trace-format.md). Other commands read it with --trace.
 
+    --script traces your own training script, unchanged (a microGPT fork, a micrograd-style model):
+    it runs as `python PATH SCRIPT_ARGS` would and stops once its K-th backward() call is recorded.
+
     Example:
 
     \b
         microtrace trace --run runs/demo --step 120 -o step120.json
         microtrace graph --trace step120.json --level block -o step120.svg
+        microtrace trace --script my_model/train.py --step 3 -o mine.json -- --steps 100
     """
     G = _graph(trace, view)
     write_output(output, export_bytes(G, "json"))

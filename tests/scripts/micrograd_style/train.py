@@ -60,7 +60,7 @@ for step in range(num_steps):
     scores = [model([Value(x), Value(y)]) for x, y in points]
     # hinge loss, plus a small L2 penalty; the sigmoid of the first score is only logged
     data_loss = sum((1 + -yi * si).relu() for yi, si in zip(labels, scores)) * (1.0 / len(points))
-    reg_loss = 1e-4 * sum(p * p for p in model.parameters())
+    reg_loss = 1e-4 * sum(p**2 for p in model.parameters())
     confidence = scores[0].sigmoid()
     loss = data_loss + reg_loss + 0 * confidence
     for p in model.parameters():
