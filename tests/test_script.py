@@ -44,7 +44,7 @@ runpy.run_path(path, run_name="__main__")
 """
 
 STATE_DICT = "[(n, r, c, p) for n, m in state_dict.items() for r, row in enumerate(m) for c, p in enumerate(row)]"
-MODEL = "[('model.parameters()', i, 0, p) for i, p in enumerate(model.parameters())]"
+MODEL = "[('model.parameters', i, 0, p) for i, p in enumerate(model.parameters())]"
 
 
 def plain(path, step, params, *args):
@@ -108,10 +108,14 @@ def test_microgpt_style_conventions_provenance_and_update(microgpt_trace):
     assert "pos3/gpt/layer0/head1/softmax/weights" in scopes and "pos0/gpt/layer0/linear" in scopes
 
 
-def test_the_attention_figure_and_the_block_view_read_a_script_trace(microgpt_trace):
+def test_the_attention_figure_and_the_block_view_read_a_script_trace(microgpt_trace, tmp_path):
+    from microtrace.tracer import save_trace
     from microtrace.viz.attention.data import read_attention
 
-    data = read_attention(microgpt_trace)
+    save_trace(microgpt_trace.graph(), tmp_path / "s.json")
+    loaded = load_trace(tmp_path / "s.json")  # the validator takes a script's trace
+    assert loaded.meta["conventions"] == microgpt_trace.meta["conventions"]
+    data = read_attention(loaded)
     assert len(data.attention) == 1 and len(data.attention[0]) == 4
     C = microgpt_trace.collapse("block")
     assert "pos0/gpt/layer0" in C and "pos0/softmax" in C
@@ -126,7 +130,7 @@ def test_micrograd_style_mlp_values_gradients_and_local_derivatives():
     ref = plain(MICROGRAD, 1, MODEL, 4)
     G = t.graph()
     assert t.meta["conventions"]["autograd"]["style"] == "micrograd"
-    assert t.meta["conventions"]["params"] == "model.parameters()"
+    assert t.meta["conventions"]["params"] == "model.parameters"
     # micrograd keeps operands in a set: its backward's order, and so the last bits of a gradient summed
     # from many uses (and of the step after it), can differ from one run of the script to the next
     assert G.graph["loss"] == pytest.approx(ref["loss"], rel=1e-13)

@@ -7,6 +7,7 @@ and the scope built from the stack of the script's own functions and microGPT's 
 """
 
 import os
+import re
 import sys
 
 from microtrace.tracer import autograd, conventions
@@ -210,7 +211,7 @@ class Observer:
     def _frame_parts(self, f, plan, out, seen):
         name = plan[3]
         if not plan[2] and name != "<module>":
-            out.append(name)
+            out.append(_plain(name))
         found = conventions.active(f, plan)
         for kind in conventions.PARTS:
             if kind in found:
@@ -235,3 +236,11 @@ class Observer:
             rel = os.path.relpath(os.path.realpath(key[0]), self.folder)
             source = self._sources[key] = {"source": f"{rel}:{key[1]}", "function": function}
         return source
+
+
+def _plain(name):
+    """A function's name as a scope part: letters, digits, '_', '.', '-' (trace-format.md)."""
+    return _NOT_PLAIN.sub("_", name)
+
+
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9_.\-]")

@@ -355,8 +355,8 @@ def _named_params(glb, cls):
     """Where the script keeps its parameters: (convention, {matrix name: rows of nodes}).
 
     A module-level `state_dict` (name -> matrix, microGPT's); else a module-level `params` list; else a
-    module-level object whose `parameters()` gives a list (micrograd's `model`). Lists become one-column
-    matrices. (None, {}) when there is none of these.
+    module-level object whose `parameters()` gives a list (micrograd's `model`, named
+    `model.parameters`). Lists become one-column matrices. (None, {}) when there is none of these.
     """
     def nodes(xs):
         return isinstance(xs, (list, tuple)) and xs and all(isinstance(x, cls) for x in xs)
@@ -375,7 +375,7 @@ def _named_params(glb, cls):
         except Exception:  # not a model's parameters(): not ours to judge
             continue
         if nodes(ps):
-            name = f"{var}.parameters()"
+            name = f"{var}.parameters"
             return name, {name: [[p] for p in ps]}
     return None, {}
 

@@ -16,7 +16,10 @@ from microtrace.engine.model import is_number, is_whole
 from microtrace.tracer.trace import FORMAT, TraceError
 
 VIEWS = ("elementary", "fused")
-OPS = ("param", "const", "+", "*", "**", "exp", "log", "relu", "dot", "lin", "sum")
+OPS = ("param", "const", "leaf", "+", "*", "**", "exp", "log", "relu", "dot", "lin", "sum")
+# A trace of a user's script (graph attribute `conventions`, tracer/script.py) may also hold its own
+# operations (`tanh`, `sigmoid`, `pow`), no run config, seed or learning rate, no known tokens, and an
+# update without Adam's moments.
 _POSITION_SCOPE = re.compile(r"pos(\d+)/")
 # Scopes and the names in them are microtrace's own (`pos3/layer0/attn/head2/weights`, `param/wte`):
 # plain names, so that they can be node ids and cluster names in DOT and paths in messages as they are.
@@ -86,19 +89,26 @@ def validate_trace(data):
     _check_edges(edges, len(nodes))
 
 
+def _is_script(graph):
+    return isinstance(graph.get("conventions"), dict)
+
+
 def _check_graph(graph, n_nodes):
     where = "graph"
+    script = _is_script(graph)
     for name, kind in (("step", _NATURAL), ("doc", _TEXT), ("loss", _NUMBER), ("loss_node", _NATURAL),
                        ("seed", _WHOLE), ("lr", _NUMBER), ("view", _TEXT)):
-        _check(where, graph, name, kind)
+        _check(where, graph, name, kind, required=not (script and name in ("seed", "lr")))
     if graph["view"] not in VIEWS:
         raise TraceError(f"graph: 'view' should be one of {', '.join(VIEWS)}, got {_shown(graph['view'])}")
     if not isinstance(graph.get("update"), bool):
         raise TraceError(f"graph: 'update' should be true or false, got {_shown(graph.get('update'))}")
-    if not isinstance(graph.get("config"), dict):
+    if not isinstance(graph.get("config"), dict) and not script:
         raise TraceError("graph: 'config' should be an object")
     tokens, chars = graph.get("tokens"), graph.get("chars")
-    if not (isinstance(tokens, list) and len(tokens) >= 2 and all(_fits(t, _NATURAL) for t in tokens)):
+    if script and tokens == [] and chars == []:
+        pass  # a script whose tokens were not recognised
+    elif not (isinstance(tokens, list) and len(tokens) >= 2 and all(_fits(t, _NATURAL) for t in tokens)):
         raise TraceError("graph: 'tokens' should be a list of at least 2 token ids")
     if not (isinstance(chars, list) and len(chars) == len(tokens) and all(isinstance(c, str) for c in chars)):
         raise TraceError("graph: 'chars' should be a list of strings, one per token")
@@ -137,7 +147,7 @@ def _check_node(i, node, graph, stats):
         if name in node and not _NAME.fullmatch(node[name]):
             raise TraceError(f"{where}: {name!r} should be a name of letters, digits, '_', '.' or '-', got {_shown(node[name])}")
     op = node["op"]
-    if op not in OPS:
+    if op not in OPS and not (_is_script(graph) and _NAME.fullmatch(op)):
         raise TraceError(f"{where}: unknown op {_shown(op)}")
     if op == "**":
         _check(where, node, "exponent", _NUMBER)
@@ -150,8 +160,8 @@ def _check_node(i, node, graph, stats):
                 and 0 <= index[0] < rows and 0 <= index[1] < cols):
             raise TraceError(f"{where}: 'index' should be [row, col] inside the {rows}x{cols} {node['param']}")
         for name in _ADAM if graph["update"] else ():
-            _check(where, node, name, _NUMBER)
-    positions = len(graph["tokens"]) - 1
+            _check(where, node, name, _NUMBER, required=not (_is_script(graph) and name in ("adam_m", "adam_v")))
+    positions = len(graph["tokens"]) - 1 if graph["tokens"] else float("inf")
     m = _POSITION_SCOPE.match(node["scope"])
     if m:
         _check(where, node, "pos", _NATURAL)
