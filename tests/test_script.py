@@ -96,7 +96,9 @@ def test_microgpt_style_conventions_provenance_and_update(microgpt_trace):
     weights = [d for _, d in G.nodes(data=True) if d.get("stage") == "weights"]
     n = len(t.meta["tokens"]) - 1
     assert len(weights) == 4 * n * (n + 1) // 2  # every head, every query, every key at or before it
-    assert all(d["key"] <= d["pos"] and d["source"].startswith("train.py:") and d["function"] == "softmax" for d in weights)
+    assert all(
+        d["key"] <= d["pos"] and d["source"].startswith("train.py:") and d["function"] == "softmax" for d in weights
+    )
     # a query's weights sum to 1
     row = [d["data"] for d in weights if d["pos"] == 3 and d["head"] == 1]
     assert len(row) == 4 and abs(sum(row) - 1) < 1e-12
@@ -212,12 +214,18 @@ def invoke(*args):
     [
         ("print('hello')\n", "makes no scalar autograd class"),
         (MICROGPT.read_text().replace("    loss.backward()\n", "    pass\n"), "never calls backward()"),
-        (MICROGPT.read_text().replace("num_steps = int", "num_steps = 1 or int"), "ended after 1 backward() call: step 2 needs 3"),
+        (
+            MICROGPT.read_text().replace("num_steps = int", "num_steps = 1 or int"),
+            "ended after 1 backward() call: step 2 needs 3",
+        ),
         ("raise RuntimeError('boom')\n", "raised RuntimeError: boom at train.py:1"),
         ("name = input('your name? ')\n", "reads standard input"),
-        ("class V:\n    def __init__(self, x):\n        self.data, self.grad = x, 0\n"
-         "    def __add__(self, o):\n        return V(self.data + o.data)\n"
-         "    def backward(self):\n        pass\n\nV(1.0).backward()\n", "cannot recognise V's nodes"),
+        (
+            "class V:\n    def __init__(self, x):\n        self.data, self.grad = x, 0\n"
+            "    def __add__(self, o):\n        return V(self.data + o.data)\n"
+            "    def backward(self):\n        pass\n\nV(1.0).backward()\n",
+            "cannot recognise V's nodes",
+        ),
         ("def f(:\n", "is not a Python file"),
     ],
 )

@@ -8,13 +8,13 @@ source (`ast`), once per file.
 """
 
 import ast
-from functools import lru_cache
+from functools import cache
 
 CONVENTIONS = {"pos_id": "pos", "pos": "pos", "li": "layer", "h": "head"}
 PARTS = ("pos", "layer", "head")  # the order of convention parts within one frame's scope
 
 
-@lru_cache(maxsize=None)
+@cache
 def _loops(filename):
     """(name, first body line, last line) of every `for NAME in ...` loop of a file, NAME a convention."""
     try:
@@ -33,7 +33,7 @@ def _loops(filename):
     return tuple(loops)
 
 
-@lru_cache(maxsize=None)
+@cache
 def frame_plan(code):
     """How to read one function's conventions: (parameter names, loops, is_comprehension, name).
 
@@ -47,7 +47,9 @@ def frame_plan(code):
     else:
         params = tuple(n for n in code.co_varnames[:nargs] if n in CONVENTIONS)
     first, last = code.co_firstlineno, max((line for _, _, line in code.co_lines() if line), default=0)
-    loops = tuple(lp for lp in _loops(code.co_filename) if first <= lp[1] <= last and lp[0] in code.co_varnames + code.co_names)
+    loops = tuple(
+        lp for lp in _loops(code.co_filename) if first <= lp[1] <= last and lp[0] in code.co_varnames + code.co_names
+    )
     if name == "<module>":
         loops = tuple(lp for lp in _loops(code.co_filename) if lp[0] in code.co_names or lp[0] in code.co_varnames)
     return params, loops, comprehension, name

@@ -126,14 +126,20 @@ class _Run:
         except Stop:
             pass
         except _Timeout:
-            raise ScriptError(f"{self.path.name} did not reach step {self.step} within the timeout of {timeout:g} s ({observer.calls} backward() calls)") from None
+            raise ScriptError(
+                f"{self.path.name} did not reach step {self.step} within the timeout of {timeout:g} s ({observer.calls} backward() calls)"
+            ) from None
         except _ReadsStdin:
-            raise ScriptError(f"{self.path.name} reads standard input, which a trace cannot give it: pass what it needs as arguments after --") from None
+            raise ScriptError(
+                f"{self.path.name} reads standard input, which a trace cannot give it: pass what it needs as arguments after --"
+            ) from None
         except Unrecognised as e:
             raise ScriptError(self._unrecognised(e.args[0])) from None
         except SystemExit as e:
             if e.code not in (None, 0) and not self.observer.done:
-                raise ScriptError(f"{self.path.name} exited with status {e.code} after {observer.calls} backward() calls, before step {self.step}") from None
+                raise ScriptError(
+                    f"{self.path.name} exited with status {e.code} after {observer.calls} backward() calls, before step {self.step}"
+                ) from None
         except Exception as e:
             raise ScriptError(self._raised(e), detail=self._traceback(e)) from None
         finally:
@@ -193,7 +199,11 @@ class _Run:
         frames = traceback.extract_tb(e.__traceback__)
         ours = os.path.dirname(__file__)
         kept = traceback.StackSummary.from_list([f for f in frames if not f.filename.startswith(ours)])
-        return "Traceback (most recent call last):\n" + "".join(kept.format()) + "".join(traceback.format_exception_only(type(e), e))
+        return (
+            "Traceback (most recent call last):\n"
+            + "".join(kept.format())
+            + "".join(traceback.format_exception_only(type(e), e))
+        )
 
     # -- the trace -----------------------------------------------------------------------------------
 
@@ -211,7 +221,9 @@ class _Run:
         rel = os.path.relpath(self.path, os.getcwd()) if self.path.is_relative_to(os.getcwd()) else str(self.path)
         script = {"path": rel, "args": self.args}
         doc, tokens, chars, _ = self.document
-        return build_trace(snap.rec, self.step, found, update=snap.update, script=script, doc=doc, tokens=tokens, chars=chars)
+        return build_trace(
+            snap.rec, self.step, found, update=snap.update, script=script, doc=doc, tokens=tokens, chars=chars
+        )
 
 
 class _Saved:
@@ -358,17 +370,29 @@ def _named_params(glb, cls):
     module-level object whose `parameters()` gives a list (micrograd's `model`, named
     `model.parameters`). Lists become one-column matrices. (None, {}) when there is none of these.
     """
+
     def nodes(xs):
         return isinstance(xs, (list, tuple)) and xs and all(isinstance(x, cls) for x in xs)
 
     sd = glb.get("state_dict")
-    if isinstance(sd, dict) and sd and all(isinstance(k, str) and isinstance(m, (list, tuple)) and m and all(nodes(r) for r in m) for k, m in sd.items()):
+    if (
+        isinstance(sd, dict)
+        and sd
+        and all(
+            isinstance(k, str) and isinstance(m, (list, tuple)) and m and all(nodes(r) for r in m)
+            for k, m in sd.items()
+        )
+    ):
         return "state_dict", {k: [list(r) for r in m] for k, m in sd.items()}
     ps = glb.get("params")
     if nodes(ps):
         return "params", {"params": [[p] for p in ps]}
     for var, obj in list(glb.items()):
-        if var.startswith("_") or isinstance(obj, (type, types.ModuleType)) or not callable(getattr(obj, "parameters", None)):
+        if (
+            var.startswith("_")
+            or isinstance(obj, (type, types.ModuleType))
+            or not callable(getattr(obj, "parameters", None))
+        ):
             continue
         try:
             ps = list(obj.parameters())

@@ -42,5 +42,8 @@ def html_summary(trace):
         rows.append(("script", " ".join([script.get("path", "?"), *map(str, script.get("args", []))])))
     rows.append(("update", "recorded" if m.get("update") else "absent"))
     rows += [(f"convention: {k}", v) for k, v in _conventions(m.get("conventions", {}))]
-    body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(v)}</td></tr>" for k, v in rows)
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(v)}</td></tr>"
+        for k, v in rows
+    )
     return f"<div><b>microtrace Trace</b><table>{body}</table></div>"
