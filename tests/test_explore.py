@@ -386,3 +386,8 @@ def test_a_group_shows_where_its_gradient_comes_from(opened, G):
     scopes = {G.nodes[n]["scope"] for n in best}
     lit = set(opened.js("[...document.querySelectorAll('#stage g.node.hl > title')].map(t => t.textContent)"))
     assert "pos2/lm_head" in lit and ("loss" in lit) == any(s.startswith("loss") for s in scopes)
+
+
+def test_the_same_step_gives_the_same_bytes(files):
+    again = build_explorer(new_trace(), limit=LIMIT)
+    assert again == (files / "step.html").read_text(encoding="utf-8")

@@ -41,6 +41,11 @@ def explore(trace, output, other, compare_step, max_nodes):
     """
     check_outputs([output], inputs=[other])
     _check_folder(output)
+    if "fused" not in trace.views():
+        n = trace.graph(trace.views()[0]).number_of_nodes()
+        click.echo(f"note: this trace file holds the {trace.views()[0]} view only ({n:,} nodes), drawn node by node: "
+                   "a larger page, slower to write; --run RUN --step K (or a trace saved with --view fused) "
+                   "draws the engine's own nodes", err=True)  # fmt: skip
     second = _second(trace, other, compare_step) if other else None
     try:
         page = build_explorer(trace, second, limit=max_nodes)

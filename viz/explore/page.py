@@ -45,9 +45,9 @@ def build_explorer(trace, other=None, limit=LIMIT, jobs=2):
         cmp.check_same_model(trace.meta, other.meta)
         G2 = explorer_graph(other)
     views, index = build_views(trace, G, limit)
-    drawn = [(i, v.digraph(G)) for i, v in enumerate(views)]
-    drawn = [(i, g) for i, g in drawn if g is not None]
-    svgs = dict(zip((i for i, _ in drawn), render_many([g for _, g in drawn], "svg", jobs=jobs)))
+    drawn = [i for i, v in enumerate(views) if v.kind != "list"]
+    # a generator: dot lays out the first views while Python still writes the DOT of the later ones
+    svgs = dict(zip(drawn, render_many((views[i].digraph(G) for i in drawn), "svg", jobs=jobs)))
     ranges = scope_ranges(G)
     links, packed = all_links(G)
     ratios = _ratios(trace, other, G, G2, views) if other is not None else {}

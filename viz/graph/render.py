@@ -82,24 +82,15 @@ def render_bytes(digraph: graphviz.Digraph | str, fmt: str, dpi: int | None = No
     return out
 
 
-def render_many(digraphs, fmt="svg", jobs=2, batch=40):
-    """Each of `digraphs` rendered (a list of bytes, in order): several graphs per `dot` process (one
-    file may hold many graphs; dot writes one document per graph), `jobs` processes at a time."""
+def render_many(digraphs, fmt="svg", jobs=2):
+    """Each of `digraphs` (any iterable: a generator lets dot start on the first while the rest are
+    made) rendered, a list of bytes in order, `jobs` `dot` processes at a time. One process per graph:
+    dot fed several graphs in one file lays later ones out differently from run to run, and the same
+    input must give the same bytes."""
     from concurrent.futures import ThreadPoolExecutor
 
-    sources = [source_bytes(g) for g in digraphs]
-    chunks = [sources[i : i + batch] for i in range(0, len(sources), batch)]
-    end = {"svg": b"</svg>\n"}[fmt]
-
-    def run(chunk):
-        out = render_bytes(b"".join(chunk).decode("utf-8"), fmt)
-        docs = [d + end for d in out.split(end)[:-1]]
-        if len(docs) != len(chunk):
-            raise RenderError(f"dot gave {len(docs)} documents for {len(chunk)} graphs")
-        return docs
-
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return [doc for docs in pool.map(run, chunks) for doc in docs]
+        return list(pool.map(lambda g: render_bytes(g, fmt), digraphs))
 
 
 # cairo draws PNG and PDF with antialiased text; the svg device is Graphviz's own (text as text, tooltips
