@@ -4,6 +4,7 @@ import io
 import math
 import os
 import random
+import xml.etree.ElementTree as ET
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +17,7 @@ from microtrace.viz.attention import parts as P
 from microtrace.viz.draw import colormap as C
 from microtrace.viz.draw import fonts as F
 from microtrace.viz.draw import numfmt
+from microtrace.viz.draw.canvas import PillowCanvas
 
 BG = P.BACKGROUND
 
@@ -96,9 +98,13 @@ def test_log_helpers_and_ticks():
 
 def test_colorbar_has_gradient_and_fits_its_labels():
     scale = C.weight_scale()
-    bar = C.colorbar(scale, length=200, label="attention weight")
+    width = C.colorbar_width(scale, thickness=F.px(16, 1), label="attention weight")
+    canvas = PillowCanvas(width, 200 + 2 * C.colorbar_pad())
+    assert C.draw_colorbar(canvas, scale, (0, 0), length=200, label="attention weight") == canvas.height
+    bar = canvas.result()
     pad = C.colorbar_pad()
-    assert bar.width == C.colorbar_width(scale, thickness=F.px(16, 1), label="attention weight")
+    # the label, written upwards, fits inside the bar's width
+    assert any(bar.getpixel((width - 3, y)) != (255, 255, 255) for y in range(bar.height))
     # top row = maximum, bottom row = minimum (the outermost rows are the outline)
     assert bar.getpixel((5, pad + 1)) == C.viridis(1 - 1 / 199)
     assert bar.getpixel((5, pad + 198)) == C.viridis(1 / 199)
@@ -273,6 +279,56 @@ def test_same_input_gives_identical_png_bytes(tmp_path):
     assert os.listdir(tmp_path) == ["fig.png"]  # no temporary file left behind
     A.save_png(A.attention_grid(attention, labels), path)  # replaces
     assert path.read_bytes() != a
+
+
+def test_png_carries_the_dpi_of_its_scale():
+    attention, labels = random_attention(3, 1, 1, seed=1), labels_for(3)
+    for scale, dpi in ((1.0, 96), (2.0, 192)):
+        png = Image.open(io.BytesIO(A.png_bytes(A.attention_grid(attention, labels, scale=scale))))
+        assert [round(v) for v in png.info["dpi"]] == [dpi, dpi]
+
+
+def test_svg_is_the_same_figure_as_the_png():
+    attention, labels = random_attention(5, 1, 2, seed=4), labels_for(5)
+    image = A.attention_grid(attention, labels, title="a <title> & more")
+    svg = A.attention_grid(attention, labels, title="a <title> & more", fmt="svg")
+    assert svg == A.attention_grid(attention, labels, title="a <title> & more", fmt="svg")  # deterministic
+    root = ET.fromstring(svg.encode("utf-8"))
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    assert (int(root.get("width")), int(root.get("height"))) == image.size
+    assert root.find("s:title", ns).text == "a <title> & more"
+    hatched = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if (r.get("fill") or "").startswith("url(#")]
+    assert len(hatched) == 2 * (5 - 1)  # one band of masked cells per query row but the last, per head
+    tips = [t.text for t in root.iter("{http://www.w3.org/2000/svg}title")]
+    assert sum(1 for t in tips if t.startswith("query ")) == 2 * sum(range(1, 6))  # every cell has its value
+    lay = A.grid_layout(attention, labels, title="a <title> & more")
+    x0, y0, x1, y1 = lay.cell_box(0, 1, 4, 2)
+    cell = next(r for r in root.iter("{http://www.w3.org/2000/svg}rect")
+                if (r.get("x"), r.get("y")) == (str(x0), str(y0)) and r.find("s:title", ns) is not None)
+    assert cell.get("fill") == C.hex_color(image.getpixel((x0 + 3, y0 + 3)))
+
+
+def test_pdf_holds_the_exact_pixels_at_the_figure_dpi():
+    import re
+    import zlib
+
+    from microtrace.viz.draw.canvas import figure_bytes
+
+    image = A.attention_grid(random_attention(4, 1, 1, seed=2), labels_for(4), scale=2.0, fmt="pdf")
+    pdf = figure_bytes(image, "pdf")
+    assert pdf.startswith(b"%PDF-1.4") and pdf.endswith(b"%%EOF\n")
+    # every object is where the cross-reference table says
+    xref = int(re.search(rb"startxref\n(\d+)", pdf).group(1))
+    offsets = [int(o) for o in re.findall(rb"(\d{10}) 00000 n", pdf[xref:])]
+    for i, offset in enumerate(offsets, 1):
+        assert pdf[offset:].startswith(f"{i} 0 obj".encode())
+    w, h = image.size
+    box = [float(v) for v in re.search(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf).groups()]
+    assert box == pytest.approx([w * 72 / 192, h * 72 / 192], abs=0.01)  # 2x the pixels, the same size
+    length = int(re.search(rb"/Filter /FlateDecode /Length (\d+)", pdf).group(1))
+    start = pdf.index(b"stream\n") + len(b"stream\n")
+    assert zlib.decompress(pdf[start : start + length]) == image.convert("RGB").tobytes()
+    assert figure_bytes(image, "pdf") == pdf
 
 
 @pytest.mark.parametrize(

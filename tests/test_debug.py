@@ -256,7 +256,7 @@ def test_doctor_flags_a_zero_initialised_matrix(tmp_path):
         (["gradflow", "--run", "{run}", "--step", "6", "-o", "{tmp}/f.png"], "out of range"),
         (["gradflow", "--run", "{tmp}/nope", "--step", "1", "-o", "{tmp}/f.png"], "no such run"),
         (["gradflow", "--trace", "{tmp}/missing.json", "-o", "{tmp}/f.png"], "no such trace file"),
-        (["gradflow", "--run", "{run}", "--step", "1", "-o", "{tmp}/f.pdf"], ".png or .svg"),
+        (["gradflow", "--run", "{run}", "--step", "1", "-o", "{tmp}/f.jpg"], ".png, .svg or .pdf"),
         (["gradcheck", "--run", "{run}", "--step", "1", "--samples", "0"], "--samples"),
         (["gradcheck", "--run", "{run}", "--step", "1", "--eps", "0"], "--eps"),
         (["gradcheck", "--run", "{run}", "--step", "9"], "out of range"),

@@ -148,10 +148,11 @@ def check_layer_head(data, layer, head):
 
 
 def draw(data, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, vmax=None,
-         title=None, caption=None, notes=True):
+         title=None, caption=None, notes=True, fmt="png"):
     """The figure of one `AttentionData`: the heatmap grid (layers x heads), or with `per_token` the
     strips of one layer's `head` (an index or "mean"). `grad` draws d loss / d weight on the diverging
-    map, over +-`vmax` when given (a scale shared by several figures), else +-max|grad|."""
+    map, over +-`vmax` when given (a scale shared by several figures), else +-max|grad|. A `PIL.Image`,
+    or with `fmt="svg"` an SVG document (str)."""
     numbers = data.grad if grad else data.attention
     title = title_of(data, grad) if title is None else title
     caption = caption_of(data, grad) if caption is None else caption
@@ -159,11 +160,11 @@ def draw(data, *, grad=False, per_token=False, layer=0, head="mean", values=Fals
         check_layer_head(data, layer, head)
         return A.per_token_strips(
             numbers, data.labels, layer=layer, head=head, title=title, caption=caption, grad=grad, scale=scale,
-            notes=notes, vmax=vmax,
+            notes=notes, vmax=vmax, fmt=fmt,
         )
     return A.attention_grid(
         numbers, data.labels, title=title, caption=caption, grad=grad, scale=scale, values=values, notes=notes,
-        vmax=vmax,
+        vmax=vmax, fmt=fmt,
     )
 
 

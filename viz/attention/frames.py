@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 from microtrace.engine.atomic import write_atomic  # the project's one atomic writer
 from microtrace.viz.attention import parts as P
 from microtrace.viz.draw import fonts
-from microtrace.viz.draw.canvas import png_bytes
+from microtrace.viz.draw.canvas import DPI, PillowCanvas, png_bytes
 
 
 def _check_images(images, what="images"):
@@ -152,19 +152,18 @@ def contact_sheet(images: Sequence[Image.Image], labels: Sequence[str] | None = 
     width = 2 * m + max(grid_w, text_w)
     top = m + P.title_height(title_lines, scale)
     height = top + rows * (label_h + th + 2) + (rows - 1) * gap + m
-    sheet = Image.new("RGB", (width, height), P.BACKGROUND)
-    draw = ImageDraw.Draw(sheet)
-    P.draw_title(draw, title_lines, m, m, scale)
+    sheet = PillowCanvas(width, height, P.BACKGROUND, dpi=round(DPI * scale))
+    P.top_block(title_lines, scale).draw(sheet, m, m)
     for i, image in enumerate(images):
         r, col = divmod(i, cols)
         x = m + col * (tw + 2 + gap)
         y = top + r * (label_h + th + 2 + gap)
         if labels is not None:
-            fonts.draw_text(draw, (x, y), labels[i], s.header, P.INK)
+            sheet.text((x, y), labels[i], s.header, P.INK)
         fy = y + label_h
-        draw.rectangle((x, fy, x + tw + 1, fy + th + 1), outline=(200, 200, 200))
-        sheet.paste(image, (x + 1 + (tw - image.width) // 2, fy + 1 + (th - image.height) // 2))
-    return sheet
+        sheet.rect((x, fy, x + tw + 1, fy + th + 1), outline=(200, 200, 200))
+        sheet.image.paste(image, (x + 1 + (tw - image.width) // 2, fy + 1 + (th - image.height) // 2))
+    return sheet.result()
 
 
 def save_png(image: Image.Image, path: str | os.PathLike) -> str:

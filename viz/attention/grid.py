@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from microtrace.viz.attention import parts as P
 from microtrace.viz.attention.validate import all_values, has_nonfinite, validate_attention
@@ -32,24 +32,6 @@ def _values_fit(values, cell, grad):
     return widest <= cell - 4
 
 
-def _hatch_tile(width, height, spacing, color=P.HATCH, background=P.BACKGROUND):
-    """Diagonal lines ("/" direction) every `spacing` pixels, on `background`."""
-    im = Image.new("RGB", (width, height), background)
-    draw = ImageDraw.Draw(im)
-    for start in range(0, width + height, spacing):
-        draw.line([(start, 0), (start - height, height)], fill=color)
-    return im
-
-
-def _upper_mask(n, cell):
-    """L-mode mask of the cells strictly above the diagonal of an n x n grid of `cell`-pixel cells."""
-    mask = Image.new("L", (n * cell, n * cell), 0)
-    draw = ImageDraw.Draw(mask)
-    for q in range(n - 1):
-        draw.rectangle(((q + 1) * cell, q * cell, n * cell - 1, (q + 1) * cell - 1), fill=255)
-    return mask
-
-
 def _staircase(x0, y0, n, cell):
     """Outline points of the lower triangle (cells with key <= query) of a heatmap at (x0, y0)."""
     pts = [(x0, y0)]
@@ -58,18 +40,6 @@ def _staircase(x0, y0, n, cell):
         pts.append((x0 + (q + 1) * cell, y0 + (q + 1) * cell))
     pts.append((x0, y0 + n * cell))
     return pts
-
-
-def _token_tile(label, size, fill, background):
-    w = fonts.token_width(label, size) + 2
-    h = fonts.token_height(label, size) + 2
-    im = Image.new("RGB", (w, h), background)
-    fonts.draw_token(ImageDraw.Draw(im), (w / 2, h / 2), label, size, fill)
-    return im
-
-
-def _rotated_text(text, size, fill, background=P.BACKGROUND):
-    return colormap.text_image(text, size, fill, background).transpose(Image.Transpose.ROTATE_90)
 
 
 @dataclass(frozen=True)
@@ -131,9 +101,9 @@ def _grid_layout(n, n_layers, n_heads, labels, scale, title, caption, notes, bar
     bar_pad = colormap.colorbar_pad(scale)
     bar_h = header_h - bar_pad + bar_length + 2 * bar_pad
     if nonfinite:
-        legend = P.nan_legend(scale, c)
-        bar_w = max(bar_w, legend.width)
-        bar_h += fonts.px(12, scale) + legend.height
+        legend_w, legend_h = P.nan_legend_size(scale, c)
+        bar_w = max(bar_w, legend_w)
+        bar_h += fonts.px(12, scale) + legend_h
     content_w = grid_w + fonts.px(P.BAR_GAP, scale) + bar_w
     content_h = max(grid_h, bar_h)
 
@@ -212,7 +182,8 @@ def grid_layout(attention: Sequence, labels: Sequence[str], *, title: str = "", 
 
 
 def attention_grid(attention: Sequence, labels: Sequence[str], *, title: str = "", caption: str = "", grad: bool = False,
-                   scale: float = 1.0, values: bool = False, notes: bool = True, vmax: float | None = None) -> Image.Image:
+                   scale: float = 1.0, values: bool = False, notes: bool = True, vmax: float | None = None,
+                   fmt: str = "png") -> Image.Image | str:
     """Heatmaps of attention, one per (layer, head): rows of the grid are layers, columns are heads.
 
     attention[layer][head][query] lists the weights of keys 0..query (see the module docs); labels[i] is
@@ -244,6 +215,9 @@ def attention_grid(attention: Sequence, labels: Sequence[str], *, title: str = "
     (lines wrap at the content width, at least px(480)). So each extra token adds exactly H * c to the
     width and L * c to the height (once n * c exceeds the header width and the colour bar's minimum),
     each extra head Pw + px(22), each extra layer Ph + px(22). `grid_layout` returns the positions.
+
+    `fmt`: "png" (or "pdf") returns a `PIL.Image` at `scale` times 96 DPI, "svg" the same figure as an
+    SVG document (a str).
     """
     lay, plan = _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax)
     attention, labels, all_values = plan["attention"], plan["labels"], plan["values"]
@@ -253,34 +227,23 @@ def attention_grid(attention: Sequence, labels: Sequence[str], *, title: str = "
     s = fonts.sizes(scale)
     c = lay.cell
     m = fonts.px(P.MARGIN, scale)
-    im, draw = P.new_figure(lay, scale)
-    look = _PanelLook(
-        scale=scale,
-        grad=grad,
-        scale_obj=scale_obj,
-        hatch=_hatch_tile(n * c, n * c, fonts.px(P.HATCH_SPACING, scale)),
-        mask=_upper_mask(n, c),
-        show_values=values and _values_fit(all_values, c, grad),
-        tiles={
-            label: _token_tile(label, s.label, P.INK, P.BACKGROUND).transpose(Image.Transpose.ROTATE_90)
-            for label in (set(labels) if lay.rotate_col_labels else ())
-        },
-    )
+    canvas = P.new_figure(lay, scale, fmt, title)
+    look = _PanelLook(scale=scale, grad=grad, scale_obj=scale_obj, show_values=values and _values_fit(all_values, c, grad))
     for li in range(n_layers):
         for hi in range(n_heads):
-            _draw_panel(im, draw, lay, li, hi, attention[li][hi], labels, look)
+            _draw_panel(canvas, lay, li, hi, attention[li][hi], labels, look)
         # "query" written upwards left of the first heatmap of this layer
         x0, y0 = lay.heatmap_origins[li][0]
-        q_img = _rotated_text("query", s.axis, P.MUTED_INK)
-        im.paste(q_img, (m, int(y0 + (n * c - q_img.height) / 2)))
+        wide, high = fonts.text_size("query", s.axis)  # turned upwards: as high as the text is wide
+        top = int(y0 + (n * c - wide) / 2)
+        canvas.vtext((m + high / 2, top + wide / 2), "query", s.axis, P.MUTED_INK)
     for hi in range(n_heads):  # "key" under the last layer's column labels
         x0, y0 = lay.heatmap_origins[n_layers - 1][hi]
-        fonts.draw_text(draw, (x0 + n * c / 2, y0 + n * c + lay.col_label_height), "key", s.axis, P.MUTED_INK, anchor="ma")
+        canvas.text((x0 + n * c / 2, y0 + n * c + lay.col_label_height), "key", s.axis, P.MUTED_INK, anchor="ma")
 
     bar_length = max(n * c, fonts.px(P.BAR_MIN_LENGTH, scale), fonts.text_width(bar_label, s.axis))
-    legend = P.nan_legend(scale, c) if nonfinite else None
-    P.draw_colorbar_and_caption(im, draw, lay, scale_obj, bar_length, bar_label, legend, scale)
-    return im
+    P.draw_colorbar_and_caption(canvas, lay, scale_obj, bar_length, bar_label, c if nonfinite else None, scale)
+    return canvas.result()
 
 
 @dataclass(frozen=True)
@@ -290,45 +253,43 @@ class _PanelLook:
     scale: float
     grad: bool
     scale_obj: object  # the colour scale
-    hatch: Image.Image  # the hatched tile over the masked cells
-    mask: Image.Image  # where it goes: the cells above the diagonal
     show_values: bool
-    tiles: dict  # label -> its rotated image, when column labels are rotated
 
 
-def _draw_panel(im, draw, lay, li, hi, rows, labels, look):
-    """One heatmap: its header, the cells (hatched above the diagonal), the outline and the labels."""
+def _draw_panel(c, lay, li, hi, rows, labels, look):
+    """One heatmap on canvas `c`: its header, the cells (hatched above the diagonal), the outline and
+    the labels."""
     s = fonts.sizes(look.scale)
-    n, c = len(labels), lay.cell
+    n, cell = len(labels), lay.cell
     pad = fonts.px(P.LABEL_PAD, look.scale)
     x0, y0 = lay.heatmap_origins[li][hi]
     header_y = y0 - fonts.px(P.HEADER_PAD, look.scale)
-    fonts.draw_text(draw, (x0, header_y), f"layer {li} · head {hi}", s.header, P.INK, anchor="ld")
-    if n > 1:
-        im.paste(look.hatch, (x0, y0), look.mask)
-    value_size = _value_font_size(c)
+    c.text((x0, header_y), f"layer {li} · head {hi}", s.header, P.INK, anchor="ld")
+    if n > 1:  # the masked future: the cells above the diagonal
+        region = (x0, y0, x0 + n * cell - 1, y0 + n * cell - 1)
+        masked = [(x0 + (q + 1) * cell, y0 + q * cell, x0 + n * cell - 1, y0 + (q + 1) * cell - 1) for q in range(n - 1)]
+        c.hatch(region, masked, fonts.px(P.HATCH_SPACING, look.scale), P.HATCH)
+    value_size = _value_font_size(cell)
     for q, row in enumerate(rows):
         for k, v in enumerate(row):
             box = lay.cell_box(li, hi, q, k)
             color = look.scale_obj.color(v)
-            draw.rectangle(box, fill=color)
+            c.rect(box, fill=color, tooltip=f"query {q} {labels[q]!r}, key {k} {labels[k]!r}: {v!r}")
             if not math.isfinite(v):
-                P.draw_nan_mark(draw, box, look.scale)
+                P.draw_nan_mark(c, box, look.scale)
             elif look.show_values:
-                centre = (box[0] + c / 2, box[1] + c / 2)
-                text = _format_cell(v, look.grad)
-                fonts.draw_text(draw, centre, text, value_size, colormap.text_color_on(color), anchor="mm")
+                centre = (box[0] + cell / 2, box[1] + cell / 2)
+                c.text(centre, _format_cell(v, look.grad), value_size, colormap.text_color_on(color), anchor="mm")
     if look.grad and n > 1:  # faint cell borders: near-zero cells are near-white
         for i in range(1, n):
-            draw.line([(x0 + i * c, y0 + i * c), (x0 + i * c, y0 + n * c - 1)], fill=P.GRID_LINE)
-            draw.line([(x0, y0 + i * c), (x0 + i * c - 1, y0 + i * c)], fill=P.GRID_LINE)
-    draw.line(_staircase(x0, y0, n, c) + [(x0, y0)], fill=P.OUTLINE, width=max(1, fonts.px(1, look.scale)))
+            c.line([(x0 + i * cell, y0 + i * cell), (x0 + i * cell, y0 + n * cell - 1)], P.GRID_LINE)
+            c.line([(x0, y0 + i * cell), (x0 + i * cell - 1, y0 + i * cell)], P.GRID_LINE)
+    c.line(_staircase(x0, y0, n, cell) + [(x0, y0)], P.OUTLINE, width=max(1, fonts.px(1, look.scale)))
     # row labels (queries) in the gutter, column labels (keys) below
     for i, label in enumerate(labels):
-        fonts.draw_token(draw, (x0 - pad - (lay.row_label_width - pad) / 2, y0 + i * c + c / 2), label, s.label, P.INK)
+        c.token((x0 - pad - (lay.row_label_width - pad) / 2, y0 + i * cell + cell / 2), label, s.label, P.INK)
         if lay.rotate_col_labels:
-            tile = look.tiles[label]
-            im.paste(tile, (int(x0 + i * c + (c - tile.width) / 2), y0 + n * c + pad))
+            c.vtoken((x0 + i * cell + cell / 2, y0 + n * cell + pad), label, s.label, P.INK)
         else:
-            centre = (x0 + i * c + c / 2, y0 + n * c + pad + fonts.line_height(s.label) / 2)
-            fonts.draw_token(draw, centre, label, s.label, P.INK)
+            centre = (x0 + i * cell + cell / 2, y0 + n * cell + pad + fonts.line_height(s.label) / 2)
+            c.token(centre, label, s.label, P.INK)

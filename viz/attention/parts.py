@@ -1,12 +1,12 @@
-"""What the attention figures share: colours and lengths, the title and caption block, the colour bar
-with its nan/inf legend, the colour scale of weights or gradients."""
+"""What the attention figures share: colours and lengths, the title and caption blocks, the colour bar
+with its nan/inf legend, the colour scale of weights or gradients. Everything is drawn on a `canvas`."""
 
 import math
 
-from PIL import Image, ImageDraw
-
 from microtrace.viz.attention.validate import is_number
 from microtrace.viz.draw import colormap, fonts
+from microtrace.viz.draw.canvas import make_canvas
+from microtrace.viz.draw.text import TextBlock
 
 BACKGROUND = (255, 255, 255)
 INK = colormap.INK
@@ -31,15 +31,17 @@ HATCH_SPACING = 6
 STRIP_CELL = 28  # a character tile in per-token strips
 STRIP_GAP = 2  # between tiles
 TEXT_MIN_WIDTH = 480  # captions wrap at no less than this width
+NAN_TEXT = "nan / inf"
 
 
 
-def draw_nan_mark(draw, box, scale):
+def draw_nan_mark(c, box, scale):
+    """The white cross on a cell or tile holding nan or inf."""
     x0, y0, x1, y1 = box
     inset = max(2, (x1 - x0) // 4)
     w = max(1, fonts.px(1.5, scale))
-    draw.line([(x0 + inset, y0 + inset), (x1 - inset, y1 - inset)], fill=NAN_MARK, width=w)
-    draw.line([(x0 + inset, y1 - inset), (x1 - inset, y0 + inset)], fill=NAN_MARK, width=w)
+    c.line([(x0 + inset, y0 + inset), (x1 - inset, y1 - inset)], NAN_MARK, width=w)
+    c.line([(x0 + inset, y1 - inset), (x1 - inset, y0 + inset)], NAN_MARK, width=w)
 
 
 def notes_text(labels, grad, nonfinite, first):
@@ -66,76 +68,76 @@ def text_block(title, caption, notes, width, scale):
     return title_lines, caption_lines, note_lines, widest
 
 
-def title_height(title_lines, scale):
-    if not title_lines:
-        return 0
+def _paragraphs(*parts):
+    return tuple((tuple(lines), size, fill) for lines, size, fill in parts if lines)
+
+
+def top_block(title_lines, scale):
+    """The title above the figure (`text.TextBlock`, with the gap below it)."""
     s = fonts.sizes(scale)
-    return fonts.block_height(title_lines, s.title, fonts.px(2, scale)) + fonts.px(TITLE_GAP, scale)
+    return TextBlock(_paragraphs((title_lines, s.title, INK)), scale, below=fonts.px(TITLE_GAP, scale))
+
+
+def foot_block(caption_lines, note_lines, scale):
+    """The caption (ink) and the notes (muted) at the foot of the figure, with the gap above them."""
+    s = fonts.sizes(scale)
+    paragraphs = _paragraphs((caption_lines, s.caption, INK), (note_lines, s.caption, MUTED_INK))
+    return TextBlock(paragraphs, scale, above=fonts.px(TITLE_GAP, scale))
+
+
+def title_height(title_lines, scale):
+    return top_block(title_lines, scale).height
 
 
 def caption_height(caption_lines, note_lines, scale):
-    if not caption_lines and not note_lines:
-        return 0
-    s = fonts.sizes(scale)
-    spacing = fonts.px(2, scale)
-    h = fonts.px(TITLE_GAP, scale) + fonts.block_height(caption_lines + note_lines, s.caption, spacing)
-    if caption_lines and note_lines:
-        h += fonts.px(4, scale)
-    return h
+    return foot_block(caption_lines, note_lines, scale).height
 
 
-def draw_title(draw, title_lines, x, y, scale):
-    s = fonts.sizes(scale)
-    fonts.draw_lines(draw, (x, y), title_lines, s.title, INK, spacing=fonts.px(2, scale))
-
-
-def draw_caption(draw, caption_lines, note_lines, x, y, scale):
-    s = fonts.sizes(scale)
-    spacing = fonts.px(2, scale)
-    y += fonts.px(TITLE_GAP, scale)
-    fonts.draw_lines(draw, (x, y), caption_lines, s.caption, INK, spacing=spacing)
-    if caption_lines and note_lines:
-        y += fonts.block_height(caption_lines, s.caption, spacing) + spacing + fonts.px(4, scale)
-    fonts.draw_lines(draw, (x, y), note_lines, s.caption, MUTED_INK, spacing=spacing)
-
-
-def new_figure(lay, scale):
-    """`(image, draw)`: a blank figure of the layout's size with its title drawn (heatmap grid or strips)."""
-    im = Image.new("RGB", lay.size, BACKGROUND)
-    draw = ImageDraw.Draw(im)
+def new_figure(lay, scale, fmt, title):
+    """A canvas (`fmt` png, svg or pdf) of the layout's size with its title drawn (heatmap grid or strips)."""
+    c = make_canvas(fmt, *lay.size, title=title, scale=scale)
     m = fonts.px(MARGIN, scale)
-    draw_title(draw, lay.title_lines, m, m, scale)
-    return im, draw
+    top_block(lay.title_lines, scale).draw(c, m, m)
+    return c
 
 
-def draw_colorbar_and_caption(im, draw, lay, scale_obj, bar_length, bar_label, legend, scale):
+def draw_colorbar_and_caption(c, lay, scale_obj, bar_length, bar_label, legend_cell, scale):
     """How the heatmap grid and the strips end: the colour bar at the layout's place, the nan/inf
-    `legend` image (None: no such values) under it, and the caption and notes at the foot."""
-    bar = colormap.colorbar(
-        scale_obj, length=bar_length, thickness=fonts.px(BAR_THICKNESS, scale), label=bar_label, scale=scale
+    legend under it when `legend_cell` (the cell size its swatch follows) is not None, and the caption
+    and notes at the foot."""
+    x, y = lay.colorbar_origin
+    bar_h = colormap.draw_colorbar(
+        c, scale_obj, (x, y), length=bar_length, thickness=fonts.px(BAR_THICKNESS, scale), label=bar_label,
+        scale=scale,
     )
-    im.paste(bar, lay.colorbar_origin)
-    if legend is not None:
-        im.paste(legend, (lay.colorbar_origin[0], lay.colorbar_origin[1] + bar.height + fonts.px(12, scale)))
+    if legend_cell is not None:
+        draw_nan_legend(c, (x, y + bar_h + fonts.px(12, scale)), scale, legend_cell)
     m = fonts.px(MARGIN, scale)
-    caption_top = lay.size[1] - m - caption_height(lay.caption_lines, lay.note_lines, scale)
-    draw_caption(draw, lay.caption_lines, lay.note_lines, m, caption_top, scale)
+    foot = foot_block(lay.caption_lines, lay.note_lines, scale)
+    foot.draw(c, m, lay.size[1] - m - foot.height)
 
 
-def nan_legend(scale, cell):
-    """A small image: a nan swatch and its meaning."""
+def _nan_legend_parts(scale, cell):
     s = fonts.sizes(scale)
-    text = "nan / inf"
     sw = max(cell // 2 + 4, fonts.px(16, scale))
     gap = fonts.px(6, scale)
-    h = max(sw, fonts.line_height(s.tick))
-    im = Image.new("RGB", (sw + gap + fonts.text_width(text, s.tick) + 1, h), BACKGROUND)
-    draw = ImageDraw.Draw(im)
-    y0 = (h - sw) // 2
-    draw.rectangle((0, y0, sw - 1, y0 + sw - 1), fill=colormap.NAN_COLOR)
-    draw_nan_mark(draw, (0, y0, sw - 1, y0 + sw - 1), scale)
-    fonts.draw_text(draw, (sw + gap, h / 2), text, s.tick, INK, anchor="lm")
-    return im
+    return s, sw, gap, max(sw, fonts.line_height(s.tick))
+
+
+def nan_legend_size(scale, cell):
+    """(width, height) of the nan/inf legend: a swatch and its meaning."""
+    s, sw, gap, h = _nan_legend_parts(scale, cell)
+    return sw + gap + fonts.text_width(NAN_TEXT, s.tick) + 1, h
+
+
+def draw_nan_legend(c, xy, scale, cell):
+    s, sw, gap, h = _nan_legend_parts(scale, cell)
+    x, y = xy
+    y0 = y + (h - sw) // 2
+    box = (x, y0, x + sw - 1, y0 + sw - 1)
+    c.rect(box, fill=colormap.NAN_COLOR)
+    draw_nan_mark(c, box, scale)
+    c.text((x + sw + gap, y + h / 2), NAN_TEXT, s.tick, INK, anchor="lm")
 
 
 def color_scale(values, grad, vmax):

@@ -69,10 +69,11 @@ def _strip_plan(attention, labels, layer, head, title, caption, grad, scale, not
     bar_w = colormap.colorbar_width(scale_obj, thickness=fonts.px(P.BAR_THICKNESS, scale), label=bar_label, scale=scale)
     bar_pad = colormap.colorbar_pad(scale)
     bar_h = header_h - bar_pad + bar_length + 2 * bar_pad
-    legend = P.nan_legend(scale, t) if nonfinite else None
-    if legend is not None:
-        bar_w = max(bar_w, legend.width)
-        bar_h += fonts.px(12, scale) + legend.height
+    legend_cell = t if nonfinite else None  # the nan/inf legend's swatch follows the tile size
+    if nonfinite:
+        legend_w, legend_h = P.nan_legend_size(scale, t)
+        bar_w = max(bar_w, legend_w)
+        bar_h += fonts.px(12, scale) + legend_h
     content_w = strips_w + fonts.px(P.BAR_GAP, scale) + bar_w
     content_h = max(header_h + strips_h, bar_h)
     first = [
@@ -98,7 +99,7 @@ def _strip_plan(attention, labels, layer, head, title, caption, grad, scale, not
     )
     return lay, dict(
         labels=labels, rows=rows, scale_obj=scale_obj, header=header, top=top, bar_label=bar_label,
-        bar_length=bar_length, legend=legend,
+        bar_length=bar_length, legend_cell=legend_cell,
     )
 
 
@@ -111,7 +112,7 @@ def strip_layout(attention: Sequence, labels: Sequence[str], *, layer: int = 0, 
 
 def per_token_strips(attention: Sequence, labels: Sequence[str], *, layer: int = 0, head: int | str = 0, title: str = "",
                      caption: str = "", grad: bool = False, scale: float = 1.0, notes: bool = True,
-                     vmax: float | None = None) -> Image.Image:
+                     vmax: float | None = None, fmt: str = "png") -> Image.Image | str:
     """The per-token view of one head (or `head="mean"`: the mean over the layer's heads).
 
     One row per query position i: the characters of its context (positions 0..i) as tiles, each tile's
@@ -124,7 +125,7 @@ def per_token_strips(attention: Sequence, labels: Sequence[str], *, layer: int =
     Size at scale s with px(v) = max(1, round(v * s)): tiles of t = px(28) (wider if a label is) every
     t + px(2); width = 2 * px(20) + max(index column + n * (t + px(2)) + px(26) + colour-bar width,
     text width), height = 2 * px(20) + title block + max(header line + n * (t + px(2)), colour-bar
-    height) + caption block. `strip_layout` returns the positions.
+    height) + caption block. `strip_layout` returns the positions. `fmt` as for `attention_grid`.
     """
     lay, plan = _strip_plan(attention, labels, layer, head, title, caption, grad, scale, notes, vmax)
     labels, rows, scale_obj = plan["labels"], plan["rows"], plan["scale_obj"]
@@ -132,20 +133,20 @@ def per_token_strips(attention: Sequence, labels: Sequence[str], *, layer: int =
     m = fonts.px(P.MARGIN, scale)
     pad = fonts.px(P.LABEL_PAD, scale)
     t = lay.cell
-    im, draw = P.new_figure(lay, scale)
-    fonts.draw_text(draw, (m, plan["top"]), plan["header"], s.header, P.INK)
+    c = P.new_figure(lay, scale, fmt, title)
+    c.text((m, plan["top"]), plan["header"], s.header, P.INK)
     ring = max(2, fonts.px(2.5, scale))
     for q, row in enumerate(rows):
         x0, y0, _, _ = lay.tile_box(q, 0)
-        fonts.draw_text(draw, (x0 - pad, y0 + t / 2), f"{q}", s.small, P.MUTED_INK, anchor="rm")
+        c.text((x0 - pad, y0 + t / 2), f"{q}", s.small, P.MUTED_INK, anchor="rm")
         for k, v in enumerate(row):
             box = lay.tile_box(q, k)
             color = scale_obj.color(v)
-            draw.rectangle(box, fill=color)
+            c.rect(box, fill=color, tooltip=f"query {q} {labels[q]!r}, key {k} {labels[k]!r}: {v!r}")
             if not math.isfinite(v):
-                P.draw_nan_mark(draw, box, scale)
+                P.draw_nan_mark(c, box, scale)
                 continue
-            fonts.draw_token(draw, (box[0] + t / 2, box[1] + t / 2), labels[k], s.label, colormap.text_color_on(color))
-        draw.rectangle(lay.tile_box(q, q), outline=P.ACCENT, width=ring)
-    P.draw_colorbar_and_caption(im, draw, lay, scale_obj, plan["bar_length"], plan["bar_label"], plan["legend"], scale)
-    return im
+            c.token((box[0] + t / 2, box[1] + t / 2), labels[k], s.label, colormap.text_color_on(color))
+        c.rect(lay.tile_box(q, q), outline=P.ACCENT, width=ring)
+    P.draw_colorbar_and_caption(c, lay, scale_obj, plan["bar_length"], plan["bar_label"], plan["legend_cell"], scale)
+    return c.result()

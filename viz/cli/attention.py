@@ -18,7 +18,8 @@ from microtrace.viz import attention as A
 from microtrace.viz.attention import data as AT
 from microtrace.tracer.steps import StepRangeError
 from microtrace.viz.cli.checks import SCALE, command
-from microtrace.viz.cli.common import StepRange, UserError, get_trace, write_output
+from microtrace.viz.cli.common import StepRange, UserError, figure_format, get_trace, write_output
+from microtrace.viz.draw.canvas import figure_bytes
 
 
 class Head(click.ParamType):
@@ -37,7 +38,7 @@ class Head(click.ParamType):
 def _check_combination(run_dir, step, trace_file, text, steps, per_token, layer, head, output, json_file):
     """One line about the first option combination that cannot work (before any slow work)."""
     if not output and not json_file:
-        raise UserError("nothing to write: give -o FILE (.png, or .gif with --steps) and/or --json FILE")
+        raise UserError("nothing to write: give -o FILE (.png, .svg or .pdf; .gif with --steps) and/or --json FILE")
     if (layer is not None or head is not None) and not per_token:
         raise UserError("--layer and --head choose the head of --per-token; the grid always shows every head")
     if steps is not None:
@@ -50,8 +51,10 @@ def _check_combination(run_dir, step, trace_file, text, steps, per_token, layer,
         if output and Path(output).suffix.lower() != ".gif":
             raise UserError(f"with --steps the output is an animated GIF: -o {output} should end in .gif")
         return
-    if output and Path(output).suffix.lower() != ".png":
-        raise UserError(f"-o {output} should end in .png (an animated .gif needs --steps A:B:S)")
+    if output and Path(output).suffix.lower() == ".gif":
+        raise UserError(f"-o {output}: an animated .gif needs --steps A:B:S")
+    if output:
+        figure_format(output)
     if text is not None:
         if trace_file:
             raise UserError("--text needs --run DIR --step K: a trace file holds its own text")
@@ -80,7 +83,7 @@ def _json_bytes(value):
 @click.option("--scale", type=SCALE, default=1.0, show_default=True, help="Pixel size multiplier.")
 @click.option("--duration", type=click.IntRange(10, 60000), default=600, show_default=True, help="Milliseconds per GIF frame.")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Also write the numbers behind the figure as JSON.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Figure to write: .png, or .gif with --steps.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Figure to write: .png, .svg or .pdf, or .gif with --steps.")
 def attention(run_dir, step, trace_file, text, steps, grad, per_token, layer, head, values, scale, duration,
               json_file, output):
     """Attention heatmaps: which earlier characters each character attends to, in every head.
@@ -124,9 +127,10 @@ def _one_step(run_dir, step, trace_file, text, look, output, json_file):
         trace = get_trace(run_dir, step, trace_file)
     data = AT.read_attention(trace)
     if output:
-        image = AT.draw(data, **look)
-        write_output(output, A.png_bytes(image))
-        click.echo(f"step {data.meta['step']}: {data.meta['text']!r} -> {output} ({image.width}x{image.height})", err=True)
+        fmt = figure_format(output)
+        figure = AT.draw(data, fmt=fmt, **look)
+        write_output(output, figure_bytes(figure, fmt))
+        click.echo(f"step {data.meta['step']}: {data.meta['text']!r} -> {output}", err=True)
     if json_file:
         write_output(json_file, _json_bytes(AT.record(data, look["grad"])))
         click.echo(f"numbers -> {json_file}", err=True)

@@ -22,6 +22,17 @@ from microtrace.tracer.steps import StepRangeError, parse_steps
 from microtrace.viz.cli.checks import BadInput as UserError  # one-line error about the input, exit code 2
 
 
+FIGURE_FORMATS = ("png", "svg", "pdf")  # what `viz.draw.canvas` makes
+
+
+def figure_format(path):
+    """The figure format the extension of `path` names (png, svg or pdf); UserError for any other."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FIGURE_FORMATS:
+        raise UserError(f"cannot tell the figure format from {str(path)!r}: end it in .png, .svg or .pdf")
+    return suffix
+
+
 class StepRange(click.ParamType):
     """`--steps A:B[:S]`: a `range` of 0-based steps, as Python's range (B excluded, S defaults to 1)."""
 

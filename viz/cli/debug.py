@@ -15,17 +15,14 @@ from microtrace.engine.run import open_run
 
 from microtrace.viz.draw.canvas import figure_bytes
 from microtrace.viz.cli.checks import POSITIVE, SCALE, command, user_errors
-from microtrace.viz.cli.common import StepRange, UserError, get_trace, trace_source_options, write_output
-
-FIGURE_FORMATS = ("png", "svg")
-
-
-def _figure_format(path):
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in FIGURE_FORMATS:
-        raise UserError(f"cannot tell the figure format from {str(path)!r}: end it in .png or .svg")
-    return suffix
-
+from microtrace.viz.cli.common import (
+    StepRange,
+    UserError,
+    figure_format,
+    get_trace,
+    trace_source_options,
+    write_output,
+)
 
 def _graph(trace):
     """The elementary graph, or the fused one when that is all a trace file holds."""
@@ -39,7 +36,7 @@ def _graph(trace):
 @click.option("--steps", type=StepRange(),
               help="A range of steps of --run, as Python's range (0-based, B excluded): statistics as lines, and a CSV.")
 @click.option("--per-position", is_flag=True, help="Gradient per token position and block, and through the KV cache.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Figure to write: .png or .svg.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Figure to write: .png, .svg or .pdf.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
               help="Also write the per-matrix numbers as CSV (with --steps the default is OUTPUT with .csv).")
 @click.option("--scale", default=1.0, show_default=True, type=SCALE, help="Size of the figure.")
@@ -58,7 +55,7 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
         microtrace gradflow --trace step120.json --per-position -o positions.svg
         microtrace gradflow --run runs/demo --steps 0:1000:10 -o flow.png   # also flow.csv
     """
-    fmt = _figure_format(output)
+    fmt = figure_format(output)
     if steps is not None:
         figure, csv_text, note = _steps(run_dir, step, trace_file, steps, per_position, scale, fmt)
         csv_path = csv_path or str(Path(output).with_suffix(".csv"))
@@ -69,7 +66,7 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
         figure = trace_figure(trace, fmt, per_position, scale)
         csv_text = _step_csv(_graph(trace)) if csv_path else None
         note = f"step {trace.step}"
-    write_output(output, figure_bytes(figure))
+    write_output(output, figure_bytes(figure, fmt))
     written = [output]
     if csv_text is not None:
         write_output(csv_path, csv_text)

@@ -1,4 +1,5 @@
-"""One drawing interface, two outputs: a Pillow image (PNG) or an SVG document written directly.
+"""One drawing interface, two outputs: a Pillow image (PNG, or PDF around it) or an SVG document written
+directly.
 
 A figure is laid out once, in pixels, and drawn onto a `Canvas`; `PillowCanvas` and `SvgCanvas` turn the
 same calls into the same picture. Text is measured with `fonts` for both, so a layout that fits in the
@@ -12,6 +13,7 @@ valid XML (escaped, control characters replaced).
 
 import io
 import math
+import zlib
 from xml.sax.saxutils import escape, quoteattr
 
 from PIL import Image, ImageDraw
@@ -22,6 +24,9 @@ from microtrace.viz.draw import fonts
 from microtrace.viz.draw.colormap import hex_color
 
 WHITE = (255, 255, 255)
+# A figure at scale 1 is laid out in CSS pixels, 96 to the inch. At scale s it has s times the pixels and
+# s times the DPI, so that it prints (and a PDF's page measures) the same size at any scale.
+DPI = 96
 SVG_FONT_FAMILY = "Aileron, 'Helvetica Neue', Helvetica, Arial, sans-serif"
 
 
@@ -70,9 +75,10 @@ def _dash_segments(points, dash):
 class PillowCanvas:
     """Draws on an RGB `PIL.Image`; `result()` returns it."""
 
-    def __init__(self, width, height, background=WHITE):
+    def __init__(self, width, height, background=WHITE, dpi=DPI):
         self.width, self.height = int(width), int(height)
         self.image = Image.new("RGB", (self.width, self.height), background)
+        self.image.info["dpi"] = (dpi, dpi)
         self.draw = ImageDraw.Draw(self.image)
         self.background = background
 
@@ -107,6 +113,29 @@ class PillowCanvas:
     def token(self, center, label, size, fill):
         fonts.draw_token(self.draw, center, label, size, fill)
 
+    def vtoken(self, top_center, label, size, fill):
+        """A token label written upwards: centred on x = top_center[0], its top at top_center[1]."""
+        w, h = fonts.token_width(label, size) + 2, fonts.token_height(label, size) + 2
+        tile = Image.new("RGB", (w, h), self.background)
+        fonts.draw_token(ImageDraw.Draw(tile), (w / 2, h / 2), label, size, fill)
+        tile = tile.transpose(Image.Transpose.ROTATE_90)
+        self.image.paste(tile, (int(top_center[0] - tile.width / 2), int(top_center[1])))
+
+    def hatch(self, region, boxes, spacing, color):
+        """Diagonal lines ("/") every `spacing` pixels, in step with the corner of `region` (x0, y0, x1,
+        y1), over the `boxes` inside it (corners inclusive, like `rect`)."""
+        x0, y0, x1, y1 = region
+        w, h = x1 - x0 + 1, y1 - y0 + 1
+        tile = Image.new("RGB", (w, h), self.background)
+        lines = ImageDraw.Draw(tile)
+        for start in range(0, w + h, spacing):
+            lines.line([(start, 0), (start - h, h)], fill=color)
+        mask = Image.new("L", (w, h), 0)
+        where = ImageDraw.Draw(mask)
+        for bx0, by0, bx1, by1 in boxes:
+            where.rectangle((bx0 - x0, by0 - y0, bx1 - x0, by1 - y0), fill=255)
+        self.image.paste(tile, (x0, y0), mask)
+
     def result(self):
         return self.image
 
@@ -117,7 +146,9 @@ class SvgCanvas:
     def __init__(self, width, height, background=WHITE, title=""):
         self.width, self.height = int(width), int(height)
         self.parts = []
+        self.defs = []
         self.title = title
+        self.background = background
         self.rect((0, 0, self.width, self.height), fill=background)
 
     def _add(self, element):
@@ -195,37 +226,103 @@ class SvgCanvas:
         else:
             self.text(center, label, size, fill, anchor="mm")
 
+    def vtoken(self, top_center, label, size, fill):
+        w = fonts.token_width(label, size) + 2
+        center = (top_center[0], top_center[1] + w / 2)
+        self._add(f'<g transform="rotate(-90 {_num(center[0])} {_num(center[1])})">')
+        self.token(center, label, size, fill)
+        self._add("</g>")
+
+    def hatch(self, region, boxes, spacing, color):
+        x0, y0 = region[0], region[1]
+        pattern = f"hatch{len(self.defs)}"
+        s, ink = _num(spacing), hex_color(color)
+        # "/" lines through the tile's corners, with the neighbouring tiles' ends at two corners
+        self.defs.append(
+            f'<pattern id="{pattern}" patternUnits="userSpaceOnUse" x="{_num(x0)}" y="{_num(y0)}" '
+            f'width="{s}" height="{s}"><rect width="{s}" height="{s}" fill="{hex_color(self.background)}"/>'
+            f'<path d="M0,{s} L{s},0 M-1,1 L1,-1 M{_num(spacing - 1)},{_num(spacing + 1)} '
+            f'L{_num(spacing + 1)},{_num(spacing - 1)}" stroke="{ink}" stroke-width="1"/></pattern>'
+        )
+        for bx0, by0, bx1, by1 in boxes:
+            self._add(f'<rect x="{_num(bx0)}" y="{_num(by0)}" width="{_num(bx1 - bx0 + 1)}" '
+                      f'height="{_num(by1 - by0 + 1)}" fill="url(#{pattern})"/>')
+
     def result(self):
         head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" height="{self.height}" '
                 f'viewBox="0 0 {self.width} {self.height}" font-family={quoteattr(SVG_FONT_FAMILY)}>')
         title = [f"<title>{_xml_text(self.title)}</title>"] if self.title else []
-        return "\n".join(['<?xml version="1.0" encoding="UTF-8"?>', head, *title, *self.parts, "</svg>"]) + "\n"
+        defs = ["<defs>", *self.defs, "</defs>"] if self.defs else []
+        return "\n".join(['<?xml version="1.0" encoding="UTF-8"?>', head, *title, *defs, *self.parts, "</svg>"]) + "\n"
 
 
-def make_canvas(fmt, width, height, title=""):
-    """A canvas for output format `fmt`: "png" (Pillow) or "svg"."""
-    if fmt == "png":
-        return PillowCanvas(width, height)
+FORMATS = ("png", "svg", "pdf")
+
+
+def make_canvas(fmt, width, height, title="", scale=1.0):
+    """A canvas for output format `fmt`: "png" or "pdf" (Pillow, at `scale` times the DPI) or "svg"."""
+    if fmt in ("png", "pdf"):
+        return PillowCanvas(width, height, dpi=round(DPI * scale))
     if fmt == "svg":
         return SvgCanvas(width, height, title=title)
-    raise ValueError(f"unknown figure format {fmt!r}: use png or svg")
+    raise ValueError(f"unknown figure format {fmt!r}: use {', '.join(FORMATS)}")
 
 
-def figure_bytes(figure):
-    """The bytes of a figure as a file: PNG for a `PIL.Image` (no metadata, so deterministic), UTF-8 for SVG."""
+def figure_bytes(figure, fmt="png"):
+    """The bytes of a figure as a file: UTF-8 for an SVG document (a str); for a `PIL.Image`, PNG or
+    (`fmt` "pdf") a PDF page holding it. Deterministic: the same figure gives the same bytes."""
     if isinstance(figure, str):
         return figure.encode("utf-8")
-    return png_bytes(figure)
+    return pdf_bytes(figure) if fmt == "pdf" else png_bytes(figure)
 
 
-def png_bytes(image):
-    """PNG bytes of `image` with no metadata (no time, text, dpi or colour profile chunks): the same
-    pixels always give the same bytes."""
+def _dpi(image):
+    """The image's DPI (one number) as the figure set it, else `DPI`."""
+    dpi = image.info.get("dpi", (DPI, DPI))
+    return round(float(dpi[0] if isinstance(dpi, tuple) else dpi))
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """PNG bytes of `image` with its DPI and no other metadata (no time, text or colour profile chunks):
+    the same pixels always give the same bytes."""
     if not isinstance(image, Image.Image):
         raise ValueError(f"expected a PIL image, got {type(image).__name__}")
     clean = image.convert("RGB") if image.mode not in ("RGB", "RGBA", "L", "P") else image.copy()
+    dpi = _dpi(image)
     clean.info = {}
     buf = io.BytesIO()
-    clean.save(buf, format="PNG", optimize=False, compress_level=6)
+    clean.save(buf, format="PNG", optimize=False, compress_level=6, dpi=(dpi, dpi))
     return buf.getvalue()
+
+
+def pdf_bytes(image: Image.Image) -> bytes:
+    """A one-page PDF of `image`, its pixels kept exactly (Flate, not JPEG) and the page sized by its DPI.
+    No dates or ids: the same pixels always give the same bytes."""
+    if not isinstance(image, Image.Image):
+        raise ValueError(f"expected a PIL image, got {type(image).__name__}")
+    rgb = image.convert("RGB")
+    w, h = rgb.size
+    page_w, page_h = (_num(v * 72 / _dpi(image)) for v in (w, h))
+    pixels = zlib.compress(rgb.tobytes(), 6)
+    content = f"q {page_w} 0 0 {page_h} 0 0 cm /Im0 Do Q".encode("ascii")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {page_w} {page_h}] "
+        "/Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>".encode("ascii"),
+        f"<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceRGB "
+        f"/BitsPerComponent 8 /Filter /FlateDecode /Length {len(pixels)} >>\nstream\n".encode("ascii")
+        + pixels + b"\nendstream",
+        f"<< /Length {len(content)} >>\nstream\n".encode("ascii") + content + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n".encode("ascii") + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode("ascii")
+    out += b"".join(f"{o:010d} 00000 n \n".encode("ascii") for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode("ascii")
+    return bytes(out)
 

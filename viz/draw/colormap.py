@@ -272,38 +272,36 @@ def colorbar_width(scale_obj, *, thickness, label="", scale=1.0):
     return width + 1
 
 
-def colorbar(scale_obj, *, length, thickness=None, label="", scale=1.0, background=(255, 255, 255)):
-    """A vertical colour bar image: the gradient (top = maximum), tick marks, tick labels to its right
-    and `label` written upwards to the right of those. The gradient spans rows
-    `colorbar_pad(scale) .. colorbar_pad(scale) + length` of the image, so that tick labels at the
-    ends are not clipped; the image is `length + 2 * colorbar_pad(scale)` high and
-    `colorbar_width(...)` wide. `length` is raised to the label's width when the label is longer."""
+def draw_colorbar(canvas, scale_obj, xy, *, length, thickness=None, label="", scale=1.0):
+    """A vertical colour bar on `canvas` with its top-left corner at `xy`: the gradient (top =
+    maximum), tick marks, tick labels to its right and `label` written upwards to the right of those.
+    The gradient spans `colorbar_pad(scale) .. colorbar_pad(scale) + length` below `xy`, so that tick
+    labels at the ends are not clipped; the bar is `length + 2 * colorbar_pad(scale)` high (returned)
+    and `colorbar_width(...)` wide. `length` is raised to the label's width when the label is longer."""
     fonts.check_scale(scale)
     s = fonts.sizes(scale)
+    x0, y0 = xy
     thickness = thickness or fonts.px(16, scale)
     length = max(2, int(length), fonts.text_width(label, s.axis) if label else 0)
     pad = colorbar_pad(scale)
-    width = colorbar_width(scale_obj, thickness=thickness, label=label, scale=scale)
-    im = Image.new("RGB", (width, length + 2 * pad), background)
-    draw = ImageDraw.Draw(im)
     for row in range(length):
-        t = 1 - row / (length - 1)
-        draw.line([(0, pad + row), (thickness - 1, pad + row)], fill=scale_obj.color_at(t))
-    draw.rectangle((0, pad, thickness - 1, pad + length - 1), outline=MUTED_INK)
+        y = y0 + pad + row
+        canvas.rect((x0, y, x0 + thickness - 1, y), fill=scale_obj.color_at(1 - row / (length - 1)))
+    canvas.rect((x0, y0 + pad, x0 + thickness - 1, y0 + pad + length - 1), outline=MUTED_INK)
     tick_len = fonts.px(5, scale)
     gap = fonts.px(4, scale)
     for value, text in scale_obj.ticks:
-        t = scale_obj.position(value)
-        y = pad + int(round((1 - t) * (length - 1)))
-        draw.line([(thickness, y), (thickness + tick_len - 1, y)], fill=INK, width=max(1, fonts.px(1, scale)))
-        fonts.draw_text(draw, (thickness + tick_len + gap, y), text, s.tick, INK, anchor="lm")
+        y = y0 + pad + int(round((1 - scale_obj.position(value)) * (length - 1)))
+        canvas.line([(x0 + thickness, y), (x0 + thickness + tick_len - 1, y)], INK, width=max(1, fonts.px(1, scale)))
+        canvas.text((x0 + thickness + tick_len + gap, y), text, s.tick, INK, anchor="lm")
     if label:
         labels_w = max(fonts.text_width(t, s.tick) for _, t in scale_obj.ticks)
-        x = thickness + tick_len + gap + labels_w + fonts.px(8, scale)
-        rotated = text_image(label, s.axis, INK, background).transpose(Image.Transpose.ROTATE_90)
-        y = pad + (length - rotated.height) // 2
-        im.paste(rotated, (x, max(0, y)))
-    return im
+        x = x0 + thickness + tick_len + gap + labels_w + fonts.px(8, scale)
+        # written upwards: as wide as the text is high, as high as it is wide
+        high, wide = fonts.text_size(label, s.axis)
+        top = y0 + max(0, pad + (length - high) // 2)
+        canvas.vtext((x + max(1, wide) / 2, top + high / 2), label, s.axis, INK)
+    return length + 2 * pad
 
 
 def colorbar_pad(scale=1.0):
