@@ -200,7 +200,7 @@ def positions_figure(data, fmt="png", scale=1.0):
     """The figure as a `PIL.Image` (fmt "png") or an SVG document string (fmt "svg")."""
     L = positions_layout(data, scale)
     s = fonts.sizes(scale)
-    c = make_canvas(fmt, L.width, L.height, title=_title(data))
+    c = make_canvas(fmt, L.width, L.height, title=_title(data), scale=scale)
     margin = fonts.px(MARGIN, scale)
     L.heading.draw(c, margin, margin)
     n = len(data.labels)

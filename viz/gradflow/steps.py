@@ -147,7 +147,7 @@ def steps_figure(stats, fmt="png", scale=1.0):
     """The figure of `range_stats(...)` as a `PIL.Image` (fmt "png") or an SVG string (fmt "svg")."""
     L = steps_layout(stats, scale)
     s = fonts.sizes(scale)
-    c = make_canvas(fmt, L.width, L.height, title=_title(stats))
+    c = make_canvas(fmt, L.width, L.height, title=_title(stats), scale=scale)
     margin = fonts.px(MARGIN, scale)
     L.heading.draw(c, margin, margin)
     dots = len(stats) <= MAX_DOTS
