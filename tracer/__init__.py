@@ -6,6 +6,12 @@
     blocks = trace.collapse("block")  # one node per position x layer x block
 
     trace = trace_script("my_model/train.py", step=3)   # an unmodified script's 4th backward()
+
+Capture (`record`, `live`, `observe`, `script`, `autograd`, `conventions`), model (`expand`, `trace`,
+`scopes`, `collapse`), questions and diagnosis (`queries`, `doctor`, `gradcheck`, `gradstats`,
+`steps`, `summary`) and storage (`io`, `validate`). Plain data and networkx graphs; nothing here draws.
+
+Imports: `microtrace.engine` (never `microtrace.viz`), networkx and the standard library.
 """
 
 from microtrace.tracer.io import export, load_trace, save_trace

@@ -1,4 +1,11 @@
-"""The `microtrace` command: one click group; each family of commands lives in a small module of this package."""
+"""The `microtrace` command: one click group; each family of commands lives in a small module of this package.
+
+`checks` (errors, the command class, option types; what `train` needs without the tracer), `common`
+(trace options, `--steps`, figure formats, writing outputs), one module per family: `train`, `trace`,
+`graph`, `attention`, `debug`, `report`, `explore`; `reference` writes the README's command reference.
+A command checks its options, calls one library function and writes the result; every bad input is one
+`Error:` line and exit code 2. May import everything of microtrace.
+"""
 
 import importlib
 

@@ -1,1 +1,6 @@
-"""TODO"""
+"""The self-contained HTML report of one traced step (`page.build_report`): the document and its
+tokens, the loss per position, the block graph, attention, gradient flow, statistics, top gradient
+paths and the doctor's findings, figures inlined.
+
+Imports: `microtrace.tracer` and the other figure packages of `microtrace.viz` (never `viz.cli`).
+"""

@@ -1,0 +1,64 @@
+"""The layering the package docstrings promise: the engine imports nothing of microtrace but itself, the
+tracer nothing of viz, viz.draw nothing of microtrace but itself, and only viz.cli imports click or is
+imported as the command line. Read from the source (every import, also inside functions)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TOP = {"engine": "microtrace.engine", "tracer": "microtrace.tracer", "viz": "microtrace.viz"}
+
+
+def imports(path):
+    """Every module name imported by the file at `path` (absolute imports only: the project uses no other)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: relative import"
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def modules(folder):
+    return sorted((ROOT / folder).rglob("*.py"))
+
+
+def ours(names):
+    return {n for n in names if n == "microtrace" or n.startswith("microtrace.")}
+
+
+@pytest.mark.parametrize(
+    ("folder", "allowed"),
+    [
+        ("engine", ("microtrace.engine",)),
+        ("tracer", ("microtrace.engine", "microtrace.tracer")),
+        ("viz/draw", ("microtrace.viz.draw",)),
+    ],
+)
+def test_each_layer_imports_only_what_is_below_it(folder, allowed):
+    for path in modules(folder):
+        bad = {n for n in ours(imports(path)) if not n.startswith(allowed)}
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_only_the_command_line_uses_click():
+    for path in modules("engine") + modules("tracer") + modules("viz"):
+        if "cli" in path.relative_to(ROOT).parts:
+            continue
+        names = imports(path)
+        assert not any(n == "click" or n.startswith("click.") for n in names), path
+        assert not any(n.startswith("microtrace.viz.cli") for n in names), path
+
+
+def test_every_package_says_what_it_holds_and_may_import():
+    for init in sorted(ROOT.glob("*/**/__init__.py")):
+        if init.parts[len(ROOT.parts)] not in TOP:
+            continue
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        assert "TODO" not in doc and len(doc) > 80, f"{init.relative_to(ROOT)} needs its docstring"
+        assert "import" in doc.lower(), f"{init.relative_to(ROOT)}: say what it may import"
