@@ -20,6 +20,7 @@ import errno
 import itertools
 import os
 import stat
+from contextlib import contextmanager
 from pathlib import Path
 
 _counter = itertools.count()
@@ -90,6 +91,36 @@ def write_atomic(path, data):
             pass
         raise
     _fsync_dir(path.parent)
+
+
+@contextmanager
+def atomic_temp(path):
+    """For a writer that streams into a file of its own (a Parquet file): yields a temporary path beside
+    `path`; when the block ends, the file is put at `path` as `write_atomic` would (renamed over a
+    regular file, copied into a device or FIFO), and removed if the block raises. UnsafePath first."""
+    path = Path(path)
+    kind = check_target(path)
+    remove_stale_temps(path)
+    tmp = _temp_name(path, os.getpid(), next(_counter))
+    while tmp.exists():
+        tmp = _temp_name(path, os.getpid(), next(_counter))
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        if kind == "stream":
+            with open(tmp, "rb") as f:
+                _write_in_place(path, f.read())
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _temp_name(path, pid, n):

@@ -26,7 +26,7 @@ from microtrace.viz.graph import style as gs
 from microtrace.viz.cli.graph import graph
 from microtrace.viz.graph.block import block_diagram, edge_kind
 from microtrace.viz.graph.scalar import scalar_diagram
-from microtrace.viz.graph.select import ViewTooLarge, around_nodes, check_size, collapse_paths, focus_collapsed, focus_nodes
+from microtrace.viz.graph.select import ViewTooLarge, check_size, collapse_paths, focus_collapsed, focus_nodes
 from microtrace.viz.graph.render import DotNotFound, RenderError, fix_pdf_dates, render, render_bytes
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -215,7 +215,8 @@ def test_scalar_view_around_a_parameter_entry(trace, files, tmp_path):
     for key in ("param: wpe", "index: [1, 1]", "new_data:", "adam_m:", "adam_v:", "update_ratio:"):
         assert key in tip
     assert "wpe[1,1]" in nodes[f"n{p}"]["text"]
-    assert set(around_nodes(G, "wpe[1,1]", 1)) == {p, *G.successors(p)}
+    assert set(trace.around("wpe[1,1]", 1)) == {p, *G.successors(p)}
+    assert trace.around(p, 0) == [p] and set(trace.around(p, 2)) > set(trace.around(p, 1))
 
 
 def test_scalar_diagram_marks_nan_inf_and_zero_gradients():
@@ -240,9 +241,9 @@ def test_guard_refuses_big_scalar_views_with_a_narrower_focus(trace):
     G = trace.graph()
     nodes = focus_nodes(G, "pos1")
     with pytest.raises(ViewTooLarge, match=r"has [\d,]+ nodes, more than the limit of 500; pos1/\S+ fits") as e:
-        check_size(G, nodes, 500, "pos1")
+        check_size(trace.data().scope_of, nodes, 500, "pos1")
     assert e.value.narrower.startswith("pos1/") and e.value.count == len(nodes) and e.value.limit == 500
-    check_size(G, nodes, len(nodes), "pos1")
+    check_size(trace.data().scope_of, nodes, len(nodes), "pos1")
 
 
 def test_guard_through_the_command(files, tmp_path):

@@ -1,6 +1,7 @@
 """Collapse a step's graph by scope: one node per block, stage or layer, nothing dropped."""
 
 import math
+from array import array
 from collections import Counter
 
 import networkx as nx
@@ -45,31 +46,43 @@ class _Group:
 
 
 def fsum(xs):
-    """math.fsum, with nan where it would raise (inf + -inf)."""
+    """math.fsum of a list: the correctly rounded sum, with nan where it would raise (inf + -inf), and
+    where only its intermediate sums overflow, the sum of the terms scaled down by a power of two (exact
+    at that magnitude) scaled back up: inf if the sum itself overflows."""
     try:
         return math.fsum(xs)
     except ValueError:
         return math.nan
+    except OverflowError:
+        k = len(xs).bit_length() + 1
+        try:
+            return math.ldexp(math.fsum(math.ldexp(x, -k) for x in xs), k)
+        except OverflowError:
+            return math.copysign(math.inf, math.fsum(math.ldexp(x, -k) for x in xs))
 
 
-def collapse(G, level="block"):
-    """A DiGraph whose nodes are the scopes of `level`, with counts and gradient totals.
+def collapse(src, level="block"):
+    """A DiGraph whose nodes are the scopes of `level`, with counts and gradient totals, from the
+    columns of a step (`GraphData`) in one pass over nodes and one over edges.
 
     Node ids are scope paths (`pos3/layer0/attn`); see docs/trace-format.md for the attributes.
     """
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}: use one of {', '.join(LEVELS)}")
-    group_of = {}
-    groups = {}
-    for n, d in G.nodes(data=True):
-        key = prefix(d["scope"], level)
-        group_of[n] = key
-        g = groups.get(key)
-        if g is None:
-            g = groups[key] = _Group()
-        g.add(d["op"], d["data"], d["grad"])
+    key_of_scope = [prefix(s, level) for s in src.scopes]
+    group_of = array("I")  # node id -> group number
+    keys, groups, number = [], [], {}
+    for op, data, grad, sid in src.node_columns():
+        key = key_of_scope[sid]
+        k = number.get(key)
+        if k is None:
+            k = number[key] = len(keys)
+            keys.append(key)
+            groups.append(_Group())
+        group_of.append(k)
+        groups[k].add(op, data, grad)
     flows = {}
-    for u, v, d in G.edges(data=True):
+    for u, v, flow in src.edge_columns():
         gu, gv = group_of[u], group_of[v]
         if gu == gv:
             groups[gu].internal += 1
@@ -78,14 +91,14 @@ def collapse(G, level="block"):
         if f is None:
             f = flows[(gu, gv)] = [0, [], []]
         f[0] += 1
-        f[1].append(d["grad_flow"])
-        f[2].append(abs(d["grad_flow"]))
+        f[1].append(flow)
+        f[2].append(abs(flow))
     C = nx.DiGraph()
-    C.graph.update(G.graph, level=level)
-    for key, g in groups.items():
+    C.graph["level"] = level
+    for key, g in zip(keys, groups):
         C.add_node(key, **_scope_attrs(key, level), **_group_attrs(g))
     for (gu, gv), (count, flow, flow_abs) in flows.items():
-        C.add_edge(gu, gv, count=count, grad_flow=fsum(flow), grad_flow_abs=fsum(flow_abs))
+        C.add_edge(keys[gu], keys[gv], count=count, grad_flow=fsum(flow), grad_flow_abs=fsum(flow_abs))
     return C
 
 

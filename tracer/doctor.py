@@ -1,8 +1,8 @@
 """What is wrong with a training step: non-finite numbers, exploding or vanishing gradients, updates out of
 proportion, dead ReLUs and saturated softmaxes, read off one step's trace graph.
 
-    findings = diagnose(trace.graph())
-    print(report(trace.graph(), findings))   # one line per finding; "healthy" when there is none
+    G, nonfinite = checked_graph(trace, "elementary")
+    print(report(G, diagnose(G, nonfinite)))   # one line per finding; "healthy" when there is none
 
 Every threshold below is a module constant with the reason for its value. They were chosen so that a
 default run (n_embd 16, 4 heads, 1 layer, the default names data, lr 1e-2) raises nothing at any of its
@@ -14,7 +14,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from microtrace.tracer.queries import dead_relus, first_nonfinite
+from microtrace.tracer.queries import dead_relus, first_nonfinite, nonfinite_count
 
 # Gradient norm of one matrix above which it is exploding. The default run's largest is 3.7 (lm_head)
 # and gradient clipping is customarily set around 1; 100 is well past both, and a diverging step (lr 1e6)
@@ -66,15 +66,29 @@ class Finding:
         return f"{self.severity.upper():<7}  {self.where:<22}  {self.what}. Hint: {self.hint}"
 
 
-def diagnose(G):
-    """The findings for one step's trace graph (elementary or fused view), errors first."""
+def diagnose(G, nonfinite=None):
+    """The findings for one step's trace graph (elementary or fused view), errors first. G may hold
+    only the nodes the checks read (`checked_graph`); then `nonfinite` gives the whole step's
+    (non-finite nodes, nodes)."""
     findings = []
-    findings += _nonfinite(G)
+    findings += _nonfinite(G, nonfinite)
     findings += _matrices(G)
     findings += _dead_relus(G)
     findings += _saturated_attention(G)
     findings += _saturated_output(G)
     return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
+
+
+CHECKED_OPS = ("param", "relu", "exp")  # what the checks below read: matrices, ReLUs, softmaxes
+CHECKED_STAGES = ("weights",)  # attention weights
+
+
+def checked_graph(trace, view):
+    """The nodes of a step the checks read, and where nan/inf starts with its neighbours, as a small
+    graph: `diagnose(G, nonfinite)` on it equals `diagnose` of the whole step, at any size."""
+    found, count = trace.nonfinite(view)
+    G = trace.select(view, ops=CHECKED_OPS, stages=CHECKED_STAGES, around=[found] if found is not None else ())
+    return G, (count, trace.size(view)[0])
 
 
 def report(G, findings):
@@ -116,17 +130,17 @@ def _expression(G, bad):
     return f"{op}({shown}) = {result}"
 
 
-def _nonfinite(G):
+def _nonfinite(G, counts):
     bad = first_nonfinite(G)
     if bad is None:
         return []
-    total = sum(1 for _, d in G.nodes(data=True) if not (math.isfinite(d["data"]) and math.isfinite(d["grad"])))
+    total, nodes = counts or (nonfinite_count(G), G.number_of_nodes())
     where = bad.get("param") or bad["scope"]
     if bad["what"] == "value":
         what = f"first non-finite value, node {bad['node']}: {_expression(G, bad)}"
     else:
         what = f"first non-finite gradient (from the loss down), node {bad['node']} ({bad['op']}): grad {bad['grad']}"
-    what += f"; {total} of {G.number_of_nodes()} nodes are non-finite"
+    what += f"; {total} of {nodes} nodes are non-finite"
     return [Finding("error", "nonfinite", where, what, _nonfinite_hint(bad))]
 
 

@@ -7,29 +7,62 @@ sum is recomputed with the same float additions) and gradients (every product an
 receives the sum's gradient, times the local derivative 1).
 """
 
+from array import array
+from bisect import bisect_left, bisect_right
+
 from microtrace.engine.value import dot_pairs
 from microtrace.tracer.record import reachable, update_ratio
 from microtrace.tracer.scopes import parse
 
 
+# Attributes beyond op, data, grad and scope, in the order a node's dict lists them (the store has a
+# column for each; anything else a model marks goes to its `extra` column).
+NODE_EXTRAS = ("param", "index", "new_data", "adam_m", "adam_v", "update_ratio", "exponent", "key", "unit")
+
+
 class GraphData:
-    """A step's graph as parallel lists (node id = index); `extra` holds the rarer attributes."""
+    """A step's graph as compact columns (node id = index): `array`s of numbers, and ops and scopes as
+    small integers into `ops` and `scopes`, so a node costs ~21 bytes and an edge ~24 instead of a
+    Python object each. `extra` holds the rarer attributes. Edges are in the order their results were
+    made (by `dst`), each result's operands in operand order."""
 
     def __init__(self):
-        self.op, self.data, self.grad, self.scope = [], [], [], []
+        self.ops, self.scopes = [], []  # code -> op name; scope id -> scope path
+        self._op_code, self._scope_id = {}, {}
+        self.op, self.scope = array("H"), array("I")
+        self.data, self.grad = array("d"), array("d")
         self.extra = {}  # node id -> dict (param, index, exponent, key, unit, Adam numbers)
-        self.src, self.dst, self.local, self.flow = [], [], [], []
+        self.src, self.dst = array("I"), array("I")
+        self.local, self.flow = array("d"), array("d")
         self.multiplicity = {}  # edge index -> 2 where an operand enters twice (x * x)
         self.loss = None  # id of the loss node
+        self._out = None  # edge indices by source node, built when first asked
 
     def __len__(self):
         return len(self.op)
 
+    def n_edges(self):
+        return len(self.src)
+
+    def op_code(self, op):
+        code = self._op_code.get(op)
+        if code is None:
+            code = self._op_code[op] = len(self.ops)
+            self.ops.append(op)
+        return code
+
+    def scope_id(self, scope):
+        sid = self._scope_id.get(scope)
+        if sid is None:
+            sid = self._scope_id[scope] = len(self.scopes)
+            self.scopes.append(scope)
+        return sid
+
     def add(self, op, data, grad, scope):
-        self.op.append(op)
+        self.op.append(self.op_code(op))
         self.data.append(data)
         self.grad.append(grad)
-        self.scope.append(scope)
+        self.scope.append(self.scope_id(scope))
         return len(self.op) - 1
 
     def edge(self, u, v, local, flow):
@@ -52,25 +85,107 @@ class GraphData:
                 self.flow[e] += lg * g
                 self.multiplicity[e] = self.multiplicity.get(e, 1) + 1
 
+    # -- the reading side, shared with the on-disk store (tracer/store.py) --
+
+    def scope_of(self, i):
+        return self.scopes[self.scope[i]]
+
     def node_attrs(self, i):
-        attrs = dict(parse(self.scope[i]))
-        attrs.update(op=self.op[i], data=self.data[i], grad=self.grad[i], scope=self.scope[i])
-        extra = self.extra.get(i)
-        if extra:
-            attrs.update(extra)
+        return node_attrs(self.ops[self.op[i]], self.data[i], self.grad[i], self.scopes[self.scope[i]], self.extra.get(i))
+
+    def nodes(self, ids=None):
+        """(id, attrs) pairs, as networkx's add_nodes_from takes them; all nodes, or `ids`."""
+        return ((i, self.node_attrs(i)) for i in (range(len(self.op)) if ids is None else ids))
+
+    def edge_attrs(self, e):
+        attrs = {"local_grad": self.local[e], "grad_flow": self.flow[e]}
+        if e in self.multiplicity:
+            attrs["multiplicity"] = self.multiplicity[e]
         return attrs
 
-    def nodes(self):
-        """(id, attrs) pairs, as networkx's add_nodes_from takes them."""
-        return ((i, self.node_attrs(i)) for i in range(len(self.op)))
+    def edges(self, ids=None):
+        """(u, v, attrs) of every edge in order, or of the edges into and out of `ids`."""
+        if ids is None:
+            found = range(len(self.src))
+        else:
+            found = sorted({e for n in ids for e in (*self._in_edges(n), *self._out_edges(n))})
+        return ((self.src[e], self.dst[e], self.edge_attrs(e)) for e in found)
 
-    def edges(self):
-        mult = self.multiplicity
-        for e, (u, v, lg, fl) in enumerate(zip(self.src, self.dst, self.local, self.flow)):
-            attrs = {"local_grad": lg, "grad_flow": fl}
-            if e in mult:
-                attrs["multiplicity"] = mult[e]
-            yield u, v, attrs
+    def node_columns(self):
+        """(op, data, grad, scope id) of every node in id order: what collapse and scans read."""
+        ops = self.ops
+        return zip((ops[c] for c in self.op), self.data, self.grad, self.scope)
+
+    def edge_columns(self):
+        """(src, dst, grad_flow) of every edge."""
+        return zip(self.src, self.dst, self.flow)
+
+    def ids_in_scopes(self, sids):
+        return [i for i, s in enumerate(self.scope) if s in sids]
+
+    def ids_with_op(self, op):
+        code = self._op_code.get(op)
+        return [] if code is None else [i for i, c in enumerate(self.op) if c == code]
+
+    def param_node(self, name, row, col):
+        return next((i for i, x in self.extra.items() if x.get("param") == name and x["index"] == [row, col]), None)
+
+    def param_names(self):
+        return list(dict.fromkeys(x["param"] for x in self.extra.values() if "param" in x))
+
+    def _in_edges(self, n):
+        return range(bisect_left(self.dst, n), bisect_right(self.dst, n))
+
+    def _out_edges(self, n):
+        if self._out is None:
+            self._out = _by_source(self.src, len(self.op))
+        start, order = self._out
+        return order[start[n] : start[n + 1]]
+
+
+def from_graph(G):
+    """The `GraphData` of a networkx trace graph (a trace file read as JSON)."""
+    gd = GraphData()
+    base = ("op", "data", "grad", "scope")
+    for i in range(G.number_of_nodes()):
+        d = G.nodes[i]
+        gd.add(d["op"], d["data"], d["grad"], d["scope"])
+        implied = parse(d["scope"])
+        extra = {k: v for k, v in d.items() if k not in base and (k not in implied or implied[k] != v)}
+        if extra:
+            gd.extra[i] = extra
+    for v in range(G.number_of_nodes()):
+        for u, attrs in G.pred[v].items():
+            if "multiplicity" in attrs:
+                gd.multiplicity[len(gd.src)] = attrs["multiplicity"]
+            gd.edge(u, v, attrs["local_grad"], attrs["grad_flow"])
+    gd.loss = G.graph.get("loss_node")
+    return gd
+
+
+def _by_source(src, n):
+    """Edge indices grouped by source node (a counting sort): (start offsets, edge indices)."""
+    start = array("I", bytes(4 * (n + 1)))
+    for u in src:
+        start[u + 1] += 1
+    for i in range(n):
+        start[i + 1] += start[i]
+    order = array("I", bytes(4 * len(src)))
+    fill = array("I", start)
+    for e, u in enumerate(src):
+        order[fill[u]] = e
+        fill[u] += 1
+    return start, order
+
+
+def node_attrs(op, data, grad, scope, extra):
+    """A node's attribute dict (docs/trace-format.md), the same from memory, the store or a file."""
+    attrs = dict(parse(scope))
+    attrs.update(op=op, data=data, grad=grad, scope=scope)
+    if extra:
+        attrs.update((k, extra[k]) for k in NODE_EXTRAS if k in extra)
+        attrs.update((k, v) for k, v in extra.items() if k not in NODE_EXTRAS)
+    return attrs
 
 
 def expand(rec, view="elementary"):

@@ -1,4 +1,5 @@
-"""Saving and loading traces: node-link JSON (the trace file), GraphML and GEXF exports.
+"""Saving and loading traces: the store (Parquet, tracer/store.py), node-link JSON for small steps,
+GraphML and GEXF exports. A trace file is recognised by its content, whatever its name.
 
 Every file is written atomically (`engine.atomic`), so an interrupted write never leaves half a file
 where a good one was.
@@ -15,10 +16,15 @@ from microtrace.engine.jsontext import compact
 from microtrace.engine.data import visible
 from microtrace.engine.limits import LimitError, read_input
 
+from microtrace.tracer.expand import from_graph
+from microtrace.tracer.store import Store, is_store, write_store
 from microtrace.tracer.trace import Trace, TraceError
 from microtrace.tracer.validate import validate_trace
 
 EXPORT_FORMATS = ("json", "graphml", "gexf")
+# Exports build the whole networkx graph (~2.5 KB a node): above this they refuse and point at the
+# store, which holds any size, and at collapsed levels.
+EXPORT_MAX_NODES = 400_000
 
 
 def to_json(G: nx.DiGraph) -> str:
@@ -30,10 +36,25 @@ def save_trace(G: nx.DiGraph, path: str | os.PathLike) -> None:
     write_atomic(path, to_json(G))
 
 
+def save_store(trace: Trace, path: str | os.PathLike, views=None) -> None:
+    """Write `trace` (both views by default) as a store at `path`, atomically."""
+    write_store(path, _meta(trace.meta), {v: trace.data(v) for v in views or trace.views()})
+
+
+def _meta(meta):
+    return {k: v for k, v in meta.items() if k not in ("view", "loss_node")}
+
+
 def load_trace(path: str | os.PathLike) -> Trace:
-    """A `Trace` from a trace file; TraceError (one line) for a missing, corrupt, foreign, too large or
-    invalid file (`validate.validate_trace` says what may be trusted)."""
+    """A `Trace` from a store or a JSON trace file (told apart by content); TraceError (one line) for a
+    missing, corrupt, truncated, foreign, too large or invalid file (`validate.validate_trace` says what
+    of a JSON file may be trusted, `store.Store` what of a store)."""
     path = Path(path)
+    if path.is_dir():
+        raise TraceError(f"{path} is a directory, not a trace file")
+    if is_store(path):
+        store = Store(path)
+        return Trace(store.meta, store=store)
     try:
         raw = read_input(path)
     except FileNotFoundError:
@@ -56,8 +77,17 @@ def load_trace(path: str | os.PathLike) -> Trace:
     except TraceError as e:
         raise TraceError(f"{path}: {e}") from None
     G = nx.node_link_graph(data, directed=True, multigraph=False, edges="edges")
-    meta = {k: v for k, v in G.graph.items() if k not in ("view", "loss_node")}
-    return Trace(meta, graphs={G.graph["view"]: G})
+    view = G.graph["view"]
+    return Trace(_meta(G.graph), sources={view: from_graph(G)}, graphs={view: G})
+
+
+def check_export_size(nodes, fmt):
+    """TraceError when a graph of `nodes` nodes is too big to export as `fmt` (checked before building it)."""
+    if nodes > EXPORT_MAX_NODES:
+        raise TraceError(
+            f"{nodes:,} nodes are too many to export as {fmt} (at most {EXPORT_MAX_NODES:,}): export a "
+            "collapsed --level, or keep the step as a store (microtrace trace -o step.parquet) and query it"
+        )
 
 
 def flat_copy(G):
@@ -88,6 +118,7 @@ def export_bytes(G: nx.DiGraph, fmt: str) -> bytes:
     """G as `json` (the trace file), `graphml` or `gexf`, as the bytes of the file."""
     if fmt not in EXPORT_FORMATS:
         raise TraceError(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+    check_export_size(G.number_of_nodes(), fmt)
     if fmt == "json":
         return to_json(G).encode("utf-8")
     H = flat_copy(G)

@@ -52,25 +52,45 @@ def first_nonfinite(G: nx.DiGraph) -> dict | None:
     return out
 
 
-def resolve_node(G: nx.DiGraph, target: int | str) -> int:
-    """A node id from an id, its string, or a parameter entry such as `layer0.attn_wq[3,7]`."""
+def parse_target(target: int | str) -> int | tuple[str, int, int]:
+    """A node id (int) or a parameter entry (name, row, col) from what a user typed."""
     if isinstance(target, str) and target.strip().isdigit():
         target = int(target)
     if isinstance(target, int):
-        if target not in G:
-            raise TraceError(f"no node {target} in this trace (ids 0..{G.number_of_nodes() - 1})")
         return target
     m = _PARAM.match(str(target))
     if not m:
         raise TraceError(f"cannot read {target!r}: give a node id or a parameter like layer0.attn_wq[3,7]")
-    name, row, col = m.group(1), int(m.group(2)), int(m.group(3))
-    for n, d in G.nodes(data=True):
-        if d.get("param") == name and d["index"] == [row, col]:
-            return n
-    names = sorted({d["param"] for _, d in G.nodes(data=True) if "param" in d})
+    return m.group(1), int(m.group(2)), int(m.group(3))
+
+
+def locate(target, n_nodes, find_param, param_names) -> int:
+    """The node `target` names among ids 0..n_nodes-1; `find_param(name, row, col)` is a parameter
+    entry's node (None if absent), `param_names()` the matrices there are. TraceError otherwise."""
+    target = parse_target(target)
+    if isinstance(target, int):
+        if not 0 <= target < n_nodes:
+            raise TraceError(f"no node {target} in this trace (ids 0..{n_nodes - 1})")
+        return target
+    name, row, col = target
+    n = find_param(name, row, col)
+    if n is not None:
+        return n
+    names = sorted(param_names())
     if name not in names:
         raise TraceError(f"no parameter matrix {name!r}; this trace has {', '.join(names)}")
     raise TraceError(f"{name}[{row},{col}] does not take part in this step (unused row or out of range)")
+
+
+def resolve_node(G: nx.DiGraph, target: int | str) -> int:
+    """A node id from an id, its string, or a parameter entry such as `layer0.attn_wq[3,7]`."""
+    params = [(n, d) for n, d in G.nodes(data=True) if "param" in d]
+    return locate(
+        target,
+        G.number_of_nodes(),
+        lambda name, row, col: next((n for n, d in params if d["param"] == name and d["index"] == [row, col]), None),
+        lambda: {d["param"] for _, d in params},
+    )
 
 
 def top_paths(G: nx.DiGraph, target: int | str, k: int = 5) -> list[dict]:

@@ -2,6 +2,7 @@
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import networkx as nx
@@ -14,6 +15,7 @@ from microtrace.tracer.expand import GraphData, expand
 from microtrace.tracer.record import record_step
 
 FORMAT = 1
+GRAPH_WARN = 1_000_000  # nodes: above this, graph() warns that it needs gigabytes
 
 
 class TraceError(Exception):
@@ -117,12 +119,17 @@ def param_stats(adam):
 
 
 class Trace:
-    """One traced step. `graph()` gives the networkx graph; see docs/trace-format.md for attributes."""
+    """One traced step, read lazily: its graph lives as compact columns (`GraphData`, from the recording
+    or a store on disk), and networkx graphs are built only of what is asked for. `graph()` is
+    the whole step; `subgraph`, `select` and `collapse` are the parts commands draw. See
+    docs/trace-format.md for the attributes."""
 
-    def __init__(self, graph_attrs, recording=None, graphs=None):
+    def __init__(self, graph_attrs, recording=None, sources=None, graphs=None, store=None):
         self.meta = graph_attrs
         self._rec = recording
-        self._graphs = dict(graphs or {})
+        self._store = store  # a trace store (tracer/store.py): its views are read when first asked
+        self._sources = dict(sources or {})  # view -> GraphData
+        self._graphs = dict(graphs or {})  # view -> the full networkx graph, once built
 
     @property
     def step(self) -> int:
@@ -133,8 +140,10 @@ class Trace:
         return self.meta["loss"]
 
     def views(self) -> tuple[str, ...]:
-        """The views this trace can give: both for a live trace, the saved one for a loaded file."""
-        return ("elementary", "fused") if self._rec is not None else tuple(self._graphs)
+        """The views this trace can give: both for a live trace, those saved for a loaded one."""
+        if self._rec is not None:
+            return ("elementary", "fused")
+        return tuple(self._store.views) if self._store else tuple(self._sources)
 
     def default_view(self, prefer: str = "elementary") -> str:
         """`prefer` when this trace can give it, else the one view a trace file holds. "elementary" is
@@ -144,21 +153,40 @@ class Trace:
         return prefer if prefer in views else views[0]
 
     def data(self, view: str = "elementary") -> GraphData:
-        """The graph before networkx, as columns (`GraphData`)."""
-        if self._rec is None:
-            raise TraceError("this trace was loaded from a file: use graph()")
-        return expand(self._rec, view)
+        """The graph before networkx, as compact columns (`GraphData`)."""
+        if view not in self._sources:
+            if view not in self.views():
+                raise TraceError(f"this trace file holds the {', '.join(self.views())} view, not {view!r}")
+            self._sources[view] = self._store.read(view) if self._store else expand(self._rec, view)
+        return self._sources[view]
+
+    def size(self, view: str = "elementary") -> tuple[int, int]:
+        """(nodes, edges) of a view, without building anything."""
+        if self._store and view in self._store.views:
+            info = self._store.views[view]
+            return info["nodes"], info["edges"]
+        src = self.data(view)
+        return len(src), src.n_edges()
+
+    def _new_graph(self, view):
+        g = nx.DiGraph()
+        g.graph.update(self.meta, view=view, loss_node=self.data(view).loss)
+        return g
 
     def graph(self, view: str = "elementary") -> nx.DiGraph:
-        """The step's computation graph as a `networkx.DiGraph` (cached; do not mutate)."""
+        """The step's whole computation graph as a `networkx.DiGraph` (cached; do not mutate). It costs
+        ~2.5 KB a node: above GRAPH_WARN nodes a warning suggests the partial views."""
         if view not in self._graphs:
-            if self._rec is None:
-                raise TraceError(f"this trace file holds the {', '.join(self._graphs)} view, not {view!r}")
-            gd = self.data(view)
-            g = nx.DiGraph()
-            g.graph.update(self.meta, view=view, loss_node=gd.loss)
-            g.add_nodes_from(gd.nodes())
-            g.add_edges_from(gd.edges())
+            src = self.data(view)
+            if len(src) > GRAPH_WARN:
+                warnings.warn(
+                    f"building a networkx graph of {len(src):,} nodes (~{len(src) * 2.5e-6:.1f} GB): "
+                    "subgraph(), select() and collapse() build only what they are asked",
+                    stacklevel=2,
+                )
+            g = self._new_graph(view)
+            g.add_nodes_from(src.nodes())
+            g.add_edges_from(src.edges())
             self._graphs[view] = g
         return self._graphs[view]
 
@@ -166,8 +194,99 @@ class Trace:
         from microtrace.tracer.summary import html_summary
 
         return html_summary(self)
+    def subgraph(self, nodes, view: str = "elementary") -> nx.DiGraph:
+        """`nodes` with their neighbours and every edge of either (so the neighbours' degrees are true):
+        what a scalar view draws, its stubs included."""
+        if view in self._graphs:
+            return self._graphs[view]
+        src = self.data(view)
+        near = set(nodes)
+        near.update(n for u, v, _ in src.edges(near) for n in (u, v))
+        edges = list(src.edges(near))
+        g = self._new_graph(view)
+        g.add_nodes_from(src.nodes(sorted(near | {n for u, v, _ in edges for n in (u, v)})))
+        g.add_edges_from(edges)
+        return g
+
+    def select(self, view: str = "elementary", ops=(), stages=(), around=()) -> nx.DiGraph:
+        """A graph of the nodes with one of `ops` or in a scope of one of `stages` (no edges), plus
+        `subgraph(around)`: what a check that reads a few kinds of node needs of a step of any size."""
+        if view in self._graphs:  # built already: the whole graph holds all of it
+            return self._graphs[view]
+        src = self.data(view)
+        G = self.subgraph(around, view) if around else self._new_graph(view)
+        ids = {i for op in ops for i in src.ids_with_op(op)}
+        ids.update(self.stage_nodes(stages, view))
+        G.add_nodes_from(src.nodes(sorted(ids - set(G))))
+        return G
+
+    def stage_nodes(self, stages, view="elementary"):
+        """Ids of the nodes made in a scope whose last part is one of `stages` (`weights`, `nll`...)."""
+        src = self.data(view)
+        return src.ids_in_scopes({i for i, s in enumerate(src.scopes) if s.rsplit("/", 1)[-1] in stages}) if stages else []
+
+    def scope_nodes(self, scope: str, view: str = "elementary") -> list[int]:
+        """Ids of the nodes made in `scope` or inside it; TraceError if the trace has no such scope."""
+        src = self.data(view)
+        scope = scope.strip("/")
+        inner = scope + "/"
+        sids = {i for i, s in enumerate(src.scopes) if s == scope or s.startswith(inner)}
+        if not sids:
+            example = next((s for s in src.scopes if s.count("/") >= 4), "pos0/embed")
+            raise TraceError(f"no scope {scope!r} in this trace (scopes look like {example})")
+        return src.ids_in_scopes(sids)
+
+    def resolve(self, target: int | str, view: str = "elementary") -> int:
+        """A node id from an id, its string, or a parameter entry such as `layer0.attn_wq[3,7]`."""
+        from microtrace.tracer.queries import locate
+
+        src = self.data(view)
+        return locate(target, len(src), src.param_node, src.param_names)
+
+    def around(self, target: int | str, hops: int, view: str = "elementary") -> list[int]:
+        """Ids of the nodes at most `hops` edges from `target`, whichever way the edges point."""
+        if hops < 0:
+            raise ValueError(f"hops must be 0 or more, got {hops}")
+        src = self.data(view)
+        seen = {self.resolve(target, view)}
+        frontier = set(seen)
+        for _ in range(hops):
+            frontier = {n for u, v, _ in src.edges(frontier) for n in (u, v)} - seen
+            if not frontier:
+                break
+            seen |= frontier
+        return sorted(seen)
+
+    def nonfinite(self, view="elementary"):
+        """(where nan/inf starts, how many nodes are non-finite) in one pass over the columns. Where it
+        starts is the first node whose value is not finite, else the last whose gradient is not (the
+        first from the loss down), else None: the node `queries.first_nonfinite` describes."""
+        value = grad = None
+        count = 0
+        for i, (_, d, g, _) in enumerate(self.data(view).node_columns()):
+            if not math.isfinite(d):
+                count += 1
+                if value is None:
+                    value = i
+                if not math.isfinite(g):
+                    grad = i
+            elif not math.isfinite(g):
+                count += 1
+                grad = i
+        return (value if value is not None else grad), count
+
+    def first_nonfinite(self, view="elementary"):
+        """`queries.first_nonfinite` of the whole step: only the node found and its neighbours become a
+        graph (they decide the answer: every node before it is finite)."""
+        from microtrace.tracer.queries import first_nonfinite
+
+        found, _ = self.nonfinite(view)
+        return None if found is None else first_nonfinite(self.subgraph([found], view))
 
     def collapse(self, level: str = "block", view: str = "elementary") -> nx.DiGraph:
+        """One node per scope of `level` with counts and gradient totals, in one pass over the columns."""
         from microtrace.tracer.collapse import collapse
 
-        return collapse(self.graph(view), level)
+        C = collapse(self.data(view), level)
+        C.graph.update(self.meta, view=view, loss_node=self.data(view).loss, level=level)
+        return C

@@ -57,13 +57,17 @@ def trace_source_options(command):
 
     @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
     @click.option("--step", type=int, help="Training step to trace (0-based), with --run; with --script the K-th backward() call (default 0).")
-    @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
+    @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace` (a store or JSON).")
     @script_options
     @functools.wraps(command)
     def wrapper(run_dir, step, trace_file, script, timeout, verbose, script_args, **kwargs):
         source = ScriptSource(script, script_args, timeout, verbose)
         check_outputs([kwargs.get(name) for name in OUTPUT_OPTIONS], inputs=[trace_file, run_dir, script])
-        return command(trace=get_trace(run_dir, step, trace_file, source), **kwargs)
+        trace = get_trace(run_dir, step, trace_file, source)
+        try:
+            return command(trace=trace, **kwargs)
+        except TraceError as e:  # a store is read when first asked: damage found then is still one line
+            raise UserError(str(e)) from None
 
     return wrapper
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from microtrace.engine.run import open_run
+from microtrace.tracer import TraceError
 
 from microtrace.viz.draw.canvas import figure_bytes
 from microtrace.viz.cli.checks import POSITIVE, SCALE, command, user_errors
@@ -23,11 +24,6 @@ from microtrace.viz.cli.common import (
     trace_source_options,
     write_output,
 )
-
-def _graph(trace):
-    """The elementary graph, or the fused one when that is all a trace file holds."""
-    return trace.graph(trace.default_view("elementary"))
-
 
 @command()
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
@@ -63,8 +59,11 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
         from microtrace.viz.gradflow.matrices import trace_figure
 
         trace = get_trace(run_dir, step, trace_file)
-        figure = trace_figure(trace, fmt, per_position, scale)
-        csv_text = _step_csv(_graph(trace)) if csv_path else None
+        try:
+            figure = trace_figure(trace, fmt, per_position, scale)
+        except TraceError as e:
+            raise UserError(str(e)) from None
+        csv_text = _step_csv(trace.meta) if csv_path else None
         note = f"step {trace.step}"
     write_output(output, figure_bytes(figure, fmt))
     written = [output]
@@ -97,10 +96,9 @@ def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt):
     return steps_figure(stats, fmt, scale), stats_csv(stats), f"{len(stats)} steps"
 
 
-def _step_csv(G):
+def _step_csv(g):
     from microtrace.tracer.gradstats import StepStats, stats_csv
 
-    g = G.graph
     return stats_csv([StepStats(g["step"], g["loss"], g["lr"], g["param_stats"])])
 
 
@@ -155,10 +153,10 @@ def doctor(ctx, trace, as_json):
         microtrace doctor --run runs/demo --step 120
         microtrace doctor --trace step120.json --json
     """
-    from microtrace.tracer.doctor import diagnose, report
+    from microtrace.tracer.doctor import checked_graph, diagnose, report
 
-    G = _graph(trace)
-    findings = diagnose(G)
+    G, nonfinite = checked_graph(trace, trace.default_view("elementary"))
+    findings = diagnose(G, nonfinite)
     if as_json:
         click.echo(json.dumps({"step": G.graph.get("step"), "findings": [asdict(f) for f in findings]}, indent=1))
     else:

@@ -119,25 +119,29 @@ def _diagram(trace, level, focus, around, hops, view, backward, color, highlight
              rankdir, theme, precision, title, legend):  # fmt: skip
     style = dict(backward=backward, color=color, rankdir=rankdir, theme=theme, precision=precision, title=title, legend=legend)
     if level != "scalar":
-        G = trace.graph(trace.default_view("elementary"))
-        C = trace.collapse(level, G.graph["view"])
+        view = trace.default_view("elementary")
+        C = trace.collapse(level, view)
         if focus:
             C = graph_select.focus_collapsed(C, focus, params)
         paths, what = [], f"{level} view" + (f" of {focus.strip('/')}" if focus else "")
         if highlight:
+            G = trace.graph(view)
             paths = graph_select.collapse_paths(G, graph_select.highlight_paths(G, target, highlight), level)
             what += f", top {highlight} gradient path{'s' * (highlight > 1)} from {target}"
         return block_diagram(C, params=params, highlight=paths, what=what, **style)
-    G = trace.graph(view or trace.default_view("fused"))
-    paths = graph_select.highlight_paths(G, target, highlight) if highlight else []
+    view = view or trace.default_view("fused")
+    paths = graph_select.highlight_paths(trace.graph(view), target, highlight) if highlight else []
     if focus:
-        nodes, what = graph_select.focus_nodes(G, focus), focus.strip("/")
+        nodes, what = trace.scope_nodes(focus, view), focus.strip("/")
     elif around is not None:
-        nodes, what = graph_select.around_nodes(G, around, hops), f"{hops} hops around {around}"
+        if hops < 0:
+            raise ValueError(f"hops must be 0 or more, got {hops}")
+        nodes, what = trace.around(around, hops, view), f"{hops} hops around {around}"
     else:
         nodes, what = sorted({n for p in paths for n in p}), f"the top {highlight} gradient paths from {target}"
-    graph_select.check_size(G, nodes, max_nodes, what, fused_hint=G.graph.get("view") == "elementary" and view is not None)
-    return scalar_diagram(G, nodes, highlight=paths, what=f"scalar view of {what}", **style)
+    graph_select.check_size(trace.data(view).scope_of, nodes, max_nodes, what,
+                            fused_hint=view == "elementary" and "fused" in trace.views())  # fmt: skip
+    return scalar_diagram(trace.subgraph(nodes, view), nodes, highlight=paths, what=f"scalar view of {what}", **style)
 
 
 def _too_large(e):

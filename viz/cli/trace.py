@@ -4,11 +4,12 @@ import json
 
 import click
 
-from microtrace.tracer import TraceError, dead_relus, first_nonfinite, scope_nodes, top_paths
-from microtrace.tracer.io import EXPORT_FORMATS, export_bytes
+from microtrace.engine.atomic import UnsafePath
+from microtrace.tracer import TraceError, dead_relus, top_paths
+from microtrace.tracer.io import EXPORT_FORMATS, check_export_size, export_bytes, save_store
 
 from microtrace.viz.cli.checks import command
-from microtrace.viz.cli.common import UserError, trace_source_options, write_output
+from microtrace.viz.cli.common import UserError, output_file, trace_source_options, write_output
 from microtrace.viz.draw import numfmt
 
 VIEWS = click.Choice(["elementary", "fused"])
@@ -16,13 +17,16 @@ VIEWS = click.Choice(["elementary", "fused"])
 
 @command()
 @trace_source_options
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Trace file to write (.json).")
-@click.option("--view", type=VIEWS, default="elementary", show_default=True, help="One node per scalar op, or per dot product.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="Trace file to write: the store (.parquet, any size) or node-link JSON (.json, small steps).")  # fmt: skip
+@click.option("--view", type=VIEWS, help="JSON: the view to write (default elementary). A store holds both.")
 def trace(trace, output, view):
-    """Record every scalar operation of one training step and save it as node-link JSON.
+    """Record every scalar operation of one training step and save it as a trace file.
 
     The file holds the forward graph with values, gradients, local derivatives and gradient flow on
-    every edge, and the step's Adam update (docs/trace-format.md). Other commands read it with --trace.
+    every edge, and the step's Adam update (docs/trace-format.md). A .json name writes node-link JSON
+    of one view (small steps); any other name writes the store: one Parquet file of both views, ~45
+    bytes a node, that pandas, polars or DuckDB read too. Other commands read either with --trace.
 
     --script traces your own training script, unchanged (a microGPT fork, a micrograd-style model):
     it runs as `python PATH SCRIPT_ARGS` would and stops once its K-th backward() call is recorded.
@@ -30,13 +34,24 @@ def trace(trace, output, view):
     Example:
 
     \b
-        microtrace trace --run runs/demo --step 120 -o step120.json
-        microtrace graph --trace step120.json --level block -o step120.svg
-        microtrace trace --script my_model/train.py --step 3 -o mine.json -- --steps 100
+        microtrace trace --run runs/demo --step 120 -o step120.parquet
+        microtrace graph --trace step120.parquet --level block -o step120.svg
+        microtrace trace --run runs/demo --step 120 --view fused -o step120.json
+        microtrace trace --script my_model/train.py --step 3 -o mine.parquet -- --steps 100
     """
-    G = _graph(trace, view)
-    write_output(output, export_bytes(G, "json"))
-    click.echo(f"step {G.graph['step']}: {G.number_of_nodes()} nodes, {G.number_of_edges()} edges, loss {G.graph['loss']:.4f} -> {output}", err=True)
+    if output.lower().endswith(".json"):
+        view = view or "elementary"
+        check_export_size(trace.size(view)[0], "json")
+        write_output(output, export_bytes(trace.graph(view), "json"))
+    else:
+        if view:
+            raise UserError("--view chooses the view of a .json file; a store holds both")
+        try:
+            save_store(trace, output_file(output))
+        except OSError as e:  # UnsafePath too: a link, a directory...
+            raise UserError(str(e) if isinstance(e, UnsafePath) else f"cannot write {output} ({e.strerror or e})") from None
+    n, e = trace.size(view or "elementary")
+    click.echo(f"step {trace.step}: {n} nodes, {e} edges ({view or 'elementary'}), loss {trace.loss:.4f} -> {output}", err=True)
 
 
 @command(name="export")
@@ -60,9 +75,11 @@ def export_command(trace, fmt, output, view, level):
     fmt = fmt or output.rsplit(".", 1)[-1].lower()
     if fmt not in EXPORT_FORMATS:
         raise click.UsageError(f"cannot tell the format from {output!r}: pass --format {'|'.join(EXPORT_FORMATS)}")
-    G = _graph(trace, view)
     if level:
         G = trace.collapse(level, view)
+    else:
+        check_export_size(trace.size(view)[0], fmt)
+        G = trace.graph(view)
     write_output(output, export_bytes(G, fmt))
     click.echo(f"wrote {G.number_of_nodes()} nodes, {G.number_of_edges()} edges -> {output}", err=True)
 
@@ -83,32 +100,28 @@ def inspect(trace, target, k, scope, as_json):
         microtrace inspect --trace step120.json --paths "layer0.attn_wq[3,7]" -k 3
         microtrace inspect --trace step120.json --scope pos2/layer0/attn/head1/weights
     """
-    G = _graph(trace, "elementary")
+    view = trace.default_view("elementary")
     try:
+        nodes, edges = trace.size(view)
         report = {
-            "step": G.graph["step"],
-            "doc": G.graph["doc"],
-            "loss": G.graph["loss"],
-            "nodes": G.number_of_nodes(),
-            "edges": G.number_of_edges(),
-            "params": G.graph["param_stats"],
-            "first_nonfinite": first_nonfinite(G),
-            "dead_relus": dead_relus(G),
+            "step": trace.step,
+            "doc": trace.meta["doc"],
+            "loss": trace.loss,
+            "nodes": nodes,
+            "edges": edges,
+            "params": trace.meta["param_stats"],
+            "first_nonfinite": trace.first_nonfinite(view),
+            "dead_relus": dead_relus(trace.select(view, ops=("relu",))),
         }
         if target:
+            G = trace.graph(view)
             report["paths"] = [{**p, "scopes": _scope_runs(G, p["nodes"])} for p in top_paths(G, target, k)]
         if scope:
-            report["scope"] = [{"node": n, **G.nodes[n]} for n in scope_nodes(G, scope)]
+            ids = trace.scope_nodes(scope, view)
+            report["scope"] = [{"node": n, **d} for n, d in trace.data(view).nodes(ids)]
     except TraceError as e:
         raise UserError(str(e)) from None
     click.echo(json.dumps(report, indent=1) if as_json else _text(report))
-
-
-def _graph(trace, view):
-    try:
-        return trace.graph(view)
-    except TraceError as e:
-        raise UserError(str(e)) from None
 
 
 def _scope_runs(G, nodes):

@@ -6,7 +6,7 @@ its dead ReLU units (no gradient through the unit at any position of the step). 
 axis): the update-to-data ratio ||update|| / ||data|| of the step's Adam update, with the customary
 1e-3 guide line. Matrices are in model order (wte, wpe, lm_head, then each layer's attention and MLP).
 
-    data = flow_data(trace.graph())
+    data = flow_data(trace.select(ops=("relu",)))   # the ReLUs are all it reads of the nodes
     image = gradflow_figure(data)              # PIL.Image (RGB)
     svg = gradflow_figure(data, fmt="svg")     # str, the same figure
 
@@ -57,7 +57,8 @@ class FlowData:
 
 
 def flow_data(G):
-    """`FlowData` of a trace graph: its param_stats, step, loss, document and dead ReLU units."""
+    """`FlowData` of a trace graph (its ReLU nodes suffice): its param_stats, step, loss, document and
+    dead ReLU units."""
     stats = G.graph["param_stats"]
     dead = {}
     for name, s in stats.items():
@@ -345,9 +346,8 @@ def trace_figure(trace, fmt="png", per_position=False, scale=1.0):
     """The gradient-flow figure of a traced step: per matrix, or with `per_position` along the sequence
     (viz/gradflow_positions.py). Uses the elementary graph, or the fused one if that is all a file holds."""
     view = trace.default_view("elementary")
-    G = trace.graph(view)
     if per_position:
         from microtrace.viz.gradflow.positions import position_data, positions_figure
 
         return positions_figure(position_data(trace.collapse("block", view)), fmt, scale)
-    return gradflow_figure(flow_data(G), fmt, scale)
+    return gradflow_figure(flow_data(trace.select(view, ops=("relu",))), fmt, scale)

@@ -6,9 +6,8 @@ Errors are one line for the user: `TraceError` (unknown scope or node, from the 
 """
 
 import re
-from collections import deque
 
-from microtrace.tracer import TraceError, resolve_node, scope_nodes, top_paths
+from microtrace.tracer import TraceError, scope_nodes, top_paths
 from microtrace.tracer.scopes import prefix
 
 DEFAULT_MAX_NODES = 2000
@@ -30,35 +29,18 @@ def focus_nodes(G, scope):
     return scope_nodes(G, scope)
 
 
-def around_nodes(G, node, hops):
-    """Ids of the nodes at most `hops` edges from `node`, whichever way the edges point."""
-    if hops < 0:
-        raise ValueError(f"hops must be 0 or more, got {hops}")
-    start = resolve_node(G, node)
-    seen = {start: 0}
-    queue = deque([start])
-    while queue:
-        n = queue.popleft()
-        if seen[n] == hops:
-            continue
-        for m in (*G.predecessors(n), *G.successors(n)):
-            if m not in seen:
-                seen[m] = seen[n] + 1
-                queue.append(m)
-    return sorted(seen)
-
-
-def check_size(G, nodes, max_nodes, what, fused_hint=False):
-    """ViewTooLarge when `nodes` are more than `max_nodes`, naming a narrower scope that fits."""
+def check_size(scope_of, nodes, max_nodes, what, fused_hint=False):
+    """ViewTooLarge when `nodes` are more than `max_nodes`, naming a narrower scope that fits
+    (`scope_of(node)` is a node's scope: `trace.data(view).scope_of`, or the scope attribute of a graph)."""
     if len(nodes) > max_nodes:
-        raise ViewTooLarge(what, len(nodes), max_nodes, _narrower(G, nodes, max_nodes), fused_hint)
+        raise ViewTooLarge(what, len(nodes), max_nodes, _narrower(scope_of, nodes, max_nodes), fused_hint)
 
 
-def _narrower(G, nodes, max_nodes):
+def _narrower(scope_of, nodes, max_nodes):
     """The largest scope among `nodes` (at any depth) with at most `max_nodes` nodes, or None."""
     sizes = {}
     for n in nodes:
-        parts = G.nodes[n]["scope"].split("/")
+        parts = scope_of(n).split("/")
         for depth in range(1, len(parts) + 1):
             key = "/".join(parts[:depth])
             sizes[key] = sizes.get(key, 0) + 1

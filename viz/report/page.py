@@ -19,7 +19,7 @@ from microtrace.tracer import Trace, TraceError, top_paths
 
 from microtrace.viz.draw.canvas import png_bytes
 from microtrace.viz.attention.data import attention_figure
-from microtrace.tracer.doctor import diagnose
+from microtrace.tracer.doctor import checked_graph, diagnose
 from microtrace.viz.graph.block import block_diagram
 from microtrace.viz.gradflow.matrices import flow_data, gradflow_figure
 from microtrace.viz.graph.render import DotNotFound, RenderError, render_bytes
@@ -70,18 +70,19 @@ def build_report(trace: Trace, explorer: str | None = None) -> str:
     per-matrix gradient statistics, the largest-gradient paths and the doctor's findings. `explorer`:
     where the step's explorer page is (`microtrace explore`; a path relative to the report, or a URL),
     linked from the graph section."""
-    G = _small_graph(trace)
+    view = trace.default_view("fused")  # 7x fewer nodes than elementary, the same numbers where read
+    G, nonfinite = checked_graph(trace, view)  # the nodes the doctor reads: ReLUs, softmaxes, matrices
     m = G.graph
-    findings = diagnose(G)
+    findings = diagnose(G, nonfinite)
     bodies = {
         "tokens": _tokens_section(m),
-        "loss": _loss_section(G),
+        "loss": _loss_section(trace.select(view, stages=("logits",), around=trace.stage_nodes(("nll",), view))),
         "graph": _graph_section(trace) + _explorer_link(explorer),
         "attention": _attention_section(trace, grad=False),
         "attention-grad": _attention_section(trace, grad=True),
         "gradflow": _image(png_bytes(gradflow_figure(flow_data(G), scale=FIGURE_SCALE)), "gradient flow per parameter matrix"),
         "params": _params_section(m),
-        "paths": _paths_section(G),
+        "paths": _paths_section(trace.graph(view)),
         "doctor": _doctor_section(findings),
     }
     sections = "\n".join(_section(sid, heading, why, bodies[sid]) for sid, heading, why in SECTIONS)
@@ -89,12 +90,6 @@ def build_report(trace: Trace, explorer: str | None = None) -> str:
     return _PAGE.format(
         title=_e(title), css=_CSS, header=_header(m, findings), toc=_toc(), sections=sections, footer=_footer(m),
     )
-
-
-def _small_graph(trace):
-    """The fused view when the trace can give it (7x fewer nodes, the same values and gradients at
-    every node the report reads), else the one view a trace file holds."""
-    return trace.graph(trace.default_view("fused"))
 
 
 def _e(text):

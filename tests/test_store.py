@@ -1,0 +1,246 @@
+"""The trace store (Parquet): what is read back equals what was traced, collapsed statistics from the
+store equal those of the full graph, commands read a big step in bounded memory, and a damaged store
+is refused in one line."""
+
+import json
+import math
+import subprocess
+import sys
+from collections import defaultdict
+from fractions import Fraction
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import NAMES, ROOT, SMALL
+from microtrace.engine.train import TrainConfig, Trainer
+from microtrace.tracer import load_trace, save_trace, trace_step, trace_text
+from microtrace.tracer.collapse import LEVELS
+from microtrace.tracer.expand import GraphData
+from microtrace.tracer.io import save_store
+from microtrace.tracer.scopes import prefix
+from microtrace.tracer.store import write_store
+from microtrace.tracer.trace import Trace
+from microtrace.viz.cli import cli
+
+
+def _same(a, b):
+    """Equality where nan equals nan (a float attribute may be nan)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def assert_same_graph(G, H, operand_order=True):
+    assert G.graph == H.graph or _same(G.graph, H.graph)
+    assert list(G.nodes) == list(H.nodes)
+    for n, d in G.nodes(data=True):
+        assert _same(d, H.nodes[n]), n
+    assert list(G.edges) == list(H.edges)
+    for u, v, d in G.edges(data=True):
+        assert _same(d, H.edges[u, v]), (u, v)
+    for n in G.nodes if operand_order else ():  # it decides how an expression is written
+        assert list(G.pred[n]) == list(H.pred[n])
+
+
+def _default_trace():
+    t = Trainer(NAMES, TrainConfig(steps=10, seed=0))
+    t.train_step()
+    return trace_step(t, 1)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _default_trace,
+        lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=1), **{**SMALL, "n_layer": 2}), 0),
+        lambda: trace_text(Trainer(NAMES, TrainConfig(steps=5, seed=1), **SMALL), 0, "ava"),  # no Adam columns
+        lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=0, lr=1e6), **SMALL), 3),  # nan and inf
+    ],
+    ids=["default", "two-layers", "text", "nonfinite"],
+)
+def test_store_round_trip_is_the_traced_graph(make, tmp_path):
+    trace = make()
+    path = tmp_path / "step.trace"  # any name: the content says it is a store
+    save_store(trace, path)
+    loaded = load_trace(path)
+    assert loaded.views() == ("elementary", "fused")
+    for view in loaded.views():
+        assert loaded.size(view) == trace.size(view)
+        assert_same_graph(trace.graph(view), loaded.graph(view))
+
+
+def test_a_store_is_deterministic_and_json_still_loads(tmp_path):
+    trace = _default_trace()
+    save_store(trace, tmp_path / "a.parquet")
+    save_store(_default_trace(), tmp_path / "b.parquet")
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    save_trace(trace.graph("fused"), tmp_path / "fused.json")
+    loaded = load_trace(tmp_path / "fused.json")
+    assert loaded.views() == ("fused",)
+    assert_same_graph(trace.graph("fused"), loaded.graph("fused"), operand_order=False)  # node-link lists edges by source
+
+
+def test_the_store_is_plain_parquet(tmp_path):
+    """What docs/trace-format.md promises a reader without microtrace."""
+    trace = _default_trace()
+    save_store(trace, tmp_path / "s.parquet")
+    table = pq.read_table(tmp_path / "s.parquet", filters=[("view", "=", "elementary")])
+    rows = table.to_pylist()
+    G = trace.graph()
+    assert len(rows) == G.number_of_nodes()
+    row = rows[G.graph["loss_node"]]
+    assert row["data"] == G.graph["loss"] and row["scope"] == "loss/mean" and row["id"] == G.graph["loss_node"]
+    assert sum(len(r["operands"]) for r in rows) == G.number_of_edges()
+    meta = json.loads(pq.ParquetFile(tmp_path / "s.parquet").metadata.metadata[b"microtrace"])
+    assert meta["step"] == 1 and meta["views"]["fused"]["nodes"] == trace.size("fused")[0]
+
+
+# -- collapsed statistics: store against the full graph ---------------------------------------------
+
+SCOPES = ["pos0/embed/add", "pos0/layer0/attn/head0/weights", "pos0/layer0/attn/head1/q", "pos1/layer0/mlp/relu",
+          "pos1/lm_head/logits", "pos1/loss/nll", "loss/mean", "param/wte", "param/layer0.attn_wq"]  # fmt: skip
+FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 1.0, 1e308]))
+
+
+@st.composite
+def graphs(draw):
+    n = draw(st.integers(1, 40))
+    gd = GraphData()
+    for _ in range(n):
+        gd.add(draw(st.sampled_from(["+", "*", "exp", "param", "const"])), draw(FLOATS), draw(FLOATS), draw(st.sampled_from(SCOPES)))
+    for v in range(1, n):
+        for u in sorted(draw(st.sets(st.integers(0, v - 1), max_size=3))):
+            gd.edge(u, v, draw(FLOATS), draw(FLOATS))
+    gd.loss = n - 1
+    return gd
+
+
+def reference_collapse(G, level):
+    """Collapse statistics straight from the full networkx graph, as the docs define them."""
+    nodes, edges = defaultdict(list), defaultdict(list)
+    group = {n: prefix(d["scope"], level) for n, d in G.nodes(data=True)}
+    for n, d in G.nodes(data=True):
+        nodes[group[n]].append(d)
+    internal = defaultdict(int)
+    for u, v, d in G.edges(data=True):
+        if group[u] == group[v]:
+            internal[group[u]] += 1
+        else:
+            edges[group[u], group[v]].append(d["grad_flow"])
+
+    def fsum(xs):  # the exact sum, rounded once (Fraction), with IEEE's nan and inf
+        xs = list(xs)
+        if any(math.isnan(x) for x in xs) or (math.inf in xs and -math.inf in xs):
+            return math.nan
+        if math.inf in xs or -math.inf in xs:
+            return math.inf if math.inf in xs else -math.inf
+        total = sum(map(Fraction, xs), Fraction(0))
+        try:
+            return float(total)
+        except OverflowError:
+            return math.inf if total > 0 else -math.inf
+
+    out = {}
+    for key, ds in nodes.items():
+        grads = [d["grad"] for d in ds]
+        out[key] = {
+            "count": len(ds),
+            "grad_norm": math.sqrt(fsum(g * g for g in grads)),
+            "grad_abs_sum": fsum(abs(g) for g in grads),
+            "data_norm": math.sqrt(fsum(d["data"] * d["data"] for d in ds)),
+            "nonfinite": sum(not (math.isfinite(d["data"]) and math.isfinite(d["grad"])) for d in ds),
+            "zero_grad": sum(g == 0 for g in grads),
+            "internal_edges": internal[key],
+        }
+    for (a, b), flows in edges.items():
+        out[a, b] = {"count": len(flows), "grad_flow": fsum(flows), "grad_flow_abs": fsum(abs(f) for f in flows)}
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(gd=graphs(), level=st.sampled_from(LEVELS))
+def test_collapsed_statistics_from_the_store_equal_the_full_graphs(gd, level, tmp_path_factory):
+    path = tmp_path_factory.mktemp("store") / "g.parquet"
+    meta = {"format": 1, "step": 0, "loss": 0.0, "update": True}
+    write_store(path, meta, {"elementary": gd})
+    stored = load_trace(path)
+    C = stored.collapse(level)
+    expected = reference_collapse(Trace(meta, sources={"elementary": gd}).graph(), level)
+    got = {n: {k: d[k] for k in expected[n]} for n, d in C.nodes(data=True)}
+    got.update({(u, v): {k: d[k] for k in expected[u, v]} for u, v, d in C.edges(data=True)})
+    assert got.keys() == expected.keys()
+    for key, stats in expected.items():
+        assert repr(got[key]) == repr(stats), key  # repr: nan equals nan
+
+
+# -- memory and damage ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_store(tmp_path_factory):
+    """A ~300k-node step: 2 layers x 16 wide x 16 positions on long documents."""
+    docs = ["internationalization" + "characteristically"[i:] for i in range(8)]
+    trainer = Trainer(docs, TrainConfig(steps=3, seed=0), n_embd=16, n_head=4, n_layer=2, block_size=16)
+    trace = trace_step(trainer, 0)
+    path = tmp_path_factory.mktemp("big") / "big.parquet"
+    save_store(trace, path)
+    return path, trace.size()[0]
+
+
+def test_inspect_of_a_big_store_stays_in_bounded_memory(big_store):
+    path, nodes = big_store
+    assert nodes > 250_000
+    code = (
+        "import re\n"
+        "from click.testing import CliRunner\n"
+        "from microtrace.viz.cli import cli\n"
+        f"r = CliRunner().invoke(cli, ['inspect', '--trace', {str(path)!r}, '--scope', 'pos3/layer1/attn/head0/weights'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        # VmHWM: this process's peak (ru_maxrss would carry over the parent's across exec)
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) // 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    peak_mb = int(out.stdout.split()[-1])
+    # the whole networkx graph alone would take ~2.5 KB a node (~750 MB here)
+    assert peak_mb < 300, f"inspect peaked at {peak_mb} MB for {nodes} nodes"
+
+
+def _damaged(path, tmp_path, how):
+    data = bytearray(path.read_bytes())
+    out = tmp_path / f"{how}.parquet"
+    if how == "truncated":
+        data = data[: len(data) // 2]
+    elif how == "flipped":  # bytes inside the first row group of each view: whichever a command reads
+        md = pq.ParquetFile(path).metadata
+        for k in (0, md.num_row_groups - 1):
+            start = md.row_group(k).column(3).data_page_offset + 40  # the `data` column's first page
+            for i in range(start, start + 32):
+                data[i] ^= 0x5A
+    elif how == "empty":
+        data = b""
+    elif how == "foreign":
+        import pyarrow as pa
+
+        pq.write_table(pa.table({"x": [1, 2]}), out)
+        return out
+    out.write_bytes(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize("how, message", [
+    ("truncated", "not a readable trace store"),
+    ("flipped", "corrupt trace store"),
+    ("empty", "not a trace file"),
+    ("foreign", "not a microtrace trace store"),
+])  # fmt: skip
+def test_a_damaged_store_is_refused_in_one_line(big_store, tmp_path, how, message):
+    bad = _damaged(big_store[0], tmp_path, how)
+    for args in (["inspect"], ["graph", "-o", str(tmp_path / "g.svg")], ["doctor"], ["attention", "-o", str(tmp_path / "a.png")]):
+        result = CliRunner().invoke(cli, [*args, "--trace", str(bad)])
+        assert result.exit_code == 2, (args, result.output)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0], (args, result.output)
+        assert "Traceback" not in result.output
