@@ -14,6 +14,7 @@ import base64
 import html
 import math
 import re
+from importlib import resources
 
 from microtrace.tracer import Trace, TraceError, top_paths
 
@@ -87,8 +88,8 @@ def build_report(trace: Trace, explorer: str | None = None) -> str:
     }
     sections = "\n".join(_section(sid, heading, why, bodies[sid]) for sid, heading, why in SECTIONS)
     title = f"microtrace · step {m['step']} · “{m['doc']}” · loss {numfmt.fixed(m['loss'], 4)}"
-    return _PAGE.format(
-        title=_e(title), css=_CSS, header=_header(m, findings), toc=_toc(), sections=sections, footer=_footer(m),
+    return _resource("page.html").format(
+        title=_e(title), css=_resource("report.css").strip(), header=_header(m, findings), toc=_toc(), sections=sections, footer=_footer(m),
     )
 
 
@@ -377,97 +378,7 @@ def _doctor_section(findings):
 
 # --- page ---------------------------------------------------------------------------------------------
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-{css}
-</style>
-</head>
-<body>
-<header>
-{header}
-{toc}
-</header>
-<main>
-{sections}
-</main>
-{footer}
-</body>
-</html>
-"""
 
-_CSS = """
-:root { --ink: #1f1f1f; --muted: #5a5a5a; --rule: #d9d9d4; --soft: #f5f5f2; --accent: #2f6db0;
-        --bad: #b3261e; --warn: #9a6700; --ok: #2e7d32; }
-* { box-sizing: border-box; }
-body { margin: 0 auto; max-width: 1060px; padding: 24px 28px 48px; color: var(--ink); background: #fff;
-       font: 17px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; }
-h1 { font-size: 1.75rem; line-height: 1.25; margin: 0.4em 0 0.5em; }
-h2 { font-size: 1.35rem; margin: 0 0 0.25em; padding-top: 0.4em; }
-section { margin: 2.2em 0 0; padding-top: 0.6em; border-top: 1px solid var(--rule); }
-p { margin: 0.4em 0; }
-.why { color: var(--muted); margin: 0 0 1em; max-width: 52em; }
-.lede { max-width: 52em; }
-a { color: var(--accent); }
-code, .scope, .tok { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.88em; }
-nav ol { display: flex; flex-wrap: wrap; gap: 0.3em 1.4em; padding: 0.6em 0 0; margin: 0; list-style: none;
-         font-size: 0.92rem; border-top: 1px solid var(--rule); }
-nav li { counter-increment: sec; }
-nav li::before { content: counter(sec) ". "; color: var(--muted); }
-.facts { display: flex; flex-wrap: wrap; gap: 0.4em 2.2em; margin: 0.6em 0; }
-.facts dt { font-size: 0.8rem; color: var(--muted); text-transform: uppercase; letter-spacing: 0.04em; }
-.facts dd { margin: 0; font-size: 1.15rem; font-weight: 600; }
-.facts.small dt { text-transform: none; letter-spacing: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
-.facts.small dd { font-size: 0.95rem; }
-.ok { color: var(--ok); } .warn { color: var(--warn); } .bad { color: var(--bad); }
-figure { margin: 0.8em 0; }
-figure img { display: block; max-width: 100%; height: auto; }
-figure.graph svg { display: block; width: 100%; height: auto; }
-.tokens { display: flex; flex-wrap: wrap; gap: 0.5em; }
-.tok { display: inline-flex; flex-direction: column; align-items: center; min-width: 2.2em; padding: 0.15em 0.45em;
-       border: 1px solid #b8b8b8; border-radius: 6px; background: var(--soft); font-weight: 600; line-height: 1.3; }
-.tok small { font-weight: 400; font-size: 0.72em; color: var(--muted); font-family: system-ui, sans-serif; white-space: nowrap; }
-.tok.bos { border-color: #3a3f4b; color: #3a3f4b; background: #e8eaef; }
-td .tok { min-width: 2.6em; }
-.tablewrap { overflow-x: auto; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 0.95rem; }
-th, td { padding: 0.3em 0.8em; text-align: left; vertical-align: middle; }
-th { border-bottom: 2px solid var(--ink); font-weight: 600; white-space: nowrap; }
-td { border-bottom: 1px solid var(--rule); }
-th.num, td.num { text-align: right; white-space: nowrap; }
-tr.total td { border-top: 2px solid var(--ink); border-bottom: none; font-weight: 600; }
-.track { display: block; width: 8em; }  /* a fixed track: the bars of all rows share one scale */
-.bar { display: block; height: 0; border-top: 0.7em solid #e07b39; }  /* a border: printers drop backgrounds */
-.path { margin: 0 0 1em; }
-.chain { display: flex; flex-wrap: wrap; gap: 0.25em 0.3em; align-items: center; margin: 0.2em 0 0; }
-.scope { padding: 0.05em 0.4em; border: 1px solid var(--rule); border-radius: 4px; background: var(--soft); white-space: nowrap; }
-.hop { display: inline-flex; gap: 0.3em; align-items: center; white-space: nowrap; }
-.arrow { color: var(--muted); }
-.scope.entry { border-color: #b8b8b8; font-weight: 600; }
-.findings { list-style: none; padding: 0; }
-.finding { padding: 0.5em 0.8em; margin: 0 0 0.5em; border-left: 4px solid currentColor; background: var(--soft); }
-.finding b { text-transform: uppercase; font-size: 0.85em; letter-spacing: 0.04em; }
-.finding .hint { color: var(--ink); }
-.note { padding: 0.6em 0.9em; border: 1px dashed #b8b8b8; color: var(--muted); }
-footer { margin-top: 2.5em; padding-top: 0.8em; border-top: 1px solid var(--rule); color: var(--muted); font-size: 0.9rem; }
-@media print {
-  @page { margin: 14mm; }
-  body { max-width: none; padding: 0; font-size: 10.5pt; }
-  nav { display: none; }
-  *, .tok, .scope, .finding, .tok.bos { background: transparent !important; }
-  section { break-before: page; border-top: none; margin-top: 0; }
-  section:first-of-type { break-before: auto; margin-top: 1.5em; }  /* the header is short: no page of its own */
-  h2 { break-after: avoid; }
-  figure, tr, .path, .finding { break-inside: avoid; }
-  figure img { max-height: 24cm; object-fit: contain; }  /* shrinks without distorting */
-  table { font-size: 9pt; }
-  th, td { padding: 0.2em 0.45em; }
-  figure.graph svg { max-height: 24cm; }
-  .tablewrap { overflow: visible; }
-  a { color: inherit; text-decoration: none; }
-}
-""".strip()
+def _resource(name):
+    """A file of this package (the page's template and style sheet are package data, not Python strings)."""
+    return resources.files("microtrace.viz.report").joinpath(name).read_text(encoding="utf-8")
