@@ -127,6 +127,11 @@ class GraphData:
         code = self._op_code.get(op)
         return [] if code is None else [i for i, c in enumerate(self.op) if c == code]
 
+    def successors(self, n):
+        """(result, local_grad) of each out-edge of node n, results in id order."""
+        dst, local = self.dst, self.local
+        return ((dst[e], local[e]) for e in self._out_edges(n))
+
     def param_node(self, name, row, col):
         return next((i for i, x in self.extra.items() if x.get("param") == name and x["index"] == [row, col]), None)
 

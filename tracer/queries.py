@@ -105,7 +105,12 @@ def top_paths(G: nx.DiGraph, target: int | str, k: int = 5) -> list[dict]:
     region = nx.descendants(G, src) | {src}
     if loss not in region:
         return []
-    best = path_links(G, region, k)
+    return follow_links(path_links(G, region, k), src)
+
+
+def follow_links(best, src):
+    """The paths of `top_paths` from `src`, read off `path_links` (of any node set holding src's
+    descendants: the links of several sources can come from one pass over the whole graph)."""
     paths = []
     for c, link in best.get(src, []):
         nodes = [src]
@@ -121,15 +126,21 @@ def path_links(G, nodes, k):
     """For each of `nodes` (a set closed under successors, or all of G), its k largest paths to the loss
     as [(contribution, (next node, its rank)), ...]: one pass from the loss down. Following the links
     gives the paths of `top_paths`, so a page can store them for every node at once."""
-    loss = G.graph["loss_node"]
+    adj = G.adj
+    return best_links(lambda n: ((v, d["local_grad"]) for v, d in adj[n].items()), G.graph["loss_node"], nodes, k)
+
+
+def best_links(successors, loss, nodes, k):
+    """`path_links` over any graph: `successors(n)` gives (result, local_grad) of n's out-edges, in a
+    fixed order (ties keep it). The columns of a trace (`GraphData.successors`) serve without networkx."""
     best = {loss: [(1.0, None)]}  # node -> top-k (contribution from here to the loss, (next node, rank))
     for n in sorted(nodes, reverse=True):
         if n == loss:
             continue
         cands = []
-        for v, d in G.adj[n].items():
+        for v, lg in successors(n):
             for rank, (c, _) in enumerate(best.get(v, ())):
-                cands.append((d["local_grad"] * c, (v, rank)))
+                cands.append((lg * c, (v, rank)))
         cands.sort(key=lambda t: _magnitude(t[0]), reverse=True)
         best[n] = cands[:k]
     return best

@@ -16,7 +16,8 @@ import math
 import re
 from importlib import resources
 
-from microtrace.tracer import Trace, TraceError, top_paths
+from microtrace.tracer import Trace, TraceError
+from microtrace.tracer.queries import best_links, follow_links
 
 from microtrace.viz.draw.canvas import png_bytes
 from microtrace.viz.attention.data import attention_figure
@@ -83,7 +84,7 @@ def build_report(trace: Trace, explorer: str | None = None) -> str:
         "attention-grad": _attention_section(trace, grad=True),
         "gradflow": _image(png_bytes(gradflow_figure(flow_data(G), scale=FIGURE_SCALE)), "gradient flow per parameter matrix"),
         "params": _params_section(m),
-        "paths": _paths_section(trace.graph(view)),
+        "paths": _paths_section(trace, view),
         "doctor": _doctor_section(findings),
     }
     sections = "\n".join(_section(sid, heading, why, bodies[sid]) for sid, heading, why in SECTIONS)
@@ -331,27 +332,31 @@ def largest_entries(G):
     return [(name, best[name][1]) for name in G.graph["param_stats"] if name in best]
 
 
-def scope_chain(G, nodes):
-    """The scopes a path passes through, consecutive repeats merged."""
+def scope_chain(scope_of, nodes):
+    """The scopes a path passes through, consecutive repeats merged (`scope_of(node)`: its scope)."""
     chain = []
     for n in nodes:
-        scope = G.nodes[n]["scope"]
+        scope = scope_of(n)
         if not chain or chain[-1] != scope:
             chain.append(scope)
     return chain
 
 
-def _paths_section(G):
+def _paths_section(trace, view):
     cards = []
-    for name, node in largest_entries(G):
-        d = G.nodes[node]
+    gd = trace.data(view)
+    P = trace.select(view, ops=("param",))  # the parameter entries, with their attributes
+    # one pass over the columns from the loss down serves every matrix's entry (no networkx graph)
+    links = best_links(gd.successors, gd.loss, range(len(gd)), PATHS_PER_TARGET)
+    for name, node in largest_entries(P):
+        d = P.nodes[node]
         entry = f"{name}[{d['index'][0]},{d['index'][1]}]"
-        paths = top_paths(G, node, k=PATHS_PER_TARGET)
+        paths = follow_links(links, node)
         if not paths:
             cards.append(f'<div class="path"><p><code>{_e(entry)}</code>: no path to the loss</p></div>')
             continue
         best = paths[0]
-        chain = scope_chain(G, best["nodes"])[1:]  # the first scope is the matrix itself
+        chain = scope_chain(gd.scope_of, best["nodes"])[1:]  # the first scope is the matrix itself
         # an arrow stays on the line of the scope it points to
         chips = "".join(f'<span class="hop"><span class="arrow">→</span><span class="scope">{_e(s)}</span></span>' for s in chain)
         others = ", ".join(_num(p["contribution"]) for p in paths[1:])
