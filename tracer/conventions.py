@@ -15,7 +15,7 @@ PARTS = ("pos", "layer", "head")  # the order of convention parts within one fra
 
 
 @cache
-def _loops(filename):
+def loops(filename):
     """(name, first body line, last line) of every `for NAME in ...` loop of a file, NAME a convention."""
     try:
         with open(filename, "rb") as f:
@@ -46,23 +46,22 @@ def frame_plan(code):
         params = tuple(n for n in code.co_varnames if n in CONVENTIONS)
     else:
         params = tuple(n for n in code.co_varnames[:nargs] if n in CONVENTIONS)
-    first, last = code.co_firstlineno, max((line for _, _, line in code.co_lines() if line), default=0)
-    loops = tuple(
-        lp for lp in _loops(code.co_filename) if first <= lp[1] <= last and lp[0] in code.co_varnames + code.co_names
-    )
-    if name == "<module>":
-        loops = tuple(lp for lp in _loops(code.co_filename) if lp[0] in code.co_names or lp[0] in code.co_varnames)
-    return params, loops, comprehension, name
+    names = code.co_varnames + code.co_names
+    mine = [lp for lp in loops(code.co_filename) if lp[0] in names]
+    if name != "<module>":  # a function's own loops lie within its lines
+        first, last = code.co_firstlineno, max((line for _, _, line in code.co_lines() if line), default=0)
+        mine = [lp for lp in mine if first <= lp[1] <= last]
+    return params, tuple(mine), comprehension, name
 
 
 def active(frame, plan):
     """{kind: value} of the conventions that hold at the frame's current line (ints only)."""
-    params, loops, _, _ = plan
+    params, own_loops, _, _ = plan
     found = {}
-    if not params and not loops:
+    if not params and not own_loops:
         return found
     line = frame.f_lineno
-    names = list(params) + [name for name, first, last in loops if first <= line <= last]
+    names = list(params) + [name for name, first, last in own_loops if first <= line <= last]
     if not names:
         return found
     local = frame.f_locals

@@ -9,6 +9,7 @@ and the scope built from the stack of the script's own functions and microGPT's 
 import os
 import re
 import sys
+import time
 
 from microtrace.tracer import autograd, conventions
 
@@ -30,6 +31,8 @@ class Observer:
         self.on_step = on_step  # called with step K's loss; True: let the script go on to its update
         self.folder = os.path.join(os.path.realpath(folder), "")
         self.module_code = module_code
+        # when it began, each backward() returned, it reached step K and recorded it (for bench/)
+        self.clock = {"start": time.perf_counter(), "backward": []}
         self.calls = 0  # backward() calls that have returned
         self.depth = 0  # > 0 inside a backward() (a backward calling backward is one step)
         self.patched = []  # (class, attribute, original or None)
@@ -44,7 +47,8 @@ class Observer:
         self._own = {}  # filename -> whether it is the script's own code
         self._plans = {}  # id(code) -> conventions.frame_plan(code)
         self._sources = {}  # (filename, line, function) -> source dict
-        self._frames = {}  # id(frame) -> (frame, plan, outer parts, seen, function, line, scope, source)
+        # id(frame) -> (frame, moves, plan, outer parts, seen, function, line, scope, source)
+        self._frames = {}
 
     # -- the class -------------------------------------------------------------------------------------
 
@@ -79,15 +83,45 @@ class Observer:
         cls.backward = backward
 
     def _wrap_init(self, cls):
+        """Record every node the class makes from now on, with where it was made (one call: this
+        runs for every node of step K)."""
         if any(c is cls and a == "__init__" for c, a, _ in self.patched):
             return
         original = vars(cls).get("__init__")
         base = cls.__init__
-        made = self.made
+        observer, codes, frames = self, self.codes, self._frames
+        add_node, add_site, getframe = self.nodes.append, self.sites.append, sys._getframe
 
         def __init__(node, *args, **kwargs):
             base(node, *args, **kwargs)
-            made(node)
+            if observer.done:  # the first node after step K: the next step has begun, the update is made
+                raise Stop
+            add_node(node)
+            # The frame that made the node, past the class's own methods (`__sub__` -> `__add__`).
+            f = getframe(1)
+            method = exponent = None
+            if id(f.f_code) in codes:
+                code = f.f_code
+                method = code.co_name
+                if method == "__pow__" and code.co_argcount > 1:
+                    exponent = f.f_locals.get(code.co_varnames[1])
+                f = f.f_back
+                while id(f.f_code) in codes:
+                    f = f.f_back
+            # While a frame of the script is alive, the frames around it wait: their part of the
+            # scope stays as it was; only this frame's line and its own loop variables can change.
+            entry = frames.get(id(f))
+            if entry is None or entry[0] is not f:
+                entry = observer._enter(f)
+                if entry is False:
+                    add_site((*observer._slow(f), method, exponent))
+                    return
+            if entry[1]:
+                add_site((*observer._inner(f, entry[2], entry[3], dict(entry[4]), entry[5]), method, exponent))
+            elif f.f_lineno == entry[6]:
+                add_site((entry[7], entry[8], method, exponent))
+            else:
+                add_site((entry[7], observer._relined(f, entry), method, exponent))
 
         self.patched.append((cls, "__init__", original))
         cls.__init__ = __init__
@@ -104,6 +138,7 @@ class Observer:
     # -- steps -----------------------------------------------------------------------------------------
 
     def after_backward(self, node):
+        self.clock["backward"].append(time.perf_counter())
         if self.done:  # a backward after step K: whatever update there was has been made
             raise Stop
         if self.style is None:
@@ -114,44 +149,17 @@ class Observer:
         k = self.calls
         self.calls += 1
         if k == self.step - 1:
+            self.clock["reached"] = time.perf_counter()
             self.recording = True
             for cls in self.candidates:
                 self._wrap_init(cls)
         elif k == self.step:
             self.loss = node
             self.done = True
-            if not self.on_step(node):
+            go_on = self.on_step(node)
+            self.clock["recorded"] = time.perf_counter()
+            if not go_on:
                 raise Stop
-
-    def made(self, node):
-        if self.done:  # the first node after step K: the next step has begun, the update is made
-            raise Stop
-        self.nodes.append(node)
-        # The frame that made the node, past the class's own methods (`__sub__` -> `__add__`).
-        f = sys._getframe(2)
-        method = exponent = None
-        codes = self.codes
-        while id(f.f_code) in codes:
-            if method is None:
-                method = f.f_code.co_name
-                if method == "__pow__" and f.f_code.co_argcount > 1:
-                    exponent = f.f_locals.get(f.f_code.co_varnames[1])
-            f = f.f_back
-        # While a frame of the script is alive, the frames around it wait: their part of the scope
-        # stays as it was; only this frame's line and its own loop variables can change.
-        entry = self._frames.get(id(f))
-        if entry is None or entry[0] is not f:
-            entry = self._enter(f)
-        if entry is False:
-            scope, source = self._slow(f)
-        else:
-            frame, plan, outer, seen, function, line, scope, source = entry
-            if plan[0] or plan[1]:
-                scope, source = self._inner(f, plan, outer, dict(seen), function)
-            elif f.f_lineno != line:
-                source = self._source_of(f, function)
-                self._frames[id(f)] = (frame, plan, outer, seen, function, f.f_lineno, scope, source)
-        self.sites.append((scope, source, method, exponent))
 
     # -- provenance ------------------------------------------------------------------------------------
 
@@ -191,8 +199,15 @@ class Observer:
         plan = self.plan(frame.f_code)
         function = self._function_of(chain)
         scope, source = self._inner(frame, plan, outer, dict(seen), function)
-        entry = self._frames[id(frame)] = (frame, plan, outer, seen, function, frame.f_lineno, scope, source)
+        moves = bool(plan[0] or plan[1])  # its own loop variables: read at every node
+        entry = self._frames[id(frame)] = (frame, moves, plan, outer, seen, function, frame.f_lineno, scope, source)
         return entry
+
+    def _relined(self, frame, entry):
+        """The source of a frame whose line moved on; the entry remembers the new line."""
+        source = self._source_of(frame, entry[5])
+        self._frames[id(frame)] = (*entry[:6], frame.f_lineno, entry[7], source)
+        return source
 
     def _slow(self, frame):
         """Scope and source of a node made outside the script's own code (a library it calls)."""

@@ -22,17 +22,14 @@ def parse(scope):
             attrs["head"] = int(part[4:])
         elif part in BLOCKS and "block" not in attrs:
             attrs["block"] = part
-    if "block" not in attrs:  # a script's scope (`pos3/gpt/layer0/head1/softmax`): its first function
-        attrs["block"] = _first_function(parts) or "script"
+    if "block" not in attrs:  # a script's scope (`pos3/gpt/layer0/head1/softmax`): see _script_prefix
+        functions = [p for p in parts if not _CONVENTION.match(p)][:2]
+        attrs["block"] = functions[-1] if functions else "script"
     attrs["stage"] = parts[-1]
     return attrs
 
 
 _CONVENTION = re.compile(r"^(pos|layer|head)\d+$")
-
-
-def _first_function(parts):
-    return next((p for p in parts if not _CONVENTION.match(p)), None)
 
 
 _LAYER = re.compile(r"^layer(\d+)\.")
@@ -74,10 +71,16 @@ def prefix(scope, level):
 
 
 def _script_prefix(parts, level):
-    """A script's scope has no microGPT block: a block is its position, its first function and its
-    layer (`pos3/gpt/layer0`); a layer drops the position (`gpt/layer0`)."""
-    pos = [p for p in parts if p.startswith("pos") and _CONVENTION.match(p)][:1]
-    layer = [p for p in parts if p.startswith("layer") and _CONVENTION.match(p)][:1]
-    function = _first_function(parts)
-    key = ([] if level == "layer" else pos) + ([function] if function else []) + layer
-    return "/".join(key) or "script"
+    """A script's scope has no microGPT block. Its block keeps the path's position and layer and its
+    first two functions, in order (`pos3/gpt/layer0/linear`, `pos3/gpt/rmsnorm`, `pos3/softmax`); its
+    layer keeps the first function and the layer (`gpt/layer0`); module-level code is `script`."""
+    kept, functions = [], 0
+    for part in parts:
+        m = _CONVENTION.match(part)
+        if m:
+            if m.group(1) == "layer" or (m.group(1) == "pos" and level != "layer"):
+                kept.append(part)
+        elif functions < (1 if level == "layer" else 2):
+            functions += 1
+            kept.append(part)
+    return "/".join(kept) or "script"

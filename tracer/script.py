@@ -9,6 +9,7 @@ step, after its optimizer has run, so that the update can be read too.
 """
 
 import builtins
+import gc
 import io
 import os
 import random
@@ -20,7 +21,7 @@ import types
 from pathlib import Path
 
 from microtrace.engine.value import Value
-from microtrace.tracer import autograd
+from microtrace.tracer import autograd, conventions
 from microtrace.tracer.live import build_trace
 from microtrace.tracer.observe import Observer, Stop, Unrecognised
 from microtrace.tracer.record import Recording
@@ -121,6 +122,10 @@ class _Run:
             sys.modules["__main__"] = self.module
             sys.stdin, sys.stdout, sys.stderr = _NoStdin(), sink, sink
             builtins.__build_class__ = hook
+            # microtrace's own objects (networkx, click, ...) are left out of the garbage collector's
+            # passes, so that the script's collections cost what they cost it when run alone
+            gc.freeze()
+            conventions.loops(self.code.co_filename)  # read the script's loops now, not inside step K
             with _deadline(timeout):
                 exec(self.code, self.module.__dict__)
         except Stop:
@@ -143,6 +148,7 @@ class _Run:
         except Exception as e:
             raise ScriptError(self._raised(e), detail=self._traceback(e)) from None
         finally:
+            gc.unfreeze()
             builtins.__build_class__ = build_class
             observer.restore()
             saved.restore(self.path.parent)
@@ -299,10 +305,12 @@ def _snapshot(obs, loss, glb):
         return (1, i, "", 0) if i is not None else (0, 0, *param_pos.get(id(n), ("", 0, 0))[:2])
 
     values, scopes, marks = [], [], {}
+    get = copies.get
+    method_ops = autograd.METHOD_OPS
     for n, (scope, source, method, exponent) in zip(obs.nodes, obs.sites):
         if microgpt:
             kids = n._children
-            op = autograd.METHOD_OPS.get(method, method.strip("_")) if method and kids else None
+            op = method_ops.get(method) or method.strip("_") if method and kids else None
             local, known = n._local_grads, True
         else:
             op, exponent = autograd.micrograd_op(n)
@@ -312,7 +320,11 @@ def _snapshot(obs, loss, glb):
             op = "const" if method is not None else ""
         elif op == "**":
             op = f"**{exponent!r}" if isinstance(exponent, (int, float)) else "pow"
-        c = copies[id(n)] = Value(n.data, tuple([copy_of(k) for k in kids]), local, op or "?")
+        operands = []
+        for k in kids:
+            c = get(id(k))
+            operands.append(c if c is not None else copy_of(k))
+        c = copies[id(n)] = Value(n.data, tuple(operands), local, op or "?")
         c.grad = n.grad
         values.append(c)
         scopes.append(scope)
