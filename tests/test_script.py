@@ -285,3 +285,63 @@ def test_trace_script_cli_end_to_end_and_the_process_is_left_as_it_was(tmp_path)
 def test_script_errors_are_trace_errors():
     with pytest.raises(ScriptError, match="no such file"):
         trace_script(SCRIPTS / "missing.py")
+
+
+# -- gradcheck --script --------------------------------------------------------------------------------
+
+TINY = """
+import random
+
+class Value:
+    def __init__(self, data, children=(), local_grads=()):
+        self.data, self.grad, self._children, self._local_grads = data, 0, children, local_grads
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data + other.data, (self, other), (1, 1))
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data * other.data, (self, other), (other.data, self.data))
+    def backward(self):
+        order, seen = [], set()
+        def visit(v):
+            if v not in seen:
+                seen.add(v)
+                for c in v._children:
+                    visit(c)
+                order.append(v)
+        visit(self)
+        self.grad = 1
+        for v in reversed(order):
+            for c, g in zip(v._children, v._local_grads):
+                c.grad += g * v.grad
+
+random.seed(0)
+weights = [Value(random.uniform(-1, 1)) for _ in range(3)]
+for step in range(4):
+    x = [Value(float(step + i)) for i in range(3)]
+    loss = sum((w * xi * w for w, xi in zip(weights, x)), Value(0.0))
+    loss.backward()
+    for w in weights:
+        w.data -= 0.01 * w.grad
+        w.grad = 0
+"""
+
+
+def test_gradcheck_script_compares_the_scripts_gradients_with_finite_differences():
+    result = invoke("gradcheck", "--script", MICROGRAD, "--step", 1, "--samples", 2, "--", 3)
+    assert result.exit_code == 0, result.output
+    assert "model.parameters" in result.output and result.output.rstrip().endswith("OK")
+    for step in (0, 2):  # moved as the parameter is made (step 0), or before the optimizer (later)
+        result = invoke("gradcheck", "--script", MICROGPT, "--step", step, "--samples", 1, "--", 3)
+        assert result.exit_code == 0, result.output
+        assert "layer0.mlp_fc1" in result.output and result.output.rstrip().endswith("OK")
+
+
+def test_gradcheck_script_needs_named_parameters(tmp_path):
+    script = tmp_path / "tiny.py"
+    script.write_text(TINY)
+    t = trace_script(script, step=2)  # the weights persist across steps: numbered leaves
+    assert t.meta["conventions"]["params"] == "persisting leaves"
+    assert {d["param"] for _, d in t.graph().nodes(data=True) if d["op"] == "param"} == {"leaves"}
+    result = invoke("gradcheck", "--script", script, "--step", 2)
+    assert result.exit_code == 2 and "its parameters have no names" in result.output

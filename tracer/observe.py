@@ -70,6 +70,7 @@ class Observer:
         def backward(node, *args, **kwargs):
             if observer.depth:
                 return original(node, *args, **kwargs)
+            observer.before_backward(node)
             observer.depth += 1
             try:
                 result = original(node, *args, **kwargs)
@@ -136,6 +137,9 @@ class Observer:
         self.patched.clear()
 
     # -- steps -----------------------------------------------------------------------------------------
+
+    def before_backward(self, node):
+        """Called as backward() begins (a gradient check reads step K's loss here)."""
 
     def after_backward(self, node):
         self.clock["backward"].append(time.perf_counter())

@@ -90,19 +90,31 @@ def _compile(path):
 
 
 class _Run:
-    def __init__(self, path, step, code):
+    """One run of the script. `observer`: a callable (step, folder, code, on_step) -> Observer."""
+
+    def __init__(self, path, step, code, observer=Observer):
         self.path = path.resolve()
         self.step = step
         self.code = code
         self.module = types.ModuleType("__main__")
         self.module.__file__ = str(self.path)
         self.module.__builtins__ = builtins
-        self.observer = Observer(step, self.path.parent, code, self.on_step)
+        self.observer = observer(step, self.path.parent, code, self.on_step)
         self.snapshot = None
 
     # -- running -------------------------------------------------------------------------------------
 
     def execute(self, args, timeout, output):
+        """Run the script to step K and copy the step (then `trace()` gives it)."""
+        self.run_script(args, timeout, output)
+        if not self.observer.done:
+            raise ScriptError(self._ended())
+        if self.snapshot is None:
+            self.on_step(self.observer.loss)
+        self.read_update()
+
+    def run_script(self, args, timeout, output):
+        """Run the script until the observer stops it (or it ends); its failures as ScriptError."""
         self.args = args
         saved = _Saved()
         build_class = builtins.__build_class__
@@ -152,11 +164,6 @@ class _Run:
             builtins.__build_class__ = build_class
             observer.restore()
             saved.restore(self.path.parent)
-        if not observer.done:
-            raise ScriptError(self._ended())
-        if self.snapshot is None:
-            self.on_step(observer.loss)
-        self.read_update()
 
     def on_step(self, loss):
         """Step K's backward() has returned: copy the step; go on only if there is an update to see."""
@@ -167,7 +174,7 @@ class _Run:
     def read_update(self):
         snap = self.snapshot
         changed = False
-        for node, (name, r, c) in snap.params.items():
+        for node, (name, r, c) in snap.params:
             entry = snap.adam[name][r][c]
             new = node.data
             changed = changed or new != entry[0]
@@ -343,7 +350,7 @@ def _snapshot(obs, loss, glb):
     adam = {name: [[(p.data, None, p.grad, None, None) for p in row] for row in mat] for name, mat in named.items()}
     attention = _attention_weights(values, scopes, marks)
     rec = Recording(values, scopes, marks, copies[id(loss)], params, adam, None)
-    return _Snapshot(rec, dict(_entries(named)), params_from, attention)
+    return _Snapshot(rec, _entries(named), params_from, attention)
 
 
 def _entries(named):
@@ -356,7 +363,7 @@ class _Snapshot:
 
     def __init__(self, rec, params, params_from, attention):
         self.rec = rec
-        self.params = params  # the script's parameter nodes -> (name, r, c)
+        self.params = params  # [(the script's parameter node, (name, r, c))]
         self.adam = rec.adam
         self.params_from = params_from
         self.attention = attention

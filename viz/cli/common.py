@@ -10,6 +10,7 @@ two outputs the same file. Then each is written atomically by `write_output`, a 
 import functools
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -97,13 +98,32 @@ class ScriptSource:
     def trace(self, step):
         """The trace of step `step` of the script; a failure is one `Error:` line (with --verbose the
         script's traceback before it)."""
+        step = self._step(step)
+        click.echo(f"tracing backward() call {step} of {self.path} ...", err=True)
+        output = sys.stderr if self.verbose else None
+        with self._errors():
+            return trace_script(self.path, step, self.args, self.timeout, output=output)
+
+    def gradcheck(self, step, **options):
+        """`tracer.script_check.gradcheck_script` of the script at `step`, failures as for `trace`."""
+        from microtrace.tracer.script_check import gradcheck_script
+
+        step = self._step(step)
+        click.echo(f"checking backward() call {step} of {self.path} against finite differences ...", err=True)
+        with self._errors():
+            return gradcheck_script(self.path, step, self.args, timeout=self.timeout, **options)
+
+    @staticmethod
+    def _step(step):
         step = 0 if step is None else step
         if step < 0:
             raise UserError(f"--step must be 0 or more, got {step}")
-        click.echo(f"tracing backward() call {step} of {self.path} ...", err=True)
-        output = sys.stderr if self.verbose else None
+        return step
+
+    @contextmanager
+    def _errors(self):
         try:
-            return trace_script(self.path, step, self.args, self.timeout, output=output)
+            yield
         except ScriptError as e:
             if self.verbose and e.detail:
                 click.echo(e.detail.rstrip("\n"), err=True)

@@ -17,13 +17,16 @@ from microtrace.tracer import TraceError
 from microtrace.viz.draw.canvas import figure_bytes
 from microtrace.viz.cli.checks import POSITIVE, SCALE, command, user_errors
 from microtrace.viz.cli.common import (
+    ScriptSource,
     StepRange,
     UserError,
     figure_format,
     get_trace,
+    script_options,
     trace_source_options,
     write_output,
 )
+
 
 @command()
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
@@ -103,17 +106,17 @@ def _step_csv(g):
 
 
 @command()
-@click.option("--run", "run_dir", type=click.Path(file_okay=False), required=True,
-              help="Run directory made by `microtrace train`.")
-@click.option("--step", type=int, required=True, help="Training step to check (0-based).")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
+@click.option("--step", type=int, help="Training step to check (0-based; with --script the K-th backward() call, default 0).")
 @click.option("--samples", default=3, show_default=True, type=click.IntRange(min=1),
               help="Entries sampled from each parameter matrix (among those taking part in the step).")
 @click.option("--eps", default=1e-6, show_default=True, type=POSITIVE, help="Finite-difference step.")
 @click.option("--tol", default=1e-4, show_default=True, type=POSITIVE,
               help="Largest relative error that passes.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling.")
+@script_options
 @click.pass_context
-def gradcheck(ctx, run_dir, step, samples, eps, tol, seed):
+def gradcheck(ctx, run_dir, step, samples, eps, tol, seed, script, timeout, verbose, script_args):
     """Compare the engine's gradients with finite differences of the step's loss.
 
     For sampled entries of every parameter matrix: the autograd gradient and the central difference
@@ -121,17 +124,30 @@ def gradcheck(ctx, run_dir, step, samples, eps, tol, seed):
     floor = 1e-11 / eps keeps gradients that are essentially zero from measuring rounding noise. Exits 1
     when the largest relative error exceeds --tol.
 
+    With --script, your script's own gradients: it is run again to step K twice per sampled entry,
+    the entry moved up and down (its parameters must be named: a module-level state_dict, params list
+    or model with parameters()). That is 2 x samples x matrices runs of K + 1 steps: keep --samples small.
+
     Example:
 
     \b
         microtrace gradcheck --run runs/demo --step 120
         microtrace gradcheck --run runs/demo --step 0 --samples 10 --eps 1e-5 --tol 1e-3
+        microtrace gradcheck --script my_model/train.py --step 3 --samples 1 -- --steps 100
     """
     from microtrace.tracer.gradcheck import gradcheck as check
 
-    with user_errors():
-        trainer = open_run(run_dir).trainer_at(step)
-    result = check(trainer, samples=samples, eps=eps, seed=seed)
+    source = ScriptSource(script, script_args, timeout, verbose)
+    if bool(run_dir) == bool(script):
+        raise click.UsageError("give --run DIR --step K or --script PATH [--step K]")
+    if script:
+        result = source.gradcheck(step, samples=samples, eps=eps, seed=seed)
+    else:
+        if step is None:
+            raise click.UsageError("--run needs --step K (the 0-based training step to check)")
+        with user_errors():
+            trainer = open_run(run_dir).trainer_at(step)
+        result = check(trainer, samples=samples, eps=eps, seed=seed)
     click.echo(result.table(tol))
     if not result.passed(tol):
         ctx.exit(1)

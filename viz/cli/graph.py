@@ -46,6 +46,8 @@ def _check_options(command):
             raise UserError("give --focus SCOPE or --around NODE, not both")
         if kw["view"] and not scalar:
             raise UserError("--view chooses the scalar level's nodes: add --level scalar")
+        if kw["label"] != "id" and not scalar:
+            raise UserError("--label names scalar nodes: add --level scalar")
         if kw["highlight"] and not kw["target"]:
             raise UserError("--highlight K needs --target NODE (a node id or a parameter such as layer0.attn_wq[3,7])")
         return command(**kw)
@@ -78,10 +80,12 @@ def _check_options(command):
 @click.option("--dpi", type=click.IntRange(36, 1200), default=144, show_default=True, help="Resolution of a .png.")
 @click.option("--title", help="Title (default: step, document, loss and view).")
 @click.option("--legend/--no-legend", default=True, show_default=True)
+@click.option("--label", type=click.Choice(["id", "source"]), default="id", show_default=True,
+              help="Scalar level: name each value by its node id, or also by the file:line that made it (traces of a --script).")  # fmt: skip
 @_check_options
 @trace_source_options
 def graph(trace, output, level, focus, around, hops, view, backward, color, highlight, target, params,
-          max_nodes, rankdir, theme, precision, dpi, title, legend):  # fmt: skip
+          max_nodes, rankdir, theme, precision, dpi, title, legend, label):  # fmt: skip
     """Draw one traced step with Graphviz: the whole step collapsed, or single scalars.
 
     \b
@@ -96,10 +100,11 @@ def graph(trace, output, level, focus, around, hops, view, backward, color, high
         microtrace graph --run runs/demo --step 120 -o step.svg
         microtrace graph --trace step.json --level scalar --focus pos2/layer0/attn/head1 -o head.png
         microtrace graph --trace step.json --highlight 3 --target "layer0.attn_wq[3,7]" -o paths.pdf
+        microtrace graph --trace mine.json --level scalar --focus pos1/gpt/layer0/head0/softmax --label source -o sm.svg
     """
     try:
         digraph = _diagram(trace, level, focus, around, hops, view, backward, color, highlight, target, params,
-                           max_nodes, rankdir, theme, precision, title, legend)  # fmt: skip
+                           max_nodes, rankdir, theme, precision, title, legend, label)  # fmt: skip
     except graph_select.ViewTooLarge as e:
         raise UserError(_too_large(e)) from None
     except TraceError as e:
@@ -116,7 +121,7 @@ def graph(trace, output, level, focus, around, hops, view, backward, color, high
 
 
 def _diagram(trace, level, focus, around, hops, view, backward, color, highlight, target, params, max_nodes,
-             rankdir, theme, precision, title, legend):  # fmt: skip
+             rankdir, theme, precision, title, legend, label):  # fmt: skip
     style = dict(backward=backward, color=color, rankdir=rankdir, theme=theme, precision=precision, title=title, legend=legend)
     if level != "scalar":
         view = trace.default_view("elementary")
@@ -141,7 +146,7 @@ def _diagram(trace, level, focus, around, hops, view, backward, color, highlight
         nodes, what = sorted({n for p in paths for n in p}), f"the top {highlight} gradient paths from {target}"
     graph_select.check_size(trace.data(view).scope_of, nodes, max_nodes, what,
                             fused_hint=view == "elementary" and "fused" in trace.views())  # fmt: skip
-    return scalar_diagram(trace.subgraph(nodes, view), nodes, highlight=paths, what=f"scalar view of {what}", **style)
+    return scalar_diagram(trace.subgraph(nodes, view), nodes, highlight=paths, what=f"scalar view of {what}", label=label, **style)
 
 
 def _too_large(e):

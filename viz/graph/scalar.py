@@ -49,7 +49,7 @@ def _value_title(n, d):
 
 _TOOLTIP_KEYS = (
     "op", "data", "grad", "scope", "pos", "layer", "block", "head", "stage", "exponent", "key", "unit",
-    "param", "index", "new_data", "adam_m", "adam_v", "update_ratio",
+    "param", "index", "new_data", "adam_m", "adam_v", "update_ratio", "source", "function", "local_grad_known",
 )  # fmt: skip
 
 
@@ -88,6 +88,7 @@ def scalar_diagram(
     title: str | None = None,
     legend: bool = True,
     what: str | None = None,
+    label: str = "id",
 ) -> graphviz.Digraph:
     """The scalar nodes `nodes` of G (ids of `trace.graph(view)`) in micrograd's style.
 
@@ -97,6 +98,8 @@ def scalar_diagram(
     scope outside, saying how many nodes and edges connect to it. `color`: "grad" (|grad|, log scale),
     "value" (data, diverging) or "none". `highlight`: paths of G's node ids (`top_paths`). `backward`:
     arrows reversed and each operand edge labelled with its grad_flow. `what` names the view in the title.
+    `label`: "id" (node id or parameter entry) or "source", which adds the `file:line` that made the
+    value (traces of a user's script record it; the tooltip always shows it).
     """
     th = gs.theme(theme)
     gs.check_rankdir(rankdir)
@@ -123,7 +126,7 @@ def scalar_diagram(
     if legend:
         parts = _scalar_legend(colors, pens, th, inline, stub_in or stub_out, backward, hl_edges)
         g.attr("graph", label=gs.title_label(g_title, parts, th))
-    _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes)
+    _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label == "source")
     names = _stub_nodes(g, stub_in, stub_out, th)
     _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges)
     _stub_edges(g, stub_in, stub_out, names, th, backward)
@@ -157,7 +160,7 @@ def _stubs(G, drawn, S, inlined):
     return stub_in, stub_out
 
 
-def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes):
+def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label_source):
     """A value box per drawn node (and an op ellipse unless a leaf), in one cluster per scope below `common`."""
     clusters = dg.Clusters()
     for n in drawn:
@@ -165,7 +168,7 @@ def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl
         scope = d["scope"]
         rel = scope[len(common) :].strip("/") if common and scope != common else ""
         path = [(f"s_{scope}", dg.cluster_attrs(rel or scope, 0, th))] if rel or len(set(scopes)) > 1 else []
-        clusters.add_node(path, f"n{n}", _value_attrs(n, d, colors, th, precision, n in hl_nodes))
+        clusters.add_node(path, f"n{n}", _value_attrs(n, d, colors, th, precision, n in hl_nodes, label_source))
         if d["op"] not in _LEAVES:
             consts = [G.nodes[u]["data"] for u in inline.get(n, [])]
             clusters.add_node(path, f"o{n}", _op_attrs(n, d, consts, th, precision, inline.get(n, []), G))
@@ -217,10 +220,11 @@ def _stub_edge_attrs(count, th, back):
     return {"style": "dashed", "color": th.muted, "penwidth": "0.8", "tooltip": gs.dot_text(f"{count} edge{'s' * (count != 1)}"), **back}
 
 
-def _value_attrs(n, d, colors, th, precision, highlighted):
+def _value_attrs(n, d, colors, th, precision, highlighted, label_source=False):
     fill, ink = colors.fill(d["grad"] if colors.mode != "value" else d["data"], th)
+    where = f'<FONT POINT-SIZE="8">{gs.html(d["source"])}</FONT><BR/>' if label_source and "source" in d else ""
     label = (
-        f'<<B>{gs.html(_value_title(n, d))}</B><BR/>'
+        f'<<B>{gs.html(_value_title(n, d))}</B><BR/>{where}'
         f'data {gs.html(numfmt.fixed(d["data"], precision))}<BR/>'
         f'grad {gs.html(numfmt.fixed(d["grad"], precision))}>'
     )
