@@ -146,6 +146,7 @@ def main():
         ("attention figures", "bench_attention", "bench_attention"),
         ("gradient flow, doctor, gradcheck", "bench_gradflow", "bench_gradflow"),
         ("explorer page (headless Chromium)", "bench_explore", "bench_explore"),
+        ("your own script (trace --script)", "bench_script", "bench_script"),
     ):
         figures = optional(module, function)
         if figures:
