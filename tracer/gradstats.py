@@ -17,6 +17,7 @@ from pathlib import Path
 
 from microtrace.engine.run import RunError, open_run
 from microtrace.engine.train import Trainer
+from microtrace.tracer.steps import in_pieces
 from microtrace.tracer.trace import param_stats
 
 # Columns of the CSV, after step, loss, lr and matrix (the fields of a trace's param_stats).
@@ -69,15 +70,19 @@ def check_range(source, steps):
     source.check_trained(last)
 
 
-def range_stats(source, steps, on_step=None):
+def range_stats(source, steps, on_step=None, jobs=1):
     """`StepStats` for every step of `steps` (a range), from one trainer stepped through the range.
 
     `source` is a run directory, a `Run`, or a `Trainer` at or before `steps.start` (it is advanced).
-    Steps in between are trained without statistics. `on_step(k)` is called after each step k.
+    Steps in between are trained without statistics. `on_step(k)` is called after each step k. With
+    `jobs` > 1 (a run only) the range is cut into `jobs` pieces computed by as many processes, each
+    from its nearest checkpoint: the same numbers, bit for bit, as one process.
     RunError (one line) when the range leaves the run or passes the step where training stopped."""
     if isinstance(source, (str, Path)):
         source = open_run(source)
     check_range(source, steps)
+    if jobs > 1 and not isinstance(source, Trainer):
+        return in_pieces(_piece_stats, steps, jobs, str(source.path))
     last = steps[-1]
     trainer = source if isinstance(source, Trainer) else source.trainer_at(steps.start)
     wanted = set(steps)
@@ -91,6 +96,11 @@ def range_stats(source, steps, on_step=None):
         if on_step:
             on_step(k)
     return out
+
+
+def _piece_stats(steps, run_dir):
+    """range_stats of one piece of a range, in a worker process."""
+    return range_stats(run_dir, steps)
 
 
 def stats_csv(stats):

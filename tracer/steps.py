@@ -1,7 +1,10 @@
 """Ranges of a run's steps written "A:B[:S]" (the `--steps` option of `attention` and `gradflow`). One
 parser, so that every reader accepts and rejects the same text alike."""
 
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 _STEPS = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
 
@@ -38,3 +41,27 @@ def check_within(steps, n_steps):
     if steps.stop > n_steps:
         text = f"{steps.start}:{steps.stop}:{steps.step}"
         raise StepRangeError(f"{text} goes past the run: it has steps 0 to {n_steps - 1}, so B can be at most {n_steps}")
+
+
+def default_jobs():
+    """Worker processes for step-range work: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def in_pieces(fn, steps, jobs, *args):
+    """`fn(piece, *args)` for contiguous pieces of `steps` (a range or list) in `jobs` worker processes,
+    the lists it returns joined in step order. That is the very list `fn(steps, *args)` gives in one
+    process: each piece replays the run from its nearest checkpoint, bit for bit (engine/run.py).
+    `fn` must be a module-level function (it is sent to the workers by name)."""
+    n = len(steps)
+    pieces = [steps[i * n // jobs : (i + 1) * n // jobs] for i in range(max(1, jobs))]
+    pieces = [p for p in pieces if len(p)]
+    if len(pieces) <= 1:
+        return fn(steps, *args)
+    # spawn, not fork: a fresh interpreter per worker, whatever threads this one runs
+    with ProcessPoolExecutor(len(pieces), mp_context=get_context("spawn")) as pool:
+        parts = list(pool.map(fn, pieces, *([a] * len(pieces) for a in args)))
+    return [x for part in parts for x in part]

@@ -20,7 +20,7 @@ from microtrace.tracer import Trace, TraceError, trace_text
 
 from microtrace.viz import attention as A
 from microtrace.viz.attention.validate import AttentionInputError
-from microtrace.tracer.steps import check_within
+from microtrace.tracer.steps import check_within, in_pieces
 
 MAX_FRAMES = 300  # an animation holds every frame in memory (~1 MB each at scale 1)
 
@@ -224,13 +224,15 @@ def _run(run):
     return run if isinstance(run, Run) else open_run(run)
 
 
-def attention_series(run, text, steps):
+def attention_series(run, text, steps, jobs=1):
     """`AttentionData` of the same `text` at each step of `steps` (ascending 0-based steps of `run`, a
     run directory or `Run`); `text=None` takes the training document of the first step.
 
     One Trainer is rebuilt at the first step and trained forward between frames (`trace_text` leaves it
-    unchanged), so the cost is one replay plus the steps in between, not a replay per frame. Raises
-    TraceError or RunError/DataError (one line) for bad input."""
+    unchanged), so the cost is one replay plus the steps in between, not a replay per frame. With
+    `jobs` > 1 the steps are cut into pieces computed by as many processes, each from its nearest
+    checkpoint: the same frames, bit for bit. Raises TraceError or RunError/DataError (one line) for
+    bad input."""
     run = _run(run)
     steps = list(steps)
     if not steps or any(b <= a for a, b in zip(steps, steps[1:])):
@@ -238,6 +240,11 @@ def attention_series(run, text, steps):
     run.check_trained(steps[-1])
     if text is not None:
         check_text(run, text)
+    if jobs > 1:
+        if text is None:  # the documents' order is fixed at the start: step 0's trainer knows it
+            trainer = run.trainer_at(0)
+            text = trainer.doc_for(steps[0])[: trainer.config.block_size]
+        return in_pieces(_piece_series, steps, jobs, str(run.path), text)
     trainer = run.trainer_at(steps[0])
     if text is None:
         text = trainer.doc_for(steps[0])[: trainer.config.block_size]  # what the model reads of it
@@ -247,6 +254,11 @@ def attention_series(run, text, steps):
             trainer.train_step()
         series.append(read_attention(trace_text(trainer, k, text)))
     return series
+
+
+def _piece_series(steps, run_dir, text):
+    """attention_series of one piece of the steps, in a worker process."""
+    return attention_series(run_dir, text, steps)
 
 
 def shared_vmax(series):

@@ -18,7 +18,7 @@ import click
 from microtrace.engine.atomic import UnsafePath, check_target, write_atomic
 from microtrace.engine.run import run_owning
 from microtrace.tracer import ScriptError, TraceError, load_trace, trace_script, trace_step
-from microtrace.tracer.steps import StepRangeError, parse_steps
+from microtrace.tracer.steps import StepRangeError, default_jobs, parse_steps
 
 from microtrace.viz.cli.checks import BadInput as UserError  # one-line error about the input, exit code 2
 
@@ -46,6 +46,14 @@ class StepRange(click.ParamType):
             return parse_steps(value)
         except StepRangeError as e:
             self.fail(str(e), param, ctx)
+
+
+def jobs_option(command):
+    """`--jobs N`: processes for the steps of `--steps` (each replays its share of the range from its
+    nearest checkpoint; the numbers are those of one process)."""
+    return click.option("--jobs", type=click.IntRange(1), default=default_jobs, show_default="the number of cores",
+                        help="Processes for --steps, each replaying its share from its nearest checkpoint "
+                             "(the same numbers as one process).")(command)  # fmt: skip
 
 
 # The output options of commands with `trace_source_options`, checked before the trace is loaded.

@@ -22,6 +22,7 @@ from microtrace.viz.cli.common import (
     UserError,
     figure_format,
     get_trace,
+    jobs_option,
     script_options,
     trace_source_options,
     write_output,
@@ -39,7 +40,8 @@ from microtrace.viz.cli.common import (
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
               help="Also write the per-matrix numbers as CSV (with --steps the default is OUTPUT with .csv).")
 @click.option("--scale", default=1.0, show_default=True, type=SCALE, help="Size of the figure.")
-def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, scale):
+@jobs_option
+def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, scale, jobs):
     """Draw how big each parameter matrix's gradient and Adam update are, for one step or a range.
 
     For one step: per matrix (model order) the gradient norm, mean |g| and max |g| on a log axis, the
@@ -56,7 +58,7 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
     """
     fmt = figure_format(output)
     if steps is not None:
-        figure, csv_text, note = _steps(run_dir, step, trace_file, steps, per_position, scale, fmt)
+        figure, csv_text, note = _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs)
         csv_path = csv_path or str(Path(output).with_suffix(".csv"))
     else:
         from microtrace.viz.gradflow.matrices import trace_figure
@@ -76,7 +78,7 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
     click.echo(f"{note} -> {' and '.join(map(str, written))}", err=True)
 
 
-def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt):
+def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs):
     from microtrace.tracer.gradstats import check_range, range_stats, stats_csv
     from microtrace.tracer.steps import StepRangeError, check_within
     from microtrace.viz.gradflow.steps import steps_figure
@@ -95,7 +97,7 @@ def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt):
             raise UserError(f"--steps {e}") from None
         check_range(run, steps)
         click.echo(f"computing gradient statistics of {len(steps)} steps of {run_dir} ...", err=True)
-        stats = range_stats(run, steps)
+        stats = range_stats(run, steps, jobs=jobs)
     return steps_figure(stats, fmt, scale), stats_csv(stats), f"{len(stats)} steps"
 
 
