@@ -32,7 +32,11 @@ class View:
             what = f"{level} view" + (f" of {self.key}" if self.key else "")
             return block_diagram(self.collapsed, what=what)
         if self.kind == "scalar":
-            return scalar_diagram(G, self.nodes, what=f"scalar view of {label(self.key)}")
+            g = scalar_diagram(G, self.nodes, what=f"scalar view of {label(self.key)}")
+            # one network-simplex pass places the nodes: as clean (no overlap), a little less compact,
+            # and 5x faster on the long chains of microGPT's elementary sums (hundreds of views)
+            g.attr("graph", nslimit="1", nslimit1="1")
+            return g
         return None
 
 
