@@ -2,6 +2,7 @@
 store equal those of the full graph, commands read a big step in bounded memory, and a damaged store
 is refused in one line."""
 
+import functools
 import json
 import math
 import subprocess
@@ -117,6 +118,11 @@ def graphs(draw):
     return gd
 
 
+@functools.cache
+def _real_meta():
+    return _default_trace().meta
+
+
 def reference_collapse(G, level):
     """Collapse statistics straight from the full networkx graph, as the docs define them."""
     nodes, edges = defaultdict(list), defaultdict(list)
@@ -163,7 +169,7 @@ def reference_collapse(G, level):
 @given(gd=graphs(), level=st.sampled_from(LEVELS))
 def test_collapsed_statistics_from_the_store_equal_the_full_graphs(gd, level, tmp_path_factory):
     path = tmp_path_factory.mktemp("store") / "g.parquet"
-    meta = {"format": 1, "step": 0, "loss": 0.0, "update": True}
+    meta = _real_meta()  # graph attributes a store must have to open
     write_store(path, meta, {"elementary": gd})
     stored = load_trace(path)
     C = stored.collapse(level)
@@ -221,6 +227,16 @@ def _damaged(path, tmp_path, how):
                 data[i] ^= 0x5A
     elif how == "empty":
         data = b""
+    elif how == "meta":  # a store whose graph attributes lost their per-matrix statistics
+        table = pq.read_table(path)
+        meta = json.loads(pq.ParquetFile(path).metadata.metadata[b"microtrace"])
+        del meta["param_stats"]
+        n = meta["views"]["elementary"]["nodes"]
+        table = table.replace_schema_metadata({"microtrace": json.dumps(meta)})
+        with pq.ParquetWriter(out, table.schema) as writer:  # row groups of one view each, as the store has
+            writer.write_table(table.slice(0, n), row_group_size=65_536)
+            writer.write_table(table.slice(n), row_group_size=65_536)
+        return out
     elif how == "foreign":
         import pyarrow as pa
 
@@ -235,6 +251,7 @@ def _damaged(path, tmp_path, how):
     ("flipped", "corrupt trace store"),
     ("empty", "not a trace file"),
     ("foreign", "not a microtrace trace store"),
+    ("meta", "'param_stats' should be an object"),
 ])  # fmt: skip
 def test_a_damaged_store_is_refused_in_one_line(big_store, tmp_path, how, message):
     bad = _damaged(big_store[0], tmp_path, how)

@@ -26,6 +26,7 @@ from microtrace.engine.atomic import atomic_temp
 from microtrace.tracer.expand import NODE_EXTRAS, GraphData
 from microtrace.tracer.scopes import parse
 from microtrace.tracer.trace import FORMAT, TraceError
+from microtrace.tracer.validate import validate_graph
 
 try:
     import pyarrow as pa
@@ -210,6 +211,11 @@ class Store:
         self.views = meta.pop("views")
         self.meta = {k: v for k, v in meta.items() if k != "store"}
         self.groups = self._row_groups()
+        for view, info in self.views.items():
+            try:
+                validate_graph({**self.meta, "view": view, "loss_node": info.get("loss_node")}, info["nodes"])
+            except TraceError as e:
+                raise TraceError(f"{self.path}: {e}") from None
 
     def _row_groups(self):
         """view -> indices of its row groups, checked against the counts the metadata gives."""

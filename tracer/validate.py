@@ -93,6 +93,13 @@ def _is_script(graph):
     return isinstance(graph.get("conventions"), dict)
 
 
+def validate_graph(graph, n_nodes):
+    """Raise TraceError (one line) unless `graph`, a trace's graph attributes (with its `view` and
+    `loss_node`), is what every command may assume of a graph of `n_nodes` nodes. The store checks its
+    metadata with it (tracer/store.py), as `validate_trace` checks a JSON file's."""
+    _check_graph(graph, n_nodes)
+
+
 def _check_graph(graph, n_nodes):
     where = "graph"
     script = _is_script(graph)
