@@ -170,7 +170,7 @@ def reference_collapse(G, level):
 def test_collapsed_statistics_from_the_store_equal_the_full_graphs(gd, level, tmp_path_factory):
     path = tmp_path_factory.mktemp("store") / "g.parquet"
     meta = _real_meta()  # graph attributes a store must have to open
-    write_store(path, meta, {"elementary": gd})
+    write_store(path, meta, [("elementary", gd)])
     stored = load_trace(path)
     C = stored.collapse(level)
     expected = reference_collapse(Trace(meta, sources={"elementary": gd}).graph(), level)

@@ -36,9 +36,11 @@ def save_trace(G: nx.DiGraph, path: str | os.PathLike) -> None:
     write_atomic(path, to_json(G))
 
 
-def save_store(trace: Trace, path: str | os.PathLike, views=None) -> None:
-    """Write `trace` (both views by default) as a store at `path`, atomically."""
-    write_store(path, _meta(trace.meta), {v: trace.data(v) for v in views or trace.views()})
+def save_store(trace: Trace, path: str | os.PathLike, views=None) -> dict:
+    """Write `trace` (both views by default) as a store at `path`, atomically; a view the trace has not
+    built yet is built, written and dropped before the next (one copy of the step at a time). Returns
+    each view's counts: {view: {"nodes", "edges", "loss_node"}}."""
+    return write_store(path, _meta(trace.meta), ((v, trace.data(v, keep=False)) for v in views or trace.views()))
 
 
 def _meta(meta):

@@ -169,16 +169,19 @@ def _multiplicity(gd, lo, hi, starts):
 
 
 def write_store(path, meta, views):
-    """Write a store of `views` ({view: GraphData}) with graph attributes `meta` to `path`, atomically
+    """Write a store of `views` ((view, GraphData) pairs, taken one at a time: a view's columns can be
+    dropped before the next is made) with graph attributes `meta` to `path`, atomically
     (`engine.atomic`): a failed or interrupted trace never leaves half a store. UnsafePath (an OSError)
-    for a path that must not be written."""
+    for a path that must not be written. Returns {view: {"nodes", "edges", "loss_node"}}."""
     with atomic_temp(path) as tmp:
         writer = StoreWriter(tmp)
         try:
-            for view, gd in views.items():
+            for view, gd in views:
                 writer.add_view(view, gd)
+                del gd
         finally:
             writer.close(meta)
+    return writer.views
 
 
 def is_store(path):

@@ -152,13 +152,17 @@ class Trace:
         views = self.views()
         return prefer if prefer in views else views[0]
 
-    def data(self, view: str = "elementary") -> GraphData:
-        """The graph before networkx, as compact columns (`GraphData`)."""
-        if view not in self._sources:
-            if view not in self.views():
-                raise TraceError(f"this trace file holds the {', '.join(self.views())} view, not {view!r}")
-            self._sources[view] = self._store.read(view) if self._store else expand(self._rec, view)
-        return self._sources[view]
+    def data(self, view: str = "elementary", keep: bool = True) -> GraphData:
+        """The graph before networkx, as compact columns (`GraphData`); kept for the next call unless
+        `keep` is False (writing a store needs each view once)."""
+        if view in self._sources:
+            return self._sources[view]
+        if view not in self.views():
+            raise TraceError(f"this trace file holds the {', '.join(self.views())} view, not {view!r}")
+        gd = self._store.read(view) if self._store else expand(self._rec, view)
+        if keep:
+            self._sources[view] = gd
+        return gd
 
     def size(self, view: str = "elementary") -> tuple[int, int]:
         """(nodes, edges) of a view, without building anything."""

@@ -43,15 +43,17 @@ def trace(trace, output, view):
         view = view or "elementary"
         check_export_size(trace.size(view)[0], "json")
         write_output(output, export_bytes(trace.graph(view), "json"))
+        n, e = trace.size(view)
     else:
         if view:
             raise UserError("--view chooses the view of a .json file; a store holds both")
         try:
-            save_store(trace, output_file(output))
+            counts = save_store(trace, output_file(output))
         except OSError as e:  # UnsafePath too: a link, a directory...
             raise UserError(str(e) if isinstance(e, UnsafePath) else f"cannot write {output} ({e.strerror or e})") from None
-    n, e = trace.size(view or "elementary")
-    click.echo(f"step {trace.step}: {n} nodes, {e} edges ({view or 'elementary'}), loss {trace.loss:.4f} -> {output}", err=True)
+        view = "elementary"
+        n, e = counts[view]["nodes"], counts[view]["edges"]
+    click.echo(f"step {trace.step}: {n} nodes, {e} edges ({view}), loss {trace.loss:.4f} -> {output}", err=True)
 
 
 @command(name="export")
