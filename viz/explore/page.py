@@ -63,7 +63,8 @@ def build_explorer(trace, other=None, limit=LIMIT, jobs=2):
 
 def _title(G):
     m = G.graph
-    return f"step {m['step']} · “{m['doc']}” · loss {numfmt.fixed(m['loss'], 4)} — microtrace explorer"
+    doc = f" · “{m['doc']}”" if m.get("doc") else ""  # a traced script may have no document
+    return f"step {m['step']}{doc} · loss {numfmt.fixed(m['loss'], 4)} — microtrace explorer"
 
 
 def _index(G, views, ranges, packed, G2, limit):
