@@ -345,3 +345,11 @@ def test_gradcheck_script_needs_named_parameters(tmp_path):
     assert {d["param"] for _, d in t.graph().nodes(data=True) if d["op"] == "param"} == {"leaves"}
     result = invoke("gradcheck", "--script", script, "--step", 2)
     assert result.exit_code == 2 and "its parameters have no names" in result.output
+
+
+def test_the_same_script_and_step_give_byte_identical_traces(tmp_path):
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path in paths:
+        result = invoke("trace", "--script", MICROGPT, "--step", 1, "-o", path, "--", 2)
+        assert result.exit_code == 0, result.output
+    assert paths[0].read_bytes() == paths[1].read_bytes()
