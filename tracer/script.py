@@ -313,25 +313,25 @@ def _snapshot(obs, loss, glb):
 
     values, scopes, marks = [], [], {}
     get = copies.get
-    method_ops = autograd.METHOD_OPS
     for n, (scope, source, method, exponent) in zip(obs.nodes, obs.sites):
-        if microgpt:
+        if microgpt:  # the common case, spelled out: this runs for every node of the step
             kids = n._children
-            op = method_ops.get(method) or method.strip("_") if method and kids else None
             local, known = n._local_grads, True
+            op = _method_op(method, exponent) if kids else ("const" if method is not None else "")
         else:
             op, exponent = autograd.micrograd_op(n)
             kids = autograd.operands(n, style, op, order)
             local, known = autograd.locals_of(n, style, kids, op, exponent)
-        if not kids:
-            op = "const" if method is not None else ""
-        elif op == "**":
-            op = f"**{exponent!r}" if isinstance(exponent, (int, float)) else "pow"
-        operands = []
-        for k in kids:
-            c = get(id(k))
-            operands.append(c if c is not None else copy_of(k))
-        c = copies[id(n)] = Value(n.data, tuple(operands), local, op or "?")
+            if not kids:
+                op = "const" if method is not None else ""
+            elif op == "**":
+                op = f"**{exponent!r}" if isinstance(exponent, (int, float)) else "pow"
+        if len(kids) == 2:
+            a, b = kids
+            operands = (get(id(a)) or copy_of(a), get(id(b)) or copy_of(b))
+        else:
+            operands = tuple([get(id(k)) or copy_of(k) for k in kids])
+        c = copies[id(n)] = Value(n.data, operands, local, op or "?")
         c.grad = n.grad
         values.append(c)
         scopes.append(scope)
@@ -374,12 +374,17 @@ def _kids_raw(n, style):
     return n._children if style == autograd.MICROGPT else n._prev
 
 
-def _op_of(n, style, method, exponent):
-    if style == autograd.MICROGRAD:
-        return autograd.micrograd_op(n)
-    if method is None:
-        return None, None
-    return autograd.METHOD_OPS.get(method, method.strip("_")), exponent
+def _method_op(method, exponent):
+    """The op of a microGPT-style node made by the class method `method` (None: made outside one)."""
+    op = _METHOD_OPS.get(method)
+    if op is None:
+        op = _METHOD_OPS[method] = autograd.METHOD_OPS.get(method) or method.strip("_") if method else "?"
+    if op == "**":
+        return f"**{exponent!r}" if isinstance(exponent, (int, float)) else "pow"
+    return op
+
+
+_METHOD_OPS = {}
 
 
 def _named_params(glb, cls):
