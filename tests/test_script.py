@@ -353,3 +353,17 @@ def test_the_same_script_and_step_give_byte_identical_traces(tmp_path):
         result = invoke("trace", "--script", MICROGPT, "--step", 1, "-o", path, "--", 2)
         assert result.exit_code == 0, result.output
     assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_a_script_that_fails_after_the_step_is_recorded_still_gives_its_trace(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(
+        MICROGPT.read_text().replace(
+            '    print(f"step {step + 1:4d}',
+            "    assert step < 1, 'a bug after the update'\n    print(f\"step {step + 1:4d}",
+        )
+    )
+    t = trace_script(script, step=1, args=["3"])
+    assert t.meta["update"] is True and t.meta["step"] == 1
+    with pytest.raises(ScriptError, match="raised AssertionError: a bug after the update at train.py:"):
+        trace_script(script, step=2, args=["3"])

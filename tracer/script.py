@@ -147,6 +147,8 @@ class _Run:
                 f"{self.path.name} did not reach step {self.step} within the timeout of {timeout:g} s ({observer.calls} backward() calls)"
             ) from None
         except _ReadsStdin:
+            if observer.done:
+                return
             raise ScriptError(
                 f"{self.path.name} reads standard input, which a trace cannot give it: pass what it needs as arguments after --"
             ) from None
@@ -158,7 +160,8 @@ class _Run:
                     f"{self.path.name} exited with status {e.code} after {observer.calls} backward() calls, before step {self.step}"
                 ) from None
         except Exception as e:
-            raise ScriptError(self._raised(e), detail=self._traceback(e)) from None
+            if not observer.done:  # after step K (in its update) the step is recorded all the same
+                raise ScriptError(self._raised(e), detail=self._traceback(e)) from None
         finally:
             gc.unfreeze()
             builtins.__build_class__ = build_class
