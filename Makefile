@@ -36,11 +36,14 @@ demo: $(INSTALLED) dot
 	@echo "walk it in demo/explore.html (open any box down to single scalars, play forward and backward),"
 	@echo "or look at demo/graph.svg, demo/head.svg, demo/attention.png, demo/gradflow.png and demo/doctor.txt."
 
+# Two workers (pytest-xdist), one file each at a time so that module fixtures are built once.
+PYTEST_PARALLEL := -n 2 --dist loadfile
+
 test: lint $(INSTALLED) dot
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" $(PYTEST_PARALLEL)
 
 test-all: lint $(INSTALLED) dot
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .

@@ -29,6 +29,7 @@ def test_trace_writes_a_loadable_file_with_the_run_step(run_dir, tmp_path):
     assert load_trace(fused).graph("fused").number_of_nodes() < G.number_of_nodes()
 
 
+@pytest.mark.slow
 def test_export_formats_from_run_or_trace_file(run_dir, tmp_path):
     trace_file = tmp_path / "s2.json"
     assert invoke("trace", "--run", run_dir, "--step", 2, "-o", trace_file).exit_code == 0

@@ -184,6 +184,7 @@ def test_gradcheck_catches_a_wrong_derivative(run_dir, monkeypatch):
     assert _max_error(result.output) > 1e-3 and "FAILED" in result.output
 
 
+@pytest.mark.slow
 def test_gradcheck_samples_only_entries_in_the_step_and_restores_them():
     trainer = Trainer(NAMES, TrainConfig(steps=3), **SMALL)
     before = [(p.data, p.grad) for p in trainer.model.params]
@@ -210,6 +211,7 @@ def test_doctor_healthy_step(run_dir):
     assert "healthy: no findings" in result.output
 
 
+@pytest.mark.slow
 def test_doctor_default_model_has_no_false_alarm():
     # The default model and data, early steps of a 1000-step run (where update ratios are largest).
     trainer = Trainer(load_dataset(None).docs, TrainConfig(steps=1000))
