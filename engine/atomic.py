@@ -85,10 +85,7 @@ def write_atomic(path, data):
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _remove(tmp)
         raise
     _fsync_dir(path.parent)
 
@@ -116,11 +113,16 @@ def atomic_temp(path):
             os.replace(tmp, path)
             _fsync_dir(path.parent)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _remove(tmp)
         raise
+
+
+def _remove(tmp):
+    """Remove a temporary file of a failed write, if it is there."""
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def _temp_name(path, pid, n):
