@@ -11,6 +11,7 @@ from array import array
 
 from microtrace.tracer.collapse import group_stats
 from microtrace.tracer.queries import path_links
+from microtrace.tracer.scopes import prefix
 
 from microtrace.viz.explore.views import label
 
@@ -95,6 +96,22 @@ def scope_ranges(G):
     return {k: r[:3] for k, r in ranges.items()}
 
 
+def level_ranges(G, level):
+    """scope_ranges for the groups of a collapse level (a script's groups are not path prefixes)."""
+    ranges = {}
+    for n, d in G.nodes(data=True):
+        key = prefix(d["scope"], level)
+        g = _magnitude(d["grad"])
+        r = ranges.get(key)
+        if r is None:
+            ranges[key] = [n, n, n, g]
+        else:
+            r[0], r[1] = min(r[0], n), max(r[1], n)
+            if g > r[3]:
+                r[2], r[3] = n, g
+    return {k: r[:3] for k, r in ranges.items()}
+
+
 def _magnitude(x):
     return math.inf if x != x else abs(x)
 
@@ -103,11 +120,14 @@ def payload(G, view, views, index, ranges, links, extra=None):
     """The data of one view (its diagram travels beside it)."""
     if view.kind == "collapsed":
         C = view.collapsed
+        level = ("level", C.graph["level"])  # cached beside the scope paths, under a key no path has
+        if level not in ranges:
+            ranges[level] = level_ranges(G, level[1])
         items = {}
         for n, d in C.nodes(data=True):
             item = {k: _clean(d[k]) for k in _GROUP_KEYS if k in d}
-            item["range"] = ranges[n][:2]
-            item["top"] = ranges[n][2]
+            item["range"] = ranges[level][n][:2]
+            item["top"] = ranges[level][n][2]
             item["open"] = index.get(n)
             items[n] = item
         edges = {f"{u}->{v}": _clean({k: d[k] for k in ("count", "grad_flow", "grad_flow_abs")}) for u, v, d in C.edges(data=True)}
