@@ -227,6 +227,10 @@ def invoke(*args):
             "cannot recognise V's nodes",
         ),
         ("def f(:\n", "is not a Python file"),
+        (
+            "from microtrace.engine.value import Value\n(Value(2.0) * 3).backward()\n",
+            "record it from Python with tracer.trace_call",
+        ),
     ],
 )
 def test_bad_scripts_are_one_line_exit_2_and_nothing_written(tmp_path, body, message):

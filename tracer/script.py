@@ -192,10 +192,20 @@ class _Run:
     def _ended(self):
         obs, name = self.observer, self.path.name
         if obs.calls == 0:
+            if not obs.candidates and self._uses_our_engine():
+                return f"{name} computes with microtrace's own engine: record it from Python with tracer.trace_call or tracer.recording"
             if not obs.candidates:
                 return f"{name} makes no scalar autograd class (a class with data, grad, backward() and arithmetic): nothing to trace"
             return f"{name} never calls backward(): there is no step to trace"
         return f"{name} ended after {obs.calls} backward() call{'s' if obs.calls != 1 else ''}: step {self.step} needs {self.step + 1}"
+
+    def _uses_our_engine(self):
+        """Whether the script imported microtrace's engine (its Value exists before any script runs)."""
+        for value in list(self.module.__dict__.values()):
+            where = getattr(value, "__module__", None) or getattr(value, "__name__", None)
+            if isinstance(where, str) and where.startswith("microtrace.engine"):
+                return True
+        return False
 
     def _unrecognised(self, node):
         cls = type(node)
