@@ -23,6 +23,7 @@ from microtrace.tracer.collapse import LEVELS
 from microtrace.tracer.expand import GraphData
 from microtrace.tracer.io import save_store
 from microtrace.tracer.scopes import prefix
+from microtrace.tracer.script import trace_script
 from microtrace.tracer.store import write_store
 from microtrace.tracer.trace import Trace
 from microtrace.viz.cli import cli
@@ -58,8 +59,9 @@ def _default_trace():
         lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=1), **{**SMALL, "n_layer": 2}), 0),
         lambda: trace_text(Trainer(NAMES, TrainConfig(steps=5, seed=1), **SMALL), 0, "ava"),  # no Adam columns
         lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=0, lr=1e6), **SMALL), 3),  # nan and inf
+        lambda: trace_script(ROOT / "tests" / "scripts" / "micrograd_style" / "train.py", 1),  # source lines, own ops
     ],
-    ids=["default", "two-layers", "text", "nonfinite"],
+    ids=["default", "two-layers", "text", "nonfinite", "script"],
 )
 def test_store_round_trip_is_the_traced_graph(make, tmp_path):
     trace = make()
