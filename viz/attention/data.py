@@ -335,15 +335,20 @@ def check_text(run, text):
     run = _run(run)
     if not text:
         raise AttentionError("the text is empty: give at least one character")
+    block = run.model_options["block_size"]
+    if len(text) > block:  # first: a huge text is refused without looking at each character
+        raise AttentionError(f"{_preview(text)} has {len(text)} characters; this model reads at most block_size = {block}")
     vocabulary = set(Tokenizer.from_docs(run.dataset().docs).chars)
     unknown = sorted(set(text) - vocabulary)
     if unknown:
         shown = ", ".join(repr(ch) for ch in unknown)
         raise AttentionError(f"{text!r} has characters outside the model's vocabulary: {shown}")
-    block = run.model_options["block_size"]
-    if len(text) > block:
-        raise AttentionError(f"{text!r} has {len(text)} characters; this model reads at most block_size = {block}")
     return run
+
+
+def _preview(text, limit=40):
+    """`text` as a message quotes it: its repr, cut to about `limit` characters."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
 
 
 def text_trace(run, step, text):

@@ -18,7 +18,7 @@ from microtrace.viz import attention as A
 from microtrace.viz.attention import data as AT
 from microtrace.tracer.steps import StepRangeError
 from microtrace.viz.cli.checks import SCALE, command
-from microtrace.viz.cli.common import StepRange, UserError, figure_format, get_trace, jobs_option, write_output
+from microtrace.viz.cli.common import StepRange, UserError, check_outputs, figure_format, get_trace, jobs_option, write_output
 from microtrace.viz.draw.canvas import figure_bytes
 
 
@@ -107,6 +107,8 @@ def attention(run_dir, step, trace_file, text, steps, grad, per_token, layer, he
         microtrace attention --run runs/demo --steps 0:200:10 --text emma -o emma.gif --json emma.json
     """
     _check_combination(run_dir, step, trace_file, text, steps, per_token, layer, head, output, json_file)
+    sheet = AT.sheet_path(output) if steps is not None and output else None
+    check_outputs([output, sheet, json_file], inputs=[trace_file])
     look = dict(grad=grad, per_token=per_token, layer=layer or 0, head="mean" if head is None else head,
                 values=values, scale=scale)
     try:

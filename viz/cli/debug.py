@@ -20,6 +20,7 @@ from microtrace.viz.cli.common import (
     ScriptSource,
     StepRange,
     UserError,
+    check_outputs,
     figure_format,
     get_trace,
     jobs_option,
@@ -58,8 +59,10 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
     """
     fmt = figure_format(output)
     if steps is not None:
-        figure, csv_text, note = _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs)
         csv_path = csv_path or str(Path(output).with_suffix(".csv"))
+    check_outputs([output, csv_path], inputs=[trace_file])
+    if steps is not None:
+        figure, csv_text, note = _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs)
     else:
         from microtrace.viz.gradflow.matrices import trace_figure
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from microtrace.engine.data import load_dataset
+from microtrace.engine.data import load_dataset, visible
 from microtrace.engine.model import GPTConfig
 from microtrace.engine.limits import DEFAULT_MAX_MEMORY_GB, MEMORY_ENV
 from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, open_run, run_lock
@@ -162,7 +162,7 @@ def _print_samples(trainer, count, temperature, rng=None):
             name = trainer.sample(temperature, rng)
         except SampleError as e:
             raise Failed(str(e)) from None
-        click.echo(f"sample {i:2d}: {name}")
+        click.echo(f"sample {i:2d}: {visible(name)}")  # a control character shown, not acted on
 
 
 @command()

@@ -18,6 +18,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 from PIL import Image, ImageDraw
 
+from microtrace.engine.data import visible
+
 from microtrace.viz.draw import colormap
 
 from microtrace.viz.draw import fonts
@@ -37,9 +39,8 @@ def _num(x):
 
 
 def _xml_text(text):
-    # XML 1.0 forbids most control characters even escaped; they are shown as U+FFFD.
-    clean = "".join(ch if ch >= " " or ch in "\t\n\r" else "\ufffd" for ch in text)
-    return escape(clean)
+    # XML 1.0 forbids most control characters even escaped: shown as visible stand-ins, as in the PNG.
+    return escape(visible(text))
 
 
 def _dash_segments(points, dash):

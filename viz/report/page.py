@@ -16,6 +16,7 @@ import math
 import re
 from importlib import resources
 
+from microtrace.engine.data import visible
 from microtrace.tracer import Trace, TraceError
 from microtrace.tracer.queries import best_links, follow_links
 
@@ -95,7 +96,8 @@ def build_report(trace: Trace, explorer: str | None = None) -> str:
 
 
 def _e(text):
-    return html.escape(str(text), quote=True)
+    """Any text in the page, escaped, with control characters shown (engine.data.visible)."""
+    return html.escape(visible(text), quote=True)
 
 
 def _num(x, precision=3):
