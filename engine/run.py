@@ -139,7 +139,7 @@ def open_run(run_dir):
     path = run_dir / "config.json"
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: no such run directory")
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise RunError(f"{run_dir} is not a microtrace run (it has no config.json)")
     config = _read_json(path, "run config")
     _check_config(config, path)

@@ -172,9 +172,9 @@ def _check_node(i, node, graph, stats):
     m = _POSITION_SCOPE.match(node["scope"])
     if m:
         _check(where, node, "pos", _NATURAL)
-        if node["pos"] != int(m.group(1)) or node["pos"] >= positions:
-            raise TraceError(f"{where}: 'pos' {node['pos']} does not fit its scope {node['scope']!r} "
-                             f"and the document's {positions} positions")
+    if "pos" in node and (node["pos"] >= positions or (m and node["pos"] != int(m.group(1)))):
+        raise TraceError(f"{where}: 'pos' {node['pos']} does not fit its scope {node['scope']!r} "
+                         f"and the document's {positions} positions")
     if "key" in node:
         for name in ("pos", "layer", "head"):
             _check(where, node, name, _NATURAL)
