@@ -18,8 +18,6 @@ from xml.sax.saxutils import escape, quoteattr
 
 from PIL import Image, ImageDraw
 
-from microtrace.engine.data import visible
-
 from microtrace.viz.draw import colormap
 
 from microtrace.viz.draw import fonts
@@ -39,8 +37,11 @@ def _num(x):
 
 
 def _xml_text(text):
-    # XML 1.0 forbids most control characters even escaped: shown as visible stand-ins, as in the PNG.
-    return escape(visible(text))
+    # XML 1.0 forbids most control characters even escaped, and U+FFFE, U+FFFF and lone surrogates: all
+    # are shown as U+FFFD.
+    clean = "".join(ch if (ch >= " " or ch in "\t\n\r") and not ("\ud800" <= ch <= "\udfff" or ch in "\ufffe\uffff")
+                    else "\ufffd" for ch in text)
+    return escape(clean)
 
 
 def _dash_segments(points, dash):

@@ -23,8 +23,6 @@ from functools import lru_cache
 
 from PIL import ImageFont
 
-from microtrace.engine.data import visible
-
 BOS_LABEL = "<BOS>"
 BOS_BADGE_TEXT = "BOS"
 BOS_BADGE_FILL = (52, 58, 74)
@@ -122,10 +120,9 @@ def font_for(ch, size):
 
 
 def _runs(text, size):
-    """`text` split into (font, substring) runs, each drawable by one font; control characters are drawn
-    as their visible stand-ins (engine.data.visible), like everywhere else."""
+    """`text` split into (font, substring) runs, each drawable by one font."""
     runs = []
-    for ch in visible(text):
+    for ch in text:
         f = font_for(ch, size)
         if runs and runs[-1][0] is f:
             runs[-1][1].append(ch)
