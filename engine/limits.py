@@ -6,8 +6,10 @@ how to raise it (README, "Errors and safety").
 """
 
 import errno
+import json
 import os
 import stat
+import sys
 
 from microtrace.engine.model import matrix_shapes
 
@@ -94,3 +96,23 @@ def read_input(path):
     if len(data) > limit:
         raise LimitError(f"{path} is larger than the limit of {limit / 2**20:g} MB; raise it with ${FILE_ENV}")
     return data
+
+
+# How deep JSON may nest below the caller: microtrace's files nest a few levels. json's C parser recurses
+# once per level and counts against Python's recursion limit, which a program may have raised far past
+# what the C stack holds (bench/reference.py raises it to 100,000): with the limit lowered around the
+# parse, deep nesting is a RecursionError, never a crash.
+JSON_NESTING = 500
+
+
+def parse_json(raw):
+    """`json.loads(raw)`, nesting bounded by JSON_NESTING (RecursionError beyond it)."""
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(min(old, depth + JSON_NESTING))
+    try:
+        return json.loads(raw)
+    finally:
+        sys.setrecursionlimit(old)

@@ -36,7 +36,7 @@ from pathlib import Path
 from microtrace.engine.atomic import write_atomic
 from microtrace.engine.data import DataError, load_dataset
 from microtrace.engine.jsontext import fields_by_line
-from microtrace.engine.limits import LimitError, check_model, read_input
+from microtrace.engine.limits import LimitError, check_model, parse_json, read_input
 from microtrace.engine.model import GPTConfig, is_number, is_whole
 from microtrace.engine.train import TrainConfig, Trainer
 
@@ -532,7 +532,7 @@ def _read_json(path, what):
     if not raw.strip():
         raise RunError(f"{path}: bad {what}: the file is empty")
     try:
-        return json.loads(raw)
+        return parse_json(raw)
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError; both messages are one line
         raise RunError(f"{path}: bad {what}: not valid JSON ({e})") from None
     except RecursionError:

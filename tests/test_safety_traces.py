@@ -4,6 +4,7 @@ refused without hanging or exhausting memory."""
 
 import json
 import os
+import sys
 import threading
 
 import pytest
@@ -143,10 +144,18 @@ def test_no_damage_to_a_trace_reaches_past_the_validator(good, data):
             assert result.exit_code in (0, 1), (key, result.output, result.exception)
 
 
-def test_deeply_nested_json_is_refused_quickly(tmp_path):
+def test_deeply_nested_json_is_refused_even_under_a_raised_recursion_limit(tmp_path):
     path = tmp_path / "deep.json"
     path.write_text("[" * 200_000 + "]" * 200_000)
-    assert_refused(run_cli("inspect", "--trace", path), "nested too deeply")
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)  # as bench/reference.py does: json's C recursion would overflow the stack
+    try:
+        assert_refused(run_cli("inspect", "--trace", path), "nested too deeply")
+        run, _ = make_run(tmp_path / "made")
+        (run / "config.json").write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+        assert_refused(run_cli("sample", "--run", run), "nested too deeply")
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def test_an_enormous_trace_is_refused_before_it_is_read(tmp_path):

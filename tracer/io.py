@@ -14,7 +14,7 @@ import networkx as nx
 from microtrace.engine.atomic import write_atomic
 from microtrace.engine.jsontext import compact
 from microtrace.engine.data import visible
-from microtrace.engine.limits import LimitError, read_input
+from microtrace.engine.limits import LimitError, parse_json, read_input
 
 from microtrace.tracer.expand import from_graph
 from microtrace.tracer.store import Store, is_store, write_store
@@ -68,7 +68,7 @@ def load_trace(path: str | os.PathLike) -> Trace:
     except OSError as e:
         raise TraceError(f"{path}: cannot read ({e.strerror or e})") from None
     try:
-        data = json.loads(raw)
+        data = parse_json(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise TraceError(f"{path}: not a trace file (invalid JSON: {e})") from None
     except RecursionError:
