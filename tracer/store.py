@@ -17,6 +17,7 @@ contiguous, in row groups of their own, in id order. Pages carry CRC checksums, 
 """
 
 import json
+import os
 from array import array
 from bisect import bisect_left
 from pathlib import Path
@@ -185,7 +186,10 @@ def write_store(path, meta, views):
 
 
 def is_store(path):
-    """True when `path` begins like a Parquet file (the content decides, not the extension)."""
+    """True when `path` begins like a Parquet file (the content decides, not the extension). Only a
+    regular file is looked into: opening a FIFO would wait for a writer (load_trace refuses the rest)."""
+    if not os.path.isfile(path):
+        return False
     try:
         with open(path, "rb") as f:
             return f.read(len(MAGIC)) == MAGIC
