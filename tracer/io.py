@@ -5,7 +5,6 @@ Every file is written atomically (`engine.atomic`), so an interrupted write neve
 where a good one was.
 """
 
-import json
 import os
 from pathlib import Path
 
