@@ -101,12 +101,7 @@ def create_run(run_dir, dataset, train_config=TrainConfig(), model_options=None,
         "data": {"source": source, "sha256": dataset.sha256, "num_docs": len(dataset.docs)},
         "checkpoint_every": checkpoint_every,
     }
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunError(f"{run_dir} exists and is not a directory")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise RunError(f"{run_dir}: cannot create the run directory ({e.strerror or e})") from None
+    make_run_dir(run_dir)
     with run_lock(run_dir):
         if os.path.lexists(run_dir / "config.json"):
             if not overwrite:
@@ -121,6 +116,17 @@ def create_run(run_dir, dataset, train_config=TrainConfig(), model_options=None,
         run._dataset = dataset
         run.save(trainer)
     return run
+
+
+def make_run_dir(run_dir):
+    """Make the folder `run_dir` (and its parents) if needed, so that it can be locked; RunError if not."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} exists and is not a directory")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"{run_dir}: cannot create the run directory ({e.strerror or e})") from None
 
 
 def _new_trainer(docs, train_config, model_options, max_memory_gb=None, raise_with=None):

@@ -14,7 +14,7 @@ from click.core import ParameterSource
 from microtrace.engine.data import load_dataset, visible
 from microtrace.engine.model import GPTConfig
 from microtrace.engine.limits import DEFAULT_MAX_MEMORY_GB, MEMORY_ENV
-from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, open_run, run_lock
+from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, make_run_dir, open_run, run_lock
 from microtrace.engine.run import train as train_run
 from microtrace.engine.train import SampleError, TrainConfig
 
@@ -104,12 +104,7 @@ def train(ctx, data, steps, seed, n_embd, n_head, n_layer, block_size, lr, out, 
         dataset = load_dataset(data)
         options = dict(n_embd=n_embd, n_head=n_head, n_layer=n_layer, block_size=block_size)
         config = TrainConfig(steps=steps, lr=lr, seed=seed)
-        if out.exists() and not out.is_dir():
-            raise BadInput(f"{out} exists and is not a directory")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise BadInput(f"{out}: cannot create the run directory ({e.strerror or e})") from None
+        make_run_dir(out)
         with run_lock(out):  # from creating the run to its last step: no other writer in between
             run = create_run(out, dataset, config, options, checkpoint_every, overwrite=force, max_memory_gb=max_memory)
             _train_and_sample(run, run.latest(), samples, temperature)
