@@ -55,13 +55,14 @@ class RunError(Exception):
 
 
 class RunDiverged(RunError):
-    """Training met a non-finite loss at 0-based step `step`; no update was applied for it."""
+    """Training met a non-finite loss or gradient at 0-based step `step`; no update was applied for it."""
 
-    def __init__(self, run_dir, step, steps, loss):
-        self.step, self.loss = step, loss
+    def __init__(self, run_dir, step, steps, loss, bad_grad=None):
+        self.step, self.loss, self.bad_grad = step, loss, bad_grad
+        what = f"the loss is {loss!r}" if bad_grad is None else f"the gradient of {bad_grad[0]} is {bad_grad[1]!r}"
         super().__init__(
-            f"training stopped at step {step + 1} / {steps}: the loss is {loss!r}; no update was applied "
-            f"for it, and the checkpoints so far are kept in {run_dir}"
+            f"training stopped at step {step} (0-based; the log's line 'step {step + 1} / {steps}'): {what}; "
+            f"no update was applied for it, and the checkpoints so far are kept in {run_dir}"
         )
 
 
@@ -157,8 +158,9 @@ def train(run, on_step=None, trainer=None):
 
     Starts from `trainer` if given (a state of this run, e.g. from `run.latest()`), else from the latest
     checkpoint, so this both starts and resumes a run. `on_step(step, loss)` is called after each step
-    (0-based step) once its checkpoint, if any, is written. A non-finite loss raises `RunDiverged` before
-    any update for that step: the state at its start is checkpointed and its loss recorded in losses.csv.
+    (0-based step) once its checkpoint, if any, is written. A non-finite loss or gradient raises
+    `RunDiverged` before any update for that step: the state at its start is checkpointed and its loss
+    recorded in losses.csv, one row past the checkpoint (that is how `stopped_at` knows).
     """
     with run_lock(run.path):
         _checkpoints_folder(run.path)
@@ -170,15 +172,17 @@ def _train(run, on_step, trainer):
     run.write_losses(trainer.losses)  # rows past the state we continue from are about to be redone
     while trainer.step < steps:
         k = trainer.step
-        # Trainer.train_step() split in two, to look at the loss before the update.
+        # Trainer.train_step() split in two, to look at the loss and the gradient before the update: one
+        # nan gradient would make every parameter it reaches nan through Adam's moments, for good.
         loss = trainer.forward_backward().data
-        if not math.isfinite(loss):
+        bad_grad = None if not math.isfinite(loss) else first_nonfinite_grad(trainer)
+        if not math.isfinite(loss) or bad_grad is not None:
             for p in trainer.model.params:
                 p.grad = 0
             run.save(trainer, extra_losses=[loss])
             if on_step:
                 on_step(k, loss)
-            raise RunDiverged(run.path, k, steps, loss)
+            raise RunDiverged(run.path, k, steps, loss, bad_grad)
         trainer.adam_update()
         trainer.losses.append(loss)
         if trainer.step % every == 0 or trainer.step == steps:
@@ -186,6 +190,17 @@ def _train(run, on_step, trainer):
         if on_step:
             on_step(k, loss)
     return trainer
+
+
+def first_nonfinite_grad(trainer):
+    """(`matrix[row,col]`, gradient) of the first parameter, in model order, whose gradient is not
+    finite; None when all are."""
+    for name, mat in trainer.model.state_dict.items():
+        for r, row in enumerate(mat):
+            for c, p in enumerate(row):
+                if not math.isfinite(p.grad):
+                    return f"{name}[{r},{c}]", p.grad
+    return None
 
 
 def resume(run_dir, on_step=None):
@@ -353,9 +368,11 @@ class Run:
         return self.load(steps[-1])
 
     def trainer_at(self, step):
-        """The exact state at the start of 0-based step `step`: nearest checkpoint, then untraced steps."""
-        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < self.steps:
-            raise RunError(f"step {step!r} is out of range: this run has steps 0 to {self.steps - 1} (0-based)")
+        """The exact state at the start of 0-based step `step`: nearest checkpoint, then untraced steps.
+        `step == steps` is the trained model, after the last update."""
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= self.steps:
+            raise RunError(f"step {step!r} is out of range: this run has steps 0 to {self.steps - 1} (0-based), "
+                           f"and {self.steps} is the trained model after the last update")
         self.check_trained(step)
         earlier = [s for s in self.checkpoint_steps() if s <= step]
         if not earlier:
@@ -387,17 +404,24 @@ class Run:
         return losses
 
     def stopped_at(self):
-        """The 0-based step whose non-finite loss stopped training, or None."""
+        """The 0-based step whose non-finite loss or gradient stopped training, or None.
+
+        A stopped run's losses.csv has one row more than its latest checkpoint has steps: the loss of the
+        step that was not applied (not finite, or finite with a non-finite gradient)."""
         if not self.losses_path.exists():
             return None
-        return next((i for i, loss in enumerate(self.losses()) if not math.isfinite(loss)), None)
+        losses, done = self.losses(), self.checkpoint_steps()
+        if done and len(losses) == done[-1] + 1:
+            return done[-1]
+        return next((i for i, loss in enumerate(losses) if not math.isfinite(loss)), None)
 
     def check_trained(self, step):
-        """RunError (one line) when training stopped on a non-finite loss before reaching `step`."""
+        """RunError (one line) when training stopped on a non-finite loss or gradient before `step`."""
         stopped = self.stopped_at()
         if stopped is not None and step > stopped:
             raise RunError(
-                f"step {step} (0-based) was never trained: the run stopped at step {stopped} on a non-finite loss"
+                f"step {step} (0-based) was never trained: the run stopped at step {stopped} "
+                "on a non-finite loss or gradient"
             )
 
     # -- writing ------------------------------------------------------------------------------------

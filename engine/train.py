@@ -64,6 +64,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not (is_number(value) and math.isfinite(value)):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be a number above 0, got {self.lr!r}")
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 0 and below 1, got {getattr(self, name)!r}")

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from microtrace.engine.run import open_run
 from microtrace.tracer import trace_step, trace_text
 from microtrace.viz.attention import data as AT
 from microtrace.viz.draw import colormap as C
@@ -150,9 +151,9 @@ def test_same_inputs_give_identical_png_bytes(run_dir, tmp_path):
         (["--run", "{run}", "--step", "1", "--text", "Emma!", "-o", "{tmp}/x.png"], "'!', 'E'"),
         (["--run", "{run}", "--step", "1", "--text", "emmaemmaem", "-o", "{tmp}/x.png"], "block_size = 8"),
         (["--run", "{run}", "--steps", "0:4", "--text", "emmaemmaem", "-o", "{tmp}/x.gif"], "block_size = 8"),
-        (["--run", "{run}", "--step", "6", "-o", "{tmp}/x.png"], "out of range"),
+        (["--run", "{run}", "--step", "6", "-o", "{tmp}/x.png"], "is the trained model"),
         (["--run", "{run}", "--step", "-1", "--text", "ava", "-o", "{tmp}/x.png"], "out of range"),
-        (["--run", "{run}", "--steps", "0:7:1", "-o", "{tmp}/x.gif"], "goes past the run"),
+        (["--run", "{run}", "--steps", "0:8:1", "-o", "{tmp}/x.gif"], "goes past the run"),
         (["--run", "{run}", "--steps", "3:3:1", "-o", "{tmp}/x.gif"], "is empty"),
         (["--run", "{run}", "--steps", "0:4:0", "-o", "{tmp}/x.gif"], "at least 1"),
         (["--run", "{run}", "--steps", "-1:4:1", "-o", "{tmp}/x.gif"], "not A:B:S"),
@@ -187,3 +188,16 @@ def test_library_returns_images(run_dir):
     assert labels == ["step 0", "step 1", "step 2"] and all(isinstance(f, Image.Image) for f in frames)
     image = Image.open(io.BytesIO(AT.A.png_bytes(frames[0])))
     assert image.size == frames[0].size
+
+
+def test_text_reads_with_the_trained_model_after_the_last_update(run_dir, tmp_path):
+    """--step STEPS is the model after the last update: the trained model a reader wants to look at."""
+    ok("--run", run_dir, "--step", STEPS, "--text", "ava", "--json", tmp_path / "final.json")
+    doc = json.loads((tmp_path / "final.json").read_text())
+    assert doc["step"] == STEPS
+    final = open_run(run_dir).latest()  # the checkpoint written after the last update
+    assert final.step == STEPS
+    expected = AT.read_attention(trace_text(final, STEPS, "ava"))
+    assert doc["attention"] == expected.attention
+    ok("--run", run_dir, "--steps", f"0:{STEPS + 1}:{STEPS}", "--text", "ava", "--json", tmp_path / "ends.json")
+    assert json.loads((tmp_path / "ends.json").read_text())["steps"] == [0, STEPS]

@@ -61,7 +61,7 @@ def test_inspect_reports_and_answers(run_dir):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["trace", "--run", "{run}", "--step", "6", "-o", "{tmp}/x.json"], "out of range"),
+        (["trace", "--run", "{run}", "--step", "6", "-o", "{tmp}/x.json"], "is the trained model"),
         (["trace", "--run", "{run}", "--step", "-1", "-o", "{tmp}/x.json"], "out of range"),
         (["trace", "--run", "{tmp}/nope", "--step", "1", "-o", "{tmp}/x.json"], ""),
         (["trace", "--run", "{run}", "-o", "{tmp}/x.json"], "--step"),

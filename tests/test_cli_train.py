@@ -137,7 +137,8 @@ def test_divergence_exits_1_naming_the_step_and_keeps_checkpoints(tmp_path, data
     assert len(stderr) == 1
     k = open_run(out).stopped_at()
     assert k is not None
-    assert stderr[0].startswith(f"Error: training stopped at step {k + 1} / 30: the loss is ")
+    assert stderr[0].startswith(f"Error: training stopped at step {k} (0-based; the log's line 'step {k + 1} / 30'): "
+                                "the loss is ")
     last = result.stdout.splitlines()[-1]
     assert re.fullmatch(rf"step {k + 1:4d} /   30 \| loss (nan|inf|-inf)", last)
     assert open_run(out).checkpoint_steps() == list(range(k + 1))
@@ -198,7 +199,9 @@ BAD = {
     "steps 0": (lambda t: ["train", "--steps", "0"], "'--steps': 0 is not in the range x>=1"),
     "n_layer 0": (lambda t: ["train", "--n-layer", "0"], "'--n-layer': 0 is not in the range x>=1"),
     "samples < 0": (lambda t: ["train", "--samples", "-1"], "'--samples': -1 is not in the range x>=0"),
-    "lr nan": (lambda t: ["train", "--lr", "nan"], "'--lr': 'nan' is not a finite number"),
+    "lr nan": (lambda t: ["train", "--lr", "nan"], "'--lr': 'nan' is not"),
+    "lr 0": (lambda t: ["train", "--lr", "0"], "'--lr': 0.0 is not in the range x>0"),
+    "lr < 0": (lambda t: ["train", "--lr", "-0.01"], "'--lr': -0.01 is not in the range x>0"),
     "temperature 0": (lambda t: ["train", "--temperature", "0"], "'--temperature': 0.0 is not in the range x>0"),
     "temperature < 0": (lambda t: ["sample", "--run", t, "--temperature", "-1"], "'--temperature'"),
     "temperature inf": (lambda t: ["sample", "--run", t, "--temperature", "inf"], "'--temperature'"),

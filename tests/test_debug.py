@@ -202,6 +202,16 @@ def test_gradcheck_samples_only_entries_in_the_step_and_restores_them():
     assert relative_error(0.0, 0.0, 1e-5) == 0 and math.isnan(relative_error(math.nan, 1.0, 1e-5))
 
 
+def test_gradcheck_refuses_an_eps_that_makes_the_floor_meaningless():
+    trainer = Trainer(NAMES, TrainConfig(steps=3), **SMALL)
+    with pytest.raises(ValueError, match="floor would be 10"):
+        gradcheck(trainer, eps=1e-12)
+    # At a sensible eps the floor is below the gradients, so a 3% error fails the default tolerance.
+    result = gradcheck(trainer, samples=2)
+    assert result.floor == pytest.approx(1e-5)
+    assert relative_error(0.103, 0.1, result.floor) > 1e-4
+
+
 # --- doctor ---------------------------------------------------------------------------------------------
 
 
@@ -243,6 +253,32 @@ def test_doctor_flags_a_zero_initialised_matrix(tmp_path):
     assert result.exit_code == 1 and "all 32 ReLU units are dead" in result.output
 
 
+def test_doctor_blames_nonfinite_weights_not_what_follows_from_them():
+    trainer = Trainer(NAMES, TrainConfig(steps=3), **SMALL)
+    trainer.train_step()
+    for p in trainer.model.state_dict["layer0.mlp_fc1"][0]:
+        p.data = math.nan
+    findings = diagnose(trace_step(trainer).graph())
+    checks = {f.check for f in findings}
+    assert "weights_nonfinite" in checks and "nonfinite" in checks
+    # Every ReLU after a nan weight looks dead; that is a consequence, not the initialisation's fault.
+    assert not checks & {"dead_relu", "saturated_attention", "saturated_softmax"}
+    assert not any("initialis" in f.hint for f in findings)
+
+
+def test_doctor_at_step_0_does_not_blame_the_learning_rate():
+    trainer = Trainer(NAMES, TrainConfig(steps=3), **SMALL)
+    for row in trainer.model.state_dict["layer0.mlp_fc1"]:
+        for p in row:
+            p.data = 0.0
+    at_0 = diagnose(trace_step(trainer).graph())
+    dead = [f for f in at_0 if f.check == "dead_relu"]
+    assert dead and all("--lr" not in f.hint and "initialisation" in f.hint for f in dead)
+    trainer.train_step()
+    later = [f for f in diagnose(trace_step(trainer).graph()) if f.check == "dead_relu"]
+    assert later and any("--lr" in f.hint for f in later)  # after an update the rate may be the cause
+
+
 # --- bad input ------------------------------------------------------------------------------------------
 
 
@@ -255,13 +291,16 @@ def test_doctor_flags_a_zero_initialised_matrix(tmp_path):
         (["gradflow", "--run", "{run}", "--steps", "0:4:0", "-o", "{tmp}/f.png"], "stride"),
         (["gradflow", "--run", "{huge}", "--steps", "0:4", "-o", "{tmp}/f.png"], "never trained"),
         (["gradflow", "--run", "{run}", "--steps", "0:4", "--per-position", "-o", "{tmp}/f.png"], "--per-position"),
-        (["gradflow", "--run", "{run}", "--step", "6", "-o", "{tmp}/f.png"], "out of range"),
+        (["gradflow", "--run", "{run}", "--step", "6", "-o", "{tmp}/f.png"], "is the trained model"),
         (["gradflow", "--run", "{tmp}/nope", "--step", "1", "-o", "{tmp}/f.png"], "no such run"),
         (["gradflow", "--trace", "{tmp}/missing.json", "-o", "{tmp}/f.png"], "no such trace file"),
         (["gradflow", "--run", "{run}", "--step", "1", "-o", "{tmp}/f.jpg"], ".png, .svg or .pdf"),
         (["gradcheck", "--run", "{run}", "--step", "1", "--samples", "0"], "--samples"),
         (["gradcheck", "--run", "{run}", "--step", "1", "--eps", "0"], "--eps"),
         (["gradcheck", "--run", "{run}", "--step", "9"], "out of range"),
+        (["gradcheck", "--run", "{run}", "--step", "6"], "is the trained model"),
+        (["gradcheck", "--run", "{run}", "--step", "1", "--eps", "1e-12"], "floor would be 10"),
+        (["gradcheck", "--run", "{run}", "--step", "1", "--eps", "0.5"], "too large"),
         (["gradcheck", "--run", "{tmp}/nope", "--step", "0"], "no such run"),
         (["doctor", "--run", "{run}", "--step", "-1"], "out of range"),
         (["doctor", "--trace", "{tmp}/missing.json"], "no such trace file"),

@@ -134,7 +134,7 @@ def test_trainer_at_is_the_state_at_the_start_of_step_k(tmp_path, data_file, k):
     assert state(at) == state(plain_trainer(data_file, 6, k))
 
 
-@pytest.mark.parametrize("k", [-1, 6, 100, "1", 1.0, True])
+@pytest.mark.parametrize("k", [-1, 7, 100, "1", 1.0, True])
 def test_trainer_at_refuses_steps_outside_the_run(tmp_path, data_file, k):
     run = make_run(tmp_path / "r", data_file)
     with pytest.raises(RunError, match="out of range") as e:
@@ -220,7 +220,7 @@ def test_non_finite_loss_stops_at_once_and_keeps_checkpoints(tmp_path, data_file
         train(run, lambda k, loss: seen.append((k, loss)))
     k = e.value.step
     assert 0 < k < 30 and not math.isfinite(e.value.loss)
-    assert f"step {k + 1} / 30" in str(e.value) and "\n" not in str(e.value)
+    assert f"step {k} (0-based; the log's line 'step {k + 1} / 30')" in str(e.value) and "\n" not in str(e.value)
     assert seen[-1][0] == k and all(math.isfinite(loss) for _, loss in seen[:-1])
     losses = run.losses()
     assert len(losses) == k + 1 and not math.isfinite(losses[-1])
@@ -233,6 +233,44 @@ def test_non_finite_loss_stops_at_once_and_keeps_checkpoints(tmp_path, data_file
     assert not math.isfinite(before.forward_backward().data)
     with pytest.raises(RunError, match="never trained"):
         run.trainer_at(k + 1)
+
+
+def test_non_finite_gradient_stops_before_its_update(tmp_path, data_file, monkeypatch):
+    """A finite loss with one nan gradient: Adam would spread the nan to the parameter for good."""
+    run = make_run(tmp_path / "r", data_file, steps=8, every=2)
+    forward_backward = Trainer.forward_backward
+
+    def poisoned(self):
+        loss = forward_backward(self)
+        if self.step == 5:
+            self.model.state_dict["lm_head"][1][2].grad = math.nan
+        return loss
+
+    monkeypatch.setattr(Trainer, "forward_backward", poisoned)
+    with pytest.raises(RunDiverged) as e:
+        train(run)
+    assert e.value.step == 5 and math.isfinite(e.value.loss)
+    assert "the gradient of lm_head[1,2] is nan" in str(e.value)
+    assert run.checkpoint_steps() == [0, 2, 4, 5]
+    assert run.stopped_at() == 5
+    # No update for step 5: its checkpoint is the untouched state at its start, every number finite.
+    assert state(run.load(5)) == state(plain_trainer(data_file, 8, 5))
+    with pytest.raises(RunError, match="never trained"):
+        run.trainer_at(6)
+
+
+def test_the_trained_model_is_step_steps(tmp_path, data_file):
+    run = make_run(tmp_path / "r", data_file, steps=4, every=2)
+    final = train(run)
+    assert state(run.trainer_at(4)) == state(final)
+    with pytest.raises(RunError, match="4 is the trained model"):
+        run.trainer_at(5)
+
+
+def test_lr_must_be_positive():
+    for lr in (0.0, -1e-2, math.nan, math.inf):
+        with pytest.raises(ValueError, match="lr must be a number above 0"):
+            TrainConfig(lr=lr)
 
 
 def plain_trainer_lr(data_file, steps, k, lr):

@@ -6,23 +6,24 @@ from collections import Counter
 
 import networkx as nx
 
+from microtrace.tracer import stats
 from microtrace.tracer.scopes import parse, prefix
+from microtrace.tracer.stats import fsum
 
 LEVELS = ("block", "stage", "layer")
 _SHARED = ("pos", "layer", "block", "head")
 
 
 class _Group:
-    __slots__ = ("count", "ops", "sq", "abs_sum", "abs_max", "data_sq", "data_max", "nonfinite", "zero_grad", "internal")
+    """The elementary nodes of one scope, as the lists their statistics are computed from."""
+
+    __slots__ = ("count", "ops", "grads", "data", "nonfinite", "zero_grad", "internal")
 
     def __init__(self):
         self.count = 0
         self.ops = Counter()
-        self.sq = []
-        self.abs_sum = []
-        self.abs_max = 0.0
-        self.data_sq = []
-        self.data_max = 0.0
+        self.grads = []  # of the nodes a reader calls gradients: not of constants
+        self.data = []
         self.nonfinite = 0
         self.zero_grad = 0
         self.internal = 0
@@ -32,33 +33,13 @@ class _Group:
         self.ops[op] += 1
         if not (math.isfinite(data) and math.isfinite(grad)):
             self.nonfinite += 1
-        a = abs(grad)
-        self.sq.append(grad * grad)
-        self.abs_sum.append(a)
-        if not a <= self.abs_max:  # larger, or nan (which then stays)
-            self.abs_max = a if self.abs_max == self.abs_max else self.abs_max
         if grad == 0:
             self.zero_grad += 1
-        self.data_sq.append(data * data)
-        d = abs(data)
-        if not d <= self.data_max:
-            self.data_max = d if self.data_max == self.data_max else self.data_max
-
-
-def fsum(xs):
-    """math.fsum of a list: the correctly rounded sum, with nan where it would raise (inf + -inf), and
-    where only its intermediate sums overflow, the sum of the terms scaled down by a power of two (exact
-    at that magnitude) scaled back up: inf if the sum itself overflows."""
-    try:
-        return math.fsum(xs)
-    except ValueError:
-        return math.nan
-    except OverflowError:
-        k = len(xs).bit_length() + 1
-        try:
-            return math.ldexp(math.fsum(math.ldexp(x, -k) for x in xs), k)
-        except OverflowError:
-            return math.copysign(math.inf, math.fsum(math.ldexp(x, -k) for x in xs))
+        # d loss / d(1/n) or d loss / d(the 0 a sum starts from) is not a gradient anyone reads, yet it
+        # is often the largest in its scope: it would set a group's norm and the views' colour scale.
+        if op != "const":
+            self.grads.append(grad)
+        self.data.append(data)
 
 
 def collapse(src, level="block"):
@@ -126,11 +107,11 @@ def _group_attrs(g):
     return {
         "count": g.count,
         "ops": dict(sorted(g.ops.items())),
-        "grad_norm": math.sqrt(fsum(g.sq)),
-        "grad_abs_sum": fsum(g.abs_sum),
-        "grad_abs_max": g.abs_max,
-        "data_norm": math.sqrt(fsum(g.data_sq)),
-        "data_abs_max": g.data_max,
+        "grad_norm": stats.norm(g.grads),
+        "grad_abs_sum": fsum(abs(x) for x in g.grads),
+        "grad_abs_max": stats.abs_max(g.grads),
+        "data_norm": stats.norm(g.data),
+        "data_abs_max": stats.abs_max(g.data),
         "nonfinite": g.nonfinite,
         "zero_grad": g.zero_grad,
         "internal_edges": g.internal,

@@ -69,13 +69,22 @@ class Finding:
 def diagnose(G, nonfinite=None):
     """The findings for one step's trace graph (elementary or fused view), errors first. G may hold
     only the nodes the checks read (`checked_graph`); then `nonfinite` gives the whole step's
-    (non-finite nodes, nodes)."""
+    (non-finite nodes, nodes).
+
+    Causes, not their consequences: once a weight is nan or inf, every ReLU after it looks dead and every
+    softmax saturated, so those checks are left out (the non-finite weights are the finding). And before
+    step 0's update nothing has been learned: what the forward and backward pass show then comes from
+    the initialisation and the data, so no hint blames the learning rate.
+    """
     findings = []
     findings += _nonfinite(G, nonfinite)
     findings += _matrices(G)
-    findings += _dead_relus(G)
-    findings += _saturated_attention(G)
-    findings += _saturated_output(G)
+    if not _weights_nonfinite(G):
+        findings += _dead_relus(G)
+        findings += _saturated_attention(G)
+        findings += _saturated_output(G)
+    if G.graph.get("step") == 0:
+        findings = [_before_any_update(f) for f in findings]
     return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
 
 
@@ -89,6 +98,30 @@ def checked_graph(trace, view):
     found, count = trace.nonfinite(view)
     G = trace.select(view, ops=CHECKED_OPS, stages=CHECKED_STAGES, around=[found] if found is not None else ())
     return G, (count, trace.size(view)[0])
+# Checks about the step's forward and backward pass (the model as it stands), not about its update.
+STATE_CHECKS = ("nonfinite", "explode", "grad_nonfinite", "vanish", "dead_relu", "saturated_attention",
+                "saturated_softmax")
+STEP0_HINT = ("no update has run before step 0, so the learning rate is not the cause: look at the "
+              "initialisation (init_std) and the data")
+
+
+STEP0_HINTS = {
+    "dead_relu": "no update has run before step 0: fc1's initialisation (zeros? init_std?) puts its "
+                 "pre-activations at or below 0",
+    "saturated_attention": "no update has run before step 0: the initialisation makes the attention logits "
+                           "too large (init_std)",
+    "saturated_softmax": "no update has run before step 0: the initialisation makes the logits too large (init_std)",
+}
+
+
+def _before_any_update(f):
+    if f.check in STATE_CHECKS and "--lr" in f.hint:
+        return Finding(f.severity, f.check, f.where, f.what, STEP0_HINTS.get(f.check, STEP0_HINT))
+    return f
+
+
+def _weights_nonfinite(G):
+    return any(not math.isfinite(s["data_norm"]) for s in G.graph["param_stats"].values())
 
 
 def report(G, findings):

@@ -23,6 +23,11 @@ import random
 from dataclasses import dataclass
 
 FLOOR_TIMES_EPS = 1e-11  # floor = FLOOR_TIMES_EPS / eps, see the module docs
+# Step sizes whose comparison means something. Below 1e-8 the floor passes 1e-3, so every gradient below
+# it is compared in absolute terms against it: at eps 1e-12 (floor 10) a 3% error in a gradient of 0.1
+# passes a 1e-4 tolerance. Above 1e-2 the central difference's own error (eps^2 times the third
+# derivative) is no longer small next to the gradients of a softmax model.
+EPS_RANGE = (1e-8, 1e-2)
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,10 @@ class GradcheckResult:
         for c in self.checks:
             lines.append(f"{c.matrix:<16} {f'[{c.index[0]},{c.index[1]}]':>8} {c.autograd:>14.6e} {c.numeric:>14.6e} "
                          f"{c.rel_error:>10.2e}")
+        under = sum(1 for c in self.checks if max(abs(c.autograd), abs(c.numeric)) < self.floor)
+        if under:
+            lines += ["", f"{under} of {len(self.checks)} gradients are below the floor {self.floor:g}: their error is "
+                          "measured against the floor (absolute), not against themselves"]
         worst = self.worst
         where = f" at {worst.matrix}[{worst.index[0]},{worst.index[1]}]" if worst else ""
         verdict = "OK" if self.passed(tol) else "FAILED"
@@ -74,6 +83,19 @@ class GradcheckResult:
 def floor_for(eps):
     """The denominator's floor for step size `eps` (1e-5 at eps 1e-6)."""
     return FLOOR_TIMES_EPS / eps
+
+
+def check_eps(eps, floor=None):
+    """ValueError (one line) when `eps` (or an explicit `floor`) makes the comparison meaningless."""
+    lo, hi = EPS_RANGE
+    if floor is not None:
+        return
+    if eps < lo:
+        raise ValueError(f"eps {eps:g} makes the comparison meaningless: its floor would be {floor_for(eps):g}, and "
+                         f"every gradient below the floor is compared in absolute terms; use an eps from {lo:g} to {hi:g}")
+    if eps > hi:
+        raise ValueError(f"eps {eps:g} is too large: the finite difference's own error would hide the engine's; "
+                         f"use an eps from {lo:g} to {hi:g}")
 
 
 def relative_error(a, n, floor):
@@ -103,6 +125,7 @@ def gradcheck(trainer, samples=3, eps=1e-6, seed=0, floor=None):
         raise ValueError(f"samples must be a whole number of at least 1, got {samples!r}")
     if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a number above 0, got {eps!r}")
+    check_eps(eps, floor)
     floor = floor_for(eps) if floor is None else floor
     model = trainer.model
     tokens = trainer.tokens_for(trainer.step)

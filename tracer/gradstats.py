@@ -21,7 +21,9 @@ from microtrace.tracer.steps import in_pieces
 from microtrace.tracer.trace import param_stats
 
 # Columns of the CSV, after step, loss, lr and matrix (the fields of a trace's param_stats).
-STAT_FIELDS = ("grad_norm", "grad_abs_mean", "grad_abs_max", "zero_fraction", "data_norm", "update_norm", "update_ratio")
+STAT_FIELDS = ("grad_norm", "grad_abs_mean", "grad_abs_max", "zero_fraction", "nonfinite", "data_norm",
+               "data_nonfinite", "update_norm", "update_ratio")
+COUNTS = ("nonfinite", "data_nonfinite")
 CSV_HEADER = ("step", "loss", "lr", "matrix", "rows", "cols") + STAT_FIELDS
 
 
@@ -104,7 +106,8 @@ def _piece_stats(steps, run_dir):
 
 
 def stats_csv(stats):
-    """CSV text: one row per step and matrix, numbers as `repr` (they read back exactly)."""
+    """CSV text: one row per step and matrix, numbers as `repr` (they read back exactly). A matrix with a
+    non-finite gradient has nan (or inf) statistics, and `nonfinite` says how many of its entries were."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_HEADER)
@@ -122,6 +125,6 @@ def read_stats_csv(text):
     for row in csv.DictReader(io.StringIO(text)):
         out = {"step": int(row["step"]), "loss": float(row["loss"]), "lr": float(row["lr"]), "matrix": row["matrix"],
                "shape": [int(row["rows"]), int(row["cols"])]}
-        out.update({f: float(row[f]) for f in STAT_FIELDS if row[f] != ""})
+        out.update({f: (int if f in COUNTS else float)(row[f]) for f in STAT_FIELDS if row[f] != ""})
         rows.append(out)
     return rows

@@ -1,8 +1,10 @@
 """Saving and loading traces: the store (Parquet, tracer/store.py), node-link JSON for small steps,
-GraphML and GEXF exports. A trace file is recognised by its content, whatever its name.
+and the exports: node-link JSON, GraphML, GEXF and Google Model Explorer's graph JSON. A trace file is
+recognised by its content, whatever its name.
 
 Every file is written atomically (`engine.atomic`), so an interrupted write never leaves half a file
-where a good one was.
+where a good one was. JSON is strict (RFC 8259): non-finite numbers in the form `nan_as` names
+(tracer/jsonout.py), by default the strings "NaN", "Infinity", "-Infinity".
 """
 
 import os
@@ -11,28 +13,37 @@ from pathlib import Path
 import networkx as nx
 
 from microtrace.engine.atomic import write_atomic
-from microtrace.engine.jsontext import compact
-from microtrace.engine.data import visible
 from microtrace.engine.limits import LimitError, parse_json, read_input
 
+from microtrace.tracer import jsonout, xmlout
 from microtrace.tracer.expand import from_graph
 from microtrace.tracer.store import Store, is_store, write_store
 from microtrace.tracer.trace import Trace, TraceError
 from microtrace.tracer.validate import validate_trace
 
-EXPORT_FORMATS = ("json", "graphml", "gexf")
+EXPORT_FORMATS = ("json", "graphml", "gexf", "model-explorer")
+EDGES_KEYS = ("edges", "links")  # networkx's node-link default, and d3-force's name for the same list
 # Exports build the whole networkx graph (~2.5 KB a node): above this they refuse and point at the
 # store, which holds any size, and at collapsed levels.
 EXPORT_MAX_NODES = 400_000
 
 
-def to_json(G: nx.DiGraph) -> str:
-    """The trace file's text: networkx node-link data (edges under "edges"); nan/inf as NaN/Infinity."""
-    return compact(nx.node_link_data(G, edges="edges"))
+def to_json(G: nx.DiGraph, nan_as: str = "string", edges_key: str = "edges") -> str:
+    """The trace file's text: networkx node-link data, edges under `edges_key` ("links" for d3), strict
+    JSON with non-finite numbers as `nan_as` says (tracer/jsonout.py)."""
+    if edges_key not in EDGES_KEYS:
+        raise TraceError(f"unknown edges key {edges_key!r}: use one of {', '.join(EDGES_KEYS)}")
+    return jsonout.dumps(nx.node_link_data(G, edges=edges_key), nan_as, separators=(",", ":"))
 
 
-def save_trace(G: nx.DiGraph, path: str | os.PathLike) -> None:
-    write_atomic(path, to_json(G))
+def _graph_of(G):
+    """A graph from a `Trace` (its elementary view, or the one view a loaded file holds) or a graph."""
+    return G.graph(G.default_view()) if isinstance(G, Trace) else G
+
+
+def save_trace(G: Trace | nx.DiGraph, path: str | os.PathLike, nan_as: str = "string", edges_key: str = "edges") -> None:
+    """Save a JSON trace file: `G` is a `Trace` or one of its graphs."""
+    write_atomic(path, to_json(_graph_of(G), nan_as, edges_key))
 
 
 def save_store(trace: Trace, path: str | os.PathLike, views=None) -> dict:
@@ -73,6 +84,9 @@ def load_trace(path: str | os.PathLike) -> Trace:
     except RecursionError:
         raise TraceError(f"{path}: not a trace file (its JSON is nested too deeply)") from None
     del raw
+    if isinstance(data, dict) and "links" in data and "edges" not in data:
+        data["edges"] = data.pop("links")  # d3's name for the same list (export --links)
+    jsonout.decode_nonfinite(data)  # "NaN", "Infinity" (strict JSON) back to numbers
     try:
         validate_trace(data)
     except TraceError as e:
@@ -91,42 +105,23 @@ def check_export_size(nodes, fmt):
         )
 
 
-def flat_copy(G):
-    """A copy with only scalar attributes, as GraphML and GEXF require (docs/trace-format.md)."""
-    H = nx.DiGraph()
-    H.graph.update({k: _scalar(v) for k, v in G.graph.items()})
-    for n, d in G.nodes(data=True):
-        attrs = {}
-        for k, v in d.items():
-            if k == "index":
-                attrs["index_row"], attrs["index_col"] = v
-            else:
-                attrs[k] = _scalar(v)
-        H.add_node(n, **attrs)
-    for u, v, d in G.edges(data=True):
-        H.add_edge(u, v, **{k: _scalar(x) for k, x in d.items()})
-    return H
-
-
-def _scalar(v):
-    """A GraphML/GEXF value: containers as JSON, text with what XML 1.0 cannot hold shown visibly."""
-    if isinstance(v, (dict, list, tuple)):
-        return compact(v)
-    return visible(v) if isinstance(v, str) else v
-
-
-def export_bytes(G: nx.DiGraph, fmt: str) -> bytes:
-    """G as `json` (the trace file), `graphml` or `gexf`, as the bytes of the file."""
+def export_bytes(G: Trace | nx.DiGraph, fmt: str, nan_as: str = "string", edges_key: str = "edges") -> bytes:
+    """G (a graph or a `Trace`) as `json` (the trace file: `nan_as`, `edges_key` as in `to_json`), `graphml`,
+    `gexf` or `model-explorer` (tracer/explorer.py), as the bytes of the file."""
     if fmt not in EXPORT_FORMATS:
         raise TraceError(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+    G = _graph_of(G)
     check_export_size(G.number_of_nodes(), fmt)
     if fmt == "json":
-        return to_json(G).encode("utf-8")
-    H = flat_copy(G)
-    lines = nx.generate_graphml(H) if fmt == "graphml" else nx.generate_gexf(H)
-    return ("\n".join(lines) + "\n").encode("utf-8")
+        return to_json(G, nan_as, edges_key).encode("utf-8")
+    if fmt == "model-explorer":
+        from microtrace.tracer.explorer import model_explorer_json
+
+        return model_explorer_json(G).encode("utf-8")
+    return (xmlout.graphml(G) if fmt == "graphml" else xmlout.gexf(G)).encode("utf-8")
 
 
-def export(G: nx.DiGraph, path: str | os.PathLike, fmt: str) -> None:
-    """Write G as `json` (the trace file), `graphml` or `gexf`, atomically."""
-    write_atomic(path, export_bytes(G, fmt))
+def export(G: Trace | nx.DiGraph, path: str | os.PathLike, fmt: str, nan_as: str = "string",
+           edges_key: str = "edges") -> None:
+    """Write G as `export_bytes` makes it, atomically."""
+    write_atomic(path, export_bytes(G, fmt, nan_as, edges_key))

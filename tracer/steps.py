@@ -13,11 +13,11 @@ class StepRangeError(ValueError):
     """A range of steps that is malformed, empty or past the run's end; one line for the user."""
 
 
-def parse_steps(text, n_steps=None):
+def parse_steps(text, n_steps=None, trained_model=False):
     """A `range` from "A:B" or "A:B:S" (as Python's range: 0-based, B excluded, S defaults to 1).
 
     StepRangeError with a one-line message for bad syntax, an empty range, or (given the run's
-    `n_steps`) steps past the run's end."""
+    `n_steps`) steps past the run's end. `trained_model`: see `check_within`."""
     m = _STEPS.match(text) if isinstance(text, str) else None
     if not m:
         raise StepRangeError(
@@ -32,15 +32,19 @@ def parse_steps(text, n_steps=None):
         raise StepRangeError(f"{text!r} is empty: B must be greater than A (B is excluded)")
     steps = range(start, stop, stride)
     if n_steps is not None:
-        check_within(steps, n_steps)
+        check_within(steps, n_steps, trained_model)
     return steps
 
 
-def check_within(steps, n_steps):
-    """StepRangeError unless the range `steps` ends within a run of `n_steps` steps."""
-    if steps.stop > n_steps:
+def check_within(steps, n_steps, trained_model=False):
+    """StepRangeError unless the range `steps` ends within a run of `n_steps` steps. `trained_model`: it
+    may also hold step `n_steps`, the model after the last update (for what reads the model, not what
+    trains a step)."""
+    if steps.stop > n_steps + trained_model:
         text = f"{steps.start}:{steps.stop}:{steps.step}"
-        raise StepRangeError(f"{text} goes past the run: it has steps 0 to {n_steps - 1}, so B can be at most {n_steps}")
+        final = f" and {n_steps} is the trained model" if trained_model else ""
+        raise StepRangeError(f"{text} goes past the run: it has steps 0 to {n_steps - 1}{final}, "
+                             f"so B can be at most {n_steps + trained_model}")
 
 
 def default_jobs():

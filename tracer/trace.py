@@ -11,6 +11,7 @@ from microtrace.engine.data import DataError
 from microtrace.engine.run import Run, RunError, microtrace_version, open_run
 from microtrace.engine.train import Trainer
 
+from microtrace.tracer import stats
 from microtrace.tracer.expand import GraphData, expand
 from microtrace.tracer.record import record_step
 
@@ -29,7 +30,7 @@ def trace_step(source: str | os.PathLike | Run | Trainer, step: int | None = Non
     advanced untraced to `step` (default: its current step) and then takes the traced step, exactly
     as `train_step` would. The traced numbers are bit-identical to an untraced run.
     """
-    trainer, meta = _trainer_at(source, step)
+    trainer, meta = _trainer_at(source, step, trained_model=False)
     k = trainer.step
     rec = record_step(trainer)
     trainer.losses.append(rec.loss.data)
@@ -38,10 +39,11 @@ def trace_step(source: str | os.PathLike | Run | Trainer, step: int | None = Non
 
 def trace_text(source: str | os.PathLike | Run | Trainer, step: int, text: str) -> "Trace":
     """Forward and backward of `text`, as if it were a training document, with the model state at the
-    start of `step` (of a run directory, a `Run` or a `Trainer`). No update is made: the graph has no
-    Adam attributes and a `Trainer` passed in is left at `step`, unchanged.
+    start of `step` (of a run directory, a `Run` or a `Trainer`); `step` = the run's steps is the trained
+    model, after the last update. No update is made: the graph has no Adam attributes and a `Trainer`
+    passed in is left at `step`, unchanged.
     """
-    trainer, meta = _trainer_at(source, step)
+    trainer, meta = _trainer_at(source, step, trained_model=True)
     block = trainer.config.block_size
     try:
         tokens = trainer.tokenizer.encode(text)
@@ -72,50 +74,67 @@ def _trace(trainer, k, doc, tokens, rec, meta, update=True):
     return Trace(graph_attrs, recording=rec)
 
 
-def _trainer_at(source, step):
+def _trainer_at(source, step, trained_model):
+    """The trainer at the start of `step`; `trained_model`: step may also be the run's steps (the
+    model after the last update, which has no step of its own to trace)."""
     if isinstance(source, Trainer):
         trainer = source
+        total = trainer.train_config.steps
         if step is not None:
             if step < trainer.step:
                 raise TraceError(f"step {step} is behind this trainer (it is at step {trainer.step})")
-            if step >= trainer.train_config.steps:
-                raise TraceError(f"step {step} is beyond the run (steps 0..{trainer.train_config.steps - 1})")
+            if step > total or (step == total and not trained_model):
+                raise TraceError(_beyond(step, total, trained_model))
             while trainer.step < step:
                 trainer.train_step()
+        elif trainer.step == total and not trained_model:
+            raise TraceError(_beyond(trainer.step, total, trained_model))
         meta = {**trainer.config.to_dict(), **trainer.train_config.to_dict()}
         return trainer, meta
     if step is None:
         raise TraceError("which step? pass step=K")
     try:
         run = open_run(source) if isinstance(source, (str, Path)) else source
+        if step == run.steps and not trained_model:
+            raise TraceError(_beyond(step, run.steps, trained_model))
         trainer = run.trainer_at(step)
     except (RunError, DataError) as e:
         raise TraceError(str(e)) from None
     return trainer, dict(run.config)
 
 
+def _beyond(step, total, trained_model):
+    if step == total:
+        return (f"step {step} is the trained model after the last update: it has no training step to trace "
+                f"(steps 0..{total - 1}); read a text with it (trace_text, --text)")
+    last = total if trained_model else total - 1
+    return f"step {step} is beyond the run (steps 0..{last}; {total} is the trained model)"
+
+
 def param_stats(adam):
-    """Gradient and update statistics of each parameter matrix, in model order."""
-    stats = {}
+    """Gradient and update statistics of each parameter matrix, in model order (tracer/stats.py: a
+    matrix with a nan gradient has nan statistics, and `nonfinite` counts its non-finite gradients)."""
+    out = {}
     for name, rows in adam.items():
         entries = [e for row in rows for e in row]
-        grads = [e[2] for e in entries]
-        sq = math.fsum(g * g for g in grads)
-        data_sq = math.fsum(e[0] * e[0] for e in entries)
-        n = len(entries)
-        stats[name] = {
+        grads = stats.summary(e[2] for e in entries)
+        data = [e[0] for e in entries]
+        data_norm = stats.norm(data)
+        out[name] = {
             "shape": [len(rows), len(rows[0])],
-            "grad_norm": math.sqrt(sq),
-            "grad_abs_mean": math.fsum(abs(g) for g in grads) / n,
-            "grad_abs_max": max(abs(g) for g in grads),
-            "zero_fraction": sum(1 for g in grads if g == 0) / n,
-            "data_norm": math.sqrt(data_sq),
+            "grad_norm": grads["norm"],
+            "grad_abs_mean": grads["abs_mean"],
+            "grad_abs_max": grads["abs_max"],
+            "zero_fraction": grads["zero_fraction"],
+            "nonfinite": grads["nonfinite"],
+            "data_norm": data_norm,
+            "data_nonfinite": stats.count_nonfinite(data),
         }
         if entries[0][1] is not None:  # a training step: how big its update was
-            upd_sq = math.fsum((e[1] - e[0]) * (e[1] - e[0]) for e in entries)
-            stats[name]["update_norm"] = math.sqrt(upd_sq)
-            stats[name]["update_ratio"] = math.sqrt(upd_sq) / math.sqrt(data_sq) if data_sq else math.inf
-    return stats
+            update_norm = stats.norm(e[1] - e[0] for e in entries)
+            out[name]["update_norm"] = update_norm
+            out[name]["update_ratio"] = update_norm / data_norm if data_norm else math.inf
+    return out
 
 
 class Trace:

@@ -210,9 +210,9 @@ def record(data, grad=False):
 
 
 def check_steps(steps, total):
-    """StepRangeError unless the range `steps` lies within a run of `total` steps; AttentionError when it
-    gives more than MAX_FRAMES frames."""
-    check_within(steps, total)
+    """StepRangeError unless the range `steps` lies within a run of `total` steps (step `total` is the
+    trained model); AttentionError when it gives more than MAX_FRAMES frames."""
+    check_within(steps, total, trained_model=True)
     if len(steps) > MAX_FRAMES:
         text = f"{steps.start}:{steps.stop}:{steps.step}"
         raise AttentionError(f"{text} gives {len(steps)} frames; at most {MAX_FRAMES} (raise S)")

@@ -12,7 +12,7 @@ import click
 from microtrace.engine.data import DataError
 from microtrace.engine.jsontext import fields_by_line
 from microtrace.engine.run import RunError, open_run
-from microtrace.tracer import TraceError
+from microtrace.tracer import TraceError, jsonout
 
 from microtrace.viz import attention as A
 from microtrace.viz.attention import data as AT
@@ -63,18 +63,20 @@ def _check_combination(run_dir, step, trace_file, text, steps, per_token, layer,
 
 
 def _json_bytes(value):
-    """One frame per line; floats are reprs, so the numbers are exactly the trace's."""
-    return fields_by_line(value, expand=("frames",)).encode("utf-8")
+    """One frame per line; floats are reprs, so the numbers are exactly the trace's; strict JSON (nan and
+    inf as the strings "NaN", "Infinity", "-Infinity": tracer/jsonout.py)."""
+    return fields_by_line(jsonout.strict(value), expand=("frames",)).encode("utf-8")
 
 
 @command()
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
-@click.option("--step", type=int, help="Training step (0-based), with --run: its own document, or --text.")
+@click.option("--step", type=int, help="Training step (0-based), with --run: its own document, or --text (with --text, "
+                                       "the run's step count is the trained model, after the last update).")
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
 @click.option("--text", help="Any text (e.g. a name) read by the model as it is at --step, instead of the step's document.")
 @click.option("--steps", "steps", type=StepRange(),
-              help="An animated GIF over steps range(A, B, S) of --run (B excluded), for --text (default: the document "
-                   "of step A, cut to block_size).")
+              help="An animated GIF over steps range(A, B, S) of --run (B excluded; B = steps + 1 ends on the trained "
+                   "model), for --text (default: the document of step A, cut to block_size).")
 @click.option("--grad", is_flag=True, help="Draw d loss / d attention weight (blue-white-red, centred on zero).")
 @click.option("--per-token", is_flag=True, help="One strip per query token over its context, for one layer and head.")
 @click.option("--layer", type=click.IntRange(min=0), help="Layer of --per-token.  [default: 0]")

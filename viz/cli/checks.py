@@ -83,6 +83,5 @@ class FiniteRange(click.FloatRange):
         return number
 
 
-FINITE = FiniteRange()
 POSITIVE = FiniteRange(min=0, min_open=True)
 SCALE = FiniteRange(min=0, min_open=True, max=20)  # a figure's size multiplier (fonts.check_scale's rule)

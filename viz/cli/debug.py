@@ -115,7 +115,8 @@ def _step_csv(g):
 @click.option("--step", type=int, help="Training step to check (0-based; with --script the K-th backward() call, default 0).")
 @click.option("--samples", default=3, show_default=True, type=click.IntRange(min=1),
               help="Entries sampled from each parameter matrix (among those taking part in the step).")
-@click.option("--eps", default=1e-6, show_default=True, type=POSITIVE, help="Finite-difference step.")
+@click.option("--eps", default=1e-6, show_default=True, type=POSITIVE,
+              help="Finite-difference step, from 1e-8 to 1e-2 (smaller ones make the floor larger than the gradients).")
 @click.option("--tol", default=1e-4, show_default=True, type=POSITIVE,
               help="Largest relative error that passes.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling.")
@@ -140,8 +141,12 @@ def gradcheck(ctx, run_dir, step, samples, eps, tol, seed, script, timeout, verb
         microtrace gradcheck --run runs/demo --step 0 --samples 10 --eps 1e-5 --tol 1e-3
         microtrace gradcheck --script my_model/train.py --step 3 --samples 1 -- --steps 100
     """
-    from microtrace.tracer.gradcheck import gradcheck as check
+    from microtrace.tracer.gradcheck import check_eps, gradcheck as check
 
+    try:
+        check_eps(eps)
+    except ValueError as e:
+        raise UserError(f"--{e}") from None
     source = ScriptSource(script, script_args, timeout, verbose)
     if bool(run_dir) == bool(script):
         raise click.UsageError("give --run DIR --step K or --script PATH [--step K]")
@@ -151,7 +156,11 @@ def gradcheck(ctx, run_dir, step, samples, eps, tol, seed, script, timeout, verb
         if step is None:
             raise click.UsageError("--run needs --step K (the 0-based training step to check)")
         with user_errors():
-            trainer = open_run(run_dir).trainer_at(step)
+            run = open_run(run_dir)
+            if step == run.steps:
+                raise UserError(f"step {step} is the trained model after the last update: it has no training "
+                                f"step to check (steps 0..{run.steps - 1})")
+            trainer = run.trainer_at(step)
         result = check(trainer, samples=samples, eps=eps, seed=seed)
     click.echo(result.table(tol))
     if not result.passed(tol):

@@ -1,11 +1,9 @@
 """`microtrace trace`, `export` and `inspect`: a step's graph as files, and answers about it."""
 
-import json
-
 import click
 
 from microtrace.engine.atomic import UnsafePath
-from microtrace.tracer import TraceError, dead_relus, top_paths
+from microtrace.tracer import TraceError, dead_relus, jsonout, stats, top_paths
 from microtrace.tracer.io import EXPORT_FORMATS, check_export_size, export_bytes, save_store
 
 from microtrace.viz.cli.checks import command
@@ -15,12 +13,19 @@ from microtrace.viz.draw import numfmt
 VIEWS = click.Choice(["elementary", "fused"])
 
 
+NAN_AS = click.option("--nan-as", type=click.Choice(jsonout.NAN_AS), default="string", show_default=True,
+                      help='How JSON writes nan and inf: "NaN"/"Infinity"/"-Infinity" strings (strict JSON; '
+                           "JavaScript's Number() reads them), null (strict, nan and inf alike), or literal NaN/Infinity "
+                           "(Python and JSON5 only).")
+
+
 @command()
 @trace_source_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="Trace file to write: the store (.parquet, any size) or node-link JSON (.json, small steps).")  # fmt: skip
 @click.option("--view", type=VIEWS, help="JSON: the view to write (default elementary). A store holds both.")
-def trace(trace, output, view):
+@NAN_AS
+def trace(trace, output, view, nan_as):
     """Record every scalar operation of one training step and save it as a trace file.
 
     The file holds the forward graph with values, gradients, local derivatives and gradient flow on
@@ -42,7 +47,7 @@ def trace(trace, output, view):
     if output.lower().endswith(".json"):
         view = view or "elementary"
         check_export_size(trace.size(view)[0], "json")
-        write_output(output, export_bytes(trace.graph(view), "json"))
+        write_output(output, export_bytes(trace.graph(view), "json", nan_as))
         n, e = trace.size(view)
     else:
         if view:
@@ -58,31 +63,44 @@ def trace(trace, output, view):
 
 @command(name="export")
 @trace_source_options
-@click.option("-f", "--format", "fmt", type=click.Choice(EXPORT_FORMATS), help="Default: from the file extension.")
+@click.option("-f", "--format", "fmt", type=click.Choice(EXPORT_FORMATS),
+              help="Default: from the file extension (.json, .graphml, .gexf); model-explorer must be named.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
 @click.option("--view", type=VIEWS, default="elementary", show_default=True)
 @click.option("--level", type=click.Choice(["block", "stage", "layer"]), help="Export the graph collapsed to this level.")
-def export_command(trace, fmt, output, view, level):
-    """Export a step's graph as node-link JSON, GraphML or GEXF (for Gephi, yEd, Cytoscape, ...).
+@NAN_AS
+@click.option("--links", "links", is_flag=True, help='JSON: the edges under "links", the key d3-force reads, not "edges".')
+def export_command(trace, fmt, output, view, level, nan_as, links):
+    """Export a step's graph as node-link JSON, GraphML, GEXF or Google Model Explorer's graph JSON.
 
-    GraphML and GEXF hold scalar attributes only: lists and dicts become JSON strings and a
-    parameter's index becomes index_row and index_col.
+    JSON is strict (RFC 8259): nan and inf as --nan-as says. GraphML and GEXF (Gephi, yEd, Cytoscape) hold
+    scalar attributes only: lists and dicts become JSON strings and a parameter's index becomes
+    index_row and index_col; non-finite numbers are NaN, Infinity and -Infinity, as Java reads them.
+    GEXF labels nodes by op and scope and keeps the graph's attributes (step, doc, loss, config) in its
+    <meta>. model-explorer (pip install 'microtrace[explorer]') opens in Model Explorer with the scopes
+    as collapsible layers and each node's value and gradient. See docs/trace-format.md.
 
     Example:
 
     \b
         microtrace export --run runs/demo --step 120 -o step120.graphml
         microtrace export --trace step120.json --level block -f gexf -o blocks.gexf
+        microtrace export --trace step120.json --links -o d3.json
+        microtrace export --trace step120.json -f model-explorer -o step120-explorer.json
     """
-    fmt = fmt or output.rsplit(".", 1)[-1].lower()
-    if fmt not in EXPORT_FORMATS:
+    fmt = fmt or {"json": "json", "graphml": "graphml", "gexf": "gexf"}.get(output.rsplit(".", 1)[-1].lower())
+    if fmt is None:
         raise click.UsageError(f"cannot tell the format from {output!r}: pass --format {'|'.join(EXPORT_FORMATS)}")
     if level:
         G = trace.collapse(level, view)
     else:
         check_export_size(trace.size(view)[0], fmt)
         G = trace.graph(view)
-    write_output(output, export_bytes(G, fmt))
+    try:
+        data = export_bytes(G, fmt, nan_as, "links" if links else "edges")
+    except TraceError as e:
+        raise UserError(str(e)) from None
+    write_output(output, data)
     click.echo(f"wrote {G.number_of_nodes()} nodes, {G.number_of_edges()} edges -> {output}", err=True)
 
 
@@ -91,8 +109,9 @@ def export_command(trace, fmt, output, view, level):
 @click.option("--paths", "target", help="Show the paths carrying most gradient from this node id or parameter (wte[3,5]) to the loss.")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="How many paths.")
 @click.option("--scope", help="List the nodes of a scope, e.g. pos2/layer0/attn/head1/weights.")
-@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-def inspect(trace, target, k, scope, as_json):
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (strict: see --nan-as).")
+@NAN_AS
+def inspect(trace, target, k, scope, as_json, nan_as):
     """Summarise a traced step: loss, graph size, per-matrix gradients, NaN/inf origin, dead ReLUs.
 
     Example:
@@ -123,7 +142,7 @@ def inspect(trace, target, k, scope, as_json):
             report["scope"] = [{"node": n, **d} for n, d in trace.data(view).nodes(ids)]
     except TraceError as e:
         raise UserError(str(e)) from None
-    click.echo(json.dumps(report, indent=1) if as_json else _text(report))
+    click.echo(jsonout.dumps(report, nan_as, indent=1) if as_json else _text(report))
 
 
 def _scope_runs(G, nodes):
@@ -150,6 +169,7 @@ def _text(r):
         lines.append(
             f"{name:<16} {shape:>7} {numfmt.general(s['grad_norm']):>10} {numfmt.general(s['grad_abs_mean']):>10} "
             f"{numfmt.general(s['grad_abs_max']):>10} {s['zero_fraction']:>6.1%} {numfmt.general(s.get('update_ratio', '-')):>12}"
+            + ("  " + stats.nonfinite_note(s["nonfinite"], s["shape"][0] * s["shape"][1]) if s.get("nonfinite") else "")
         )
     bad = r["first_nonfinite"]
     lines.append("")

@@ -18,7 +18,7 @@ from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, make_run
 from microtrace.engine.run import train as train_run
 from microtrace.engine.train import SampleError, TrainConfig
 
-from microtrace.viz.cli.checks import FINITE, POSITIVE, BadInput, Failed, command, user_errors
+from microtrace.viz.cli.checks import POSITIVE, BadInput, Failed, command, user_errors
 
 SAMPLES_HEADER = "--- inference (new, hallucinated names) ---"
 # Options that define a run; --resume takes them from the run's config.json instead.
@@ -51,8 +51,8 @@ def stdout_is_terminal():
               help="Transformer layers.")
 @click.option("--block-size", default=GPTConfig.block_size, show_default=True, type=click.IntRange(min=1),
               help="Context length; longer documents are cut.")
-@click.option("--lr", default=TrainConfig.lr, show_default=True, type=FINITE,
-              help="Adam learning rate at step 1.")
+@click.option("--lr", default=TrainConfig.lr, show_default=True, type=POSITIVE,
+              help="Adam learning rate at step 0 (above 0; it decays linearly to 0).")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("runs/run"), show_default=True,
               metavar="RUN_DIR", help="Run directory to create.")
 @click.option("--force", is_flag=True,
@@ -74,8 +74,10 @@ def train(ctx, data, steps, seed, n_embd, n_head, n_layer, block_size, lr, out, 
     """Train microGPT and save the run: config.json, losses.csv and checkpoints/.
 
     Prints microGPT's log to stdout (one line per step when stdout is not a terminal, a progress bar on
-    stderr when it is), then samples names. A run resumed from any checkpoint continues bit for bit as if
-    it had never stopped. A non-finite loss stops training at once (exit code 1), keeping the checkpoints.
+    stderr when it is), then samples names. The log numbers steps from 1, as microGPT does: its line
+    `step K+1` is step K of every other command (0-based). A run resumed from any checkpoint continues bit
+    for bit as if it had never stopped. A non-finite loss or gradient stops training before that step's
+    update (exit code 1), keeping the checkpoints.
     While it trains, RUN_DIR/train.lock holds its pid: a second `train` on the same directory is refused.
 
     Example:

@@ -16,6 +16,7 @@ column, a nan or inf is a grey bar over the whole height labelled "nan" / "inf".
 
 from dataclasses import dataclass
 
+from microtrace.tracer import stats
 from microtrace.tracer.queries import dead_relus
 
 from microtrace.viz.draw import axes
@@ -249,11 +250,22 @@ def _panel_title(c, L, box, text):
     c.text((box[0], box[1] - fonts.px(6, L.scale)), text, s.label, INK, anchor="ld")
 
 
-def _nonfinite_bar(c, L, i, box, value):
+def _nonfinite_bar(c, L, i, box, value, st=None):
+    """A grey bar over the panel for a nan/inf statistic, with how many of the matrix's gradients were
+    not finite (`80/96`) when known: a nan norm may hide one bad entry or all of them."""
     s = fonts.sizes(L.scale)
     cx, half = L.column_center(i), L.column_w * 0.24
-    c.rect((round(cx - half), box[1] + 1, round(cx + half), box[3] - 1), fill=NONFINITE_COLOR)
-    c.text((cx, box[1] + fonts.px(4, L.scale)), "nan" if value != value else "inf", s.small, (255, 255, 255), anchor="ma")
+    tooltip = None
+    if st is not None and "nonfinite" in st:
+        n = st["shape"][0] * st["shape"][1]
+        tooltip = f"{L.names[i]}: {stats.describe(value, st['nonfinite'], n)}"
+    c.rect((round(cx - half), box[1] + 1, round(cx + half), box[3] - 1), fill=NONFINITE_COLOR, tooltip=tooltip)
+    y = box[1] + fonts.px(4, L.scale)
+    c.text((cx, y), "nan" if value != value else "inf", s.small, (255, 255, 255), anchor="ma")
+    if tooltip and st["nonfinite"]:
+        lines = stats.nonfinite_note(st["nonfinite"], n).strip("()").split()[:3]  # 80 / of / 96
+        for k, line in enumerate(lines, 1):
+            c.text((cx, y + k * fonts.line_height(s.small)), line, s.small, (255, 255, 255), anchor="ma")
 
 
 def _zero_mark(c, L, i, box):
@@ -276,7 +288,7 @@ def _grad_panel(c, L, data):
         st = data.stats[name]
         norm = st["grad_norm"]
         if not finite(norm):
-            _nonfinite_bar(c, L, i, box, norm)
+            _nonfinite_bar(c, L, i, box, norm, st)
             continue
         if norm == 0:
             _zero_mark(c, L, i, box)

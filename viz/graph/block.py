@@ -178,7 +178,7 @@ def _legend(g, C, keep, colors, pens, th, params, backward, hl_edges):
     kinds = [(th.stream, "residual stream"), (th.kv, "KV cache: earlier position → later"), (th.data, "other data flow")]
     if hl_edges:
         kinds.append((th.highlight, "top gradient paths"))
-    notes = ["nodes: scope, op count, ‖grad‖", "(L2 norm over the nodes inside)"]
+    notes = ["nodes: scope, op count, ‖grad‖", "(L2 norm over the parameters and activations inside;", "constants' gradients left out)"]
     if params and any(_is_param(C.nodes[n]) for n in keep):
         notes += ["parameters are read at every position", "(hover a matrix for each read)"]
     if backward:

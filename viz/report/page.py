@@ -19,6 +19,7 @@ from importlib import resources
 from microtrace.engine.data import visible
 from microtrace.tracer import Trace, TraceError
 from microtrace.tracer.queries import best_links, follow_links
+from microtrace.tracer.stats import nonfinite_note
 
 from microtrace.viz.draw.canvas import png_bytes
 from microtrace.viz.attention.data import attention_figure
@@ -314,6 +315,10 @@ def _params_section(m):
                 cells.append("<td class=num>—</td>")
             elif key == "zero_fraction":
                 cells.append(f"<td class=num>{100 * st[key]:.0f} %</td>")
+            elif st.get("nonfinite") and key.startswith("grad_"):
+                # nan (80 of 96 non-finite): never a number that looks like the whole matrix's
+                n = st["shape"][0] * st["shape"][1]
+                cells.append(f"<td class=num>{_num(st[key])} <small>{nonfinite_note(st['nonfinite'], n)}</small></td>")
             else:
                 cells.append(f"<td class=num>{_num(st[key])}</td>")
         shape = "×".join(str(s) for s in st["shape"])

@@ -1,0 +1,231 @@
+"""Exports other tools load: every file is read back by a parser that is not networkx's own (json with
+NaN refused, xml.etree against the GraphML and GEXF rules, Model Explorer's own classes)."""
+
+import json
+import math
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import NAMES, SMALL
+from microtrace.engine.train import TrainConfig, Trainer
+from microtrace.tracer import export, load_trace, save_trace, trace_step
+from microtrace.engine.data import visible
+from microtrace.viz.cli import cli
+
+GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
+GEXF = "{http://www.gexf.net/1.2draft}"
+JAVA_WORDS = {"NaN", "Infinity", "-Infinity"}
+
+
+def _refuse(word):
+    raise ValueError(f"not strict JSON: {word}")
+
+
+def strict_loads(text):
+    """RFC 8259 only: Python's json accepts NaN and Infinity unless told not to."""
+    return json.loads(text, parse_constant=_refuse)
+
+
+@pytest.fixture(scope="module")
+def nan_trace():
+    """A step with nan and inf in it, and a document with characters XML and JSON must escape."""
+    trainer = Trainer(NAMES + ['a<&"\x01>b'], TrainConfig(steps=4), **SMALL)
+    trainer.train_step()
+    while "\x01" not in trainer.doc_for(trainer.step):
+        trainer.train_step()
+    trainer.model.state_dict["layer0.attn_wq"][0][0].data = math.inf
+    return trace_step(trainer)
+
+
+def _same(a, b):
+    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+
+
+def _assert_same_graph(G, H):
+    assert list(G.nodes) == list(H.nodes) and list(G.edges) == list(H.edges)
+    for n, d in G.nodes(data=True):
+        e = H.nodes[n]
+        assert d.keys() == e.keys() and all(_same(d[k], e[k]) for k in d), n
+    for u, v, d in G.edges(data=True):
+        assert all(_same(x, H.edges[u, v][k]) for k, x in d.items())
+    assert G.graph.keys() == H.graph.keys()
+
+
+# --- JSON ---------------------------------------------------------------------------------------------
+
+
+def test_trace_file_is_strict_json_and_round_trips_nan_and_inf(nan_trace, tmp_path):
+    G = nan_trace.graph()
+    assert any(not math.isfinite(d["data"]) for _, d in G.nodes(data=True))
+    path = tmp_path / "t.json"
+    save_trace(nan_trace, path)
+    data = strict_loads(path.read_text())
+    values = {d["data"] for d in data["nodes"] if isinstance(d["data"], str)}
+    assert values and values <= JAVA_WORDS  # the documented form JavaScript's Number() reads
+    assert data["graph"]["doc"] == G.graph["doc"]
+    _assert_same_graph(G, load_trace(path).graph())
+
+
+def test_nan_as_null_literal_and_d3_links(nan_trace, tmp_path):
+    G = nan_trace.graph()
+    export(G, tmp_path / "null.json", "json", nan_as="null")
+    data = strict_loads((tmp_path / "null.json").read_text())
+    assert any(d["data"] is None for d in data["nodes"])
+    loaded = load_trace(tmp_path / "null.json").graph()
+    assert all(math.isnan(loaded.nodes[n]["data"]) for n, d in G.nodes(data=True) if not math.isfinite(d["data"]))
+    export(G, tmp_path / "literal.json", "json", nan_as="literal")
+    with pytest.raises(ValueError, match="not strict JSON"):
+        strict_loads((tmp_path / "literal.json").read_text())
+    export(G, tmp_path / "d3.json", "json", edges_key="links")
+    data = strict_loads((tmp_path / "d3.json").read_text())
+    assert "links" in data and "edges" not in data and len(data["links"]) == G.number_of_edges()
+    _assert_same_graph(G, load_trace(tmp_path / "d3.json").graph())
+
+
+def test_inspect_json_is_strict(nan_trace, tmp_path):
+    path = tmp_path / "t.json"
+    save_trace(nan_trace, path)
+    result = CliRunner().invoke(cli, ["inspect", "--trace", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    report = strict_loads(result.stdout)
+    assert report["first_nonfinite"]["data"] in JAVA_WORDS
+    result = CliRunner().invoke(cli, ["inspect", "--trace", str(path), "--json", "--nan-as", "null"])
+    assert strict_loads(result.stdout)["first_nonfinite"]["data"] is None
+
+
+# --- GraphML and GEXF ---------------------------------------------------------------------------------
+
+
+def _double(text):
+    """Java's Double.parseDouble: NaN, Infinity, -Infinity or a decimal (never nan or inf)."""
+    assert text in JAVA_WORDS or text.lower() not in ("nan", "inf", "-inf", "infinity", "-infinity"), text
+    return float(text)
+
+
+def test_graphml_by_the_schema_rules(nan_trace, tmp_path):
+    G = nan_trace.collapse("block")
+    path = tmp_path / "b.graphml"
+    export(G, path, "graphml")
+    root = ET.parse(path).getroot()  # well-formed XML, whatever the document holds
+    assert root.tag == f"{GRAPHML}graphml"
+    children = list(root)
+    graph_at = [c.tag for c in children].index(f"{GRAPHML}graph")
+    keys = {}
+    for k in children[:graph_at]:  # every <key> before the <graph>
+        assert k.tag == f"{GRAPHML}key" and k.get("for") in ("graph", "node", "edge")
+        assert k.get("attr.type") in ("boolean", "int", "long", "float", "double", "string")
+        keys[k.get("id")] = (k.get("for"), k.get("attr.name"), k.get("attr.type"))
+    graph = children[graph_at]
+    assert graph.get("edgedefault") == "directed"
+
+    def read(element, domain):
+        out = {}
+        for d in element.findall(f"{GRAPHML}data"):
+            for_, name, kind = keys[d.get("key")]
+            assert for_ == domain
+            text = d.text or ""
+            out[name] = _double(text) if kind == "double" else int(text) if kind == "long" else text
+        return out
+
+    attrs = read(graph, "graph")
+    assert attrs["step"] == G.graph["step"] and attrs["doc"] == visible(G.graph["doc"])
+    assert json.loads(attrs["config"]) == G.graph["config"] and "param_stats" in attrs
+    nodes = {n.get("id"): read(n, "node") for n in graph.findall(f"{GRAPHML}node")}
+    assert list(nodes) == list(G.nodes)
+    for n, d in G.nodes(data=True):
+        assert all(_same(nodes[n][k], d[k]) for k in ("grad_norm", "data_norm", "count", "scope")), n
+    assert any(math.isnan(a["grad_norm"]) or math.isinf(a["grad_norm"]) for a in nodes.values())
+    edges = graph.findall(f"{GRAPHML}edge")
+    assert len(edges) == G.number_of_edges() and all(e.get("source") in nodes for e in edges)
+
+
+def test_gexf_labels_names_and_graph_attributes(nan_trace, tmp_path):
+    G = nan_trace.graph()
+    path = tmp_path / "e.gexf"
+    export(G, path, "gexf")
+    root = ET.parse(path).getroot()
+    assert root.tag == f"{GEXF}gexf" and root.get("version") == "1.2"
+    meta = json.loads(root.find(f"{GEXF}meta/{GEXF}description").text, parse_constant=_refuse)
+    assert {"step", "doc", "loss", "config"} <= meta.keys() and meta["config"] == G.graph["config"]
+    graph = root.find(f"{GEXF}graph")
+    titles = {a.get("id"): (a.get("title"), a.get("type"))
+              for a in graph.findall(f"{GEXF}attributes[@class='node']/{GEXF}attribute")}
+    names = {t for t, _ in titles.values()}
+    assert "key" in names and "networkx_key" not in names  # the trace's own attribute names
+    assert {"op", "scope", "data", "grad", "index_row", "index_col"} <= names
+    nodes = graph.findall(f"{GEXF}nodes/{GEXF}node")
+    assert len(nodes) == G.number_of_nodes()
+    for node in nodes:
+        d = G.nodes[int(node.get("id"))]
+        label = node.get("label")
+        assert label != node.get("id")
+        if d["op"] == "param":
+            assert label == f"{d['param']}[{d['index'][0]},{d['index'][1]}]"
+        else:
+            assert label == f"{d['op']} {d['scope']}"
+        for v in node.findall(f"{GEXF}attvalues/{GEXF}attvalue"):
+            title, kind = titles[v.get("for")]
+            if kind == "double":
+                _double(v.get("value"))
+
+
+def test_any_character_is_valid_xml(tmp_path):
+    import networkx as nx
+
+    G = nx.DiGraph(doc="a\x01b\x0bc\ud800\ufffe <&>\"")
+    G.add_node(0, op="const", scope="x\x02y", data=1.0, grad=0.0)
+    for fmt in ("graphml", "gexf"):
+        export(G, tmp_path / f"g.{fmt}", fmt)
+        root = ET.parse(tmp_path / f"g.{fmt}").getroot()  # well-formed, whatever the text held
+        text = ET.tostring(root, encoding="unicode")
+        assert "\u2401" in text and "<&>" not in text
+
+
+# --- Model Explorer -----------------------------------------------------------------------------------
+
+
+def test_model_explorer_graph_is_what_model_explorer_reads(nan_trace, tmp_path):
+    pytest.importorskip("model_explorer")
+    dacite = pytest.importorskip("dacite")
+    from model_explorer import graph_builder as gb
+
+    C = nan_trace.collapse("stage")
+    for G in (C, nan_trace.graph()):
+        path = tmp_path / "me.json"
+        export(G, path, "model-explorer")
+        data = strict_loads(path.read_text())
+        # What Model Explorer's page accepts for a dropped .json: a collection with a label and graphs.
+        assert isinstance(data["label"], str) and len(data["graphs"]) == 1
+        collection = dacite.from_dict(gb.GraphCollection, data)  # the package's own classes
+        graph = collection.graphs[0]
+        ids = {n.id for n in graph.nodes}
+        assert len(ids) == G.number_of_nodes()
+        for node in graph.nodes:
+            assert all(e.sourceNodeId in ids for e in node.incomingEdges)
+            assert len(node.incomingEdges) == G.in_degree(node.id if G is C else int(node.id))
+            shown = {kv.key for kv in node.outputsMetadata[0].attrs}
+            assert shown in ({"value", "grad"}, {"‖value‖", "‖grad‖"})
+    # elementary nodes sit in their scopes: the namespaces are the scope paths
+    by_id = {n.id: n for n in graph.nodes}
+    for n, d in nan_trace.graph().nodes(data=True):
+        assert by_id[str(n)].namespace == d["scope"]
+
+
+def test_model_explorer_without_the_package_is_one_line(nan_trace, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_explorer(name, *args, **kwargs):
+        if name.startswith("model_explorer"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    path = tmp_path / "t.json"
+    save_trace(nan_trace, path)
+    monkeypatch.setattr(builtins, "__import__", no_explorer)
+    result = CliRunner().invoke(cli, ["export", "--trace", str(path), "-f", "model-explorer", "-o", str(tmp_path / "m.json")])
+    assert result.exit_code == 2 and "pip install 'microtrace[explorer]'" in result.stderr
+    assert not (tmp_path / "m.json").exists()
