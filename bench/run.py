@@ -147,6 +147,7 @@ def main():
         ("gradient flow, doctor, gradcheck", "bench_gradflow", "bench_gradflow"),
         ("explorer page (headless Chromium)", "bench_explore", "bench_explore"),
         ("your own script (trace --script)", "bench_script", "bench_script"),
+        ("the README's quoted times (wall time of its commands)", "bench_readme", "bench_readme"),
     ):
         figures = optional(module, function)
         if figures:
