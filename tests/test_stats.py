@@ -80,3 +80,19 @@ def test_collapsed_gradient_norms_leave_constants_out():
     # the mean's 1/n constant has the largest gradient of its scope; it does not set the norm
     consts = [d["grad"] for _, d in G.nodes(data=True) if d["op"] == "const" and d["scope"] == "loss/mean"]
     assert consts and max(map(abs, consts)) > C.nodes["loss/mean"]["grad_abs_max"]
+
+
+def test_report_and_gradflow_say_how_many_entries_are_not_finite():
+    from microtrace.viz.gradflow.matrices import trace_figure
+    from microtrace.viz.report.page import build_report
+
+    trace = _poisoned_trace()
+    stats_ = trace.graph().graph["param_stats"]
+    page = build_report(trace)
+    for s in stats_.values():
+        if s["nonfinite"]:
+            assert f"({s['nonfinite']} of {s['shape'][0] * s['shape'][1]} non-finite)" in page
+    svg = trace_figure(trace, "svg")
+    text = svg if isinstance(svg, str) else getattr(svg, "data", str(svg))
+    bad = next(name for name, s in stats_.items() if s["nonfinite"])
+    assert f"{bad}: nan ({stats_[bad]['nonfinite']} of" in text or f"{bad}: inf ({stats_[bad]['nonfinite']} of" in text

@@ -13,11 +13,8 @@ from microtrace.tracer import TraceError
 from microtrace.viz.graph import select as graph_select
 from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, trace_source_options
-from microtrace.viz.graph.block import block_diagram
-from microtrace.viz.graph.scalar import scalar_diagram
+from microtrace.viz.graph.figure import FOCUS_SCOPES, LEVELS, graph_figure
 from microtrace.viz.graph.render import DotNotFound, RenderError, output_format, render
-
-LEVELS = ("block", "stage", "layer", "scalar")
 
 
 class MissingDot(click.ClickException):
@@ -60,7 +57,9 @@ def _check_options(command):
               help="Figure to write: .svg, .png, .pdf or .dot (the format follows the extension).")  # fmt: skip
 @click.option("--level", type=click.Choice(LEVELS), default="block", show_default=True,
               help="Collapse to one node per block, stage or layer, or draw the scalar nodes.")  # fmt: skip
-@click.option("--focus", metavar="SCOPE", help="Only this scope, e.g. pos2/layer0/attn/head1 (any level).")
+@click.option("--focus", metavar="SCOPE",
+              help="Only this scope (a path or a prefix of one). The scopes each level draws: "
+                   + "; ".join(f"{level}: {scopes}" for level, scopes in FOCUS_SCOPES.items()) + ".")
 @click.option("--around", metavar="NODE", help="Scalar level: the nodes near this node id or parameter (wte[3,5]).")
 @click.option("--hops", type=click.IntRange(0, 50), default=2, show_default=True, help="How far --around reaches.")
 @click.option("--view", type=click.Choice(["fused", "elementary"]),
@@ -103,8 +102,10 @@ def graph(trace, output, level, focus, around, hops, view, backward, color, high
         microtrace graph --trace mine.json --level scalar --focus pos1/gpt/layer0/head0/softmax --label source -o sm.svg
     """
     try:
-        digraph = _diagram(trace, level, focus, around, hops, view, backward, color, highlight, target, params,
-                           max_nodes, rankdir, theme, precision, title, legend, label)  # fmt: skip
+        digraph = graph_figure(trace, level, focus=focus, around=around, hops=hops, view=view, highlight=highlight or 0,
+                               target=target, params=params, max_nodes=max_nodes, label=label, backward=backward,
+                               color=color, rankdir=rankdir, theme=theme, precision=precision, title=title,
+                               legend=legend)
     except graph_select.ViewTooLarge as e:
         raise UserError(_too_large(e)) from None
     except TraceError as e:
@@ -118,35 +119,6 @@ def graph(trace, output, level, focus, around, hops, view, backward, color, high
     except OSError as e:
         raise UserError(f"cannot write {output} ({e.strerror or e})") from None
     click.echo(f"wrote {path}", err=True)
-
-
-def _diagram(trace, level, focus, around, hops, view, backward, color, highlight, target, params, max_nodes,
-             rankdir, theme, precision, title, legend, label):  # fmt: skip
-    style = dict(backward=backward, color=color, rankdir=rankdir, theme=theme, precision=precision, title=title, legend=legend)
-    if level != "scalar":
-        view = trace.default_view("elementary")
-        C = trace.collapse(level, view)
-        if focus:
-            C = graph_select.focus_collapsed(C, focus, params)
-        paths, what = [], f"{level} view" + (f" of {focus.strip('/')}" if focus else "")
-        if highlight:
-            G = trace.graph(view)
-            paths = graph_select.collapse_paths(G, graph_select.highlight_paths(G, target, highlight), level)
-            what += f", top {highlight} gradient path{'s' * (highlight > 1)} from {target}"
-        return block_diagram(C, params=params, highlight=paths, what=what, **style)
-    view = view or trace.default_view("fused")
-    paths = graph_select.highlight_paths(trace.graph(view), target, highlight) if highlight else []
-    if focus:
-        nodes, what = trace.scope_nodes(focus, view), focus.strip("/")
-    elif around is not None:
-        if hops < 0:
-            raise ValueError(f"hops must be 0 or more, got {hops}")
-        nodes, what = trace.around(around, hops, view), f"{hops} hops around {around}"
-    else:
-        nodes, what = sorted({n for p in paths for n in p}), f"the top {highlight} gradient paths from {target}"
-    graph_select.check_size(trace.data(view).scope_of, nodes, max_nodes, what,
-                            fused_hint=view == "elementary" and "fused" in trace.views())  # fmt: skip
-    return scalar_diagram(trace.subgraph(nodes, view), nodes, highlight=paths, what=f"scalar view of {what}", label=label, **style)
 
 
 def _too_large(e):

@@ -255,7 +255,16 @@ class SvgCanvas:
                 f'viewBox="0 0 {self.width} {self.height}" font-family={quoteattr(SVG_FONT_FAMILY)}>')
         title = [f"<title>{_xml_text(self.title)}</title>"] if self.title else []
         defs = ["<defs>", *self.defs, "</defs>"] if self.defs else []
-        return "\n".join(['<?xml version="1.0" encoding="UTF-8"?>', head, *title, *defs, *self.parts, "</svg>"]) + "\n"
+        return SVG("\n".join(['<?xml version="1.0" encoding="UTF-8"?>', head, *title, *defs, *self.parts, "</svg>"])
+                   + "\n")
+
+
+class SVG(str):
+    """An SVG document: the text of the file (a `str`, written as it is), which a notebook shows as the
+    picture (`_repr_svg_`)."""
+
+    def _repr_svg_(self):
+        return str(self)
 
 
 FORMATS = ("png", "svg", "pdf")

@@ -1,0 +1,61 @@
+"""`graph_figure`: one call from a `Trace` to the Graphviz diagram of any level, as `microtrace graph`
+draws it (the command is a thin shell over this function).
+
+    from microtrace.viz import graph_figure
+    graph_figure(trace)                                          # the whole step, one node per block
+    graph_figure(trace, "scalar", focus="pos2/layer0/attn/head1")  # one head, scalar by scalar
+"""
+
+from microtrace.viz.graph import select as graph_select
+from microtrace.viz.graph.block import block_diagram
+from microtrace.viz.graph.scalar import scalar_diagram
+
+LEVELS = ("block", "stage", "layer", "scalar")
+# The scopes each level draws as nodes, for --focus: a focus is a node's path or any prefix of one
+# (pos3 keeps everything of position 3; param/ keeps the matrices).
+FOCUS_SCOPES = {
+    "block": "pos3/embed, pos3/layer0/attn, pos3/layer0/mlp, pos3/lm_head, pos3/loss, loss, param/wte, "
+             "param/layer0.attn_wq, ...",
+    "stage": "pos3/embed/rmsnorm, pos3/layer0/attn/q, pos3/layer0/attn/head2/weights, pos3/layer0/attn/wo, "
+             "pos3/layer0/mlp/relu, pos3/lm_head/logits, pos3/loss/softmax, loss/mean, param/..., ...",
+    "layer": "embed, layer0, lm_head, loss",
+    "scalar": "any scope or prefix: pos2/layer0/attn/head1, pos2/layer0/attn/head1/weights, param/wte, ...",
+}
+
+
+def graph_figure(trace, level="block", *, focus=None, around=None, hops=2, view=None, highlight=0, target=None,
+                 params=True, max_nodes=2000, label="id", **style):
+    """The `graphviz.Digraph` of a traced step at `level` (block, stage, layer: collapsed; scalar: real
+    scalars of `focus`, `around` a node within `hops`, or the `highlight` top gradient paths from
+    `target`; `label` names scalar values by "id" or also by "source" line). `style`: backward, color, rankdir, theme, precision, title, legend (as `block_diagram` and
+    `scalar_diagram` take them). TraceError or ValueError (one line) for a scope, node or size that
+    cannot be drawn."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}: use one of {', '.join(LEVELS)}")
+    if level != "scalar":
+        view = trace.default_view("elementary")
+        C = trace.collapse(level, view)
+        if focus:
+            C = graph_select.focus_collapsed(C, focus, params)
+        paths, what = [], f"{level} view" + (f" of {focus.strip('/')}" if focus else "")
+        if highlight:
+            G = trace.graph(view)
+            paths = graph_select.collapse_paths(G, graph_select.highlight_paths(G, target, highlight), level)
+            what += f", top {highlight} gradient path{'s' * (highlight > 1)} from {target}"
+        return block_diagram(C, params=params, highlight=paths, what=what, **style)
+    view = view or trace.default_view("fused")
+    paths = graph_select.highlight_paths(trace.graph(view), target, highlight) if highlight else []
+    if focus:
+        nodes, what = trace.scope_nodes(focus, view), focus.strip("/")
+    elif around is not None:
+        if hops < 0:
+            raise ValueError(f"hops must be 0 or more, got {hops}")
+        nodes, what = trace.around(around, hops, view), f"{hops} hops around {around}"
+    elif highlight:
+        nodes, what = sorted({n for p in paths for n in p}), f"the top {highlight} gradient paths from {target}"
+    else:
+        raise ValueError("the scalar level needs focus=SCOPE, around=NODE or highlight=K with target=NODE")
+    graph_select.check_size(trace.data(view).scope_of, nodes, max_nodes, what,
+                            fused_hint=view == "elementary" and "fused" in trace.views())  # fmt: skip
+    return scalar_diagram(trace.subgraph(nodes, view), nodes, highlight=paths, what=f"scalar view of {what}", label=label,
+                          **style)
