@@ -367,9 +367,10 @@ class Run:
             raise RunError(f"{self.path} has no checkpoints (expected {self.path / 'checkpoints'}/step-*.json)")
         return self.load(steps[-1])
 
-    def trainer_at(self, step):
-        """The exact state at the start of 0-based step `step`: nearest checkpoint, then untraced steps.
-        `step == steps` is the trained model, after the last update."""
+    def trainer_at(self, step, on_step=None):
+        """The exact state at the start of 0-based step `step`: nearest checkpoint, then untraced steps
+        (`on_step(done, total)` after each, for a progress bar). `step == steps` is the trained model,
+        after the last update."""
         if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= self.steps:
             raise RunError(f"step {step!r} is out of range: this run has steps 0 to {self.steps - 1} (0-based), "
                            f"and {self.steps} is the trained model after the last update")
@@ -378,8 +379,11 @@ class Run:
         if not earlier:
             raise RunError(f"{self.path} has no checkpoint at or before step {step}")
         trainer = self.load(earlier[-1])
+        start = trainer.step
         while trainer.step < step:
             trainer.train_step()
+            if on_step:
+                on_step(trainer.step - start, step - start)
         return trainer
 
     def losses(self):

@@ -154,6 +154,8 @@ def test_same_inputs_give_identical_png_bytes(run_dir, tmp_path):
         (["--run", "{run}", "--step", "6", "-o", "{tmp}/x.png"], "is the trained model"),
         (["--run", "{run}", "--step", "-1", "--text", "ava", "-o", "{tmp}/x.png"], "out of range"),
         (["--run", "{run}", "--steps", "0:8:1", "-o", "{tmp}/x.gif"], "goes past the run"),
+        (["--run", "{run}", "--steps", "0:6:1", "--max-frames", "3", "-o", "{tmp}/x.gif"], "allow 6 frames if you mean it (--max-frames"),
+        (["--run", "{run}", "--steps", "0:6:1", "--max-frames", "301", "-o", "{tmp}/x.gif"], "301 is not in the range 1<=x<=300"),
         (["--run", "{run}", "--steps", "3:3:1", "-o", "{tmp}/x.gif"], "is empty"),
         (["--run", "{run}", "--steps", "0:4:0", "-o", "{tmp}/x.gif"], "at least 1"),
         (["--run", "{run}", "--steps", "-1:4:1", "-o", "{tmp}/x.gif"], "not A:B:S"),

@@ -23,14 +23,15 @@ class TraceError(Exception):
     """A request the trace cannot answer (unknown scope, node, step, file); one line for the user."""
 
 
-def trace_step(source: str | os.PathLike | Run | Trainer, step: int | None = None) -> "Trace":
+def trace_step(source: str | os.PathLike | Run | Trainer, step: int | None = None, on_step=None) -> "Trace":
     """Trace training step `step` (0-based) of a run directory, a `Run`, or a `Trainer`.
 
     A run is replayed untraced from its nearest checkpoint at or before `step`; a `Trainer` is
     advanced untraced to `step` (default: its current step) and then takes the traced step, exactly
-    as `train_step` would. The traced numbers are bit-identical to an untraced run.
+    as `train_step` would. The traced numbers are bit-identical to an untraced run. `on_step(done, total)`
+    follows the replay (for a progress bar).
     """
-    trainer, meta = _trainer_at(source, step, trained_model=False)
+    trainer, meta = _trainer_at(source, step, trained_model=False, on_step=on_step)
     k = trainer.step
     rec = record_step(trainer)
     trainer.losses.append(rec.loss.data)
@@ -74,7 +75,7 @@ def _trace(trainer, k, doc, tokens, rec, meta, update=True):
     return Trace(graph_attrs, recording=rec)
 
 
-def _trainer_at(source, step, trained_model):
+def _trainer_at(source, step, trained_model, on_step=None):
     """The trainer at the start of `step`; `trained_model`: step may also be the run's steps (the
     model after the last update, which has no step of its own to trace)."""
     if isinstance(source, Trainer):
@@ -97,7 +98,7 @@ def _trainer_at(source, step, trained_model):
         run = open_run(source) if isinstance(source, (str, Path)) else source
         if step == run.steps and not trained_model:
             raise TraceError(_beyond(step, run.steps, trained_model))
-        trainer = run.trainer_at(step)
+        trainer = run.trainer_at(step, on_step)
     except (RunError, DataError) as e:
         raise TraceError(str(e)) from None
     return trainer, dict(run.config)

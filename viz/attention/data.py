@@ -22,7 +22,12 @@ from microtrace.viz import attention as A
 from microtrace.viz.attention.validate import AttentionInputError
 from microtrace.tracer.steps import check_within, in_pieces
 
-MAX_FRAMES = 300  # an animation holds every frame in memory (~1 MB each at scale 1)
+# Frames of a --steps range: each is a GIF frame and a tile of the contact sheet. Up to DEFAULT_MAX_FRAMES
+# the figure stays readable (a 60-frame sheet of the default model at scale 1 is about 8 x 8 tiles,
+# ~12 megapixels); beyond it the command asks for --max-frames, up to MAX_FRAMES, since an animation
+# holds every frame in memory (~1 MB each at scale 1).
+DEFAULT_MAX_FRAMES = 60
+MAX_FRAMES = 300
 
 
 class AttentionError(ValueError):
@@ -157,6 +162,9 @@ def draw(data, *, grad=False, per_token=False, layer=0, head="mean", values=Fals
     caption = caption_of(data, grad) if caption is None else caption
     if per_token:
         check_layer_head(data, layer, head)
+        if values:  # said, not silently dropped
+            caption += (" The numbers are not printed on per-token strips: each tile holds its character. "
+                        "The grid (without --per-token) prints them with --values.")
         return A.per_token_strips(
             numbers, data.labels, layer=layer, head=head, title=title, caption=caption, grad=grad, scale=scale,
             notes=notes, vmax=vmax, fmt=fmt,
@@ -209,13 +217,19 @@ def record(data, grad=False):
 # --- across training steps ----------------------------------------------------------------------
 
 
-def check_steps(steps, total):
+def check_steps(steps, total, max_frames=DEFAULT_MAX_FRAMES):
     """StepRangeError unless the range `steps` lies within a run of `total` steps (step `total` is the
-    trained model); AttentionError when it gives more than MAX_FRAMES frames."""
+    trained model); AttentionError when it gives more than `max_frames` frames (itself at most
+    MAX_FRAMES)."""
+    if not 1 <= max_frames <= MAX_FRAMES:
+        raise AttentionError(f"the frame limit must be from 1 to {MAX_FRAMES}, got {max_frames}")
     check_within(steps, total, trained_model=True)
-    if len(steps) > MAX_FRAMES:
+    if len(steps) > max_frames:
         text = f"{steps.start}:{steps.stop}:{steps.step}"
-        raise AttentionError(f"{text} gives {len(steps)} frames; at most {MAX_FRAMES} (raise S)")
+        more = (f"allow {len(steps)} frames if you mean it" if len(steps) <= MAX_FRAMES
+                else f"at most {MAX_FRAMES} frames fit in memory")
+        raise AttentionError(f"{text} makes {len(steps)} frames (GIF frames and contact-sheet tiles), more than the "
+                             f"limit of {max_frames}: raise S, or {more}")
 
 
 def _run(run):
@@ -224,15 +238,15 @@ def _run(run):
     return run if isinstance(run, Run) else open_run(run)
 
 
-def attention_series(run, text, steps, jobs=1):
+def attention_series(run, text, steps, jobs=1, on_step=None):
     """`AttentionData` of the same `text` at each step of `steps` (ascending 0-based steps of `run`, a
     run directory or `Run`); `text=None` takes the training document of the first step.
 
     One Trainer is rebuilt at the first step and trained forward between frames (`trace_text` leaves it
-    unchanged), so the cost is one replay plus the steps in between, not a replay per frame. With
-    `jobs` > 1 the steps are cut into pieces computed by as many processes, each from its nearest
-    checkpoint: the same frames, bit for bit. Raises TraceError or RunError/DataError (one line) for
-    bad input."""
+    unchanged), so the cost is one replay plus the steps in between, not a replay per frame; `on_step(k)`
+    after each frame (for a progress bar; one process only). With `jobs` > 1 the steps are cut into
+    pieces computed by as many processes, each from its nearest checkpoint: the same frames, bit for
+    bit. Raises TraceError or RunError/DataError (one line) for bad input."""
     run = _run(run)
     steps = list(steps)
     if not steps or any(b <= a for a, b in zip(steps, steps[1:])):
@@ -253,6 +267,8 @@ def attention_series(run, text, steps, jobs=1):
         while trainer.step < k:
             trainer.train_step()
         series.append(read_attention(trace_text(trainer, k, text)))
+        if on_step:
+            on_step(k)
     return series
 
 

@@ -15,21 +15,45 @@ from microtrace.viz.attention.validate import all_values, has_nonfinite, validat
 from microtrace.viz.draw import colormap, fonts, numfmt
 
 
-def _format_cell(v, grad):
-    return numfmt.short(v, 2) if grad else numfmt.weight(v)
+def _format_cell(v, grad, unit=1.0):
+    """A weight as .42; a gradient as a multiple of the figure's `unit` with one decimal (-1.6 for
+    -0.016 in units of 0.01): short enough for a cell, and one unit said once in the notes."""
+    if not grad:
+        return numfmt.weight(v)
+    text = f"{v / unit:.1f}"
+    return "0" if text in ("0.0", "-0.0") else text
+
+
+def value_unit(scale_obj, grad):
+    """The power of ten the numbers of a --grad figure are printed in (1 for weights)."""
+    if not grad or not scale_obj.vmax > 0:
+        return 1.0
+    return 10.0 ** math.floor(math.log10(scale_obj.vmax))
 
 
 def _value_font_size(cell):
     return max(7, int(round(cell * 0.36)))
 
 
-def _values_fit(values, cell, grad):
+def _values_fit(values, cell, grad, unit=1.0):
     """Whether every value's text fits inside a cell (printed all or none, so a figure is uniform)."""
     size = _value_font_size(cell)
     if fonts.line_height(size) > cell - 2:
         return False
-    widest = max((fonts.text_width(_format_cell(v, grad), size) for v in values), default=0)
+    widest = max((fonts.text_width(_format_cell(v, grad, unit), size) for v in values if math.isfinite(v)), default=0)
     return widest <= cell - 4
+
+
+def _values_note(values, numbers, cell, grad, unit):
+    """What the notes say about --values: the unit of printed gradients, or why nothing is printed."""
+    if not values:
+        return []
+    if not _values_fit(numbers, cell, grad, unit):
+        return ["The numbers do not fit the cells at this scale, so none are printed: draw with --scale 2."]
+    if grad:
+        return [f"Numbers in the cells: d loss / d weight in units of {numfmt.short(unit)} "
+                f"(-1.6 is {numfmt.short(-1.6 * unit)})."]
+    return []
 
 
 def _staircase(x0, y0, n, cell):
@@ -138,7 +162,7 @@ def _grid_layout(n, n_layers, n_heads, labels, scale, title, caption, notes, bar
     )
 
 
-def _grid_texts(labels, grad, nonfinite, scale_obj, notes):
+def _grid_texts(labels, grad, nonfinite, scale_obj, notes, values_note=()):
     if grad:
         bar_label = "d loss / d weight"
         extra = [
@@ -152,11 +176,11 @@ def _grid_texts(labels, grad, nonfinite, scale_obj, notes):
         "Rows: query position (the token attending), top = first; columns: key position (the token attended to).",
         "Hatched cells above the diagonal are masked: a token cannot attend to later tokens.",
     ]
-    text = P.notes_text(labels, grad, nonfinite, base + extra) if notes else ""
+    text = P.notes_text(labels, grad, nonfinite, base + extra + list(values_note)) if notes else ""
     return bar_label, text
 
 
-def _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax):
+def _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, values=False):
     """`(GridLayout, plan)`: the layout `grid_layout` returns and, for `attention_grid` to draw with,
     the checked input, its colour scale and texts (as `_strip_plan` does for the strips)."""
     fonts.check_scale(scale)
@@ -164,21 +188,23 @@ def _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax):
     numbers = all_values(attention)
     scale_obj = P.color_scale(numbers, grad, vmax)
     nonfinite = has_nonfinite(numbers)
-    bar_label, note_text = _grid_texts(labels, grad, nonfinite, scale_obj, notes)
+    unit = value_unit(scale_obj, grad)
+    values_note = _values_note(values, numbers, fonts.px(P.CELL, scale), grad, unit)
+    bar_label, note_text = _grid_texts(labels, grad, nonfinite, scale_obj, notes, values_note)
     lay = _grid_layout(
         len(labels), len(attention), len(attention[0]), labels, scale, title, caption, note_text, bar_label,
         scale_obj, nonfinite,
     )
     return lay, dict(
         attention=attention, labels=labels, values=numbers, scale_obj=scale_obj, nonfinite=nonfinite,
-        bar_label=bar_label,
+        bar_label=bar_label, unit=unit,
     )
 
 
 def grid_layout(attention: Sequence, labels: Sequence[str], *, title: str = "", caption: str = "", grad: bool = False,
                 scale: float = 1.0, values: bool = False, notes: bool = True, vmax: float | None = None) -> GridLayout:
     """The `GridLayout` that `attention_grid` draws with the same arguments (for tests and overlays)."""
-    return _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax)[0]
+    return _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, values)[0]
 
 
 def attention_grid(attention: Sequence, labels: Sequence[str], *, title: str = "", caption: str = "", grad: bool = False,
@@ -219,7 +245,7 @@ def attention_grid(attention: Sequence, labels: Sequence[str], *, title: str = "
     `fmt`: "png" (or "pdf") returns a `PIL.Image` at `scale` times 96 DPI, "svg" the same figure as an
     SVG document (a str).
     """
-    lay, plan = _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax)
+    lay, plan = _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, values)
     attention, labels, all_values = plan["attention"], plan["labels"], plan["values"]
     scale_obj, nonfinite, bar_label = plan["scale_obj"], plan["nonfinite"], plan["bar_label"]
     n, n_layers, n_heads = len(labels), len(attention), len(attention[0])
@@ -228,7 +254,8 @@ def attention_grid(attention: Sequence, labels: Sequence[str], *, title: str = "
     c = lay.cell
     m = fonts.px(P.MARGIN, scale)
     canvas = P.new_figure(lay, scale, fmt, title)
-    look = _PanelLook(scale=scale, grad=grad, scale_obj=scale_obj, show_values=values and _values_fit(all_values, c, grad))
+    look = _PanelLook(scale=scale, grad=grad, scale_obj=scale_obj, unit=plan["unit"],
+                      show_values=values and _values_fit(all_values, c, grad, plan["unit"]))
     for li in range(n_layers):
         for hi in range(n_heads):
             _draw_panel(canvas, lay, li, hi, attention[li][hi], labels, look)
@@ -254,6 +281,7 @@ class _PanelLook:
     grad: bool
     scale_obj: object  # the colour scale
     show_values: bool
+    unit: float  # what the printed numbers are multiples of (--grad)
 
 
 def _draw_panel(c, lay, li, hi, rows, labels, look):
@@ -279,7 +307,7 @@ def _draw_panel(c, lay, li, hi, rows, labels, look):
                 P.draw_nan_mark(c, box, look.scale)
             elif look.show_values:
                 centre = (box[0] + cell / 2, box[1] + cell / 2)
-                c.text(centre, _format_cell(v, look.grad), value_size, colormap.text_color_on(color), anchor="mm")
+                c.text(centre, _format_cell(v, look.grad, look.unit), value_size, colormap.text_color_on(color), anchor="mm")
     if look.grad and n > 1:  # faint cell borders: near-zero cells are near-white
         for i in range(1, n):
             c.line([(x0 + i * cell, y0 + i * cell), (x0 + i * cell, y0 + n * cell - 1)], P.GRID_LINE)

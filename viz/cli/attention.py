@@ -18,7 +18,16 @@ from microtrace.viz import attention as A
 from microtrace.viz.attention import data as AT
 from microtrace.tracer.steps import StepRangeError
 from microtrace.viz.cli.checks import SCALE, command
-from microtrace.viz.cli.common import StepRange, UserError, check_outputs, figure_format, get_trace, jobs_option, write_output
+from microtrace.viz.cli.common import (
+    StepRange,
+    UserError,
+    check_outputs,
+    figure_format,
+    get_trace,
+    jobs_option,
+    progress,
+    write_output,
+)
 from microtrace.viz.draw.canvas import figure_bytes
 
 
@@ -84,11 +93,14 @@ def _json_bytes(value):
 @click.option("--values", is_flag=True, help="Print the number in each cell when it fits.")
 @click.option("--scale", type=SCALE, default=1.0, show_default=True, help="Pixel size multiplier.")
 @click.option("--duration", type=click.IntRange(10, 60000), default=600, show_default=True, help="Milliseconds per GIF frame.")
+@click.option("--max-frames", type=click.IntRange(1, AT.MAX_FRAMES), default=AT.DEFAULT_MAX_FRAMES, show_default=True,
+              help=f"With --steps: refuse a range of more frames than this (each a GIF frame and a contact-sheet "
+                   f"tile); at most {AT.MAX_FRAMES}.")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Also write the numbers behind the figure as JSON.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Figure to write: .png, .svg or .pdf, or .gif with --steps.")
 @jobs_option
 def attention(run_dir, step, trace_file, text, steps, grad, per_token, layer, head, values, scale, duration,
-              json_file, output, jobs):
+              max_frames, json_file, output, jobs):
     """Attention heatmaps: which earlier characters each character attends to, in every head.
 
     One heatmap per layer and head: query rows, key columns, the masked future hatched, characters
@@ -115,7 +127,7 @@ def attention(run_dir, step, trace_file, text, steps, grad, per_token, layer, he
                 values=values, scale=scale)
     try:
         if steps is not None:
-            _over_steps(run_dir, text, steps, look, duration, output, json_file, jobs)
+            _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_file, jobs)
         else:
             _one_step(run_dir, step, trace_file, text, look, output, json_file)
     except StepRangeError as e:
@@ -141,11 +153,15 @@ def _one_step(run_dir, step, trace_file, text, look, output, json_file):
         click.echo(f"numbers -> {json_file}", err=True)
 
 
-def _over_steps(run_dir, text, steps, look, duration, output, json_file, jobs):
+def _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_file, jobs):
     run = open_run(run_dir)
-    AT.check_steps(steps, run.steps)
+    try:
+        AT.check_steps(steps, run.steps, max_frames)
+    except AT.AttentionError as e:
+        raise UserError(f"--steps {e} (--max-frames sets the limit)") from None
     click.echo(f"tracing {len(steps)} steps of {run_dir} ({steps.start}:{steps.stop}:{steps.step}) ...", err=True)
-    series = AT.attention_series(run, text, steps, jobs=jobs)
+    with progress("tracing the frames", len(steps)) as advance:
+        series = AT.attention_series(run, text, steps, jobs=jobs, on_step=lambda k: advance())
     if output:
         frames, labels = AT.series_frames(series, **look)
         write_output(output, A.animate(frames, labels, duration_ms=duration, scale=look["scale"]))

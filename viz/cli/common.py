@@ -153,7 +153,8 @@ def get_trace(run_dir, step, trace_file, script=None):
         if trace_file:
             return load_trace(trace_file)
         click.echo(f"tracing step {step} of {run_dir} ...", err=True)
-        return trace_step(run_dir, step)
+        with progress("replaying from the checkpoint", None) as advance:
+            return trace_step(run_dir, step, on_step=lambda done, total: advance(1, total))
     except TraceError as e:
         raise UserError(str(e)) from None
 
@@ -185,6 +186,33 @@ def check_outputs(outputs, inputs=()):
 
 def _real(path):
     return os.path.realpath(os.fspath(path))
+
+
+def stderr_is_terminal():
+    return sys.stderr.isatty()
+
+
+@contextmanager
+def progress(label, length):
+    """A progress bar on stderr while the block runs, when stderr is a terminal (nothing otherwise, so
+    logs and pipes stay clean). Yields `advance(n=1, length=None)`; `length` may be given late."""
+    if not stderr_is_terminal():
+        yield lambda n=1, length=None: None
+        return
+    bar = None
+
+    def advance(n=1, total=None):
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total or length, label=label, file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(n)
+
+    try:
+        yield advance
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 def output_file(path):

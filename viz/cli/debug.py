@@ -24,6 +24,7 @@ from microtrace.viz.cli.common import (
     figure_format,
     get_trace,
     jobs_option,
+    progress,
     script_options,
     trace_source_options,
     write_output,
@@ -100,7 +101,8 @@ def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs):
             raise UserError(f"--steps {e}") from None
         check_range(run, steps)
         click.echo(f"computing gradient statistics of {len(steps)} steps of {run_dir} ...", err=True)
-        stats = range_stats(run, steps, jobs=jobs)
+        with progress("training through the range", steps[-1] + 1 - steps.start) as advance:
+            stats = range_stats(run, steps, on_step=lambda k: advance(), jobs=jobs)
     return steps_figure(stats, fmt, scale), stats_csv(stats), f"{len(stats)} steps"
 
 

@@ -13,8 +13,40 @@ from microtrace.tracer import TraceError
 from microtrace.viz.graph import select as graph_select
 from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, trace_source_options
-from microtrace.viz.graph.figure import FOCUS_SCOPES, LEVELS, graph_figure
+from microtrace.viz.graph.figure import FOCUS_SCOPES, LEVELS, RATIOS, graph_figure, page_attrs
 from microtrace.viz.graph.render import DotNotFound, RenderError, output_format, render
+
+
+class PageSize(click.ParamType):
+    """--size W,H: a page in inches."""
+
+    name = "W,H"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            w, h = (float(x) for x in value.split(","))
+            page_attrs(size=(w, h))
+        except ValueError:
+            self.fail(f"{value!r} is not W,H in inches above 0, e.g. 10,7.5", param, ctx)
+        return (w, h)
+
+
+class Ratio(click.ParamType):
+    """--ratio: a number (height / width) or fill, compress, expand, auto."""
+
+    name = "NUMBER|" + "|".join(RATIOS)
+
+    def convert(self, value, param, ctx):
+        if value in RATIOS:
+            return value
+        try:
+            number = float(value)
+            page_attrs(ratio=number)
+        except ValueError:
+            self.fail(f"{value!r} is not a number above 0 or one of {', '.join(RATIOS)}", param, ctx)
+        return number
 
 
 class MissingDot(click.ClickException):
@@ -77,6 +109,10 @@ def _check_options(command):
 @click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True)
 @click.option("--precision", type=click.IntRange(1, 10), default=3, show_default=True, help="Significant digits of the numbers.")
 @click.option("--dpi", type=click.IntRange(36, 1200), default=144, show_default=True, help="Resolution of a .png.")
+@click.option("--size", type=PageSize(), help="Draw at most this big, in inches (e.g. 10,7.5 for a landscape page): "
+                                               "a long scalar chain is scaled to fit.")
+@click.option("--ratio", type=Ratio(), help="Aspect ratio of the drawing (height / width, e.g. 0.7), or Graphviz's "
+                                            "fill, compress, expand, auto; with --size, fill fills the page.")
 @click.option("--title", help="Title (default: step, document, loss and view).")
 @click.option("--legend/--no-legend", default=True, show_default=True)
 @click.option("--label", type=click.Choice(["id", "source"]), default="id", show_default=True,
@@ -84,7 +120,7 @@ def _check_options(command):
 @_check_options
 @trace_source_options
 def graph(trace, output, level, focus, around, hops, view, backward, color, highlight, target, params,
-          max_nodes, rankdir, theme, precision, dpi, title, legend, label):  # fmt: skip
+          max_nodes, rankdir, theme, precision, dpi, size, ratio, title, legend, label):  # fmt: skip
     """Draw one traced step with Graphviz: the whole step collapsed, or single scalars.
 
     \b
@@ -103,9 +139,9 @@ def graph(trace, output, level, focus, around, hops, view, backward, color, high
     """
     try:
         digraph = graph_figure(trace, level, focus=focus, around=around, hops=hops, view=view, highlight=highlight or 0,
-                               target=target, params=params, max_nodes=max_nodes, label=label, backward=backward,
-                               color=color, rankdir=rankdir, theme=theme, precision=precision, title=title,
-                               legend=legend)
+                               target=target, params=params, max_nodes=max_nodes, label=label, size=size, ratio=ratio,
+                               backward=backward, color=color, rankdir=rankdir, theme=theme, precision=precision,
+                               title=title, legend=legend)
     except graph_select.ViewTooLarge as e:
         raise UserError(_too_large(e)) from None
     except TraceError as e:

@@ -165,12 +165,23 @@ def block_diagram(
     g = dg.new_digraph(th, rankdir, title if title is not None else dg.step_title(C, what, backward), level)
     if legend:
         _legend(g, C, keep, colors, pens, th, params, backward, hl_edges)
-    _group_nodes(g, C, keep, level, colors, th, precision, hl_nodes)
+    _group_nodes(g, C, _drawing_order(C, keep, rankdir), level, colors, th, precision, hl_nodes)
     _order_positions(g, C, keep)
     if boundary:
         _collapsed_stubs(g, C, boundary, pens, th, backward)
     _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges)
     return g
+
+
+def _drawing_order(C, keep, rankdir):
+    """Nodes in the order to declare them. Graphviz puts unconnected nodes of one rank in declaration
+    order top to bottom with rankdir LR, but right to left with TB: there the parameter matrices are
+    declared in reverse so that both read wq, wk, wv, wo (model order)."""
+    if rankdir != "TB":
+        return keep
+    params = [n for n in keep if _is_param(C.nodes[n])]
+    rest = [n for n in keep if not _is_param(C.nodes[n])]
+    return params[::-1] + rest
 
 
 def _legend(g, C, keep, colors, pens, th, params, backward, hl_edges):
@@ -253,7 +264,7 @@ def _group_edge_attrs(u, v, d, kind, level, pens, th, rankdir, backward, highlig
     if backward:
         attrs["dir"] = "back"
         if kind != "kv":  # a label on an unconstrained arc is placed far from it: hover instead
-            attrs["label"] = gs.dot_text(numfmt.fixed(flow, 2))
+            attrs["label"] = gs.edge_label(gs.dot_text(numfmt.fixed(flow, 2)))
     return attrs
 
 

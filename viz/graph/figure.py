@@ -23,13 +23,43 @@ FOCUS_SCOPES = {
 }
 
 
+RATIOS = ("fill", "compress", "expand", "auto")
+
+
+def page_attrs(size=None, ratio=None):
+    """Graphviz graph attributes that fit a drawing to a page: `size` (width, height) in inches, drawn
+    at most that big (scaled down, never up), and `ratio`: a number (height / width of the drawing),
+    or fill, compress, expand, auto (Graphviz's meanings). ValueError for anything else."""
+    attrs = {}
+    if size is not None:
+        w, h = size
+        if not (w > 0 and h > 0):
+            raise ValueError(f"size must be two numbers above 0 (inches), got {size!r}")
+        attrs["size"] = f"{w:g},{h:g}"
+    if ratio is not None:
+        if isinstance(ratio, str) and ratio in RATIOS:
+            attrs["ratio"] = ratio
+        elif isinstance(ratio, (int, float)) and ratio > 0:
+            attrs["ratio"] = f"{ratio:g}"
+        else:
+            raise ValueError(f"ratio must be a number above 0 or one of {', '.join(RATIOS)}, got {ratio!r}")
+    return attrs
+
+
 def graph_figure(trace, level="block", *, focus=None, around=None, hops=2, view=None, highlight=0, target=None,
-                 params=True, max_nodes=2000, label="id", **style):
+                 params=True, max_nodes=2000, label="id", size=None, ratio=None, **style):
     """The `graphviz.Digraph` of a traced step at `level` (block, stage, layer: collapsed; scalar: real
     scalars of `focus`, `around` a node within `hops`, or the `highlight` top gradient paths from
-    `target`; `label` names scalar values by "id" or also by "source" line). `style`: backward, color, rankdir, theme, precision, title, legend (as `block_diagram` and
-    `scalar_diagram` take them). TraceError or ValueError (one line) for a scope, node or size that
-    cannot be drawn."""
+    `target`; `label` names scalar values by "id" or also by "source" line). `style`: backward, color,
+    rankdir, theme, precision, title, legend (as `block_diagram` and `scalar_diagram` take them); `size`
+    and `ratio` fit it to a page (`page_attrs`). TraceError or ValueError (one line) for a scope, node or
+    size that cannot be drawn."""
+    g = _diagram(trace, level, focus, around, hops, view, highlight, target, params, max_nodes, label, style)
+    g.attr("graph", **page_attrs(size, ratio))
+    return g
+
+
+def _diagram(trace, level, focus, around, hops, view, highlight, target, params, max_nodes, label, style):
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}: use one of {', '.join(LEVELS)}")
     if level != "scalar":

@@ -308,7 +308,7 @@ def _scalar_edge_attrs(u, v, d, pens, th, backward, precision, highlighted):
         attrs["dir"] = "back"
         label.append(numfmt.fixed(flow, precision))
     if label:
-        attrs["label"] = gs.dot_text(" ".join(label))
+        attrs["label"] = gs.edge_label(gs.dot_text(" ".join(label)))
     return attrs
 
 

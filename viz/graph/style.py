@@ -44,6 +44,9 @@ class Theme:
     nonfinite_fill: str  # nan / inf
     nonfinite_pen: str
     stub_fill: str  # boundary stubs of a focused view
+    # Where a magnitude colour scale starts along viridis: its darkest purple is invisible on a dark
+    # background (contrast 1.2:1), viridis at 0.35 has 3:1 against it (WCAG's minimum for graphics).
+    scale_floor: float = 0.0
 
 
 LIGHT = Theme(
@@ -84,6 +87,7 @@ DARK = Theme(
     nonfinite_fill=hex_color(colormap.NAN_COLOR),
     nonfinite_pen="#ff3030",
     stub_fill="#16181d",
+    scale_floor=0.35,
 )
 
 THEMES = {"light": LIGHT, "dark": DARK}
@@ -107,6 +111,12 @@ def check_rankdir(rankdir):
 # The two ways any text reaches DOT: every plain label and tooltip through `dot_text` (or `tooltip`),
 # every piece of an HTML-like label through `html`. Both show control characters as visible stand-ins
 # (engine.data.visible), which also keeps the SVG that dot writes valid XML.
+
+
+def edge_label(text):
+    """An edge label with room around it: Graphviz sets a label as wide as its text in the middle of the
+    edge, so on a short edge the text touches the arrowhead; the spaces keep them apart."""
+    return f"\u2002{text}\u2002"  # en spaces: plain spaces at the ends of a label are dropped
 
 
 def html(text):
@@ -153,8 +163,17 @@ class NodeColors:
             return th.node_fill, th.ink
         if self.magnitude and value == 0:
             return th.zero_fill, th.ink
-        rgb = self.scale.color(abs(value) if self.magnitude else value)
+        if self.magnitude:
+            rgb = self.color_at(self.scale.position(abs(value)), th)
+        else:
+            rgb = self.scale.color(value)
         return hex_color(rgb), hex_color(colormap.text_color_on(rgb, dark=(20, 20, 20), light=(255, 255, 255)))
+
+    def color_at(self, t, th):
+        """The colour at position t (0..1) of the scale, as the theme shows it (from its scale_floor)."""
+        if self.magnitude:
+            t = th.scale_floor + (1 - th.scale_floor) * t
+        return self.scale.color_at(t)
 
 
 def node_colors(mode, values):
@@ -248,7 +267,7 @@ def legend_parts(colors, pens, th, *, edge_kinds=(), flow_text="Σ|gradient flow
         what = {"grad": "node colour: |grad|, log scale", "norm": "node colour: ‖value‖, log scale"}.get(
             colors.mode, "node colour: value"
         )
-        swatches = "".join(_bar(hex_color(sc.color_at(k / (_SWATCHES - 1))), 14, 12) for k in range(_SWATCHES))
+        swatches = "".join(_bar(hex_color(colors.color_at(k / (_SWATCHES - 1), th)), 14, 12) for k in range(_SWATCHES))
         lo = numfmt.fixed(sc.vmin, precision)
         if colors.magnitude:
             lo = "≤ " + lo
