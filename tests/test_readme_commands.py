@@ -1,7 +1,8 @@
 """Every shell command of the README runs as written, in order, after `make demo`: the README's ```sh
 blocks are extracted and run by bash in a temporary copy of the project whose .venv is this one.
 
-`make test` is left out (it would run this test inside itself). The published run needs microGPT's
+`make test` is left out (it would run this test inside itself), and `make demo` runs with its install
+step switched off (MAKEFLAGS), since the copy's .venv is this test's own venv. The published run needs microGPT's
 names.txt: it is taken from ../shared/data through MICROTRACE_MAKEMORE_URL (as the README documents),
 and that block's command is dropped when the file is not there. Slow (minutes): `make test-all` and
 .ci/run run it, `make test` does not.
@@ -52,6 +53,9 @@ def test_every_readme_command_runs_as_written(tmp_path):
                                                              ".pytest_cache", "*.egg-info"))
     (copy / ".venv").symlink_to(Path(sys.prefix))  # this venv: make sees it installed, as after `make demo`
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MICROTRACE_MAKEMORE_URL")}
+    # `make demo` must not reinstall microtrace into this venv from the copy (an editable install would
+    # then point at the temporary directory): its install step is switched off, the rest runs as written.
+    env["MAKEFLAGS"] = "INSTALLED="
     env["MICROTRACE_CACHE"] = str(tmp_path / "cache")
     with_makemore = MAKEMORE.exists()
     if with_makemore:

@@ -115,7 +115,7 @@ STEP0_HINTS = {
 
 
 def _before_any_update(f):
-    if f.check in STATE_CHECKS and "--lr" in f.hint:
+    if f.check in STATE_CHECKS and "the learning rate" in f.hint:
         return Finding(f.severity, f.check, f.where, f.what, STEP0_HINTS.get(f.check, STEP0_HINT))
     return f
 
