@@ -40,7 +40,7 @@ def test_figures_are_notebook_objects(trace):
 def test_trace_repr_and_html(trace):
     assert repr(trace).startswith(f"<Trace step 1 doc {trace.meta['doc']!r} loss ")
     html = trace._repr_html_()
-    assert "Trace of step 1" in html and "layer0.attn_wq" in html and "<table>" in html
+    assert "microtrace Trace" in html and "<code>layer0.attn_wq</code>" in html and "max |g|" in html
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")

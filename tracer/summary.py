@@ -3,6 +3,8 @@
 import html
 import math
 
+from microtrace.tracer import stats
+
 
 def _size(trace):
     """Nodes and edges of the trace's graph when it is already built, else the recorded node count."""
@@ -46,4 +48,19 @@ def html_summary(trace):
         f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(v)}</td></tr>"
         for k, v in rows
     )
-    return f"<div><b>microtrace Trace</b><table>{body}</table></div>"
+    return f"<div><b>microtrace Trace</b><table>{body}</table>{_params(m.get('param_stats') or {})}</div>"
+
+
+def _params(param_stats):
+    """Per matrix: its gradient norm, max |g| and update ratio, nan-aware (`nan (80 of 96 non-finite)`)."""
+    if not param_stats:
+        return ""
+    rows = []
+    for name, s in param_stats.items():
+        n = s["shape"][0] * s["shape"][1]
+        cells = [stats.describe(s[k], s.get("nonfinite", 0), n) for k in ("grad_norm", "grad_abs_max")]
+        cells.append(stats.describe(s["update_ratio"]) if "update_ratio" in s else "-")
+        rows.append(f"<tr><td><code>{html.escape(name)}</code></td><td>{s['shape'][0]}×{s['shape'][1]}</td>"
+                    + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    head = "<tr><th>matrix</th><th>shape</th><th>‖g‖</th><th>max |g|</th><th>update/data</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"

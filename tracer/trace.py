@@ -157,29 +157,6 @@ class Trace:
         return (f"<Trace step {m.get('step')} doc {m.get('doc')!r} loss {m.get('loss')!r} "
                 f"({where}; views: {', '.join(self.views())})>")
 
-    def _repr_html_(self):
-        """A notebook's view: the step, document, loss and, per parameter matrix, its gradient statistics
-        (tracer/stats.py words for nan)."""
-        from html import escape
-
-        from microtrace.tracer.stats import describe
-
-        m = self.meta
-        rows = []
-        for name, s in m.get("param_stats", {}).items():
-            n = s["shape"][0] * s["shape"][1]
-            cells = [describe(s[k], s.get("nonfinite", 0) if k.startswith("grad") else 0, n)
-                     for k in ("grad_norm", "grad_abs_max")] + [describe(s.get("update_ratio", "-"))]
-            rows.append(f"<tr><td><code>{escape(name)}</code></td><td>{s['shape'][0]}×{s['shape'][1]}</td>"
-                        + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
-        head = ("<tr><th>matrix</th><th>shape</th><th>‖g‖</th><th>max |g|</th><th>update/data</th></tr>")
-        sizes = ", ".join(f"{v}: {self.graph(v).number_of_nodes():,} nodes" for v in self.views()
-                          if v in self._graphs)
-        return (f"<div><b>Trace of step {escape(str(m.get('step')))}</b>: document "
-                f"<code>{escape(repr(m.get('doc')))}</code>, loss {escape(describe(m.get('loss')))}"
-                f"{' (' + escape(sizes) + ')' if sizes else ''}"
-                f"<table>{head}{''.join(rows)}</table></div>")
-
     @property
     def step(self) -> int:
         return self.meta["step"]

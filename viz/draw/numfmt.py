@@ -10,8 +10,6 @@ nan and inf are spelled out by all of them.
 
 import math
 
-from microtrace.tracer import stats
-
 
 def short(value, digits=3):
     """Short text for a tick or cell value: '0', '0.25', '-0.0031', '1.2e-05'."""
@@ -63,6 +61,6 @@ def weight(v):
     return text.replace("0.", ".", 1) if text.startswith("0.") else text
 
 
-# `x` with `digits` significant digits in Python's general format; anything else as str(). One definition,
-# the statistics module's, so that a number reads the same in a figure and in `inspect`.
-general = stats.short
+def general(x, digits=4):
+    """`x` with `digits` significant digits in Python's general format; anything else as str()."""
+    return f"{x:.{digits}g}" if isinstance(x, float) and math.isfinite(x) else str(x)
