@@ -152,14 +152,14 @@ def reference_collapse(G, level):
 
     out = {}
     for key, ds in nodes.items():
-        grads = [d["grad"] for d in ds]
+        grads = [d["grad"] for d in ds if d["op"] != "const"]  # constants' gradients are left out (the docs)
         out[key] = {
             "count": len(ds),
             "grad_norm": math.sqrt(fsum(g * g for g in grads)),
             "grad_abs_sum": fsum(abs(g) for g in grads),
             "data_norm": math.sqrt(fsum(d["data"] * d["data"] for d in ds)),
             "nonfinite": sum(not (math.isfinite(d["data"]) and math.isfinite(d["grad"])) for d in ds),
-            "zero_grad": sum(g == 0 for g in grads),
+            "zero_grad": sum(d["grad"] == 0 for d in ds),
             "internal_edges": internal[key],
         }
     for (a, b), flows in edges.items():
