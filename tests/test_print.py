@@ -90,7 +90,7 @@ def test_progress_bars_only_on_a_terminal(tmp_path, monkeypatch):
     args = ["train", "--data", str(words), "--steps", "6", "--n-embd", "8", "--n-head", "2", "--block-size", "8",
             "--samples", "0", "--out", str(run)]
     assert CliRunner().invoke(cli, args).exit_code == 0
-    command = ["gradflow", "--run", str(run), "--steps", "0:4", "-o", str(tmp_path / "f.png")]
+    command = ["gradflow", "--run", str(run), "--steps", "0:4", "--jobs", "1", "-o", str(tmp_path / "f.png")]
     result = CliRunner().invoke(cli, command)
     assert result.exit_code == 0 and "training through the range" not in result.stderr
     monkeypatch.setattr(common, "stderr_is_terminal", lambda: True)
