@@ -8,6 +8,7 @@ still has every level (block view, stage view, head, scalars).
 
 import io
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -18,7 +19,8 @@ from PIL import Image
 
 from conftest import SMALL
 from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import resolve_node, save_trace, top_paths, trace_step
+from microtrace.tracer import resolve_node, save_trace, top_paths, trace_script, trace_step
+from microtrace.tracer.scopes import prefix
 from microtrace.viz.cli.explore import explore
 from microtrace.viz.explore.page import build_explorer, compact_svg, explorer_graph
 from microtrace.viz.explore.views import build_views
@@ -27,6 +29,7 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
+SCRIPTS = Path(__file__).parent / "scripts"
 DOCS = ["olivia", "emma", "lola"]  # step 1 reads "lola": wte row 3 ("l") takes part
 LIMIT = 40
 pytestmark = [
@@ -302,10 +305,14 @@ def test_compare_finds_the_first_difference(browser, files, G, other):
 
 
 def test_compact_svg_keeps_the_numbers_written_on_nodes():
-    svg = '<?xml?>\n<svg viewBox="0.00 0.00 10.123 5.5"><!-- x -->\n<text text-anchor="start" x="1.2345" y="-2.3456" font-family="A,B">data 0.12345</text></svg>'
+    svg = (
+        '<?xml?>\n<svg viewBox="0.00 0.00 10.123 5.5"><!-- x -->\n<g id="node3" class="node"><path d="M1.5,-2.6C3.49,4"/>'
+        '<text text-anchor="start" x="1.2345" y="-2.5456" font-family="A,B">data 0.12345</text></g></svg>'
+    )
     out = compact_svg(svg)
-    assert out.startswith("<svg") and "<!--" not in out and "font-family" not in out
-    assert 'x="1.2"' in out and 'viewBox="0.0 0.0 10.1 5.5"' in out and ">data 0.12345<" in out
+    assert out.startswith("<svg") and "<!--" not in out and "font-family" not in out and " id=" not in out
+    assert 'x="1" y="-3"' in out and 'd="M2,-3C3,4"' in out and 'viewBox="0.0 0.0 10.1 5.5"' in out
+    assert ">data 0.12345<" in out and '<g class="node">' in out
 
 
 # --- the command ------------------------------------------------------------------------------------
@@ -391,3 +398,48 @@ def test_a_group_shows_where_its_gradient_comes_from(opened, G):
 def test_the_same_step_gives_the_same_bytes(files):
     again = build_explorer(new_trace(), limit=LIMIT)
     assert again == (files / "step.html").read_text(encoding="utf-8")
+
+
+# --- traces of a user's script (elementary only, the script's own names) ------------------------------
+
+
+def test_a_scripts_groups_that_are_not_scope_paths_open_into_their_own_nodes():
+    t = trace_script(SCRIPTS / "microgpt_style" / "train.py", step=0, args=["1"])
+    G = explorer_graph(t)
+    views, index = build_views(t, G, 150)
+    blocks = list(t.collapse("block", G.graph["view"]))
+    by_name = [b for b in blocks if not b.startswith("param") and not any(s == b or s.startswith(b + "/") for _, s in G.nodes(data="scope"))]
+    assert by_name, "the script has groups that are no scope path (pos3/gpt/layer0/softmax gathers the heads)"
+    for b in blocks:
+        assert b in index, f"block group {b} does not open"
+    for b in by_name:
+        v = views[index[b]]
+        inside = sorted(n for n, s in G.nodes(data="scope") if prefix(s, "block") == b)
+        assert v.key == b and v.nodes == inside
+        drawn = {int(m) for m in re.findall(r"\bn(\d+) ", v.digraph(G).source)} if v.kind == "scalar" else set()
+        assert v.kind == "collapsed" or drawn >= set(inside) - {n for n in inside if G.nodes[n]["op"] == "const"}
+
+
+@pytest.fixture(scope="module")
+def script_page(tmp_path_factory):
+    t = trace_script(SCRIPTS / "micrograd_style" / "train.py", step=1, args=["2"])
+    path = tmp_path_factory.mktemp("script") / "script.html"
+    path.write_text(build_explorer(t, limit=LIMIT), encoding="utf-8")
+    return path, explorer_graph(t)
+
+
+def test_search_a_source_line_of_a_script_opens_down_to_its_first_node(browser, script_page):
+    path, G = script_page
+    line = next(s for n, s in G.nodes(data="source") if s and G.nodes[n]["op"] not in ("param", "const", "leaf"))
+    first = min(n for n, s in G.nodes(data="source") if s == line)
+    o = Opened(browser, path)
+    try:
+        o.page.fill("#q", line)
+        o.page.press("#q", "Enter")
+        o.until(f"window.explorer.state.sel === {first}")
+        assert o.inspector("source") == line
+        assert o.js("document.querySelector('#stage g.sel > title').textContent") == f"n{first}"
+        assert float(o.inspector("grad")) == G.nodes[first]["grad"]
+        assert o.errors == [] and all(r.startswith("file://") for r in o.requests)
+    finally:
+        o.close()

@@ -120,9 +120,7 @@ def payload(G, view, views, index, ranges, links, extra=None):
     """The data of one view (its diagram travels beside it)."""
     if view.kind == "collapsed":
         C = view.collapsed
-        level = ("level", C.graph["level"])  # cached beside the scope paths, under a key no path has
-        if level not in ranges:
-            ranges[level] = level_ranges(G, level[1])
+        level = ("level", C.graph["level"])  # computed beside the scope paths, under a key no path has
         items = {}
         for n, d in C.nodes(data=True):
             item = {k: _clean(d[k]) for k in _GROUP_KEYS if k in d}

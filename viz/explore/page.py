@@ -13,6 +13,7 @@ forbids every request, so it works from disk, offline and inside an <iframe>.
 
 import base64
 import gzip
+import multiprocessing
 import re
 import sys
 from array import array
@@ -22,10 +23,10 @@ from importlib import resources
 from microtrace.engine.jsontext import compact
 
 from microtrace.viz.explore import compare as cmp
-from microtrace.viz.explore.data import PATHS, all_links, num, payload, scope_ranges, tables, view_stats
+from microtrace.viz.explore.data import PATHS, all_links, level_ranges, num, payload, scope_ranges, tables, view_stats
 from microtrace.viz.explore.views import LIMIT, build_views, label
 from microtrace.viz.draw import numfmt
-from microtrace.viz.graph.render import DotNotFound, dot_program, render_many
+from microtrace.viz.graph.render import DotNotFound, dot_program, render_bytes
 
 
 def explorer_graph(trace):
@@ -45,20 +46,45 @@ def build_explorer(trace, other=None, limit=LIMIT, jobs=2):
         cmp.check_same_model(trace.meta, other.meta)
         G2 = explorer_graph(other)
     views, index = build_views(trace, G, limit)
-    drawn = [i for i, v in enumerate(views) if v.kind != "list"]
-    # a generator: dot lays out the first views while Python still writes the DOT of the later ones
-    svgs = dict(zip(drawn, render_many((views[i].digraph(G) for i in drawn), "svg", jobs=jobs)))
     ranges = scope_ranges(G)
+    for v in views:  # the collapsed levels' groups (a script's are not path prefixes), under a key no path has
+        if v.kind == "collapsed" and ("level", v.collapsed.graph["level"]) not in ranges:
+            ranges["level", v.collapsed.graph["level"]] = level_ranges(G, v.collapsed.graph["level"])
     links, packed = all_links(G)
     ratios = _ratios(trace, other, G, G2, views) if other is not None else {}
-    payloads = []
-    for i, v in enumerate(views):
-        extra = {"svg": compact_svg(svgs[i].decode("utf-8"))} if i in svgs else {}
-        if i in ratios:
-            extra["cmp"] = ratios[i]
-        payloads.append(_pack(compact(payload(G, v, views, index, ranges, links, extra))))
+    payloads = _view_payloads(dict(G=G, views=views, index=index, ranges=ranges, links=links, ratios=ratios), jobs)
     index_json = _index(G, views, ranges, packed, G2, limit)
     return _html(index_json, payloads, _title(G))
+
+
+_WORK = {}  # what the worker processes read: set before they are forked, so they share it, never pickled
+
+
+def _view_payloads(work, jobs):
+    """Every view's packed payload, in order. Each view is one piece of work (its DOT built, laid out by
+    its own `dot` process, compacted, packed), so `jobs` forked workers share the Python side as well as
+    the layouts; one `dot` per view also keeps the bytes the same from run to run (dot fed several
+    graphs in one file lays later ones out differently)."""
+    _WORK.update(work)
+    try:
+        n = len(work["views"])
+        if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                return pool.map(_view_payload, range(n), chunksize=4)
+        return [_view_payload(i) for i in range(n)]
+    finally:
+        _WORK.clear()
+
+
+def _view_payload(i):
+    """View i's data and diagram, packed for the page (module-level: the workers call it by name)."""
+    w = _WORK
+    G, v = w["G"], w["views"][i]
+    g = v.digraph(G)
+    extra = {"svg": compact_svg(render_bytes(g, "svg").decode("utf-8"))} if g is not None else {}
+    if i in w["ratios"]:
+        extra["cmp"] = w["ratios"][i]
+    return _pack(compact(payload(G, v, w["views"], w["index"], w["ranges"], w["links"], extra)))
 
 
 def _title(G):
@@ -163,22 +189,31 @@ def _pack(data):
 
 _A_OPEN = re.compile(r'<g id="a_[^"]*"><a [^>]*>\n?')
 _A_CLOSE = re.compile(r"</a>\n</g>\n")
+_DECIMALS = re.compile(r"(\d\.\d)\d+")
 _COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
 _FONT = re.compile(r' font-family="[^"]*"')
-_GEOMETRY = re.compile(r'( (?:d|points|x|y|transform|viewBox)=")([^"]*)"')
-_DECIMALS = re.compile(r"(\d\.\d)\d+")
+_ID = re.compile(r' id="(?:graph|node|edge|clust)\d+"')
+_GEOMETRY = re.compile(r'( (?:d|points|x|y)=")([^"]*)"')
+_FRAME = re.compile(r'( (?:transform|viewBox)=")([^"]*)"')
+_DECIMAL = re.compile(r"-?\d+\.\d+")
 
 
 def compact_svg(svg):
-    """Graphviz's SVG without what the page replaces: the XML prologue, comments and the tooltip links
-    (the inspector shows every number), the font names; node, cluster and edge titles stay, they name
-    the items."""
+    """Graphviz's SVG without what the page replaces: the XML prologue, comments, the ids and tooltip
+    links (the page names items by their titles; the inspector shows every number), the font names;
+    node, cluster and edge titles stay, they name the items."""
     svg = svg[svg.index("<svg") :]
     svg = _COMMENT.sub("", svg)
-    svg = _A_CLOSE.sub("", _A_OPEN.sub("", svg))
+    svg = _ID.sub("", _A_CLOSE.sub("", _A_OPEN.sub("", svg)))
     svg = _FONT.sub("", svg).replace(' text-anchor="start"', "")  # the page's CSS names the fonts once; start is the default
-    # a tenth of a point is finer than a screen shows; text (the numbers on the nodes) is left alone
-    return _GEOMETRY.sub(lambda m: m.group(1) + _DECIMALS.sub(r"\1", m.group(2)) + '"', svg)
+    # shapes, edges and text placed to the point (a third of a pixel at 100 %): a fifth of the file;
+    # the frame keeps a tenth; text (the numbers written on the nodes) is left alone
+    svg = _GEOMETRY.sub(lambda m: m.group(1) + _DECIMAL.sub(_whole, m.group(2)) + '"', svg)
+    return _FRAME.sub(lambda m: m.group(1) + _DECIMALS.sub(r"\1", m.group(2)) + '"', svg)
+
+
+def _whole(m):
+    return str(round(float(m.group(0))))
 
 
 def _resource(name):

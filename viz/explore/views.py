@@ -9,9 +9,11 @@ looks like the static figures.
 
 from dataclasses import dataclass, field
 
+from microtrace.tracer.scopes import prefix
+
 from microtrace.viz.graph.block import block_diagram
 from microtrace.viz.graph.scalar import scalar_diagram
-from microtrace.viz.graph.select import focus_collapsed
+from microtrace.viz.graph.select import collapsed_part, focus_collapsed
 
 LIMIT = 150  # scalar nodes one diagram shows at most: beyond that dot is slow and a reader lost
 
@@ -21,7 +23,7 @@ class View:
     key: str  # a scope path ("" for the step), or scope#unit5 / scope#row3 / scope#part2 for a sub-group
     kind: str  # collapsed | scalar | list
     parent: int | None  # index of the view it is opened from (the breadcrumbs)
-    nodes: list = field(default_factory=list)  # scalar and list views: ids of the nodes inside
+    nodes: list = field(default_factory=list)  # ids of the nodes inside (of a collapsed view: a script's group)
     collapsed: object = None  # collapsed views: the collapsed graph drawn
     parts: dict = field(default_factory=dict)  # list views: sub-group key -> its node ids
 
@@ -64,13 +66,22 @@ def build_views(trace, G, limit=LIMIT):
         inner = key + "/"
         return sorted(n for s, ns in by_stage.items() if s == key or s.startswith(inner) for n in ns)
 
+    members = {}  # block group -> its stages: a script's block (pos3/gpt/layer0/linear) is not a path prefix
+    for s in stages:
+        members.setdefault(prefix(s, "block"), []).append(s)
+
     views = [View("", "collapsed", None, collapsed=blocks)]
     index = {"": 0}
     queue = [0]
     while queue:
         i = queue.pop(0)
         for key in _openable(views[i], stages):
-            if key in index or key == "param" or key not in sizes and "#" not in key:
+            if key in index or key == "param" or key not in sizes and key not in members and "#" not in key:
+                continue
+            if key not in sizes and "#" not in key:  # a group by name only: its own stages, wherever they are
+                index[key] = len(views)
+                views.append(_group_view(stages, key, members[key], limit, by_stage))
+                queue.append(index[key])
                 continue
             small = _smallest_drawable(key, sizes, limit)
             if small != key:  # a stage inside a head (say) opens as part of its head's diagram
@@ -142,6 +153,14 @@ def _view_of(G, stages, key, sizes, from_view, limit, nodes_of):
     if sizes[key] <= limit:
         return View(key, "scalar", None, nodes=nodes_of(key))
     return View(key, "collapsed", None, collapsed=focus_collapsed(stages, key))
+
+
+def _group_view(stages, key, group, limit, by_stage):
+    """The view of a group whose name is not a scope path: its scalars, or its stages when too many."""
+    nodes = sorted(n for s in group for n in by_stage.get(s, ()))
+    if len(nodes) <= limit:
+        return View(key, "scalar", None, nodes=nodes)
+    return View(key, "collapsed", None, nodes=nodes, collapsed=collapsed_part(stages, group))
 
 
 def subgroups(G, key, nodes, limit):

@@ -82,17 +82,6 @@ def render_bytes(digraph: graphviz.Digraph | str, fmt: str, dpi: int | None = No
     return out
 
 
-def render_many(digraphs, fmt="svg", jobs=2):
-    """Each of `digraphs` (any iterable: a generator lets dot start on the first while the rest are
-    made) rendered, a list of bytes in order, `jobs` `dot` processes at a time. One process per graph:
-    dot fed several graphs in one file lays later ones out differently from run to run, and the same
-    input must give the same bytes."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda g: render_bytes(g, fmt), digraphs))
-
-
 # cairo draws PNG and PDF with antialiased text; the svg device is Graphviz's own (text as text, tooltips
 # kept as xlink:title), which browsers render crisply.
 _DEVICE = {"svg": "svg", "png": "png:cairo", "pdf": "pdf:cairo"}

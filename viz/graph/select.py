@@ -81,6 +81,13 @@ def focus_collapsed(C, scope, params=True):
     if not keep:
         example = next((n for n in C if n.startswith("pos")), "pos0")
         raise TraceError(f"no scope {scope!r} at the {C.graph.get('level', 'block')} level (scopes look like {example})")
+    return collapsed_part(C, keep, params)
+
+
+def collapsed_part(C, keep, params=True):
+    """The groups `keep` of a collapsed graph (with the parameter matrices they read when `params`), as a
+    graph of their own whose `boundary` sums the edges to the rest."""
+    keep = list(keep)
     if params:
         reads = {u for n in keep for u in C.predecessors(n) if u.startswith("param/")}
         keep += [n for n in C if n in reads and n not in keep]
