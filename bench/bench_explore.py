@@ -1,7 +1,9 @@
 """Budgets of `microtrace explore` (issue 15), measured in headless Chromium on this machine.
 
-Default step (~60,000 elementary nodes): file <= 10 MB, first paint < 2 s, opening any group < 300 ms,
-search < 200 ms, the player >= 30 frames per second at block level, writing the file < 30 s. And a
+Default step (~60,000 elementary nodes), from the run (the engine's fused nodes) and from a trace
+file (elementary nodes only, as `trace -o` saves it and as a script is traced): file <= 10 MB, first
+paint < 2 s, opening any group < 300 ms, search < 200 ms, the player >= 30 frames per second at block
+level, writing the file < 30 s. And a
 step of ~500,000 elementary nodes (two layers, n_embd 32) still writes and opens.
 
 Run alone: python bench/bench_explore.py [--big]   (needs /usr/bin/chromium and playwright)
@@ -19,8 +21,8 @@ if str(ROOT) not in sys.path:
 from bench.timing import print_results, timed  # noqa: E402
 from microtrace.engine.data import load_dataset  # noqa: E402
 from microtrace.engine.train import TrainConfig, Trainer  # noqa: E402
-from microtrace.tracer import trace_step  # noqa: E402
-from microtrace.viz.explore.page import build_explorer  # noqa: E402
+from microtrace.tracer import load_trace, save_trace, trace_step  # noqa: E402
+from microtrace.viz.explore.page import build_explorer, explorer_graph  # noqa: E402
 
 STEP = 50  # as bench_graph: "wanda" on the default data with seed 42
 CHROMIUM = "/usr/bin/chromium"
@@ -74,9 +76,10 @@ def measure(trace, label):
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "step.html"
         path.write_text(page, encoding="utf-8")
+        G = explorer_graph(trace)
         out = {
             f"{label}: elementary nodes": trace.graph("elementary").number_of_nodes(),
-            f"{label}: nodes shown (fused)": trace.graph("fused").number_of_nodes(),
+            f"{label}: nodes shown ({G.graph['view']})": G.number_of_nodes(),
             f"{label}: write the page s": t_write,
             f"{label}: file MB": len(page.encode("utf-8")) / 1e6,
         }
@@ -96,9 +99,18 @@ def big_step():
     return trace_step(Trainer(docs, TrainConfig(steps=10, seed=1), n_layer=2, n_embd=32, block_size=12), 0)
 
 
+def saved(trace):
+    """The step as `microtrace trace -o` saves it, read back: the elementary view only (so is a script's)."""
+    with tempfile.TemporaryDirectory() as d:
+        save_trace(trace.graph("elementary"), Path(d) / "step.json")
+        return load_trace(Path(d) / "step.json")
+
+
 def bench_explore():
-    """The default step's figures (bench/run.py); the big step only when run alone with --big."""
-    return measure(default_step(), "default step")
+    """The default step's figures, from the run (fused) and from a trace file (elementary only), for
+    bench/run.py; the big step only when run alone with --big."""
+    step = default_step()
+    return {**measure(step, "default step"), **measure(saved(step), "trace file")}
 
 
 if __name__ == "__main__":

@@ -295,7 +295,7 @@ def test_compare_finds_the_first_difference(browser, files, G, other):
         assert f"#{first} " in text + " " and "value" in text
         o.page.locator("#first-diff a").click()
         o.until(f"window.explorer.state.sel === {first}")
-        fills = lambda: o.js("[...document.querySelectorAll('#stage g.node > polygon, #stage g.node > path')].map(p => p.getAttribute('fill'))")  # noqa: E731
+        fills = lambda: o.js("[...document.querySelectorAll('#stage g.node > polygon, #stage g.node > path, #stage g.node > rect')].map(p => p.getAttribute('fill'))")  # noqa: E731
         before = fills()
         o.page.select_option("#colour", "gratio")
         assert fills() != before
@@ -313,6 +313,10 @@ def test_compact_svg_keeps_the_numbers_written_on_nodes():
     assert out.startswith("<svg") and "<!--" not in out and "font-family" not in out and " id=" not in out
     assert 'x="1" y="-3"' in out and 'd="M2,-3C3,4"' in out and 'viewBox="0.0 0.0 10.1 5.5"' in out
     assert ">data 0.12345<" in out and '<g class="node">' in out
+    # Graphviz's rounded box (8 curves) becomes a <rect> with the same corners
+    box = "M20,-10C20,-10 6,-10 6,-10 3,-10 0,-7 0,-4 0,-4 0,4 0,4 0,7 3,10 6,10 6,10 20,10 20,10 23,10 26,7 26,4 26,4 26,-4 26,-4 26,-7 23,-10 20,-10"
+    out = compact_svg(f'<svg>\n<g class="node">\n<title>n1</title>\n<path fill="#fff" stroke="#000" d="{box}"/>\n</g>\n</svg>')
+    assert '<rect fill="#fff" stroke="#000" x="0" y="-10" width="26" height="20" rx="6"/>' in out
 
 
 # --- the command ------------------------------------------------------------------------------------

@@ -474,7 +474,7 @@
     if (!S.data || !S.data.svg) return;
     const cmp = S.data.cmp || {};
     for (const [name, g] of S.items) {
-      const shape = g.classList.contains("node") && g.querySelector("polygon, path, ellipse");
+      const shape = g.classList.contains("node") && g.querySelector("polygon, path, rect, ellipse");
       if (!shape) continue;
       if (shape.dataset.fill === undefined) shape.dataset.fill = shape.getAttribute("fill");
       const c = cmp[name];

@@ -209,11 +209,26 @@ def compact_svg(svg):
     # shapes, edges and text placed to the point (a third of a pixel at 100 %): a fifth of the file;
     # the frame keeps a tenth; text (the numbers written on the nodes) is left alone
     svg = _GEOMETRY.sub(lambda m: m.group(1) + _DECIMAL.sub(_whole, m.group(2)) + '"', svg)
+    svg = _ROUNDED.sub(_rounded_rect, svg)
     return _FRAME.sub(lambda m: m.group(1) + _DECIMALS.sub(r"\1", m.group(2)) + '"', svg)
 
 
 def _whole(m):
     return str(round(float(m.group(0))))
+
+
+# a rounded box (style=rounded) is a path of 8 corner and side curves: as <rect rx> it is a third of the page
+_ROUNDED = re.compile(r'(<g class="(?:node|cluster)">\n<title>[^<]*</title>\n)<path ([^>]*?)d="M([-\d,]+)C((?:[-\d,]+ ){23}[-\d,]+)"/>')
+
+
+def _rounded_rect(m):
+    p = [tuple(map(int, xy.split(","))) for xy in [m.group(3), *m.group(4).split(" ")]]
+    xs, ys = [x for x, _ in p], [y for _, y in p]
+    r = abs(p[3][0] - p[6][0])  # the first corner: from the end of the top side to the start of the left one
+    if len(p) != 25 or p[3][1] != p[0][1] or p[6][0] != min(xs) or not 0 < r <= 20:
+        return m.group(0)  # not Graphviz's rounded box: left as it is
+    x, y = min(xs), min(ys)
+    return f'{m.group(1)}<rect {m.group(2)}x="{x}" y="{y}" width="{max(xs) - x}" height="{max(ys) - y}" rx="{r}"/>'
 
 
 def _resource(name):
