@@ -7,6 +7,7 @@ sum is recomputed with the same float additions) and gradients (every product an
 receives the sum's gradient, times the local derivative 1).
 """
 
+import math
 from array import array
 from bisect import bisect_left, bisect_right
 
@@ -119,6 +120,22 @@ class GraphData:
     def edge_columns(self):
         """(src, dst, grad_flow) of every edge."""
         return zip(self.src, self.dst, self.flow)
+
+    def nonfinite(self):
+        """(where nan/inf starts, how many nodes are non-finite): see `Trace.nonfinite`."""
+        value = grad = None
+        count = 0
+        for i, (_, d, g, _) in enumerate(self.node_columns()):
+            if not math.isfinite(d):
+                count += 1
+                if value is None:
+                    value = i
+                if not math.isfinite(g):
+                    grad = i
+            elif not math.isfinite(g):
+                count += 1
+                grad = i
+        return (value if value is not None else grad), count
 
     def ids_in_scopes(self, sids):
         return [i for i, s in enumerate(self.scope) if s in sids]

@@ -243,43 +243,120 @@ class Store:
         return groups
 
     def read(self, view):
-        """The `GraphData` of `view`, checked: ids 0..N-1 in order, operands before results, counts."""
+        """The `GraphData` of `view`, its columns read when first used (`StoreData`). Checked as they are
+        read: ids 0..N-1 in order, operands before results, counts, the loss node."""
+        return StoreData(self, view)
+
+    def columns(self, view, names):
+        """A table of columns `names` of `view` (Parquet column projection: the rest is not read)."""
+        return self.file.read_row_groups(self.groups[view], columns=names)
+
+
+class StoreData(GraphData):
+    """One view of a store as `GraphData` whose columns are read when first used: a command that looks
+    at scopes reads the scope column, one that scans values reads data and grad, and only one that
+    follows edges reads the operand lists (most of the file). Scans run in Arrow, not in Python."""
+
+    _GROUP = {"op": "op", "ops": "op", "_op_code": "op", "scope": "scope", "scopes": "scope", "_scope_id": "scope",
+              "data": "data", "grad": "grad", "src": "edges", "dst": "edges", "local": "edges", "flow": "edges",
+              "multiplicity": "edges", "extra": "extra"}  # fmt: skip
+
+    def __init__(self, store, view):
+        self._store, self._view = store, view
+        info = store.views[view]
+        self._n, self._n_edges, self.loss, self._out = info["nodes"], info["edges"], info["loss_node"], None
+        self._load("ids")
+
+    def __getattr__(self, name):  # only for attributes not read yet
+        group = StoreData._GROUP.get(name)
+        if group is None:
+            raise AttributeError(name)
+        self._load(group)
+        return self.__dict__[name]
+
+    def _load(self, group):
         try:
-            table = self.file.read_row_groups(self.groups[view], columns=_READ)
-            return self._graph_data(view, table)
+            getattr(self, "_read_" + group)()
         except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as e:
-            raise TraceError(f"{self.path}: corrupt trace store ({_one_line(e)})") from None
+            raise TraceError(f"{self._store.path}: corrupt trace store ({_one_line(e)})") from None
 
-    def _graph_data(self, view, t):
-        info = self.views[view]
-        n = t.num_rows
-        gd = GraphData()
-        if n and not pc.all(pc.equal(t["id"], pa.array(range(n), pa.uint32()))).as_py():
+    def _read_ids(self):
+        n, view = self._n, self._view
+        ids = self._store.columns(view, ["id"])["id"]
+        if n and not pc.all(pc.equal(ids, pa.array(range(n), pa.uint32()))).as_py():
             raise ValueError(f"{view} node ids are not 0..{n - 1} in order")
-        gd.op, gd.ops = _codes(t["op"], "H")
-        gd.scope, gd.scopes = _codes(t["scope"], "I")
-        gd._op_code = {op: i for i, op in enumerate(gd.ops)}
-        gd._scope_id = {s: i for i, s in enumerate(gd.scopes)}
-        gd.data, gd.grad = _floats(t["data"]), _floats(t["grad"])
+        if not (isinstance(self.loss, int) and 0 <= self.loss < n):
+            raise ValueError(f"loss node {self.loss!r} is not a node")
+
+    def _read_op(self):
+        self.op, self.ops = _codes(self._store.columns(self._view, ["op"])["op"], "H")
+        self._op_code = {op: i for i, op in enumerate(self.ops)}
+
+    def _read_scope(self):
+        self.scope, self.scopes = _codes(self._store.columns(self._view, ["scope"])["scope"], "I")
+        self._scope_id = {s: i for i, s in enumerate(self.scopes)}
+
+    def _read_data(self):
+        self.data = _floats(self._store.columns(self._view, ["data"])["data"])
+
+    def _read_grad(self):
+        self.grad = _floats(self._store.columns(self._view, ["grad"])["grad"])
+
+    def _read_edges(self):
+        t = self._store.columns(self._view, ["operands", "local_grads", "grad_flows", "multiplicity"])
         operands = t["operands"].combine_chunks()
-        gd.src = _ints(operands.flatten(), "I")
-        gd.dst = _ints(pc.list_parent_indices(operands), "I")
-        gd.local = _floats(t["local_grads"].combine_chunks().flatten())
-        gd.flow = _floats(t["grad_flows"].combine_chunks().flatten())
-        if not (len(gd.local) == len(gd.flow) == len(gd.src) == info["edges"]):
-            raise ValueError(f"{view} has {len(gd.src)} operands, the metadata says {info['edges']} edges")
-        if gd.src and not pc.all(pc.less(_buffer(gd.src, pa.uint32()), _buffer(gd.dst, pa.uint32()))).as_py():
-            raise ValueError(f"an operand of the {view} view comes after its result")
-        _read_extras(gd, t)
-        _read_multiplicity(gd, t["multiplicity"].combine_chunks(), operands.offsets)
-        gd.loss = info["loss_node"]
-        if not (isinstance(gd.loss, int) and 0 <= gd.loss < n):
-            raise ValueError(f"loss node {gd.loss!r} is not a node")
-        return gd
+        src, dst = _ints(operands.flatten(), "I"), _ints(pc.list_parent_indices(operands), "I")
+        local = _floats(t["local_grads"].combine_chunks().flatten())
+        flow = _floats(t["grad_flows"].combine_chunks().flatten())
+        if not (len(local) == len(flow) == len(src) == self._n_edges):
+            raise ValueError(f"{self._view} has {len(src)} operands, the metadata says {self._n_edges} edges")
+        if src and not pc.all(pc.less(_buffer(src, pa.uint32()), _buffer(dst, pa.uint32()))).as_py():
+            raise ValueError(f"an operand of the {self._view} view comes after its result")
+        self.multiplicity = {}
+        _read_multiplicity(self, t["multiplicity"].combine_chunks(), operands.offsets)
+        self.src, self.dst, self.local, self.flow = src, dst, local, flow
+
+    def _read_extra(self):
+        self.extra = {}
+        _read_extras(self, self._store.columns(self._view, ["param", *_INTS, *_FLOATS, "extra"]))
+
+    def __len__(self):
+        return self._n
+
+    def n_edges(self):
+        return self._n_edges
+
+    def ids_in_scopes(self, sids):
+        return _where_in(_buffer(self.scope, pa.uint32()), sids)
+
+    def ids_with_op(self, op):
+        code = self._op_code.get(op)
+        return [] if code is None else _where_in(_buffer(self.op, pa.uint16()), [code])
+
+    def edges(self, ids=None):
+        if ids is None:
+            return super().edges()
+        ids = sorted(set(ids))
+        into = {e for n in ids for e in self._in_edges(n)}  # edges are ordered by their result
+        out = _where_in(_buffer(self.src, pa.uint32()), ids)  # one Arrow pass, no index of every edge
+        return ((self.src[e], self.dst[e], self.edge_attrs(e)) for e in sorted(into.union(out)))
+
+    def nonfinite(self):
+        data, grad = _buffer(self.data, pa.float64()), _buffer(self.grad, pa.float64())
+        bad_data, bad_grad = pc.invert(pc.is_finite(data)), pc.invert(pc.is_finite(grad))
+        first = pc.indices_nonzero(bad_data)
+        last = pc.indices_nonzero(bad_grad)
+        count = pc.sum(pc.or_(bad_data, bad_grad)).as_py() or 0
+        found = first[0].as_py() if len(first) else last[-1].as_py() if len(last) else None
+        return found, count
 
 
-_READ = ["id", "op", "data", "grad", "scope", "param", *_INTS, *_FLOATS, "extra", "operands", "local_grads",
-         "grad_flows", "multiplicity"]  # fmt: skip
+def _where_in(codes, values):
+    """Positions (a list) where the Arrow array `codes` holds one of `values`."""
+    if not values:
+        return []
+    wanted = pa.array(sorted(values), codes.type)
+    return pc.indices_nonzero(pc.is_in(codes, value_set=wanted)).to_pylist()
 
 
 def _one_line(e):

@@ -291,19 +291,7 @@ class Trace:
         """(where nan/inf starts, how many nodes are non-finite) in one pass over the columns. Where it
         starts is the first node whose value is not finite, else the last whose gradient is not (the
         first from the loss down), else None: the node `queries.first_nonfinite` describes."""
-        value = grad = None
-        count = 0
-        for i, (_, d, g, _) in enumerate(self.data(view).node_columns()):
-            if not math.isfinite(d):
-                count += 1
-                if value is None:
-                    value = i
-                if not math.isfinite(g):
-                    grad = i
-            elif not math.isfinite(g):
-                count += 1
-                grad = i
-        return (value if value is not None else grad), count
+        return self.data(view).nonfinite()
 
     def first_nonfinite(self, view="elementary"):
         """`queries.first_nonfinite` of the whole step: only the node found and its neighbours become a
