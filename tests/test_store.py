@@ -72,6 +72,17 @@ def test_store_round_trip_is_the_traced_graph(make, tmp_path):
     for view in loaded.views():
         assert loaded.size(view) == trace.size(view)
         assert_same_graph(trace.graph(view), loaded.graph(view))
+    for view in loaded.views():  # the partial reads: a fresh store, nothing but what each asks is read
+        gd, fresh = trace.data(view), load_trace(path)
+        assert fresh.nonfinite(view) == trace.nonfinite(view)
+        assert fresh.stage_nodes(("weights", "nll"), view) == trace.stage_nodes(("weights", "nll"), view)
+        assert fresh.data(view).ids_with_op("relu") == gd.ids_with_op("relu")
+        doubled = [gd.dst[e] for e in list(gd.multiplicity)[:3]]  # x * x: an edge of multiplicity 2
+        found = [n for n in (trace.nonfinite(view)[0],) if n is not None]
+        nodes = [gd.loss, 0, len(gd) // 2, *doubled, *found, *trace.stage_nodes(("nll",), view)[:5]]
+        columns = Trace(trace.meta, sources={view: gd})  # (trace.subgraph gives the whole graph once it is built)
+        assert_same_graph(columns.subgraph(nodes, view), fresh.subgraph(nodes, view))
+        assert "src" not in vars(fresh.data(view))  # the whole view's edges were never read
 
 
 def test_a_store_is_deterministic_and_json_still_loads(tmp_path):

@@ -274,9 +274,9 @@ class StoreData(GraphData):
         self._load(group)
         return self.__dict__[name]
 
-    def _load(self, group):
+    def _load(self, group, *args):
         try:
-            getattr(self, "_read_" + group)()
+            return getattr(self, "_read_" + group)(*args)
         except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as e:
             raise TraceError(f"{self._store.path}: corrupt trace store ({_one_line(e)})") from None
 
@@ -336,10 +336,37 @@ class StoreData(GraphData):
     def edges(self, ids=None):
         if ids is None:
             return super().edges()
+        if "src" not in self.__dict__:  # the edges are not in memory: read only those asked for
+            return iter(self._load("edges_near", ids))
         ids = sorted(set(ids))
         into = {e for n in ids for e in self._in_edges(n)}  # edges are ordered by their result
         out = _where_in(_buffer(self.src, pa.uint32()), ids)  # one Arrow pass, no index of every edge
         return ((self.src[e], self.dst[e], self.edge_attrs(e)) for e in sorted(into.union(out)))
+
+    def _read_edges_near(self, ids):
+        """(u, v, attrs) of the edges into and out of `ids`, in order, one row group at a time: its
+        operand lists are scanned in Arrow, and its gradients read only where such an edge is."""
+        wanted = pa.array(sorted(set(ids)), pa.uint32())
+        file, found, lo = self._store.file, [], 0
+        for k in self._store.groups[self._view]:
+            operands = file.read_row_group(k, columns=["operands"])["operands"].combine_chunks()
+            flat = operands.flatten()
+            result = pc.add(pc.cast(pc.list_parent_indices(operands), pa.uint32()), pa.scalar(lo, pa.uint32()))
+            hits = pc.indices_nonzero(pc.or_(pc.is_in(flat, value_set=wanted), pc.is_in(result, value_set=wanted)))
+            if len(hits):
+                t = file.read_row_group(k, columns=["local_grads", "grad_flows", "multiplicity"])
+                local, flow = (t[c].combine_chunks().flatten().take(hits).to_pylist() for c in ("local_grads", "grad_flows"))
+                multiplicity, starts = t["multiplicity"].combine_chunks(), operands.offsets
+                for u, v, lg, gf, p in zip(flat.take(hits).to_pylist(), result.take(hits).to_pylist(), local, flow, hits.to_pylist()):
+                    if not u < v:
+                        raise ValueError(f"an operand of the {self._view} view comes after its result")
+                    attrs = {"local_grad": lg, "grad_flow": gf}
+                    m = multiplicity[v - lo].as_py()
+                    if m is not None and m[p - starts[v - lo].as_py()] != 1:
+                        attrs["multiplicity"] = m[p - starts[v - lo].as_py()]
+                    found.append((u, v, attrs))
+            lo += len(operands)
+        return found
 
     def nonfinite(self):
         data, grad = _buffer(self.data, pa.float64()), _buffer(self.grad, pa.float64())
