@@ -19,12 +19,12 @@ contiguous, in row groups of their own, in id order. Pages carry CRC checksums, 
 import json
 import os
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from pathlib import Path
 
 from microtrace.engine.atomic import atomic_temp
 
-from microtrace.tracer.expand import NODE_EXTRAS, GraphData
+from microtrace.tracer.expand import NODE_EXTRAS, GraphData, node_attrs
 from microtrace.tracer.scopes import parse
 from microtrace.tracer.trace import FORMAT, TraceError
 from microtrace.tracer.validate import validate_graph
@@ -43,6 +43,7 @@ _INTS = ("row", "col", "key", "unit")
 _FLOATS = ("exponent", "new_data", "adam_m", "adam_v", "update_ratio")
 _SCOPE_INTS = ("pos", "layer", "head")
 _SCOPE_TEXT = ("block", "stage")
+_EXTRAS = ("param", *_INTS, *_FLOATS, "extra")  # the sparse columns
 
 
 def _require():
@@ -139,7 +140,7 @@ def _in_offsets(dst, n):
 
 def _extra_columns(extra):
     """The rare attributes as sparse columns: name -> (sorted ids, values)."""
-    cols = {name: ([], []) for name in ("param", *_INTS, *_FLOATS, "extra")}
+    cols = {name: ([], []) for name in _EXTRAS}
     for i in sorted(extra):
         x = extra[i]
         for name in ("param", "key", "unit", *_FLOATS):
@@ -318,7 +319,7 @@ class StoreData(GraphData):
 
     def _read_extra(self):
         self.extra = {}
-        _read_extras(self, self._store.columns(self._view, ["param", *_INTS, *_FLOATS, "extra"]))
+        _read_extras(self, self._store.columns(self._view, list(_EXTRAS)))
 
     def __len__(self):
         return self._n
@@ -332,6 +333,35 @@ class StoreData(GraphData):
     def ids_with_op(self, op):
         code = self._op_code.get(op)
         return [] if code is None else _where_in(_buffer(self.op, pa.uint16()), [code])
+
+    def nodes(self, ids=None):
+        if ids is None or "data" in self.__dict__:
+            return super().nodes(ids)
+        return iter(self._load("nodes_at", list(ids)))  # a few nodes: only their row groups are read
+
+    def _read_nodes_at(self, ids):
+        """(id, attrs) of `ids`, in that order, from the rows of the row groups that hold them."""
+        groups, file = self._store.groups[self._view], self._store.file
+        first = [0]  # the first id of each row group
+        for k in groups:
+            first.append(first[-1] + file.metadata.row_group(k).num_rows)
+        by_group = {}
+        for i in ids:
+            if not 0 <= i < self._n:
+                raise KeyError(f"no node {i}")
+            by_group.setdefault(bisect_right(first, i) - 1, []).append(i)
+        attrs = {}
+        for g, members in by_group.items():
+            rows = pa.array([i - first[g] for i in members], pa.uint32())
+            t = file.read_row_group(groups[g], columns=["op", "data", "grad", "scope", *_EXTRAS]).take(rows)
+            if sum(t[c].null_count for c in ("op", "data", "grad", "scope")):
+                raise ValueError("a node has no op, scope, value or gradient")
+            found = GraphData()  # its `extra`, keyed by position in `members`
+            _read_extras(found, t)
+            columns = zip(*(t[c].to_pylist() for c in ("op", "data", "grad", "scope")))
+            for k, (i, (op, data, grad, scope)) in enumerate(zip(members, columns)):
+                attrs[i] = node_attrs(op, data, grad, scope, found.extra.get(k))
+        return [(i, attrs[i]) for i in ids]
 
     def edges(self, ids=None):
         if ids is None:
@@ -419,7 +449,7 @@ def _floats(column):
 
 def _read_extras(gd, t):
     """The sparse columns back into `gd.extra`."""
-    for name in ("param", *_INTS, *_FLOATS, "extra"):
+    for name in _EXTRAS:
         col = t[name]
         if col.null_count == len(col):
             continue
