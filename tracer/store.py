@@ -283,8 +283,9 @@ class StoreData(GraphData):
 
     def _read_ids(self):
         n, view = self._n, self._view
-        ids = self._store.columns(view, ["id"])["id"]
-        if n and not pc.all(pc.equal(ids, pa.array(range(n), pa.uint32()))).as_py():
+        ids = pc.cast(self._store.columns(view, ["id"])["id"], pa.int64()).combine_chunks()
+        steps = pc.pairwise_diff(ids)[1:]  # 0, 1, 2...: the first is 0 and every next one more
+        if n and (ids.null_count or ids[0].as_py() != 0 or not pc.all(pc.equal(steps, 1), min_count=0).as_py()):
             raise ValueError(f"{view} node ids are not 0..{n - 1} in order")
         if not (isinstance(self.loss, int) and 0 <= self.loss < n):
             raise ValueError(f"loss node {self.loss!r} is not a node")
@@ -335,7 +336,7 @@ class StoreData(GraphData):
         return [] if code is None else _where_in(_buffer(self.op, pa.uint16()), [code])
 
     def nodes(self, ids=None):
-        if ids is None or "data" in self.__dict__:
+        if ids is None or {"op", "data", "grad", "scope", "extra"} <= self.__dict__.keys():
             return super().nodes(ids)
         return iter(self._load("nodes_at", list(ids)))  # a few nodes: only their row groups are read
 
@@ -399,7 +400,14 @@ class StoreData(GraphData):
         return found
 
     def nonfinite(self):
-        data, grad = _buffer(self.data, pa.float64()), _buffer(self.grad, pa.float64())
+        return self._load("nonfinite")
+
+    def _read_nonfinite(self):
+        """`GraphData.nonfinite` in Arrow, from the two columns (not kept: a scan needs no Python copy)."""
+        t = self._store.columns(self._view, ["data", "grad"])
+        data, grad = t["data"].combine_chunks(), t["grad"].combine_chunks()
+        if data.null_count or grad.null_count:
+            raise ValueError("a number is missing")
         bad_data, bad_grad = pc.invert(pc.is_finite(data)), pc.invert(pc.is_finite(grad))
         first = pc.indices_nonzero(bad_data)
         last = pc.indices_nonzero(bad_grad)
