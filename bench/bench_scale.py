@@ -7,6 +7,7 @@ time and peak memory (VmHWM). Targets for the ~1M-node step (issue 13): trace < 
 
 Run: python bench/bench_scale.py [--sizes 1x16x16,2x16x16,2x24x16,2x32x16] [--keep DIR]
      python bench/bench_scale.py --sizes 4x64x32 --only trace,inspect,focus   (13.8M nodes: minutes)
+     python bench/bench_scale.py --sizes 4x64x64x8 --only trace               (28.7M nodes)
 """
 
 import argparse
@@ -58,18 +59,18 @@ def run_command(args):
     return float(m.group(1)), int(m.group(2)) / 1024
 
 
-def make_run(folder, layers, width, context):
-    docs = folder / "long.txt"
-    docs.write_text("\n".join(a + b for a in WORDS for b in WORDS) + "\n")
+def make_run(folder, layers, width, context, heads=4):
+    docs = folder / "long.txt"  # every document at least as long as the context: all of it is used
+    docs.write_text("\n".join((a + b) * (1 + context // len(a + b)) for a in WORDS for b in WORDS) + "\n")
     run = folder / "run"
     run_command(["train", "--data", str(docs), "--steps", "2", "--n-layer", str(layers), "--n-embd", str(width),
-                 "--block-size", str(context), "--out", str(run), "--force", "--samples", "0", "--checkpoint-every", "1"])  # fmt: skip
+                 "--n-head", str(heads), "--block-size", str(context), "--out", str(run), "--force", "--samples", "0",
+                 "--checkpoint-every", "1"])  # fmt: skip
     return run
 
 
 def bench_size(size, folder, only):
-    layers, width, context = map(int, size.split("x"))
-    run = make_run(folder, layers, width, context)
+    run = make_run(folder, *map(int, size.split("x")))
     store = folder / "step.parquet"
     rows = {}
     for name, args in COMMANDS.items():
@@ -85,7 +86,7 @@ def bench_size(size, folder, only):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=SIZES, help="layers x width x context, comma-separated")
+    parser.add_argument("--sizes", default=SIZES, help="layers x width x context [x heads, default 4], comma-separated")
     parser.add_argument("--only", help="commands to time besides trace, comma-separated")
     parser.add_argument("--keep", help="keep runs, stores and figures in this folder")
     args = parser.parse_args()
