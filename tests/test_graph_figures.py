@@ -257,6 +257,24 @@ def test_guard_through_the_command(files, tmp_path):
 
 
 @needs_dot
+def test_a_png_past_the_pixel_limit_is_refused_before_it_is_drawn(files, tmp_path, monkeypatch):
+    """The layout's size at --dpi is checked before cairo allocates the image (one line, exit 2)."""
+    monkeypatch.setenv("MICROTRACE_MAX_PIXELS", "0.5")  # half a megapixel: the block view at 1200 dpi is far more
+    result = invoke("--trace", files / "elementary.json", "-o", tmp_path / "big.png", "--dpi", "1200")
+    line = one_line_error(result, 2)
+    assert "pixels at 1200 dpi, above the limit of 0.5 megapixels" in line and "MICROTRACE_MAX_PIXELS" in line
+    assert not (tmp_path / "big.png").exists()
+    width, height = (float(x.replace(",", "")) for x in re.search(r"be ([\d,]+) x ([\d,]+) pixels", line).groups())
+    # The size it refused is the size dot draws (less the page's padding): at 36 dpi the PNG has about
+    # those pixels / (1200/36).
+    monkeypatch.setenv("MICROTRACE_MAX_PIXELS", "1000")
+    result = invoke("--trace", files / "elementary.json", "-o", tmp_path / "small.png", "--dpi", "36")
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "small.png") as im:
+        assert 1 <= im.width / (width * 36 / 1200) < 1.05 and 1 <= im.height / (height * 36 / 1200) < 1.05
+
+
+@needs_dot
 def test_png_and_pdf_are_valid_files(trace, tmp_path):
     g = block_diagram(trace.collapse("block"))
     png = render(g, tmp_path / "b.png", dpi=60)

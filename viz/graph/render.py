@@ -20,11 +20,19 @@ from microtrace.engine.atomic import write_atomic
 
 FORMATS = (".svg", ".png", ".pdf", ".dot")
 DEFAULT_DPI = 144
+# A PNG of more pixels than this is refused before cairo allocates it (4 bytes a pixel: 400 MB). Graphviz's
+# own cap is 32,767 pixels a side, about 4 GB of image. MICROTRACE_MAX_PIXELS (megapixels) raises it.
+DEFAULT_MAX_MEGAPIXELS = 100
+PIXELS_ENV = "MICROTRACE_MAX_PIXELS"
 INSTALL_HINT = "install Graphviz: sudo apt-get install graphviz (Debian/Ubuntu) or brew install graphviz (macOS)"
 
 
 class RenderError(Exception):
     """The figure could not be made (bad extension, dot failed); one line for the user."""
+
+
+class TooManyPixels(RenderError):
+    """A PNG larger than the pixel limit; the message names its size and how to make it smaller."""
 
 
 class DotNotFound(RenderError):
@@ -67,19 +75,54 @@ def render_bytes(digraph: graphviz.Digraph | str, fmt: str, dpi: int | None = No
         raise DotNotFound(f"Graphviz's dot program is not on PATH: {INSTALL_HINT}")
     args = [exe, f"-T{_DEVICE[fmt]}"]
     if fmt == "png":
-        args.append(f"-Gdpi={int(dpi or DEFAULT_DPI)}")
+        dpi = int(dpi or DEFAULT_DPI)
+        check_pixels(_run_dot([exe, "-Tplain"], src, "lay out"), dpi)
+        args.append(f"-Gdpi={dpi}")
+    out = _run_dot(args, src, f"render {fmt}")
+    if fmt == "pdf":
+        out = fix_pdf_dates(out)
+    return out
+
+
+def _run_dot(args, src, what):
     env = dict(os.environ, SOURCE_DATE_EPOCH="0")  # cairo >= 1.17 dates PDFs by it; older ones are fixed below
     try:
         proc = subprocess.run(args, input=src, capture_output=True, env=env, check=False)
     except OSError as e:
-        raise RenderError(f"could not run {exe}: {e.strerror or e}") from None
+        raise RenderError(f"could not run {args[0]}: {e.strerror or e}") from None
     if proc.returncode != 0 or not proc.stdout:
         message = _first_error_line(proc.stderr) or f"exit code {proc.returncode}"
-        raise RenderError(f"dot failed to render {fmt}: {message}")
-    out = proc.stdout
-    if fmt == "pdf":
-        out = fix_pdf_dates(out)
-    return out
+        raise RenderError(f"dot failed to {what}: {message}")
+    return proc.stdout
+
+
+def max_pixels():
+    """The PNG pixel limit: $MICROTRACE_MAX_PIXELS megapixels, else the default."""
+    value = os.environ.get(PIXELS_ENV)
+    try:
+        megapixels = float(value) if value is not None else DEFAULT_MAX_MEGAPIXELS
+    except ValueError:
+        megapixels = float("nan")
+    if not 0 < megapixels < float("inf"):
+        raise RenderError(f"the environment variable {PIXELS_ENV} should be a number of megapixels above 0, got {value!r}")
+    return megapixels * 1e6
+
+
+def check_pixels(plain, dpi):
+    """TooManyPixels when the layout in `plain` (dot -Tplain: `graph SCALE WIDTH HEIGHT`, inches) drawn
+    at `dpi` would exceed `max_pixels()`: checked after the layout, before cairo allocates the image."""
+    fields = plain.split(b"\n", 1)[0].split()
+    try:
+        width, height = float(fields[2]) * dpi, float(fields[3]) * dpi
+    except (IndexError, ValueError):
+        raise RenderError("dot's layout could not be read") from None
+    limit = max_pixels()
+    if width * height > limit:
+        raise TooManyPixels(
+            f"the PNG would be {width:,.0f} x {height:,.0f} pixels at {dpi} dpi, above the limit of "
+            f"{limit / 1e6:g} megapixels; lower the dpi, draw less (a focus), write .svg or .pdf, "
+            f"or raise the limit with ${PIXELS_ENV} (megapixels)"
+        )
 
 
 # cairo draws PNG and PDF with antialiased text; the svg device is Graphviz's own (text as text, tooltips
