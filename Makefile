@@ -47,6 +47,7 @@ test-all: lint $(INSTALLED) dot
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 bench: $(INSTALLED)
 	$(PY) bench/run.py

@@ -26,7 +26,14 @@ from microtrace.viz.explore.page import build_explorer, explorer_graph  # noqa: 
 
 STEP = 50  # as bench_graph: "wanda" on the default data with seed 42
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 # In the page: the first contentful paint, then every collapsed view and up to 40 others opened in
 # turn (data unpacked, SVG in the DOM, player and colours applied), two searches, and 2 s of playing.

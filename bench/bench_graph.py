@@ -19,9 +19,9 @@ from microtrace.engine.data import load_dataset  # noqa: E402
 from microtrace.engine.train import TrainConfig, Trainer  # noqa: E402
 from microtrace.tracer import trace_step  # noqa: E402
 from microtrace.viz.graph.block import block_diagram  # noqa: E402
+from microtrace.viz.graph.render import render_bytes  # noqa: E402
 from microtrace.viz.graph.scalar import scalar_diagram  # noqa: E402
 from microtrace.viz.graph.select import focus_nodes  # noqa: E402
-from microtrace.viz.graph.render import render_bytes  # noqa: E402
 
 STEP = 50  # "wanda": a 7-token name on the default data with seed 42
 HEAD = "pos2/layer0/attn/head1"
@@ -61,7 +61,9 @@ def bench_graph():
     _, out["stage: dot -> SVG s"] = timed(render_bytes, stage, "svg")
     _, out["scalar head (fused): dot -> SVG s"] = timed(render_bytes, head, "svg")
     E = trace.graph()
-    _, out["scalar head (elementary): source + dot SVG s"] = timed(lambda: render_bytes(scalar_diagram(E, focus_nodes(E, HEAD)), "svg"))
+    _, out["scalar head (elementary): source + dot SVG s"] = timed(
+        lambda: render_bytes(scalar_diagram(E, focus_nodes(E, HEAD)), "svg")
+    )
     return out
 
 

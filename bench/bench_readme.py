@@ -22,8 +22,10 @@ MICROTRACE = Path(sys.executable).parent / "microtrace"
 COMMANDS = [
     ("train --steps 300 (First figure)", ["train", "--steps", "300", "--out", "runs/mine"]),
     ("report of step 120 of that run", ["report", "--run", "runs/mine", "--step", "120", "-o", "step120.html"]),
-    ("published run: makemore, 1000 steps", ["train", "--data", "makemore", "--seed", "42", "--steps", "1000",
-                                             "--out", "runs/published"]),
+    (
+        "published run: makemore, 1000 steps",
+        ["train", "--data", "makemore", "--seed", "42", "--steps", "1000", "--out", "runs/published"],
+    ),
 ]
 
 
@@ -37,8 +39,14 @@ def bench_readme():
             if "makemore" in args and not MAKEMORE.exists():
                 continue
             t0 = time.perf_counter()
-            subprocess.run([str(MICROTRACE), *args], cwd=tmp, env=env, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [str(MICROTRACE), *args],
+                cwd=tmp,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             results[f"{name} s"] = time.perf_counter() - t0
     return results
 

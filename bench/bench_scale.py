@@ -25,8 +25,30 @@ WORDS = ["internationalization", "characteristically", "electroencephalogram", "
 COMMANDS = {  # name -> arguments after `microtrace`; {t} is the store, {o} an output folder
     "trace": ["trace", "--run", "{run}", "--step", "1", "-o", "{t}"],
     "inspect": ["inspect", "--trace", "{t}"],
-    "focus": ["graph", "--trace", "{t}", "--level", "scalar", "--focus", "pos2/layer0/attn/head1", "-o", "{o}/head.svg"],
-    "around": ["graph", "--trace", "{t}", "--level", "scalar", "--around", "wpe[1,1]", "--hops", "1", "-o", "{o}/around.svg"],
+    "focus": [
+        "graph",
+        "--trace",
+        "{t}",
+        "--level",
+        "scalar",
+        "--focus",
+        "pos2/layer0/attn/head1",
+        "-o",
+        "{o}/head.svg",
+    ],
+    "around": [
+        "graph",
+        "--trace",
+        "{t}",
+        "--level",
+        "scalar",
+        "--around",
+        "wpe[1,1]",
+        "--hops",
+        "1",
+        "-o",
+        "{o}/around.svg",
+    ],
     "attention": ["attention", "--trace", "{t}", "-o", "{o}/attention.png"],
     "gradflow": ["gradflow", "--trace", "{t}", "-o", "{o}/gradflow.png"],
     "doctor": ["doctor", "--trace", "{t}"],
@@ -99,7 +121,10 @@ def main():
             t0 = time.perf_counter()
             nodes, size_bytes, rows = bench_size(size, folder, only)
             cells = "  ".join(f"{k} {s:.1f}s {mb:.0f}MB {1e6 * s / nodes:.1f}us" for k, (s, mb) in rows.items())
-            print(f"{size:>8} {nodes:>11,} {size_bytes / nodes:>10.1f}  {cells}  ({time.perf_counter() - t0:.0f} s in all)", flush=True)
+            print(
+                f"{size:>8} {nodes:>11,} {size_bytes / nodes:>10.1f}  {cells}  ({time.perf_counter() - t0:.0f} s in all)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,15 @@ def check_target(path):
         return "file"
     if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
         return "stream"
-    kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else \
-        "a block device" if stat.S_ISBLK(st.st_mode) else "not a regular file"
+    kind = (
+        "a directory"
+        if stat.S_ISDIR(st.st_mode)
+        else "a socket"
+        if stat.S_ISSOCK(st.st_mode)
+        else "a block device"
+        if stat.S_ISBLK(st.st_mode)
+        else "not a regular file"
+    )
     raise UnsafePath(f"{path} is {kind}; refusing to write there")
 
 
@@ -153,7 +160,7 @@ def remove_stale_temps(path):
     for name in names:
         if not (name.startswith(prefix) and name.endswith(".tmp")):
             continue
-        pid, _, n = name[len(prefix):-len(".tmp")].partition(".")
+        pid, _, n = name[len(prefix) : -len(".tmp")].partition(".")
         if not (pid.isdigit() and n.isdigit()) or pid_alive(int(pid)):
             continue
         tmp = path.with_name(name)

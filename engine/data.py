@@ -96,8 +96,10 @@ def makemore_dataset(url=None):
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, raw)
         except OSError as e:
-            raise DataError(f"cannot cache makemore's names.txt in {path.parent} ({e.strerror or e}); "
-                            "set MICROTRACE_CACHE to a writable folder, or pass a local file of names") from None
+            raise DataError(
+                f"cannot cache makemore's names.txt in {path.parent} ({e.strerror or e}); "
+                "set MICROTRACE_CACHE to a writable folder, or pass a local file of names"
+            ) from None
     dataset = read_docs(path)
     if dataset.sha256 != MAKEMORE_SHA256:
         raise DataError(f"{path} is not makemore's names.txt (its sha256 differs); delete it to download it again")
@@ -106,6 +108,7 @@ def makemore_dataset(url=None):
 
 def _download(url):
     """The bytes at `url`, refused unless they are makemore's names.txt (by sha256)."""
+
     def failed(reason):
         return DataError(f"could not download makemore's names.txt ({reason}); pass a local file of names instead")
 

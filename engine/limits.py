@@ -76,7 +76,6 @@ def check_model(config, limit_gb=None, raise_with=None):
         )
 
 
-
 def read_input(path):
     """The bytes of the input file `path`: OSError when it cannot be read, LimitError when it is not a
     regular file (a FIFO or a device would hang or never end) or is larger than `max_file_bytes`."""
@@ -90,8 +89,10 @@ def read_input(path):
         if not stat.S_ISREG(st.st_mode):
             raise LimitError(f"{path} is not a regular file (a device, a pipe or a socket); give a file")
         if st.st_size > limit:
-            raise LimitError(f"{path} is {st.st_size / 2**20:.0f} MB, above the limit of {limit / 2**20:g} MB; "
-                             f"raise it with ${FILE_ENV}")
+            raise LimitError(
+                f"{path} is {st.st_size / 2**20:.0f} MB, above the limit of {limit / 2**20:g} MB; "
+                f"raise it with ${FILE_ENV}"
+            )
         data = f.read(limit + 1)  # a file that grows while it is read still stops at the limit
     if len(data) > limit:
         raise LimitError(f"{path} is larger than the limit of {limit / 2**20:g} MB; raise it with ${FILE_ENV}")

@@ -76,8 +76,15 @@ def microtrace_version():
 # -- creating, opening, training ---------------------------------------------------------------------------
 
 
-def create_run(run_dir, dataset, train_config=TrainConfig(), model_options=None,
-               checkpoint_every=DEFAULT_CHECKPOINT_EVERY, overwrite=False, max_memory_gb=None):
+def create_run(
+    run_dir,
+    dataset,
+    train_config=TrainConfig(),
+    model_options=None,
+    checkpoint_every=DEFAULT_CHECKPOINT_EVERY,
+    overwrite=False,
+    max_memory_gb=None,
+):
     """Start a run in `run_dir`: write config.json, an empty losses.csv and the step-0 checkpoint.
 
     `dataset` is a `data.Dataset`; `model_options` are `GPTConfig` fields but vocab_size (n_embd, n_head,
@@ -372,8 +379,10 @@ class Run:
         (`on_step(done, total)` after each, for a progress bar). `step == steps` is the trained model,
         after the last update."""
         if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= self.steps:
-            raise RunError(f"step {step!r} is out of range: this run has steps 0 to {self.steps - 1} (0-based), "
-                           f"and {self.steps} is the trained model after the last update")
+            raise RunError(
+                f"step {step!r} is out of range: this run has steps 0 to {self.steps - 1} (0-based), "
+                f"and {self.steps} is the trained model after the last update"
+            )
         self.check_trained(step)
         earlier = [s for s in self.checkpoint_steps() if s <= step]
         if not earlier:
@@ -475,6 +484,7 @@ def _checksum(value):
 
 def _restore(run, checkpoint, path):
     """A Trainer rebuilt from the run's data and options, then given the checkpoint's state."""
+
     def bad(reason):
         return RunError(f"{path}: bad checkpoint: {reason}")
 
@@ -511,8 +521,9 @@ def _restore(run, checkpoint, path):
         for name, mat in sd.items():
             rows, cols = len(mat), len(mat[0])
             got = mats[name]
-            if not (isinstance(got, list) and len(got) == rows
-                    and all(isinstance(r, list) and len(r) == cols for r in got)):
+            if not (
+                isinstance(got, list) and len(got) == rows and all(isinstance(r, list) and len(r) == cols for r in got)
+            ):
                 raise bad(f"{key} {name} is not a {rows}x{cols} matrix")
             if not all(is_number(x) for r in got for x in r):
                 raise bad(f"{key} {name} holds something that is not a number")
@@ -575,6 +586,7 @@ def _read_json(path, what):
 
 def _check_config(config, path):
     """config.json has every field with a usable value (TrainConfig and GPTConfig check the values)."""
+
     def bad(reason):
         return RunError(f"{path}: bad run config: {reason}")
 

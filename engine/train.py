@@ -146,7 +146,9 @@ class Trainer:
             logits = model.forward(token_id, pos_id, keys, values)
             weights = [p.data for p in softmax([logit / temperature for logit in logits])]
             if not (all(map(math.isfinite, weights)) and sum(weights) > 0):
-                raise SampleError(f"cannot sample: the model's probabilities are not finite at temperature {temperature}")
+                raise SampleError(
+                    f"cannot sample: the model's probabilities are not finite at temperature {temperature}"
+                )
             token_id = rng.choices(range(tok.vocab_size), weights=weights)[0]
             if token_id == tok.bos:
                 break

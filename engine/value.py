@@ -30,7 +30,7 @@ NAN = math.nan
 def _pow(x, k):
     """x ** k on floats, with inf/nan where Python would raise or go complex."""
     try:
-        r = x ** k
+        r = x**k
     except ZeroDivisionError:  # 0.0 ** negative
         odd = float(k).is_integer() and int(k) % 2 == 1
         return math.copysign(INF, x) if odd else INF
@@ -220,9 +220,7 @@ def dot_pairs(node):
     """
     children, local_grads = node._children, node._local_grads
     if node._op == "dot":
-        return [
-            (children[j], children[j + 1], local_grads[j], local_grads[j + 1]) for j in range(0, len(children), 2)
-        ]
+        return [(children[j], children[j + 1], local_grads[j], local_grads[j + 1]) for j in range(0, len(children), 2)]
     if node._op == "lin":
         n = len(children) // 2
         return list(zip(children[:n], children[n:], local_grads[:n], local_grads[n:]))

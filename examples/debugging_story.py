@@ -23,8 +23,8 @@ from microtrace.engine.atomic import write_atomic
 from microtrace.engine.data import load_dataset
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
-from microtrace.viz.cli import cli
 from microtrace.tracer.doctor import diagnose, report
+from microtrace.viz.cli import cli
 
 HERE = Path(__file__).resolve().parent
 

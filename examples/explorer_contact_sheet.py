@@ -15,7 +15,14 @@ from playwright.sync_api import sync_playwright
 
 from microtrace.viz.draw import fonts
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 HEAD = "pos3/layer0/attn/head2"
 
 

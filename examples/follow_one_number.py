@@ -28,8 +28,8 @@ from microtrace.engine.atomic import write_atomic
 from microtrace.engine.data import load_dataset
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import top_paths, trace_step
-from microtrace.viz.graph.scalar import scalar_diagram
 from microtrace.viz.graph.render import DotNotFound, render
+from microtrace.viz.graph.scalar import scalar_diagram
 
 HERE = Path(__file__).resolve().parent
 
@@ -57,7 +57,9 @@ def walkthrough(G, target, path):
         else:
             local_text, product_text = "(the loss)", ""
         name = f"{d['param']}[{d['index'][0]},{d['index'][1]}]" if "param" in d else d["op"]
-        lines.append(f"| {i} | {n} | `{name}` | {d['scope']} | {d['data']:.6g} | {d['grad']:.6g} | {local_text} | {product_text} |")
+        lines.append(
+            f"| {i} | {n} | `{name}` | {d['scope']} | {d['data']:.6g} | {d['grad']:.6g} | {local_text} | {product_text} |"
+        )
     return "\n".join(lines) + "\n"
 
 

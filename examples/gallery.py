@@ -35,7 +35,17 @@ def main(argv=None):
         microtrace("train", "--steps", 600, "--out", run, "--samples", 0)
         microtrace("trace", "--run", run, "--step", STEP, "-o", step_file)
         microtrace("graph", "--trace", step_file, "-o", out / "block.svg")
-        microtrace("graph", "--trace", step_file, "--level", "scalar", "--focus", "pos2/layer0/attn/head1", "-o", out / "head.svg")
+        microtrace(
+            "graph",
+            "--trace",
+            step_file,
+            "--level",
+            "scalar",
+            "--focus",
+            "pos2/layer0/attn/head1",
+            "-o",
+            out / "head.svg",
+        )
         microtrace("attention", "--trace", step_file, "-o", out / "attention.png")
         microtrace("attention", "--trace", step_file, "--grad", "-o", out / "attention-grad.png")
         microtrace("attention", "--run", run, "--text", "emma", "--steps", "0:600:40", "-o", out / "emma.gif")

@@ -25,9 +25,9 @@ from microtrace.engine.data import load_dataset
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
 from microtrace.viz.graph.block import block_diagram
+from microtrace.viz.graph.render import DotNotFound, render
 from microtrace.viz.graph.scalar import scalar_diagram
 from microtrace.viz.graph.select import focus_nodes
-from microtrace.viz.graph.render import DotNotFound, render
 
 HERE = Path(__file__).resolve().parent
 
@@ -43,7 +43,9 @@ def main(argv=None):
     t0 = time.perf_counter()
     trainer = Trainer(load_dataset(None).docs, TrainConfig(steps=1000, seed=args.seed))
     trace = trace_step(trainer, args.steps)  # trains steps 0..steps-1 untraced, then traces one
-    print(f"step {trace.step}: {trace.meta['doc']!r}, loss {trace.loss:.4f}, {trace.graph().number_of_nodes():,} scalar nodes")
+    print(
+        f"step {trace.step}: {trace.meta['doc']!r}, loss {trace.loss:.4f}, {trace.graph().number_of_nodes():,} scalar nodes"
+    )
 
     fused = trace.graph("fused")  # one node per dot product: a head fits a screen
     figures = {

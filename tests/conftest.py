@@ -40,8 +40,20 @@ def run_dir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("run")
     data = tmp / "names.txt"
     data.write_text("\n".join(NAMES) + "\n")
-    args = ["train", "--data", str(data), "--steps", "6", *TINY, "--checkpoint-every", "3", "--samples", "0",
-            "--out", str(tmp / "run")]
+    args = [
+        "train",
+        "--data",
+        str(data),
+        "--steps",
+        "6",
+        *TINY,
+        "--checkpoint-every",
+        "3",
+        "--samples",
+        "0",
+        "--out",
+        str(tmp / "run"),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     return tmp / "run"

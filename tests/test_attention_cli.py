@@ -13,9 +13,8 @@ from PIL import Image
 from microtrace.engine.run import open_run
 from microtrace.tracer import trace_step, trace_text
 from microtrace.viz.attention import data as AT
-from microtrace.viz.draw import colormap as C
 from microtrace.viz.cli import cli
-
+from microtrace.viz.draw import colormap as C
 
 
 def invoke(*args):
@@ -76,11 +75,25 @@ def test_json_is_the_tracers_weight_nodes_and_pixels_follow_them(run_dir, tmp_pa
                 assert lum[row.index(max(row))] == max(lum)  # the brightest cell is the row's argmax
             # the masked upper triangle is not painted with any weight colour
             for q in range(len(rows) - 1):
-                assert img.getpixel(lay.cell_center(li, hi, q, len(rows) - 1)) not in {C.viridis(v) for r in rows for v in r}
+                assert img.getpixel(lay.cell_center(li, hi, q, len(rows) - 1)) not in {
+                    C.viridis(v) for r in rows for v in r
+                }
 
 
 def test_grad_and_text(run_dir, tmp_path):
-    ok("--run", run_dir, "--step", 3, "--text", "emma", "--grad", "--json", tmp_path / "g.json", "-o", tmp_path / "g.png")
+    ok(
+        "--run",
+        run_dir,
+        "--step",
+        3,
+        "--text",
+        "emma",
+        "--grad",
+        "--json",
+        tmp_path / "g.json",
+        "-o",
+        tmp_path / "g.png",
+    )
     record = json.loads((tmp_path / "g.json").read_text())
     G = trace_text(run_dir, 3, "emma").graph()
     assert record["tokens"] == ["<BOS>", "e", "m", "m", "a"] and record["text"] == "emma"
@@ -98,7 +111,10 @@ def test_grad_and_text(run_dir, tmp_path):
 def test_trace_file_works_without_the_run_and_matches_it(run_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
-    assert CliRunner().invoke(cli, ["trace", "--run", str(copy), "--step", "2", "-o", str(tmp_path / "s2.json")]).exit_code == 0
+    assert (
+        CliRunner().invoke(cli, ["trace", "--run", str(copy), "--step", "2", "-o", str(tmp_path / "s2.json")]).exit_code
+        == 0
+    )
     shutil.rmtree(copy)
     ok("--trace", tmp_path / "s2.json", "--json", tmp_path / "f.json", "-o", tmp_path / "f.png")
     ok("--run", run_dir, "--step", 2, "--json", tmp_path / "r.json", "-o", tmp_path / "r.png")
@@ -115,8 +131,19 @@ def test_per_token_and_values(run_dir, tmp_path):
 
 def test_steps_gif_contact_sheet_json_and_determinism(run_dir, tmp_path):
     for name in ("a", "b"):
-        ok("--run", run_dir, "--steps", "1:6:2", "--text", "mia", "--grad", "-o", tmp_path / f"{name}.gif",
-           "--json", tmp_path / f"{name}.json")
+        ok(
+            "--run",
+            run_dir,
+            "--steps",
+            "1:6:2",
+            "--text",
+            "mia",
+            "--grad",
+            "-o",
+            tmp_path / f"{name}.gif",
+            "--json",
+            tmp_path / f"{name}.json",
+        )
     gif = Image.open(tmp_path / "a.gif")
     assert gif.format == "GIF" and gif.n_frames == len(range(1, 6, 2))
     assert Image.open(tmp_path / "a-sheet.png").format == "PNG"
@@ -154,8 +181,14 @@ def test_same_inputs_give_identical_png_bytes(run_dir, tmp_path):
         (["--run", "{run}", "--step", "6", "-o", "{tmp}/x.png"], "is the trained model"),
         (["--run", "{run}", "--step", "-1", "--text", "ava", "-o", "{tmp}/x.png"], "out of range"),
         (["--run", "{run}", "--steps", "0:8:1", "-o", "{tmp}/x.gif"], "goes past the run"),
-        (["--run", "{run}", "--steps", "0:6:1", "--max-frames", "3", "-o", "{tmp}/x.gif"], "allow 6 frames if you mean it (--max-frames"),
-        (["--run", "{run}", "--steps", "0:6:1", "--max-frames", "301", "-o", "{tmp}/x.gif"], "301 is not in the range 1<=x<=300"),
+        (
+            ["--run", "{run}", "--steps", "0:6:1", "--max-frames", "3", "-o", "{tmp}/x.gif"],
+            "allow 6 frames if you mean it (--max-frames",
+        ),
+        (
+            ["--run", "{run}", "--steps", "0:6:1", "--max-frames", "301", "-o", "{tmp}/x.gif"],
+            "301 is not in the range 1<=x<=300",
+        ),
         (["--run", "{run}", "--steps", "3:3:1", "-o", "{tmp}/x.gif"], "is empty"),
         (["--run", "{run}", "--steps", "0:4:0", "-o", "{tmp}/x.gif"], "at least 1"),
         (["--run", "{run}", "--steps", "-1:4:1", "-o", "{tmp}/x.gif"], "not A:B:S"),

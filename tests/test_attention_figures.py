@@ -146,7 +146,9 @@ def test_masked_cells_have_the_background_colour():
     n = 6
     attention = random_attention(n, 2, 3, seed=1)
     for grad in (False, True):
-        data = attention if not grad else [[[[v - 0.2 for v in r] for r in rows] for rows in layer] for layer in attention]
+        data = (
+            attention if not grad else [[[[v - 0.2 for v in r] for r in rows] for rows in layer] for layer in attention]
+        )
         img = reopen(A.attention_grid(data, labels_for(n), grad=grad))
         lay = A.grid_layout(data, labels_for(n), grad=grad)
         for layer in range(2):
@@ -163,9 +165,7 @@ def test_masked_cells_have_the_background_colour():
 
 def test_size_follows_tokens_heads_layers_and_scale():
     def size(n, layers, heads, scale=1.0):
-        return A.attention_grid(
-            random_attention(n, layers, heads), labels_for(n), notes=False, scale=scale
-        ).size
+        return A.attention_grid(random_attention(n, layers, heads), labels_for(n), notes=False, scale=scale).size
 
     c = F.px(P.CELL, 1)
     w8, h8 = size(8, 2, 3)
@@ -306,8 +306,11 @@ def test_svg_is_the_same_figure_as_the_png():
     assert sum(1 for t in tips if t.startswith("query ")) == 2 * sum(range(1, 6))  # every cell has its value
     lay = A.grid_layout(attention, labels, title="a <title> & more")
     x0, y0, x1, y1 = lay.cell_box(0, 1, 4, 2)
-    cell = next(r for r in root.iter("{http://www.w3.org/2000/svg}rect")
-                if (r.get("x"), r.get("y")) == (str(x0), str(y0)) and r.find("s:title", ns) is not None)
+    cell = next(
+        r
+        for r in root.iter("{http://www.w3.org/2000/svg}rect")
+        if (r.get("x"), r.get("y")) == (str(x0), str(y0)) and r.find("s:title", ns) is not None
+    )
     assert cell.get("fill") == C.hex_color(image.getpixel((x0 + 3, y0 + 3)))
 
 
@@ -454,7 +457,10 @@ def test_per_token_strips_reject_missing_layer_or_head(kwargs):
 
 
 def small_frames(count):
-    return [A.attention_grid(random_attention(3 + i % 3, 1, 2, seed=i), labels_for(3 + i % 3), notes=False) for i in range(count)]
+    return [
+        A.attention_grid(random_attention(3 + i % 3, 1, 2, seed=i), labels_for(3 + i % 3), notes=False)
+        for i in range(count)
+    ]
 
 
 def test_gif_has_every_frame_padded_to_one_size_and_is_deterministic(tmp_path):
@@ -522,8 +528,17 @@ def test_from_trace_graph_reads_weight_nodes():
     for h in range(2):
         for q in range(3):
             for k in range(q + 1):
-                nodes.append({"stage": "weights", "key": k, "pos": q, "layer": 0, "head": h,
-                              "data": attention[0][h][q][k], "grad": -attention[0][h][q][k]})
+                nodes.append(
+                    {
+                        "stage": "weights",
+                        "key": k,
+                        "pos": q,
+                        "layer": 0,
+                        "head": h,
+                        "data": attention[0][h][q][k],
+                        "grad": -attention[0][h][q][k],
+                    }
+                )
     g = FakeGraph({"format": FORMAT, "chars": ["<BOS>", "a", "b", "<BOS>"]}, nodes)
     got, labels = A.from_trace_graph(g)
     assert got == attention and labels == ["<BOS>", "a", "b"]

@@ -39,15 +39,29 @@ def test_export_formats_from_run_or_trace_file(run_dir, tmp_path):
         ET.parse(tmp_path / name)
     H = nx.read_graphml(tmp_path / "g.graphml")
     assert H.number_of_nodes() == load_trace(trace_file).graph().number_of_nodes()
-    result = invoke("export", "--run", run_dir, "--step", 2, "--level", "block", "-f", "json", "-o", tmp_path / "b.json")
+    result = invoke(
+        "export", "--run", run_dir, "--step", 2, "--level", "block", "-f", "json", "-o", tmp_path / "b.json"
+    )
     assert result.exit_code == 0, result.output
     blocks = json.loads((tmp_path / "b.json").read_text())
     assert any(n["id"] == "pos0/layer0/attn" for n in blocks["nodes"])
 
 
 def test_inspect_reports_and_answers(run_dir):
-    result = invoke("inspect", "--run", run_dir, "--step", 1, "--json", "--paths", "layer0.attn_wv[0,0]", "-k", 2,
-                    "--scope", "pos1/layer0/attn/head0/weights")
+    result = invoke(
+        "inspect",
+        "--run",
+        run_dir,
+        "--step",
+        1,
+        "--json",
+        "--paths",
+        "layer0.attn_wv[0,0]",
+        "-k",
+        2,
+        "--scope",
+        "pos1/layer0/attn/head0/weights",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["first_nonfinite"] is None and len(report["paths"]) == 2

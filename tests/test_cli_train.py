@@ -11,9 +11,8 @@ from conftest import MAKEMORE, PUBLISHED_LOG, TINY, WORDS, needs_shared
 from microtrace.engine.data import load_dataset
 from microtrace.engine.run import create_run, open_run, train
 from microtrace.engine.train import TrainConfig
-from microtrace.viz.cli import train as cli_train
 from microtrace.viz.cli import cli
-
+from microtrace.viz.cli import train as cli_train
 
 
 def invoke(args):
@@ -78,8 +77,13 @@ def test_resume_prints_the_rest_and_the_same_samples(tmp_path, data_file):
     full = invoke(train_args(data_file, tmp_path / "full", 5, "--checkpoint-every", "2", "--samples", "5"))
     assert full.exit_code == 0, full.output
 
-    run = create_run(tmp_path / "cut", load_dataset(data_file), TrainConfig(steps=5),
-                     dict(n_embd=8, n_head=2, n_layer=1, block_size=8), checkpoint_every=2)
+    run = create_run(
+        tmp_path / "cut",
+        load_dataset(data_file),
+        TrainConfig(steps=5),
+        dict(n_embd=8, n_head=2, n_layer=1, block_size=8),
+        checkpoint_every=2,
+    )
 
     def stop(k, loss):
         if k == 2:
@@ -91,7 +95,7 @@ def test_resume_prints_the_rest_and_the_same_samples(tmp_path, data_file):
     assert resumed.exit_code == 0, resumed.output
     full_lines, resumed_lines = full.stdout.splitlines(), resumed.stdout.splitlines()
     assert resumed_lines[:3] == full_lines[:3]
-    assert resumed_lines[3:] == full_lines[3 + 2:]  # steps 3..5 (after the step-2 checkpoint), then samples
+    assert resumed_lines[3:] == full_lines[3 + 2 :]  # steps 3..5 (after the step-2 checkpoint), then samples
     assert "resuming" in resumed.stderr
 
 
@@ -137,8 +141,9 @@ def test_divergence_exits_1_naming_the_step_and_keeps_checkpoints(tmp_path, data
     assert len(stderr) == 1
     k = open_run(out).stopped_at()
     assert k is not None
-    assert stderr[0].startswith(f"Error: training stopped at step {k} (0-based; the log's line 'step {k + 1} / 30'): "
-                                "the loss is ")
+    assert stderr[0].startswith(
+        f"Error: training stopped at step {k} (0-based; the log's line 'step {k + 1} / 30'): the loss is "
+    )
     last = result.stdout.splitlines()[-1]
     assert re.fullmatch(rf"step {k + 1:4d} /   30 \| loss (nan|inf|-inf)", last)
     assert open_run(out).checkpoint_steps() == list(range(k + 1))

@@ -15,14 +15,13 @@ from microtrace.engine.data import load_dataset
 from microtrace.engine.run import open_run
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, trace_step
-from microtrace.viz.gradflow import matrices as GF
-from microtrace.viz.cli import cli
 from microtrace.tracer.doctor import STATE_CHECKS, diagnose
 from microtrace.tracer.gradcheck import gradcheck, relative_error
-from microtrace.viz.gradflow.positions import position_data, positions_layout
 from microtrace.tracer.gradstats import range_stats, read_stats_csv
 from microtrace.tracer.steps import parse_steps
-
+from microtrace.viz.cli import cli
+from microtrace.viz.gradflow import matrices as GF
+from microtrace.viz.gradflow.positions import position_data, positions_layout
 
 
 def invoke(*args):
@@ -33,8 +32,9 @@ def _train(tmp, name, *extra):
     data = tmp / "names.txt"
     data.write_text("\n".join(NAMES) + "\n")
     out = tmp / name
-    result = invoke("train", "--data", data, "--steps", 6, *TINY, "--checkpoint-every", 3, "--samples", 0,
-                    "--out", out, *extra)
+    result = invoke(
+        "train", "--data", data, "--steps", 6, *TINY, "--checkpoint-every", 3, "--samples", 0, "--out", out, *extra
+    )
     return out, result
 
 

@@ -25,10 +25,19 @@ from microtrace.viz.cli.explore import explore
 from microtrace.viz.explore.page import build_explorer, compact_svg, explorer_graph
 from microtrace.viz.explore.views import build_views
 
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra: pip install -e '.[test]'")
+playwright = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is in the test extra: pip install -e '.[test]'"
+)
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 SCRIPTS = Path(__file__).parent / "scripts"
 DOCS = ["olivia", "emma", "lola"]  # step 1 reads "lola": wte row 3 ("l") takes part
 LIMIT = 40
@@ -132,7 +141,9 @@ class Opened:
             time.sleep(0.02)
 
     def view_key(self):
-        return self.js("window.explorer.state.view >= 0 && JSON.parse(document.getElementById('index').textContent).views[window.explorer.state.view].key")
+        return self.js(
+            "window.explorer.state.view >= 0 && JSON.parse(document.getElementById('index').textContent).views[window.explorer.state.view].key"
+        )
 
     def inspector(self, key):
         return self.page.locator(f'#inspector td[data-key="{key}"]').first.inner_text()
@@ -173,7 +184,10 @@ def test_expand_position_attention_head_then_a_scalar(opened, G):
     opened.open_item("cluster_pos1/layer0/attn/head1")
     assert opened.view_key() == "pos1/layer0/attn/head1"
     crumbs = opened.page.locator("#crumbs").inner_text()
-    assert crumbs.split(" › ") == ["the step", "pos1", "pos1/layer0", "pos1/layer0/attn", "pos1/layer0/attn/head1"] or "pos1/layer0/attn" in crumbs
+    assert (
+        crumbs.split(" › ") == ["the step", "pos1", "pos1/layer0", "pos1/layer0/attn", "pos1/layer0/attn/head1"]
+        or "pos1/layer0/attn" in crumbs
+    )
     titles = opened.js("[...document.querySelectorAll('#stage g.node > title')].map(t => t.textContent)")
     ids = sorted(int(t[1:]) for t in titles if t.startswith("n"))
     assert ids and all(G.nodes[n]["scope"].startswith("pos1/layer0/attn/head1") for n in ids)
@@ -232,7 +246,9 @@ def test_backward_player_lights_every_node_with_a_gradient(opened, G):
     opened.until("window.explorer.state.data && window.explorer.state.data.nodes")
     N = G.number_of_nodes()
     opened.js(f"window.explorer.seek({N})")  # the end of the forward pass
-    drawn = opened.js("[...document.querySelectorAll('#stage g.node > title')].map(t => t.textContent).filter(t => /^n\\d+$/.test(t))")
+    drawn = opened.js(
+        "[...document.querySelectorAll('#stage g.node > title')].map(t => t.textContent).filter(t => /^n\\d+$/.test(t))"
+    )
     assert opened.js("document.querySelectorAll('#stage g.node.p-grad').length") == 0
     seen = 0
     while opened.js("window.explorer.state.t") < 2 * N:
@@ -295,7 +311,12 @@ def test_compare_finds_the_first_difference(browser, files, G, other):
         assert f"#{first} " in text + " " and "value" in text
         o.page.locator("#first-diff a").click()
         o.until(f"window.explorer.state.sel === {first}")
-        fills = lambda: o.js("[...document.querySelectorAll('#stage g.node > polygon, #stage g.node > path, #stage g.node > rect')].map(p => p.getAttribute('fill'))")  # noqa: E731
+
+        def fills():
+            return o.js(
+                "[...document.querySelectorAll('#stage g.node > polygon, #stage g.node > path, #stage g.node > rect')].map(p => p.getAttribute('fill'))"
+            )
+
         before = fills()
         o.page.select_option("#colour", "gratio")
         assert fills() != before
@@ -315,7 +336,9 @@ def test_compact_svg_keeps_the_numbers_written_on_nodes():
     assert ">data 0.12345<" in out and '<g class="node">' in out
     # Graphviz's rounded box (8 curves) becomes a <rect> with the same corners
     box = "M20,-10C20,-10 6,-10 6,-10 3,-10 0,-7 0,-4 0,-4 0,4 0,4 0,7 3,10 6,10 6,10 20,10 20,10 23,10 26,7 26,4 26,4 26,-4 26,-4 26,-7 23,-10 20,-10"
-    out = compact_svg(f'<svg>\n<g class="node">\n<title>n1</title>\n<path fill="#fff" stroke="#000" d="{box}"/>\n</g>\n</svg>')
+    out = compact_svg(
+        f'<svg>\n<g class="node">\n<title>n1</title>\n<path fill="#fff" stroke="#000" d="{box}"/>\n</g>\n</svg>'
+    )
     assert '<rect fill="#fff" stroke="#000" x="0" y="-10" width="26" height="20" rx="6"/>' in out
 
 
@@ -371,7 +394,9 @@ def test_the_report_links_to_the_explorer(trace):
 
 
 def test_works_inside_an_iframe(browser, files):
-    (files / "blog.html").write_text('<!DOCTYPE html><p>A step:</p><iframe src="step.html#t=5" width="900" height="600"></iframe>')
+    (files / "blog.html").write_text(
+        '<!DOCTYPE html><p>A step:</p><iframe src="step.html#t=5" width="900" height="600"></iframe>'
+    )
     page = browser.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -412,7 +437,11 @@ def test_a_scripts_groups_that_are_not_scope_paths_open_into_their_own_nodes():
     G = explorer_graph(t)
     views, index = build_views(t, G, 150)
     blocks = list(t.collapse("block", G.graph["view"]))
-    by_name = [b for b in blocks if not b.startswith("param") and not any(s == b or s.startswith(b + "/") for _, s in G.nodes(data="scope"))]
+    by_name = [
+        b
+        for b in blocks
+        if not b.startswith("param") and not any(s == b or s.startswith(b + "/") for _, s in G.nodes(data="scope"))
+    ]
     assert by_name, "the script has groups that are no scope path (pos3/gpt/layer0/softmax gathers the heads)"
     for b in blocks:
         assert b in index, f"block group {b} does not open"

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import NAMES, SMALL
+from microtrace.engine.data import visible
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import export, load_trace, save_trace, trace_step
-from microtrace.engine.data import visible
 from microtrace.viz.cli import cli
 
 GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
@@ -150,8 +150,10 @@ def test_gexf_labels_names_and_graph_attributes(nan_trace, tmp_path):
     meta = json.loads(root.find(f"{GEXF}meta/{GEXF}description").text, parse_constant=_refuse)
     assert {"step", "doc", "loss", "config"} <= meta.keys() and meta["config"] == G.graph["config"]
     graph = root.find(f"{GEXF}graph")
-    titles = {a.get("id"): (a.get("title"), a.get("type"))
-              for a in graph.findall(f"{GEXF}attributes[@class='node']/{GEXF}attribute")}
+    titles = {
+        a.get("id"): (a.get("title"), a.get("type"))
+        for a in graph.findall(f"{GEXF}attributes[@class='node']/{GEXF}attribute")
+    }
     names = {t for t, _ in titles.values()}
     assert "key" in names and "networkx_key" not in names  # the trace's own attribute names
     assert {"op", "scope", "data", "grad", "index_row", "index_col"} <= names
@@ -174,7 +176,7 @@ def test_gexf_labels_names_and_graph_attributes(nan_trace, tmp_path):
 def test_any_character_is_valid_xml(tmp_path):
     import networkx as nx
 
-    G = nx.DiGraph(doc="a\x01b\x0bc\ud800\ufffe <&>\"")
+    G = nx.DiGraph(doc='a\x01b\x0bc\ud800\ufffe <&>"')
     G.add_node(0, op="const", scope="x\x02y", data=1.0, grad=0.0)
     for fmt in ("graphml", "gexf"):
         export(G, tmp_path / f"g.{fmt}", fmt)
@@ -226,6 +228,8 @@ def test_model_explorer_without_the_package_is_one_line(nan_trace, tmp_path, mon
     path = tmp_path / "t.json"
     save_trace(nan_trace, path)
     monkeypatch.setattr(builtins, "__import__", no_explorer)
-    result = CliRunner().invoke(cli, ["export", "--trace", str(path), "-f", "model-explorer", "-o", str(tmp_path / "m.json")])
+    result = CliRunner().invoke(
+        cli, ["export", "--trace", str(path), "-f", "model-explorer", "-o", str(tmp_path / "m.json")]
+    )
     assert result.exit_code == 2 and "pip install 'microtrace[explorer]'" in result.stderr
     assert not (tmp_path / "m.json").exists()

@@ -21,13 +21,13 @@ from PIL import Image
 from conftest import SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, top_paths, trace_step
+from microtrace.viz.cli.graph import graph
 from microtrace.viz.draw import numfmt
 from microtrace.viz.graph import style as gs
-from microtrace.viz.cli.graph import graph
 from microtrace.viz.graph.block import block_diagram, edge_kind
+from microtrace.viz.graph.render import DotNotFound, RenderError, fix_pdf_dates, render, render_bytes
 from microtrace.viz.graph.scalar import scalar_diagram
 from microtrace.viz.graph.select import ViewTooLarge, check_size, collapse_paths, focus_collapsed, focus_nodes
-from microtrace.viz.graph.render import DotNotFound, RenderError, fix_pdf_dates, render, render_bytes
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
@@ -103,7 +103,9 @@ def test_block_view_svg_has_every_scope_cluster_and_tooltip(trace, files, tmp_pa
     assert set(edges) == {f"{u}->{v}" for u, v in drawn}
     d = C.nodes["pos1/layer0/attn"]
     tip = nodes["pos1/layer0/attn"]["tooltip"]
-    assert f"grad_norm: {d['grad_norm']!r}" in tip and f"nodes: {d['count']:,}" in tip and "scope: pos1/layer0/attn" in tip
+    assert (
+        f"grad_norm: {d['grad_norm']!r}" in tip and f"nodes: {d['count']:,}" in tip and "scope: pos1/layer0/attn" in tip
+    )
     assert "attn" in nodes["pos1/layer0/attn"]["text"] and f"{d['count']:,} ops" in nodes["pos1/layer0/attn"]["text"]
     assert numfmt.fixed(d["grad_norm"]) in nodes["pos1/layer0/attn"]["text"]
     # the KV cache: every earlier position's attention feeds every later one
@@ -117,7 +119,9 @@ def test_edge_pen_width_grows_with_the_gradient_flow(trace, files, tmp_path):
     assert invoke("--trace", files / "elementary.json", "--level", "stage", "-o", out).exit_code == 0
     C = trace.collapse("stage")
     _, edges, _ = svg_parts(out)
-    pairs = sorted((C.edges[u, v]["grad_flow_abs"], edges[f"{u}->{v}"]["width"]) for u, v in C.edges if f"{u}->{v}" in edges)
+    pairs = sorted(
+        (C.edges[u, v]["grad_flow_abs"], edges[f"{u}->{v}"]["width"]) for u, v in C.edges if f"{u}->{v}" in edges
+    )
     assert len(pairs) > 100
     widths = [w for _, w in pairs]
     assert all(a <= b + 1e-9 for a, b in zip(widths, widths[1:]))
@@ -186,7 +190,12 @@ def test_scalar_view_of_a_head_shows_values_grads_ops_and_stubs(trace, files, tm
     assert values == inside - consts  # constants are written in their op
     assert ops == {n for n in inside if F.nodes[n]["op"] not in ("param", "const", "leaf")}
     stubs = [k for k in nodes if k.startswith("stub_")]
-    outside_in = {F.nodes[u]["scope"].split("/", 1)[1] for n in inside for u in F.predecessors(n) if u not in inside and F.nodes[u]["op"] != "const"}
+    outside_in = {
+        F.nodes[u]["scope"].split("/", 1)[1]
+        for n in inside
+        for u in F.predecessors(n)
+        if u not in inside and F.nodes[u]["op"] != "const"
+    }
     assert sum(k.startswith("stub_in") for k in stubs) == len(outside_in)  # q, k, v: one stub each
     assert any("to pos2/layer0/attn/wo" in nodes[k]["text"] for k in stubs)
     assert {c.split("/")[-1] for c in clusters} == {"logits", "weights", "out"}
@@ -206,7 +215,9 @@ def test_scalar_view_of_a_head_shows_values_grads_ops_and_stubs(trace, files, tm
 @needs_dot
 def test_scalar_view_around_a_parameter_entry(trace, files, tmp_path):
     out = tmp_path / "around.svg"
-    result = invoke("--trace", files / "elementary.json", "--level", "scalar", "--around", "wpe[1,1]", "--hops", 1, "-o", out)
+    result = invoke(
+        "--trace", files / "elementary.json", "--level", "scalar", "--around", "wpe[1,1]", "--hops", 1, "-o", out
+    )
     assert result.exit_code == 0, result.output
     G = trace.graph()
     p = next(n for n, d in G.nodes(data=True) if d.get("param") == "wpe" and d["index"] == [1, 1])
@@ -247,7 +258,9 @@ def test_guard_refuses_big_scalar_views_with_a_narrower_focus(trace):
 
 
 def test_guard_through_the_command(files, tmp_path):
-    result = invoke("--trace", files / "elementary.json", "--level", "scalar", "--focus", "pos1", "-o", tmp_path / "x.svg")
+    result = invoke(
+        "--trace", files / "elementary.json", "--level", "scalar", "--focus", "pos1", "-o", tmp_path / "x.svg"
+    )
     line = one_line_error(result, 2)
     assert "nodes, more than --max-nodes 2,000" in line and "--focus pos1/" in line and "--level block" in line
     assert not (tmp_path / "x.svg").exists()
@@ -338,7 +351,16 @@ def test_missing_dot_through_the_installed_command(files, tmp_path):
     empty.mkdir()
     env = dict(os.environ, PATH=str(empty))
     code = "from microtrace.viz.cli import main; main()"
-    args = [sys.executable, "-c", code, "graph", "--trace", str(files / "elementary.json"), "-o", str(tmp_path / "f.png")]
+    args = [
+        sys.executable,
+        "-c",
+        code,
+        "graph",
+        "--trace",
+        str(files / "elementary.json"),
+        "-o",
+        str(tmp_path / "f.png"),
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 3, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
@@ -382,7 +404,19 @@ def test_works_from_a_run_directory(tmp_path):
     result = CliRunner().invoke(cli, [str(a) for a in train])
     assert result.exit_code == 0, result.output
     out = tmp_path / "s.svg"
-    args = ["graph", "--run", tmp_path / "run", "--step", 1, "--level", "scalar", "--focus", "pos1/layer0/attn/head0", "-o", out]
+    args = [
+        "graph",
+        "--run",
+        tmp_path / "run",
+        "--step",
+        1,
+        "--level",
+        "scalar",
+        "--focus",
+        "pos1/layer0/attn/head0",
+        "-o",
+        out,
+    ]
     result = CliRunner().invoke(cli, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     nodes, _, _ = svg_parts(out)

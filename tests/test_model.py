@@ -17,8 +17,15 @@ def test_default_model_has_microgpts_4192_parameters():
     model = GPT(GPTConfig(vocab_size=27), random.Random(0))
     assert len(model.params) == 4192
     assert [n for n, _, _ in matrix_shapes(model.config)] == [
-        "wte", "wpe", "lm_head", "layer0.attn_wq", "layer0.attn_wk", "layer0.attn_wv",
-        "layer0.attn_wo", "layer0.mlp_fc1", "layer0.mlp_fc2",
+        "wte",
+        "wpe",
+        "lm_head",
+        "layer0.attn_wq",
+        "layer0.attn_wk",
+        "layer0.attn_wv",
+        "layer0.attn_wo",
+        "layer0.mlp_fc1",
+        "layer0.mlp_fc2",
     ]
 
 
@@ -94,10 +101,18 @@ def test_published_microgpt_run_line_for_line():
     """Seed 42 on microGPT's names: all 1,000 printed losses and the 20 samples (about 25 s)."""
     published = PUBLISHED_LOG.read_text().splitlines()
     trainer = Trainer(read_docs(MAKEMORE).docs, TrainConfig(steps=1000, seed=42))
-    lines = [f"num docs: {len(trainer.docs)}", f"vocab size: {trainer.tokenizer.vocab_size}", f"num params: {len(trainer.model.params)}"]
+    lines = [
+        f"num docs: {len(trainer.docs)}",
+        f"vocab size: {trainer.tokenizer.vocab_size}",
+        f"num params: {len(trainer.model.params)}",
+    ]
     for step in range(1000):
         lines.append(f"step {step + 1:4d} / {1000:4d} | loss {trainer.train_step():.4f}")
-    assert lines[3:6] == ["step    1 / 1000 | loss 3.3660", "step    2 / 1000 | loss 3.4243", "step    3 / 1000 | loss 3.1778"]
+    assert lines[3:6] == [
+        "step    1 / 1000 | loss 3.3660",
+        "step    2 / 1000 | loss 3.4243",
+        "step    3 / 1000 | loss 3.1778",
+    ]
     samples = [f"sample {i + 1:2d}: {trainer.sample()}" for i in range(20)]
     assert lines == [line for line in published if line.startswith(("num ", "vocab ", "step "))]
     assert samples == [line for line in published if line.startswith("sample ")]

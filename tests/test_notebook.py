@@ -16,7 +16,9 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "notebook.ipynb"
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
 def test_the_example_notebook_runs_and_shows_every_figure(tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     shown = []
     for cell in nb.cells:
         if cell.cell_type != "code":

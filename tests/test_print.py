@@ -2,8 +2,8 @@
 lowest colour visible, gradients printed in --grad cells (or a note saying why not), progress bars only
 on a terminal, and a --steps range that asks for --max-frames."""
 
-import subprocess
 import shutil
+import subprocess
 
 import pytest
 from click.testing import CliRunner
@@ -14,8 +14,7 @@ from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
 from microtrace.viz import graph_figure
 from microtrace.viz.attention import data as AT
-from microtrace.viz.cli import cli
-from microtrace.viz.cli import common
+from microtrace.viz.cli import cli, common
 from microtrace.viz.draw import colormap
 from microtrace.viz.graph import style as gs
 
@@ -32,6 +31,7 @@ def _contrast(a, b):
         def ch(v):
             v /= 255
             return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
         r, g, b_ = map(ch, rgb)
         return 0.2126 * r + 0.7152 * g + 0.0722 * b_
 
@@ -59,7 +59,7 @@ def test_parameter_matrices_in_model_order_in_both_directions(trace, rankdir):
     for line in out.splitlines():
         parts = line.split()
         if parts[0] == "node" and parts[1].startswith('"param/'):
-            at[parts[1].strip('"')[len("param/"):]] = (float(parts[2]), float(parts[3]))
+            at[parts[1].strip('"')[len("param/") :]] = (float(parts[2]), float(parts[3]))
     # matrices drawn in the same rank (one column in LR, one row in TB) read in model order
     across = 1 if rankdir == "LR" else 0  # the coordinate along a rank
     ranks = {}
@@ -87,8 +87,23 @@ def test_progress_bars_only_on_a_terminal(tmp_path, monkeypatch):
     run = tmp_path / "run"
     words = tmp_path / "words.txt"
     words.write_text("\n".join(NAMES) + "\n")
-    args = ["train", "--data", str(words), "--steps", "6", "--n-embd", "8", "--n-head", "2", "--block-size", "8",
-            "--samples", "0", "--out", str(run)]
+    args = [
+        "train",
+        "--data",
+        str(words),
+        "--steps",
+        "6",
+        "--n-embd",
+        "8",
+        "--n-head",
+        "2",
+        "--block-size",
+        "8",
+        "--samples",
+        "0",
+        "--out",
+        str(run),
+    ]
     assert CliRunner().invoke(cli, args).exit_code == 0
     command = ["gradflow", "--run", str(run), "--steps", "0:4", "--jobs", "1", "-o", str(tmp_path / "f.png")]
     result = CliRunner().invoke(cli, command)
@@ -101,7 +116,7 @@ def test_progress_bars_only_on_a_terminal(tmp_path, monkeypatch):
 def test_edge_labels_keep_clear_of_arrowheads_and_pages_fit(trace):
     g = graph_figure(trace, "scalar", focus="pos1/layer0/attn/head0/weights", backward=True)
     labels = [line for line in g.body if "->" in line and "label=" in line]
-    assert labels and all("label=\"\u2002" in line for line in labels)
+    assert labels and all('label="\u2002' in line for line in labels)
     page = graph_figure(trace, "scalar", focus="pos1/layer0/attn/head0/weights", size=(10, 7.5), ratio=0.7)
     assert 'size="10,7.5"' in page.source and "ratio=0.7" in page.source
     with pytest.raises(ValueError, match="ratio must be"):

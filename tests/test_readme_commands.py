@@ -49,8 +49,13 @@ def test_the_readme_has_shell_blocks_and_no_synopsis_in_them():
 @pytest.mark.skipif(shutil.which("dot") is None or shutil.which("make") is None, reason="needs Graphviz's dot and make")
 def test_every_readme_command_runs_as_written(tmp_path):
     copy = tmp_path / "microtrace"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "demo", "runs", "out", "__pycache__",
-                                                             ".pytest_cache", "*.egg-info"))
+    shutil.copytree(
+        ROOT,
+        copy,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "demo", "runs", "out", "__pycache__", ".pytest_cache", "*.egg-info"
+        ),
+    )
     (copy / ".venv").symlink_to(Path(sys.prefix))  # this venv: make sees it installed, as after `make demo`
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MICROTRACE_MAKEMORE_URL")}
     # `make demo` must not reinstall microtrace into this venv from the copy (an editable install would
@@ -63,6 +68,16 @@ def test_every_readme_command_runs_as_written(tmp_path):
     script = readme_script(README.read_text(), with_makemore)
     result = subprocess.run(["bash", "-c", script], cwd=copy, env=env, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr[-4000:]
-    for name in ("demo/report.html", "runs/mine/config.json", "step120.html", "step120.graphml", "stages.json",
-                 "emma.gif", "emma-sheet.png", "flow.csv", "head.svg", "backward.svg"):
+    for name in (
+        "demo/report.html",
+        "runs/mine/config.json",
+        "step120.html",
+        "step120.graphml",
+        "stages.json",
+        "emma.gif",
+        "emma-sheet.png",
+        "flow.csv",
+        "head.svg",
+        "backward.svg",
+    ):
         assert (copy / name).is_file(), name

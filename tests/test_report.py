@@ -147,7 +147,7 @@ def test_every_section_has_its_heading_and_explanation(page):
 
 def test_the_loss_on_the_page_is_the_traces(trace, page):
     p = Page(page)
-    (attrs, _), = [(a, up) for a, up in p.all("data") if a.get("id") == "loss"]
+    ((attrs, _),) = [(a, up) for a, up in p.all("data") if a.get("id") == "loss"]
     assert float(attrs["value"]) == trace.loss
     G = trace.graph("fused")
     rows = position_losses(G)
@@ -247,7 +247,9 @@ def console_messages(stderr):
 
 def probe(page_path, tmp_path):
     copy = tmp_path / "probe.html"
-    copy.write_text(Path(page_path).read_text(encoding="utf-8").replace("</body>", PROBE + "\n</body>"), encoding="utf-8")
+    copy.write_text(
+        Path(page_path).read_text(encoding="utf-8").replace("</body>", PROBE + "\n</body>"), encoding="utf-8"
+    )
     dom, stderr = browse(copy, "--window-size=1280,2000", "--dump-dom")
     found = Page(dom).texts
     (result,) = [d for t, _, d in found if t == "pre"]

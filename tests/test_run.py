@@ -50,8 +50,12 @@ def test_same_options_give_byte_identical_files(tmp_path, data_file):
     train(make_run(b, data_file))
     files = files_of(a)
     assert sorted(files) == [
-        "checkpoints/step-000000.json", "checkpoints/step-000002.json", "checkpoints/step-000004.json",
-        "checkpoints/step-000006.json", "config.json", "losses.csv",
+        "checkpoints/step-000000.json",
+        "checkpoints/step-000002.json",
+        "checkpoints/step-000004.json",
+        "checkpoints/step-000006.json",
+        "config.json",
+        "losses.csv",
     ]
     assert files == files_of(b)
     # A different seed must change them (the comparison above is not vacuous).
@@ -156,6 +160,7 @@ def _empty(path):
 
 def _edit(change):
     """A structural change with the checksums made to match it: the checks behind the checksums."""
+
     def damage(path):
         checkpoint = json.loads(path.read_bytes())
         change(checkpoint)
@@ -168,11 +173,12 @@ def _edit(change):
 
 def _one_digit(field):
     """A change of one digit in `field`, in place, the checksums left as they were."""
+
     def damage(path):
         text = path.read_text()
         start = text.index(f'"{field}":')
         i = next(i for i in range(start, len(text)) if text[i] in "123456789")
-        path.write_text(text[:i] + str(int(text[i]) % 9 + 1) + text[i + 1:])
+        path.write_text(text[:i] + str(int(text[i]) % 9 + 1) + text[i + 1 :])
 
     return damage
 
@@ -301,8 +307,11 @@ def test_open_run_errors(tmp_path, data_file):
         open_run(tmp_path / "empty")
     run = make_run(tmp_path / "r", data_file)
     config = run.path / "config.json"
-    for text, words in [("{", "not valid JSON"), ('{"format": "microtrace-run/1"}', "missing model"),
-                        (config.read_text().replace('"steps": 6', '"steps": 0'), "steps must be at least 1")]:
+    for text, words in [
+        ("{", "not valid JSON"),
+        ('{"format": "microtrace-run/1"}', "missing model"),
+        (config.read_text().replace('"steps": 6', '"steps": 0'), "steps must be at least 1"),
+    ]:
         config.write_text(text)
         with pytest.raises(RunError, match=words) as e:
             open_run(run.path)

@@ -8,10 +8,10 @@ import os
 import threading
 
 import pytest
+from safety import assert_refused, run_cli
 
 from microtrace.engine import data
 from microtrace.engine.data import DataError, load_dataset
-from safety import assert_refused, run_cli
 
 GOOD = b"emma\nolivia\nava\n"
 
@@ -61,9 +61,11 @@ def test_the_pinned_bytes_are_cached_and_used(pinned, monkeypatch):
     assert pinned.read_bytes() == GOOD
 
 
-@pytest.mark.parametrize("body, length", [(b"emma\nolivia\nevil\n", None), (GOOD[:7], len(GOOD)),
-                                          (b"<html>proxy error</html>", None), (b"x" * 10**6, None)],
-                         ids=["different", "truncated", "error page", "huge"])
+@pytest.mark.parametrize(
+    "body, length",
+    [(b"emma\nolivia\nevil\n", None), (GOOD[:7], len(GOOD)), (b"<html>proxy error</html>", None), (b"x" * 10**6, None)],
+    ids=["different", "truncated", "error page", "huge"],
+)
 def test_a_download_that_is_not_the_pinned_file_is_refused_and_not_cached(pinned, monkeypatch, body, length):
     server = _serve(monkeypatch, body, length)
     try:
@@ -81,8 +83,9 @@ def test_a_changed_cached_file_is_refused(pinned, monkeypatch):
     pinned.parent.mkdir(parents=True)
     pinned.write_bytes(b"emma\nmallory\n")
     monkeypatch.setenv("MICROTRACE_MAKEMORE_URL", "http://127.0.0.1:9/never-fetched")
-    assert_refused(run_cli("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run"),
-                   "sha256 differs")
+    assert_refused(
+        run_cli("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run"), "sha256 differs"
+    )
 
 
 def test_a_cache_path_that_is_a_file_is_one_line(pinned, monkeypatch):
@@ -90,8 +93,11 @@ def test_a_cache_path_that_is_a_file_is_one_line(pinned, monkeypatch):
     pinned.parent.write_text("a file where the cache folder should be")
     server = _serve(monkeypatch, GOOD)
     try:
-        assert_refused(run_cli("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run"),
-                       "cannot cache", "MICROTRACE_CACHE")
+        assert_refused(
+            run_cli("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run"),
+            "cannot cache",
+            "MICROTRACE_CACHE",
+        )
     finally:
         server.shutdown()
 
@@ -102,8 +108,10 @@ def test_a_read_only_cache_is_one_line(pinned, monkeypatch):
     pinned.parent.chmod(0o555)
     server = _serve(monkeypatch, GOOD)
     try:
-        assert_refused(run_cli("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run"),
-                       "cannot cache")
+        assert_refused(
+            run_cli("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run"),
+            "cannot cache",
+        )
     finally:
         server.shutdown()
         pinned.parent.chmod(0o755)

@@ -2,9 +2,9 @@
 for a missing file, a file that is not what it should be, and a write that cannot happen."""
 
 import pytest
+from safety import assert_refused, run_cli
 
 from microtrace.viz.cli import cli
-from safety import assert_refused, run_cli
 
 # One bad input per command; every registered command must be here (test_every_command_is_covered).
 CASES = {

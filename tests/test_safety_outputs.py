@@ -10,10 +10,10 @@ import sys
 import threading
 
 import pytest
+from safety import assert_refused, make_run, make_trace, run_cli
 
 from microtrace.engine import atomic
 from microtrace.engine.atomic import UnsafePath, write_atomic
-from safety import assert_refused, make_run, make_trace, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +101,20 @@ def test_an_output_that_is_an_input_is_refused_before_any_work(made, tmp_path):
     assert trace.read_bytes() == before
 
 
-@pytest.mark.parametrize("args, victim", [
-    (["trace", "--run", "{run}", "--step", "1", "-o", "{run}/config.json"], "config.json"),
-    (["trace", "--run", "{run}", "--step", "1", "-o", "{run}/checkpoints/step-000003.json"], "checkpoints/step-000003.json"),
-    (["gradflow", "--run", "{run}", "--step", "1", "-o", "{tmp}/f.png", "--csv", "{run}/losses.csv"], "losses.csv"),
-    (["gradflow", "--run", "{run}", "--steps", "0:2", "-o", "{run}/losses.png"], "losses.csv"),  # its default CSV
-    (["attention", "--run", "{run}", "--step", "1", "--json", "{run}/checkpoints/x.json"], None),
-    (["report", "--trace", "{tmp}/t.json", "-o", "{run}/config.json"], "config.json"),
-])
+@pytest.mark.parametrize(
+    "args, victim",
+    [
+        (["trace", "--run", "{run}", "--step", "1", "-o", "{run}/config.json"], "config.json"),
+        (
+            ["trace", "--run", "{run}", "--step", "1", "-o", "{run}/checkpoints/step-000003.json"],
+            "checkpoints/step-000003.json",
+        ),
+        (["gradflow", "--run", "{run}", "--step", "1", "-o", "{tmp}/f.png", "--csv", "{run}/losses.csv"], "losses.csv"),
+        (["gradflow", "--run", "{run}", "--steps", "0:2", "-o", "{run}/losses.png"], "losses.csv"),  # its default CSV
+        (["attention", "--run", "{run}", "--step", "1", "--json", "{run}/checkpoints/x.json"], None),
+        (["report", "--trace", "{tmp}/t.json", "-o", "{run}/config.json"], "config.json"),
+    ],
+)
 def test_an_output_over_a_runs_files_is_refused_before_any_work(made, tmp_path, args, victim):
     run, trace = made
     (tmp_path / "t.json").write_bytes(trace.read_bytes())

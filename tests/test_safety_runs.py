@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from safety import SMALL_RUN, assert_refused, make_run, run_cli
 
 from microtrace.engine.limits import DEFAULT_MAX_MEMORY_GB
 from microtrace.engine.run import LOCK_NAME
-from safety import SMALL_RUN, assert_refused, make_run, run_cli
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def test_one_changed_digit_in_a_checkpoint_is_named(run, field):
     text = path.read_text()
     start = text.index(f'"{field}":')
     i = next(i for i in range(start, len(text)) if text[i] in "123456789")
-    path.write_text(text[:i] + str(int(text[i]) % 9 + 1) + text[i + 1:])
+    path.write_text(text[:i] + str(int(text[i]) % 9 + 1) + text[i + 1 :])
     assert_refused(run_cli("sample", "--run", run), str(path), f"its {field} changed")
 
 
@@ -35,21 +35,28 @@ def _set_config(run, section, key, value):
     path.write_text(json.dumps(config))
 
 
-@pytest.mark.parametrize("section, key, value, words", [
-    ("training", "lr", float("nan"), "lr must be a finite number"),
-    ("training", "lr", "0.01", "lr must be a finite number"),
-    ("training", "eps", 0, "eps must be above 0"),
-    ("training", "beta1", 1.5, "beta1 must be at least 0 and below 1"),
-    ("training", "steps", 2.5, "steps must be a whole number"),
-    ("training", "seed", None, "seed must be a whole number"),
-    ("model", "n_embd", True, "n_embd must be a whole number"),
-    ("model", "init_std", float("inf"), "init_std"),
-    ("model", "n_embd", 100_000, "above the limit"),
-    (None, "checkpoint_every", 0, "checkpoint_every"),
-])
+@pytest.mark.parametrize(
+    "section, key, value, words",
+    [
+        ("training", "lr", float("nan"), "lr must be a finite number"),
+        ("training", "lr", "0.01", "lr must be a finite number"),
+        ("training", "eps", 0, "eps must be above 0"),
+        ("training", "beta1", 1.5, "beta1 must be at least 0 and below 1"),
+        ("training", "steps", 2.5, "steps must be a whole number"),
+        ("training", "seed", None, "seed must be a whole number"),
+        ("model", "n_embd", True, "n_embd must be a whole number"),
+        ("model", "init_std", float("inf"), "init_std"),
+        ("model", "n_embd", 100_000, "above the limit"),
+        (None, "checkpoint_every", 0, "checkpoint_every"),
+    ],
+)
 def test_config_values_from_disk_get_the_options_checks(run, section, key, value, words):
     _set_config(run, section, key, value)
-    for args in (["sample", "--run", run], ["train", "--resume", run], ["trace", "--run", run, "--step", "1", "-o", run.parent / "t.json"]):
+    for args in (
+        ["sample", "--run", run],
+        ["train", "--resume", run],
+        ["trace", "--run", run, "--step", "1", "-o", run.parent / "t.json"],
+    ):
         assert_refused(run_cli(*args), "config.json", words)
 
 
@@ -63,7 +70,9 @@ def test_a_model_past_the_memory_limit_is_refused_before_allocating(tmp_path):
     data = tmp_path / "d.txt"
     data.write_text("ab\ncd\n")
     args = ["train", "--data", data, "--out", tmp_path / "r", "--n-embd", "4096", "--n-head", "4", "--steps", "1"]
-    message = assert_refused(run_cli(*args), f"limit of {DEFAULT_MAX_MEMORY_GB:g} GB", "--max-memory", "MICROTRACE_MAX_MEMORY_GB")
+    message = assert_refused(
+        run_cli(*args), f"limit of {DEFAULT_MAX_MEMORY_GB:g} GB", "--max-memory", "MICROTRACE_MAX_MEMORY_GB"
+    )
     assert "n_embd 4096" in message
     assert not (tmp_path / "r" / "config.json").exists()
     assert_refused(run_cli(*args, "--max-memory", "0.5"), "limit of 0.5 GB")

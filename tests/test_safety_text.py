@@ -13,15 +13,21 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from safety import SMALL_RUN, run_cli
 
 from microtrace.engine.data import parse_docs, visible
 from microtrace.viz.graph.style import dot_text, tooltip
-from safety import SMALL_RUN, run_cli
 
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b)), None)
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 
-HOSTILE = list('\\"\'{}[]<>|&;\x00\x01\x08\x0b\x0c\x1b\x7f\x85\u0301\u200b\u202e\u2028\ufeff\ufffe\uffff😀👩‍👩‍👧') + ["\\l", "\\N", "]]>", "&amp;", "<b>"]
+HOSTILE = list("\\\"'{}[]<>|&;\x00\x01\x08\x0b\x0c\x1b\x7f\x85\u0301\u200b\u202e\u2028\ufeff\ufffe\uffff😀👩‍👩‍👧") + [
+    "\\l",
+    "\\N",
+    "]]>",
+    "&amp;",
+    "<b>",
+]
 CHARS = st.one_of(st.sampled_from(HOSTILE), st.characters(blacklist_categories=("Cs",)))
 DOCS = st.lists(st.lists(CHARS, min_size=1, max_size=6).map("".join), min_size=2, max_size=4)
 TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -59,9 +65,19 @@ def _check_xml(path):
 
 def _report_in_chromium(page, doc):
     with tempfile.TemporaryDirectory() as profile:
-        cmd = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={profile}",
-               "--dump-dom", Path(page).resolve().as_uri()]
+        cmd = [
+            BROWSER,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            Path(page).resolve().as_uri(),
+        ]
         dom = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout
     assert "<script" not in dom.lower()  # the page has nothing to run
     assert visible(doc) in html.unescape(re.sub(r"<[^>]*>", "", dom))
@@ -86,8 +102,11 @@ def test_any_characters_in_documents_and_titles_come_out_right_everywhere(docs, 
         assert run_cli("trace", "--run", tmp / "run", "--step", "1", "-o", trace).exit_code == 0
         inspect = run_cli("inspect", "--trace", trace)
         assert inspect.exit_code == 0 and not TERMINAL_UNSAFE.search(inspect.stdout.replace("\n", ""))
-        for args in (["-o", tmp / "g.dot", "--title", title], ["-o", tmp / "g.svg", "--title", title],
-                     ["--level", "scalar", "--focus", "pos0/layer0/attn/head0", "--backward", "-o", tmp / "s.svg"]):
+        for args in (
+            ["-o", tmp / "g.dot", "--title", title],
+            ["-o", tmp / "g.svg", "--title", title],
+            ["--level", "scalar", "--focus", "pos0/layer0/attn/head0", "--backward", "-o", tmp / "s.svg"],
+        ):
             result = run_cli("graph", "--trace", trace, *args)
             assert result.exit_code == 0, result.output
         subprocess.run(["dot", "-Tsvg", "-o", tmp / "from-dot.svg", tmp / "g.dot"], check=True, capture_output=True)

@@ -10,10 +10,10 @@ import threading
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from safety import assert_refused, make_run, make_trace, run_cli
 
 from microtrace.tracer import TraceError
 from microtrace.tracer.validate import validate_trace
-from safety import assert_refused, make_run, make_trace, run_cli
 
 # Every command that takes --trace, with what it needs besides.
 READERS = {
@@ -48,6 +48,7 @@ def _node(i, **changes):
                 d["nodes"][i].pop(k)
             else:
                 d["nodes"][i][k] = v
+
     return change
 
 
@@ -69,8 +70,10 @@ DAMAGES = {
     "ids out of order": (lambda d: _node(5, id=6)(d), "node 5: its id"),
     "node not an object": (lambda d: d["nodes"].__setitem__(9, [1, 2]), "node 9"),
     "edge to nowhere": (lambda d: d["edges"][0].update(target=10**9), "is not a node"),
-    "edge backwards (a cycle)": (lambda d: d["edges"][0].update(source=d["edges"][0]["target"],
-                                                                  target=d["edges"][0]["source"]), "cycle"),
+    "edge backwards (a cycle)": (
+        lambda d: d["edges"][0].update(source=d["edges"][0]["target"], target=d["edges"][0]["source"]),
+        "cycle",
+    ),
     "edge twice": (lambda d: d["edges"].append(dict(d["edges"][0])), "second edge"),
     "edge without local_grad": (lambda d: d["edges"][5].pop("local_grad"), "no 'local_grad'"),
     "no param_stats": (lambda d: d["graph"].pop("param_stats"), "param_stats"),
@@ -99,8 +102,17 @@ def test_a_good_trace_passes(good):
 
 
 @pytest.mark.parametrize("command", sorted(READERS))
-@pytest.mark.parametrize("damage", ["no grad", "edge to nowhere", "index outside the matrix", "pos beyond the text",
-                                    "scope with quotes", "no param_stats"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "no grad",
+        "edge to nowhere",
+        "index outside the matrix",
+        "pos beyond the text",
+        "scope with quotes",
+        "no param_stats",
+    ],
+)
 def test_every_command_refuses_a_damaged_trace_in_one_line(good, tmp_path, command, damage):
     change, words = DAMAGES[damage]
     path = tmp_path / "bad.json"
@@ -119,8 +131,15 @@ def test_no_damage_to_a_trace_reaches_past_the_validator(good, data):
     d = json.loads(json.dumps(good))
     target = d["graph"] if where == "graph" else d[where][data.draw(st.integers(0, len(d[where]) - 1))]
     key = data.draw(st.sampled_from(sorted(target)))
-    junk = st.one_of(st.none(), st.booleans(), st.integers(-3, 10**6), st.floats(), st.text(max_size=3),
-                     st.lists(st.integers(0, 3), max_size=3), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+    junk = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-3, 10**6),
+        st.floats(),
+        st.text(max_size=3),
+        st.lists(st.integers(0, 3), max_size=3),
+        st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+    )
     if data.draw(st.booleans()):
         target.pop(key)
     else:
@@ -131,8 +150,9 @@ def test_no_damage_to_a_trace_reaches_past_the_validator(good, data):
         assert "\n" not in str(e)
         return
     # Accepted: then it must be usable by the readers that look at every node.
-    from microtrace.tracer.io import load_trace
     import tempfile
+
+    from microtrace.tracer.io import load_trace
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "t.json")
@@ -162,8 +182,11 @@ def test_an_enormous_trace_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "big.json"
     with open(path, "wb") as f:
         f.truncate(3 * 2**20)  # sparse: 3 MB of zeros, over a 2 MB limit
-    assert_refused(run_cli("inspect", "--trace", path, env={"MICROTRACE_MAX_FILE_MB": "2"}),
-                   "above the limit of 2 MB", "MICROTRACE_MAX_FILE_MB")
+    assert_refused(
+        run_cli("inspect", "--trace", path, env={"MICROTRACE_MAX_FILE_MB": "2"}),
+        "above the limit of 2 MB",
+        "MICROTRACE_MAX_FILE_MB",
+    )
 
 
 @pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "/dev/null", "directory"])

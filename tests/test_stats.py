@@ -20,8 +20,14 @@ def test_a_nan_anywhere_makes_the_statistic_nan():
         assert math.isnan(s["abs_max"]) and math.isnan(s["norm"]) and math.isnan(s["abs_mean"])
         assert s["nonfinite"] == 1 and s["count"] == 3
     assert stats.abs_max([1.0, -INF, 2.0]) == INF and stats.norm([INF, -INF]) == INF
-    assert stats.summary([0.0, 3.0, -4.0]) == {"count": 3, "nonfinite": 0, "norm": 5.0, "abs_mean": 7 / 3,
-                                               "abs_max": 4.0, "zero_fraction": 1 / 3}
+    assert stats.summary([0.0, 3.0, -4.0]) == {
+        "count": 3,
+        "nonfinite": 0,
+        "norm": 5.0,
+        "abs_mean": 7 / 3,
+        "abs_max": 4.0,
+        "zero_fraction": 1 / 3,
+    }
     assert stats.describe(NAN, 80, 96) == "nan (80 of 96 non-finite)"
     assert stats.describe(0.12345) == "0.1235"
 
@@ -57,7 +63,9 @@ def test_param_stats_say_how_many_entries_are_not_finite(tmp_path):
     path = tmp_path / "nan.json"
     save_trace(trace, path)
     result = CliRunner().invoke(cli, ["inspect", "--trace", str(path)])
-    lines = {line.split()[0]: line for line in result.output.splitlines() if line.startswith(("lm_head", "layer0", "w"))}
+    lines = {
+        line.split()[0]: line for line in result.output.splitlines() if line.startswith(("lm_head", "layer0", "w"))
+    }
     for name, s in g["param_stats"].items():
         if s["nonfinite"]:
             n = s["shape"][0] * s["shape"][1]

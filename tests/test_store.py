@@ -94,7 +94,9 @@ def test_a_store_is_deterministic_and_json_still_loads(tmp_path):
     save_trace(trace.graph("fused"), tmp_path / "fused.json")
     loaded = load_trace(tmp_path / "fused.json")
     assert loaded.views() == ("fused",)
-    assert_same_graph(trace.graph("fused"), loaded.graph("fused"), operand_order=False)  # node-link lists edges by source
+    assert_same_graph(
+        trace.graph("fused"), loaded.graph("fused"), operand_order=False
+    )  # node-link lists edges by source
 
 
 def test_the_store_is_plain_parquet(tmp_path):
@@ -124,7 +126,12 @@ def graphs(draw):
     n = draw(st.integers(1, 40))
     gd = GraphData()
     for _ in range(n):
-        gd.add(draw(st.sampled_from(["+", "*", "exp", "param", "const"])), draw(FLOATS), draw(FLOATS), draw(st.sampled_from(SCOPES)))
+        gd.add(
+            draw(st.sampled_from(["+", "*", "exp", "param", "const"])),
+            draw(FLOATS),
+            draw(FLOATS),
+            draw(st.sampled_from(SCOPES)),
+        )
     for v in range(1, n):
         for u in sorted(draw(st.sets(st.integers(0, v - 1), max_size=3))):
             gd.edge(u, v, draw(FLOATS), draw(FLOATS))
@@ -269,7 +276,12 @@ def _damaged(path, tmp_path, how):
 ])  # fmt: skip
 def test_a_damaged_store_is_refused_in_one_line(big_store, tmp_path, how, message):
     bad = _damaged(big_store[0], tmp_path, how)
-    for args in (["inspect"], ["graph", "-o", str(tmp_path / "g.svg")], ["doctor"], ["attention", "-o", str(tmp_path / "a.png")]):
+    for args in (
+        ["inspect"],
+        ["graph", "-o", str(tmp_path / "g.svg")],
+        ["doctor"],
+        ["attention", "-o", str(tmp_path / "a.png")],
+    ):
         result = CliRunner().invoke(cli, [*args, "--trace", str(bad)])
         assert result.exit_code == 2, (args, result.output)
         lines = [line for line in result.output.splitlines() if line.strip()]

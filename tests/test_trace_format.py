@@ -58,8 +58,9 @@ def schema():
     c_nodes = {n for row in t["Collapsed graphs (`trace.collapse(level)`)"][0] for n in _names(row[0])}
     c_edges = {n for row in t["Collapsed graphs (`trace.collapse(level)`)"][1] for n in _names(row[0])}
     stats = set(_names(graph["param_stats"][1]))
-    return dict(graph=graph, nodes=nodes, on_all=on_all, ops=ops, edges=edges, c_nodes=c_nodes, c_edges=c_edges,
-                stats=stats)
+    return dict(
+        graph=graph, nodes=nodes, on_all=on_all, ops=ops, edges=edges, c_nodes=c_nodes, c_edges=c_edges, stats=stats
+    )
 
 
 @pytest.fixture(scope="module")

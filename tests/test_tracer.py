@@ -12,8 +12,17 @@ import pytest
 from conftest import NAMES, SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import (
-    TraceError, dead_relus, export, first_nonfinite, load_trace, resolve_node, save_trace, scope_nodes,
-    top_paths, trace_step, trace_text,
+    TraceError,
+    dead_relus,
+    export,
+    first_nonfinite,
+    load_trace,
+    resolve_node,
+    save_trace,
+    scope_nodes,
+    top_paths,
+    trace_step,
+    trace_text,
 )
 
 
@@ -177,7 +186,13 @@ def test_hand_computed_attention_weights():
     tokens = t.tokens_for(0)
     tr = trace_step(t, 0)
     G = tr.graph()
-    weights = sorted(((d["key"], d["data"]) for _, d in G.nodes(data=True) if d["scope"] == "pos1/layer0/attn/head0/weights" and "key" in d))
+    weights = sorted(
+        (
+            (d["key"], d["data"])
+            for _, d in G.nodes(data=True)
+            if d["scope"] == "pos1/layer0/attn/head0/weights" and "key" in d
+        )
+    )
     assert [k for k, _ in weights] == [0, 1]
 
     def rms(x):
@@ -205,7 +220,10 @@ def test_collapse_conserves_counts(traced, level):
     G = traced.graph()
     C = traced.collapse(level)
     assert sum(d["count"] for _, d in C.nodes(data=True)) == G.number_of_nodes()
-    assert sum(d["count"] for _, _, d in C.edges(data=True)) + sum(d["internal_edges"] for _, d in C.nodes(data=True)) == G.number_of_edges()
+    assert (
+        sum(d["count"] for _, _, d in C.edges(data=True)) + sum(d["internal_edges"] for _, d in C.nodes(data=True))
+        == G.number_of_edges()
+    )
     ops = Counter()
     for _, d in C.nodes(data=True):
         ops.update(d["ops"])
@@ -337,7 +355,9 @@ def test_trace_text_leaves_the_trainer_as_it_was():
     t, plain = trainer(seed=6), trainer(seed=6)
     tr = trace_text(t, 0, "ava")
     G = tr.graph()
-    assert G.graph["doc"] == "ava" and G.graph["update"] is False and G.graph["chars"] == ["<BOS>", "a", "v", "a", "<BOS>"]
+    assert (
+        G.graph["doc"] == "ava" and G.graph["update"] is False and G.graph["chars"] == ["<BOS>", "a", "v", "a", "<BOS>"]
+    )
     assert tr.loss == plain.model.loss(plain.tokenizer.encode("ava")).data
     assert all("new_data" not in d for _, d in G.nodes(data=True))
     assert "update_ratio" not in G.graph["param_stats"]["wte"]

@@ -68,7 +68,9 @@ def test_relu_is_microgpts_max():
     assert Value(math.nan).relu().data == 0  # max(0, nan) is 0: microGPT hides a nan here
 
 
-pair_lists = st.integers(1, 12).flatmap(lambda n: st.tuples(st.lists(finite, min_size=n, max_size=n), st.lists(finite, min_size=n, max_size=n)))
+pair_lists = st.integers(1, 12).flatmap(
+    lambda n: st.tuples(st.lists(finite, min_size=n, max_size=n), st.lists(finite, min_size=n, max_size=n))
+)
 
 
 @settings(max_examples=60)

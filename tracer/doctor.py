@@ -98,18 +98,29 @@ def checked_graph(trace, view):
     found, count = trace.nonfinite(view)
     G = trace.select(view, ops=CHECKED_OPS, stages=CHECKED_STAGES, around=[found] if found is not None else ())
     return G, (count, trace.size(view)[0])
+
+
 # Checks about the step's forward and backward pass (the model as it stands), not about its update.
-STATE_CHECKS = ("nonfinite", "explode", "grad_nonfinite", "vanish", "dead_relu", "saturated_attention",
-                "saturated_softmax")
-STEP0_HINT = ("no update has run before step 0, so the learning rate is not the cause: look at the "
-              "initialisation (init_std) and the data")
+STATE_CHECKS = (
+    "nonfinite",
+    "explode",
+    "grad_nonfinite",
+    "vanish",
+    "dead_relu",
+    "saturated_attention",
+    "saturated_softmax",
+)
+STEP0_HINT = (
+    "no update has run before step 0, so the learning rate is not the cause: look at the "
+    "initialisation (init_std) and the data"
+)
 
 
 STEP0_HINTS = {
     "dead_relu": "no update has run before step 0: fc1's initialisation (zeros? init_std?) puts its "
-                 "pre-activations at or below 0",
+    "pre-activations at or below 0",
     "saturated_attention": "no update has run before step 0: the initialisation makes the attention logits "
-                           "too large (init_std)",
+    "too large (init_std)",
     "saturated_softmax": "no update has run before step 0: the initialisation makes the logits too large (init_std)",
 }
 
@@ -131,8 +142,10 @@ def report(G, findings):
     loss_text = f"{loss:.4f}" if isinstance(loss, float) and math.isfinite(loss) else str(loss)
     head = f"step {g.get('step')}  doc {g.get('doc')!r}  loss {loss_text}"
     if not findings:
-        return f"{head}\nhealthy: no findings (checks: non-finite values, exploding/vanishing gradients, " \
-               "update ratios, zero gradients, dead ReLUs, saturated softmaxes)"
+        return (
+            f"{head}\nhealthy: no findings (checks: non-finite values, exploding/vanishing gradients, "
+            "update ratios, zero gradients, dead ReLUs, saturated softmaxes)"
+        )
     counts = {s: sum(f.severity == s for f in findings) for s in SEVERITIES}
     summary = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
     return "\n".join([f"{head}  ->  {summary}"] + [f.line() for f in findings])
@@ -262,34 +275,79 @@ def _matrix_issues(G):
             out.append(("error", "weights_nonfinite", name, data_norm, f"weights are not finite (norm {data_norm})"))
             continue
         if data_norm == 0:
-            out.append(("error", "zero_weights", name, 0.0, "every weight is exactly 0, so all its units compute the "
-                        "same thing and get the same (here no) gradient"))
+            out.append(
+                (
+                    "error",
+                    "zero_weights",
+                    name,
+                    0.0,
+                    "every weight is exactly 0, so all its units compute the "
+                    "same thing and get the same (here no) gradient",
+                )
+            )
         if not math.isfinite(norm):
             # nan/inf gradients follow from the first non-finite value, reported above; so does the update.
             out.append(("error", "grad_nonfinite", name, norm, f"gradient norm is {norm}"))
             continue
         if norm > EXPLODE_GRAD_NORM:
-            out.append(("error", "explode", name, norm, f"gradient norm {norm:.3g} > {EXPLODE_GRAD_NORM:g} "
-                        f"(exploding; max |g| {_fmt(s['grad_abs_max'])})"))
+            out.append(
+                (
+                    "error",
+                    "explode",
+                    name,
+                    norm,
+                    f"gradient norm {norm:.3g} > {EXPLODE_GRAD_NORM:g} (exploding; max |g| {_fmt(s['grad_abs_max'])})",
+                )
+            )
         elif norm == 0:
             out.append(("error", "no_grad", name, 0.0, "no gradient reaches it: every entry's gradient is 0"))
             continue  # its update is Adam's momentum or nothing: not a separate problem
         elif largest > 0 and norm < VANISH_RATIO * largest:
-            out.append(("warning", "vanish", name, norm, f"gradient norm {norm:.3g} is below {VANISH_RATIO:g} x the "
-                        f"step's largest ({largest:.3g}): vanishing"))
+            out.append(
+                (
+                    "warning",
+                    "vanish",
+                    name,
+                    norm,
+                    f"gradient norm {norm:.3g} is below {VANISH_RATIO:g} x the "
+                    f"step's largest ({largest:.3g}): vanishing",
+                )
+            )
         elif not name.split(".")[-1].startswith("mlp_"):
             total, zeros = taking_part.get(name, (0, 0))
             if total and zeros / total > ZERO_GRAD_SHARE:
-                out.append(("warning", "zero_grad", name, zeros / total, f"{zeros} of the {total} entries taking part "
-                            f"have gradient exactly 0 ({zeros / total:.0%} > {ZERO_GRAD_SHARE:.0%})"))
+                out.append(
+                    (
+                        "warning",
+                        "zero_grad",
+                        name,
+                        zeros / total,
+                        f"{zeros} of the {total} entries taking part "
+                        f"have gradient exactly 0 ({zeros / total:.0%} > {ZERO_GRAD_SHARE:.0%})",
+                    )
+                )
         if ratio is None or data_norm == 0:
             continue
         if not math.isfinite(ratio) or ratio > UPDATE_HIGH:
-            out.append(("error" if not ratio <= 1 else "warning", "update_high", name, ratio,
-                        f"update/data ratio {ratio:.3g} > {UPDATE_HIGH:g} (customary ~1e-3)"))
+            out.append(
+                (
+                    "error" if not ratio <= 1 else "warning",
+                    "update_high",
+                    name,
+                    ratio,
+                    f"update/data ratio {ratio:.3g} > {UPDATE_HIGH:g} (customary ~1e-3)",
+                )
+            )
         elif ratio < UPDATE_LOW and (share is None or share >= LOW_LR_SHARE):
-            out.append(("warning", "update_low", name, ratio, f"update/data ratio {ratio:.3g} < {UPDATE_LOW:g} "
-                        "(customary ~1e-3): it has stopped learning"))
+            out.append(
+                (
+                    "warning",
+                    "update_low",
+                    name,
+                    ratio,
+                    f"update/data ratio {ratio:.3g} < {UPDATE_LOW:g} (customary ~1e-3): it has stopped learning",
+                )
+            )
     return out
 
 
@@ -328,13 +386,25 @@ def _dead_relus(G):
     for layer in sorted(units):
         n, k = len(units[layer]), dead[layer]
         if k == n:
-            out.append(Finding("error", "dead_relu", f"layer{layer}/mlp", f"all {n} ReLU units are dead: the MLP "
-                               "passes no gradient at any position",
-                               "its fc1 pre-activations are all <= 0: check fc1's initialisation (zeros?) or lower the learning rate"))
+            out.append(
+                Finding(
+                    "error",
+                    "dead_relu",
+                    f"layer{layer}/mlp",
+                    f"all {n} ReLU units are dead: the MLP passes no gradient at any position",
+                    "its fc1 pre-activations are all <= 0: check fc1's initialisation (zeros?) or lower the learning rate",
+                )
+            )
         elif k >= DEAD_RELU_SHARE * n:
-            out.append(Finding("warning", "dead_relu", f"layer{layer}/mlp", f"{k} of {n} ReLU units are dead "
-                               f"({k / n:.0%} >= {DEAD_RELU_SHARE:.0%})",
-                               "a large update pushed fc1's pre-activations below 0: lower the learning rate"))
+            out.append(
+                Finding(
+                    "warning",
+                    "dead_relu",
+                    f"layer{layer}/mlp",
+                    f"{k} of {n} ReLU units are dead ({k / n:.0%} >= {DEAD_RELU_SHARE:.0%})",
+                    "a large update pushed fc1's pre-activations below 0: lower the learning rate",
+                )
+            )
     return out
 
 
@@ -359,15 +429,29 @@ def _saturated_attention(G):
     for layer, hits in sorted(by_layer.items()):
         if len(hits) < GROUP_AT:
             for head, n, k in hits:
-                out.append(Finding("warning", "saturated_attention", f"layer{layer}/attn/head{head}",
-                                   f"{k} of {n} attention rows put more than {SATURATED_P:g} on one key: the softmax "
-                                   "is saturated and passes almost no gradient to q and k", hint))
+                out.append(
+                    Finding(
+                        "warning",
+                        "saturated_attention",
+                        f"layer{layer}/attn/head{head}",
+                        f"{k} of {n} attention rows put more than {SATURATED_P:g} on one key: the softmax "
+                        "is saturated and passes almost no gradient to q and k",
+                        hint,
+                    )
+                )
             continue
         n, k = sum(h[1] for h in hits), sum(h[2] for h in hits)
         heads_text = ", ".join(str(h[0]) for h in hits)
-        out.append(Finding("warning", "saturated_attention", f"layer{layer}/attn heads {heads_text}",
-                           f"{k} of {n} attention rows put more than {SATURATED_P:g} on one key: the softmaxes are "
-                           "saturated and pass almost no gradient to q and k", hint))
+        out.append(
+            Finding(
+                "warning",
+                "saturated_attention",
+                f"layer{layer}/attn heads {heads_text}",
+                f"{k} of {n} attention rows put more than {SATURATED_P:g} on one key: the softmaxes are "
+                "saturated and pass almost no gradient to q and k",
+                hint,
+            )
+        )
     return out
 
 
@@ -382,8 +466,14 @@ def _saturated_output(G):
         n += 1
         k += total > 0 and max(values) / total > SATURATED_P
     if k >= SATURATED_MIN_ROWS and k >= SATURATED_SHARE * n:
-        return [Finding("warning", "saturated_softmax", "lm_head/softmax",
-                        f"at {k} of {n} positions the output softmax puts more than {SATURATED_P:g} on one token: "
-                        "it is saturated, gradients through it are tiny (or huge where it is wrong)",
-                        "the logits are too large: lower the learning rate")]
+        return [
+            Finding(
+                "warning",
+                "saturated_softmax",
+                "lm_head/softmax",
+                f"at {k} of {n} positions the output softmax puts more than {SATURATED_P:g} on one token: "
+                "it is saturated, gradients through it are tiny (or huge where it is wrong)",
+                "the logits are too large: lower the learning rate",
+            )
+        ]
     return []

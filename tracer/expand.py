@@ -15,7 +15,6 @@ from microtrace.engine.value import dot_pairs
 from microtrace.tracer.record import reachable, update_ratio
 from microtrace.tracer.scopes import parse
 
-
 # Attributes beyond op, data, grad and scope, in the order a node's dict lists them (the store has a
 # column for each; anything else a model marks goes to its `extra` column).
 NODE_EXTRAS = ("param", "index", "new_data", "adam_m", "adam_v", "update_ratio", "exponent", "key", "unit")
@@ -92,7 +91,9 @@ class GraphData:
         return self.scopes[self.scope[i]]
 
     def node_attrs(self, i):
-        return node_attrs(self.ops[self.op[i]], self.data[i], self.grad[i], self.scopes[self.scope[i]], self.extra.get(i))
+        return node_attrs(
+            self.ops[self.op[i]], self.data[i], self.grad[i], self.scopes[self.scope[i]], self.extra.get(i)
+        )
 
     def nodes(self, ids=None):
         """(id, attrs) pairs, as networkx's add_nodes_from takes them; all nodes, or `ids`."""

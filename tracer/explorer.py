@@ -50,18 +50,31 @@ def model_explorer_collection(G):
     graph = gb.Graph(id=f"step {step}" if step is not None else "trace")
     for n, d in G.nodes(data=True):
         namespace, label = _place(n, d)
-        attrs = [gb.KeyValue(key=k, value=_value_text(v)) for k, v in d.items()
-                 if k not in ("data", "grad", "data_norm", "grad_norm")]
+        attrs = [
+            gb.KeyValue(key=k, value=_value_text(v))
+            for k, v in d.items()
+            if k not in ("data", "grad", "data_norm", "grad_norm")
+        ]
         if "level" in d:  # a scope: the norms of what it holds
-            numbers = [gb.KeyValue(key="‖value‖", value=_number(d["data_norm"])),
-                       gb.KeyValue(key="‖grad‖", value=_number(d["grad_norm"]))]
+            numbers = [
+                gb.KeyValue(key="‖value‖", value=_number(d["data_norm"])),
+                gb.KeyValue(key="‖grad‖", value=_number(d["grad_norm"])),
+            ]
         else:
-            numbers = [gb.KeyValue(key="value", value=_number(d["data"])),
-                       gb.KeyValue(key="grad", value=_number(d["grad"]))]
-        node = gb.GraphNode(id=str(n), label=label, namespace=namespace, attrs=numbers + attrs,
-                            outputsMetadata=[gb.MetadataItem(id="0", attrs=numbers)])
-        node.incomingEdges = [gb.IncomingEdge(sourceNodeId=str(u), targetNodeInputId=str(i))
-                              for i, u in enumerate(G.predecessors(n))]
+            numbers = [
+                gb.KeyValue(key="value", value=_number(d["data"])),
+                gb.KeyValue(key="grad", value=_number(d["grad"])),
+            ]
+        node = gb.GraphNode(
+            id=str(n),
+            label=label,
+            namespace=namespace,
+            attrs=numbers + attrs,
+            outputsMetadata=[gb.MetadataItem(id="0", attrs=numbers)],
+        )
+        node.incomingEdges = [
+            gb.IncomingEdge(sourceNodeId=str(u), targetNodeInputId=str(i)) for i, u in enumerate(G.predecessors(n))
+        ]
         graph.nodes.append(node)
     doc = g.get("doc")
     label = f"microtrace step {step}" + (f": {doc!r}" if doc is not None else "")

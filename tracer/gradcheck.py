@@ -63,16 +63,24 @@ class GradcheckResult:
 
     def table(self, tol):
         """Plain text: one line per sampled entry, then the maximum against `tol`."""
-        lines = [f"step {self.step}  loss {self.loss:.6f}  eps {self.eps:g}  floor {self.floor:g}  "
-                 f"({len(self.checks)} entries)", "",
-                 f"{'matrix':<16} {'index':>8} {'autograd':>14} {'numeric':>14} {'rel. error':>10}"]
+        lines = [
+            f"step {self.step}  loss {self.loss:.6f}  eps {self.eps:g}  floor {self.floor:g}  "
+            f"({len(self.checks)} entries)",
+            "",
+            f"{'matrix':<16} {'index':>8} {'autograd':>14} {'numeric':>14} {'rel. error':>10}",
+        ]
         for c in self.checks:
-            lines.append(f"{c.matrix:<16} {f'[{c.index[0]},{c.index[1]}]':>8} {c.autograd:>14.6e} {c.numeric:>14.6e} "
-                         f"{c.rel_error:>10.2e}")
+            lines.append(
+                f"{c.matrix:<16} {f'[{c.index[0]},{c.index[1]}]':>8} {c.autograd:>14.6e} {c.numeric:>14.6e} "
+                f"{c.rel_error:>10.2e}"
+            )
         under = sum(1 for c in self.checks if max(abs(c.autograd), abs(c.numeric)) < self.floor)
         if under:
-            lines += ["", f"{under} of {len(self.checks)} gradients are below the floor {self.floor:g}: their error is "
-                          "measured against the floor (absolute), not against themselves"]
+            lines += [
+                "",
+                f"{under} of {len(self.checks)} gradients are below the floor {self.floor:g}: their error is "
+                "measured against the floor (absolute), not against themselves",
+            ]
         worst = self.worst
         where = f" at {worst.matrix}[{worst.index[0]},{worst.index[1]}]" if worst else ""
         verdict = "OK" if self.passed(tol) else "FAILED"
@@ -91,11 +99,15 @@ def check_eps(eps, floor=None):
     if floor is not None:
         return
     if eps < lo:
-        raise ValueError(f"eps {eps:g} makes the comparison meaningless: its floor would be {floor_for(eps):g}, and "
-                         f"every gradient below the floor is compared in absolute terms; use an eps from {lo:g} to {hi:g}")
+        raise ValueError(
+            f"eps {eps:g} makes the comparison meaningless: its floor would be {floor_for(eps):g}, and "
+            f"every gradient below the floor is compared in absolute terms; use an eps from {lo:g} to {hi:g}"
+        )
     if eps > hi:
-        raise ValueError(f"eps {eps:g} is too large: the finite difference's own error would hide the engine's; "
-                         f"use an eps from {lo:g} to {hi:g}")
+        raise ValueError(
+            f"eps {eps:g} is too large: the finite difference's own error would hide the engine's; "
+            f"use an eps from {lo:g} to {hi:g}"
+        )
 
 
 def relative_error(a, n, floor):

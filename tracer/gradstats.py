@@ -21,8 +21,17 @@ from microtrace.tracer.steps import in_pieces
 from microtrace.tracer.trace import param_stats
 
 # Columns of the CSV, after step, loss, lr and matrix (the fields of a trace's param_stats).
-STAT_FIELDS = ("grad_norm", "grad_abs_mean", "grad_abs_max", "zero_fraction", "nonfinite", "data_norm",
-               "data_nonfinite", "update_norm", "update_ratio")
+STAT_FIELDS = (
+    "grad_norm",
+    "grad_abs_mean",
+    "grad_abs_max",
+    "zero_fraction",
+    "nonfinite",
+    "data_norm",
+    "data_nonfinite",
+    "update_norm",
+    "update_ratio",
+)
 COUNTS = ("nonfinite", "data_nonfinite")
 CSV_HEADER = ("step", "loss", "lr", "matrix", "rows", "cols") + STAT_FIELDS
 
@@ -114,8 +123,10 @@ def stats_csv(stats):
     for s in stats:
         for name, p in s.params.items():
             rows, cols = p["shape"]
-            writer.writerow([s.step, repr(s.loss), repr(s.lr), name, rows, cols]
-                            + [repr(p[f]) if f in p else "" for f in STAT_FIELDS])
+            writer.writerow(
+                [s.step, repr(s.loss), repr(s.lr), name, rows, cols]
+                + [repr(p[f]) if f in p else "" for f in STAT_FIELDS]
+            )
     return buf.getvalue()
 
 
@@ -123,8 +134,13 @@ def read_stats_csv(text):
     """The rows of `stats_csv` text back as dicts of numbers (for tests and notebooks)."""
     rows = []
     for row in csv.DictReader(io.StringIO(text)):
-        out = {"step": int(row["step"]), "loss": float(row["loss"]), "lr": float(row["lr"]), "matrix": row["matrix"],
-               "shape": [int(row["rows"]), int(row["cols"])]}
+        out = {
+            "step": int(row["step"]),
+            "loss": float(row["loss"]),
+            "lr": float(row["lr"]),
+            "matrix": row["matrix"],
+            "shape": [int(row["rows"]), int(row["cols"])],
+        }
         out.update({f: (int if f in COUNTS else float)(row[f]) for f in STAT_FIELDS if row[f] != ""})
         rows.append(out)
     return rows

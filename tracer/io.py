@@ -14,7 +14,6 @@ import networkx as nx
 
 from microtrace.engine.atomic import write_atomic
 from microtrace.engine.limits import LimitError, parse_json, read_input
-
 from microtrace.tracer import jsonout, xmlout
 from microtrace.tracer.expand import from_graph
 from microtrace.tracer.store import Store, is_store, write_store
@@ -41,7 +40,9 @@ def _graph_of(G):
     return G.graph(G.default_view()) if isinstance(G, Trace) else G
 
 
-def save_trace(G: Trace | nx.DiGraph, path: str | os.PathLike, nan_as: str = "string", edges_key: str = "edges") -> None:
+def save_trace(
+    G: Trace | nx.DiGraph, path: str | os.PathLike, nan_as: str = "string", edges_key: str = "edges"
+) -> None:
     """Save a JSON trace file: `G` is a `Trace` or one of its graphs."""
     write_atomic(path, to_json(_graph_of(G), nan_as, edges_key))
 
@@ -121,7 +122,8 @@ def export_bytes(G: Trace | nx.DiGraph, fmt: str, nan_as: str = "string", edges_
     return (xmlout.graphml(G) if fmt == "graphml" else xmlout.gexf(G)).encode("utf-8")
 
 
-def export(G: Trace | nx.DiGraph, path: str | os.PathLike, fmt: str, nan_as: str = "string",
-           edges_key: str = "edges") -> None:
+def export(
+    G: Trace | nx.DiGraph, path: str | os.PathLike, fmt: str, nan_as: str = "string", edges_key: str = "edges"
+) -> None:
     """Write G as `export_bytes` makes it, atomically."""
     write_atomic(path, export_bytes(G, fmt, nan_as, edges_key))

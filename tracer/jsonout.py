@@ -20,11 +20,30 @@ NAN_AS = ("string", "null", "literal")
 _WORDS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 # Every attribute of a trace (docs/trace-format.md) that holds a number which may be nan or inf.
-NUMBER_FIELDS = frozenset({
-    "data", "grad", "new_data", "adam_m", "adam_v", "update_ratio", "local_grad", "grad_flow", "loss", "lr",
-    "grad_norm", "grad_abs_mean", "grad_abs_max", "data_norm", "update_norm", "grad_abs_sum", "data_abs_max",
-    "grad_flow_abs", "exponent", "contribution",
-})
+NUMBER_FIELDS = frozenset(
+    {
+        "data",
+        "grad",
+        "new_data",
+        "adam_m",
+        "adam_v",
+        "update_ratio",
+        "local_grad",
+        "grad_flow",
+        "loss",
+        "lr",
+        "grad_norm",
+        "grad_abs_mean",
+        "grad_abs_max",
+        "data_norm",
+        "update_norm",
+        "grad_abs_sum",
+        "data_abs_max",
+        "grad_flow_abs",
+        "exponent",
+        "contribution",
+    }
+)
 
 
 def _word(x):

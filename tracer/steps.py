@@ -43,8 +43,10 @@ def check_within(steps, n_steps, trained_model=False):
     if steps.stop > n_steps + trained_model:
         text = f"{steps.start}:{steps.stop}:{steps.step}"
         final = f" and {n_steps} is the trained model" if trained_model else ""
-        raise StepRangeError(f"{text} goes past the run: it has steps 0 to {n_steps - 1}{final}, "
-                             f"so B can be at most {n_steps + trained_model}")
+        raise StepRangeError(
+            f"{text} goes past the run: it has steps 0 to {n_steps - 1}{final}, "
+            f"so B can be at most {n_steps + trained_model}"
+        )
 
 
 def default_jobs():

@@ -23,7 +23,6 @@ from bisect import bisect_left, bisect_right
 from pathlib import Path
 
 from microtrace.engine.atomic import atomic_temp
-
 from microtrace.tracer.expand import NODE_EXTRAS, GraphData, node_attrs
 from microtrace.tracer.scopes import parse
 from microtrace.tracer.trace import FORMAT, TraceError
@@ -80,7 +79,10 @@ class StoreWriter:
         for k in _SCOPE_TEXT:  # a dictionary without nulls, and per scope its code (null where none)
             names = sorted({a[k] for a in scope_attrs if k in a})
             code = {name: i for i, name in enumerate(names)}
-            per_scope[k] = (pa.array([code.get(a.get(k)) for a in scope_attrs], pa.int32()), pa.array(names, pa.string()))
+            per_scope[k] = (
+                pa.array([code.get(a.get(k)) for a in scope_attrs], pa.int32()),
+                pa.array(names, pa.string()),
+            )
         ops, scopes = pa.array(gd.ops, pa.string()), pa.array(gd.scopes, pa.string())
         for lo in range(0, n, ROW_GROUP):
             hi = min(n, lo + ROW_GROUP)
@@ -99,7 +101,9 @@ class StoreWriter:
             "scope": pa.DictionaryArray.from_arrays(pc.cast(sid, pa.int32()), scopes),
         }
         cols.update((k, per_scope[k].take(sid)) for k in _SCOPE_INTS)
-        cols.update((k, pa.DictionaryArray.from_arrays(per_scope[k][0].take(sid), per_scope[k][1])) for k in _SCOPE_TEXT)
+        cols.update(
+            (k, pa.DictionaryArray.from_arrays(per_scope[k][0].take(sid), per_scope[k][1])) for k in _SCOPE_TEXT
+        )
         for name, (ids, values) in extras.items():
             a, b = bisect_left(ids, lo), bisect_left(ids, hi)
             dense = [None] * size
@@ -211,11 +215,15 @@ class Store:
         except (OSError, pa.ArrowException, ValueError) as e:
             raise TraceError(f"{self.path}: not a readable trace store ({_one_line(e)})") from None
         if meta.get("store") != STORE_VERSION or "format" not in meta:
-            raise TraceError(f"{self.path}: not a microtrace trace store (no microtrace metadata of store version {STORE_VERSION})")
+            raise TraceError(
+                f"{self.path}: not a microtrace trace store (no microtrace metadata of store version {STORE_VERSION})"
+            )
         if meta["format"] != FORMAT:
             raise TraceError(f"{self.path}: trace format {meta['format']!r}, this microtrace reads format {FORMAT}")
         if not self.file.schema_arrow.remove_metadata().equals(_schema()):
-            raise TraceError(f"{self.path}: corrupt trace store (its columns are not those of store version {STORE_VERSION})")
+            raise TraceError(
+                f"{self.path}: corrupt trace store (its columns are not those of store version {STORE_VERSION})"
+            )
         self.views = meta.pop("views")
         self.meta = {k: v for k, v in meta.items() if k != "store"}
         self.groups = self._row_groups()
@@ -237,10 +245,14 @@ class Store:
                 rows += md.row_group(k).num_rows
                 k += 1
             if rows != info.get("nodes"):
-                raise TraceError(f"{self.path}: corrupt trace store ({view}: {rows} rows, the metadata says {info.get('nodes')} nodes)")
+                raise TraceError(
+                    f"{self.path}: corrupt trace store ({view}: {rows} rows, the metadata says {info.get('nodes')} nodes)"
+                )
             groups[view], first = list(range(first, k)), k
         if first != md.num_row_groups:
-            raise TraceError(f"{self.path}: corrupt trace store ({md.num_row_groups - first} row groups belong to no view)")
+            raise TraceError(
+                f"{self.path}: corrupt trace store ({md.num_row_groups - first} row groups belong to no view)"
+            )
         return groups
 
     def read(self, view):
@@ -386,9 +398,13 @@ class StoreData(GraphData):
             hits = pc.indices_nonzero(pc.or_(pc.is_in(flat, value_set=wanted), pc.is_in(result, value_set=wanted)))
             if len(hits):
                 t = file.read_row_group(k, columns=["local_grads", "grad_flows", "multiplicity"])
-                local, flow = (t[c].combine_chunks().flatten().take(hits).to_pylist() for c in ("local_grads", "grad_flows"))
+                local, flow = (
+                    t[c].combine_chunks().flatten().take(hits).to_pylist() for c in ("local_grads", "grad_flows")
+                )
                 multiplicity, starts = t["multiplicity"].combine_chunks(), operands.offsets
-                for u, v, lg, gf, p in zip(flat.take(hits).to_pylist(), result.take(hits).to_pylist(), local, flow, hits.to_pylist()):
+                for u, v, lg, gf, p in zip(
+                    flat.take(hits).to_pylist(), result.take(hits).to_pylist(), local, flow, hits.to_pylist()
+                ):
                     if not u < v:
                         raise ValueError(f"an operand of the {self._view} view comes after its result")
                     attrs = {"local_grad": lg, "grad_flow": gf}

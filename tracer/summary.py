@@ -60,7 +60,10 @@ def _params(param_stats):
         n = s["shape"][0] * s["shape"][1]
         cells = [stats.describe(s[k], s.get("nonfinite", 0), n) for k in ("grad_norm", "grad_abs_max")]
         cells.append(stats.describe(s["update_ratio"]) if "update_ratio" in s else "-")
-        rows.append(f"<tr><td><code>{html.escape(name)}</code></td><td>{s['shape'][0]}×{s['shape'][1]}</td>"
-                    + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+        rows.append(
+            f"<tr><td><code>{html.escape(name)}</code></td><td>{s['shape'][0]}×{s['shape'][1]}</td>"
+            + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+            + "</tr>"
+        )
     head = "<tr><th>matrix</th><th>shape</th><th>‖g‖</th><th>max |g|</th><th>update/data</th></tr>"
     return f"<table>{head}{''.join(rows)}</table>"

@@ -10,7 +10,6 @@ import networkx as nx
 from microtrace.engine.data import DataError
 from microtrace.engine.run import Run, RunError, microtrace_version, open_run
 from microtrace.engine.train import Trainer
-
 from microtrace.tracer import stats
 from microtrace.tracer.expand import GraphData, expand
 from microtrace.tracer.record import record_step
@@ -106,8 +105,10 @@ def _trainer_at(source, step, trained_model, on_step=None):
 
 def _beyond(step, total, trained_model):
     if step == total:
-        return (f"step {step} is the trained model after the last update: it has no training step to trace "
-                f"(steps 0..{total - 1}); read a text with it (trace_text, --text)")
+        return (
+            f"step {step} is the trained model after the last update: it has no training step to trace "
+            f"(steps 0..{total - 1}); read a text with it (trace_text, --text)"
+        )
     last = total if trained_model else total - 1
     return f"step {step} is beyond the run (steps 0..{last}; {total} is the trained model)"
 
@@ -154,8 +155,10 @@ class Trace:
     def __repr__(self):
         m = self.meta
         where = "live" if self._rec is not None else "loaded"
-        return (f"<Trace step {m.get('step')} doc {m.get('doc')!r} loss {m.get('loss')!r} "
-                f"({where}; views: {', '.join(self.views())})>")
+        return (
+            f"<Trace step {m.get('step')} doc {m.get('doc')!r} loss {m.get('loss')!r} "
+            f"({where}; views: {', '.join(self.views())})>"
+        )
 
     @property
     def step(self) -> int:
@@ -224,6 +227,7 @@ class Trace:
         from microtrace.tracer.summary import html_summary
 
         return html_summary(self)
+
     def subgraph(self, nodes, view: str = "elementary") -> nx.DiGraph:
         """`nodes` with their neighbours and every edge of either (so the neighbours' degrees are true):
         what a scalar view draws, its stubs included."""
@@ -253,7 +257,9 @@ class Trace:
     def stage_nodes(self, stages, view="elementary"):
         """Ids of the nodes made in a scope whose last part is one of `stages` (`weights`, `nll`...)."""
         src = self.data(view)
-        return src.ids_in_scopes({i for i, s in enumerate(src.scopes) if s.rsplit("/", 1)[-1] in stages}) if stages else []
+        return (
+            src.ids_in_scopes({i for i, s in enumerate(src.scopes) if s.rsplit("/", 1)[-1] in stages}) if stages else []
+        )
 
     def scope_nodes(self, scope: str, view: str = "elementary") -> list[int]:
         """Ids of the nodes made in `scope` or inside it; TraceError if the trace has no such scope."""

@@ -12,7 +12,6 @@ messages say where (`graph`, `node N`, `edge N (U -> V)`) and then what.
 import re
 
 from microtrace.engine.model import is_number, is_whole
-
 from microtrace.tracer.trace import FORMAT, TraceError
 
 VIEWS = ("elementary", "fused")
@@ -35,8 +34,17 @@ _TEXT = "a string"
 # Node attributes: present on every node, and present on some, with what they must be.
 _NODE_REQUIRED = {"op": _TEXT, "data": _NUMBER, "grad": _NUMBER, "scope": _TEXT, "stage": _TEXT}
 _NODE_OPTIONAL = {
-    "block": _TEXT, "pos": _NATURAL, "layer": _NATURAL, "head": _NATURAL, "key": _NATURAL, "unit": _NATURAL,
-    "exponent": _NUMBER, "param": _TEXT, "new_data": _NUMBER, "adam_m": _NUMBER, "adam_v": _NUMBER,
+    "block": _TEXT,
+    "pos": _NATURAL,
+    "layer": _NATURAL,
+    "head": _NATURAL,
+    "key": _NATURAL,
+    "unit": _NATURAL,
+    "exponent": _NUMBER,
+    "param": _TEXT,
+    "new_data": _NUMBER,
+    "adam_m": _NUMBER,
+    "adam_v": _NUMBER,
     "update_ratio": _NUMBER,
 }
 _ADAM = ("new_data", "adam_m", "adam_v", "update_ratio")
@@ -103,8 +111,15 @@ def validate_graph(graph, n_nodes):
 def _check_graph(graph, n_nodes):
     where = "graph"
     script = _is_script(graph)
-    for name, kind in (("step", _NATURAL), ("doc", _TEXT), ("loss", _NUMBER), ("loss_node", _NATURAL),
-                       ("seed", _WHOLE), ("lr", _NUMBER), ("view", _TEXT)):
+    for name, kind in (
+        ("step", _NATURAL),
+        ("doc", _TEXT),
+        ("loss", _NUMBER),
+        ("loss_node", _NATURAL),
+        ("seed", _WHOLE),
+        ("lr", _NUMBER),
+        ("view", _TEXT),
+    ):
         _check(where, graph, name, kind, required=not (script and name in ("seed", "lr")))
     if graph["view"] not in VIEWS:
         raise TraceError(f"graph: 'view' should be one of {', '.join(VIEWS)}, got {_shown(graph['view'])}")
@@ -149,10 +164,14 @@ def _check_node(i, node, graph, stats):
     for name, kind in _NODE_OPTIONAL.items():
         _check(where, node, name, kind, required=False)
     if not _SCOPE.fullmatch(node["scope"]):
-        raise TraceError(f"{where}: 'scope' should be a path of names such as pos3/layer0/attn, got {_shown(node['scope'])}")
+        raise TraceError(
+            f"{where}: 'scope' should be a path of names such as pos3/layer0/attn, got {_shown(node['scope'])}"
+        )
     for name in ("stage", "block", "param"):
         if name in node and not _NAME.fullmatch(node[name]):
-            raise TraceError(f"{where}: {name!r} should be a name of letters, digits, '_', '.' or '-', got {_shown(node[name])}")
+            raise TraceError(
+                f"{where}: {name!r} should be a name of letters, digits, '_', '.' or '-', got {_shown(node[name])}"
+            )
     op = node["op"]
     if op not in OPS and not (_is_script(graph) and _NAME.fullmatch(op)):
         raise TraceError(f"{where}: unknown op {_shown(op)}")
@@ -163,8 +182,13 @@ def _check_node(i, node, graph, stats):
         if node["param"] not in stats:
             raise TraceError(f"{where}: parameter {node['param']!r} is not in the graph's param_stats")
         index, (rows, cols) = node.get("index"), stats[node["param"]]["shape"]
-        if not (isinstance(index, list) and len(index) == 2 and all(is_whole(x) for x in index)
-                and 0 <= index[0] < rows and 0 <= index[1] < cols):
+        if not (
+            isinstance(index, list)
+            and len(index) == 2
+            and all(is_whole(x) for x in index)
+            and 0 <= index[0] < rows
+            and 0 <= index[1] < cols
+        ):
             raise TraceError(f"{where}: 'index' should be [row, col] inside the {rows}x{cols} {node['param']}")
         for name in _ADAM if graph["update"] else ():
             _check(where, node, name, _NUMBER, required=not (_is_script(graph) and name in ("adam_m", "adam_v")))
@@ -173,8 +197,10 @@ def _check_node(i, node, graph, stats):
     if m:
         _check(where, node, "pos", _NATURAL)
     if "pos" in node and (node["pos"] >= positions or (m and node["pos"] != int(m.group(1)))):
-        raise TraceError(f"{where}: 'pos' {node['pos']} does not fit its scope {node['scope']!r} "
-                         f"and the document's {positions} positions")
+        raise TraceError(
+            f"{where}: 'pos' {node['pos']} does not fit its scope {node['scope']!r} "
+            f"and the document's {positions} positions"
+        )
     if "key" in node:
         for name in ("pos", "layer", "head"):
             _check(where, node, name, _NATURAL)
@@ -195,8 +221,9 @@ def _check_edges(edges, n_nodes):
             if not 0 <= end < n_nodes:
                 raise TraceError(f"{where}: {end} is not a node (there are {n_nodes})")
         if u >= v:
-            raise TraceError(f"{where}: points backwards (an operand comes before its result), so the graph "
-                             "would have a cycle")
+            raise TraceError(
+                f"{where}: points backwards (an operand comes before its result), so the graph would have a cycle"
+            )
         if (u, v) in seen:
             raise TraceError(f"{where}: a second edge between the same nodes")
         seen.add((u, v))

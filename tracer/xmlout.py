@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape, quoteattr
 from microtrace.engine.data import visible
 from microtrace.tracer import jsonout
 
+
 def _text(s):
     return escape(visible(s))
 
@@ -86,10 +87,12 @@ def _flat(G):
     return flat_attrs(G.graph), nodes, edges
 
 
-GRAPHML_HEAD = ('<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
-                'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-                'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
-                'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">')
+GRAPHML_HEAD = (
+    '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+    'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">'
+)
 
 
 def graphml(G):
@@ -121,8 +124,10 @@ def graphml(G):
     return "\n".join(out)
 
 
-GEXF_HEAD = ('<gexf xmlns="http://www.gexf.net/1.2draft" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-             'xsi:schemaLocation="http://www.gexf.net/1.2draft http://www.gexf.net/1.2draft/gexf.xsd" version="1.2">')
+GEXF_HEAD = (
+    '<gexf xmlns="http://www.gexf.net/1.2draft" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xsi:schemaLocation="http://www.gexf.net/1.2draft http://www.gexf.net/1.2draft/gexf.xsd" version="1.2">'
+)
 
 
 def node_label(n, d):
@@ -154,16 +159,22 @@ def gexf(G):
     node_types = _types(d for _, d in nodes)
     edge_types = _types(d for _, _, d in edges)
     version = G.graph.get("version", "")
-    out = ['<?xml version="1.0" encoding="UTF-8"?>', GEXF_HEAD, "  <meta>",
-           f"    <creator>{_text(f'microtrace {version}'.strip())}</creator>",
-           f"    <keywords>{_text(_keywords(G.graph))}</keywords>",
-           f"    <description>{_text(jsonout.dumps(dict(G.graph), separators=(',', ':')))}</description>",
-           "  </meta>",
-           '  <graph defaultedgetype="directed" mode="static">']
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        GEXF_HEAD,
+        "  <meta>",
+        f"    <creator>{_text(f'microtrace {version}'.strip())}</creator>",
+        f"    <keywords>{_text(_keywords(G.graph))}</keywords>",
+        f"    <description>{_text(jsonout.dumps(dict(G.graph), separators=(',', ':')))}</description>",
+        "  </meta>",
+        '  <graph defaultedgetype="directed" mode="static">',
+    ]
     for cls, types in (("node", node_types), ("edge", edge_types)):
         if types:
             out.append(f'    <attributes class="{cls}" mode="static">')
-            out += [f'      <attribute id="{i}" title={_attr(k)} type="{t}"/>' for i, (k, t) in enumerate(types.items())]
+            out += [
+                f'      <attribute id="{i}" title={_attr(k)} type="{t}"/>' for i, (k, t) in enumerate(types.items())
+            ]
             out.append("    </attributes>")
     index = {cls: {k: i for i, k in enumerate(types)} for cls, types in (("node", node_types), ("edge", edge_types))}
 
@@ -185,4 +196,3 @@ def gexf(G):
         out.append("      </edge>")
     out += ["    </edges>", "  </graph>", "</gexf>", ""]
     return "\n".join(out)
-

@@ -17,10 +17,9 @@ from pathlib import Path
 from PIL import Image
 
 from microtrace.tracer import Trace, TraceError, trace_text
-
+from microtrace.tracer.steps import check_within, in_pieces
 from microtrace.viz import attention as A
 from microtrace.viz.attention.validate import AttentionInputError
-from microtrace.tracer.steps import check_within, in_pieces
 
 # Frames of a --steps range: each is a GIF frame and a tile of the contact sheet. Up to DEFAULT_MAX_FRAMES
 # the figure stays readable (a 60-frame sheet of the default model at scale 1 is about 8 x 8 tiles,
@@ -114,7 +113,7 @@ def _loss_text(loss):
 
 
 def title_of(data, grad=False):
-    """"Attention weights · step 120 · training document 'olivia' · loss 2.3101" (or text ...)."""
+    """ "Attention weights · step 120 · training document 'olivia' · loss 2.3101" (or text ...)."""
     m = data.meta
     what = "d loss / d attention weight" if grad else "Attention weights"
     source = f"training document {m['text']!r}" if m["training"] else f"text {m['text']!r}"
@@ -135,7 +134,9 @@ def caption_of(data, grad=False):
     else:
         parts = [f"Softmax weights of {layers} × {heads}, from {when}; each row sums to 1."]
     if m["truncated"]:
-        parts.append(f"The model reads at most block_size = {m['block_size']} positions; later characters are not shown.")
+        parts.append(
+            f"The model reads at most block_size = {m['block_size']} positions; later characters are not shown."
+        )
     return " ".join(parts)
 
 
@@ -151,8 +152,21 @@ def check_layer_head(data, layer, head):
         raise AttentionError(f"head {head} does not exist: this model has heads 0..{n_heads - 1} (or 'mean')")
 
 
-def draw(data, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, vmax=None,
-         title=None, caption=None, notes=True, fmt="png"):
+def draw(
+    data,
+    *,
+    grad=False,
+    per_token=False,
+    layer=0,
+    head="mean",
+    values=False,
+    scale=1.0,
+    vmax=None,
+    title=None,
+    caption=None,
+    notes=True,
+    fmt="png",
+):
     """The figure of one `AttentionData`: the heatmap grid (layers x heads), or with `per_token` the
     strips of one layer's `head` (an index or "mean"). `grad` draws d loss / d weight on the diverging
     map, over +-`vmax` when given (a scale shared by several figures), else +-max|grad|. A `PIL.Image`,
@@ -163,32 +177,67 @@ def draw(data, *, grad=False, per_token=False, layer=0, head="mean", values=Fals
     if per_token:
         check_layer_head(data, layer, head)
         if values:  # said, not silently dropped
-            caption += (" The numbers are not printed on per-token strips: each tile holds its character. "
-                        "The grid (without --per-token) prints them with --values.")
+            caption += (
+                " The numbers are not printed on per-token strips: each tile holds its character. "
+                "The grid (without --per-token) prints them with --values."
+            )
         return A.per_token_strips(
-            numbers, data.labels, layer=layer, head=head, title=title, caption=caption, grad=grad, scale=scale,
-            notes=notes, vmax=vmax, fmt=fmt,
+            numbers,
+            data.labels,
+            layer=layer,
+            head=head,
+            title=title,
+            caption=caption,
+            grad=grad,
+            scale=scale,
+            notes=notes,
+            vmax=vmax,
+            fmt=fmt,
         )
     return A.attention_grid(
-        numbers, data.labels, title=title, caption=caption, grad=grad, scale=scale, values=values, notes=notes,
-        vmax=vmax, fmt=fmt,
+        numbers,
+        data.labels,
+        title=title,
+        caption=caption,
+        grad=grad,
+        scale=scale,
+        values=values,
+        notes=notes,
+        vmax=vmax,
+        fmt=fmt,
     )
 
 
-def attention_figure(trace: Trace, grad: bool = False, per_token: bool = False, *, layer: int = 0, head: int | str = "mean",
-                     values: bool = False, scale: float = 1.0) -> Image.Image:
+def attention_figure(
+    trace: Trace,
+    grad: bool = False,
+    per_token: bool = False,
+    *,
+    layer: int = 0,
+    head: int | str = "mean",
+    values: bool = False,
+    scale: float = 1.0,
+) -> Image.Image:
     """The attention figure of a traced step as a `PIL.Image`: one heatmap per layer and head (query rows,
     key columns, future cells hatched, characters labelled, colour bar), titled with step, document and
     loss. `grad=True` draws d loss / d weight centred on zero; `per_token=True` one strip per query
     over its context, for `layer` and `head` (an index or "mean"). AttentionError for a missing layer/head."""
-    return draw(read_attention(trace), grad=grad, per_token=per_token, layer=layer, head=head, values=values, scale=scale)
+    return draw(
+        read_attention(trace), grad=grad, per_token=per_token, layer=layer, head=head, values=values, scale=scale
+    )
 
 
 def grid_layout_of(data, *, grad=False, values=False, scale=1.0, vmax=None):
     """The `viz.attention.GridLayout` (cell positions) of `draw(data, ...)` for the heatmap grid."""
     return A.grid_layout(
-        data.grad if grad else data.attention, data.labels, title=title_of(data, grad), caption=caption_of(data, grad),
-        grad=grad, scale=scale, values=values, vmax=vmax,
+        data.grad if grad else data.attention,
+        data.labels,
+        title=title_of(data, grad),
+        caption=caption_of(data, grad),
+        grad=grad,
+        scale=scale,
+        values=values,
+        vmax=vmax,
     )
 
 
@@ -226,10 +275,15 @@ def check_steps(steps, total, max_frames=DEFAULT_MAX_FRAMES):
     check_within(steps, total, trained_model=True)
     if len(steps) > max_frames:
         text = f"{steps.start}:{steps.stop}:{steps.step}"
-        more = (f"allow {len(steps)} frames if you mean it" if len(steps) <= MAX_FRAMES
-                else f"at most {MAX_FRAMES} frames fit in memory")
-        raise AttentionError(f"{text} makes {len(steps)} frames (GIF frames and contact-sheet tiles), more than the "
-                             f"limit of {max_frames}: raise S, or {more}")
+        more = (
+            f"allow {len(steps)} frames if you mean it"
+            if len(steps) <= MAX_FRAMES
+            else f"at most {MAX_FRAMES} frames fit in memory"
+        )
+        raise AttentionError(
+            f"{text} makes {len(steps)} frames (GIF frames and contact-sheet tiles), more than the "
+            f"limit of {max_frames}: raise S, or {more}"
+        )
 
 
 def _run(run):
@@ -279,7 +333,9 @@ def _piece_series(steps, run_dir, text):
 
 def shared_vmax(series):
     """max |d loss / d weight| over all frames (finite values), so every frame uses one colour scale."""
-    finite = [abs(v) for d in series for layer in d.grad for rows in layer for row in rows for v in row if math.isfinite(v)]
+    finite = [
+        abs(v) for d in series for layer in d.grad for rows in layer for row in rows for v in row if math.isfinite(v)
+    ]
     best = max(finite, default=0.0)
     return best if best > 0 else None
 
@@ -294,8 +350,19 @@ def series_frames(series, *, grad=False, per_token=False, layer=0, head="mean", 
         title = f"{what} of {d.meta['text']!r} · loss {_loss_text(d.meta['loss'])}"
         caption = caption_of(d, grad) + (" Colour scale shared by all frames." if grad else "")
         frames.append(
-            draw(d, grad=grad, per_token=per_token, layer=layer, head=head, values=values, scale=scale, vmax=vmax,
-                 title=title, caption=caption, notes=notes)
+            draw(
+                d,
+                grad=grad,
+                per_token=per_token,
+                layer=layer,
+                head=head,
+                values=values,
+                scale=scale,
+                vmax=vmax,
+                title=title,
+                caption=caption,
+                notes=notes,
+            )
         )
     return frames, [f"step {d.meta['step']}" for d in series]
 
@@ -310,10 +377,14 @@ def sheet_title(series, grad=False):
     first, last = series[0].meta["step"], series[-1].meta["step"]
     text = series[0].meta["text"]
     if grad:
-        return (f"d loss / d attention weight of {text!r} over training, steps {first} to {last} (one colour scale; "
-                "red: raising the weight raises the loss, blue: lowers it). Rows: query, columns: key.")
-    return (f"Attention of {text!r} over training, steps {first} to {last}. Rows: query (the token attending), "
-            "columns: key (the token attended to); each row sums to 1.")
+        return (
+            f"d loss / d attention weight of {text!r} over training, steps {first} to {last} (one colour scale; "
+            "red: raising the weight raises the loss, blue: lowers it). Rows: query, columns: key."
+        )
+    return (
+        f"Attention of {text!r} over training, steps {first} to {last}. Rows: query (the token attending), "
+        "columns: key (the token attended to); each row sums to 1."
+    )
 
 
 def sheet_columns(count, width, height):
@@ -321,13 +392,26 @@ def sheet_columns(count, width, height):
     return max(1, min(count, math.ceil(math.sqrt(count * height / width))))
 
 
-def contact_sheet_of(series, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, columns=None):
+def contact_sheet_of(
+    series, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, columns=None
+):
     """A contact sheet (PIL image) of the series: bare figures (the explanations are said once, in the
     sheet's title), each labelled "step K · loss L", in `columns` columns (default: a roughly square sheet)."""
     vmax = shared_vmax(series) if grad else None
     frames = [
-        draw(d, grad=grad, per_token=per_token, layer=layer, head=head, values=values, scale=scale, vmax=vmax,
-             title="", caption="", notes=False)
+        draw(
+            d,
+            grad=grad,
+            per_token=per_token,
+            layer=layer,
+            head=head,
+            values=values,
+            scale=scale,
+            vmax=vmax,
+            title="",
+            caption="",
+            notes=False,
+        )
         for d in series
     ]
     labels = [f"step {d.meta['step']} · loss {_loss_text(d.meta['loss'])}" for d in series]
@@ -353,7 +437,9 @@ def check_text(run, text):
         raise AttentionError("the text is empty: give at least one character")
     block = run.model_options["block_size"]
     if len(text) > block:  # first: a huge text is refused without looking at each character
-        raise AttentionError(f"{_preview(text)} has {len(text)} characters; this model reads at most block_size = {block}")
+        raise AttentionError(
+            f"{_preview(text)} has {len(text)} characters; this model reads at most block_size = {block}"
+        )
     vocabulary = set(Tokenizer.from_docs(run.dataset().docs).chars)
     unknown = sorted(set(text) - vocabulary)
     if unknown:

@@ -1,8 +1,8 @@
 """Many figures as one: frames padded to one size, an animated GIF, a contact sheet; and the files."""
 
 import io
-from collections.abc import Sequence
 import os
+from collections.abc import Sequence
 
 from PIL import Image, ImageDraw
 
@@ -76,8 +76,14 @@ def animation_frames(images, labels=None, *, scale=1.0):
     return pad_to_common_size(images)
 
 
-def animate(images: Sequence[Image.Image], labels: Sequence[str] | None = None, *, duration_ms: int | Sequence[int] = 600,
-            loop: int = 0, scale: float = 1.0) -> bytes:
+def animate(
+    images: Sequence[Image.Image],
+    labels: Sequence[str] | None = None,
+    *,
+    duration_ms: int | Sequence[int] = 600,
+    loop: int = 0,
+    scale: float = 1.0,
+) -> bytes:
     """An animated GIF (bytes) of `images`, one frame each, `duration_ms` per frame (an int, or a list
     with one per frame), looping forever (loop=0) or `loop` times. Frames of different sizes are
     padded to the largest (top-left aligned); `labels` (one string per image, e.g. "step 100") are
@@ -113,8 +119,15 @@ def animate(images: Sequence[Image.Image], labels: Sequence[str] | None = None, 
     return buf.getvalue()
 
 
-def contact_sheet(images: Sequence[Image.Image], labels: Sequence[str] | None = None, *, columns: int = 4, scale: float = 1.0,
-                  title: str = "", tile_width: int | None = None) -> Image.Image:
+def contact_sheet(
+    images: Sequence[Image.Image],
+    labels: Sequence[str] | None = None,
+    *,
+    columns: int = 4,
+    scale: float = 1.0,
+    title: str = "",
+    tile_width: int | None = None,
+) -> Image.Image:
     """One image with `images` in a grid of `columns` columns (rows as needed), each tile the size of
     the largest image (smaller ones centred), framed, with its label (e.g. "step 100") above it.
     `tile_width` (pixels) first shrinks every image wider than that, keeping its aspect ratio.
@@ -172,8 +185,15 @@ def save_png(image: Image.Image, path: str | os.PathLike) -> str:
     return os.fspath(path)
 
 
-def save_gif(images: Sequence[Image.Image], path: str | os.PathLike, duration_ms: int = 600,
-             labels: Sequence[str] | None = None, *, loop: int = 0, scale: float = 1.0) -> str:
+def save_gif(
+    images: Sequence[Image.Image],
+    path: str | os.PathLike,
+    duration_ms: int = 600,
+    labels: Sequence[str] | None = None,
+    *,
+    loop: int = 0,
+    scale: float = 1.0,
+) -> str:
     """Write the animated GIF of `animate(images, labels, ...)` to `path` atomically."""
     write_atomic(path, animate(images, labels, duration_ms=duration_ms, loop=loop, scale=scale))
     return os.fspath(path)

@@ -51,8 +51,10 @@ def _values_note(values, numbers, cell, grad, unit):
     if not _values_fit(numbers, cell, grad, unit):
         return ["The numbers do not fit the cells at this scale, so none are printed: draw with --scale 2."]
     if grad:
-        return [f"Numbers in the cells: d loss / d weight in units of {numfmt.short(unit)} "
-                f"(-1.6 is {numfmt.short(-1.6 * unit)})."]
+        return [
+            f"Numbers in the cells: d loss / d weight in units of {numfmt.short(unit)} "
+            f"(-1.6 is {numfmt.short(-1.6 * unit)})."
+        ]
     return []
 
 
@@ -119,9 +121,7 @@ def _grid_layout(n, n_layers, n_heads, labels, scale, title, caption, notes, bar
     grid_h = n_layers * panel_h + (n_layers - 1) * gap + key_h
 
     bar_length = max(n * c, fonts.px(P.BAR_MIN_LENGTH, scale), fonts.text_width(bar_label, s.axis))
-    bar_w = colormap.colorbar_width(
-        scale_obj, thickness=fonts.px(P.BAR_THICKNESS, scale), label=bar_label, scale=scale
-    )
+    bar_w = colormap.colorbar_width(scale_obj, thickness=fonts.px(P.BAR_THICKNESS, scale), label=bar_label, scale=scale)
     bar_pad = colormap.colorbar_pad(scale)
     bar_h = header_h - bar_pad + bar_length + 2 * bar_pad
     if nonfinite:
@@ -192,24 +192,58 @@ def _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, valu
     values_note = _values_note(values, numbers, fonts.px(P.CELL, scale), grad, unit)
     bar_label, note_text = _grid_texts(labels, grad, nonfinite, scale_obj, notes, values_note)
     lay = _grid_layout(
-        len(labels), len(attention), len(attention[0]), labels, scale, title, caption, note_text, bar_label,
-        scale_obj, nonfinite,
+        len(labels),
+        len(attention),
+        len(attention[0]),
+        labels,
+        scale,
+        title,
+        caption,
+        note_text,
+        bar_label,
+        scale_obj,
+        nonfinite,
     )
     return lay, dict(
-        attention=attention, labels=labels, values=numbers, scale_obj=scale_obj, nonfinite=nonfinite,
-        bar_label=bar_label, unit=unit,
+        attention=attention,
+        labels=labels,
+        values=numbers,
+        scale_obj=scale_obj,
+        nonfinite=nonfinite,
+        bar_label=bar_label,
+        unit=unit,
     )
 
 
-def grid_layout(attention: Sequence, labels: Sequence[str], *, title: str = "", caption: str = "", grad: bool = False,
-                scale: float = 1.0, values: bool = False, notes: bool = True, vmax: float | None = None) -> GridLayout:
+def grid_layout(
+    attention: Sequence,
+    labels: Sequence[str],
+    *,
+    title: str = "",
+    caption: str = "",
+    grad: bool = False,
+    scale: float = 1.0,
+    values: bool = False,
+    notes: bool = True,
+    vmax: float | None = None,
+) -> GridLayout:
     """The `GridLayout` that `attention_grid` draws with the same arguments (for tests and overlays)."""
     return _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, values)[0]
 
 
-def attention_grid(attention: Sequence, labels: Sequence[str], *, title: str = "", caption: str = "", grad: bool = False,
-                   scale: float = 1.0, values: bool = False, notes: bool = True, vmax: float | None = None,
-                   fmt: str = "png") -> Image.Image | str:
+def attention_grid(
+    attention: Sequence,
+    labels: Sequence[str],
+    *,
+    title: str = "",
+    caption: str = "",
+    grad: bool = False,
+    scale: float = 1.0,
+    values: bool = False,
+    notes: bool = True,
+    vmax: float | None = None,
+    fmt: str = "png",
+) -> Image.Image | str:
     """Heatmaps of attention, one per (layer, head): rows of the grid are layers, columns are heads.
 
     attention[layer][head][query] lists the weights of keys 0..query (see the module docs); labels[i] is
@@ -254,8 +288,13 @@ def attention_grid(attention: Sequence, labels: Sequence[str], *, title: str = "
     c = lay.cell
     m = fonts.px(P.MARGIN, scale)
     canvas = P.new_figure(lay, scale, fmt, title)
-    look = _PanelLook(scale=scale, grad=grad, scale_obj=scale_obj, unit=plan["unit"],
-                      show_values=values and _values_fit(all_values, c, grad, plan["unit"]))
+    look = _PanelLook(
+        scale=scale,
+        grad=grad,
+        scale_obj=scale_obj,
+        unit=plan["unit"],
+        show_values=values and _values_fit(all_values, c, grad, plan["unit"]),
+    )
     for li in range(n_layers):
         for hi in range(n_heads):
             _draw_panel(canvas, lay, li, hi, attention[li][hi], labels, look)
@@ -295,7 +334,9 @@ def _draw_panel(c, lay, li, hi, rows, labels, look):
     c.text((x0, header_y), f"layer {li} · head {hi}", s.header, P.INK, anchor="ld")
     if n > 1:  # the masked future: the cells above the diagonal
         region = (x0, y0, x0 + n * cell - 1, y0 + n * cell - 1)
-        masked = [(x0 + (q + 1) * cell, y0 + q * cell, x0 + n * cell - 1, y0 + (q + 1) * cell - 1) for q in range(n - 1)]
+        masked = [
+            (x0 + (q + 1) * cell, y0 + q * cell, x0 + n * cell - 1, y0 + (q + 1) * cell - 1) for q in range(n - 1)
+        ]
         c.hatch(region, masked, fonts.px(P.HATCH_SPACING, look.scale), P.HATCH)
     value_size = _value_font_size(cell)
     for q, row in enumerate(rows):
@@ -307,7 +348,13 @@ def _draw_panel(c, lay, li, hi, rows, labels, look):
                 P.draw_nan_mark(c, box, look.scale)
             elif look.show_values:
                 centre = (box[0] + cell / 2, box[1] + cell / 2)
-                c.text(centre, _format_cell(v, look.grad, look.unit), value_size, colormap.text_color_on(color), anchor="mm")
+                c.text(
+                    centre,
+                    _format_cell(v, look.grad, look.unit),
+                    value_size,
+                    colormap.text_color_on(color),
+                    anchor="mm",
+                )
     if look.grad and n > 1:  # faint cell borders: near-zero cells are near-white
         for i in range(1, n):
             c.line([(x0 + i * cell, y0 + i * cell), (x0 + i * cell, y0 + n * cell - 1)], P.GRID_LINE)

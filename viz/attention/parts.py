@@ -34,7 +34,6 @@ TEXT_MIN_WIDTH = 480  # captions wrap at no less than this width
 NAN_TEXT = "nan / inf"
 
 
-
 def draw_nan_mark(c, box, scale):
     """The white cross on a cell or tile holding nan or inf."""
     x0, y0, x1, y1 = box
@@ -107,7 +106,12 @@ def draw_colorbar_and_caption(c, lay, scale_obj, bar_length, bar_label, legend_c
     and notes at the foot."""
     x, y = lay.colorbar_origin
     bar_h = colormap.draw_colorbar(
-        c, scale_obj, (x, y), length=bar_length, thickness=fonts.px(BAR_THICKNESS, scale), label=bar_label,
+        c,
+        scale_obj,
+        (x, y),
+        length=bar_length,
+        thickness=fonts.px(BAR_THICKNESS, scale),
+        label=bar_label,
         scale=scale,
     )
     if legend_cell is not None:

@@ -27,7 +27,12 @@ class StripLayout:
     def tile_box(self, query, key):
         """(x0, y0, x1, y1) inclusive of the tile of `key` in the strip of `query`."""
         x, y = self.origin
-        return (x + key * self.step, y + query * self.step, x + key * self.step + self.cell - 1, y + query * self.step + self.cell - 1)
+        return (
+            x + key * self.step,
+            y + query * self.step,
+            x + key * self.step + self.cell - 1,
+            y + query * self.step + self.cell - 1,
+        )
 
 
 def _strip_rows(attention, layer, head):
@@ -78,7 +83,11 @@ def _strip_plan(attention, labels, layer, head, title, caption, grad, scale, not
     content_h = max(header_h + strips_h, bar_h)
     first = [
         "Each row is one query position i (index at the left): the tokens it can see, 0..i, each shaded by "
-        + ("d loss / d weight (red raises the loss, blue lowers it)" if grad else "the attention weight query i gives it")
+        + (
+            "d loss / d weight (red raises the loss, blue lowers it)"
+            if grad
+            else "the attention weight query i gives it"
+        )
         + "; the outlined tile is the query token itself."
     ]
     note_text = P.notes_text(labels, grad, nonfinite, first) if notes else ""
@@ -98,21 +107,48 @@ def _strip_plan(attention, labels, layer, head, title, caption, grad, scale, not
         note_lines=tuple(note_lines),
     )
     return lay, dict(
-        labels=labels, rows=rows, scale_obj=scale_obj, header=header, top=top, bar_label=bar_label,
-        bar_length=bar_length, legend_cell=legend_cell,
+        labels=labels,
+        rows=rows,
+        scale_obj=scale_obj,
+        header=header,
+        top=top,
+        bar_label=bar_label,
+        bar_length=bar_length,
+        legend_cell=legend_cell,
     )
 
 
-def strip_layout(attention: Sequence, labels: Sequence[str], *, layer: int = 0, head: int | str = 0, title: str = "",
-                 caption: str = "", grad: bool = False, scale: float = 1.0, notes: bool = True,
-                 vmax: float | None = None) -> StripLayout:
+def strip_layout(
+    attention: Sequence,
+    labels: Sequence[str],
+    *,
+    layer: int = 0,
+    head: int | str = 0,
+    title: str = "",
+    caption: str = "",
+    grad: bool = False,
+    scale: float = 1.0,
+    notes: bool = True,
+    vmax: float | None = None,
+) -> StripLayout:
     """The `StripLayout` that `per_token_strips` draws with the same arguments."""
     return _strip_plan(attention, labels, layer, head, title, caption, grad, scale, notes, vmax)[0]
 
 
-def per_token_strips(attention: Sequence, labels: Sequence[str], *, layer: int = 0, head: int | str = 0, title: str = "",
-                     caption: str = "", grad: bool = False, scale: float = 1.0, notes: bool = True,
-                     vmax: float | None = None, fmt: str = "png") -> Image.Image | str:
+def per_token_strips(
+    attention: Sequence,
+    labels: Sequence[str],
+    *,
+    layer: int = 0,
+    head: int | str = 0,
+    title: str = "",
+    caption: str = "",
+    grad: bool = False,
+    scale: float = 1.0,
+    notes: bool = True,
+    vmax: float | None = None,
+    fmt: str = "png",
+) -> Image.Image | str:
     """The per-token view of one head (or `head="mean"`: the mean over the layer's heads).
 
     One row per query position i: the characters of its context (positions 0..i) as tiles, each tile's

@@ -37,7 +37,9 @@ def _check_rows(rows, n, where, grad):
     if isinstance(rows, (str, bytes)) or not isinstance(rows, (list, tuple)):
         raise AttentionInputError(f"{where} must be a list of rows, got {type(rows).__name__}")
     if len(rows) != n:
-        raise AttentionInputError(f"{where} has {len(rows)} query rows but there are {n} labels (one per query position)")
+        raise AttentionInputError(
+            f"{where} has {len(rows)} query rows but there are {n} labels (one per query position)"
+        )
     out = []
     for q, row in enumerate(rows):
         if isinstance(row, (str, bytes)) or not isinstance(row, (list, tuple)):
@@ -91,7 +93,6 @@ def has_nonfinite(values):
     return any(not math.isfinite(v) for v in values)
 
 
-
 def from_trace_graph(graph, field="data"):
     """`(attention, labels)` from a trace graph (format `FORMAT`, see docs/trace-format.md).
 
@@ -104,7 +105,9 @@ def from_trace_graph(graph, field="data"):
     if not isinstance(attrs, dict):
         raise AttentionInputError("not a trace graph: it has no graph attributes")
     if attrs.get("format") != FORMAT:
-        raise AttentionInputError(f"unsupported trace format {attrs.get('format')!r} (this reader knows format {FORMAT})")
+        raise AttentionInputError(
+            f"unsupported trace format {attrs.get('format')!r} (this reader knows format {FORMAT})"
+        )
     chars = attrs.get("chars")
     if not isinstance(chars, (list, tuple)):
         raise AttentionInputError("the trace graph has no 'chars' attribute")
@@ -137,7 +140,9 @@ def from_trace_graph(graph, field="data"):
                 row = []
                 for k in range(q + 1):
                     if (li, hi, q, k) not in found:
-                        raise AttentionInputError(f"the trace graph lacks the weight of layer {li} head {hi} query {q} key {k}")
+                        raise AttentionInputError(
+                            f"the trace graph lacks the weight of layer {li} head {hi} query {q} key {k}"
+                        )
                     row.append(found[(li, hi, q, k)])
                 rows.append(row)
             layer.append(rows)

@@ -13,10 +13,9 @@ from microtrace.engine.data import DataError
 from microtrace.engine.jsontext import fields_by_line
 from microtrace.engine.run import RunError, open_run
 from microtrace.tracer import TraceError, jsonout
-
+from microtrace.tracer.steps import StepRangeError
 from microtrace.viz import attention as A
 from microtrace.viz.attention import data as AT
-from microtrace.tracer.steps import StepRangeError
 from microtrace.viz.cli.checks import SCALE, command
 from microtrace.viz.cli.common import (
     StepRange,
@@ -79,28 +78,70 @@ def _json_bytes(value):
 
 @command()
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
-@click.option("--step", type=int, help="Training step (0-based), with --run: its own document, or --text (with --text, "
-                                       "the run's step count is the trained model, after the last update).")
+@click.option(
+    "--step",
+    type=int,
+    help="Training step (0-based), with --run: its own document, or --text (with --text, "
+    "the run's step count is the trained model, after the last update).",
+)
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
-@click.option("--text", help="Any text (e.g. a name) read by the model as it is at --step, instead of the step's document.")
-@click.option("--steps", "steps", type=StepRange(),
-              help="An animated GIF over steps range(A, B, S) of --run (B excluded; B = steps + 1 ends on the trained "
-                   "model), for --text (default: the document of step A, cut to block_size).")
+@click.option(
+    "--text", help="Any text (e.g. a name) read by the model as it is at --step, instead of the step's document."
+)
+@click.option(
+    "--steps",
+    "steps",
+    type=StepRange(),
+    help="An animated GIF over steps range(A, B, S) of --run (B excluded; B = steps + 1 ends on the trained "
+    "model), for --text (default: the document of step A, cut to block_size).",
+)
 @click.option("--grad", is_flag=True, help="Draw d loss / d attention weight (blue-white-red, centred on zero).")
 @click.option("--per-token", is_flag=True, help="One strip per query token over its context, for one layer and head.")
 @click.option("--layer", type=click.IntRange(min=0), help="Layer of --per-token.  [default: 0]")
-@click.option("--head", type=Head(), metavar="H|mean", help="Head of --per-token, or the mean of the layer's heads.  [default: mean]")
+@click.option(
+    "--head",
+    type=Head(),
+    metavar="H|mean",
+    help="Head of --per-token, or the mean of the layer's heads.  [default: mean]",
+)
 @click.option("--values", is_flag=True, help="Print the number in each cell when it fits.")
 @click.option("--scale", type=SCALE, default=1.0, show_default=True, help="Pixel size multiplier.")
-@click.option("--duration", type=click.IntRange(10, 60000), default=600, show_default=True, help="Milliseconds per GIF frame.")
-@click.option("--max-frames", type=click.IntRange(1, AT.MAX_FRAMES), default=AT.DEFAULT_MAX_FRAMES, show_default=True,
-              help=f"With --steps: refuse a range of more frames than this (each a GIF frame and a contact-sheet "
-                   f"tile); at most {AT.MAX_FRAMES}.")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Also write the numbers behind the figure as JSON.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Figure to write: .png, .svg or .pdf, or .gif with --steps.")
+@click.option(
+    "--duration", type=click.IntRange(10, 60000), default=600, show_default=True, help="Milliseconds per GIF frame."
+)
+@click.option(
+    "--max-frames",
+    type=click.IntRange(1, AT.MAX_FRAMES),
+    default=AT.DEFAULT_MAX_FRAMES,
+    show_default=True,
+    help=f"With --steps: refuse a range of more frames than this (each a GIF frame and a contact-sheet "
+    f"tile); at most {AT.MAX_FRAMES}.",
+)
+@click.option(
+    "--json", "json_file", type=click.Path(dir_okay=False), help="Also write the numbers behind the figure as JSON."
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Figure to write: .png, .svg or .pdf, or .gif with --steps."
+)
 @jobs_option
-def attention(run_dir, step, trace_file, text, steps, grad, per_token, layer, head, values, scale, duration,
-              max_frames, json_file, output, jobs):
+def attention(
+    run_dir,
+    step,
+    trace_file,
+    text,
+    steps,
+    grad,
+    per_token,
+    layer,
+    head,
+    values,
+    scale,
+    duration,
+    max_frames,
+    json_file,
+    output,
+    jobs,
+):
     """Attention heatmaps: which earlier characters each character attends to, in every head.
 
     One heatmap per layer and head: query rows, key columns, the masked future hatched, characters
@@ -123,8 +164,14 @@ def attention(run_dir, step, trace_file, text, steps, grad, per_token, layer, he
     _check_combination(run_dir, step, trace_file, text, steps, per_token, layer, head, output, json_file)
     sheet = AT.sheet_path(output) if steps is not None and output else None
     check_outputs([output, sheet, json_file], inputs=[trace_file])
-    look = dict(grad=grad, per_token=per_token, layer=layer or 0, head="mean" if head is None else head,
-                values=values, scale=scale)
+    look = dict(
+        grad=grad,
+        per_token=per_token,
+        layer=layer or 0,
+        head="mean" if head is None else head,
+        values=values,
+        scale=scale,
+    )
     try:
         if steps is not None:
             _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_file, jobs)
@@ -167,9 +214,15 @@ def _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_f
         write_output(output, A.animate(frames, labels, duration_ms=duration, scale=look["scale"]))
         sheet = AT.sheet_path(output)
         write_output(sheet, A.png_bytes(AT.contact_sheet_of(series, **look)))
-        click.echo(f"{len(frames)} frames of {series[0].meta['text']!r} -> {output}, contact sheet -> {sheet}", err=True)
+        click.echo(
+            f"{len(frames)} frames of {series[0].meta['text']!r} -> {output}, contact sheet -> {sheet}", err=True
+        )
     if json_file:
-        doc = {"text": series[0].meta["text"], "steps": list(steps), "frames": [AT.record(d, look["grad"]) for d in series]}
+        doc = {
+            "text": series[0].meta["text"],
+            "steps": list(steps),
+            "frames": [AT.record(d, look["grad"]) for d in series],
+        }
         write_output(json_file, _json_bytes(doc))
         click.echo(f"numbers -> {json_file}", err=True)
 

@@ -14,7 +14,6 @@ import click
 from microtrace.engine.data import DataError
 from microtrace.engine.run import RunDiverged, RunError
 
-
 # On every command, not only the group: click caches a command's help option the first time it is
 # built, so a command first run on its own (a test, a script) would otherwise keep only --help.
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}

@@ -19,9 +19,7 @@ from microtrace.engine.atomic import UnsafePath, check_target, write_atomic
 from microtrace.engine.run import run_owning
 from microtrace.tracer import ScriptError, TraceError, load_trace, trace_script, trace_step
 from microtrace.tracer.steps import StepRangeError, default_jobs, parse_steps
-
 from microtrace.viz.cli.checks import BadInput as UserError  # one-line error about the input, exit code 2
-
 
 FIGURE_FORMATS = ("png", "svg", "pdf")  # what `viz.draw.canvas` makes
 
@@ -64,9 +62,20 @@ def trace_source_options(command):
     """Add `--run`, `--step`, `--trace` and `--script` (with `--timeout`, `--verbose` and the script's
     own arguments after `--`) to a command; it receives a `trace` argument instead."""
 
-    @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
-    @click.option("--step", type=int, help="Training step to trace (0-based), with --run; with --script the K-th backward() call (default 0).")
-    @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace` (a store or JSON).")
+    @click.option(
+        "--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`."
+    )
+    @click.option(
+        "--step",
+        type=int,
+        help="Training step to trace (0-based), with --run; with --script the K-th backward() call (default 0).",
+    )
+    @click.option(
+        "--trace",
+        "trace_file",
+        type=click.Path(dir_okay=False),
+        help="A trace file from `microtrace trace` (a store or JSON).",
+    )
     @script_options
     @functools.wraps(command)
     def wrapper(run_dir, step, trace_file, script, timeout, verbose, script_args, **kwargs):
@@ -140,7 +149,15 @@ class ScriptSource:
 
 def get_trace(run_dir, step, trace_file, script=None):
     """The trace the options name; UsageError/ClickException (one line, exit 2) when they don't."""
-    given = [name for name, v in (("--trace FILE", trace_file), ("--run DIR --step K", run_dir), ("--script PATH", script and script.path)) if v]
+    given = [
+        name
+        for name, v in (
+            ("--trace FILE", trace_file),
+            ("--run DIR --step K", run_dir),
+            ("--script PATH", script and script.path),
+        )
+        if v
+    ]
     if len(given) > 1:
         raise click.UsageError(f"give either {given[0]} or {given[1]}, not both")
     if not given:

@@ -13,8 +13,6 @@ import click
 
 from microtrace.engine.run import open_run
 from microtrace.tracer import TraceError
-
-from microtrace.viz.draw.canvas import figure_bytes
 from microtrace.viz.cli.checks import POSITIVE, SCALE, command, user_errors
 from microtrace.viz.cli.common import (
     ScriptSource,
@@ -29,18 +27,28 @@ from microtrace.viz.cli.common import (
     trace_source_options,
     write_output,
 )
+from microtrace.viz.draw.canvas import figure_bytes
 
 
 @command()
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
 @click.option("--step", type=int, help="Training step to trace (0-based), with --run.")
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
-@click.option("--steps", type=StepRange(),
-              help="A range of steps of --run, as Python's range (0-based, B excluded): statistics as lines, and a CSV.")
+@click.option(
+    "--steps",
+    type=StepRange(),
+    help="A range of steps of --run, as Python's range (0-based, B excluded): statistics as lines, and a CSV.",
+)
 @click.option("--per-position", is_flag=True, help="Gradient per token position and block, and through the KV cache.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Figure to write: .png, .svg or .pdf.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
-              help="Also write the per-matrix numbers as CSV (with --steps the default is OUTPUT with .csv).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), required=True, help="Figure to write: .png, .svg or .pdf."
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False),
+    help="Also write the per-matrix numbers as CSV (with --steps the default is OUTPUT with .csv).",
+)
 @click.option("--scale", default=1.0, show_default=True, type=SCALE, help="Size of the figure.")
 @jobs_option
 def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, scale, jobs):
@@ -114,13 +122,24 @@ def _step_csv(g):
 
 @command()
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
-@click.option("--step", type=int, help="Training step to check (0-based; with --script the K-th backward() call, default 0).")
-@click.option("--samples", default=3, show_default=True, type=click.IntRange(min=1),
-              help="Entries sampled from each parameter matrix (among those taking part in the step).")
-@click.option("--eps", default=1e-6, show_default=True, type=POSITIVE,
-              help="Finite-difference step, from 1e-8 to 1e-2 (smaller ones make the floor larger than the gradients).")
-@click.option("--tol", default=1e-4, show_default=True, type=POSITIVE,
-              help="Largest relative error that passes.")
+@click.option(
+    "--step", type=int, help="Training step to check (0-based; with --script the K-th backward() call, default 0)."
+)
+@click.option(
+    "--samples",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Entries sampled from each parameter matrix (among those taking part in the step).",
+)
+@click.option(
+    "--eps",
+    default=1e-6,
+    show_default=True,
+    type=POSITIVE,
+    help="Finite-difference step, from 1e-8 to 1e-2 (smaller ones make the floor larger than the gradients).",
+)
+@click.option("--tol", default=1e-4, show_default=True, type=POSITIVE, help="Largest relative error that passes.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling.")
 @script_options
 @click.pass_context
@@ -143,7 +162,8 @@ def gradcheck(ctx, run_dir, step, samples, eps, tol, seed, script, timeout, verb
         microtrace gradcheck --run runs/demo --step 0 --samples 10 --eps 1e-5 --tol 1e-3
         microtrace gradcheck --script my_model/train.py --step 3 --samples 1 -- --steps 100
     """
-    from microtrace.tracer.gradcheck import check_eps, gradcheck as check
+    from microtrace.tracer.gradcheck import check_eps
+    from microtrace.tracer.gradcheck import gradcheck as check
 
     try:
         check_eps(eps)
@@ -160,8 +180,10 @@ def gradcheck(ctx, run_dir, step, samples, eps, tol, seed, script, timeout, verb
         with user_errors():
             run = open_run(run_dir)
             if step == run.steps:
-                raise UserError(f"step {step} is the trained model after the last update: it has no training "
-                                f"step to check (steps 0..{run.steps - 1})")
+                raise UserError(
+                    f"step {step} is the trained model after the last update: it has no training "
+                    f"step to check (steps 0..{run.steps - 1})"
+                )
             trainer = run.trainer_at(step)
         result = check(trainer, samples=samples, eps=eps, seed=seed)
     click.echo(result.table(tol))

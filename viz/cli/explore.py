@@ -6,7 +6,6 @@ from pathlib import Path
 import click
 
 from microtrace.tracer import TraceError, load_trace, trace_step
-
 from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, check_outputs, trace_source_options, write_output
 from microtrace.viz.cli.graph import MissingDot

@@ -9,10 +9,9 @@ import functools
 import click
 
 from microtrace.tracer import TraceError
-
-from microtrace.viz.graph import select as graph_select
 from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, trace_source_options
+from microtrace.viz.graph import select as graph_select
 from microtrace.viz.graph.figure import FOCUS_SCOPES, LEVELS, RATIOS, graph_figure, page_attrs
 from microtrace.viz.graph.render import DotNotFound, RenderError, output_format, render
 
@@ -89,9 +88,13 @@ def _check_options(command):
               help="Figure to write: .svg, .png, .pdf or .dot (the format follows the extension).")  # fmt: skip
 @click.option("--level", type=click.Choice(LEVELS), default="block", show_default=True,
               help="Collapse to one node per block, stage or layer, or draw the scalar nodes.")  # fmt: skip
-@click.option("--focus", metavar="SCOPE",
-              help="Only this scope (a path or a prefix of one). The scopes each level draws: "
-                   + "; ".join(f"{level}: {scopes}" for level, scopes in FOCUS_SCOPES.items()) + ".")
+@click.option(
+    "--focus",
+    metavar="SCOPE",
+    help="Only this scope (a path or a prefix of one). The scopes each level draws: "
+    + "; ".join(f"{level}: {scopes}" for level, scopes in FOCUS_SCOPES.items())
+    + ".",
+)
 @click.option("--around", metavar="NODE", help="Scalar level: the nodes near this node id or parameter (wte[3,5]).")
 @click.option("--hops", type=click.IntRange(0, 50), default=2, show_default=True, help="How far --around reaches.")
 @click.option("--view", type=click.Choice(["fused", "elementary"]),
@@ -100,19 +103,41 @@ def _check_options(command):
 @click.option("--backward", is_flag=True, help="Arrows along the gradient, edges labelled with the flow.")
 @click.option("--color", type=click.Choice(["grad", "value", "none"]), default="grad", show_default=True,
               help="Node fill: |grad| (log scale), value (collapsed levels: the norm of the values inside), or none.")  # fmt: skip
-@click.option("--highlight", type=click.IntRange(1, 50), metavar="K", help="Mark the K paths carrying most gradient from --target to the loss.")
+@click.option(
+    "--highlight",
+    type=click.IntRange(1, 50),
+    metavar="K",
+    help="Mark the K paths carrying most gradient from --target to the loss.",
+)
 @click.option("--target", metavar="NODE", help="Node id or parameter entry (layer0.attn_wq[3,7]) for --highlight.")
-@click.option("--params/--no-params", default=True, show_default=True, help="Draw the parameter matrices (collapsed levels).")
+@click.option(
+    "--params/--no-params", default=True, show_default=True, help="Draw the parameter matrices (collapsed levels)."
+)
 @click.option("--max-nodes", type=click.IntRange(1), default=graph_select.DEFAULT_MAX_NODES, show_default=True,
               help="Refuse a scalar view with more nodes than this.")  # fmt: skip
-@click.option("--rankdir", type=click.Choice(["LR", "TB"]), default="LR", show_default=True, help="Left to right or top to bottom.")
+@click.option(
+    "--rankdir",
+    type=click.Choice(["LR", "TB"]),
+    default="LR",
+    show_default=True,
+    help="Left to right or top to bottom.",
+)
 @click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True)
-@click.option("--precision", type=click.IntRange(1, 10), default=3, show_default=True, help="Significant digits of the numbers.")
+@click.option(
+    "--precision", type=click.IntRange(1, 10), default=3, show_default=True, help="Significant digits of the numbers."
+)
 @click.option("--dpi", type=click.IntRange(36, 1200), default=144, show_default=True, help="Resolution of a .png.")
-@click.option("--size", type=PageSize(), help="Draw at most this big, in inches (e.g. 10,7.5 for a landscape page): "
-                                               "a long scalar chain is scaled to fit.")
-@click.option("--ratio", type=Ratio(), help="Aspect ratio of the drawing (height / width, e.g. 0.7), or Graphviz's "
-                                            "fill, compress, expand, auto; with --size, fill fills the page.")
+@click.option(
+    "--size",
+    type=PageSize(),
+    help="Draw at most this big, in inches (e.g. 10,7.5 for a landscape page): a long scalar chain is scaled to fit.",
+)
+@click.option(
+    "--ratio",
+    type=Ratio(),
+    help="Aspect ratio of the drawing (height / width, e.g. 0.7), or Graphviz's "
+    "fill, compress, expand, auto; with --size, fill fills the page.",
+)
 @click.option("--title", help="Title (default: step, document, loss and view).")
 @click.option("--legend/--no-legend", default=True, show_default=True)
 @click.option("--label", type=click.Choice(["id", "source"]), default="id", show_default=True,
@@ -138,10 +163,28 @@ def graph(trace, output, level, focus, around, hops, view, backward, color, high
         microtrace graph --trace mine.json --level scalar --focus pos1/gpt/layer0/head0/softmax --label source -o sm.svg
     """
     try:
-        digraph = graph_figure(trace, level, focus=focus, around=around, hops=hops, view=view, highlight=highlight or 0,
-                               target=target, params=params, max_nodes=max_nodes, label=label, size=size, ratio=ratio,
-                               backward=backward, color=color, rankdir=rankdir, theme=theme, precision=precision,
-                               title=title, legend=legend)
+        digraph = graph_figure(
+            trace,
+            level,
+            focus=focus,
+            around=around,
+            hops=hops,
+            view=view,
+            highlight=highlight or 0,
+            target=target,
+            params=params,
+            max_nodes=max_nodes,
+            label=label,
+            size=size,
+            ratio=ratio,
+            backward=backward,
+            color=color,
+            rankdir=rankdir,
+            theme=theme,
+            precision=precision,
+            title=title,
+            legend=legend,
+        )
     except graph_select.ViewTooLarge as e:
         raise UserError(_too_large(e)) from None
     except TraceError as e:

@@ -3,7 +3,6 @@
 import click
 
 from microtrace.tracer import TraceError
-
 from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, trace_source_options, write_output
 from microtrace.viz.report.page import build_report
@@ -11,7 +10,11 @@ from microtrace.viz.report.page import build_report
 
 @command()
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
-@click.option("--explorer", metavar="HREF", help="Link the graph to this step's explorer page (microtrace explore), e.g. explore.html.")
+@click.option(
+    "--explorer",
+    metavar="HREF",
+    help="Link the graph to this step's explorer page (microtrace explore), e.g. explore.html.",
+)
 @trace_source_options
 def report(trace, output, explorer):
     """Write one HTML page that explains a training step, for reading along.

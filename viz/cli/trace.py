@@ -5,7 +5,6 @@ import click
 from microtrace.engine.atomic import UnsafePath
 from microtrace.tracer import TraceError, dead_relus, jsonout, stats, top_paths
 from microtrace.tracer.io import EXPORT_FORMATS, check_export_size, export_bytes, save_store
-
 from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, output_file, trace_source_options, write_output
 from microtrace.viz.draw import numfmt
@@ -13,10 +12,15 @@ from microtrace.viz.draw import numfmt
 VIEWS = click.Choice(["elementary", "fused"])
 
 
-NAN_AS = click.option("--nan-as", type=click.Choice(jsonout.NAN_AS), default="string", show_default=True,
-                      help='How JSON writes nan and inf: "NaN"/"Infinity"/"-Infinity" strings (strict JSON; '
-                           "JavaScript's Number() reads them), null (strict, nan and inf alike), or literal NaN/Infinity "
-                           "(Python and JSON5 only).")
+NAN_AS = click.option(
+    "--nan-as",
+    type=click.Choice(jsonout.NAN_AS),
+    default="string",
+    show_default=True,
+    help='How JSON writes nan and inf: "NaN"/"Infinity"/"-Infinity" strings (strict JSON; '
+    "JavaScript's Number() reads them), null (strict, nan and inf alike), or literal NaN/Infinity "
+    "(Python and JSON5 only).",
+)
 
 
 @command()
@@ -55,7 +59,9 @@ def trace(trace, output, view, nan_as):
         try:
             counts = save_store(trace, output_file(output))
         except OSError as e:  # UnsafePath too: a link, a directory...
-            raise UserError(str(e) if isinstance(e, UnsafePath) else f"cannot write {output} ({e.strerror or e})") from None
+            raise UserError(
+                str(e) if isinstance(e, UnsafePath) else f"cannot write {output} ({e.strerror or e})"
+            ) from None
         view = "elementary"
         n, e = counts[view]["nodes"], counts[view]["edges"]
     click.echo(f"step {trace.step}: {n} nodes, {e} edges ({view}), loss {trace.loss:.4f} -> {output}", err=True)
@@ -63,13 +69,22 @@ def trace(trace, output, view, nan_as):
 
 @command(name="export")
 @trace_source_options
-@click.option("-f", "--format", "fmt", type=click.Choice(EXPORT_FORMATS),
-              help="Default: from the file extension (.json, .graphml, .gexf); model-explorer must be named.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    help="Default: from the file extension (.json, .graphml, .gexf); model-explorer must be named.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
 @click.option("--view", type=VIEWS, default="elementary", show_default=True)
-@click.option("--level", type=click.Choice(["block", "stage", "layer"]), help="Export the graph collapsed to this level.")
+@click.option(
+    "--level", type=click.Choice(["block", "stage", "layer"]), help="Export the graph collapsed to this level."
+)
 @NAN_AS
-@click.option("--links", "links", is_flag=True, help='JSON: the edges under "links", the key d3-force reads, not "edges".')
+@click.option(
+    "--links", "links", is_flag=True, help='JSON: the edges under "links", the key d3-force reads, not "edges".'
+)
 def export_command(trace, fmt, output, view, level, nan_as, links):
     """Export a step's graph as node-link JSON, GraphML, GEXF or Google Model Explorer's graph JSON.
 
@@ -106,7 +121,11 @@ def export_command(trace, fmt, output, view, level, nan_as, links):
 
 @command()
 @trace_source_options
-@click.option("--paths", "target", help="Show the paths carrying most gradient from this node id or parameter (wte[3,5]) to the loss.")
+@click.option(
+    "--paths",
+    "target",
+    help="Show the paths carrying most gradient from this node id or parameter (wte[3,5]) to the loss.",
+)
 @click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="How many paths.")
 @click.option("--scope", help="List the nodes of a scope, e.g. pos2/layer0/attn/head1/weights.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (strict: see --nan-as).")
@@ -174,18 +193,25 @@ def _text(r):
     bad = r["first_nonfinite"]
     lines.append("")
     if bad:
-        lines.append(f"first non-finite {bad['what']}: node {bad['node']} ({bad['op']}) in {bad['scope']}: value {bad['data']}, grad {bad['grad']}")
+        lines.append(
+            f"first non-finite {bad['what']}: node {bad['node']} ({bad['op']}) in {bad['scope']}: value {bad['data']}, grad {bad['grad']}"
+        )
         for o in bad["operands"]:
             lines.append(f"  operand {o['node']} ({o['op']}) in {o['scope']}: value {o['data']}")
     else:
         lines.append("all values and gradients are finite")
     dead = r["dead_relus"]
-    lines.append(f"dead ReLU units: {len(dead)}" + (": " + ", ".join(f"layer{d['layer']}.unit{d['unit']}" for d in dead) if dead else ""))
+    lines.append(
+        f"dead ReLU units: {len(dead)}"
+        + (": " + ", ".join(f"layer{d['layer']}.unit{d['unit']}" for d in dead) if dead else "")
+    )
     for i, p in enumerate(r.get("paths", []), 1):
         lines.append(f"path {i}: contribution {p['contribution']:.4g} over {len(p['nodes']) - 1} edges")
         lines.append("  " + " -> ".join(f"{scope} ({n})" if n > 1 else scope for scope, n in p["scopes"]))
     for d in r.get("scope", []):
-        lines.append(f"{d['node']:>7} {d['op']:>6} value {numfmt.general(d['data']):>11} grad {numfmt.general(d['grad']):>11}  {d['scope']}")
+        lines.append(
+            f"{d['node']:>7} {d['op']:>6} value {numfmt.general(d['data']):>11} grad {numfmt.general(d['grad']):>11}  {d['scope']}"
+        )
     return "\n".join(lines)
 
 

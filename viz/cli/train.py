@@ -12,18 +12,29 @@ import click
 from click.core import ParameterSource
 
 from microtrace.engine.data import load_dataset, visible
-from microtrace.engine.model import GPTConfig
 from microtrace.engine.limits import DEFAULT_MAX_MEMORY_GB, MEMORY_ENV
+from microtrace.engine.model import GPTConfig
 from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, make_run_dir, open_run, run_lock
 from microtrace.engine.run import train as train_run
 from microtrace.engine.train import SampleError, TrainConfig
-
 from microtrace.viz.cli.checks import POSITIVE, BadInput, Failed, command, user_errors
 
 SAMPLES_HEADER = "--- inference (new, hallucinated names) ---"
 # Options that define a run; --resume takes them from the run's config.json instead.
-RUN_OPTIONS = ("data", "steps", "seed", "n_embd", "n_head", "n_layer", "block_size", "lr", "out",
-               "checkpoint_every", "force", "max_memory")
+RUN_OPTIONS = (
+    "data",
+    "steps",
+    "seed",
+    "n_embd",
+    "n_head",
+    "n_layer",
+    "block_size",
+    "lr",
+    "out",
+    "checkpoint_every",
+    "force",
+    "max_memory",
+)
 
 
 def step_line(step, steps, loss):
@@ -36,41 +47,116 @@ def stdout_is_terminal():
 
 
 @command()
-@click.option("--data", metavar="PATH|names|makemore",
-              help="Training data: a UTF-8 text file with one document per line; `names` (default): US Census "
-                   "first names; `makemore`: microGPT's names.txt, downloaded once.")
-@click.option("--steps", default=TrainConfig.steps, show_default=True, type=click.IntRange(min=1),
-              help="Training steps (the learning rate decays linearly to 0 over them).")
-@click.option("--seed", type=int, default=TrainConfig.seed, show_default=True,
-              help="Seed of the one RNG that shuffles the data, draws the parameters and samples.")
-@click.option("--n-embd", default=GPTConfig.n_embd, show_default=True, type=click.IntRange(min=1),
-              help="Embedding width.")
-@click.option("--n-head", default=GPTConfig.n_head, show_default=True, type=click.IntRange(min=1),
-              help="Attention heads (must divide --n-embd).")
-@click.option("--n-layer", default=GPTConfig.n_layer, show_default=True, type=click.IntRange(min=1),
-              help="Transformer layers.")
-@click.option("--block-size", default=GPTConfig.block_size, show_default=True, type=click.IntRange(min=1),
-              help="Context length; longer documents are cut.")
-@click.option("--lr", default=TrainConfig.lr, show_default=True, type=POSITIVE,
-              help="Adam learning rate at step 0 (above 0; it decays linearly to 0).")
-@click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("runs/run"), show_default=True,
-              metavar="RUN_DIR", help="Run directory to create.")
-@click.option("--force", is_flag=True,
-              help="Replace a run already in RUN_DIR (only its own files; never through a symbolic link).")
-@click.option("--checkpoint-every", type=click.IntRange(min=1), default=DEFAULT_CHECKPOINT_EVERY, show_default=True,
-              help="Write a checkpoint every N steps (also at step 0 and at the end).")
-@click.option("--samples", default=20, show_default=True, type=click.IntRange(min=0),
-              help="Names to sample after training.")
-@click.option("--temperature", default=0.5, show_default=True, type=POSITIVE,
-              help="Sampling temperature (above 0; lower is more conservative).")
-@click.option("--max-memory", type=POSITIVE, metavar="GB",
-              help=f"Refuse a model estimated to need more memory than this to train and trace a step "
-                   f"[default: ${MEMORY_ENV} or {DEFAULT_MAX_MEMORY_GB:g}].")
-@click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
-              help="Continue the run in RUN_DIR from its latest checkpoint, with its saved options.")
+@click.option(
+    "--data",
+    metavar="PATH|names|makemore",
+    help="Training data: a UTF-8 text file with one document per line; `names` (default): US Census "
+    "first names; `makemore`: microGPT's names.txt, downloaded once.",
+)
+@click.option(
+    "--steps",
+    default=TrainConfig.steps,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Training steps (the learning rate decays linearly to 0 over them).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=TrainConfig.seed,
+    show_default=True,
+    help="Seed of the one RNG that shuffles the data, draws the parameters and samples.",
+)
+@click.option(
+    "--n-embd", default=GPTConfig.n_embd, show_default=True, type=click.IntRange(min=1), help="Embedding width."
+)
+@click.option(
+    "--n-head",
+    default=GPTConfig.n_head,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Attention heads (must divide --n-embd).",
+)
+@click.option(
+    "--n-layer", default=GPTConfig.n_layer, show_default=True, type=click.IntRange(min=1), help="Transformer layers."
+)
+@click.option(
+    "--block-size",
+    default=GPTConfig.block_size,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Context length; longer documents are cut.",
+)
+@click.option(
+    "--lr",
+    default=TrainConfig.lr,
+    show_default=True,
+    type=POSITIVE,
+    help="Adam learning rate at step 0 (above 0; it decays linearly to 0).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=Path("runs/run"),
+    show_default=True,
+    metavar="RUN_DIR",
+    help="Run directory to create.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a run already in RUN_DIR (only its own files; never through a symbolic link).",
+)
+@click.option(
+    "--checkpoint-every",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CHECKPOINT_EVERY,
+    show_default=True,
+    help="Write a checkpoint every N steps (also at step 0 and at the end).",
+)
+@click.option(
+    "--samples", default=20, show_default=True, type=click.IntRange(min=0), help="Names to sample after training."
+)
+@click.option(
+    "--temperature",
+    default=0.5,
+    show_default=True,
+    type=POSITIVE,
+    help="Sampling temperature (above 0; lower is more conservative).",
+)
+@click.option(
+    "--max-memory",
+    type=POSITIVE,
+    metavar="GB",
+    help=f"Refuse a model estimated to need more memory than this to train and trace a step "
+    f"[default: ${MEMORY_ENV} or {DEFAULT_MAX_MEMORY_GB:g}].",
+)
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path),
+    metavar="RUN_DIR",
+    help="Continue the run in RUN_DIR from its latest checkpoint, with its saved options.",
+)
 @click.pass_context
-def train(ctx, data, steps, seed, n_embd, n_head, n_layer, block_size, lr, out, force, checkpoint_every,
-          samples, temperature, max_memory, resume):
+def train(
+    ctx,
+    data,
+    steps,
+    seed,
+    n_embd,
+    n_head,
+    n_layer,
+    block_size,
+    lr,
+    out,
+    force,
+    checkpoint_every,
+    samples,
+    temperature,
+    max_memory,
+    resume,
+):
     """Train microGPT and save the run: config.json, losses.csv and checkpoints/.
 
     Prints microGPT's log to stdout (one line per step when stdout is not a terminal, a progress bar on
@@ -89,8 +175,11 @@ def train(ctx, data, steps, seed, n_embd, n_head, n_layer, block_size, lr, out, 
         microtrace train --resume runs/demo
     """
     if resume is not None:
-        given = [p.opts[0] for p in ctx.command.params
-                 if p.name in RUN_OPTIONS and ctx.get_parameter_source(p.name) is not ParameterSource.DEFAULT]
+        given = [
+            p.opts[0]
+            for p in ctx.command.params
+            if p.name in RUN_OPTIONS and ctx.get_parameter_source(p.name) is not ParameterSource.DEFAULT
+        ]
         if given:
             raise BadInput(f"--resume continues a run with the options it was made with; drop {', '.join(given)}")
         with user_errors():
@@ -136,8 +225,9 @@ def _train_with_progress(run, trainer):
                 return train_run(run, lambda k, loss: click.echo(step_line(k, steps, loss)), trainer)
             # A terminal gets a progress bar on stderr, then the last step's line.
             last = []
-            with click.progressbar(length=steps, label="training", file=sys.stderr, show_pos=True,
-                                   item_show_func=lambda item: item) as bar:
+            with click.progressbar(
+                length=steps, label="training", file=sys.stderr, show_pos=True, item_show_func=lambda item: item
+            ) as bar:
                 bar.update(trainer.step)
 
                 def on_step(k, loss):
@@ -149,8 +239,10 @@ def _train_with_progress(run, trainer):
                 click.echo(step_line(last[0], steps, last[1]))
             return trainer
     except KeyboardInterrupt:
-        raise Failed(f"interrupted; continue from the latest checkpoint with: microtrace train --resume {run.path}",
-                     exit_code=130) from None
+        raise Failed(
+            f"interrupted; continue from the latest checkpoint with: microtrace train --resume {run.path}",
+            exit_code=130,
+        ) from None
 
 
 def _print_samples(trainer, count, temperature, rng=None):
@@ -163,12 +255,16 @@ def _print_samples(trainer, count, temperature, rng=None):
 
 
 @command()
-@click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path), metavar="RUN_DIR",
-              help="Run directory made by `microtrace train`.")
-@click.option("-n", "--num", "count", default=20, show_default=True, type=click.IntRange(min=0),
-              help="How many names.")
-@click.option("--temperature", default=0.5, show_default=True, type=POSITIVE,
-              help="Sampling temperature (above 0).")
+@click.option(
+    "--run",
+    "run_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="RUN_DIR",
+    help="Run directory made by `microtrace train`.",
+)
+@click.option("-n", "--num", "count", default=20, show_default=True, type=click.IntRange(min=0), help="How many names.")
+@click.option("--temperature", default=0.5, show_default=True, type=POSITIVE, help="Sampling temperature (above 0).")
 @click.option("--seed", type=int, help="Sample with a fresh random.Random(SEED) instead of the saved RNG state.")
 def sample(run_dir, count, temperature, seed):
     """Sample names from a run's latest checkpoint.

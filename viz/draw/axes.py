@@ -8,10 +8,7 @@ grid lines and labels on a canvas. Log scales span whole decades (ticks at the p
 import math
 from dataclasses import dataclass
 
-from microtrace.viz.draw import colormap
-
-from microtrace.viz.draw import fonts
-from microtrace.viz.draw import numfmt
+from microtrace.viz.draw import colormap, fonts, numfmt
 from microtrace.viz.draw.ticks import nice_ticks
 
 INK = colormap.INK

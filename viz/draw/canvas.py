@@ -18,9 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from PIL import Image, ImageDraw
 
-from microtrace.viz.draw import colormap
-
-from microtrace.viz.draw import fonts
+from microtrace.viz.draw import colormap, fonts
 from microtrace.viz.draw.colormap import hex_color
 
 WHITE = (255, 255, 255)
@@ -39,8 +37,10 @@ def _num(x):
 def _xml_text(text):
     # XML 1.0 forbids most control characters even escaped, and U+FFFE, U+FFFF and lone surrogates: all
     # are shown as U+FFFD.
-    clean = "".join(ch if (ch >= " " or ch in "\t\n\r") and not ("\ud800" <= ch <= "\udfff" or ch in "\ufffe\uffff")
-                    else "\ufffd" for ch in text)
+    clean = "".join(
+        ch if (ch >= " " or ch in "\t\n\r") and not ("\ud800" <= ch <= "\udfff" or ch in "\ufffe\uffff") else "\ufffd"
+        for ch in text
+    )
     return escape(clean)
 
 
@@ -98,8 +98,9 @@ class PillowCanvas:
 
     def circle(self, center, radius, fill, outline=None):
         cx, cy = center
-        self.draw.ellipse((round(cx - radius), round(cy - radius), round(cx + radius), round(cy + radius)),
-                          fill=fill, outline=outline)
+        self.draw.ellipse(
+            (round(cx - radius), round(cy - radius), round(cx + radius), round(cy + radius)), fill=fill, outline=outline
+        )
 
     def polygon(self, points, fill, outline=None):
         self.draw.polygon([(round(x), round(y)) for x, y in points], fill=fill, outline=outline)
@@ -193,8 +194,10 @@ class SvgCanvas:
         self._add(f"<polygon {attrs}/>")
 
     def _text_element(self, x, baseline, text, size, fill, extra=""):
-        return (f'<text x="{_num(x)}" y="{_num(baseline)}" font-size="{size}" fill="{hex_color(fill)}"{extra}>'
-                f"{_xml_text(text)}</text>")
+        return (
+            f'<text x="{_num(x)}" y="{_num(baseline)}" font-size="{size}" fill="{hex_color(fill)}"{extra}>'
+            f"{_xml_text(text)}</text>"
+        )
 
     def text(self, xy, text, size, fill, anchor="la"):
         # The same box arithmetic as fonts.draw_text, then a left-aligned run at the same baseline.
@@ -219,8 +222,10 @@ class SvgCanvas:
         if badge is not None:
             w, h = fonts.badge_box_size(badge, size)
             x0, y0 = round(cx - w / 2), round(cy - h / 2)
-            self._add(f'<rect x="{_num(x0)}" y="{_num(y0)}" width="{_num(w)}" height="{_num(h)}" '
-                      f'rx="{_num(max(1, h // 4))}" fill="{hex_color(fonts.BOS_BADGE_FILL)}"/>')
+            self._add(
+                f'<rect x="{_num(x0)}" y="{_num(y0)}" width="{_num(w)}" height="{_num(h)}" '
+                f'rx="{_num(max(1, h // 4))}" fill="{hex_color(fonts.BOS_BADGE_FILL)}"/>'
+            )
             self.text((x0 + w / 2, y0 + h / 2), badge, fonts.badge_size(size), fonts.BOS_BADGE_TEXT_FILL, anchor="mm")
         elif label == " ":
             points, width = fonts.space_marker(center, size)
@@ -247,16 +252,21 @@ class SvgCanvas:
             f'L{_num(spacing + 1)},{_num(spacing - 1)}" stroke="{ink}" stroke-width="1"/></pattern>'
         )
         for bx0, by0, bx1, by1 in boxes:
-            self._add(f'<rect x="{_num(bx0)}" y="{_num(by0)}" width="{_num(bx1 - bx0 + 1)}" '
-                      f'height="{_num(by1 - by0 + 1)}" fill="url(#{pattern})"/>')
+            self._add(
+                f'<rect x="{_num(bx0)}" y="{_num(by0)}" width="{_num(bx1 - bx0 + 1)}" '
+                f'height="{_num(by1 - by0 + 1)}" fill="url(#{pattern})"/>'
+            )
 
     def result(self):
-        head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" height="{self.height}" '
-                f'viewBox="0 0 {self.width} {self.height}" font-family={quoteattr(SVG_FONT_FAMILY)}>')
+        head = (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" height="{self.height}" '
+            f'viewBox="0 0 {self.width} {self.height}" font-family={quoteattr(SVG_FONT_FAMILY)}>'
+        )
         title = [f"<title>{_xml_text(self.title)}</title>"] if self.title else []
         defs = ["<defs>", *self.defs, "</defs>"] if self.defs else []
-        return SVG("\n".join(['<?xml version="1.0" encoding="UTF-8"?>', head, *title, *defs, *self.parts, "</svg>"])
-                   + "\n")
+        return SVG(
+            "\n".join(['<?xml version="1.0" encoding="UTF-8"?>', head, *title, *defs, *self.parts, "</svg>"]) + "\n"
+        )
 
 
 class SVG(str):
@@ -323,7 +333,8 @@ def pdf_bytes(image: Image.Image) -> bytes:
         "/Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>".encode("ascii"),
         f"<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceRGB "
         f"/BitsPerComponent 8 /Filter /FlateDecode /Length {len(pixels)} >>\nstream\n".encode("ascii")
-        + pixels + b"\nendstream",
+        + pixels
+        + b"\nendstream",
         f"<< /Length {len(content)} >>\nstream\n".encode("ascii") + content + b"\nendstream",
     ]
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
@@ -336,4 +347,3 @@ def pdf_bytes(image: Image.Image) -> bytes:
     out += b"".join(f"{o:010d} 00000 n \n".encode("ascii") for o in offsets)
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode("ascii")
     return bytes(out)
-

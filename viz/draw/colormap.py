@@ -32,9 +32,7 @@ _VIRIDIS_INDEX = tuple(range(0, 256, 8)) + (255,)
 # Diverging control points: ColorBrewer's 11-class RdBu (Cynthia A. Brewer, colorbrewer2.org, Apache
 # License 2.0), ordered from the most negative (dark blue) through the centre (#f7f7f7, near white)
 # to the most positive (dark red), evenly spaced over [-1, 1].
-_RDBU_HEX = (
-    "053061 2166ac 4393c3 92c5de d1e5f0 f7f7f7 fddbc7 f4a582 d6604d b2182b 67001f"
-).split()
+_RDBU_HEX = ("053061 2166ac 4393c3 92c5de d1e5f0 f7f7f7 fddbc7 f4a582 d6604d b2182b 67001f").split()
 
 NAN_COLOR = (128, 128, 128)
 """Drawn for nan and inf: a neutral grey that neither map produces (figures add a mark and a legend)."""
@@ -46,7 +44,7 @@ def rgb_from_hex(h):
 
 
 def hex_color(rgb):
-    """"#rrggbb" of an (r, g, b[, a]) colour, as SVG and Graphviz write it (any alpha is dropped)."""
+    """ "#rrggbb" of an (r, g, b[, a]) colour, as SVG and Graphviz write it (any alpha is dropped)."""
     return "#" + "".join(f"{int(c):02x}" for c in rgb[:3])
 
 

@@ -54,17 +54,16 @@ class TextBlock:
 def text_block(paragraphs, width, scale, above=0, below=0):
     """A `TextBlock` of `paragraphs`, each `(text, size, fill)`, wrapped to `width` pixels; empty texts
     are left out."""
-    wrapped = tuple(
-        (tuple(fonts.wrap(text, size, width)), size, fill) for text, size, fill in paragraphs if text
-    )
+    wrapped = tuple((tuple(fonts.wrap(text, size, width)), size, fill) for text, size, fill in paragraphs if text)
     return TextBlock(wrapped, scale, above if wrapped else 0, below if wrapped else 0)
 
 
 def heading(title, caption, width, scale):
     """A figure's title (ink) and caption (muted) above its content."""
     s = fonts.sizes(scale)
-    return text_block([(title, s.title, INK), (caption, s.caption, MUTED_INK)], width, scale,
-                      below=fonts.px(TITLE_GAP, scale))
+    return text_block(
+        [(title, s.title, INK), (caption, s.caption, MUTED_INK)], width, scale, below=fonts.px(TITLE_GAP, scale)
+    )
 
 
 def note(text, width, scale):

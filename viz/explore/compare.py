@@ -21,7 +21,9 @@ def check_same_model(m1, m2):
     if s1 != s2:
         diff = next((k for k in list(s1) + list(s2) if s1.get(k) != s2.get(k)), "?")
         shown = lambda s: "x".join(map(str, s[diff])) if diff in s else "absent"  # noqa: E731
-        raise TraceError(f"cannot compare traces of different models: {diff} is {shown(s1)} here, {shown(s2)} in the other")
+        raise TraceError(
+            f"cannot compare traces of different models: {diff} is {shown(s1)} here, {shown(s2)} in the other"
+        )
 
 
 def same_node(d1, d2):
@@ -40,7 +42,12 @@ def first_difference(G1, G2):
     for n in range(min(n1, n2)):
         d1, d2 = G1.nodes[n], G2.nodes[n]
         if not same_node(d1, d2):
-            return {"node": n, "what": "structure", "this": f"{d1['op']} in {d1['scope']}", "other": f"{d2['op']} in {d2['scope']}"}
+            return {
+                "node": n,
+                "what": "structure",
+                "this": f"{d1['op']} in {d1['scope']}",
+                "other": f"{d2['op']} in {d2['scope']}",
+            }
         if _differ(d1["data"], d2["data"]):
             return {"node": n, "what": "value", "this": d1["data"], "other": d2["data"]}
         common = n + 1
@@ -70,7 +77,11 @@ def ratio_color(r):
 
 def group_ratios(C1, C2):
     """Per group of C1 also in C2: (grad ratio, value ratio) of ‖grad‖ and ‖value‖."""
-    return {n: (ratio(d["grad_norm"], C2.nodes[n]["grad_norm"]), ratio(d["data_norm"], C2.nodes[n]["data_norm"])) for n, d in C1.nodes(data=True) if n in C2}
+    return {
+        n: (ratio(d["grad_norm"], C2.nodes[n]["grad_norm"]), ratio(d["data_norm"], C2.nodes[n]["data_norm"]))
+        for n, d in C1.nodes(data=True)
+        if n in C2
+    }
 
 
 def node_ratios(G1, G2, nodes):

@@ -12,7 +12,6 @@ from array import array
 from microtrace.tracer.collapse import group_stats
 from microtrace.tracer.queries import path_links
 from microtrace.tracer.scopes import prefix
-
 from microtrace.viz.explore.views import label
 
 PATHS = 3  # top gradient paths kept per node
@@ -20,7 +19,17 @@ _NODE_KEYS = (
     "op", "scope", "pos", "layer", "block", "head", "stage", "exponent", "key", "unit",
     "param", "index", "new_data", "adam_m", "adam_v", "update_ratio", "source", "function",
 )  # fmt: skip
-_GROUP_KEYS = ("count", "ops", "grad_norm", "grad_abs_sum", "grad_abs_max", "data_norm", "data_abs_max", "zero_grad", "nonfinite")
+_GROUP_KEYS = (
+    "count",
+    "ops",
+    "grad_norm",
+    "grad_abs_sum",
+    "grad_abs_max",
+    "data_norm",
+    "data_abs_max",
+    "zero_grad",
+    "nonfinite",
+)
 
 
 def num(x):
@@ -72,7 +81,16 @@ def tables(G):
         out_start[u + 1] += 1
     for n in range(N):
         out_start[n + 1] += out_start[n]
-    columns = {"data": data, "grad": grad, "eu": eu, "local": local, "flow": flow, "inStart": in_start, "outOrder": out_order, "outStart": out_start}
+    columns = {
+        "data": data,
+        "grad": grad,
+        "eu": eu,
+        "local": local,
+        "flow": flow,
+        "inStart": in_start,
+        "outOrder": out_order,
+        "outStart": out_start,
+    }
     return columns, mult
 
 
@@ -128,7 +146,10 @@ def payload(G, view, views, index, ranges, links, extra=None):
             item["top"] = ranges[level][n][2]
             item["open"] = index.get(n)
             items[n] = item
-        edges = {f"{u}->{v}": _clean({k: d[k] for k in ("count", "grad_flow", "grad_flow_abs")}) for u, v, d in C.edges(data=True)}
+        edges = {
+            f"{u}->{v}": _clean({k: d[k] for k in ("count", "grad_flow", "grad_flow_abs")})
+            for u, v, d in C.edges(data=True)
+        }
         clusters = {k: i for k, i in index.items() if k and k in ranges and any(n.startswith(k + "/") for n in C)}
         out = {"items": items, "edges": edges, "clusters": clusters}
     elif view.kind == "scalar":
@@ -141,7 +162,13 @@ def payload(G, view, views, index, ranges, links, extra=None):
 
 def _part(G, key, nodes, index):
     stats = group_stats(G, nodes)
-    return {"key": key, "label": label(key), "view": index[key], "range": [nodes[0], nodes[-1]], **_clean({k: stats[k] for k in _GROUP_KEYS})}
+    return {
+        "key": key,
+        "label": label(key),
+        "view": index[key],
+        "range": [nodes[0], nodes[-1]],
+        **_clean({k: stats[k] for k in _GROUP_KEYS}),
+    }
 
 
 def view_stats(G, view, ranges):
@@ -152,7 +179,13 @@ def view_stats(G, view, ranges):
     if stats is None:
         stats = group_stats(G, G.nodes)
     out = _clean({k: stats[k] for k in _GROUP_KEYS})
-    out["range"] = ranges[view.key][:2] if view.key in ranges else [min(view.nodes), max(view.nodes)] if view.nodes else [0, G.number_of_nodes() - 1]
+    out["range"] = (
+        ranges[view.key][:2]
+        if view.key in ranges
+        else [min(view.nodes), max(view.nodes)]
+        if view.nodes
+        else [0, G.number_of_nodes() - 1]
+    )
     return out
 
 

@@ -21,11 +21,10 @@ from html import escape
 from importlib import resources
 
 from microtrace.engine.jsontext import compact
-
+from microtrace.viz.draw import numfmt
 from microtrace.viz.explore import compare as cmp
 from microtrace.viz.explore.data import PATHS, all_links, level_ranges, num, payload, scope_ranges, tables, view_stats
 from microtrace.viz.explore.views import LIMIT, build_views, label
-from microtrace.viz.draw import numfmt
 from microtrace.viz.graph.render import DotNotFound, dot_program, render_bytes
 
 
@@ -162,7 +161,9 @@ def _ratios(trace, other, G, G2, views):
         if v.kind == "collapsed":
             level = v.collapsed.graph["level"]
             if level not in collapsed:
-                collapsed[level] = cmp.group_ratios(trace.collapse(level, G.graph["view"]), other.collapse(level, G2.graph["view"]))
+                collapsed[level] = cmp.group_ratios(
+                    trace.collapse(level, G.graph["view"]), other.collapse(level, G2.graph["view"])
+                )
             r = collapsed[level]
             out[i] = {n: _cmp_entry(*r[n]) for n in v.collapsed if n in r}
         elif v.kind == "scalar":
@@ -171,7 +172,13 @@ def _ratios(trace, other, G, G2, views):
 
 
 def _cmp_entry(grad_ratio, value_ratio, *other):
-    return [cmp.ratio_color(grad_ratio), cmp.ratio_color(value_ratio), num(grad_ratio), num(value_ratio), *map(num, other)]
+    return [
+        cmp.ratio_color(grad_ratio),
+        cmp.ratio_color(value_ratio),
+        num(grad_ratio),
+        num(value_ratio),
+        *map(num, other),
+    ]
 
 
 def _pack(data):
@@ -205,7 +212,9 @@ def compact_svg(svg):
     svg = svg[svg.index("<svg") :]
     svg = _COMMENT.sub("", svg)
     svg = _ID.sub("", _A_CLOSE.sub("", _A_OPEN.sub("", svg)))
-    svg = _FONT.sub("", svg).replace(' text-anchor="start"', "")  # the page's CSS names the fonts once; start is the default
+    svg = _FONT.sub("", svg).replace(
+        ' text-anchor="start"', ""
+    )  # the page's CSS names the fonts once; start is the default
     # shapes, edges and text placed to the point (a third of a pixel at 100 %): a fifth of the file;
     # the frame keeps a tenth; text (the numbers written on the nodes) is left alone
     svg = _GEOMETRY.sub(lambda m: m.group(1) + _DECIMAL.sub(_whole, m.group(2)) + '"', svg)
@@ -218,7 +227,9 @@ def _whole(m):
 
 
 # a rounded box (style=rounded) is a path of 8 corner and side curves: as <rect rx> it is a third of the page
-_ROUNDED = re.compile(r'(<g class="(?:node|cluster)">\n<title>[^<]*</title>\n)<path ([^>]*?)d="M([-\d,]+)C((?:[-\d,]+ ){23}[-\d,]+)"/>')
+_ROUNDED = re.compile(
+    r'(<g class="(?:node|cluster)">\n<title>[^<]*</title>\n)<path ([^>]*?)d="M([-\d,]+)C((?:[-\d,]+ ){23}[-\d,]+)"/>'
+)
 
 
 def _rounded_rect(m):
@@ -236,7 +247,9 @@ def _resource(name):
 
 
 def _html(index_json, payloads, title):
-    blobs = "\n".join(f'<script type="application/x-gzip-base64" id="p{i}">{p}</script>' for i, p in enumerate(payloads))
+    blobs = "\n".join(
+        f'<script type="application/x-gzip-base64" id="p{i}">{p}</script>' for i, p in enumerate(payloads)
+    )
     page = _resource("template.html")
     parts = {
         "{{title}}": escape(title),
@@ -247,5 +260,3 @@ def _html(index_json, payloads, title):
     }
     # one pass, so that nothing substituted is itself searched for a placeholder
     return re.sub(r"\{\{(title|css|index|payloads|js)\}\}", lambda m: parts[m.group(0)], page)
-
-

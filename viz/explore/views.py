@@ -10,7 +10,6 @@ looks like the static figures.
 from dataclasses import dataclass, field
 
 from microtrace.tracer.scopes import prefix
-
 from microtrace.viz.graph.block import block_diagram
 from microtrace.viz.graph.scalar import scalar_diagram
 from microtrace.viz.graph.select import collapsed_part, focus_collapsed
@@ -49,7 +48,7 @@ def label(key):
     scope, sub = key.split("#")
     for word in ("unit", "row", "part"):
         if sub.startswith(word):
-            return f"{scope} {word} {sub[len(word):]}"
+            return f"{scope} {word} {sub[len(word) :]}"
     return key
 
 
@@ -147,7 +146,11 @@ def _view_of(G, stages, key, sizes, from_view, limit, nodes_of):
     if "#" in key:  # a sub-group: its nodes were listed by the list view
         return View(key, "scalar", None, nodes=from_view.parts[key])
     inner = key + "/"
-    if key.startswith("param/") or sizes[key] > limit and sum(1 for s in stages if s == key or s.startswith(inner)) == 1:
+    if (
+        key.startswith("param/")
+        or sizes[key] > limit
+        and sum(1 for s in stages if s == key or s.startswith(inner)) == 1
+    ):
         nodes = nodes_of(key)
         return View(key, "list", None, nodes=nodes, parts=subgroups(G, key, nodes, limit))
     if sizes[key] <= limit:

@@ -18,10 +18,7 @@ from dataclasses import dataclass
 
 from microtrace.tracer import stats
 from microtrace.tracer.queries import dead_relus
-
-from microtrace.viz.draw import axes
-
-from microtrace.viz.draw import fonts
+from microtrace.viz.draw import axes, fonts
 from microtrace.viz.draw.axes import INK, MUTED_INK, PALETTE, finite
 from microtrace.viz.draw.canvas import make_canvas
 from microtrace.viz.draw.text import TextBlock, heading, note
@@ -161,8 +158,10 @@ def _caption(data):
     return text
 
 
-NOTE = ("Zero grad: entries whose gradient is exactly 0 (in wte and wpe, the rows of tokens and positions "
-        "absent from the document). Dead ReLU: MLP units that passed no gradient at any position.")
+NOTE = (
+    "Zero grad: entries whose gradient is exactly 0 (in wte and wpe, the rows of tokens and positions "
+    "absent from the document). Dead ReLU: MLP units that passed no gradient at any position."
+)
 
 
 def gradflow_layout(data, scale=1.0):
@@ -173,14 +172,18 @@ def gradflow_layout(data, scale=1.0):
         raise ValueError("no parameter matrices to draw")
     s = fonts.sizes(scale)
     names = tuple(stats)
-    column_w = max(fonts.px(COLUMN_MIN, scale),
-                   max(max(fonts.text_width(a, s.label), fonts.text_width(b, s.small)) for a, b in map(_label_parts, names))
-                   + fonts.px(14, scale))
+    column_w = max(
+        fonts.px(COLUMN_MIN, scale),
+        max(max(fonts.text_width(a, s.label), fonts.text_width(b, s.small)) for a, b in map(_label_parts, names))
+        + fonts.px(14, scale),
+    )
     grad_values = [s_[k] for s_ in stats.values() for k in ("grad_norm", "grad_abs_mean", "grad_abs_max")]
     lo, hi = axes.decade_span(grad_values)
     has_update = _has_update(stats)
     if has_update:
-        rlo, rhi = axes.decade_span([s_["update_ratio"] for s_ in stats.values()], include=[GUIDE_RATIO / 10, GUIDE_RATIO * 10])
+        rlo, rhi = axes.decade_span(
+            [s_["update_ratio"] for s_ in stats.values()], include=[GUIDE_RATIO / 10, GUIDE_RATIO * 10]
+        )
         # (the guide never sits on the frame)
     margin = fonts.px(MARGIN, scale)
     row_label_w = fonts.text_width("dead ReLU", s.label) + fonts.px(10, scale)
@@ -211,9 +214,24 @@ def gradflow_layout(data, scale=1.0):
         y = ratio_names_y + _names_height(scale)
     note_y = y + fonts.px(12, scale)
     height = note_y + note(NOTE, width - 2 * margin, scale).height + margin
-    return GradflowLayout(width, height, names, head, legend_y, x0, column_w, grad_box, grad_scale, table_y,
-                          ratio_box, ratio_scale, ratio_names_y, note_y, scale,
-                          tuple(st["grad_norm"] for st in stats.values()))
+    return GradflowLayout(
+        width,
+        height,
+        names,
+        head,
+        legend_y,
+        x0,
+        column_w,
+        grad_box,
+        grad_scale,
+        table_y,
+        ratio_box,
+        ratio_scale,
+        ratio_names_y,
+        note_y,
+        scale,
+        tuple(st["grad_norm"] for st in stats.values()),
+    )
 
 
 def gradflow_figure(data, fmt="png", scale=1.0):
@@ -235,11 +253,16 @@ def gradflow_figure(data, fmt="png", scale=1.0):
 
 def _legend(c, L, data):
     s = fonts.sizes(L.scale)
-    items = [("bar", NORM_COLOR, "gradient norm", None), ("dot", MEAN_COLOR, "mean |g|", None),
-             ("tick", MAX_COLOR, "max |g|", None)]
+    items = [
+        ("bar", NORM_COLOR, "gradient norm", None),
+        ("dot", MEAN_COLOR, "mean |g|", None),
+        ("tick", MAX_COLOR, "max |g|", None),
+    ]
     if L.ratio_box:
-        items += [("bar", RATIO_COLOR, "update / data", None),
-                  ("guide", GUIDE_COLOR, GUIDE_LABEL, (fonts.px(6, L.scale), fonts.px(4, L.scale)))]
+        items += [
+            ("bar", RATIO_COLOR, "update / data", None),
+            ("guide", GUIDE_COLOR, GUIDE_LABEL, (fonts.px(6, L.scale), fonts.px(4, L.scale))),
+        ]
     if _has_nonfinite(data.stats):
         items.append(("bar", NONFINITE_COLOR, "nan / inf", None))
     axes.draw_legend_row(c, items, L.grad_box[0], L.legend_y, s.label, L.scale)
@@ -274,8 +297,10 @@ def _zero_mark(c, L, i, box):
 
 
 def _tooltip(name, st):
-    return (f"{name} ({'x'.join(map(str, st['shape']))}): gradient norm {st['grad_norm']:.3g}, "
-            f"mean |g| {st['grad_abs_mean']:.3g}, max |g| {st['grad_abs_max']:.3g}, zero {st['zero_fraction']:.0%}")
+    return (
+        f"{name} ({'x'.join(map(str, st['shape']))}): gradient norm {st['grad_norm']:.3g}, "
+        f"mean |g| {st['grad_abs_mean']:.3g}, max |g| {st['grad_abs_max']:.3g}, zero {st['zero_fraction']:.0%}"
+    )
 
 
 def _grad_panel(c, L, data):
@@ -320,8 +345,12 @@ def _ratio_panel(c, L, data):
         else:
             c.rect(L.ratio_bar_box(i, ratio), fill=RATIO_COLOR, tooltip=f"{name}: update/data ratio {ratio:.3g}")
     y = round(L.ratio_scale.pos(GUIDE_RATIO))
-    c.line([(box[0] + 1, y), (box[2] - 1, y)], GUIDE_COLOR, width=fonts.px(2, L.scale),
-           dash=(fonts.px(6, L.scale), fonts.px(4, L.scale)))
+    c.line(
+        [(box[0] + 1, y), (box[2] - 1, y)],
+        GUIDE_COLOR,
+        width=fonts.px(2, L.scale),
+        dash=(fonts.px(6, L.scale), fonts.px(4, L.scale)),
+    )
     c.text((box[2] + fonts.px(6, L.scale), y), GUIDE_LABEL, s.tick, GUIDE_COLOR, anchor="lm")
     axes.frame(c, box)
 

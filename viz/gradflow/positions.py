@@ -15,14 +15,9 @@ those edges (`grad_flow_abs` of the collapsed edge posI/layerL/attn -> posJ/laye
 import math
 from dataclasses import dataclass
 
-from microtrace.viz.draw import axes
-
-from microtrace.viz.draw import colormap
-
-from microtrace.viz.draw import fonts
+from microtrace.viz.draw import axes, colormap, fonts, numfmt
 from microtrace.viz.draw.axes import INK, MUTED_INK
 from microtrace.viz.draw.canvas import make_canvas
-from microtrace.viz.draw import numfmt
 from microtrace.viz.draw.text import TextBlock, heading, note
 
 MARGIN = 24
@@ -64,8 +59,11 @@ def position_data(C):
     scopes.append(("embed", "embed"))
     grad = []
     for _, path in scopes:
-        grad.append(tuple(C.nodes[f"pos{p}/{path}"]["grad_norm"] if C.has_node(f"pos{p}/{path}") else math.nan
-                          for p in range(n)))
+        grad.append(
+            tuple(
+                C.nodes[f"pos{p}/{path}"]["grad_norm"] if C.has_node(f"pos{p}/{path}") else math.nan for p in range(n)
+            )
+        )
     kv = []
     for layer in layers:
         rows = []
@@ -79,8 +77,16 @@ def position_data(C):
     chars = list(C.graph.get("chars") or [])
     labels = tuple(chars[p] if p < len(chars) else "?" for p in range(n))
     targets = tuple(chars[p + 1] if p + 1 < len(chars) else "?" for p in range(n))
-    return PositionData(labels, targets, tuple(name for name, _ in scopes), tuple(grad), tuple(kv),
-                        C.graph.get("step"), C.graph.get("loss"), C.graph.get("doc"))
+    return PositionData(
+        labels,
+        targets,
+        tuple(name for name, _ in scopes),
+        tuple(grad),
+        tuple(kv),
+        C.graph.get("step"),
+        C.graph.get("loss"),
+        C.graph.get("doc"),
+    )
 
 
 def _log_scale(values):
@@ -125,19 +131,28 @@ class PositionsLayout:
 
     def kv_cell_box(self, layer, i, j):
         x0, y0 = self.kv_boxes[layer]
-        return (x0 + j * self.kv_cell, y0 + i * self.kv_cell, x0 + (j + 1) * self.kv_cell - 1, y0 + (i + 1) * self.kv_cell - 1)
+        return (
+            x0 + j * self.kv_cell,
+            y0 + i * self.kv_cell,
+            x0 + (j + 1) * self.kv_cell - 1,
+            y0 + (i + 1) * self.kv_cell - 1,
+        )
 
 
-NOTE = ("Left: norm of the gradient at each position inside each block. Right: gradient carried back through "
-        "the KV cache: the key and value made at position i (row) are read by every later query j (column); "
-        "the cell is the summed |gradient flow| from j's attention back into i's. Empty cells: no such edge.")
+NOTE = (
+    "Left: norm of the gradient at each position inside each block. Right: gradient carried back through "
+    "the KV cache: the key and value made at position i (row) are read by every later query j (column); "
+    "the cell is the summed |gradient flow| from j's attention back into i's. Empty cells: no such edge."
+)
 
 
 def _bar_size(scale_obj, label, scale):
     s = fonts.sizes(scale)
     labels_w = max((fonts.text_width(t, s.tick) for _, t in scale_obj.ticks), default=0)
-    return (max(fonts.px(BAR_THICKNESS, scale) + fonts.px(9, scale) + labels_w, fonts.text_width(label, s.label)),
-            fonts.px(BAR_LEN, scale) + fonts.line_height(s.label) + fonts.px(8, scale))
+    return (
+        max(fonts.px(BAR_THICKNESS, scale) + fonts.px(9, scale) + labels_w, fonts.text_width(label, s.label)),
+        fonts.px(BAR_LEN, scale) + fonts.line_height(s.label) + fonts.px(8, scale),
+    )
 
 
 def positions_layout(data, scale=1.0):
@@ -160,8 +175,11 @@ def positions_layout(data, scale=1.0):
     heat_w = n * cell_w
     heat_bar = (heat_x0 + heat_w + fonts.px(16, scale), 0)
     kv_x = heat_bar[0] + heat_bar_w + fonts.px(GAP, scale)
-    kv_label_w = (max(fonts.token_width(label, s.label) for label in data.labels) + fonts.px(14, scale)
-                  + fonts.line_height(s.small))  # token labels, and "key position i" written upwards
+    kv_label_w = (
+        max(fonts.token_width(label, s.label) for label in data.labels)
+        + fonts.px(14, scale)
+        + fonts.line_height(s.small)
+    )  # token labels, and "key position i" written upwards
     kv_w = kv_label_w + n * kv_cell
     width = kv_x + kv_w + fonts.px(16, scale) + kv_bar_w + margin if data.kv else heat_bar[0] + heat_bar_w + margin
     head = heading(_title(data), _caption(data), width - 2 * margin, scale)
@@ -179,8 +197,22 @@ def positions_layout(data, scale=1.0):
     bottom = max(heat_y0 + heat_h, heat_y0 + bar_h, kv_bottom, top + bar_h)
     note_y = bottom + fonts.px(14, scale)
     height = note_y + note(NOTE, width - 2 * margin, scale).height + margin
-    return PositionsLayout(width, height, head, heat_x0, heat_y0, cell_w, cell_h, heat_bar, tuple(boxes), kv_cell,
-                           kv_label_w, kv_bar, note_y, scale)
+    return PositionsLayout(
+        width,
+        height,
+        head,
+        heat_x0,
+        heat_y0,
+        cell_w,
+        cell_h,
+        heat_bar,
+        tuple(boxes),
+        kv_cell,
+        kv_label_w,
+        kv_bar,
+        note_y,
+        scale,
+    )
 
 
 def _title(data):
@@ -217,16 +249,31 @@ def positions_figure(data, fmt="png", scale=1.0):
     _token_row(c, data, [L.heat_x0 + (p + 0.5) * L.cell_w for p in range(n)], token_y, s, scale)
     label_x = L.heat_x0 - fonts.px(8, scale)
     c.text((label_x, token_y), "reads", s.small, MUTED_INK, anchor="ra")
-    c.text((label_x, token_y + fonts.line_height(s.label) + fonts.px(3, scale)), "predicts", s.small, MUTED_INK, anchor="ra")
+    c.text(
+        (label_x, token_y + fonts.line_height(s.label) + fonts.px(3, scale)),
+        "predicts",
+        s.small,
+        MUTED_INK,
+        anchor="ra",
+    )
     _colorbar(c, heat_scale, L.heat_bar, HEAT_LABEL, scale)
     # the KV cache, one matrix per layer
     for layer, (x0, y0) in enumerate(L.kv_boxes):
-        c.text((x0 - L.kv_label_w, y0 - fonts.px(8, scale)),
-               f"layer{layer}: gradient through the KV cache", s.label, INK, anchor="ld")
+        c.text(
+            (x0 - L.kv_label_w, y0 - fonts.px(8, scale)),
+            f"layer{layer}: gradient through the KV cache",
+            s.label,
+            INK,
+            anchor="ld",
+        )
         for i in range(n):
             cy = y0 + (i + 0.5) * L.kv_cell
-            c.token((x0 - fonts.px(6, scale) - fonts.token_width(data.labels[i], s.label) / 2, cy),
-                    data.labels[i], s.label, INK)
+            c.token(
+                (x0 - fonts.px(6, scale) - fonts.token_width(data.labels[i], s.label) / 2, cy),
+                data.labels[i],
+                s.label,
+                INK,
+            )
             for j in range(n):
                 box = L.kv_cell_box(layer, i, j)
                 value = data.kv[layer][i][j]
@@ -234,12 +281,28 @@ def positions_figure(data, fmt="png", scale=1.0):
                     c.rect(box, fill=EMPTY)
                 else:
                     _cell(c, box, value, kv_scale, s, show_value=False)
-        _token_row(c, data, [x0 + (j + 0.5) * L.kv_cell for j in range(n)], y0 + n * L.kv_cell + fonts.px(6, scale),
-                   s, scale, targets=False)
-        c.text((x0 + n * L.kv_cell / 2, y0 + n * L.kv_cell + fonts.px(8, scale) + fonts.line_height(s.label)),
-               "query position j", s.small, MUTED_INK, anchor="ma")
-        c.vtext((x0 - L.kv_label_w + fonts.line_height(s.small) / 2, y0 + n * L.kv_cell / 2), "key position i",
-                s.small, MUTED_INK)
+        _token_row(
+            c,
+            data,
+            [x0 + (j + 0.5) * L.kv_cell for j in range(n)],
+            y0 + n * L.kv_cell + fonts.px(6, scale),
+            s,
+            scale,
+            targets=False,
+        )
+        c.text(
+            (x0 + n * L.kv_cell / 2, y0 + n * L.kv_cell + fonts.px(8, scale) + fonts.line_height(s.label)),
+            "query position j",
+            s.small,
+            MUTED_INK,
+            anchor="ma",
+        )
+        c.vtext(
+            (x0 - L.kv_label_w + fonts.line_height(s.small) / 2, y0 + n * L.kv_cell / 2),
+            "key position i",
+            s.small,
+            MUTED_INK,
+        )
     if data.kv:
         _colorbar(c, kv_scale, L.kv_bar, KV_LABEL, scale)
     note(NOTE, L.width - 2 * margin, scale).draw(c, margin, L.note_y)
@@ -247,13 +310,22 @@ def positions_figure(data, fmt="png", scale=1.0):
 
 
 def _cell(c, box, value, scale_obj, s, show_value):
-    color = scale_obj.color(value) if math.isfinite(value) and value > 0 else (
-        colormap.NAN_COLOR if not math.isfinite(value) else scale_obj.color_at(0.0))
+    color = (
+        scale_obj.color(value)
+        if math.isfinite(value) and value > 0
+        else (colormap.NAN_COLOR if not math.isfinite(value) else scale_obj.color_at(0.0))
+    )
     c.rect(box, fill=color)
     if show_value:
         text = numfmt.short(value, 2)
         if fonts.text_width(text, s.small) <= box[2] - box[0] - 4:
-            c.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), text, s.small, colormap.text_color_on(color), anchor="mm")
+            c.text(
+                ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2),
+                text,
+                s.small,
+                colormap.text_color_on(color),
+                anchor="mm",
+            )
 
 
 def _token_row(c, data, xs, y, s, scale, targets=True):
@@ -261,8 +333,12 @@ def _token_row(c, data, xs, y, s, scale, targets=True):
     for p, x in enumerate(xs):
         c.token((x, y + fonts.line_height(s.label) / 2), data.labels[p], s.label, INK)
         if targets:
-            c.token((x, y + fonts.line_height(s.label) + fonts.px(3, scale) + fonts.line_height(s.small) / 2),
-                    data.targets[p], s.small, MUTED_INK)
+            c.token(
+                (x, y + fonts.line_height(s.label) + fonts.px(3, scale) + fonts.line_height(s.small) / 2),
+                data.targets[p],
+                s.small,
+                MUTED_INK,
+            )
 
 
 def _colorbar(c, scale_obj, xy, label, scale):
@@ -274,8 +350,10 @@ def _colorbar(c, scale_obj, xy, label, scale):
     steps = 64
     for k in range(steps):
         t0, t1 = k / steps, (k + 1) / steps
-        c.rect((x, y + round((1 - t1) * length), x + thick - 1, y + round((1 - t0) * length) - 1),
-               fill=scale_obj.color_at((t0 + t1) / 2))
+        c.rect(
+            (x, y + round((1 - t1) * length), x + thick - 1, y + round((1 - t0) * length) - 1),
+            fill=scale_obj.color_at((t0 + t1) / 2),
+        )
     c.rect((x, y, x + thick - 1, y + length - 1), outline=MUTED_INK)
     for value, text in scale_obj.ticks:
         ty = y + round((1 - scale_obj.position(value)) * (length - 1))

@@ -13,13 +13,11 @@ A zero, nan or inf cannot sit on a log axis: the line breaks there.
 import math
 from dataclasses import dataclass
 
-from microtrace.viz.draw import axes
-
-from microtrace.viz.draw import fonts
+from microtrace.viz.draw import axes, fonts
 from microtrace.viz.draw.axes import INK, MUTED_INK, PALETTE, finite
 from microtrace.viz.draw.canvas import make_canvas
-from microtrace.viz.gradflow.matrices import GUIDE_COLOR, GUIDE_LABEL, GUIDE_RATIO
 from microtrace.viz.draw.text import TextBlock, heading
+from microtrace.viz.gradflow.matrices import GUIDE_COLOR, GUIDE_LABEL, GUIDE_RATIO
 
 MARGIN = 24
 PANEL_W = 380
@@ -105,8 +103,9 @@ def steps_layout(stats, scale=1.0):
             return axes.LogScale(*scales[key], a, b)
         return axes.LinearScale(*scales[key], a, b, percent=(kind == "share"))
 
-    probe_axis = max(axes.y_axis_width(yscale(k, kind, (0, 0, 1, 100)), s.tick, label=False)
-                     for k, _, kind in PANELS if k in scales)
+    probe_axis = max(
+        axes.y_axis_width(yscale(k, kind, (0, 0, 1, 100)), s.tick, label=False) for k, _, kind in PANELS if k in scales
+    )
     title_h = fonts.line_height(s.label) + fonts.px(6, scale)
     x_axis_h = axes.x_axis_height(s.tick, label=True)
     cell_w = probe_axis + pw
@@ -139,8 +138,10 @@ def _title(stats):
 
 
 def _caption():
-    return ("One line per parameter matrix: colour for the kind of matrix, dashes for the layer. Log scales but "
-            "for zero gradients and loss; a line breaks where a value is 0, nan or inf.")
+    return (
+        "One line per parameter matrix: colour for the kind of matrix, dashes for the layer. Log scales but "
+        "for zero gradients and loss; a line breaks where a value is 0, nan or inf."
+    )
 
 
 def steps_figure(stats, fmt="png", scale=1.0):
@@ -159,8 +160,12 @@ def steps_figure(stats, fmt="png", scale=1.0):
         axes.draw_x_axis(c, xs, box, s.tick, label="step")
         if key == "update_ratio":
             y = round(ys.pos(GUIDE_RATIO))
-            c.line([(box[0] + 1, y), (box[2] - 1, y)], GUIDE_COLOR, width=fonts.px(2, scale),
-                   dash=(fonts.px(6, scale), fonts.px(4, scale)))
+            c.line(
+                [(box[0] + 1, y), (box[2] - 1, y)],
+                GUIDE_COLOR,
+                width=fonts.px(2, scale),
+                dash=(fonts.px(6, scale), fonts.px(4, scale)),
+            )
             # Below the line at the left: healthy ratios start above the guide and fall towards it late.
             c.text((box[0] + fonts.px(6, scale), y + fonts.px(3, scale)), GUIDE_LABEL, s.tick, GUIDE_COLOR)
         log = isinstance(ys, axes.LogScale)

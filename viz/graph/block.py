@@ -11,9 +11,9 @@ from collections.abc import Sequence
 import graphviz
 import networkx as nx
 
+from microtrace.viz.draw import numfmt
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph import style as gs
-from microtrace.viz.draw import numfmt
 
 _STREAM_BLOCKS = ("embed", "attn", "mlp")
 
@@ -186,10 +186,18 @@ def _drawing_order(C, keep, rankdir):
 
 def _legend(g, C, keep, colors, pens, th, params, backward, hl_edges):
     """The legend as a node in the last column, beside the loss: the block pictures are tall, not wide."""
-    kinds = [(th.stream, "residual stream"), (th.kv, "KV cache: earlier position → later"), (th.data, "other data flow")]
+    kinds = [
+        (th.stream, "residual stream"),
+        (th.kv, "KV cache: earlier position → later"),
+        (th.data, "other data flow"),
+    ]
     if hl_edges:
         kinds.append((th.highlight, "top gradient paths"))
-    notes = ["nodes: scope, op count, ‖grad‖", "(L2 norm over the parameters and activations inside;", "constants' gradients left out)"]
+    notes = [
+        "nodes: scope, op count, ‖grad‖",
+        "(L2 norm over the parameters and activations inside;",
+        "constants' gradients left out)",
+    ]
     if params and any(_is_param(C.nodes[n]) for n in keep):
         notes += ["parameters are read at every position", "(hover a matrix for each read)"]
     if backward:
@@ -338,7 +346,7 @@ def _coloured(d, color):
 
 def _group_node_attrs(C, n, d, level, colors, th, precision, highlighted):
     fill, ink = colors.fill(_coloured(d, "value" if colors.mode == "norm" else "grad"), th)
-    lines = [f'<B>{gs.html(_short_label(d, level))}</B>']
+    lines = [f"<B>{gs.html(_short_label(d, level))}</B>"]
     if _is_param(d):
         stats = C.graph.get("param_stats", {}).get(d["scope"][len("param/") :], {})
         shape = stats.get("shape")
@@ -354,7 +362,7 @@ def _group_node_attrs(C, n, d, level, colors, th, precision, highlighted):
     if 0 < d.get("zero_grad", 0) < d["count"]:
         lines.append(gs.html(f"{numfmt.count(d['zero_grad'])} zero grad"))
     if d.get("nonfinite", 0):
-        lines.append(f'<B>{gs.html(numfmt.count(d["nonfinite"]) + " nan/inf")}</B>')
+        lines.append(f"<B>{gs.html(numfmt.count(d['nonfinite']) + ' nan/inf')}</B>")
     attrs = {
         "label": "<" + "<BR/>".join(lines) + ">",
         "shape": "box",

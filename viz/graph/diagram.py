@@ -6,8 +6,8 @@ from collections import defaultdict
 
 import graphviz
 
-from microtrace.viz.graph import style as gs
 from microtrace.viz.draw import numfmt
+from microtrace.viz.graph import style as gs
 
 
 def new_digraph(th, rankdir, title, name):

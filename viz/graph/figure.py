@@ -15,9 +15,9 @@ LEVELS = ("block", "stage", "layer", "scalar")
 # (pos3 keeps everything of position 3; param/ keeps the matrices).
 FOCUS_SCOPES = {
     "block": "pos3/embed, pos3/layer0/attn, pos3/layer0/mlp, pos3/lm_head, pos3/loss, loss, param/wte, "
-             "param/layer0.attn_wq, ...",
+    "param/layer0.attn_wq, ...",
     "stage": "pos3/embed/rmsnorm, pos3/layer0/attn/q, pos3/layer0/attn/head2/weights, pos3/layer0/attn/wo, "
-             "pos3/layer0/mlp/relu, pos3/lm_head/logits, pos3/loss/softmax, loss/mean, param/..., ...",
+    "pos3/layer0/mlp/relu, pos3/lm_head/logits, pos3/loss/softmax, loss/mean, param/..., ...",
     "layer": "embed, layer0, lm_head, loss",
     "scalar": "any scope or prefix: pos2/layer0/attn/head1, pos2/layer0/attn/head1/weights, param/wte, ...",
 }
@@ -46,8 +46,23 @@ def page_attrs(size=None, ratio=None):
     return attrs
 
 
-def graph_figure(trace, level="block", *, focus=None, around=None, hops=2, view=None, highlight=0, target=None,
-                 params=True, max_nodes=2000, label="id", size=None, ratio=None, **style):
+def graph_figure(
+    trace,
+    level="block",
+    *,
+    focus=None,
+    around=None,
+    hops=2,
+    view=None,
+    highlight=0,
+    target=None,
+    params=True,
+    max_nodes=2000,
+    label="id",
+    size=None,
+    ratio=None,
+    **style,
+):
     """The `graphviz.Digraph` of a traced step at `level` (block, stage, layer: collapsed; scalar: real
     scalars of `focus`, `around` a node within `hops`, or the `highlight` top gradient paths from
     `target`; `label` names scalar values by "id" or also by "source" line). `style`: backward, color,
@@ -87,5 +102,6 @@ def _diagram(trace, level, focus, around, hops, view, highlight, target, params,
         raise ValueError("the scalar level needs focus=SCOPE, around=NODE or highlight=K with target=NODE")
     graph_select.check_size(trace.data(view).scope_of, nodes, max_nodes, what,
                             fused_hint=view == "elementary" and "fused" in trace.views())  # fmt: skip
-    return scalar_diagram(trace.subgraph(nodes, view), nodes, highlight=paths, what=f"scalar view of {what}", label=label,
-                          **style)
+    return scalar_diagram(
+        trace.subgraph(nodes, view), nodes, highlight=paths, what=f"scalar view of {what}", label=label, **style
+    )

@@ -104,7 +104,9 @@ def max_pixels():
     except ValueError:
         megapixels = float("nan")
     if not 0 < megapixels < float("inf"):
-        raise RenderError(f"the environment variable {PIXELS_ENV} should be a number of megapixels above 0, got {value!r}")
+        raise RenderError(
+            f"the environment variable {PIXELS_ENV} should be a number of megapixels above 0, got {value!r}"
+        )
     return megapixels * 1e6
 
 
@@ -163,7 +165,9 @@ def render(digraph: graphviz.Digraph | str, path: str | os.PathLike, dpi: int | 
     if fmt != "dot" and dot_program() is None:
         dot_path = path.with_suffix(".dot")
         _write(dot_path, source_bytes(digraph))
-        raise DotNotFound(f"wrote {dot_path} but not {path.name}: Graphviz's dot program is not on PATH; {INSTALL_HINT}", dot_path)
+        raise DotNotFound(
+            f"wrote {dot_path} but not {path.name}: Graphviz's dot program is not on PATH; {INSTALL_HINT}", dot_path
+        )
     _write(path, render_bytes(digraph, fmt, dpi=dpi))
     return path
 

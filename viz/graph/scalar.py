@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 import graphviz
 import networkx as nx
 
+from microtrace.viz.draw import numfmt
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph import style as gs
-from microtrace.viz.draw import numfmt
 
 _LEAVES = ("param", "const", "leaf")
 _OP_TEXT = {"*": "×", "+": "+", "**": "**", "exp": "exp", "log": "log", "relu": "relu", "dot": "dot", "sum": "Σ"}
@@ -217,16 +217,22 @@ def _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges
 
 def _stub_edge_attrs(count, th, back):
     """A dashed edge between a stub and the node inside the view that `count` elementary edges join."""
-    return {"style": "dashed", "color": th.muted, "penwidth": "0.8", "tooltip": gs.dot_text(f"{count} edge{'s' * (count != 1)}"), **back}
+    return {
+        "style": "dashed",
+        "color": th.muted,
+        "penwidth": "0.8",
+        "tooltip": gs.dot_text(f"{count} edge{'s' * (count != 1)}"),
+        **back,
+    }
 
 
 def _value_attrs(n, d, colors, th, precision, highlighted, label_source=False):
     fill, ink = colors.fill(d["grad"] if colors.mode != "value" else d["data"], th)
     where = f'<FONT POINT-SIZE="8">{gs.html(d["source"])}</FONT><BR/>' if label_source and "source" in d else ""
     label = (
-        f'<<B>{gs.html(_value_title(n, d))}</B><BR/>{where}'
-        f'data {gs.html(numfmt.fixed(d["data"], precision))}<BR/>'
-        f'grad {gs.html(numfmt.fixed(d["grad"], precision))}>'
+        f"<<B>{gs.html(_value_title(n, d))}</B><BR/>{where}"
+        f"data {gs.html(numfmt.fixed(d['data'], precision))}<BR/>"
+        f"grad {gs.html(numfmt.fixed(d['grad'], precision))}>"
     )
     attrs = {
         "label": label,

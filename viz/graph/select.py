@@ -80,7 +80,9 @@ def focus_collapsed(C, scope, params=True):
     keep = [n for n in C if n == scope or n.startswith(inner)]
     if not keep:
         example = next((n for n in C if n.startswith("pos")), "pos0")
-        raise TraceError(f"no scope {scope!r} at the {C.graph.get('level', 'block')} level (scopes look like {example})")
+        raise TraceError(
+            f"no scope {scope!r} at the {C.graph.get('level', 'block')} level (scopes look like {example})"
+        )
     return collapsed_part(C, keep, params)
 
 

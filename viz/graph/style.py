@@ -303,8 +303,7 @@ def legend_parts(colors, pens, th, *, edge_kinds=(), flow_text="Σ|gradient flow
 
 def _mark(fill, pen, style):
     return (
-        f'<TD BGCOLOR="{fill}" COLOR="{pen}" BORDER="2" STYLE="{style}" '
-        f'WIDTH="16" HEIGHT="12" FIXEDSIZE="TRUE"></TD>'
+        f'<TD BGCOLOR="{fill}" COLOR="{pen}" BORDER="2" STYLE="{style}" WIDTH="16" HEIGHT="12" FIXEDSIZE="TRUE"></TD>'
     )
 
 

@@ -18,50 +18,76 @@ from importlib import resources
 
 from microtrace.engine.data import visible
 from microtrace.tracer import Trace, TraceError
+from microtrace.tracer.doctor import checked_graph, diagnose
 from microtrace.tracer.queries import best_links, follow_links
 from microtrace.tracer.stats import nonfinite_note
-
-from microtrace.viz.draw.canvas import png_bytes
 from microtrace.viz.attention.data import attention_figure
-from microtrace.tracer.doctor import checked_graph, diagnose
-from microtrace.viz.graph.block import block_diagram
-from microtrace.viz.gradflow.matrices import flow_data, gradflow_figure
-from microtrace.viz.graph.render import DotNotFound, RenderError, render_bytes
 from microtrace.viz.draw import numfmt
+from microtrace.viz.draw.canvas import png_bytes
+from microtrace.viz.gradflow.matrices import flow_data, gradflow_figure
+from microtrace.viz.graph.block import block_diagram
+from microtrace.viz.graph.render import DotNotFound, RenderError, render_bytes
 
 # Section id, heading and the one sentence under it. The order is the story of a step: what the model
 # read, how wrong it was, how the computation ran forward and the gradient back, and what to make of it.
 SECTIONS = (
-    ("tokens", "The document and its tokens",
-     "The model reads the document one character (token) at a time, starting from BOS, the token that "
-     "marks the start and the end of every document; at each position it must predict the next token."),
-    ("loss", "The loss, position by position",
-     "At each position the model gives every possible next token a probability; the loss there is "
-     "−log of the probability it gave the right one (0 when it was sure and right), and the step's loss "
-     "is the mean over the positions."),
-    ("graph", "The computation graph",
-     "Every scalar operation of the step grouped into blocks, one row per position: boxes are coloured by "
-     "the size of their gradient and arrows are as wide as the gradient flowing back along them (hover a "
-     "box or an arrow for its numbers)."),
-    ("attention", "Attention weights",
-     "How strongly each position (a row) looks at itself and each earlier position (the columns), for "
-     "every head; each row sums to 1."),
-    ("attention-grad", "Gradient of the attention weights",
-     "d loss / d weight for the same cells: the sign says whether raising that weight would raise or "
-     "lower the loss, the strength of the colour by how much."),
-    ("gradflow", "Gradient flow",
-     "How large the gradient of each parameter matrix is (top, log scale) and how much this step's Adam "
-     "update changes the matrix compared with its size (bottom)."),
-    ("params", "Parameter gradients in numbers",
-     "The statistics behind the gradient-flow figure, one row per matrix: ‖g‖ is the gradient's L2 norm, "
-     "zero grad the share of entries that got no gradient, and update ratio ‖update‖ / ‖weights‖."),
-    ("paths", "Where the largest gradients come from",
-     "For the entry with the largest |gradient| in each matrix, the chain of operations (by scope) along "
-     "which the most gradient reaches it from the loss; a path carries the product of the local "
-     "derivatives along it, and all paths together add up to the entry's gradient."),
-    ("doctor", "Health check",
-     "Automatic checks for the usual training problems: nan or inf values, exploding or vanishing "
-     "gradients, updates out of proportion, dead ReLU units and saturated softmaxes."),
+    (
+        "tokens",
+        "The document and its tokens",
+        "The model reads the document one character (token) at a time, starting from BOS, the token that "
+        "marks the start and the end of every document; at each position it must predict the next token.",
+    ),
+    (
+        "loss",
+        "The loss, position by position",
+        "At each position the model gives every possible next token a probability; the loss there is "
+        "−log of the probability it gave the right one (0 when it was sure and right), and the step's loss "
+        "is the mean over the positions.",
+    ),
+    (
+        "graph",
+        "The computation graph",
+        "Every scalar operation of the step grouped into blocks, one row per position: boxes are coloured by "
+        "the size of their gradient and arrows are as wide as the gradient flowing back along them (hover a "
+        "box or an arrow for its numbers).",
+    ),
+    (
+        "attention",
+        "Attention weights",
+        "How strongly each position (a row) looks at itself and each earlier position (the columns), for "
+        "every head; each row sums to 1.",
+    ),
+    (
+        "attention-grad",
+        "Gradient of the attention weights",
+        "d loss / d weight for the same cells: the sign says whether raising that weight would raise or "
+        "lower the loss, the strength of the colour by how much.",
+    ),
+    (
+        "gradflow",
+        "Gradient flow",
+        "How large the gradient of each parameter matrix is (top, log scale) and how much this step's Adam "
+        "update changes the matrix compared with its size (bottom).",
+    ),
+    (
+        "params",
+        "Parameter gradients in numbers",
+        "The statistics behind the gradient-flow figure, one row per matrix: ‖g‖ is the gradient's L2 norm, "
+        "zero grad the share of entries that got no gradient, and update ratio ‖update‖ / ‖weights‖.",
+    ),
+    (
+        "paths",
+        "Where the largest gradients come from",
+        "For the entry with the largest |gradient| in each matrix, the chain of operations (by scope) along "
+        "which the most gradient reaches it from the loss; a path carries the product of the local "
+        "derivatives along it, and all paths together add up to the entry's gradient.",
+    ),
+    (
+        "doctor",
+        "Health check",
+        "Automatic checks for the usual training problems: nan or inf values, exploding or vanishing "
+        "gradients, updates out of proportion, dead ReLU units and saturated softmaxes.",
+    ),
 )
 
 FIGURE_SCALE = 2.0  # PNGs are drawn at 2x and shown at 1x CSS pixels
@@ -84,7 +110,9 @@ def build_report(trace: Trace, explorer: str | None = None) -> str:
         "graph": _graph_section(trace) + _explorer_link(explorer),
         "attention": _attention_section(trace, grad=False),
         "attention-grad": _attention_section(trace, grad=True),
-        "gradflow": _image(png_bytes(gradflow_figure(flow_data(G), scale=FIGURE_SCALE)), "gradient flow per parameter matrix"),
+        "gradflow": _image(
+            png_bytes(gradflow_figure(flow_data(G), scale=FIGURE_SCALE)), "gradient flow per parameter matrix"
+        ),
         "params": _params_section(m),
         "paths": _paths_section(trace, view),
         "doctor": _doctor_section(findings),
@@ -92,7 +120,12 @@ def build_report(trace: Trace, explorer: str | None = None) -> str:
     sections = "\n".join(_section(sid, heading, why, bodies[sid]) for sid, heading, why in SECTIONS)
     title = f"microtrace · step {m['step']} · “{m['doc']}” · loss {numfmt.fixed(m['loss'], 4)}"
     return _resource("page.html").format(
-        title=_e(title), css=_resource("report.css").strip(), header=_header(m, findings), toc=_toc(), sections=sections, footer=_footer(m),
+        title=_e(title),
+        css=_resource("report.css").strip(),
+        header=_header(m, findings),
+        toc=_toc(),
+        sections=sections,
+        footer=_footer(m),
     )
 
 
@@ -194,7 +227,8 @@ def _footer(m):
 
 def _tokens_section(m):
     chips = "".join(
-        _tok_chip(label, f'<small>{pos} · id {tid}</small>') for pos, (label, tid) in enumerate(zip(m["chars"], m["tokens"]))
+        _tok_chip(label, f"<small>{pos} · id {tid}</small>")
+        for pos, (label, tid) in enumerate(zip(m["chars"], m["tokens"]))
     )
     return f'<p class="tokens">{chips}</p>'
 
@@ -243,14 +277,18 @@ def _loss_section(G):
 
 
 def _table(head, rows, cls=""):
-    return f'<div class="tablewrap"><table class="{cls}"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>'
+    return (
+        f'<div class="tablewrap"><table class="{cls}"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>'
+    )
 
 
 def _explorer_link(href):
     if not href:
         return ""
-    return (f'<p class="explore"><a href="{_e(href)}">Walk this step in the explorer</a>: open any box down to '
-            "its single scalars, search a parameter, and play the forward and the backward pass.</p>")
+    return (
+        f'<p class="explore"><a href="{_e(href)}">Walk this step in the explorer</a>: open any box down to '
+        "its single scalars, search a parameter, and play the forward and the backward pass.</p>"
+    )
 
 
 def _graph_section(trace):
@@ -280,7 +318,9 @@ def inline_svg(svg, label):
     size = _SIZE.search(svg)
     if size:
         width_px = float(size.group(1)) * 4 / 3
-        svg = svg.replace(size.group(0), f'<svg role="img" aria-label="{_e(label)}" style="max-width:{width_px:.0f}px"', 1)
+        svg = svg.replace(
+            size.group(0), f'<svg role="img" aria-label="{_e(label)}" style="max-width:{width_px:.0f}px"', 1
+        )
     svg = _A_TITLE.sub(lambda mt: f"{mt.group(0)}<title>{mt.group(1)}</title>", svg)
     return _GRAPH_TITLE.sub(lambda mt: f"{mt.group(1)}{_e(label)}{mt.group(2)}", svg, count=1).strip()
 
@@ -306,7 +346,11 @@ def _params_section(m):
     stats = m["param_stats"]
     # a trace of any text (no update) has no update ratio
     columns = [(k, t) for k, t in _STATS if any(k in st for st in stats.values())]
-    head = "<tr><th>matrix</th><th class=num>shape</th>" + "".join(f"<th class=num>{_e(t)}</th>" for _, t in columns) + "</tr>"
+    head = (
+        "<tr><th>matrix</th><th class=num>shape</th>"
+        + "".join(f"<th class=num>{_e(t)}</th>" for _, t in columns)
+        + "</tr>"
+    )
     rows = []
     for name, st in stats.items():
         cells = []
@@ -365,7 +409,9 @@ def _paths_section(trace, view):
         best = paths[0]
         chain = scope_chain(gd.scope_of, best["nodes"])[1:]  # the first scope is the matrix itself
         # an arrow stays on the line of the scope it points to
-        chips = "".join(f'<span class="hop"><span class="arrow">→</span><span class="scope">{_e(s)}</span></span>' for s in chain)
+        chips = "".join(
+            f'<span class="hop"><span class="arrow">→</span><span class="scope">{_e(s)}</span></span>' for s in chain
+        )
         others = ", ".join(_num(p["contribution"]) for p in paths[1:])
         rest = f" (the next best: {others})" if others else ""
         cards.append(

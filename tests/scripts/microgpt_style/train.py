@@ -95,7 +95,11 @@ n_layer = 1
 block_size = 16
 head_dim = n_embd // n_head
 matrix = lambda nout, nin, std=0.08: [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]  # noqa: E731 (microGPT writes it so)
-state_dict = {"wte": matrix(vocab_size, n_embd), "wpe": matrix(block_size, n_embd), "lm_head": matrix(vocab_size, n_embd)}
+state_dict = {
+    "wte": matrix(vocab_size, n_embd),
+    "wpe": matrix(block_size, n_embd),
+    "lm_head": matrix(vocab_size, n_embd),
+}
 for i in range(n_layer):
     state_dict[f"layer{i}.attn_wq"] = matrix(n_embd, n_embd)
     state_dict[f"layer{i}.attn_wk"] = matrix(n_embd, n_embd)
