@@ -424,6 +424,7 @@ def test_a_group_shows_where_its_gradient_comes_from(opened, G):
     assert "pos2/lm_head" in lit and ("loss" in lit) == any(s.startswith("loss") for s in scopes)
 
 
+@pytest.mark.slow
 def test_the_same_step_gives_the_same_bytes(files):
     again = build_explorer(new_trace(), limit=LIMIT)
     assert again == (files / "step.html").read_text(encoding="utf-8")
@@ -432,6 +433,7 @@ def test_the_same_step_gives_the_same_bytes(files):
 # --- traces of a user's script (elementary only, the script's own names) ------------------------------
 
 
+@pytest.mark.slow
 def test_a_scripts_groups_that_are_not_scope_paths_open_into_their_own_nodes():
     t = trace_script(SCRIPTS / "microgpt_style" / "train.py", step=0, args=["1"])
     G = explorer_graph(t)
@@ -461,6 +463,7 @@ def script_page(tmp_path_factory):
     return path, explorer_graph(t)
 
 
+@pytest.mark.slow
 def test_search_a_source_line_of_a_script_opens_down_to_its_first_node(browser, script_page):
     path, G = script_page
     line = next(s for n, s in G.nodes(data="source") if s and G.nodes[n]["op"] not in ("param", "const", "leaf"))

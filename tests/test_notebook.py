@@ -13,6 +13,7 @@ pytest.importorskip("ipykernel")
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "notebook.ipynb"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
 def test_the_example_notebook_runs_and_shows_every_figure(tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)

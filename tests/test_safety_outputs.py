@@ -23,6 +23,7 @@ def made(tmp_path_factory):
     return run, make_trace(run, tmp / "step.json")
 
 
+@pytest.mark.slow
 def test_dev_null_is_written_in_place_and_stays_a_device(made):
     run, trace = made
     before = os.stat("/dev/null")

@@ -101,16 +101,25 @@ def test_a_good_trace_passes(good):
     validate_trace(good)
 
 
-@pytest.mark.parametrize("command", sorted(READERS))
+COMMAND_DAMAGES = [
+    "no grad",
+    "edge to nowhere",
+    "index outside the matrix",
+    "pos beyond the text",
+    "scope with quotes",
+    "no param_stats",
+]
+
+
+# `make test` gives every command one damage (each damage reaches several commands); the slow run tries all pairs.
 @pytest.mark.parametrize(
-    "damage",
-    [
-        "no grad",
-        "edge to nowhere",
-        "index outside the matrix",
-        "pos beyond the text",
-        "scope with quotes",
-        "no param_stats",
+    "command, damage",
+    [(c, COMMAND_DAMAGES[i % len(COMMAND_DAMAGES)]) for i, c in enumerate(sorted(READERS))]
+    + [
+        pytest.param(c, d, marks=pytest.mark.slow)
+        for i, c in enumerate(sorted(READERS))
+        for d in COMMAND_DAMAGES
+        if d != COMMAND_DAMAGES[i % len(COMMAND_DAMAGES)]
     ],
 )
 def test_every_command_refuses_a_damaged_trace_in_one_line(good, tmp_path, command, damage):
@@ -122,6 +131,7 @@ def test_every_command_refuses_a_damaged_trace_in_one_line(good, tmp_path, comma
     assert not any(p.name.startswith("out") for p in tmp_path.iterdir())  # nothing half-written
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_damage_to_a_trace_reaches_past_the_validator(good, data):

@@ -110,6 +110,7 @@ def test_microgpt_style_conventions_provenance_and_update(microgpt_trace):
     assert "pos3/gpt/layer0/head1/softmax/weights" in scopes and "pos0/gpt/layer0/linear" in scopes
 
 
+@pytest.mark.slow
 def test_the_attention_figure_and_the_block_view_read_a_script_trace(microgpt_trace, tmp_path):
     from microtrace.tracer import save_trace
     from microtrace.viz.attention.data import read_attention
@@ -331,6 +332,7 @@ for step in range(4):
 """
 
 
+@pytest.mark.slow
 def test_gradcheck_script_compares_the_scripts_gradients_with_finite_differences():
     result = invoke("gradcheck", "--script", MICROGRAD, "--step", 1, "--samples", 2, "--", 3)
     assert result.exit_code == 0, result.output
@@ -351,6 +353,7 @@ def test_gradcheck_script_needs_named_parameters(tmp_path):
     assert result.exit_code == 2 and "its parameters have no names" in result.output
 
 
+@pytest.mark.slow
 def test_the_same_script_and_step_give_byte_identical_traces(tmp_path):
     paths = [tmp_path / "a.json", tmp_path / "b.json"]
     for path in paths:

@@ -55,7 +55,7 @@ def _default_trace():
 @pytest.mark.parametrize(
     "make",
     [
-        _default_trace,
+        pytest.param(_default_trace, marks=pytest.mark.slow),  # the default-size step (~5 s): .ci/run's
         lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=1), **{**SMALL, "n_layer": 2}), 0),
         lambda: trace_text(Trainer(NAMES, TrainConfig(steps=5, seed=1), **SMALL), 0, "ava"),  # no Adam columns
         lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=0, lr=1e6), **SMALL), 3),  # nan and inf
