@@ -21,7 +21,6 @@ and 1-based where a person reads them (printed lines, losses.csv, messages).
 """
 
 import csv
-import fcntl
 import hashlib
 import importlib.metadata
 import io
@@ -29,7 +28,6 @@ import json
 import math
 import os
 import re
-from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
@@ -37,6 +35,7 @@ from microtrace.engine.atomic import write_atomic
 from microtrace.engine.data import DataError, load_dataset
 from microtrace.engine.jsontext import fields_by_line
 from microtrace.engine.limits import LimitError, check_model, parse_json, read_input
+from microtrace.engine.lock import LOCK_NAME, run_lock
 from microtrace.engine.model import GPTConfig, is_number, is_whole
 from microtrace.engine.train import TrainConfig, Trainer
 
@@ -46,7 +45,6 @@ DEFAULT_CHECKPOINT_EVERY = 100
 MODEL_OPTIONS = tuple(f.name for f in fields(GPTConfig) if f.name != "vocab_size")
 _CHECKPOINT_NAME = re.compile(r"step-(\d+)\.json")
 _CHECKPOINT_FIELDS = ("config", "step", "params", "adam_m", "adam_v", "rng_state", "losses")
-LOCK_NAME = "train.lock"
 RUN_FILES = ("config.json", "losses.csv", LOCK_NAME)  # and everything in checkpoints/
 
 
@@ -216,68 +214,6 @@ def resume(run_dir, on_step=None):
 
 
 # -- one writer at a time ---------------------------------------------------------------------------------
-
-_held_locks = {}  # real path of a run directory -> [open lock file, depth]; a process re-enters its own
-
-
-@contextmanager
-def run_lock(run_dir):
-    """Hold RUN_DIR/train.lock while writing a run: a second writer (another `train`, with or without
-    --force) is refused with the holder's pid. The lock is an flock on the file, so a killed holder's
-    lock is free at once (its stale file is taken over); the file is removed on exit."""
-    key = os.path.realpath(run_dir)
-    if key in _held_locks:
-        _held_locks[key][1] += 1
-        try:
-            yield
-        finally:
-            _held_locks[key][1] -= 1
-        return
-    path = Path(run_dir) / LOCK_NAME
-    f = _take_lock(path)
-    _held_locks[key] = [f, 1]
-    try:
-        yield
-    finally:
-        del _held_locks[key]
-        try:
-            path.unlink()
-        except OSError:
-            pass
-        f.close()
-
-
-def _take_lock(path):
-    while True:
-        if os.path.islink(path):
-            raise RunError(f"{path} is a symbolic link; refusing to use it as the run's lock")
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as e:
-            raise RunError(f"{path}: cannot create the run's lock ({e.strerror or e})") from None
-        f = os.fdopen(fd, "r+")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = f.read().strip() or "unknown"
-            f.close()
-            raise RunError(
-                f"{path.parent} is being written by another process (pid {holder}, holding {path}); "
-                "wait for it to finish"
-            ) from None
-        # The holder before us may have removed the file between our open and our flock: then this lock
-        # is on a file nobody else will see, so start again with the file that is there now.
-        try:
-            same = os.path.samestat(os.fstat(fd), os.stat(path))
-        except OSError:
-            same = False
-        if same:
-            f.seek(0)
-            f.truncate()
-            f.write(f"{os.getpid()}\n")
-            f.flush()
-            return f
-        f.close()
 
 
 def run_owning(path):

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import click
 
 from microtrace.engine.data import DataError
+from microtrace.engine.lock import RunLocked
 from microtrace.engine.run import RunDiverged, RunError
 
 # On every command, not only the group: click caches a command's help option the first time it is
@@ -40,7 +41,7 @@ def user_errors():
         yield
     except RunDiverged as e:
         raise Failed(str(e)) from None
-    except (RunError, DataError) as e:
+    except (RunError, RunLocked, DataError) as e:
         raise BadInput(str(e)) from None
 
 
