@@ -20,6 +20,7 @@ from PIL import Image
 from conftest import SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import resolve_node, save_trace, top_paths, trace_script, trace_step
+from microtrace.tracer.order import backward_order, forward_order
 from microtrace.tracer.scopes import prefix
 from microtrace.viz.cli.explore import explore
 from microtrace.viz.explore.page import build_explorer, compact_svg, explorer_graph
@@ -284,6 +285,25 @@ def test_block_player_runs_forward_then_backward(opened, G):
     classes = opened.js("[...document.querySelectorAll('#stage g.node')].map(g => g.getAttribute('class'))")
     assert any("p-grad" in c for c in classes) and any("p-val" in c for c in classes)
     opened.js(f"window.explorer.seek({2 * N})")
+
+
+def test_the_player_follows_the_tracers_order(opened, G):
+    fwd, bwd = opened.js("window.explorer.order()")
+    assert fwd == forward_order(G) and bwd == backward_order(G)  # valid orders: tests/test_order.py
+    # parameters are read as they are used: once as many nodes as there are parameters are done, the
+    # first position is under way (in id order nothing but the parameters would have lit)
+    params = sum(1 for n in G if G.nodes[n]["op"] == "param")
+    opened.js(f"window.explorer.open(0).then(() => window.explorer.seek({params}))")
+    opened.until(f"window.explorer.state.t === {params} && document.body.dataset.ready === '0'")
+    begun = opened.js(
+        "[...document.querySelectorAll('#stage g.node')].filter(g => !g.classList.contains('p-todo'))"
+        ".map(g => g.querySelector('title').textContent)"
+    )
+    assert any(t.startswith("pos0/") for t in begun)
+    first = next(n for n in fwd if G.in_degree(n))  # the first operation: the node just done
+    opened.js(f"window.explorer.seek({fwd.index(first) + 1})")
+    assert f"#{first} " in opened.page.locator("#p-where").inner_text()
+    opened.js(f"window.explorer.seek({2 * G.number_of_nodes()})")
 
 
 def test_screenshot_has_the_graph_and_its_legend(opened, tmp_path):

@@ -1,15 +1,16 @@
 """What the explorer page holds: an index read at once, and one payload per view read when it opens.
 
 Every number comes from the trace (docs/trace-format.md) or from the tracer (collapse, group_stats,
-path_links); the page only shows and looks up. Times of the player are node ids: node n is computed at
-forward time n and gets its gradient at backward time 2N - 1 - n (the backward pass visits the nodes in
-reverse topological order), so a group is described by its first and last node id.
+path_links); the page only shows and looks up. The player's order is the tracer's (tracer/order.py):
+the node at forward position i is computed at time i + 1, the node at backward position j gets its
+gradient at time N + j + 1, so a group is described by its first and last position in each pass.
 """
 
 import math
 from array import array
 
 from microtrace.tracer.collapse import group_stats
+from microtrace.tracer.order import backward_order, forward_order
 from microtrace.tracer.queries import path_links
 from microtrace.tracer.scopes import prefix
 from microtrace.viz.explore.views import label
@@ -94,48 +95,58 @@ def tables(G):
     return columns, mult
 
 
-def scope_ranges(G):
-    """First and last node id of every scope path prefix (pos3, pos3/layer0/attn, ...), and the node
-    inside with the largest |grad| (where a group's "where does this gradient come from" starts)."""
+def play_positions(G):
+    """The player's order (tracer/order.py): forward and backward as lists of node ids, and each node's
+    position in each."""
+    fwd, bwd = forward_order(G), backward_order(G)
+    fpos, bpos = array("i", bytes(4 * len(fwd))), array("i", bytes(4 * len(bwd)))
+    for i, n in enumerate(fwd):
+        fpos[n] = i
+    for i, n in enumerate(bwd):
+        bpos[n] = i
+    return fwd, bwd, fpos, bpos
+
+
+def scope_ranges(G, fpos, bpos):
+    """Of every scope path prefix (pos3, pos3/layer0/attn, ...): its first and last node id, the node
+    inside with the largest |grad| (where a group's "where does this gradient come from" starts), and
+    its player times: first and last forward position, first and last backward position."""
+
+    def prefixes(scope):
+        parts = scope.split("/")
+        return ["/".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
+
+    return _group_ranges(G, prefixes, fpos, bpos)
+
+
+def level_ranges(G, level, fpos, bpos):
+    """scope_ranges for the groups of a collapse level (a script's groups are not path prefixes)."""
+    return _group_ranges(G, lambda scope: [prefix(scope, level)], fpos, bpos)
+
+
+def _group_ranges(G, keys_of, fpos, bpos):
     ranges = {}
     for n, d in G.nodes(data=True):
-        parts = d["scope"].split("/")
-        g = _magnitude(d["grad"])
-        for depth in range(1, len(parts) + 1):
-            key = "/".join(parts[:depth])
+        g, f, b = _magnitude(d["grad"]), fpos[n], bpos[n]
+        for key in keys_of(d["scope"]):
             r = ranges.get(key)
             if r is None:
-                ranges[key] = [n, n, n, g]
-            else:
-                r[0] = min(r[0], n)
-                r[1] = max(r[1], n)
-                if g > r[3]:
-                    r[2], r[3] = n, g
-    return {k: r[:3] for k, r in ranges.items()}
-
-
-def level_ranges(G, level):
-    """scope_ranges for the groups of a collapse level (a script's groups are not path prefixes)."""
-    ranges = {}
-    for n, d in G.nodes(data=True):
-        key = prefix(d["scope"], level)
-        g = _magnitude(d["grad"])
-        r = ranges.get(key)
-        if r is None:
-            ranges[key] = [n, n, n, g]
-        else:
+                ranges[key] = [n, n, n, g, f, f, b, b]
+                continue
             r[0], r[1] = min(r[0], n), max(r[1], n)
             if g > r[3]:
                 r[2], r[3] = n, g
-    return {k: r[:3] for k, r in ranges.items()}
+            r[4], r[5], r[6], r[7] = min(r[4], f), max(r[5], f), min(r[6], b), max(r[7], b)
+    return {k: r[:3] + r[4:] for k, r in ranges.items()}
 
 
 def _magnitude(x):
     return math.inf if x != x else abs(x)
 
 
-def payload(G, view, views, index, ranges, links, extra=None):
-    """The data of one view (its diagram travels beside it)."""
+def payload(G, view, views, index, ranges, links, stages, extra=None):
+    """The data of one view (its diagram travels beside it). `stages`: stage -> its number in the index
+    (a collapsed view lists the stages each of its groups holds: how the page finds a node's group)."""
     if view.kind == "collapsed":
         C = view.collapsed
         level = ("level", C.graph["level"])  # computed beside the scope paths, under a key no path has
@@ -144,6 +155,7 @@ def payload(G, view, views, index, ranges, links, extra=None):
             item = {k: _clean(d[k]) for k in _GROUP_KEYS if k in d}
             item["range"] = ranges[level][n][:2]
             item["top"] = ranges[level][n][2]
+            item["times"] = ranges[level][n][3:]
             item["open"] = index.get(n)
             items[n] = item
         edges = {
@@ -151,7 +163,12 @@ def payload(G, view, views, index, ranges, links, extra=None):
             for u, v, d in C.edges(data=True)
         }
         clusters = {k: i for k, i in index.items() if k and k in ranges and any(n.startswith(k + "/") for n in C)}
-        out = {"items": items, "edges": edges, "clusters": clusters}
+        members = {}
+        for s, i in stages.items():
+            group = prefix(s, C.graph["level"])
+            if group in C:
+                members.setdefault(group, []).append(i)
+        out = {"items": items, "edges": edges, "clusters": clusters, "members": members}
     elif view.kind == "scalar":
         out = {"nodes": {n: node_record(G, n, links) for n in view.nodes}}
     else:

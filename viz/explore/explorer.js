@@ -26,13 +26,18 @@
     }
     return cache.get(i);
   }
-  let nodeView, nodeScope, links, T;
+  let nodeView, nodeScope, links, T, fwd, bwd, fpos, bpos;
   const TYPES = { data: Float64Array, grad: Float64Array, local: Float64Array, flow: Float64Array };
   const tableNames = Object.keys(INDEX.tables);
-  const ready = Promise.all([INDEX.nodeView, INDEX.nodeScope, INDEX.links, ...tableNames.map((k) => INDEX.tables[k])].map(unpack)).then(([a, b, c, ...cols]) => {
+  const packed = [INDEX.nodeView, INDEX.nodeScope, INDEX.links, ...INDEX.order, ...tableNames.map((k) => INDEX.tables[k])];
+  const ready = Promise.all(packed.map(unpack)).then(([a, b, c, f, g, ...cols]) => {
     nodeView = new Int32Array(a);
     nodeScope = new Int32Array(b);
     links = new Int32Array(c);
+    // the player's order (tracer/order.py): node at each position, and each node's position
+    [fwd, bwd] = [new Int32Array(f), new Int32Array(g)];
+    [fpos, bpos] = [new Int32Array(N), new Int32Array(N)];
+    for (let i = 0; i < N; i++) { fpos[fwd[i]] = i; bpos[bwd[i]] = i; }
     T = {};
     tableNames.forEach((k, i) => (T[k] = new (TYPES[k] || Int32Array)(cols[i])));
   });
@@ -359,14 +364,15 @@
     return path;
   }
   function itemOfNode(n) {
-    // the item of the current view that holds scalar node n (itself, or the group of its scope)
+    // the item of the current view that holds scalar node n: itself, or the group its stage is in (the
+    // view's own membership: a script's groups are not scope path prefixes)
     if (S.data.nodes) return S.items.has("n" + n) ? "n" + n : null;
-    let scope = INDEX.scopes[nodeScope[n]];
-    while (scope) {
-      if (S.data.items[scope]) return scope;
-      scope = scope.includes("/") ? scope.slice(0, scope.lastIndexOf("/")) : "";
+    if (!S.data.groupOf) {
+      S.data.groupOf = new Map();
+      for (const [g, stages] of Object.entries(S.data.members || {})) for (const s of stages) S.data.groupOf.set(s, g);
     }
-    return null;
+    const g = S.data.groupOf.get(nodeScope[n]);
+    return g !== undefined && S.items.has(g) ? g : null;
   }
   function applyPaths() {
     for (const g of stage.querySelectorAll(".hl")) g.classList.remove("hl");
@@ -483,30 +489,32 @@
     }
   }
 
-  // --- the player: forward in evaluation order, then backward in reverse --------------------------------
-  // Node n is computed at time n + 1 and gets its gradient at time 2N - n; a group [a, b] (its first and
-  // last node) lights as its nodes do. t = 2N (the end) is the step as the static figures show it.
+  // --- the player: forward in evaluation order, then backward as the engine's backward runs ------------
+  // The order is the tracer's (tracer/order.py): the node at forward position i is computed at time
+  // i + 1, the node at backward position j gets its gradient at time N + j + 1; a group lights as its
+  // nodes do: [first, last forward position, first, last backward position]. t = 2N (the end) is the
+  // step as the static figures show it.
   const tInput = $("#p-t");
   tInput.max = END;
-  function phase(a, b, t) {
-    if (t <= a) return "p-todo";
-    if (t <= b) return "p-fwd";
-    if (t <= END - 1 - b) return "p-val";
-    if (t <= END - 1 - a) return "p-back";
+  function phase([fa, fb, ba, bb], t) {
+    if (t <= fa) return "p-todo";
+    if (t <= fb) return "p-fwd";
+    if (t <= N + ba) return "p-val";
+    if (t <= N + bb) return "p-back";
     return "p-grad";
   }
   function ranges() {
-    // [name, first, last, second name] of every item of the current view that the player lights; an
-    // edge follows the node or group it points to
+    // [name, times, second name] of every item of the current view that the player lights; an edge
+    // follows the node or group it points to
     let out = [];
-    if (S.data.nodes) out = Object.keys(S.data.nodes).filter((n) => S.items.has("n" + n)).map((n) => ["n" + n, +n, +n, "o" + n]);
-    else if (S.data.items) out = Object.entries(S.data.items).map(([k, it]) => [k, it.range[0], it.range[1]]);
+    if (S.data.nodes) out = Object.keys(S.data.nodes).filter((n) => S.items.has("n" + n)).map((n) => ["n" + n, [fpos[n], fpos[n], bpos[n], bpos[n]], "o" + n]);
+    else if (S.data.items) out = Object.entries(S.data.items).map(([k, it]) => [k, it.times]);
     const by = new Map(out.map((r) => [r[0], r]));
     for (const [name, g] of S.items) {
       if (!g.classList.contains("edge")) continue;
       const head = name.split("->")[1].replace(/^o/, "n");
       const r = by.get(head);
-      if (r) out.push([name, r[1], r[2]]);
+      if (r) out.push([name, r[1]]);
     }
     return out;
   }
@@ -514,9 +522,9 @@
   function applyPlayer(rebuild) {
     if (rebuild) lit = S.data ? ranges().map((r) => ({ r, cls: "" })) : [];
     for (const it of lit) {
-      const cls = phase(it.r[1], it.r[2], S.t);
+      const cls = phase(it.r[1], S.t);
       if (cls === it.cls) continue;
-      for (const name of [it.r[0], it.r[3]]) {
+      for (const name of [it.r[0], it.r[2]]) {
         const g = name && S.items.get(name);
         if (!g) continue;
         if (it.cls) g.classList.remove(it.cls);
@@ -526,7 +534,7 @@
     }
     // the node the last operation made (forward) or gave its gradient (backward), if it is in view
     for (const g of stage.querySelectorAll(".p-now")) g.classList.remove("p-now");
-    const t = Math.floor(S.t), now = t > 0 && t < END ? (t <= N ? t - 1 : END - t) : -1;
+    const t = Math.floor(S.t), now = t > 0 && t < END ? (t <= N ? fwd[t - 1] : bwd[t - N - 1]) : -1;
     const g = now >= 0 && S.items.get("n" + now);
     if (g) g.classList.add("p-now");
     if (rebuild || S.t >= END || S.t % 1 === 0) tInput.value = S.t;
@@ -534,17 +542,19 @@
   }
   function where() {
     const t = Math.floor(S.t);
-    let text;
+    let text = "";
     if (t >= END) text = "end of the step: every value and gradient";
     else if (t === 0) text = "start: nothing computed yet";
-    else if (t <= N) text = `forward  ${t}/${N} · #${t - 1} ${INDEX.scopes[nodeScope ? nodeScope[t - 1] : 0] || ""}`;
-    else text = `backward ${t - N}/${N} · #${END - t} ${INDEX.scopes[nodeScope ? nodeScope[END - t] : 0] || ""}`;
+    else if (fwd) {
+      const n = t <= N ? fwd[t - 1] : bwd[t - N - 1];
+      text = `${t <= N ? "forward " : "backward"} ${t <= N ? t : t - N}/${N} · #${n} ${INDEX.scopes[nodeScope[n]]}`;
+    }
     $("#p-where").textContent = text;
   }
   function events() {
     // the times at which something in view changes: one node at a time at the scalar level
     const ts = new Set([0, END]);
-    for (const it of lit) for (const x of [it.r[1], it.r[2] + 1, END - 1 - it.r[2], END - it.r[1]]) ts.add(x);
+    for (const { r: [, [fa, fb, ba, bb]] } of lit) for (const x of [fa + 1, fb + 1, N + ba + 1, N + bb + 1]) ts.add(x);
     return [...ts].sort((a, b) => a - b);
   }
   function seek(t) {
@@ -655,6 +665,6 @@
   $("#title").textContent = META.heading;
   setupCompare();
   // for tests and scripts: the same lookups the page makes
-  window.explorer = { open, search, seek, select, pathFrom: (n, r) => pathFrom(n, r), state: S, ready, END };
+  window.explorer = { open, search, seek, select, pathFrom: (n, r) => pathFrom(n, r), order: () => [[...fwd], [...bwd]], state: S, ready, END };
   ready.then(loadHash);
 })();

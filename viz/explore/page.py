@@ -23,7 +23,17 @@ from importlib import resources
 from microtrace.engine.jsontext import compact
 from microtrace.viz.draw import numfmt
 from microtrace.viz.explore import compare as cmp
-from microtrace.viz.explore.data import PATHS, all_links, level_ranges, num, payload, scope_ranges, tables, view_stats
+from microtrace.viz.explore.data import (
+    PATHS,
+    all_links,
+    level_ranges,
+    num,
+    payload,
+    play_positions,
+    scope_ranges,
+    tables,
+    view_stats,
+)
 from microtrace.viz.explore.views import LIMIT, build_views, label
 from microtrace.viz.graph.render import DotNotFound, dot_program, render_bytes
 
@@ -45,14 +55,17 @@ def build_explorer(trace, other=None, limit=LIMIT, jobs=2):
         cmp.check_same_model(trace.meta, other.meta)
         G2 = explorer_graph(other)
     views, index = build_views(trace, G, limit)
-    ranges = scope_ranges(G)
+    fwd, bwd, fpos, bpos = play_positions(G)
+    ranges = scope_ranges(G, fpos, bpos)
     for v in views:  # the collapsed levels' groups (a script's are not path prefixes), under a key no path has
         if v.kind == "collapsed" and ("level", v.collapsed.graph["level"]) not in ranges:
-            ranges["level", v.collapsed.graph["level"]] = level_ranges(G, v.collapsed.graph["level"])
+            ranges["level", v.collapsed.graph["level"]] = level_ranges(G, v.collapsed.graph["level"], fpos, bpos)
+    stages = {s: i for i, s in enumerate(_stages(G))}
     links, packed = all_links(G)
     ratios = _ratios(trace, other, G, G2, views) if other is not None else {}
-    payloads = _view_payloads(dict(G=G, views=views, index=index, ranges=ranges, links=links, ratios=ratios), jobs)
-    index_json = _index(G, views, ranges, packed, G2, limit)
+    work = dict(G=G, views=views, index=index, ranges=ranges, links=links, stages=stages, ratios=ratios)
+    payloads = _view_payloads(work, jobs)
+    index_json = _index(G, views, ranges, packed, G2, limit, (fwd, bwd))
     return _html(index_json, payloads, _title(G))
 
 
@@ -83,7 +96,7 @@ def _view_payload(i):
     extra = {"svg": compact_svg(render_bytes(g, "svg").decode("utf-8"))} if g is not None else {}
     if i in w["ratios"]:
         extra["cmp"] = w["ratios"][i]
-    return _pack(compact(payload(G, v, w["views"], w["index"], w["ranges"], w["links"], extra)))
+    return _pack(compact(payload(G, v, w["views"], w["index"], w["ranges"], w["links"], w["stages"], extra)))
 
 
 def _title(G):
@@ -92,7 +105,12 @@ def _title(G):
     return f"step {m['step']}{doc} · loss {numfmt.fixed(m['loss'], 4)} — microtrace explorer"
 
 
-def _index(G, views, ranges, packed, G2, limit):
+def _stages(G):
+    """Every stage (a node's full scope path), sorted: the page names a node's stage by its number."""
+    return sorted({s for _, s in G.nodes(data="scope")})
+
+
+def _index(G, views, ranges, packed, G2, limit, order):
     N = G.number_of_nodes()
     columns, mult = tables(G)
     node_view = array("i", [-1] * N)
@@ -101,7 +119,7 @@ def _index(G, views, ranges, packed, G2, limit):
             for n in v.nodes:
                 if node_view[n] < 0:
                     node_view[n] = i
-    stage_list = sorted({s for _, s in G.nodes(data="scope")})
+    stage_list = _stages(G)
     stage_of = {s: i for i, s in enumerate(stage_list)}
     node_scope = array("i", (stage_of[s] for _, s in sorted(G.nodes(data="scope"))))
     params = {}
@@ -125,6 +143,7 @@ def _index(G, views, ranges, packed, G2, limit):
         "nodeView": _pack(node_view),
         "nodeScope": _pack(node_scope),
         "links": _pack(array("i", packed)),
+        "order": [_pack(array("i", o)) for o in order],  # the player's: forward, backward (tracer/order.py)
         "tables": {k: _pack(a) for k, a in columns.items()},
         "mult": mult,
         "sources": _sources(G),
