@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from microtrace.engine import hooks
 from microtrace.engine.value import Value
-from microtrace.tracer import ScriptError, load_trace, recording, trace_call, trace_script
+from microtrace.tracer import ScriptError, autograd, load_trace, recording, trace_call, trace_script
+from microtrace.tracer.queries import path_links
 from microtrace.viz.cli import cli
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -147,13 +148,36 @@ def test_micrograd_style_mlp_values_gradients_and_local_derivatives():
         d = G.nodes[v]
         if d["op"] == "tanh":
             assert e["local_grad"] == 1 - d["data"] ** 2
-        elif d["op"] == "sigmoid":  # not one of micrograd's own operations: unknown, and said so
-            assert math.isnan(e["local_grad"]) and d["local_grad_known"] is False
-    # gradients that flow: each node's gradient is the sum of what flows out along its edges
-    for n in list(G.nodes)[:400]:
+        elif d["op"] == "sigmoid":  # not one of micrograd's: read from the script's own _backward
+            assert e["local_grad"] == d["data"] * (1 - d["data"]) and "local_grad_known" not in d
+    # gradients that flow: each node's gradient is the sum of what flows out along its edges (every
+    # edge known: an unknown derivative, NaN, made every path through the script's sigmoid NaN)
+    for n in G.nodes:
         out = [e["grad_flow"] for _, _, e in G.out_edges(n, data=True)]
-        if out and all(math.isfinite(x) for x in out) and G.nodes[n]["op"] != "param":
+        if out and G.nodes[n]["op"] != "param":
             assert G.nodes[n]["grad"] == pytest.approx(math.fsum(out), rel=1e-9, abs=1e-12)
+    # and the largest gradient paths from every node are finite (one pass gives them all)
+    contributions = [c for best in path_links(G, G.nodes, 3).values() for c, _ in best]
+    assert contributions and all(math.isfinite(c) for c in contributions)
+
+
+def test_an_operation_micrograd_does_not_define_is_read_from_its_own_backward():
+    class Node:  # micrograd's shape: data, grad, _prev, _op, _backward
+        def __init__(self, data, prev=(), op=""):
+            self.data, self.grad, self._prev, self._op, self._backward = data, 0.5, set(prev), op, lambda: None
+
+    x = Node(3.0)
+    y = Node(27.0, (x,), "cube")
+
+    def backward():
+        x.grad += 3 * x.data**2 * y.grad
+
+    y._backward = backward
+    assert autograd.locals_of(y, autograd.MICROGRAD, (x,), "cube", None) == ((27.0,), True)
+    assert x.grad == 0.5 and y.grad == 0.5  # put back: the script's step is untouched
+    y._backward = lambda: 1 / 0  # a closure that fails: unknown, and said so
+    (local,), known = autograd.locals_of(y, autograd.MICROGRAD, (x,), "cube", None)
+    assert math.isnan(local) and known is False and x.grad == 0.5 and y.grad == 0.5
 
 
 # -- (c) a model on microtrace's engine ---------------------------------------------------------------

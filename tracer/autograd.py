@@ -5,8 +5,11 @@ Two shapes are known, both kept by what their instances hold (never by the class
   node is made). Every edge's local derivative is the script's own number.
 - micrograd's: `data`, `grad`, `_prev` (a set of operands), `_op` (a string) and a `_backward` closure;
   no local derivative is stored. For the operations micrograd defines they are computed here from
-  the node's values with micrograd's own expressions (`+`, `*`, `**k`, `ReLU`, `tanh`, `exp`); for any
-  other operation the derivative is unknown: NaN on the edge, and `local_grad_known: false`.
+  the node's values with micrograd's own expressions (`+`, `*`, `**k`, `ReLU`, `tanh`, `exp`); any
+  other operation's (a script's own `sigmoid`) are read from its `_backward`, run once with a unit
+  gradient (`measured`). Only where that fails is the derivative unknown: NaN on the edge, and
+  `local_grad_known: false` (a NaN there would make every gradient path through it NaN, even one
+  that a later zero factor, `0 * confidence`, cuts to exactly nothing).
 """
 
 import math
@@ -79,7 +82,31 @@ def locals_of(node, style, kids, op, exponent):
         return ((1 - out**2),), True
     if op == "exp":
         return (out,), True
-    return (math.nan,) * len(kids), False
+    local = measured(node, kids)
+    return (local, True) if local is not None else ((math.nan,) * len(kids), False)
+
+
+def measured(node, kids):
+    """The local derivatives of an operation known only by its `_backward` closure: the closure run once
+    with the node's gradient 1 and its operands' 0 leaves d node / d operand in each operand's grad
+    (micrograd's closures add `local * out.grad` to their operands). Every gradient is put back as it
+    was, so the script's step is untouched. None if the closure fails or an operand repeats."""
+    if len(set(map(id, kids))) != len(kids):
+        return None
+    saved = node.grad, [k.grad for k in kids]
+    try:
+        node.grad = 1.0
+        for k in kids:
+            k.grad = 0.0
+        node._backward()
+        local = tuple(float(k.grad) for k in kids)
+    except Exception:
+        return None
+    finally:
+        node.grad = saved[0]
+        for k, g in zip(kids, saved[1]):
+            k.grad = g
+    return local
 
 
 def micrograd_op(node):
