@@ -97,9 +97,10 @@ def browser():
 class Opened:
     """A page opened from disk, with the console errors and the requests it made."""
 
-    def __init__(self, browser, path, hash=""):
+    def __init__(self, browser, path, hash="", touch=False):
         self.errors, self.requests = [], []
-        self.page = browser.new_page(viewport={"width": 1280, "height": 800})
+        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, has_touch=touch)
+        self.page = self.context.new_page()
         self.page.set_default_timeout(10_000)
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -150,7 +151,7 @@ class Opened:
         return self.page.locator(f'#inspector td[data-key="{key}"]').first.inner_text()
 
     def close(self):
-        self.page.close()
+        self.context.close()
 
 
 @pytest.fixture(scope="module")
@@ -304,6 +305,59 @@ def test_the_player_follows_the_tracers_order(opened, G):
     opened.js(f"window.explorer.seek({fwd.index(first) + 1})")
     assert f"#{first} " in opened.page.locator("#p-where").inner_text()
     opened.js(f"window.explorer.seek({2 * G.number_of_nodes()})")
+
+
+def test_touch_pinch_zooms_a_drag_pans_and_a_tap_selects(browser, files):
+    o = Opened(browser, files / "step.html", touch=True)
+    cdp = o.context.new_cdp_session(o.page)
+
+    def touch(kind, *points):  # real touches, as a touch screen sends them (the page sees pointer events)
+        cdp.send(
+            "Input.dispatchTouchEvent",
+            {"type": kind, "touchPoints": [{"x": x, "y": y, "id": i} for i, (x, y) in enumerate(points)]},
+        )
+
+    def cam():
+        return o.js("({...window.explorer.state.cam})")
+
+    try:
+        c0 = cam()
+        touch("touchStart", (400, 400))
+        for k in range(1, 6):
+            touch("touchMove", (400 + 20 * k, 400 + 10 * k))
+        touch("touchEnd")
+        c1 = cam()
+        assert c1["k"] == c0["k"] and c1["x"] == pytest.approx(c0["x"] + 100) and c1["y"] == pytest.approx(c0["y"] + 50)
+        # pinch out: two fingers from 100 px apart to 300 px apart around (500, 400)
+        left, top = o.js(
+            "(() => { const r = document.querySelector('#canvas').getBoundingClientRect(); return [r.left, r.top]; })()"
+        )
+        under = ((500 - left - c1["x"]) / c1["k"], (400 - top - c1["y"]) / c1["k"])  # the graph's point there
+        touch("touchStart", (450, 400), (550, 400))
+        for k in range(1, 6):
+            touch("touchMove", (450 - 20 * k, 400), (550 + 20 * k, 400))
+        touch("touchEnd")
+        c2 = cam()
+        assert c2["k"] == pytest.approx(3 * c1["k"])  # zoomed in three times
+        assert (500 - left - c2["x"]) / c2["k"] == pytest.approx(under[0], abs=20 / c2["k"])  # and about where
+        assert (400 - top - c2["y"]) / c2["k"] == pytest.approx(under[1], abs=20 / c2["k"])  # the fingers were
+        # a tap selects what is under the finger; a double tap opens it
+        o.js("window.explorer.open(0)")
+        o.until("document.body.dataset.ready === '0' && window.explorer.state.sel === null")
+        x, y = o.js(
+            "(() => { const g = [...document.querySelectorAll('#stage g.node')].find(g => g.querySelector('title').textContent === 'pos2/layer0/attn');"
+            " const r = g.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        touch("touchStart", (x, y))
+        touch("touchEnd")
+        o.until("window.explorer.state.sel === 'pos2/layer0/attn'")
+        for _ in range(2):
+            touch("touchStart", (x, y))
+            touch("touchEnd")
+        o.until("document.body.dataset.ready !== '0'")
+        assert o.view_key().startswith("pos2/layer0") and o.errors == []
+    finally:
+        o.close()
 
 
 def test_screenshot_has_the_graph_and_its_legend(opened, tmp_path):
