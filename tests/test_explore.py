@@ -360,6 +360,15 @@ def test_touch_pinch_zooms_a_drag_pans_and_a_tap_selects(browser, files):
         o.close()
 
 
+def test_key_help_and_player_need_no_glyph_a_readers_fonts_may_lack(opened):
+    # keys by name or as arrows, the player's icons drawn: Latin-1 and U+2190..2193 are in every UI font
+    # (the pause glyph U+23F8 is in none of this machine's, and showed as an empty box)
+    assert opened.page.locator(".help kbd").count() >= 12
+    text = opened.page.locator(".help").inner_text() + opened.page.locator("#player").inner_text()
+    assert {c for c in text if ord(c) > 0xFF} <= set("←↑→↓"), text
+    assert opened.page.locator("#player button svg").count() == 6
+
+
 def test_screenshot_has_the_graph_and_its_legend(opened, tmp_path):
     opened.js("window.explorer.open(0)")
     opened.until("document.body.dataset.ready === '0'")

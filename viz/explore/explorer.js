@@ -586,13 +586,13 @@
   function play() {
     if (S.t >= END) seek(0);
     S.playing = true;
-    $("#p-play").textContent = "⏸";
+    $("#p-play").classList.add("playing");
     last = performance.now();
     requestAnimationFrame(frame);
   }
   function pause() {
     S.playing = false;
-    $("#p-play").textContent = "▶";
+    $("#p-play").classList.remove("playing");
     seek(Math.round(S.t));
   }
   $("#p-play").onclick = () => (S.playing ? pause() : play());
