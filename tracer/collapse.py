@@ -44,12 +44,27 @@ class _Group:
 
 def collapse(src, level="block"):
     """A DiGraph whose nodes are the scopes of `level`, with counts and gradient totals, from the
-    columns of a step (`GraphData`) in one pass over nodes and one over edges.
+    columns of a step (`GraphData`) in one pass over nodes and one over edges; a store's view is
+    aggregated in Arrow, a batch of rows at a time (tracer/store_collapse.py), to the same numbers.
 
     Node ids are scope paths (`pos3/layer0/attn`); see docs/trace-format.md for the attributes.
     """
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}: use one of {', '.join(LEVELS)}")
+    in_store = getattr(src, "collapse_stats", None)
+    keys, attrs, flows = in_store(lambda s: prefix(s, level)) if in_store else _collapse_stats(src, level)
+    C = nx.DiGraph()
+    C.graph["level"] = level
+    for key, a in zip(keys, attrs):
+        C.add_node(key, **_scope_attrs(key, level), **a)
+    for (gu, gv), (count, flow, flow_abs) in flows.items():
+        C.add_edge(keys[gu], keys[gv], count=count, grad_flow=flow, grad_flow_abs=flow_abs)
+    return C
+
+
+def _collapse_stats(src, level):
+    """(group keys in order of first node, their statistics, {(group u, group v): (count, grad_flow,
+    grad_flow_abs)} in order of first edge), in one Python pass over the columns."""
     key_of_scope = [prefix(s, level) for s in src.scopes]
     group_of = array("I")  # node id -> group number
     keys, groups, number = [], [], {}
@@ -74,13 +89,8 @@ def collapse(src, level="block"):
         f[0] += 1
         f[1].append(flow)
         f[2].append(abs(flow))
-    C = nx.DiGraph()
-    C.graph["level"] = level
-    for key, g in zip(keys, groups):
-        C.add_node(key, **_scope_attrs(key, level), **_group_attrs(g))
-    for (gu, gv), (count, flow, flow_abs) in flows.items():
-        C.add_edge(keys[gu], keys[gv], count=count, grad_flow=fsum(flow), grad_flow_abs=fsum(flow_abs))
-    return C
+    totals = {pair: (count, fsum(flow), fsum(flow_abs)) for pair, (count, flow, flow_abs) in flows.items()}
+    return keys, [_group_attrs(g) for g in groups], totals
 
 
 def group_stats(G, nodes):

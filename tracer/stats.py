@@ -8,23 +8,27 @@ inspect, gradflow, the CSVs, the report and the collapsed graph views all use th
 """
 
 import math
+from fractions import Fraction
 
 
 def fsum(xs):
     """math.fsum: the correctly rounded sum, with nan where it would raise (inf + -inf), and where only
-    its intermediate sums overflow, the sum of the terms scaled down by a power of two (exact at that
-    magnitude) scaled back up: inf if the sum itself overflows."""
+    its intermediate sums overflow, the exact sum (in fractions) rounded once: inf if it overflows."""
     xs = xs if isinstance(xs, list) else list(xs)
     try:
         return math.fsum(xs)
     except ValueError:
         return math.nan
-    except OverflowError:
-        k = len(xs).bit_length() + 1
+    except OverflowError:  # (math.fsum raises it also when a nan or an inf is among such terms)
+        if any(x != x for x in xs) or (math.inf in xs and -math.inf in xs):
+            return math.nan
+        if math.inf in xs or -math.inf in xs:
+            return math.inf if math.inf in xs else -math.inf
+        total = sum(map(Fraction, xs), Fraction(0))
         try:
-            return math.ldexp(math.fsum(math.ldexp(x, -k) for x in xs), k)
+            return float(total)
         except OverflowError:
-            return math.copysign(math.inf, math.fsum(math.ldexp(x, -k) for x in xs))
+            return math.inf if total > 0 else -math.inf
 
 
 def abs_max(xs):

@@ -415,6 +415,21 @@ class StoreData(GraphData):
             lo += len(operands)
         return found
 
+    def collapse_stats(self, key_of):
+        """`collapse`'s groups, statistics and flows, aggregated in Arrow a batch of rows at a time
+        (tracer/store_collapse.py): neither every edge nor a Python object a node is ever in memory."""
+        return self._load("collapse_stats", key_of)
+
+    def _read_collapse_stats(self, key_of):
+        from microtrace.tracer import store_collapse  # pyarrow, which this module imports only if it can
+
+        file, groups = self._store.file, self._store.groups[self._view]
+
+        def batches(columns):
+            return file.iter_batches(batch_size=store_collapse.BATCH, row_groups=groups, columns=columns)
+
+        return store_collapse.collapse_stats(batches, self._n_edges, key_of)
+
     def nonfinite(self):
         return self._load("nonfinite")
 
