@@ -304,6 +304,19 @@ def test_the_player_follows_the_tracers_order(opened, G):
     first = next(n for n in fwd if G.in_degree(n))  # the first operation: the node just done
     opened.js(f"window.explorer.seek({fwd.index(first) + 1})")
     assert f"#{first} " in opened.page.locator("#p-where").inner_text()
+    # playing keeps an even pace over the operations: a leaf lights with the operation that reads it
+    N = G.number_of_nodes()
+    done = [i + 1 for i, n in enumerate(fwd) if G.in_degree(n)] + [
+        N + i + 1 for i, n in enumerate(bwd) if G.in_degree(n)
+    ]
+    for k in (1, 2, len(done) // 2, len(done)):
+        assert opened.js(f"window.explorer.timeAtOps({k})") == done[k - 1]
+    opened.js("window.explorer.seek(0)")
+    opened.page.locator("#p-play").click()
+    time.sleep(0.4)
+    opened.page.locator("#p-play").click()
+    t = opened.js("window.explorer.state.t")
+    assert 0 < t and t in set(done) | {2 * N}
     opened.js(f"window.explorer.seek({2 * G.number_of_nodes()})")
 
 

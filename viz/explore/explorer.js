@@ -567,6 +567,29 @@
     const next = dir > 0 ? ev.find((x) => x > S.t) : [...ev].reverse().find((x) => x < S.t);
     seek(next === undefined ? (dir > 0 ? END : 0) : next);
   }
+  // Playing goes through the operations at an even pace: a leaf (a parameter read, a constant) takes no
+  // time of its own, it lights with the operation that reads it (forward) or that passes it its last
+  // gradient (backward). Otherwise the first position, which reads every parameter, would take half the
+  // forward pass. opsAt[t]: the operations done by time t.
+  let opsAt = null;
+  function pace() {
+    if (!opsAt) {
+      opsAt = new Int32Array(END + 1);
+      for (let t = 1; t <= END; t++) {
+        const n = t <= N ? fwd[t - 1] : bwd[t - N - 1];
+        opsAt[t] = opsAt[t - 1] + (T.inStart[n + 1] > T.inStart[n] ? 1 : 0);
+      }
+    }
+    return opsAt;
+  }
+  function timeAtOps(k) {
+    // the time at which the k-th operation is done (with the leaves it reads)
+    const a = pace();
+    if (k > a[END]) return END;
+    let lo = 0, hi = END;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (a[mid] >= k) hi = mid; else lo = mid + 1; }
+    return lo;
+  }
   let last = 0;
   function frame(now) {
     if (!S.playing) return;
@@ -578,13 +601,15 @@
       S.acc = (S.acc || 0) + dt * 3 * speed;
       while (S.acc >= 1) { S.acc -= 1; step(1); }
     } else {
-      seek(S.t + (dt * END * speed) / 20); // the whole step in 20 s at 1x
+      S.ops = (S.ops === undefined ? pace()[Math.round(S.t)] : S.ops) + (dt * pace()[END] * speed) / 20; // the step in 20 s at 1x
+      seek(S.ops >= pace()[END] ? END : timeAtOps(Math.ceil(S.ops))); // the last leaves' gradients at the end
     }
     if (S.t >= END) return pause();
     requestAnimationFrame(frame);
   }
   function play() {
     if (S.t >= END) seek(0);
+    S.ops = undefined;
     S.playing = true;
     $("#p-play").classList.add("playing");
     last = performance.now();
@@ -665,6 +690,6 @@
   $("#title").textContent = META.heading;
   setupCompare();
   // for tests and scripts: the same lookups the page makes
-  window.explorer = { open, search, seek, select, pathFrom: (n, r) => pathFrom(n, r), order: () => [[...fwd], [...bwd]], state: S, ready, END };
+  window.explorer = { open, search, seek, select, pathFrom: (n, r) => pathFrom(n, r), order: () => [[...fwd], [...bwd]], timeAtOps, state: S, ready, END };
   ready.then(loadHash);
 })();
