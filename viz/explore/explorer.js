@@ -690,6 +690,6 @@
   $("#title").textContent = META.heading;
   setupCompare();
   // for tests and scripts: the same lookups the page makes
-  window.explorer = { open, search, seek, select, pathFrom: (n, r) => pathFrom(n, r), order: () => [[...fwd], [...bwd]], timeAtOps, state: S, ready, END };
+  window.explorer = { open, search, seek, select, pathFrom: (n, r) => pathFrom(n, r), order: () => [[...fwd], [...bwd]], timeAtOps, opsAt: (t) => pace()[t], state: S, ready, END };
   ready.then(loadHash);
 })();
