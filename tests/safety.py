@@ -5,8 +5,9 @@ from click.testing import CliRunner
 
 from microtrace.viz.cli import cli
 
-DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia"]
-SMALL_RUN = ["--steps", "3", "--n-embd", "8", "--n-head", "2", "--block-size", "8", "--samples", "0"]
+# Short documents and a 4-wide model: a traced step of ~2,000 nodes, which every command reads in a blink.
+DOCS = ["ava", "mia", "eve", "zoe", "amy", "ivy"]
+SMALL_RUN = ["--steps", "3", "--n-embd", "4", "--n-head", "2", "--block-size", "8", "--samples", "0"]
 
 
 def run_cli(*args, env=None):

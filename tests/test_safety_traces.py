@@ -32,11 +32,11 @@ READERS = {
 def good(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("traces")
     run, _ = make_run(tmp)
-    return json.loads(make_trace(run, tmp / "step.json").read_bytes())
+    return make_trace(run, tmp / "step.json").read_text()
 
 
-def _damaged(data, change):
-    data = json.loads(json.dumps(data))
+def _damaged(text, change):
+    data = json.loads(text)  # a fresh copy each time
     change(data)
     return data
 
@@ -98,7 +98,7 @@ def test_the_validator_names_what_is_wrong(good, damage):
 
 
 def test_a_good_trace_passes(good):
-    validate_trace(good)
+    validate_trace(json.loads(good))
 
 
 COMMAND_DAMAGES = [
@@ -138,7 +138,7 @@ def test_no_damage_to_a_trace_reaches_past_the_validator(good, data):
     """Any attribute of any node, edge or the graph removed or replaced by a value of another type: the
     validator refuses it, or what it lets through loads and is used by every reader without crashing."""
     where = data.draw(st.sampled_from(["graph", "nodes", "edges"]))
-    d = json.loads(json.dumps(good))
+    d = json.loads(good)
     target = d["graph"] if where == "graph" else d[where][data.draw(st.integers(0, len(d[where]) - 1))]
     key = data.draw(st.sampled_from(sorted(target)))
     junk = st.one_of(
