@@ -17,6 +17,7 @@ PUBLISHED_LOG = SHARED / "microgpt-published.log"
 NAMES = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn", "abigail"]
 WORDS = NAMES + ["liam", "noah", "oliver", "elijah", "james"]
 SMALL = dict(n_embd=8, n_head=2, n_layer=1, block_size=8)
+MINI = dict(n_embd=4, n_head=2, n_layer=1, block_size=8)  # a step of a few thousand nodes: for tests of files
 TINY = ["--n-embd", "8", "--n-head", "2", "--n-layer", "1", "--block-size", "8"]  # SMALL, as options
 
 

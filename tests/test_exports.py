@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from conftest import NAMES, SMALL
+from conftest import MINI
 from microtrace.engine.data import visible
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import export, load_trace, save_trace, trace_step
@@ -31,7 +31,7 @@ def strict_loads(text):
 @pytest.fixture(scope="module")
 def nan_trace():
     """A step with nan and inf in it, and a document with characters XML and JSON must escape."""
-    trainer = Trainer(NAMES + ['a<&"\x01>b'], TrainConfig(steps=4), **SMALL)
+    trainer = Trainer(["ava", "mia", 'a<&"\x01>b'], TrainConfig(steps=4), **MINI)
     trainer.train_step()
     while "\x01" not in trainer.doc_for(trainer.step):
         trainer.train_step()

@@ -9,7 +9,7 @@ from collections import Counter
 import networkx as nx
 import pytest
 
-from conftest import NAMES, SMALL
+from conftest import MINI, NAMES, SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import (
     TraceError,
@@ -34,6 +34,14 @@ def trainer(seed=0, steps=10, **options):
 def traced():
     t = trainer()
     t.train_step()  # trace step 1, not the initial state
+    return trace_step(t, 1)
+
+
+@pytest.fixture(scope="module")
+def mini():
+    """A step of the 4-wide model (a few thousand nodes): for the checks that hold node by node."""
+    t = trainer(**MINI)
+    t.train_step()
     return trace_step(t, 1)
 
 
@@ -151,8 +159,8 @@ def test_elementary_values_equal_the_fused_ones(traced):
     assert all((d["scope"], d["data"]) in partial_sums for d in fused_dots)
 
 
-def test_gradient_flows_out_of_a_node_add_up_to_its_gradient(traced):
-    G = traced.graph()
+def test_gradient_flows_out_of_a_node_add_up_to_its_gradient(mini):
+    G = mini.graph()
     loss = G.graph["loss_node"]
     checked = 0
     for n, d in G.nodes(data=True):
@@ -291,8 +299,8 @@ def test_dead_relus_are_found():
     assert all(d["unit"] != 5 or d["layer"] == 0 for d in dead)
 
 
-def test_bad_requests_give_one_line_errors(traced, tmp_path):
-    G = traced.graph()
+def test_bad_requests_give_one_line_errors(mini, tmp_path):
+    G = mini.graph()
     with pytest.raises(TraceError, match="no scope"):
         scope_nodes(G, "pos99/layer0")
     with pytest.raises(TraceError):
@@ -315,8 +323,8 @@ def test_bad_requests_give_one_line_errors(traced, tmp_path):
         load_trace(tmp_path / "missing.json")
 
 
-def test_save_load_round_trip_gives_an_identical_graph(traced, tmp_path):
-    G = traced.graph()
+def test_save_load_round_trip_gives_an_identical_graph(mini, tmp_path):
+    G = mini.graph()
     save_trace(G, tmp_path / "a.json")
     H = load_trace(tmp_path / "a.json").graph()
     assert nx.utils.graphs_equal(G, H)
@@ -326,18 +334,18 @@ def test_save_load_round_trip_gives_an_identical_graph(traced, tmp_path):
     save_trace(H, tmp_path / "b.json")
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     # the loaded trace collapses exactly like the live one
-    assert nx.utils.graphs_equal(load_trace(tmp_path / "a.json").collapse("block"), traced.collapse("block"))
+    assert nx.utils.graphs_equal(load_trace(tmp_path / "a.json").collapse("block"), mini.collapse("block"))
 
 
 def test_traces_are_deterministic(tmp_path):
     for name in ("a", "b"):
-        save_trace(trace_step(trainer(seed=9), 0).graph(), tmp_path / f"{name}.json")
+        save_trace(trace_step(trainer(seed=9, **MINI), 0).graph(), tmp_path / f"{name}.json")
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
 
 
 @pytest.mark.parametrize("fmt", ["graphml", "gexf"])
-def test_graphml_and_gexf_exports_parse(traced, tmp_path, fmt):
-    G = traced.graph("fused")
+def test_graphml_and_gexf_exports_parse(mini, tmp_path, fmt):
+    G = mini.graph("fused")
     path = tmp_path / f"t.{fmt}"
     export(G, path, fmt)
     ET.parse(path)  # well-formed XML
