@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import NAMES, ROOT, SMALL
+from conftest import MINI, NAMES, ROOT, SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import load_trace, save_trace, store_collapse, trace_step, trace_text
 from microtrace.tracer.collapse import LEVELS
@@ -47,19 +47,23 @@ def assert_same_graph(G, H, operand_order=True):
         assert list(G.pred[n]) == list(H.pred[n])
 
 
-def _default_trace():
-    t = Trainer(NAMES, TrainConfig(steps=10, seed=0))
+def _default_trace(**model):
+    t = Trainer(NAMES, TrainConfig(steps=10, seed=0), **model)
     t.train_step()
     return trace_step(t, 1)
+
+
+def _small_trace():
+    return _default_trace(**SMALL)
 
 
 @pytest.mark.parametrize(
     "make",
     [
         pytest.param(_default_trace, marks=pytest.mark.slow),  # the default-size step (~5 s): .ci/run's
-        lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=1), **{**SMALL, "n_layer": 2}), 0),
-        lambda: trace_text(Trainer(NAMES, TrainConfig(steps=5, seed=1), **SMALL), 0, "ava"),  # no Adam columns
-        lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=0, lr=1e6), **SMALL), 3),  # nan and inf
+        lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=1), **{**MINI, "n_layer": 2}), 0),
+        lambda: trace_text(Trainer(NAMES, TrainConfig(steps=5, seed=1), **MINI), 0, "ava"),  # no Adam columns
+        lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=0, lr=1e6), **MINI), 3),  # nan and inf
         lambda: trace_script(ROOT / "tests" / "scripts" / "micrograd_style" / "train.py", 1),  # source lines, own ops
     ],
     ids=["default", "two-layers", "text", "nonfinite", "script"],
@@ -92,9 +96,9 @@ def test_store_round_trip_is_the_traced_graph(make, tmp_path):
 
 
 def test_a_store_is_deterministic_and_json_still_loads(tmp_path):
-    trace = _default_trace()
+    trace = _small_trace()
     save_store(trace, tmp_path / "a.parquet")
-    save_store(_default_trace(), tmp_path / "b.parquet")
+    save_store(_small_trace(), tmp_path / "b.parquet")
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
     save_trace(trace.graph("fused"), tmp_path / "fused.json")
     loaded = load_trace(tmp_path / "fused.json")
@@ -106,7 +110,7 @@ def test_a_store_is_deterministic_and_json_still_loads(tmp_path):
 
 def test_the_store_is_plain_parquet(tmp_path):
     """What docs/trace-format.md promises a reader without microtrace."""
-    trace = _default_trace()
+    trace = _small_trace()
     save_store(trace, tmp_path / "s.parquet")
     table = pq.read_table(tmp_path / "s.parquet", filters=[("view", "=", "elementary")])
     rows = table.to_pylist()
@@ -146,7 +150,7 @@ def graphs(draw):
 
 @functools.cache
 def _real_meta():
-    return _default_trace().meta
+    return _small_trace().meta
 
 
 def reference_collapse(G, level):
