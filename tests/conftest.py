@@ -18,7 +18,14 @@ NAMES = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper
 WORDS = NAMES + ["liam", "noah", "oliver", "elijah", "james"]
 SMALL = dict(n_embd=8, n_head=2, n_layer=1, block_size=8)
 MINI = dict(n_embd=4, n_head=2, n_layer=1, block_size=8)  # a step of a few thousand nodes: for tests of files
-TINY = ["--n-embd", "8", "--n-head", "2", "--n-layer", "1", "--block-size", "8"]  # SMALL, as options
+
+
+def as_options(model):
+    """A model's sizes as `microtrace train` options."""
+    return [x for key, value in model.items() for x in (f"--{key.replace('_', '-')}", str(value))]
+
+
+TINY = as_options(SMALL)
 
 
 @pytest.fixture
@@ -36,7 +43,7 @@ def data_file(tmp_path):
 
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory):
-    """A run of 6 steps of the SMALL model on NAMES, checkpoints every 3 steps, made by `microtrace train`.
+    """A run of 6 steps of the MINI model on NAMES, checkpoints every 3 steps, made by `microtrace train`.
     Shared by the whole session: tests read it and never change it (copy it first)."""
     tmp = tmp_path_factory.mktemp("run")
     data = tmp / "names.txt"
@@ -47,7 +54,7 @@ def run_dir(tmp_path_factory):
         str(data),
         "--steps",
         "6",
-        *TINY,
+        *as_options(MINI),
         "--checkpoint-every",
         "3",
         "--samples",

@@ -1,6 +1,6 @@
 """Graphviz figures of a traced step (`microtrace graph`): rendered with the real `dot`, read back.
 
-Small model (n_embd 8, 2 heads) and one traced step shared by the module, so the whole file runs in
+Small model (n_embd 4, 2 heads) and one traced step shared by the module, so the whole file runs in
 seconds. Tests that render need Graphviz's `dot` and skip without it (the missing-dot path is tested by
 emptying PATH).
 """
@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import SMALL
+from conftest import MINI
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, top_paths, trace_step
 from microtrace.viz.cli.graph import graph
@@ -38,7 +38,7 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's d
 
 @pytest.fixture(scope="module")
 def trace():
-    trainer = Trainer(["olivia", "emma", "ava"], TrainConfig(steps=4, seed=1), **SMALL)
+    trainer = Trainer(["olivia", "emma", "ava"], TrainConfig(steps=4, seed=1), **MINI)
     return trace_step(trainer, 0)
 
 
@@ -258,11 +258,9 @@ def test_guard_refuses_big_scalar_views_with_a_narrower_focus(trace):
 
 
 def test_guard_through_the_command(files, tmp_path):
-    result = invoke(
-        "--trace", files / "elementary.json", "--level", "scalar", "--focus", "pos1", "-o", tmp_path / "x.svg"
-    )
-    line = one_line_error(result, 2)
-    assert "nodes, more than --max-nodes 2,000" in line and "--focus pos1/" in line and "--level block" in line
+    args = ["--level", "scalar", "--focus", "pos1", "--max-nodes", "500", "-o", tmp_path / "x.svg"]
+    line = one_line_error(invoke("--trace", files / "elementary.json", *args), 2)
+    assert "nodes, more than --max-nodes 500" in line and "--focus pos1/" in line and "--level block" in line
     assert not (tmp_path / "x.svg").exists()
 
 
