@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import NAMES, SMALL, TINY
+from conftest import MINI, NAMES, SMALL, as_options
 from microtrace.engine import value as engine_value
 from microtrace.engine.data import load_dataset
 from microtrace.engine.run import open_run
@@ -33,7 +33,19 @@ def _train(tmp, name, *extra):
     data.write_text("\n".join(NAMES) + "\n")
     out = tmp / name
     result = invoke(
-        "train", "--data", data, "--steps", 6, *TINY, "--checkpoint-every", 3, "--samples", 0, "--out", out, *extra
+        "train",
+        "--data",
+        data,
+        "--steps",
+        6,
+        *as_options(MINI),
+        "--checkpoint-every",
+        3,
+        "--samples",
+        0,
+        "--out",
+        out,
+        *extra,
     )
     return out, result
 
