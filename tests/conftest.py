@@ -72,3 +72,11 @@ def needs_shared():
         not (MAKEMORE.exists() and PUBLISHED_LOG.exists()),
         reason="microGPT's dataset and published log are not beside the project (../shared/data)",
     )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per module that asks for it (tests/explore_browser.py)."""
+    from explore_browser import launch
+
+    yield from launch()

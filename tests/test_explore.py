@@ -8,44 +8,24 @@ still has every level (block view, stage view, head, scalars).
 
 import io
 import json
-import re
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from explore_browser import NEEDS, Opened
 from PIL import Image
 
 from conftest import SMALL
 from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import resolve_node, save_trace, top_paths, trace_script, trace_step
+from microtrace.tracer import resolve_node, save_trace, top_paths, trace_step
 from microtrace.tracer.order import backward_order, forward_order
-from microtrace.tracer.scopes import prefix
 from microtrace.viz.cli.explore import explore
 from microtrace.viz.explore.page import build_explorer, compact_svg, explorer_graph
 from microtrace.viz.explore.views import build_views
 
-playwright = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is in the test extra: pip install -e '.[test]'"
-)
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-SCRIPTS = Path(__file__).parent / "scripts"
 DOCS = ["olivia", "emma", "lola"]  # step 1 reads "lola": wte row 3 ("l") takes part
 LIMIT = 40
-pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium (.ci/run installs it)"),
-    pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed"),
-]
+pytestmark = NEEDS
 
 
 def new_trace(lr=0.01):
@@ -84,74 +64,6 @@ def files(trace, other, trace_file, tmp_path_factory):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("wrote ") and result.output.count("\n") == 1
     return d
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-class Opened:
-    """A page opened from disk, with the console errors and the requests it made."""
-
-    def __init__(self, browser, path, hash="", touch=False):
-        self.errors, self.requests = [], []
-        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, has_touch=touch)
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(10_000)
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.route("**/*", self._route)
-        self.page.goto(path.as_uri() + hash)
-        self.until("!!document.body.dataset.ready")
-
-    def _route(self, route):
-        url = route.request.url
-        self.requests.append(url)
-        if url.startswith("file://"):
-            route.continue_()
-        else:
-            route.abort()
-
-    def js(self, code, arg=None):
-        return self.page.evaluate(code, arg)
-
-    def open_item(self, title):
-        """Double-click the item (group or cluster) whose SVG title is `title`; wait for its view."""
-        before = self.js("document.body.dataset.opens")
-        self.fire(title, "dblclick")
-        self.until("b => document.body.dataset.opens !== b && !document.querySelector('#stage.zooming')", before)
-
-    def fire(self, title, event):
-        """A mouse event on the SVG item whose title is `title` (a cluster lies under its nodes)."""
-        found = self.js(
-            "([t, e]) => { const g = [...document.querySelectorAll('#stage g')].find(g => g.querySelector(':scope > title')?.textContent === t);"
-            " if (g) g.dispatchEvent(new MouseEvent(e, {bubbles: true})); return !!g; }",
-            [title, event],
-        )
-        assert found, f"no item {title!r} in the view"
-
-    def until(self, code, arg=None, timeout=10.0):
-        """Wait until `code` is true in the page (polled from here: the page's CSP forbids the eval
-        that Playwright's wait_for_function uses)."""
-        end = time.monotonic() + timeout
-        while not self.js(code, arg):
-            assert time.monotonic() < end, f"timed out waiting for {code}"
-            time.sleep(0.02)
-
-    def view_key(self):
-        return self.js(
-            "window.explorer.state.view >= 0 && JSON.parse(document.getElementById('index').textContent).views[window.explorer.state.view].key"
-        )
-
-    def inspector(self, key):
-        return self.page.locator(f'#inspector td[data-key="{key}"]').first.inner_text()
-
-    def close(self):
-        self.context.close()
 
 
 @pytest.fixture(scope="module")
@@ -524,118 +436,3 @@ def test_a_group_shows_where_its_gradient_comes_from(opened, G):
 def test_the_same_step_gives_the_same_bytes(files):
     again = build_explorer(new_trace(), limit=LIMIT)
     assert again == (files / "step.html").read_text(encoding="utf-8")
-
-
-# --- traces of a user's script (elementary only, the script's own names) ------------------------------
-
-
-@pytest.mark.slow
-def test_a_scripts_groups_that_are_not_scope_paths_open_into_their_own_nodes():
-    t = trace_script(SCRIPTS / "microgpt_style" / "train.py", step=0, args=["1"])
-    G = explorer_graph(t)
-    views, index = build_views(t, G, 150)
-    blocks = list(t.collapse("block", G.graph["view"]))
-    by_name = [
-        b
-        for b in blocks
-        if not b.startswith("param") and not any(s == b or s.startswith(b + "/") for _, s in G.nodes(data="scope"))
-    ]
-    assert by_name, "the script has groups that are no scope path (pos3/gpt/layer0/softmax gathers the heads)"
-    for b in blocks:
-        assert b in index, f"block group {b} does not open"
-    for b in by_name:
-        v = views[index[b]]
-        inside = sorted(n for n, s in G.nodes(data="scope") if prefix(s, "block") == b)
-        assert v.key == b and v.nodes == inside
-        drawn = {int(m) for m in re.findall(r"\bn(\d+) ", v.digraph(G).source)} if v.kind == "scalar" else set()
-        assert v.kind == "collapsed" or drawn >= set(inside) - {n for n in inside if G.nodes[n]["op"] == "const"}
-
-
-# A script in micrograd's style shaped like attention: positions, a layer, two heads, each calling the
-# script's own softmax. Its block groups gather a softmax over the heads (pos1/gpt/layer0/softmax), a
-# name that is no scope path: nodes must be found in groups by the page's membership, not by prefix.
-HEADS = """
-import random
-
-from engine import Value
-
-random.seed(3)
-w = [[[Value(random.uniform(-1, 1)) for _ in range(2)] for _ in range(2)]]
-
-
-def softmax(xs):
-    es = [x.tanh() + 1.5 for x in xs]
-    total = sum(es)
-    return [e / total for e in es]
-
-
-def gpt(x, pos_id):
-    for li in range(len(w)):
-        out = []
-        for h in range(2):
-            out += softmax([x[0] * w[li][h][0], x[1] * w[li][h][1]])
-        x = [out[0] + out[2], out[1] + out[3]]
-    return x[0] * x[1]
-
-
-for step in range(2):
-    loss = sum(gpt([Value(0.5 + pos_id), Value(-1.0)], pos_id) for pos_id in range(3))
-    params = [p for layer in w for head in layer for p in head]
-    for p in params:
-        p.grad = 0
-    loss.backward()
-    for p in params:
-        p.data -= 0.1 * p.grad
-"""
-
-
-@pytest.fixture(scope="module")
-def script_page(browser, tmp_path_factory):
-    d = tmp_path_factory.mktemp("script")
-    shutil.copy(SCRIPTS / "micrograd_style" / "engine.py", d)
-    (d / "train.py").write_text(HEADS, encoding="utf-8")
-    t = trace_script(d / "train.py", step=1)
-    G = explorer_graph(t)
-    (d / "script.html").write_text(build_explorer(t, limit=LIMIT), encoding="utf-8")
-    o = Opened(browser, d / "script.html")
-    yield o, G
-    o.close()
-
-
-def test_a_path_lights_a_scripts_groups_which_open_into_their_own_nodes(script_page):
-    o, G = script_page
-    block = {n: prefix(s, "block") for n, s in G.nodes(data="scope")}
-    group = "pos1/gpt/layer0/softmax"
-    assert not any(s == group or s.startswith(group + "/") for _, s in G.nodes(data="scope"))  # no path
-    o.js(f"window.explorer.open(0).then(() => window.explorer.select('{group}'))")
-    o.until("!!document.querySelector('#inspector a[data-gpath]')")
-    o.page.locator("#inspector a[data-gpath$=',0']").click()
-    top = max((n for n in sorted(G) if block[n] == group), key=lambda n: abs(G.nodes[n]["grad"]))
-    path = top_paths(G, top, 1)[0]["nodes"]
-    lit = set(o.js("[...document.querySelectorAll('#stage g.node.hl > title')].map(t => t.textContent)"))
-    assert lit == {block[n] for n in path}  # by prefix, its nodes would light pos1/gpt/layer0
-    o.open_item(group)
-    assert o.view_key() == group
-    drawn = {
-        int(t[1:])
-        for t in o.js("[...document.querySelectorAll('#stage g.node > title')].map(t => t.textContent)")
-        if re.fullmatch(r"n\d+", t)
-    }
-    inside = {n for n in G if block[n] == group}
-    assert drawn <= inside and drawn >= {n for n in inside if G.nodes[n]["op"] != "const"}
-    lit = set(o.js("[...document.querySelectorAll('#stage g.node.hl > title')].map(t => t.textContent)"))
-    assert {f"n{n}" for n in path if n in drawn} <= lit
-    assert o.errors == []
-
-
-def test_search_a_source_line_of_a_script_opens_down_to_its_first_node(script_page):
-    o, G = script_page
-    line = next(s for n, s in G.nodes(data="source") if s and G.nodes[n]["op"] not in ("param", "const", "leaf"))
-    first = min(n for n, s in G.nodes(data="source") if s == line)
-    o.page.fill("#q", line)
-    o.page.press("#q", "Enter")
-    o.until(f"window.explorer.state.sel === {first}")
-    assert o.inspector("source") == line
-    assert o.js("document.querySelector('#stage g.sel > title').textContent") == f"n{first}"
-    assert float(o.inspector("grad")) == G.nodes[first]["grad"]
-    assert o.errors == [] and all(r.startswith("file://") for r in o.requests)
