@@ -1,7 +1,9 @@
-"""Figures fit for print: parameter matrices in model order in every rank direction, the dark theme's
-lowest colour visible, gradients printed in --grad cells (or a note saying why not), progress bars only
-on a terminal, and a --steps range that asks for --max-frames."""
+"""Figures fit for print: heads, positions and parameter matrices in natural order in every view and
+rank direction, the dark theme's lowest colour visible, gradients printed in --grad cells (or a note
+saying why not), progress bars only on a terminal, and a --steps range that asks for --max-frames."""
 
+import re
+import shlex
 import shutil
 import subprocess
 
@@ -49,25 +51,61 @@ def test_dark_theme_lowest_colour_is_visible():
     assert colors.color_at(0.0, gs.theme("light")) == colormap.rgb_from_hex("440154")  # light unchanged
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
-@pytest.mark.parametrize("rankdir", ["LR", "TB"])
-def test_parameter_matrices_in_model_order_in_both_directions(trace, rankdir):
-    order = list(trace.graph().graph["param_stats"])
-    src = graph_figure(trace, "block", rankdir=rankdir).source
-    out = subprocess.run(["dot", "-Tplain"], input=src, capture_output=True, text=True, check=True).stdout
+@pytest.fixture(scope="module")
+def four_heads():
+    trainer = Trainer(NAMES, TrainConfig(steps=6), **{**SMALL, "n_head": 4})
+    trainer.train_step()
+    return trace_step(trainer)
+
+
+def _across(g, rankdir):
+    """Each node's place along its rank in reading order (top to bottom with LR, left to right with TB),
+    from the layout of the real `dot` (-Tplain: `node NAME X Y ...`, inches, y up); and its rank."""
+    out = subprocess.run(["dot", "-Tplain"], input=g.source, capture_output=True, text=True, check=True).stdout
     at = {}
     for line in out.splitlines():
-        parts = line.split()
-        if parts[0] == "node" and parts[1].startswith('"param/'):
-            at[parts[1].strip('"')[len("param/") :]] = (float(parts[2]), float(parts[3]))
-    # matrices drawn in the same rank (one column in LR, one row in TB) read in model order
-    across = 1 if rankdir == "LR" else 0  # the coordinate along a rank
+        f = shlex.split(line)
+        if f[0] == "node" and not f[1].endswith("#anchor"):
+            x, y = float(f[2]), float(f[3])
+            at[f[1]] = (-y, round(x, 2)) if rankdir == "LR" else (x, round(y, 2))
+    return at
+
+
+def _in_order(at, names, key):
+    """Whether the nodes `names` of each rank read in the order of `key(name)`."""
     ranks = {}
-    for name, xy in at.items():
-        ranks.setdefault(round(xy[1 - across], 2), []).append(name)
-    for names in ranks.values():
-        drawn = sorted(names, key=lambda n: -at[n][1] if rankdir == "LR" else at[n][0])
-        assert drawn == [n for n in order if n in names], (rankdir, drawn)
+    for n in names:
+        ranks.setdefault(at[n][1], []).append(n)
+    return all(sorted(ns, key=lambda n: at[n][0]) == sorted(ns, key=key) for ns in ranks.values())
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+@pytest.mark.parametrize("rankdir", ["LR", "TB"])
+@pytest.mark.parametrize(
+    "level,focus", [("block", None), ("layer", None), ("stage", None), ("stage", "pos3/layer0/attn")]
+)
+def test_heads_positions_and_matrices_in_natural_order(four_heads, level, focus, rankdir):
+    """Read back from dot's own layout: positions one after the other, the heads of each attention
+    block 0, 1, 2, 3 and the parameter matrices of one rank in model order, in both rank directions
+    (a stage view drew heads 2, 1, 0, 3, and TB listed wo, wv, wk, wq)."""
+    at = _across(graph_figure(four_heads, level, focus=focus, rankdir=rankdir), rankdir)
+    by_pos = {}
+    for n in at:
+        if m := re.match(r"pos(\d+)/", n):
+            by_pos.setdefault(int(m.group(1)), []).append(at[n][0])
+    spans = [(min(by_pos[p]), max(by_pos[p])) for p in sorted(by_pos)]
+    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:])), spans  # whole positions, in order
+    heads = {}
+    for n in at:
+        if m := re.match(r"(.*)/head(\d+)/(.*)", n):
+            heads.setdefault((m.group(1), m.group(3)), []).append(n)
+    assert (level == "stage") == bool(heads)
+    for (_, stage), names in heads.items():
+        assert len(names) == 4 and _in_order(at, names, lambda n: int(re.search(r"/head(\d+)/", n).group(1))), stage
+    order = list(four_heads.graph().graph["param_stats"])
+    params = [n for n in at if n.startswith("param/")]
+    assert bool(params) == (level != "layer")  # the layer view draws no matrices
+    assert _in_order(at, params, lambda n: order.index(n[len("param/") :]))
 
 
 def test_grad_values_are_printed_in_a_compact_unit(trace):

@@ -165,7 +165,7 @@ def block_diagram(
     g = dg.new_digraph(th, rankdir, title if title is not None else dg.step_title(C, what, backward), level)
     if legend:
         _legend(g, C, keep, colors, pens, th, params, backward, hl_edges)
-    _group_nodes(g, C, _drawing_order(C, keep, rankdir), level, colors, th, precision, hl_nodes)
+    _group_nodes(g, C, _drawing_order(C, keep, rankdir), level, colors, th, precision, hl_nodes, rankdir)
     _order_positions(g, C, keep)
     if boundary:
         _collapsed_stubs(g, C, boundary, pens, th, backward)
@@ -217,14 +217,23 @@ def _legend(g, C, keep, colors, pens, th, params, backward, hl_edges):
         _same_rank(g, "legend", sinks[-1])
 
 
-def _group_nodes(g, C, keep, level, colors, th, precision, hl_nodes):
-    """One node per kept scope, in its clusters; each parameter matrix in the rank of its first reader."""
+def _group_nodes(g, C, keep, level, colors, th, precision, hl_nodes, rankdir):
+    """One node per kept scope, in its clusters, the heads of an attention block in order; each parameter
+    matrix in the rank of its first reader."""
     chars = C.graph.get("chars") or []
     clusters = dg.Clusters()
+    heads = {}  # the attention block's cluster id -> (its path, {head: [its nodes]})
     for n in keep:
         d = C.nodes[n]
         attrs = _group_node_attrs(C, n, d, level, colors, th, precision, n in hl_nodes)
-        clusters.add_node(_cluster_path(d, level, chars, th), n, attrs)
+        path = _cluster_path(d, level, chars, th)
+        clusters.add_node(path, n, attrs)
+        if level == "stage" and "head" in d:
+            heads.setdefault(path[-2][0], (path[:-1], {}))[1].setdefault(d["head"], []).append(n)
+    for cid, (path, members) in heads.items():
+        if len(members) > 1:
+            siblings = [(f"{cid}/head{h}#anchor", members[h]) for h in sorted(members)]
+            clusters.order_siblings(path, siblings, rankdir)
     clusters.emit(g)
     for n in keep:
         if _is_param(C.nodes[n]):

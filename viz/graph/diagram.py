@@ -40,6 +40,8 @@ class Clusters:
         self.children = defaultdict(list)  # cluster id (None = top) -> child cluster ids
         self.nodes = defaultdict(list)  # cluster id -> [(name, attrs)]
         self.attrs = {}  # cluster id -> graph attributes
+        self.chains = defaultdict(list)  # cluster id -> [(anchors chained in one rank, anchor edges)]
+        self.index = {}  # node name -> its attrs
 
     def add_node(self, path, name, attrs):
         """`path`: [(cluster id, {attrs}), ...] from the outermost cluster in."""
@@ -50,10 +52,35 @@ class Clusters:
                 self.children[parent].append(cid)
             parent = cid
         self.nodes[parent].append((name, attrs))
+        self.index[name] = attrs
+
+    def order_siblings(self, path, siblings, rankdir):
+        """Keep sibling clusters in the order of `siblings` [(anchor name, [their nodes, first first]), ...]
+        across the ranks (top to bottom with rankdir LR, left to right with TB). Graphviz drops ordering
+        constraints between nodes of different clusters and orders sibling clusters only to save
+        crossings; so each sibling gets an invisible anchor in `path` (their parent cluster), the anchors
+        are chained in one rank (a constraint Graphviz keeps: they share a cluster), and each anchor
+        points to its sibling's first node, all in one `group`, whose edges Graphviz does not cross (a
+        crossing penalty 1000 times an edge's) and keeps straight."""
+        # with LR, dot lays the ranks out as rows and turns the drawing: a chain then reads bottom to top
+        siblings = siblings[::-1] if rankdir == "LR" else list(siblings)
+        for anchor, inside in siblings:
+            self.add_node(path, anchor, {"style": "invis", "shape": "point", "width": "0", "group": anchor})
+            for name in inside:
+                self.index[name]["group"] = anchor
+        chain = [anchor for anchor, _ in siblings]
+        self.chains[path[-1][0] if path else None].append((chain, [(a, inside[0]) for a, inside in siblings]))
 
     def emit(self, g, cid=None):
         for name, attrs in self.nodes[cid]:
             g.node(name, **attrs)
+        for chain, links in self.chains[cid]:
+            with g.subgraph() as s:
+                s.attr(rank="same")
+                for a, b in zip(chain, chain[1:]):
+                    s.edge(a, b, style="invis")
+            for a, b in links:
+                g.edge(a, b, style="invis")
         for child in self.children[cid]:
             with g.subgraph(name="cluster_" + child) as s:
                 s.attr(**self.attrs[child])
