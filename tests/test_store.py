@@ -57,11 +57,15 @@ def _small_trace():
     return _default_trace(**SMALL)
 
 
+def _two_layers():
+    return trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=1), **{**MINI, "n_layer": 2}), 0)
+
+
 @pytest.mark.parametrize(
     "make",
     [
         pytest.param(_default_trace, marks=pytest.mark.slow),  # the default-size step (~5 s): .ci/run's
-        lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=1), **{**MINI, "n_layer": 2}), 0),
+        _two_layers,
         lambda: trace_text(Trainer(NAMES, TrainConfig(steps=5, seed=1), **MINI), 0, "ava"),  # no Adam columns
         lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=0, lr=1e6), **MINI), 3),  # nan and inf
         lambda: trace_script(ROOT / "tests" / "scripts" / "micrograd_style" / "train.py", 1),  # source lines, own ops
@@ -106,6 +110,40 @@ def test_a_store_is_deterministic_and_json_still_loads(tmp_path):
     assert_same_graph(
         trace.graph("fused"), loaded.graph("fused"), operand_order=False
     )  # node-link lists edges by source
+
+
+def test_the_recorder_streams_the_store_a_row_group_at_a_time(tmp_path):
+    """A live step is written while it is expanded, a row group at a time: the same bytes as the view
+    written whole, deterministic, and the same graph read back."""
+    rows = 1000  # ~11k elementary nodes and ~3k fused: several row groups, the last one short
+    trace = _two_layers()
+    pieces = list(trace.pieces("elementary", rows))
+    assert [len(p) for p in pieces[:-1]] == [rows] * (len(pieces) - 1) and 0 < len(pieces[-1]) <= rows
+    assert [p.base for p in pieces] == [k * rows for k in range(len(pieces))]
+    assert sum(p.n_edges() for p in pieces) == trace.size("elementary")[1]
+    assert [p.loss for p in pieces[:-1]] == [None] * (len(pieces) - 1)
+    fresh = _two_layers()
+    save_store(fresh, tmp_path / "streamed.parquet", row_group=rows)
+    assert not fresh._sources  # nothing of either view was kept
+    again = _two_layers()
+    save_store(again, tmp_path / "again.parquet", row_group=rows)
+    whole = [(view, [again.data(view)]) for view in again.views()]  # each view made whole first
+    write_store(tmp_path / "whole.parquet", again.meta, whole, row_group=rows)
+    streamed = (tmp_path / "streamed.parquet").read_bytes()
+    assert streamed == (tmp_path / "again.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    assert pq.ParquetFile(tmp_path / "streamed.parquet").metadata.num_row_groups == sum(
+        -(-again.size(view)[0] // rows) for view in again.views()
+    )
+    loaded = load_trace(tmp_path / "streamed.parquet")
+    for view in loaded.views():
+        assert_same_graph(again.graph(view), loaded.graph(view))
+        nodes = [0, rows - 1, rows, 2 * rows + 7, again.data(view).loss]  # either side of a row group's edge
+        fresh = load_trace(tmp_path / "streamed.parquet")
+        assert_same_graph(
+            Trace(again.meta, sources={view: again.data(view)}).subgraph(nodes, view), fresh.subgraph(nodes, view)
+        )
+    with pytest.raises(ValueError, match="must start a row group"):  # pieces that are not whole row groups
+        write_store(tmp_path / "bad.parquet", again.meta, [("fused", _two_layers().pieces("fused", rows // 2))], rows)
 
 
 def test_the_store_is_plain_parquet(tmp_path):
@@ -200,7 +238,7 @@ def reference_collapse(G, level):
 def test_collapsed_statistics_from_the_store_equal_the_full_graphs(gd, level, tmp_path_factory):
     path = tmp_path_factory.mktemp("store") / "g.parquet"
     meta = _real_meta()  # graph attributes a store must have to open
-    write_store(path, meta, [("elementary", gd)])
+    write_store(path, meta, [("elementary", [gd])])
     stored = load_trace(path)
     with mock.patch.object(store_collapse, "BATCH", 3):  # Arrow's partial sums of batches, added exactly
         C = stored.collapse(level)

@@ -37,6 +37,7 @@ class GraphData:
         self.multiplicity = {}  # edge index -> 2 where an operand enters twice (x * x)
         self.loss = None  # id of the loss node
         self._out = None  # edge indices by source node, built when first asked
+        self.base = 0  # id of the first node: a piece of a view (`split`) starts further on
 
     def __len__(self):
         return len(self.op)
@@ -63,7 +64,7 @@ class GraphData:
         self.data.append(data)
         self.grad.append(grad)
         self.scope.append(self.scope_id(scope))
-        return len(self.op) - 1
+        return self.base + len(self.op) - 1
 
     def edge(self, u, v, local, flow):
         self.src.append(u)
@@ -84,6 +85,27 @@ class GraphData:
                 self.local[e] += lg
                 self.flow[e] += lg * g
                 self.multiplicity[e] = self.multiplicity.get(e, 1) + 1
+
+    def split(self, k):
+        """Hand out the first `k` nodes with their in-edges as a `GraphData` of their own, and keep the
+        rest: ids do not change (`base` moves on), the tables of ops and scopes are shared. A view is
+        written to a store this way, piece by piece, while it is being made (`expand_pieces`); the
+        reading methods below take a whole view (`base` 0)."""
+        head, end = GraphData(), self.base + k
+        head.ops, head.scopes, head._op_code, head._scope_id = self.ops, self.scopes, self._op_code, self._scope_id
+        head.base = self.base
+        cut = bisect_left(self.dst, end)  # edges are ordered by their result
+        for name, at in (("op", k), ("scope", k), ("data", k), ("grad", k), ("src", cut), ("dst", cut),
+                         ("local", cut), ("flow", cut)):  # fmt: skip
+            column = getattr(self, name)
+            setattr(head, name, column[:at])
+            del column[:at]
+        head.extra = {i: x for i, x in self.extra.items() if i < end}
+        self.extra = {i: x for i, x in self.extra.items() if i >= end}
+        head.multiplicity = {e: m for e, m in self.multiplicity.items() if e < cut}
+        self.multiplicity = {e - cut: m for e, m in self.multiplicity.items() if e >= cut}
+        self.base = end
+        return head
 
     # -- the reading side, shared with the on-disk store (tracer/store.py) --
 
@@ -213,43 +235,55 @@ def node_attrs(op, data, grad, scope, extra):
 
 def expand(rec, view="elementary"):
     """The GraphData of a recording in the `elementary` or `fused` view."""
+    (gd,) = expand_pieces(rec, view)
+    return gd
+
+
+def expand_pieces(rec, view="elementary", rows=None):
+    """The GraphData of a recording's view in pieces of `rows` nodes (the last one shorter), each handed
+    out as soon as the walk over the recording has made it: whoever takes them in turn (a store writer)
+    holds one piece of the step at a time, not the whole. A piece's `base` is its first node's id; the
+    last one has the loss node. `rows` None: the whole view in one piece."""
     if view not in ("elementary", "fused"):
         raise ValueError(f"unknown view {view!r}: use 'elementary' or 'fused'")
     keep = reachable(rec.loss)
     used = {c for v in keep for c in v._children}
     gd = GraphData()
-    ids = {}
-    _add_params(gd, ids, rec, used)
+    # Value -> its node's id, and its node's value as recorded: a parameter's .data has moved on since
+    # (Adam ran), and the node may be in a piece handed out already.
+    ids, vals = {}, {}
+    _add_params(gd, ids, vals, rec, used)
     marks = rec.marks
     elementary = view == "elementary"
     for v, scope in zip(rec.values, rec.scopes):
         if not v._children:
-            if v in used and v not in ids:  # (a parameter made inside a recording is already there)
-                ids[v] = gd.add("const" if v._op == "const" else "leaf", float(v.data), float(v.grad), scope)
-                mark = marks.get(v)
-                if mark:
-                    gd.extra.setdefault(ids[v], {}).update(mark)
+            if v not in used or v in ids:  # (a parameter made inside a recording is already there)
+                continue
+            vals[v] = data = float(v.data)
+            ids[v] = gd.add("const" if v._op == "const" else "leaf", data, float(v.grad), scope)
+        elif v not in keep:
             continue
-        if v not in keep:
-            continue
-        if elementary and v._op in ("dot", "lin"):
-            ids[v] = _expand_dot(gd, ids, v, scope)
+        elif elementary and v._op in ("dot", "lin"):
+            ids[v], vals[v] = _expand_dot(gd, ids, vals, v, scope)
         elif elementary and v._op == "sum":
-            ids[v] = _expand_sum(gd, ids, v, scope)
+            ids[v], vals[v] = _expand_sum(gd, ids, vals, v, scope)
         else:
-            ids[v] = _single(gd, ids, v, scope)
+            ids[v], vals[v] = _single(gd, ids, v, scope)
         mark = marks.get(v)
         if mark:
             gd.extra.setdefault(ids[v], {}).update(mark)
+        while rows and len(gd) >= rows:
+            yield gd.split(rows)
     gd.loss = ids[rec.loss]
-    return gd
+    yield gd
 
 
-def _add_params(gd, ids, rec, used):
+def _add_params(gd, ids, vals, rec, used):
     for p, (name, r, c) in rec.params.items():
         if p in used:
             data, new, grad, m, v = rec.adam[name][r][c]
-            i = ids[p] = gd.add("param", float(data), float(grad), f"param/{name}")
+            vals[p] = data = float(data)
+            i = ids[p] = gd.add("param", data, float(grad), f"param/{name}")
             extra = gd.extra[i] = {"param": name, "index": [r, c]}
             if new is not None:  # a training step: its update (and Adam's moments, where known)
                 extra.update(new_data=float(new), update_ratio=update_ratio(data, new))
@@ -262,46 +296,49 @@ def _single(gd, ids, v, scope):
     exponent = None
     if op.startswith("**"):
         op, exponent = "**", float(op[2:])
-    n = gd.add(op, float(v.data), float(v.grad), scope)
+    data = float(v.data)
+    n = gd.add(op, data, float(v.grad), scope)
     if exponent is not None:
         gd.extra[n] = {"exponent": exponent}
     gd.operands(ids, n, v._children, v._local_grads, v.grad)
-    return n
+    return n, data
 
 
-def _expand_dot(gd, ids, v, scope):
+def _expand_dot(gd, ids, vals, v, scope):
     g = float(v.grad)
-    add, edge, data = gd.add, gd.edge, gd.data
-    s = None
+    add, edge = gd.add, gd.edge
+    s = total = None
     for a, x, la, lx in dot_pairs(v):
-        # operand values as recorded (a parameter's .data has moved on since: Adam ran)
-        p = add("*", data[ids[a]] * data[ids[x]], g, scope)
+        term = vals[a] * vals[x]  # the operands' values as recorded
+        p = add("*", term, g, scope)
         if a is x:
             gd.operands(ids, p, (a, x), (la, lx), g)
         else:
             edge(ids[a], p, float(la), float(la * g))
             edge(ids[x], p, float(lx), float(lx * g))
-        s = _partial_sum(gd, scope, s, p, g)
-    return s
+        s, total = _partial_sum(gd, scope, s, total, p, term, g)
+    return s, total
 
 
-def _expand_sum(gd, ids, v, scope):
-    g, s = float(v.grad), None
+def _expand_sum(gd, ids, vals, v, scope):
+    g, s, total = float(v.grad), None, None
     for child in v._children:
-        s = _partial_sum(gd, scope, s, ids[child], g)
-    return s
+        s, total = _partial_sum(gd, scope, s, total, ids[child], vals[child], g)
+    return s, total
 
 
-def _partial_sum(gd, scope, s, term, g):
-    """Python's sum: the first term is added to the constant 0, later ones to the running sum."""
-    data = gd.data
+def _partial_sum(gd, scope, s, total, term, value, g):
+    """Python's sum: the first term is added to the constant 0, later ones to the running sum `s`
+    (whose value is `total`). Returns the new running sum and its value."""
     if s is None:
         zero = gd.add("const", 0.0, g, scope)
-        s = gd.add("+", data[term] + 0, g, scope)
+        total = value + 0
+        s = gd.add("+", total, g, scope)
         gd.edge(term, s, 1.0, g)
         gd.edge(zero, s, 1.0, g)
-        return s
-    new = gd.add("+", data[s] + data[term], g, scope)
+        return s, total
+    total = total + value
+    new = gd.add("+", total, g, scope)
     gd.edge(s, new, 1.0, g)
     gd.edge(term, new, 1.0, g)
-    return new
+    return new, total

@@ -16,7 +16,7 @@ from microtrace.engine.atomic import write_atomic
 from microtrace.engine.limits import LimitError, parse_json, read_input
 from microtrace.tracer import jsonout, xmlout
 from microtrace.tracer.expand import from_graph
-from microtrace.tracer.store import Store, is_store, write_store
+from microtrace.tracer.store import ROW_GROUP, Store, is_store, write_store
 from microtrace.tracer.trace import Trace, TraceError
 from microtrace.tracer.validate import validate_trace
 
@@ -47,11 +47,14 @@ def save_trace(
     write_atomic(path, to_json(_graph_of(G), nan_as, edges_key))
 
 
-def save_store(trace: Trace, path: str | os.PathLike, views=None) -> dict:
-    """Write `trace` (both views by default) as a store at `path`, atomically; a view the trace has not
-    built yet is built, written and dropped before the next (one copy of the step at a time). Returns
-    each view's counts: {view: {"nodes", "edges", "loss_node"}}."""
-    return write_store(path, _meta(trace.meta), ((v, trace.data(v, keep=False)) for v in views or trace.views()))
+def save_store(trace: Trace, path: str | os.PathLike, views=None, row_group: int = ROW_GROUP) -> dict:
+    """Write `trace` (both views by default) as a store at `path`, atomically. A view a live trace has
+    not built is written a row group (`row_group` nodes) at a time as it is made from the recording
+    (`Trace.pieces`): memory holds the recording and one row group, not a second copy of the step.
+    The bytes are those of the view written whole. Returns each view's counts: {view: {"nodes",
+    "edges", "loss_node"}}."""
+    pieces = ((v, trace.pieces(v, row_group)) for v in views or trace.views())
+    return write_store(path, _meta(trace.meta), pieces, row_group)
 
 
 def _meta(meta):

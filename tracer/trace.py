@@ -11,7 +11,7 @@ from microtrace.engine.data import DataError
 from microtrace.engine.run import Run, RunError, microtrace_version, open_run
 from microtrace.engine.train import Trainer
 from microtrace.tracer import stats
-from microtrace.tracer.expand import GraphData, expand
+from microtrace.tracer.expand import GraphData, expand, expand_pieces
 from microtrace.tracer.record import record_step
 
 FORMAT = 1
@@ -192,6 +192,14 @@ class Trace:
         if keep:
             self._sources[view] = gd
         return gd
+
+    def pieces(self, view: str, rows: int):
+        """A view's `GraphData` in pieces of `rows` nodes, each made from the recording as it is taken and
+        kept by no one here (`expand.expand_pieces`): writing a live step's store never holds the view
+        whole. A view built already, or read from a file, comes whole, in one piece."""
+        if self._rec is not None and view not in self._sources:
+            return expand_pieces(self._rec, view, rows)
+        return [self.data(view, keep=False)]
 
     def size(self, view: str = "elementary") -> tuple[int, int]:
         """(nodes, edges) of a view, without building anything."""
