@@ -8,6 +8,8 @@ from collections import Counter
 
 import networkx as nx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import MINI, NAMES, SMALL
 from microtrace.engine.train import TrainConfig, Trainer
@@ -24,6 +26,7 @@ from microtrace.tracer import (
     trace_step,
     trace_text,
 )
+from microtrace.tracer.queries import _magnitude, best_links
 
 
 def trainer(seed=0, steps=10, **options):
@@ -280,6 +283,53 @@ def test_top_paths_are_real_paths_with_their_products(traced):
         for u, v in zip(nodes, nodes[1:]):
             product *= G.edges[u, v]["local_grad"]
         assert p["contribution"] == pytest.approx(product, rel=1e-9)
+
+
+def _every_candidate_links(successors, loss, nodes, k):
+    """best_links as first written: every (successor, rank) a candidate, one stable sort."""
+    best = {loss: [(1.0, None)]}
+    for n in sorted(nodes, reverse=True):
+        if n != loss:
+            cands = [(lg * c, (v, r)) for v, lg in successors(n) for r, (c, _) in enumerate(best.get(v, ()))]
+            cands.sort(key=lambda t: _magnitude(t[0]), reverse=True)
+            best[n] = cands[:k]
+    return best
+
+
+SIMPLE = st.sampled_from([1.0, -1.0, 2.0, 0.5, -0.5, 0.0, -0.0, math.inf, -math.inf, math.nan, 1e308])
+GRADS = st.one_of(SIMPLE, SIMPLE, SIMPLE, st.floats())  # mostly numbers whose products tie
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), n=st.integers(2, 12), k=st.integers(1, 3))
+def test_best_links_equal_ranking_every_candidate(data, n, k):
+    """Only the successors whose best path ranks among the k best are expanded: the same links, ties,
+    zeros, nan and inf included, as ranking every (successor, rank) pair."""
+    out = {u: [(v, data.draw(GRADS)) for v in sorted(data.draw(st.sets(st.integers(u + 1, n - 1), max_size=5)))]
+           for u in range(n - 1)}  # fmt: skip
+    out[n - 1] = []
+    _same_links(out, k)
+
+
+def _same_links(out, k):
+    loss = len(out) - 1
+    got = best_links(out.__getitem__, loss, range(len(out)), k)
+    assert repr(got) == repr(_every_candidate_links(out.__getitem__, loss, range(len(out)), k))  # nan == nan
+
+
+def test_best_links_keep_successor_order_among_ties():
+    # node 0's successors in order: 1 (best 3), 2 (best 5, next 3: a tie with 1's), 3 (best 1); the two
+    # best from 0 are 2's best, then 1's (it comes before 2's second in successor order)
+    out = {
+        0: [(1, 1.0), (2, 1.0), (3, 1.0)],
+        1: [(5, 3.0)],
+        2: [(4, 1.0), (5, 5.0)],
+        3: [(5, 1.0)],
+        4: [(5, 3.0)],
+        5: [],
+    }
+    _same_links(out, 2)
+    assert [link for _, link in best_links(out.__getitem__, 5, range(6), 2)[0]] == [(2, 0), (1, 0)]
 
 
 def test_a_node_with_one_path_gets_its_whole_gradient(traced):

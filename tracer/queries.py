@@ -137,10 +137,20 @@ def best_links(successors, loss, nodes, k):
     for n in sorted(nodes, reverse=True):
         if n == loss:
             continue
-        cands = []
+        heads = []  # through each successor, its best path: (contribution, successor, local grad, its links)
         for v, lg in successors(n):
-            for rank, (c, _) in enumerate(best.get(v, ())):
-                cands.append((lg * c, (v, rank)))
+            links = best.get(v)
+            if links:
+                heads.append((lg * links[0][0], v, lg, links))
+        if len(heads) > k:
+            # A successor's r-th path scores no more than its best (|lg * c| is monotone in |c|), and comes
+            # after it among ties: only successors whose best path is among the k best can place any.
+            order = sorted(range(len(heads)), key=lambda i: _magnitude(heads[i][0]), reverse=True)
+            heads = [heads[i] for i in sorted(order[:k])]  # in successor order again: ties keep it
+        cands = []
+        for c0, v, lg, links in heads:
+            cands.append((c0, (v, 0)))
+            cands.extend((lg * c, (v, rank)) for rank, (c, _) in enumerate(links[1:k], 1))
         cands.sort(key=lambda t: _magnitude(t[0]), reverse=True)
         best[n] = cands[:k]
     return best
