@@ -2,10 +2,13 @@
 rank direction, the dark theme's lowest colour visible, gradients printed in --grad cells (or a note
 saying why not), progress bars only on a terminal, and a --steps range that asks for --max-frames."""
 
+import os
+import pty
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -121,29 +124,46 @@ def test_grad_values_are_printed_in_a_compact_unit(trace):
     assert isinstance(strips, Image.Image)  # and its caption says why there are no numbers
 
 
-def test_progress_bars_only_on_a_terminal(tmp_path, monkeypatch):
-    run = tmp_path / "run"
-    words = tmp_path / "words.txt"
-    words.write_text("\n".join(NAMES) + "\n")
-    args = [
-        "train",
-        "--data",
-        str(words),
-        "--steps",
-        "6",
-        "--n-embd",
-        "8",
-        "--n-head",
-        "2",
-        "--block-size",
-        "8",
-        "--samples",
-        "0",
-        "--out",
-        str(run),
-    ]
-    assert CliRunner().invoke(cli, args).exit_code == 0
-    command = ["gradflow", "--run", str(run), "--steps", "0:4", "--jobs", "1", "-o", str(tmp_path / "f.png")]
+def _stderr_of(args, terminal):
+    """Exit code and stderr of the real command line, with stderr a pseudo-terminal or a pipe."""
+    command = [sys.executable, "-c", "from microtrace.viz.cli import main; main()", *args]
+    if not terminal:
+        proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+        return proc.returncode, proc.stderr
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the command closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return proc.wait(timeout=300), b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_progress_bars_only_on_a_terminal_also_with_jobs(run_dir, tmp_path):
+    """A --steps range over two worker processes: a bar on a terminal that counts every step the
+    workers train (they report back as they go), and not a character of it on a pipe."""
+    for cmd in (
+        ["gradflow", "-o", str(tmp_path / "f.png")],
+        ["attention", "--text", "emma", "-o", str(tmp_path / "a.gif")],
+    ):
+        args = [*cmd, "--run", str(run_dir), "--steps", "0:6", "--jobs", "2"]
+        code, err = _stderr_of(args, terminal=True)
+        assert code == 0, err
+        assert re.search(r"(training through the range|tracing the frames).*6/6", err), err
+        code, err = _stderr_of(args, terminal=False)
+        assert code == 0 and "/6" not in err and "[" not in err, err
+
+
+def test_progress_bars_only_on_a_terminal(run_dir, tmp_path, monkeypatch):
+    command = ["gradflow", "--run", str(run_dir), "--steps", "0:4", "--jobs", "1", "-o", str(tmp_path / "f.png")]
     result = CliRunner().invoke(cli, command)
     assert result.exit_code == 0 and "training through the range" not in result.stderr
     monkeypatch.setattr(common, "stderr_is_terminal", lambda: True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from microtrace.engine.run import RunError, open_run
 from microtrace.engine.train import Trainer
-from microtrace.tracer.steps import in_pieces
+from microtrace.tracer.steps import in_pieces, pieces_of
 from microtrace.tracer.trace import param_stats
 
 # Columns of the CSV, after step, loss, lr and matrix (the fields of a trace's param_stats).
@@ -87,13 +87,14 @@ def range_stats(source, steps, on_step=None, jobs=1):
     `source` is a run directory, a `Run`, or a `Trainer` at or before `steps.start` (it is advanced).
     Steps in between are trained without statistics. `on_step(k)` is called after each step k. With
     `jobs` > 1 (a run only) the range is cut into `jobs` pieces computed by as many processes, each
-    from its nearest checkpoint: the same numbers, bit for bit, as one process.
+    from its nearest checkpoint: the same numbers, bit for bit, as one process; `on_step` then hears
+    from every piece as it goes, each from its own first step (`progress_length` counts them).
     RunError (one line) when the range leaves the run or passes the step where training stopped."""
     if isinstance(source, (str, Path)):
         source = open_run(source)
     check_range(source, steps)
     if jobs > 1 and not isinstance(source, Trainer):
-        return in_pieces(_piece_stats, steps, jobs, str(source.path))
+        return in_pieces(_piece_stats, steps, jobs, str(source.path), on_step=on_step)
     last = steps[-1]
     trainer = source if isinstance(source, Trainer) else source.trainer_at(steps.start)
     wanted = set(steps)
@@ -109,9 +110,15 @@ def range_stats(source, steps, on_step=None, jobs=1):
     return out
 
 
-def _piece_stats(steps, run_dir):
+def progress_length(steps, jobs=1):
+    """How many times `range_stats(run, steps, on_step, jobs)` calls `on_step`: each piece steps from
+    its first step to its last."""
+    return sum(p[-1] + 1 - p[0] for p in pieces_of(steps, jobs))
+
+
+def _piece_stats(steps, run_dir, on_step=None):
     """range_stats of one piece of a range, in a worker process."""
-    return range_stats(run_dir, steps)
+    return range_stats(run_dir, steps, on_step)
 
 
 def stats_csv(stats):

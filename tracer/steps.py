@@ -5,6 +5,7 @@ import os
 import re
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from queue import Empty
 
 _STEPS = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
 
@@ -57,17 +58,54 @@ def default_jobs():
         return os.cpu_count() or 1
 
 
-def in_pieces(fn, steps, jobs, *args):
+def pieces_of(steps, jobs):
+    """`steps` (a range or list) cut into at most `jobs` contiguous, non-empty pieces."""
+    n = len(steps)
+    pieces = [steps[i * n // jobs : (i + 1) * n // jobs] for i in range(max(1, jobs))]
+    return [p for p in pieces if len(p)]
+
+
+def in_pieces(fn, steps, jobs, *args, on_step=None):
     """`fn(piece, *args)` for contiguous pieces of `steps` (a range or list) in `jobs` worker processes,
     the lists it returns joined in step order. That is the very list `fn(steps, *args)` gives in one
     process: each piece replays the run from its nearest checkpoint, bit for bit (engine/run.py).
-    `fn` must be a module-level function (it is sent to the workers by name)."""
-    n = len(steps)
-    pieces = [steps[i * n // jobs : (i + 1) * n // jobs] for i in range(max(1, jobs))]
-    pieces = [p for p in pieces if len(p)]
+    `fn` must be a module-level function (it is sent to the workers by name). With `on_step`, `fn` is
+    called with `on_step=` too and what the workers report reaches `on_step` here, as they go (for a
+    progress bar)."""
+    pieces = pieces_of(steps, jobs)
     if len(pieces) <= 1:
-        return fn(steps, *args)
+        return fn(steps, *args, **({"on_step": on_step} if on_step else {}))
     # spawn, not fork: a fresh interpreter per worker, whatever threads this one runs
-    with ProcessPoolExecutor(len(pieces), mp_context=get_context("spawn")) as pool:
-        parts = list(pool.map(fn, pieces, *([a] * len(pieces) for a in args)))
+    context = get_context("spawn")
+    queue = context.Queue() if on_step else None
+    with ProcessPoolExecutor(
+        len(pieces), mp_context=context, initializer=_worker_reports_to, initargs=(queue,)
+    ) as pool:
+        futures = [pool.submit(_piece, fn, piece, *args) for piece in pieces]
+        if on_step:
+            _relay(queue, futures, on_step)
+        parts = [f.result() for f in futures]
     return [x for part in parts for x in part]
+
+
+_reports = None  # in a worker process: the queue its progress goes to (None: nobody listens)
+
+
+def _worker_reports_to(queue):
+    global _reports
+    _reports = queue
+
+
+def _piece(fn, piece, *args):
+    return fn(piece, *args, **({"on_step": _reports.put} if _reports is not None else {}))
+
+
+def _relay(queue, futures, on_step):
+    """Pass what the workers put on `queue` to `on_step` until every future is done, then what is left."""
+    while True:
+        finished = all(f.done() for f in futures)
+        try:
+            on_step(queue.get(timeout=0.05))
+        except Empty:
+            if finished:
+                return

@@ -298,9 +298,9 @@ def attention_series(run, text, steps, jobs=1, on_step=None):
 
     One Trainer is rebuilt at the first step and trained forward between frames (`trace_text` leaves it
     unchanged), so the cost is one replay plus the steps in between, not a replay per frame; `on_step(k)`
-    after each frame (for a progress bar; one process only). With `jobs` > 1 the steps are cut into
-    pieces computed by as many processes, each from its nearest checkpoint: the same frames, bit for
-    bit. Raises TraceError or RunError/DataError (one line) for bad input."""
+    after each frame (for a progress bar; with `jobs` > 1 as the workers make them). With `jobs` > 1 the
+    steps are cut into pieces computed by as many processes, each from its nearest checkpoint: the same
+    frames, bit for bit. Raises TraceError or RunError/DataError (one line) for bad input."""
     run = _run(run)
     steps = list(steps)
     if not steps or any(b <= a for a, b in zip(steps, steps[1:])):
@@ -312,7 +312,7 @@ def attention_series(run, text, steps, jobs=1, on_step=None):
         if text is None:  # the documents' order is fixed at the start: step 0's trainer knows it
             trainer = run.trainer_at(0)
             text = trainer.doc_for(steps[0])[: trainer.config.block_size]
-        return in_pieces(_piece_series, steps, jobs, str(run.path), text)
+        return in_pieces(_piece_series, steps, jobs, str(run.path), text, on_step=on_step)
     trainer = run.trainer_at(steps[0])
     if text is None:
         text = trainer.doc_for(steps[0])[: trainer.config.block_size]  # what the model reads of it
@@ -326,9 +326,9 @@ def attention_series(run, text, steps, jobs=1, on_step=None):
     return series
 
 
-def _piece_series(steps, run_dir, text):
+def _piece_series(steps, run_dir, text, on_step=None):
     """attention_series of one piece of the steps, in a worker process."""
-    return attention_series(run_dir, text, steps)
+    return attention_series(run_dir, text, steps, on_step=on_step)
 
 
 def shared_vmax(series):

@@ -91,7 +91,7 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
 
 
 def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs):
-    from microtrace.tracer.gradstats import check_range, range_stats, stats_csv
+    from microtrace.tracer.gradstats import check_range, progress_length, range_stats, stats_csv
     from microtrace.tracer.steps import StepRangeError, check_within
     from microtrace.viz.gradflow.steps import steps_figure
 
@@ -109,7 +109,7 @@ def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs):
             raise UserError(f"--steps {e}") from None
         check_range(run, steps)
         click.echo(f"computing gradient statistics of {len(steps)} steps of {run_dir} ...", err=True)
-        with progress("training through the range", steps[-1] + 1 - steps.start) as advance:
+        with progress("training through the range", progress_length(steps, jobs)) as advance:
             stats = range_stats(run, steps, on_step=lambda k: advance(), jobs=jobs)
     return steps_figure(stats, fmt, scale), stats_csv(stats), f"{len(stats)} steps"
 
