@@ -608,6 +608,7 @@
     requestAnimationFrame(frame);
   }
   function play() {
+    if (!fwd) return; // the order is still being unpacked
     if (S.t >= END) seek(0);
     S.ops = undefined;
     S.playing = true;
