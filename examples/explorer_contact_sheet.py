@@ -108,12 +108,12 @@ def gif_shots(path, block=8, scalar=5):
         page.evaluate("window.explorer.open(0)")
         steps = [(k + 1) / block for k in range(block)]
         for times in (paced(page, steps), paced(page, [1 + f for f in steps[:-1]]) + [2 * N]):
-            frames += [(at(t), 200) for t in times]
-            frames[-1] = (frames[-1][0], 800)
+            frames += [(at(t), 180) for t in times]
+            frames[-1] = (frames[-1][0], 700)
         fa, fb, ba, bb = head_span(page)
         for times in (spread(fa, fb, scalar), spread(ba, bb, scalar)):
-            frames += [(at(t), 300) for t in times]
-            frames[-1] = (frames[-1][0], 1000)
+            frames += [(at(t), 260) for t in times]
+            frames[-1] = (frames[-1][0], 800)
     return frames
 
 
