@@ -314,29 +314,6 @@ def test_svg_is_the_same_figure_as_the_png():
     assert cell.get("fill") == C.hex_color(image.getpixel((x0 + 3, y0 + 3)))
 
 
-def test_pdf_holds_the_exact_pixels_at_the_figure_dpi():
-    import re
-    import zlib
-
-    from microtrace.viz.draw.canvas import figure_bytes
-
-    image = A.attention_grid(random_attention(4, 1, 1, seed=2), labels_for(4), scale=2.0, fmt="pdf")
-    pdf = figure_bytes(image, "pdf")
-    assert pdf.startswith(b"%PDF-1.4") and pdf.endswith(b"%%EOF\n")
-    # every object is where the cross-reference table says
-    xref = int(re.search(rb"startxref\n(\d+)", pdf).group(1))
-    offsets = [int(o) for o in re.findall(rb"(\d{10}) 00000 n", pdf[xref:])]
-    for i, offset in enumerate(offsets, 1):
-        assert pdf[offset:].startswith(f"{i} 0 obj".encode())
-    w, h = image.size
-    box = [float(v) for v in re.search(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf).groups()]
-    assert box == pytest.approx([w * 72 / 192, h * 72 / 192], abs=0.01)  # 2x the pixels, the same size
-    length = int(re.search(rb"/Filter /FlateDecode /Length (\d+)", pdf).group(1))
-    start = pdf.index(b"stream\n") + len(b"stream\n")
-    assert zlib.decompress(pdf[start : start + length]) == image.convert("RGB").tobytes()
-    assert figure_bytes(image, "pdf") == pdf
-
-
 @pytest.mark.parametrize(
     "attention, labels, kwargs, message",
     [

@@ -170,7 +170,7 @@ def draw(
     """The figure of one `AttentionData`: the heatmap grid (layers x heads), or with `per_token` the
     strips of one layer's `head` (an index or "mean"). `grad` draws d loss / d weight on the diverging
     map, over +-`vmax` when given (a scale shared by several figures), else +-max|grad|. A `PIL.Image`,
-    or with `fmt="svg"` an SVG document (str)."""
+    with `fmt="svg"` an SVG document (str), with `fmt="pdf"` a vector `PDF` (bytes)."""
     numbers = data.grad if grad else data.attention
     title = title_of(data, grad) if title is None else title
     caption = caption_of(data, grad) if caption is None else caption

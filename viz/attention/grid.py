@@ -276,8 +276,8 @@ def attention_grid(
     width and L * c to the height (once n * c exceeds the header width and the colour bar's minimum),
     each extra head Pw + px(22), each extra layer Ph + px(22). `grid_layout` returns the positions.
 
-    `fmt`: "png" (or "pdf") returns a `PIL.Image` at `scale` times 96 DPI, "svg" the same figure as an
-    SVG document (a str).
+    `fmt`: "png" returns a `PIL.Image` at `scale` times 96 DPI, "svg" the same figure as an SVG document
+    (a str), "pdf" as a vector PDF page (`PDF`, bytes) of the size the PNG prints at.
     """
     lay, plan = _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, values)
     attention, labels, all_values = plan["attention"], plan["labels"], plan["values"]

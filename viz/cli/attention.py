@@ -193,7 +193,7 @@ def _one_step(run_dir, step, trace_file, text, look, output, json_file):
     if output:
         fmt = figure_format(output)
         figure = AT.draw(data, fmt=fmt, **look)
-        write_output(output, figure_bytes(figure, fmt))
+        write_output(output, figure_bytes(figure))
         click.echo(f"step {data.meta['step']}: {data.meta['text']!r} -> {output}", err=True)
     if json_file:
         write_output(json_file, _json_bytes(AT.record(data, look["grad"])))

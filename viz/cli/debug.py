@@ -82,7 +82,7 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
             raise UserError(str(e)) from None
         csv_text = _step_csv(trace.meta) if csv_path else None
         note = f"step {trace.step}"
-    write_output(output, figure_bytes(figure, fmt))
+    write_output(output, figure_bytes(figure))
     written = [output]
     if csv_text is not None:
         write_output(csv_path, csv_text)

@@ -1,7 +1,8 @@
 """Drawing primitives shared by every figure drawn without Graphviz.
 
-`canvas` (one drawing interface, two outputs: Pillow for PNG/PDF, SVG written directly; `png_bytes`,
-`pdf_bytes`, `figure_bytes`), `fonts` (the bundled font, sizes, measuring, token labels), `colormap`
+`canvas` (one drawing interface, three outputs: Pillow for PNG, SVG and PDF written directly as vector
+shapes and text; `png_bytes`, `figure_bytes`), `pdf` (the PDF page, its fonts embedded through
+`truetype`), `fonts` (the bundled font, sizes, measuring, token labels), `colormap`
 (colour maps, scales and the colour bar), `axes` (log and linear axes, legends), `ticks` (the one tick
 rule), `numfmt` (the one set of number formats), `text` (titles, captions and notes).
 

@@ -1,8 +1,8 @@
-"""One drawing interface, two outputs: a Pillow image (PNG, or PDF around it) or an SVG document written
-directly.
+"""One drawing interface, three outputs: a Pillow image (PNG), an SVG document or a PDF page (`pdf.py`),
+the last two written directly as vector shapes and text.
 
-A figure is laid out once, in pixels, and drawn onto a `Canvas`; `PillowCanvas` and `SvgCanvas` turn the
-same calls into the same picture. Text is measured with `fonts` for both, so a layout that fits in the
+A figure is laid out once, in pixels, and drawn onto a `Canvas`; `PillowCanvas`, `SvgCanvas` and
+`pdf.PdfCanvas` turn the same calls into the same picture. Text is measured with `fonts` for both, so a layout that fits in the
 PNG fits in the SVG (the SVG names the bundled font first, then common sans-serif fonts, and keeps the
 same baseline).
 
@@ -13,25 +13,20 @@ valid XML (escaped, control characters replaced).
 
 import io
 import math
-import zlib
 from xml.sax.saxutils import escape, quoteattr
 
 from PIL import Image, ImageDraw
 
 from microtrace.viz.draw import colormap, fonts
 from microtrace.viz.draw.colormap import hex_color
+from microtrace.viz.draw.numfmt import coordinate as _num
+from microtrace.viz.draw.pdf import PDF, PdfCanvas
 
 WHITE = (255, 255, 255)
 # A figure at scale 1 is laid out in CSS pixels, 96 to the inch. At scale s it has s times the pixels and
 # s times the DPI, so that it prints (and a PDF's page measures) the same size at any scale.
 DPI = 96
 SVG_FONT_FAMILY = "Aileron, 'Helvetica Neue', Helvetica, Arial, sans-serif"
-
-
-def _num(x):
-    """A coordinate for SVG: at most two decimals, no trailing zeros, never '-0'."""
-    text = f"{x:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 def _xml_text(text):
@@ -281,20 +276,25 @@ FORMATS = ("png", "svg", "pdf")
 
 
 def make_canvas(fmt, width, height, title="", scale=1.0):
-    """A canvas for output format `fmt`: "png" or "pdf" (Pillow, at `scale` times the DPI) or "svg"."""
-    if fmt in ("png", "pdf"):
+    """A canvas for output format `fmt`: "png" (Pillow, at `scale` times the DPI), "svg" or "pdf" (a page
+    the size the PNG prints at its DPI)."""
+    if fmt == "png":
         return PillowCanvas(width, height, dpi=round(DPI * scale))
     if fmt == "svg":
         return SvgCanvas(width, height, title=title)
+    if fmt == "pdf":
+        return PdfCanvas(width, height, WHITE, dpi=round(DPI * scale), title=title)
     raise ValueError(f"unknown figure format {fmt!r}: use {', '.join(FORMATS)}")
 
 
-def figure_bytes(figure, fmt="png"):
-    """The bytes of a figure as a file: UTF-8 for an SVG document (a str); for a `PIL.Image`, PNG or
-    (`fmt` "pdf") a PDF page holding it. Deterministic: the same figure gives the same bytes."""
+def figure_bytes(figure):
+    """The bytes of a figure as a file: UTF-8 for an SVG document (a str), the PDF's own bytes, PNG for a
+    `PIL.Image`. Deterministic: the same figure gives the same bytes."""
     if isinstance(figure, str):
         return figure.encode("utf-8")
-    return pdf_bytes(figure) if fmt == "pdf" else png_bytes(figure)
+    if isinstance(figure, PDF):
+        return bytes(figure)
+    return png_bytes(figure)
 
 
 def _dpi(image):
@@ -314,36 +314,3 @@ def png_bytes(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     clean.save(buf, format="PNG", optimize=False, compress_level=6, dpi=(dpi, dpi))
     return buf.getvalue()
-
-
-def pdf_bytes(image: Image.Image) -> bytes:
-    """A one-page PDF of `image`, its pixels kept exactly (Flate, not JPEG) and the page sized by its DPI.
-    No dates or ids: the same pixels always give the same bytes."""
-    if not isinstance(image, Image.Image):
-        raise ValueError(f"expected a PIL image, got {type(image).__name__}")
-    rgb = image.convert("RGB")
-    w, h = rgb.size
-    page_w, page_h = (_num(v * 72 / _dpi(image)) for v in (w, h))
-    pixels = zlib.compress(rgb.tobytes(), 6)
-    content = f"q {page_w} 0 0 {page_h} 0 0 cm /Im0 Do Q".encode("ascii")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {page_w} {page_h}] "
-        "/Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>".encode("ascii"),
-        f"<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceRGB "
-        f"/BitsPerComponent 8 /Filter /FlateDecode /Length {len(pixels)} >>\nstream\n".encode("ascii")
-        + pixels
-        + b"\nendstream",
-        f"<< /Length {len(content)} >>\nstream\n".encode("ascii") + content + b"\nendstream",
-    ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += f"{i} 0 obj\n".encode("ascii") + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode("ascii")
-    out += b"".join(f"{o:010d} 00000 n \n".encode("ascii") for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode("ascii")
-    return bytes(out)

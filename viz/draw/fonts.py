@@ -18,6 +18,7 @@ with the escape such as "\\t" otherwise), since a blank label reads as a missing
 """
 
 import math
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -119,8 +120,9 @@ def font_for(ch, size):
     return base
 
 
-def _runs(text, size):
-    """`text` split into (font, substring) runs, each drawable by one font."""
+def runs(text, size):
+    """`text` split into (font, substring) runs, each drawable by one font (a canvas draws them one after
+    the other, each advancing by the font's `getlength` of the run)."""
     runs = []
     for ch in text:
         f = font_for(ch, size)
@@ -129,6 +131,16 @@ def _runs(text, size):
         else:
             runs.append((f, [ch]))
     return [(f, "".join(chars)) for f, chars in runs]
+
+
+def font_file(f):
+    """(name, bytes) of the TrueType file behind `f` (the bundled font or an installed fallback), for a
+    document that embeds it (a PDF)."""
+    data = getattr(f, "font_bytes", None)
+    if data:
+        return "Aileron-Regular", data
+    with open(f.path, "rb") as file:
+        return os.path.splitext(os.path.basename(f.path))[0], file.read()
 
 
 def ascent(size):
@@ -145,7 +157,7 @@ def text_width(text, size):
     """Width in pixels of `text` drawn on one line at `size` (includes glyphs overhanging their advance)."""
     x = 0.0
     right = 0.0
-    for f, run in _runs(text, size):
+    for f, run in runs(text, size):
         bbox = f.getbbox(run, anchor="ls")
         right = max(right, x + bbox[2])
         x += f.getlength(run)
@@ -174,7 +186,7 @@ def draw_text(draw, xy, text, size, fill, anchor="la"):
     x, y = int(round(x)), int(round(y))
     baseline = y + ascent(size)
     cursor = float(x)
-    for f, run in _runs(text, size):
+    for f, run in runs(text, size):
         draw.text((cursor, baseline), run, font=f, fill=fill, anchor="ls")
         cursor += f.getlength(run)
     return (x, y, x + w, y + h)

@@ -5,6 +5,7 @@
     weight(v)     an attention weight in a cell                     '.25', '0', '1'
     general(x)    a float in a table of the terminal                '0.0123', '1.235e-05'
     count(n)      a count                                          '59,647'
+    coordinate(x) a length in an SVG or PDF file                   '12', '0.5', '-3.25'
 nan and inf are spelled out by all of them.
 """
 
@@ -64,3 +65,9 @@ def weight(v):
 def general(x, digits=4):
     """`x` with `digits` significant digits in Python's general format; anything else as str()."""
     return f"{x:.{digits}g}" if isinstance(x, float) and math.isfinite(x) else str(x)
+
+
+def coordinate(x):
+    """A coordinate in an SVG or PDF file: at most two decimals, no trailing zeros, never '-0'."""
+    text = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text

@@ -235,7 +235,7 @@ def gradflow_layout(data, scale=1.0):
 
 
 def gradflow_figure(data, fmt="png", scale=1.0):
-    """The figure as a `PIL.Image` (fmt "png") or an SVG document string (fmt "svg")."""
+    """The figure as a `PIL.Image` (fmt "png"), an SVG document string (fmt "svg") or a `PDF` (fmt "pdf")."""
     L = gradflow_layout(data, scale)
     c = make_canvas(fmt, L.width, L.height, title=_title(data), scale=scale)
     margin = fonts.px(MARGIN, scale)

@@ -229,7 +229,7 @@ def _caption(data):
 
 
 def positions_figure(data, fmt="png", scale=1.0):
-    """The figure as a `PIL.Image` (fmt "png") or an SVG document string (fmt "svg")."""
+    """The figure as a `PIL.Image` (fmt "png"), an SVG document string (fmt "svg") or a `PDF` (fmt "pdf")."""
     L = positions_layout(data, scale)
     s = fonts.sizes(scale)
     c = make_canvas(fmt, L.width, L.height, title=_title(data), scale=scale)

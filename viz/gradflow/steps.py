@@ -145,7 +145,7 @@ def _caption():
 
 
 def steps_figure(stats, fmt="png", scale=1.0):
-    """The figure of `range_stats(...)` as a `PIL.Image` (fmt "png") or an SVG string (fmt "svg")."""
+    """The figure of `range_stats(...)` as a `PIL.Image` (fmt "png"), an SVG string (fmt "svg") or a `PDF`."""
     L = steps_layout(stats, scale)
     s = fonts.sizes(scale)
     c = make_canvas(fmt, L.width, L.height, title=_title(stats), scale=scale)
