@@ -14,7 +14,8 @@ import sys
 from microtrace.engine.model import matrix_shapes
 
 # Bytes of memory a model may need to train (or trace) one step, estimated by `model_memory`.
-# `train --max-memory GB` or the environment variable MICROTRACE_MAX_MEMORY_GB raises it.
+# `create_run(max_memory_gb=...)` (`train --max-memory GB`) or the environment variable
+# MICROTRACE_MAX_MEMORY_GB raises it.
 DEFAULT_MAX_MEMORY_GB = 4.0
 MEMORY_ENV = "MICROTRACE_MAX_MEMORY_GB"
 
@@ -29,7 +30,19 @@ _BYTES_PER_PARAM_POSITION = 250
 
 
 class LimitError(ValueError):
-    """An input past a documented limit; the message names the limit and how to raise it."""
+    """An input past a documented limit. It carries the limit (`value`), the environment variable that
+    raises it (`env`) and the name of the argument that does (`setting`, e.g. "max_memory_gb", or None);
+    the message says what is past the limit and how to raise it. Library code never names a command-line
+    option: the command line words the same error with its own (`worded`)."""
+
+    def __init__(self, what, value=None, env=None, setting=None):
+        self.what, self.value, self.env, self.setting = what, value, env, setting
+        super().__init__(self.worded(setting))
+
+    def worded(self, option):
+        """The message, with `option` (an argument's name, or a command-line option) as a way to raise it."""
+        ways = [w for w in (option, self.env and f"${self.env}") if w]
+        return f"{self.what}; raise it with {' or '.join(ways)}" if ways else self.what
 
 
 def _env_number(name, default):
@@ -64,15 +77,19 @@ def model_memory(config):
     return n * (_BYTES_PER_PARAM + _BYTES_PER_PARAM_POSITION * config.block_size)
 
 
-def check_model(config, limit_gb=None, raise_with=None):
-    """LimitError when a `GPTConfig` would need more memory than the limit (`max_memory_gb`)."""
+def check_model(config, limit_gb=None, setting=None):
+    """LimitError when a `GPTConfig` would need more memory than the limit (`max_memory_gb`). `setting`:
+    the caller's argument that raises the limit (its name goes into the message), if it has one."""
     limit = max_memory_gb(limit_gb)
     need = model_memory(config)
     if need > limit * 1e9:
         raise LimitError(
             f"this model (n_embd {config.n_embd}, n_layer {config.n_layer}, block_size {config.block_size}, "
             f"{num_params(config):,} parameters) needs about {need / 1e9:.3g} GB to train and trace a step, above "
-            f"the limit of {limit:g} GB; raise it with {raise_with + ' or ' if raise_with else ''}${MEMORY_ENV}"
+            f"the limit of {limit:g} GB",
+            limit,
+            MEMORY_ENV,
+            setting,
         )
 
 
@@ -89,13 +106,11 @@ def read_input(path):
         if not stat.S_ISREG(st.st_mode):
             raise LimitError(f"{path} is not a regular file (a device, a pipe or a socket); give a file")
         if st.st_size > limit:
-            raise LimitError(
-                f"{path} is {st.st_size / 2**20:.0f} MB, above the limit of {limit / 2**20:g} MB; "
-                f"raise it with ${FILE_ENV}"
-            )
+            mb = f"{st.st_size / 2**20:.0f}"
+            raise LimitError(f"{path} is {mb} MB, above the limit of {limit / 2**20:g} MB", limit, FILE_ENV)
         data = f.read(limit + 1)  # a file that grows while it is read still stops at the limit
     if len(data) > limit:
-        raise LimitError(f"{path} is larger than the limit of {limit / 2**20:g} MB; raise it with ${FILE_ENV}")
+        raise LimitError(f"{path} is larger than the limit of {limit / 2**20:g} MB", limit, FILE_ENV)
     return data
 
 

@@ -88,7 +88,7 @@ def create_run(
     `dataset` is a `data.Dataset`; `model_options` are `GPTConfig` fields but vocab_size (n_embd, n_head,
     n_layer, block_size, init_std). An existing run there is an error unless `overwrite`, which deletes
     its files (and only those, never through a symbolic link). A model needing more memory than
-    `max_memory_gb` (`limits.check_model`) is refused before anything is allocated. Returns the `Run`.
+    `max_memory_gb` is refused (`limits.LimitError`) before anything is allocated. Returns the `Run`.
     """
     run_dir = Path(run_dir)
     model_options = dict(model_options or {})
@@ -97,7 +97,7 @@ def create_run(
         raise RunError(f"unknown model options: {', '.join(unknown)} (known: {', '.join(MODEL_OPTIONS)})")
     if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
         raise RunError(f"checkpoint_every must be at least 1, got {checkpoint_every!r}")
-    trainer = _new_trainer(dataset.docs, train_config, model_options, max_memory_gb, "--max-memory GB")
+    trainer = _new_trainer(dataset.docs, train_config, model_options, max_memory_gb, "max_memory_gb")
     source = dataset.source if dataset.source in ("names", "makemore") else str(Path(dataset.source).resolve())
     config = {
         "format": RUN_FORMAT,
@@ -135,13 +135,17 @@ def make_run_dir(run_dir):
         raise RunError(f"{run_dir}: cannot create the run directory ({e.strerror or e})") from None
 
 
-def _new_trainer(docs, train_config, model_options, max_memory_gb=None, raise_with=None):
-    """A Trainer, its model's size checked against the memory limit before anything is allocated."""
-    vocab_size = len(set("".join(docs))) + 1
+def _new_trainer(docs, train_config, model_options, max_memory_gb=None, setting=None):
+    """A Trainer, its model's size checked against the memory limit before anything is allocated: a
+    LimitError naming `setting` as the way to raise the limit, or without one a RunError."""
     try:
-        check_model(GPTConfig(vocab_size=vocab_size, **model_options), max_memory_gb, raise_with)
+        check_model(GPTConfig(vocab_size=len(set("".join(docs))) + 1, **model_options), max_memory_gb, setting)
         return Trainer(docs, train_config, **model_options)
-    except (TypeError, ValueError) as e:  # LimitError is a ValueError
+    except LimitError as e:
+        if setting:  # the caller's own argument raises the limit: its caller words the message
+            raise
+        raise RunError(str(e)) from None
+    except (TypeError, ValueError) as e:
         raise RunError(str(e)) from None
 
 

@@ -3,6 +3,7 @@ tracer nothing of viz, viz.draw nothing of microtrace but itself, and only viz.c
 imported as the command line. Read from the source (every import, also inside functions)."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,30 @@ def test_every_package_says_what_it_holds_and_may_import():
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
         assert "TODO" not in doc and len(doc) > 80, f"{init.relative_to(ROOT)} needs its docstring"
         assert "import" in doc.lower(), f"{init.relative_to(ROOT)}: say what it may import"
+
+
+def _docstrings(tree):
+    return {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+
+
+def test_library_messages_name_no_command_line_option():
+    """Only viz.cli knows the options: a library error carries what the CLI needs to word its own message
+    (e.g. `LimitError.setting`), and a figure's text names no flag. Docstrings and comments may."""
+    flag = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
+    found = []
+    for path in modules("engine") + modules("tracer") + modules("viz"):
+        if "cli" in path.relative_to(ROOT).parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = _docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+                found += [f"{path.relative_to(ROOT)}:{node.lineno}: {m}" for m in flag.findall(node.value)]
+    assert not found, found

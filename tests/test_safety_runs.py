@@ -9,8 +9,10 @@ import sys
 import pytest
 from safety import SMALL_RUN, assert_refused, make_run, run_cli
 
-from microtrace.engine.limits import DEFAULT_MAX_MEMORY_GB
-from microtrace.engine.run import LOCK_NAME
+from microtrace.engine.data import Dataset
+from microtrace.engine.limits import DEFAULT_MAX_MEMORY_GB, LimitError
+from microtrace.engine.run import LOCK_NAME, create_run
+from microtrace.engine.train import TrainConfig
 
 
 @pytest.fixture
@@ -79,6 +81,18 @@ def test_a_model_past_the_memory_limit_is_refused_before_allocating(tmp_path):
     small = ["train", "--data", data, "--out", tmp_path / "s", *SMALL_RUN]
     assert_refused(run_cli(*small, env={"MICROTRACE_MAX_MEMORY_GB": "0.000001"}), "limit of 1e-06 GB")
     assert run_cli(*small, "--max-memory", "1").exit_code == 0
+
+
+def test_the_library_names_its_own_argument_and_the_command_its_option(tmp_path):
+    """One rule for limits: the library's LimitError carries the limit and names the argument that raises
+    it, never a command-line option; the command words the same error with its option."""
+    dataset = Dataset(["ab", "cd"], "d.txt", "0" * 64)
+    with pytest.raises(LimitError) as e:
+        create_run(tmp_path / "r", dataset, TrainConfig(steps=1), {"n_embd": 4096, "n_head": 4}, max_memory_gb=0.5)
+    assert (e.value.value, e.value.setting, e.value.env) == (0.5, "max_memory_gb", "MICROTRACE_MAX_MEMORY_GB")
+    assert "limit of 0.5 GB; raise it with max_memory_gb or $MICROTRACE_MAX_MEMORY_GB" in str(e.value)
+    assert "--" not in str(e.value) and not (tmp_path / "r" / "config.json").exists()
+    assert e.value.worded("--max-memory GB").endswith("raise it with --max-memory GB or $MICROTRACE_MAX_MEMORY_GB")
 
 
 def _hold_lock(run):

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from microtrace.tracer.queries import dead_relus, first_nonfinite, nonfinite_count
+from microtrace.tracer.stats import short
 
 # Gradient norm of one matrix above which it is exploding. The default run's largest is 3.7 (lm_head)
 # and gradient clipping is customarily set around 1; 100 is well past both, and a diverging step (lr 1e6)
@@ -155,9 +156,7 @@ def report(G, findings):
 
 
 def _fmt(x):
-    if isinstance(x, float):
-        return f"{x:.3g}"
-    return str(x)
+    return short(x, 3)
 
 
 def _expression(G, bad):

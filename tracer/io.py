@@ -105,7 +105,7 @@ def check_export_size(nodes, fmt):
     if nodes > EXPORT_MAX_NODES:
         raise TraceError(
             f"{nodes:,} nodes are too many to export as {fmt} (at most {EXPORT_MAX_NODES:,}): export a "
-            "collapsed --level, or keep the step as a store (microtrace trace -o step.parquet) and query it"
+            "collapsed level, or keep the step as a store (a .parquet trace) and query it"
         )
 
 

@@ -67,7 +67,8 @@ def summary(xs):
 
 
 def short(x, digits=4):
-    """A number as a person reads it: 4 significant digits, nan/inf as such."""
+    """A number as a person reads it in the terminal (inspect's tables, the doctor's findings): `digits`
+    significant digits, nan/inf as such, anything else as str(). The one such format: viz imports it."""
     if isinstance(x, float) and math.isfinite(x):
         return f"{x:.{digits}g}"
     return str(x)

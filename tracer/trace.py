@@ -107,7 +107,7 @@ def _beyond(step, total, trained_model):
     if step == total:
         return (
             f"step {step} is the trained model after the last update: it has no training step to trace "
-            f"(steps 0..{total - 1}); read a text with it (trace_text, --text)"
+            f"(steps 0..{total - 1}); it can still read a text (trace_text)"
         )
     last = total if trained_model else total - 1
     return f"step {step} is beyond the run (steps 0..{last}; {total} is the trained model)"

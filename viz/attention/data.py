@@ -179,7 +179,7 @@ def draw(
         if values:  # said, not silently dropped
             caption += (
                 " The numbers are not printed on per-token strips: each tile holds its character. "
-                "The grid (without --per-token) prints them with --values."
+                "The grid (not per token) prints them."
             )
         return A.per_token_strips(
             numbers,

@@ -45,11 +45,11 @@ def _values_fit(values, cell, grad, unit=1.0):
 
 
 def _values_note(values, numbers, cell, grad, unit):
-    """What the notes say about --values: the unit of printed gradients, or why nothing is printed."""
+    """What the notes say about printed values: the unit of printed gradients, or why nothing is printed."""
     if not values:
         return []
     if not _values_fit(numbers, cell, grad, unit):
-        return ["The numbers do not fit the cells at this scale, so none are printed: draw with --scale 2."]
+        return ["The numbers do not fit the cells at this scale, so none are printed: draw at scale 2."]
     if grad:
         return [
             f"Numbers in the cells: d loss / d weight in units of {numfmt.short(unit)} "

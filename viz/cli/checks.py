@@ -12,12 +12,16 @@ from contextlib import contextmanager
 import click
 
 from microtrace.engine.data import DataError
+from microtrace.engine.limits import LimitError
 from microtrace.engine.lock import RunLocked
 from microtrace.engine.run import RunDiverged, RunError
 
 # On every command, not only the group: click caches a command's help option the first time it is
 # built, so a command first run on its own (a test, a script) would otherwise keep only --help.
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+# The option that raises each limit a library function takes as an argument (LimitError.setting).
+LIMIT_OPTIONS = {"max_memory_gb": "--max-memory GB"}
 
 
 class BadInput(click.ClickException):
@@ -36,13 +40,16 @@ class Failed(click.ClickException):
 
 @contextmanager
 def user_errors():
-    """The library's user-facing errors as click errors: RunDiverged exits 1, bad input exits 2."""
+    """The library's user-facing errors as click errors: RunDiverged exits 1, bad input exits 2. A limit
+    is worded with the option that raises it (the library names its own argument)."""
     try:
         yield
     except RunDiverged as e:
         raise Failed(str(e)) from None
     except (RunError, RunLocked, DataError) as e:
         raise BadInput(str(e)) from None
+    except LimitError as e:
+        raise BadInput(e.worded(LIMIT_OPTIONS.get(e.setting))) from None
 
 
 class OneLineCommand(click.Command):

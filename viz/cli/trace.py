@@ -7,7 +7,6 @@ from microtrace.tracer import TraceError, dead_relus, jsonout, stats, top_paths
 from microtrace.tracer.io import EXPORT_FORMATS, check_export_size, export_bytes, save_store
 from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, output_file, trace_source_options, write_output
-from microtrace.viz.draw import numfmt
 
 VIEWS = click.Choice(["elementary", "fused"])
 
@@ -186,8 +185,8 @@ def _text(r):
     for name, s in r["params"].items():
         shape = "x".join(map(str, s["shape"]))
         lines.append(
-            f"{name:<16} {shape:>7} {numfmt.general(s['grad_norm']):>10} {numfmt.general(s['grad_abs_mean']):>10} "
-            f"{numfmt.general(s['grad_abs_max']):>10} {s['zero_fraction']:>6.1%} {numfmt.general(s.get('update_ratio', '-')):>12}"
+            f"{name:<16} {shape:>7} {stats.short(s['grad_norm']):>10} {stats.short(s['grad_abs_mean']):>10} "
+            f"{stats.short(s['grad_abs_max']):>10} {s['zero_fraction']:>6.1%} {stats.short(s.get('update_ratio', '-')):>12}"
             + ("  " + stats.nonfinite_note(s["nonfinite"], s["shape"][0] * s["shape"][1]) if s.get("nonfinite") else "")
         )
     bad = r["first_nonfinite"]
@@ -210,7 +209,7 @@ def _text(r):
         lines.append("  " + " -> ".join(f"{scope} ({n})" if n > 1 else scope for scope, n in p["scopes"]))
     for d in r.get("scope", []):
         lines.append(
-            f"{d['node']:>7} {d['op']:>6} value {numfmt.general(d['data']):>11} grad {numfmt.general(d['grad']):>11}  {d['scope']}"
+            f"{d['node']:>7} {d['op']:>6} value {stats.short(d['data']):>11} grad {stats.short(d['grad']):>11}  {d['scope']}"
         )
     return "\n".join(lines)
 

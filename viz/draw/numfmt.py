@@ -3,10 +3,10 @@
     short(x)      ticks and cells: as few characters as read well   '0', '0.25', '-0.0031', '1.2e-05'
     fixed(x, p)   p significant digits, zeros kept so columns align  '0.500', '-0.00312', '1.20e-05'
     weight(v)     an attention weight in a cell                     '.25', '0', '1'
-    general(x)    a float in a table of the terminal                '0.0123', '1.235e-05'
     count(n)      a count                                          '59,647'
     coordinate(x) a length in an SVG or PDF file                   '12', '0.5', '-3.25'
-nan and inf are spelled out by all of them.
+nan and inf are spelled out by all of them. The terminal's tables and reports (inspect, doctor) use
+`tracer.stats.short`, which the tracer, below viz, shares.
 """
 
 import math
@@ -60,11 +60,6 @@ def weight(v):
     if text == "1.00":
         return "1"
     return text.replace("0.", ".", 1) if text.startswith("0.") else text
-
-
-def general(x, digits=4):
-    """`x` with `digits` significant digits in Python's general format; anything else as str()."""
-    return f"{x:.{digits}g}" if isinstance(x, float) and math.isfinite(x) else str(x)
 
 
 def coordinate(x):
