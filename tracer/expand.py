@@ -305,18 +305,53 @@ def _single(gd, ids, v, scope):
 
 
 def _expand_dot(gd, ids, vals, v, scope):
+    """A fused dot product as microGPT computes it: each product a_j * x_j added in turn to a running
+    sum that starts from the constant 0 (`_partial_sum`), a whole dot product's columns at a time (this
+    is most of an elementary view: the hot loop of `trace`)."""
     g = float(v.grad)
-    add, edge = gd.add, gd.edge
+    codes = gd.op_code("*"), gd.op_code("const"), gd.op_code("+")  # in the order `_partial_sum` meets them
+    sid = gd.scope_id(scope)
+    node = gd.base + len(gd.op)  # the next node's id
+    edges = len(gd.src)
+    ops, data, src, dst, local, flow = [], [], [], [], [], []
     s = total = None
     for a, x, la, lx in dot_pairs(v):
         term = vals[a] * vals[x]  # the operands' values as recorded
-        p = add("*", term, g, scope)
-        if a is x:
-            gd.operands(ids, p, (a, x), (la, lx), g)
+        p, node = node, node + 1
+        if a is x:  # x * x: one edge, both derivatives on it (`GraphData.operands`)
+            gd.multiplicity[edges + len(src)] = 2
+            src.append(ids[a])
+            local.append(float(la) + lx)
+            flow.append(float(la * g) + lx * g)
+            dst.append(p)
         else:
-            edge(ids[a], p, float(la), float(la * g))
-            edge(ids[x], p, float(lx), float(lx * g))
-        s, total = _partial_sum(gd, scope, s, total, p, term, g)
+            src += (ids[a], ids[x])
+            local += (float(la), float(lx))
+            flow += (float(la * g), float(lx * g))
+            dst += (p, p)
+        if s is None:  # the first term is added to the constant 0
+            ops += codes
+            total = term + 0
+            data += (term, 0.0, total)
+            src += (p, node)
+            s, node = node + 1, node + 2
+        else:
+            ops += (codes[0], codes[2])
+            total = total + term
+            data += (term, total)
+            src += (s, p)
+            s, node = node, node + 1
+        dst += (s, s)
+        local += (1.0, 1.0)
+        flow += (g, g)
+    gd.op.extend(ops)
+    gd.data.extend(data)
+    gd.grad.extend(array("d", (g,)) * len(data))
+    gd.scope.extend(array("I", (sid,)) * len(data))
+    gd.src.extend(src)
+    gd.dst.extend(dst)
+    gd.local.extend(local)
+    gd.flow.extend(flow)
     return s, total
 
 
