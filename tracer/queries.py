@@ -151,7 +151,8 @@ def best_links(successors, loss, nodes, k):
         for c0, v, lg, links in heads:
             cands.append((c0, (v, 0)))
             cands.extend((lg * c, (v, rank)) for rank, (c, _) in enumerate(links[1:k], 1))
-        cands.sort(key=lambda t: _magnitude(t[0]), reverse=True)
+        if len(heads) > 1:  # one successor's paths, scaled by one local grad, are in order already
+            cands.sort(key=lambda t: _magnitude(t[0]), reverse=True)
         best[n] = cands[:k]
     return best
 
