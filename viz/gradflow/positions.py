@@ -25,7 +25,7 @@ CELL_W = 46
 CELL_H = 30
 KV_CELL = 30
 GAP = 40
-BAR_LEN = 170
+BAR_MIN_LEN = 120  # a colour bar is as long as what it colours, and at least this
 BAR_THICKNESS = 14
 EMPTY = (246, 246, 246)
 HEAT_LABEL = "gradient norm"
@@ -116,11 +116,11 @@ class PositionsLayout:
     heat_y0: int
     cell_w: int
     cell_h: int
-    heat_bar: tuple  # (x, y) of the heatmap's colour bar
+    heat_bar: tuple  # (x, y, length) of the heatmap's colour bar (colormap.draw_colorbar)
     kv_boxes: tuple  # (x0, y0) of each layer's KV matrix
     kv_cell: int
     kv_label_w: int
-    kv_bar: tuple
+    kv_bar: tuple  # (x, y, length) of the KV matrices' colour bar
     note_y: int
     scale: float
 
@@ -146,13 +146,12 @@ NOTE = (
 )
 
 
-def _bar_size(scale_obj, label, scale):
-    s = fonts.sizes(scale)
-    labels_w = max((fonts.text_width(t, s.tick) for _, t in scale_obj.ticks), default=0)
-    return (
-        max(fonts.px(BAR_THICKNESS, scale) + fonts.px(9, scale) + labels_w, fonts.text_width(label, s.label)),
-        fonts.px(BAR_LEN, scale) + fonts.line_height(s.label) + fonts.px(8, scale),
-    )
+def _bar(scale_obj, label, span, scale):
+    """(width, length) of the shared colour bar beside a panel `span` pixels high (as long as it, at
+    least BAR_MIN_LEN and the label's width)."""
+    thick = fonts.px(BAR_THICKNESS, scale)
+    length = max(span, fonts.px(BAR_MIN_LEN, scale), fonts.text_width(label, fonts.sizes(scale).axis))
+    return colormap.colorbar_width(scale_obj, thickness=thick, label=label, scale=scale), length
 
 
 def positions_layout(data, scale=1.0):
@@ -168,8 +167,9 @@ def positions_layout(data, scale=1.0):
     token_rows = fonts.line_height(s.label) + fonts.line_height(s.small) + fonts.px(12, scale)
     heat_scale = _log_scale([v for row in data.grad for v in row])
     kv_scale = _log_scale([v for m in data.kv for row in m for v in row if v is not None])
-    heat_bar_w, bar_h = _bar_size(heat_scale, HEAT_LABEL, scale)
-    kv_bar_w, _ = _bar_size(kv_scale, KV_LABEL, scale)
+    heat_bar_w, heat_len = _bar(heat_scale, HEAT_LABEL, len(data.rows) * cell_h, scale)
+    kv_bar_w, kv_len = _bar(kv_scale, KV_LABEL, n * kv_cell, scale)
+    pad = colormap.colorbar_pad(scale)  # the bar's gradient starts this far below its top: level with the panel
     panel_title = fonts.line_height(s.label) + fonts.px(8, scale)
     heat_x0 = margin + row_label_w
     heat_w = n * cell_w
@@ -192,9 +192,9 @@ def positions_layout(data, scale=1.0):
         boxes.append((kv_x + kv_label_w, y))
         y += n * kv_cell + token_rows + panel_title + fonts.px(12, scale)
     kv_bottom = y - panel_title - fonts.px(12, scale) if data.kv else top
-    heat_bar = (heat_bar[0], heat_y0)
-    kv_bar = (kv_x + kv_w + fonts.px(16, scale), top)
-    bottom = max(heat_y0 + heat_h, heat_y0 + bar_h, kv_bottom, top + bar_h)
+    heat_bar = (heat_bar[0], heat_y0 - pad, heat_len)
+    kv_bar = (kv_x + kv_w + fonts.px(16, scale), top - pad, kv_len)
+    bottom = max(heat_y0 + heat_h, heat_y0 + heat_len + pad, kv_bottom, top + kv_len + pad if data.kv else top)
     note_y = bottom + fonts.px(14, scale)
     height = note_y + note(NOTE, width - 2 * margin, scale).height + margin
     return PositionsLayout(
@@ -341,21 +341,7 @@ def _token_row(c, data, xs, y, s, scale, targets=True):
             )
 
 
-def _colorbar(c, scale_obj, xy, label, scale):
-    s = fonts.sizes(scale)
-    x, y = xy
-    c.text((x, y), label, s.label, INK)
-    y += fonts.line_height(s.label) + fonts.px(8, scale)
-    length, thick = fonts.px(BAR_LEN, scale), fonts.px(BAR_THICKNESS, scale)
-    steps = 64
-    for k in range(steps):
-        t0, t1 = k / steps, (k + 1) / steps
-        c.rect(
-            (x, y + round((1 - t1) * length), x + thick - 1, y + round((1 - t0) * length) - 1),
-            fill=scale_obj.color_at((t0 + t1) / 2),
-        )
-    c.rect((x, y, x + thick - 1, y + length - 1), outline=MUTED_INK)
-    for value, text in scale_obj.ticks:
-        ty = y + round((1 - scale_obj.position(value)) * (length - 1))
-        c.line([(x + thick, ty), (x + thick + fonts.px(4, scale), ty)], INK)
-        c.text((x + thick + fonts.px(7, scale), ty), text, s.tick, INK, anchor="lm")
+def _colorbar(c, scale_obj, bar, label, scale):
+    x, y, length = bar
+    thick = fonts.px(BAR_THICKNESS, scale)
+    colormap.draw_colorbar(c, scale_obj, (x, y), length=length, thickness=thick, label=label, scale=scale)
