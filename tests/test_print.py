@@ -17,7 +17,7 @@ from PIL import Image
 from conftest import NAMES, SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
-from microtrace.viz import graph_figure
+from microtrace.viz import graph_figure, render
 from microtrace.viz.attention import data as AT
 from microtrace.viz.cli import cli, common
 from microtrace.viz.draw import colormap
@@ -109,6 +109,38 @@ def test_heads_positions_and_matrices_in_natural_order(four_heads, level, focus,
     params = [n for n in at if n.startswith("param/")]
     assert bool(params) == (level != "layer")  # the layer view draws no matrices
     assert _in_order(at, params, lambda n: order.index(n[len("param/") :]))
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+def test_a_long_scalar_chain_folds_to_fit_a_page(four_heads, tmp_path):
+    """The head that `make demo` draws is one long chain (dot product, softmax, weighted sum): unfolded
+    its PNG is over 3 times as wide as high; folded, the real PNG's aspect is within 1:3..3:1, the bands
+    in order (the first on top), and --ratio still has the last word."""
+
+    def aspect(**options):
+        g = graph_figure(four_heads, "scalar", focus="pos1/layer0/attn/head0", **options)
+        path = render(g, tmp_path / "head.png")
+        with Image.open(path) as im:
+            return im.width / im.height, g
+
+    wide, _ = aspect(fold=False)
+    assert wide > 3
+    folded, g = aspect()
+    assert 1 / 3 < folded < 3, folded
+    at = _across(g, "LR")
+    bands = {}
+    for line in g.body:
+        if m := re.match(r'\s*subgraph "?cluster_fold(\d+)', line):
+            band = int(m.group(1))
+        elif (m := re.match(r"\s*([no]\d+) \[", line)) and "band" in locals():
+            bands.setdefault(band, []).append(at[m.group(1)][0])
+    assert len(bands) >= 2
+    spans = [(min(bands[b]), max(bands[b])) for b in sorted(bands)]
+    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:])), spans
+    ratio, g = aspect(ratio=0.2)
+    assert "cluster_fold" not in g.source and ratio > 3
+    _, tall = aspect(rankdir="TB")
+    assert "cluster_fold" not in tall.source  # already fits: not folded
 
 
 def test_grad_values_are_printed_in_a_compact_unit(trace):

@@ -138,6 +138,13 @@ def _check_options(command):
     help="Aspect ratio of the drawing (height / width, e.g. 0.7), or Graphviz's "
     "fill, compress, expand, auto; with --size, fill fills the page.",
 )
+@click.option(
+    "--fold/--no-fold",
+    default=True,
+    show_default=True,
+    help="Scalar level: cut a chain too long for a page into bands drawn one under the other (LR) or side "
+    "by side (TB). --ratio turns it off.",
+)
 @click.option("--title", help="Title (default: step, document, loss and view).")
 @click.option("--legend/--no-legend", default=True, show_default=True)
 @click.option("--label", type=click.Choice(["id", "source"]), default="id", show_default=True,
@@ -145,7 +152,7 @@ def _check_options(command):
 @_check_options
 @trace_source_options
 def graph(trace, output, level, focus, around, hops, view, backward, color, highlight, target, params,
-          max_nodes, rankdir, theme, precision, dpi, size, ratio, title, legend, label):  # fmt: skip
+          max_nodes, rankdir, theme, precision, dpi, size, ratio, fold, title, legend, label):  # fmt: skip
     """Draw one traced step with Graphviz: the whole step collapsed, or single scalars.
 
     \b
@@ -177,6 +184,7 @@ def graph(trace, output, level, focus, around, hops, view, backward, color, high
             label=label,
             size=size,
             ratio=ratio,
+            fold=fold,
             backward=backward,
             color=color,
             rankdir=rankdir,

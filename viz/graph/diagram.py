@@ -62,8 +62,9 @@ class Clusters:
         are chained in one rank (a constraint Graphviz keeps: they share a cluster), and each anchor
         points to its sibling's first node, all in one `group`, whose edges Graphviz does not cross (a
         crossing penalty 1000 times an edge's) and keeps straight."""
-        # with LR, dot lays the ranks out as rows and turns the drawing: a chain then reads bottom to top
-        siblings = siblings[::-1] if rankdir == "LR" else list(siblings)
+        # found by reading dot's layouts back (tests/test_print.py): with LR, a chain inside a cluster
+        # reads bottom to top, one at the top level top to bottom; with TB both read left to right
+        siblings = siblings[::-1] if rankdir == "LR" and path else list(siblings)
         for anchor, inside in siblings:
             self.add_node(path, anchor, {"style": "invis", "shape": "point", "width": "0", "group": anchor})
             for name in inside:

@@ -61,14 +61,18 @@ def graph_figure(
     label="id",
     size=None,
     ratio=None,
+    fold=True,
     **style,
 ):
     """The `graphviz.Digraph` of a traced step at `level` (block, stage, layer: collapsed; scalar: real
     scalars of `focus`, `around` a node within `hops`, or the `highlight` top gradient paths from
     `target`; `label` names scalar values by "id" or also by "source" line). `style`: backward, color,
     rankdir, theme, precision, title, legend (as `block_diagram` and `scalar_diagram` take them); `size`
-    and `ratio` fit it to a page (`page_attrs`). TraceError or ValueError (one line) for a scope, node or
-    size that cannot be drawn."""
+    and `ratio` fit it to a page (`page_attrs`); `fold` cuts a scalar chain too long for a page into bands
+    (viz/graph/fold.py), unless a `ratio` is asked for. TraceError or ValueError (one line) for a scope,
+    node or size that cannot be drawn."""
+    if level == "scalar":
+        style["fold"] = fold and ratio is None
     g = _diagram(trace, level, focus, around, hops, view, highlight, target, params, max_nodes, label, style)
     g.attr("graph", **page_attrs(size, ratio))
     return g

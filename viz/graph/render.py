@@ -113,11 +113,7 @@ def max_pixels():
 def check_pixels(plain, dpi):
     """TooManyPixels when the layout in `plain` (dot -Tplain: `graph SCALE WIDTH HEIGHT`, inches) drawn
     at `dpi` would exceed `max_pixels()`: checked after the layout, before cairo allocates the image."""
-    fields = plain.split(b"\n", 1)[0].split()
-    try:
-        width, height = float(fields[2]) * dpi, float(fields[3]) * dpi
-    except (IndexError, ValueError):
-        raise RenderError("dot's layout could not be read") from None
+    width, height = (inches * dpi for inches in _plain_size(plain))
     limit = max_pixels()
     if width * height > limit:
         raise TooManyPixels(
@@ -125,6 +121,21 @@ def check_pixels(plain, dpi):
             f"{limit / 1e6:g} megapixels; lower the dpi, draw less (a focus), write .svg or .pdf, "
             f"or raise the limit with ${PIXELS_ENV} (megapixels)"
         )
+
+
+def _plain_size(plain):
+    """(width, height) in inches of a layout in dot's -Tplain format (`graph SCALE WIDTH HEIGHT`)."""
+    fields = plain.split(b"\n", 1)[0].split()
+    try:
+        return float(fields[2]), float(fields[3])
+    except (IndexError, ValueError):
+        raise RenderError("dot's layout could not be read") from None
+
+
+def layout_size(digraph: graphviz.Digraph | str):
+    """(width, height) in inches of the drawing `dot` makes of `digraph`, or None without `dot`."""
+    exe = dot_program()
+    return None if exe is None else _plain_size(_run_dot([exe, "-Tplain"], source_bytes(digraph), "lay out"))
 
 
 # cairo draws PNG and PDF with antialiased text; the svg device is Graphviz's own (text as text, tooltips

@@ -13,7 +13,9 @@ import networkx as nx
 
 from microtrace.viz.draw import numfmt
 from microtrace.viz.graph import diagram as dg
+from microtrace.viz.graph import fold as gf
 from microtrace.viz.graph import style as gs
+from microtrace.viz.graph.render import layout_size
 
 _LEAVES = ("param", "const", "leaf")
 _OP_TEXT = {"*": "×", "+": "+", "**": "**", "exp": "exp", "log": "log", "relu": "relu", "dot": "dot", "sum": "Σ"}
@@ -89,6 +91,7 @@ def scalar_diagram(
     legend: bool = True,
     what: str | None = None,
     label: str = "id",
+    fold: bool = True,
 ) -> graphviz.Digraph:
     """The scalar nodes `nodes` of G (ids of `trace.graph(view)`) in micrograd's style.
 
@@ -99,7 +102,9 @@ def scalar_diagram(
     "value" (data, diverging) or "none". `highlight`: paths of G's node ids (`top_paths`). `backward`:
     arrows reversed and each operand edge labelled with its grad_flow. `what` names the view in the title.
     `label`: "id" (node id or parameter entry) or "source", which adds the `file:line` that made the
-    value (traces of a user's script record it; the tooltip always shows it).
+    value (traces of a user's script record it; the tooltip always shows it). `fold`: cut a long chain
+    into bands drawn one under the other (LR) or side by side (TB) so that the drawing fits a page
+    (viz/graph/fold.py).
     """
     th = gs.theme(theme)
     gs.check_rankdir(rankdir)
@@ -120,17 +125,24 @@ def scalar_diagram(
         what = f"scalar view of {common or 'the step'}"
     view = G.graph.get("view", "elementary")
     g_title = title if title is not None else dg.step_title(G, f"{what} ({view})", backward)
-    g = dg.new_digraph(th, rankdir, g_title, "scalar")
-    g.attr("graph", nodesep="0.10", ranksep="0.16")
     stub_in, stub_out = _stubs(G, drawn, S, inlined)
-    if legend:
-        parts = _scalar_legend(colors, pens, th, inline, stub_in or stub_out, backward, hl_edges)
-        g.attr("graph", label=gs.title_label(g_title, parts, th))
-    _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label == "source")
-    names = _stub_nodes(g, stub_in, stub_out, th)
-    _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges)
-    _stub_edges(g, stub_in, stub_out, names, th, backward)
-    return g
+
+    def draw(band):
+        g = dg.new_digraph(th, rankdir, g_title, "scalar")
+        g.attr("graph", nodesep="0.10", ranksep="0.16")
+        if legend:
+            parts = _scalar_legend(colors, pens, th, inline, stub_in or stub_out, backward, hl_edges)
+            g.attr("graph", label=gs.title_label(g_title, parts, th))
+        _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label == "source",
+                      band, rankdir)  # fmt: skip
+        names = _stub_nodes(g, stub_in, stub_out, th)
+        _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges, band)
+        _stub_edges(g, stub_in, stub_out, names, th, backward)
+        return g
+
+    g = draw({})
+    band = _bands(G, drawn, edges, S, stub_in, stub_out, rankdir, lambda: layout_size(g)) if fold else {}
+    return draw(band) if band else g
 
 
 def _inline_constants(G, inside, S):
@@ -160,18 +172,51 @@ def _stubs(G, drawn, S, inlined):
     return stub_in, stub_out
 
 
-def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label_source):
-    """A value box per drawn node (and an op ellipse unless a leaf), in one cluster per scope below `common`."""
+def _bands(G, drawn, edges, S, stub_in, stub_out, rankdir, measure):
+    """DOT node name -> its band when the view is folded (viz/graph/fold.py), else {}. The stubs take
+    room too, but stay out of the bands (they join several)."""
+    successors = {}
+    for n in drawn:
+        successors[f"n{n}"] = []
+        if G.nodes[n]["op"] not in _LEAVES:
+            successors[f"o{n}"] = [f"n{n}"]
+    for u, v, _ in edges:
+        if u in S:
+            successors[f"n{u}"].append(f"o{v}")
+    for i, (_, st) in enumerate(sorted(stub_in.items())):
+        successors[f"stub_in{i}"] = [f"o{n}" for n in st["edges"]]
+    for i, (_, st) in enumerate(sorted(stub_out.items())):
+        successors[f"stub_out{i}"] = []
+        for n in st["edges"]:
+            successors[f"n{n}"].append(f"stub_out{i}")
+    sizes = {name: gf.SIZES[name[0]] for name in successors}
+    return {name: b for name, b in gf.bands(gf.ranks(successors), sizes, rankdir, measure).items() if name[0] != "s"}
+
+
+def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label_source, band, rankdir):
+    """A value box per drawn node (and an op ellipse unless a leaf), in one cluster per scope below `common`;
+    folded, each band in an invisible cluster of its own, the bands in order."""
     clusters = dg.Clusters()
+    first = {}  # band -> its first node
     for n in drawn:
         d = G.nodes[n]
         scope = d["scope"]
         rel = scope[len(common) :].strip("/") if common and scope != common else ""
-        path = [(f"s_{scope}", dg.cluster_attrs(rel or scope, 0, th))] if rel or len(set(scopes)) > 1 else []
-        clusters.add_node(path, f"n{n}", _value_attrs(n, d, colors, th, precision, n in hl_nodes, label_source))
-        if d["op"] not in _LEAVES:
-            consts = [G.nodes[u]["data"] for u in inline.get(n, [])]
-            clusters.add_node(path, f"o{n}", _op_attrs(n, d, consts, th, precision, inline.get(n, []), G))
+        scoped = rel or len(set(scopes)) > 1
+        for name in (f"n{n}", f"o{n}") if d["op"] not in _LEAVES else (f"n{n}",):
+            path = [(f"s_{scope}", dg.cluster_attrs(rel or scope, 0, th))] if scoped else []
+            if name in band:
+                b = band[name]
+                first.setdefault(b, name)
+                path = [(f"fold{b}", {"label": "", "peripheries": "0"})] + [(f"{c}#{b}", a) for c, a in path]
+            if name[0] == "n":
+                attrs = _value_attrs(n, d, colors, th, precision, n in hl_nodes, label_source)
+            else:
+                consts = [G.nodes[u]["data"] for u in inline.get(n, [])]
+                attrs = _op_attrs(n, d, consts, th, precision, inline.get(n, []), G)
+            clusters.add_node(path, name, attrs)
+    if first:
+        clusters.order_siblings([], [(f"fold{b}#anchor", [first[b]]) for b in sorted(first)], rankdir)
     clusters.emit(g)
 
 
@@ -199,20 +244,26 @@ def _stub_edges(g, stub_in, stub_out, names, th, backward):
             g.edge(f"n{n}", out_names[scope], **_stub_edge_attrs(k, th, back))
 
 
-def _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges):
-    """Each op to its result, then each operand inside the view to its op (those outside: see the stubs)."""
+def _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges, band):
+    """Each op to its result, then each operand inside the view to its op (those outside: see the stubs).
+    An edge from one band of a folded view to the next does not constrain the ranks: each band starts
+    again at the first."""
     back = {"dir": "back"} if backward else {}
+
+    def crossing(a, b):
+        return {"constraint": "false"} if band.get(a, 0) != band.get(b, 0) else {}
+
     for n in drawn:
         d = G.nodes[n]
         if d["op"] not in _LEAVES:
-            attrs = {"penwidth": pens.pen(d["grad"]), "arrowsize": "0.5", **back}
+            attrs = {"penwidth": pens.pen(d["grad"]), "arrowsize": "0.5", **back, **crossing(f"o{n}", f"n{n}")}
             if any((u, n) in hl_edges for u in G.predecessors(n)):
                 attrs["color"] = th.highlight
             g.edge(f"o{n}", f"n{n}", **attrs)
     for u, v, d in edges:
         if u in S:
             attrs = _scalar_edge_attrs(u, v, d, pens, th, backward, precision, (u, v) in hl_edges)
-            g.edge(f"n{u}", f"o{v}", **attrs)
+            g.edge(f"n{u}", f"o{v}", **attrs, **crossing(f"n{u}", f"o{v}"))
 
 
 def _stub_edge_attrs(count, th, back):

@@ -1,0 +1,83 @@
+"""Folding a long scalar view so that it fits a page: the ranks of a long chain cut into bands drawn one
+under the other (rankdir LR) or side by side (TB), like lines of text.
+
+Graphviz lays every rank of a chain in one row: a head's softmax at the last position made a drawing
+15,830 pixels wide and 1,082 high. `bands` estimates the drawing's extent from the nodes' sizes (and
+measures it with dot when the estimate is not plainly short) and, when the long side is more than
+`FOLD_ABOVE` times the short one, cuts the ranks into as many bands as bring it near `PAGE_ASPECT`. The diagram then draws each band in an invisible cluster of its own, the edges
+between bands unconstrained (so each band starts again at the first rank), and keeps the bands in order
+as it keeps sibling clusters in order (`diagram.Clusters.order_siblings`).
+"""
+
+import math
+
+# The extent Graphviz gives a scalar view's nodes (inches, font size 10) by their DOT name's first
+# letter: a value box ("#1234 key 3", data, grad), an op ellipse, a stub; and the view's spacing
+SIZES = {"n": (1.2, 0.62), "o": (0.5, 0.3), "s": (1.9, 0.5)}
+RANKSEP, NODESEP = 0.16, 0.10
+PAGE_ASPECT = 1.4  # long side / short side to aim for: a landscape page
+FOLD_ABOVE = 2.5  # fold a drawing whose long side is more than this many times its short side
+MAYBE_ABOVE = 1.5  # an estimate below this many times is not measured: it fits
+
+
+def ranks(successors):
+    """The rank of each node of a DAG (`successors`: node -> the nodes its edges go to, every node a
+    key), as Graphviz would give it: the longest path from a source, a source placed just before its
+    first consumer (it minimises edge lengths)."""
+    preds = {n: [] for n in successors}
+    for u, vs in successors.items():
+        for v in vs:
+            preds[v].append(u)
+    rank = {}
+    for n in _topological(successors, preds):
+        rank[n] = max((rank[u] + 1 for u in preds[n]), default=0)
+    for n in successors:
+        if not preds[n] and successors[n]:
+            rank[n] = max(0, min(rank[v] for v in successors[n]) - 1)
+    return rank
+
+
+def _topological(successors, preds):
+    waiting = {n: len(ps) for n, ps in preds.items()}
+    ready = [n for n, k in waiting.items() if k == 0]
+    order = []
+    while ready:
+        n = ready.pop()
+        order.append(n)
+        for v in successors[n]:
+            waiting[v] -= 1
+            if waiting[v] == 0:
+                ready.append(v)
+    return order
+
+
+def bands(rank, sizes, rankdir, measure=None):
+    """node -> its band (0, 1, ...) when the drawing needs folding, else {}. `rank`: node -> rank
+    (`ranks`); `sizes`: node -> (width, height) in inches; `measure()`: the unfolded drawing's real
+    (width, height) in inches, or None. The estimate from the sizes tells which views are plainly short
+    enough; the others are measured (when `measure` can) before they are cut."""
+    along_axis = 0 if rankdir == "LR" else 1  # the axis the ranks follow each other on
+    n_ranks = max(rank.values(), default=-1) + 1
+    lengths = [0.0] * n_ranks  # each rank's extent along the ranks
+    across = [0.0] * n_ranks  # and across them
+    for n, r in rank.items():
+        size = sizes[n]
+        lengths[r] = max(lengths[r], size[along_axis])
+        across[r] += size[1 - along_axis] + NODESEP
+    along = sum(lengths) + RANKSEP * max(0, n_ranks - 1)
+    wide = max(across, default=0.0)
+    if n_ranks < 4 or along <= MAYBE_ABOVE * wide:
+        return {}
+    extent = measure() if measure else None
+    if extent is not None:
+        real_along, wide = extent if rankdir == "LR" else extent[::-1]
+        if real_along <= FOLD_ABOVE * wide:
+            return {}
+        along, lengths = real_along, [x * real_along / along for x in lengths]
+    # k bands: about along / k long and k * wide across, so the aspect is along / (k * k * wide)
+    k = min(n_ranks // 2, max(2, round(math.sqrt(along / (PAGE_ASPECT * wide)))))
+    band_of_rank, done = [], 0.0
+    for r in range(n_ranks):
+        band_of_rank.append(min(k - 1, int(done / along * k)))
+        done += lengths[r] + RANKSEP
+    return {n: band_of_rank[r] for n, r in rank.items()}
