@@ -97,6 +97,13 @@ def write_atomic(path, data):
     _fsync_dir(path.parent)
 
 
+def write_atomic_chunks(path, chunks):
+    """`write_atomic` for data made piece by piece (an iterable of str, written as UTF-8), never all in
+    memory at once: into a temporary file, then put at `path` (`atomic_temp`)."""
+    with atomic_temp(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.writelines(chunks)
+
+
 @contextmanager
 def atomic_temp(path):
     """For a writer that streams into a file of its own (a Parquet file): yields a temporary path beside

@@ -5,13 +5,15 @@ import json
 import math
 import xml.etree.ElementTree as ET
 
+import networkx as nx
 import pytest
 from click.testing import CliRunner
 
 from conftest import MINI
 from microtrace.engine.data import visible
 from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import export, load_trace, save_trace, trace_step
+from microtrace.tracer import export, io, jsonout, load_trace, save_trace, store, store_stream, trace_step
+from microtrace.tracer.io import export_bytes, save_store
 from microtrace.viz.cli import cli
 
 GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
@@ -233,3 +235,54 @@ def test_model_explorer_without_the_package_is_one_line(nan_trace, tmp_path, mon
     )
     assert result.exit_code == 2 and "pip install 'microtrace[explorer]'" in result.stderr
     assert not (tmp_path / "m.json").exists()
+
+
+# --- GraphML and GEXF streamed from a store -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "gexf"])
+def test_graphml_and_gexf_stream_from_a_store_byte_for_byte(nan_trace, tmp_path, monkeypatch, fmt):
+    """A store's view is written a node and an edge at a time, the edges sorted by source a range at a
+    time (tiny ranges here: many passes), into the very bytes the writer of the whole graph makes."""
+    monkeypatch.setattr(store_stream, "EDGE_BUDGET", 40)
+    monkeypatch.setattr(store, "ROW_GROUP", 1000)  # several row groups a view
+    path = tmp_path / "step.parquet"
+    save_store(nan_trace, path)
+    for view in ("elementary", "fused"):
+        out = tmp_path / f"{view}.{fmt}"
+        result = CliRunner().invoke(cli, ["export", "--trace", str(path), "--view", view, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        G = load_trace(path).graph(view)
+        assert out.read_bytes() == export_bytes(G, fmt)  # what the whole graph's writer makes of it
+        root = ET.parse(out).getroot()  # and well-formed XML, the document's \x01 and <&"> included
+        ns = GRAPHML if fmt == "graphml" else GEXF
+        assert len(root.findall(f".//{ns}node")) == G.number_of_nodes() > 2000
+        assert len(root.findall(f".//{ns}edge")) == G.number_of_edges()
+        assert "Infinity" in out.read_text() and ">inf<" not in out.read_text()
+    live = tmp_path / f"live.{fmt}"
+    export(nan_trace, live, fmt)  # a live trace streams from its columns
+    assert live.read_bytes() == export_bytes(nan_trace.graph(), fmt)
+
+
+def test_json_above_the_limit_is_refused_naming_focus_and_a_focused_export_is_the_scope(
+    nan_trace, tmp_path, monkeypatch
+):
+    io.check_export_size(10**9, "graphml")  # streamed: any size
+    path = tmp_path / "step.parquet"
+    save_store(nan_trace, path)
+    monkeypatch.setattr(io, "EXPORT_MAX_NODES", 100)
+    result = CliRunner().invoke(cli, ["export", "--trace", str(path), "-o", str(tmp_path / "all.json")])
+    assert result.exit_code == 2 and not (tmp_path / "all.json").exists()
+    assert result.output.count("\n") == 1 and "too many to export as json" in result.output
+    assert "--focus SCOPE" in result.output and "--level" in result.output
+    monkeypatch.undo()
+    out = tmp_path / "head.json"
+    scope = "pos1/layer0/attn/head0"
+    result = CliRunner().invoke(cli, ["export", "--trace", str(path), "--focus", scope, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    data = strict_loads(out.read_text())
+    jsonout.decode_nonfinite(data)  # "NaN", "Infinity" back to numbers
+    G = nx.node_link_graph(data, edges="edges")  # (a part of a step: not a trace file, its loss is outside)
+    inside = set(nan_trace.scope_nodes(scope))
+    assert inside < set(G) and all(n in inside or set(G.pred[n]) | set(G.succ[n]) for n in G)
+    _assert_same_graph(G, load_trace(path).subgraph(inside))  # the scope, its neighbours, their edges

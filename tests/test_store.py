@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from conftest import MINI, NAMES, ROOT, SMALL
 from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import load_trace, save_trace, store_collapse, trace_step, trace_text
+from microtrace.tracer import load_trace, save_trace, store, store_collapse, trace_step, trace_text
 from microtrace.tracer.collapse import LEVELS
 from microtrace.tracer.expand import GraphData
 from microtrace.tracer.io import save_store
@@ -336,3 +336,29 @@ def test_a_damaged_store_is_refused_in_one_line(big_store, tmp_path, how, messag
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0], (args, result.output)
         assert "Traceback" not in result.output
+
+
+def test_damage_met_while_streaming_an_export_leaves_nothing_written(tmp_path, monkeypatch):
+    """A GraphML export has written its nodes when it meets a damaged page among the edges: one line,
+    exit 2, and the file that was there is as it was."""
+    monkeypatch.setattr(store, "ROW_GROUP", 1000)
+    trace = trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=1), **{**SMALL, "n_layer": 2}), 0)
+    path = tmp_path / "s.parquet"
+    save_store(trace, path)
+    md = pq.ParquetFile(path).metadata
+    column = md.schema.to_arrow_schema().get_field_index("grad_flows")
+    data = bytearray(path.read_bytes())
+    start = md.row_group(md.num_row_groups // 3).column(column).data_page_offset + 40  # an elementary group
+    for i in range(start, start + 32):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    out = tmp_path / "g.graphml"
+    out.write_text("the user's file")
+    result = CliRunner().invoke(cli, ["export", "--trace", str(path), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:") and "corrupt trace store" in lines[0], result.output
+    assert out.read_text() == "the user's file" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "g.graphml",
+        "s.parquet",
+    ]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from microtrace.engine.atomic import write_atomic
+from microtrace.engine.atomic import write_atomic, write_atomic_chunks
 from microtrace.engine.limits import LimitError, parse_json, read_input
 from microtrace.tracer import jsonout, xmlout
 from microtrace.tracer.expand import from_graph
@@ -22,9 +22,10 @@ from microtrace.tracer.validate import validate_trace
 
 EXPORT_FORMATS = ("json", "graphml", "gexf", "model-explorer")
 EDGES_KEYS = ("edges", "links")  # networkx's node-link default, and d3-force's name for the same list
-# Exports build the whole networkx graph (~2.5 KB a node): above this they refuse and point at the
-# store, which holds any size, and at collapsed levels.
+# JSON and model-explorer exports build the whole networkx graph (~2.5 KB a node): above this they
+# refuse and point at the store, which holds any size, GraphML and GEXF, which stream, and the parts.
 EXPORT_MAX_NODES = 400_000
+STREAMED = ("graphml", "gexf")  # written a node and an edge at a time: any size
 
 
 def to_json(G: nx.DiGraph, nan_as: str = "string", edges_key: str = "edges") -> str:
@@ -101,12 +102,37 @@ def load_trace(path: str | os.PathLike) -> Trace:
 
 
 def check_export_size(nodes, fmt):
-    """TraceError when a graph of `nodes` nodes is too big to export as `fmt` (checked before building it)."""
-    if nodes > EXPORT_MAX_NODES:
+    """TraceError when a graph of `nodes` nodes is too big to export as `fmt` (checked before building
+    it). GraphML and GEXF stream (`export_chunks`): any size."""
+    if nodes > EXPORT_MAX_NODES and fmt not in STREAMED:
         raise TraceError(
-            f"{nodes:,} nodes are too many to export as {fmt} (at most {EXPORT_MAX_NODES:,}): export a "
-            "collapsed level, or keep the step as a store (a .parquet trace) and query it"
+            f"{nodes:,} nodes are too many to export as {fmt} (at most {EXPORT_MAX_NODES:,}): export a part "
+            "(a scope, a collapsed level), GraphML or GEXF (any size), or query the store (a .parquet trace)"
         )
+
+
+def export_chunks(trace: Trace, fmt: str, view: str = "elementary"):
+    """A whole view of `trace` as GraphML or GEXF text, piece by piece, streamed in bounded memory
+    from a store (`StoreData.stream`) or from the columns of a live trace: the same text `export_bytes`
+    makes of `trace.graph(view)`, without building it."""
+    if fmt not in STREAMED:
+        raise TraceError(f"only {' and '.join(STREAMED)} stream, not {fmt!r}")
+    write = xmlout.graphml_chunks if fmt == "graphml" else xmlout.gexf_chunks
+    if trace.has_graph(view):  # (a JSON trace file: its graph, as it was read)
+        G = trace.graph(view)
+        return write(G.graph, *xmlout.types_of(G), G.nodes(data=True), G.edges(data=True))
+    gd = trace.data(view)
+    stream = getattr(gd, "stream", None)
+    if stream:
+        return write(trace.graph_attrs(view), *stream())
+    by_source = sorted(range(gd.n_edges()), key=gd.src.__getitem__)  # networkx's order: source, then result
+
+    def edges():
+        return ((gd.src[e], gd.dst[e], gd.edge_attrs(e)) for e in by_source)
+
+    node_types = xmlout.attr_types(xmlout.flat_attrs(d) for _, d in gd.nodes())
+    edge_types = xmlout.attr_types(xmlout.flat_attrs(d) for *_, d in edges())
+    return write(trace.graph_attrs(view), node_types, edge_types, gd.nodes(), edges())
 
 
 def export_bytes(G: Trace | nx.DiGraph, fmt: str, nan_as: str = "string", edges_key: str = "edges") -> bytes:
@@ -128,5 +154,9 @@ def export_bytes(G: Trace | nx.DiGraph, fmt: str, nan_as: str = "string", edges_
 def export(
     G: Trace | nx.DiGraph, path: str | os.PathLike, fmt: str, nan_as: str = "string", edges_key: str = "edges"
 ) -> None:
-    """Write G as `export_bytes` makes it, atomically."""
-    write_atomic(path, export_bytes(G, fmt, nan_as, edges_key))
+    """Write G as `export_bytes` makes it, atomically; GraphML and GEXF of a `Trace` stream
+    (`export_chunks`: any size, in bounded memory)."""
+    if isinstance(G, Trace) and fmt in STREAMED:
+        write_atomic_chunks(path, export_chunks(G, fmt, G.default_view()))
+    else:
+        write_atomic(path, export_bytes(G, fmt, nan_as, edges_key))

@@ -20,6 +20,7 @@ import json
 import os
 from array import array
 from bisect import bisect_left, bisect_right
+from contextlib import contextmanager
 from pathlib import Path
 
 from microtrace.engine.atomic import atomic_temp
@@ -43,6 +44,7 @@ _FLOATS = ("exponent", "new_data", "adam_m", "adam_v", "update_ratio")
 _SCOPE_INTS = ("pos", "layer", "head")
 _SCOPE_TEXT = ("block", "stage")
 _EXTRAS = ("param", *_INTS, *_FLOATS, "extra")  # the sparse columns
+NODE_COLUMNS = ["op", "data", "grad", "scope", *_EXTRAS]  # what a node's attributes are made of
 
 
 def _require():
@@ -337,8 +339,14 @@ class StoreData(GraphData):
         return self.__dict__[name]
 
     def _load(self, group, *args):
-        try:
+        with self._corrupt():
             return getattr(self, "_read_" + group)(*args)
+
+    @contextmanager
+    def _corrupt(self):
+        """What a damaged store raises while it is read, as one line: TraceError."""
+        try:
+            yield
         except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as e:
             raise TraceError(f"{self._store.path}: corrupt trace store ({_one_line(e)})") from None
 
@@ -415,14 +423,7 @@ class StoreData(GraphData):
         attrs = {}
         for g, members in by_group.items():
             rows = pa.array([i - first[g] for i in members], pa.uint32())
-            t = file.read_row_group(groups[g], columns=["op", "data", "grad", "scope", *_EXTRAS]).take(rows)
-            if sum(t[c].null_count for c in ("op", "data", "grad", "scope")):
-                raise ValueError("a node has no op, scope, value or gradient")
-            found = GraphData()  # its `extra`, keyed by position in `members`
-            _read_extras(found, t)
-            columns = zip(*(t[c].to_pylist() for c in ("op", "data", "grad", "scope")))
-            for k, (i, (op, data, grad, scope)) in enumerate(zip(members, columns)):
-                attrs[i] = node_attrs(op, data, grad, scope, found.extra.get(k))
+            attrs.update(node_rows(file.read_row_group(groups[g], columns=NODE_COLUMNS).take(rows), members))
         return [(i, attrs[i]) for i in ids]
 
     def edges(self, ids=None):
@@ -479,6 +480,24 @@ class StoreData(GraphData):
 
         return store_collapse.collapse_stats(batches, self._n_edges, key_of)
 
+    def stream(self):
+        """(node types, edge types, nodes, edges) of the whole view for a writer that streams (GraphML,
+        GEXF: `xmlout.graphml_chunks`), in bounded memory (tracer/store_stream.py): the nodes in id
+        order, the edges by source then result, as networkx lists a whole graph's."""
+        from microtrace.tracer import store_stream  # pyarrow, which this module imports only if it can
+
+        file, groups = self._store.file, self._store.groups[self._view]
+        with self._corrupt():
+            node_types = store_stream.node_types(file, groups)
+            edge_types = store_stream.edge_types(file, groups, self._n_edges)
+        nodes = self._guard(store_stream.nodes(file, groups))
+        return node_types, edge_types, nodes, self._guard(store_stream.edges(file, groups, self._n_edges))
+
+    def _guard(self, items):
+        """`items` (a generator reading the store), damage found on the way a one-line TraceError."""
+        with self._corrupt():
+            yield from items
+
     def nonfinite(self):
         return self._load("nonfinite")
 
@@ -533,6 +552,19 @@ def _floats(column):
     if len(arr):
         out.frombytes(arr.buffers()[1][arr.offset * 8 : (arr.offset + len(arr)) * 8])
     return out
+
+
+def node_rows(t, ids):
+    """[(id, attrs)] of the rows of `t` (a table of NODE_COLUMNS), whose node ids are `ids`."""
+    if sum(t[c].null_count for c in ("op", "data", "grad", "scope")):
+        raise ValueError("a node has no op, scope, value or gradient")
+    found = GraphData()  # its `extra`, keyed by row
+    _read_extras(found, t)
+    columns = zip(*(t[c].to_pylist() for c in ("op", "data", "grad", "scope")))
+    return [
+        (i, node_attrs(op, data, grad, s, found.extra.get(k)))
+        for k, (i, (op, data, grad, s)) in enumerate(zip(ids, columns))
+    ]
 
 
 def _read_extras(gd, t):

@@ -209,9 +209,17 @@ class Trace:
         src = self.data(view)
         return len(src), src.n_edges()
 
+    def graph_attrs(self, view: str = "elementary") -> dict:
+        """The attributes `graph(view)` carries: the step's, its view and its loss node."""
+        return {**self.meta, "view": view, "loss_node": self.data(view).loss}
+
+    def has_graph(self, view: str = "elementary") -> bool:
+        """Whether `graph(view)` is built already (a JSON trace file's is)."""
+        return view in self._graphs
+
     def _new_graph(self, view):
         g = nx.DiGraph()
-        g.graph.update(self.meta, view=view, loss_node=self.data(view).loss)
+        g.graph.update(self.graph_attrs(view))
         return g
 
     def graph(self, view: str = "elementary") -> nx.DiGraph:

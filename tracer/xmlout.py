@@ -55,7 +55,7 @@ def _kind(v):
     return "string"
 
 
-def _types(dicts):
+def attr_types(dicts):
     """attribute name -> type, in order of first appearance; ints and floats under one name: double."""
     types = {}
     for d in dicts:
@@ -81,10 +81,11 @@ def _value(v, kind):
     return str(v)
 
 
-def _flat(G):
-    nodes = [(n, flat_attrs(d)) for n, d in G.nodes(data=True)]
-    edges = [(u, v, flat_attrs(d)) for u, v, d in G.edges(data=True)]
-    return flat_attrs(G.graph), nodes, edges
+def types_of(G):
+    """(node types, edge types) of a networkx graph's attributes, as the writers declare them."""
+    return attr_types(flat_attrs(d) for _, d in G.nodes(data=True)), attr_types(
+        flat_attrs(d) for *_, d in G.edges(data=True)
+    )
 
 
 GRAPHML_HEAD = (
@@ -97,31 +98,41 @@ GRAPHML_HEAD = (
 
 def graphml(G):
     """G as GraphML text (directed; graph, node and edge attributes typed as the values are)."""
-    graph, nodes, edges = _flat(G)
-    domains = {"graph": _types([graph]), "node": _types(d for _, d in nodes), "edge": _types(d for _, _, d in edges)}
+    return "".join(graphml_chunks(G.graph, *types_of(G), G.nodes(data=True), G.edges(data=True)))
+
+
+def graphml_chunks(graph, node_types, edge_types, nodes, edges):
+    """GraphML text piece by piece, a node or an edge at a time, for a writer that streams: `graph` the
+    graph's attributes, `nodes` (id, attrs) and `edges` (u, v, attrs) iterables whose flattened
+    attributes (`flat_attrs`) have the types `node_types` and `edge_types` (`types_of`)."""
+    graph = flat_attrs(graph)
+    domains = {"graph": attr_types([graph]), "node": node_types, "edge": edge_types}
     ids = {}
-    out = ['<?xml version="1.0" encoding="UTF-8"?>', GRAPHML_HEAD]
+    head = ['<?xml version="1.0" encoding="UTF-8"?>', GRAPHML_HEAD]
     for domain, types in domains.items():
         for name, kind in types.items():
             ids[domain, name] = key = f"d{len(ids)}"
-            out.append(f'  <key id="{key}" for="{domain}" attr.name={_attr(name)} attr.type="{kind}"/>')
+            head.append(f'  <key id="{key}" for="{domain}" attr.name={_attr(name)} attr.type="{kind}"/>')
 
     def data(domain, d, indent):
         types = domains[domain]
         return [f'{indent}<data key="{ids[domain, k]}">{_text(_value(v, types[k]))}</data>' for k, v in d.items()]
 
-    out.append('  <graph id="G" edgedefault="directed">')
-    out += data("graph", graph, "    ")
+    head.append('  <graph id="G" edgedefault="directed">')
+    head += data("graph", graph, "    ")
+    yield _lines(head)
     for n, d in nodes:
-        out.append(f"    <node id={_attr(str(n))}>")
-        out += data("node", d, "      ")
-        out.append("    </node>")
+        yield _lines([f"    <node id={_attr(str(n))}>", *data("node", flat_attrs(d), "      "), "    </node>"])
     for u, v, d in edges:
-        out.append(f"    <edge source={_attr(str(u))} target={_attr(str(v))}>")
-        out += data("edge", d, "      ")
-        out.append("    </edge>")
-    out += ["  </graph>", "</graphml>", ""]
-    return "\n".join(out)
+        yield _lines(
+            [f"    <edge source={_attr(str(u))} target={_attr(str(v))}>", *data("edge", flat_attrs(d), "      "),
+             "    </edge>"]
+        )  # fmt: skip
+    yield _lines(["  </graph>", "</graphml>"])
+
+
+def _lines(lines):
+    return "\n".join(lines) + "\n"
 
 
 GEXF_HEAD = (
@@ -155,27 +166,29 @@ def _keywords(g):
 
 def gexf(G):
     """G as GEXF 1.2 text: labelled nodes, typed attributes, the graph's attributes in <meta>."""
-    graph, nodes, edges = _flat(G)
-    node_types = _types(d for _, d in nodes)
-    edge_types = _types(d for _, _, d in edges)
-    version = G.graph.get("version", "")
-    out = [
+    return "".join(gexf_chunks(G.graph, *types_of(G), G.nodes(data=True), G.edges(data=True)))
+
+
+def gexf_chunks(graph, node_types, edge_types, nodes, edges):
+    """GEXF text piece by piece, as `graphml_chunks` (the same arguments)."""
+    version = graph.get("version", "")
+    head = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         GEXF_HEAD,
         "  <meta>",
         f"    <creator>{_text(f'microtrace {version}'.strip())}</creator>",
-        f"    <keywords>{_text(_keywords(G.graph))}</keywords>",
-        f"    <description>{_text(jsonout.dumps(dict(G.graph), separators=(',', ':')))}</description>",
+        f"    <keywords>{_text(_keywords(graph))}</keywords>",
+        f"    <description>{_text(jsonout.dumps(dict(graph), separators=(',', ':')))}</description>",
         "  </meta>",
         '  <graph defaultedgetype="directed" mode="static">',
     ]
     for cls, types in (("node", node_types), ("edge", edge_types)):
         if types:
-            out.append(f'    <attributes class="{cls}" mode="static">')
-            out += [
+            head.append(f'    <attributes class="{cls}" mode="static">')
+            head += [
                 f'      <attribute id="{i}" title={_attr(k)} type="{t}"/>' for i, (k, t) in enumerate(types.items())
             ]
-            out.append("    </attributes>")
+            head.append("    </attributes>")
     index = {cls: {k: i for i, k in enumerate(types)} for cls, types in (("node", node_types), ("edge", edge_types))}
 
     def attvalues(cls, types, d, indent):
@@ -184,15 +197,17 @@ def gexf(G):
         rows = [f'{indent}  <attvalue for="{index[cls][k]}" value={_attr(_value(v, types[k]))}/>' for k, v in d.items()]
         return [f"{indent}<attvalues>", *rows, f"{indent}</attvalues>"]
 
-    out.append("    <nodes>")
-    for (n, d), (_, raw) in zip(nodes, G.nodes(data=True)):
-        out.append(f"      <node id={_attr(str(n))} label={_attr(node_label(n, raw))}>")
-        out += attvalues("node", node_types, d, "        ")
-        out.append("      </node>")
-    out += ["    </nodes>", "    <edges>"]
+    head.append("    <nodes>")
+    yield _lines(head)
+    for n, raw in nodes:
+        yield _lines(
+            [f"      <node id={_attr(str(n))} label={_attr(node_label(n, raw))}>",
+             *attvalues("node", node_types, flat_attrs(raw), "        "), "      </node>"]
+        )  # fmt: skip
+    yield _lines(["    </nodes>", "    <edges>"])
     for i, (u, v, d) in enumerate(edges):
-        out.append(f'      <edge id="{i}" source={_attr(str(u))} target={_attr(str(v))}>')
-        out += attvalues("edge", edge_types, d, "        ")
-        out.append("      </edge>")
-    out += ["    </edges>", "  </graph>", "</gexf>", ""]
-    return "\n".join(out)
+        yield _lines(
+            [f'      <edge id="{i}" source={_attr(str(u))} target={_attr(str(v))}>',
+             *attvalues("edge", edge_types, flat_attrs(d), "        "), "      </edge>"]
+        )  # fmt: skip
+    yield _lines(["    </edges>", "  </graph>", "</gexf>"])

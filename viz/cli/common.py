@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from microtrace.engine.atomic import UnsafePath, check_target, write_atomic
+from microtrace.engine.atomic import UnsafePath, check_target, write_atomic, write_atomic_chunks
 from microtrace.engine.run import run_owning
 from microtrace.tracer import ScriptError, TraceError, load_trace, trace_script, trace_step
 from microtrace.tracer.steps import StepRangeError, default_jobs, parse_steps
@@ -243,11 +243,12 @@ def output_file(path):
 
 
 def write_output(path, data):
-    """Write `data` (bytes or text) to the output file `path`, atomically, its folder made if needed;
-    a failure is one `Error:` line (exit 2), the old file intact. Returns the path written."""
+    """Write `data` (bytes, text, or an iterable of text pieces written as they come) to the output file
+    `path`, atomically, its folder made if needed; a failure is one `Error:` line (exit 2), the old file
+    intact. Returns the path written."""
     target = output_file(path)
     try:
-        write_atomic(target, data)
+        write_atomic(target, data) if isinstance(data, (bytes, str)) else write_atomic_chunks(target, data)
     except UnsafePath as e:
         raise UserError(str(e)) from None
     except OSError as e:

@@ -4,9 +4,18 @@ import click
 
 from microtrace.engine.atomic import UnsafePath
 from microtrace.tracer import TraceError, dead_relus, jsonout, stats, top_paths
-from microtrace.tracer.io import EXPORT_FORMATS, check_export_size, export_bytes, save_store
+from microtrace.tracer.io import (
+    EXPORT_FORMATS,
+    EXPORT_MAX_NODES,
+    STREAMED,
+    check_export_size,
+    export_bytes,
+    export_chunks,
+    save_store,
+)
 from microtrace.viz.cli.checks import command
 from microtrace.viz.cli.common import UserError, output_file, trace_source_options, write_output
+from microtrace.viz.graph.select import focus_collapsed
 
 VIEWS = click.Choice(["elementary", "fused"])
 
@@ -80,11 +89,17 @@ def trace(trace, output, view, nan_as):
 @click.option(
     "--level", type=click.Choice(["block", "stage", "layer"]), help="Export the graph collapsed to this level."
 )
+@click.option(
+    "--focus",
+    metavar="SCOPE",
+    help="Export only the nodes made in SCOPE (pos2/layer0/attn/head1), with their neighbours; with --level, "
+    "the groups inside SCOPE and the parameters they read.",
+)
 @NAN_AS
 @click.option(
     "--links", "links", is_flag=True, help='JSON: the edges under "links", the key d3-force reads, not "edges".'
 )
-def export_command(trace, fmt, output, view, level, nan_as, links):
+def export_command(trace, fmt, output, view, level, focus, nan_as, links):
     """Export a step's graph as node-link JSON, GraphML, GEXF or Google Model Explorer's graph JSON.
 
     JSON is strict (RFC 8259): nan and inf as --nan-as says. GraphML and GEXF (Gephi, yEd, Cytoscape) hold
@@ -94,6 +109,10 @@ def export_command(trace, fmt, output, view, level, nan_as, links):
     <meta>. model-explorer (pip install 'microtrace[explorer]') opens in Model Explorer with the scopes
     as collapsible layers and each node's value and gradient. See docs/trace-format.md.
 
+    GraphML and GEXF of a whole view are written a node and an edge at a time, in bounded memory, from a
+    store of any size. JSON and model-explorer build the whole graph: above 400,000 nodes export a
+    --focus scope or a collapsed --level instead.
+
     Example:
 
     \b
@@ -101,14 +120,25 @@ def export_command(trace, fmt, output, view, level, nan_as, links):
         microtrace export --trace step120.json --level block -f gexf -o blocks.gexf
         microtrace export --trace step120.json --links -o d3.json
         microtrace export --trace step120.json -f model-explorer -o step120-explorer.json
+        microtrace export --trace big.parquet --focus pos2/layer0/attn/head1 -o head.json
     """
     fmt = fmt or {"json": "json", "graphml": "graphml", "gexf": "gexf"}.get(output.rsplit(".", 1)[-1].lower())
     if fmt is None:
         raise click.UsageError(f"cannot tell the format from {output!r}: pass --format {'|'.join(EXPORT_FORMATS)}")
     if level:
         G = trace.collapse(level, view)
+        G = focus_collapsed(G, focus) if focus else G
+    elif focus:
+        nodes = trace.scope_nodes(focus, view)
+        _check_export_size(len(nodes), fmt)
+        G = trace.subgraph(nodes, view)
+    elif fmt in STREAMED:  # written a node and an edge at a time: any size, in bounded memory
+        write_output(output, export_chunks(trace, fmt, view))
+        n, e = trace.size(view)
+        click.echo(f"wrote {n} nodes, {e} edges -> {output}", err=True)
+        return
     else:
-        check_export_size(trace.size(view)[0], fmt)
+        _check_export_size(trace.size(view)[0], fmt)
         G = trace.graph(view)
     try:
         data = export_bytes(G, fmt, nan_as, "links" if links else "edges")
@@ -116,6 +146,17 @@ def export_command(trace, fmt, output, view, level, nan_as, links):
         raise UserError(str(e)) from None
     write_output(output, data)
     click.echo(f"wrote {G.number_of_nodes()} nodes, {G.number_of_edges()} edges -> {output}", err=True)
+
+
+def _check_export_size(nodes, fmt):
+    """`check_export_size`, worded with the options that export less."""
+    try:
+        check_export_size(nodes, fmt)
+    except TraceError:
+        raise UserError(
+            f"{nodes:,} nodes are too many to export as {fmt} (at most {EXPORT_MAX_NODES:,}): export a scope "
+            "(--focus SCOPE) or a collapsed --level, -f graphml or gexf (any size), or query the store"
+        ) from None
 
 
 @command()
