@@ -10,6 +10,7 @@ import io
 import json
 import time
 
+import graphviz
 import pytest
 from click.testing import CliRunner
 from explore_browser import NEEDS, Opened
@@ -20,8 +21,10 @@ from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import resolve_node, save_trace, top_paths, trace_step
 from microtrace.tracer.order import backward_order, forward_order
 from microtrace.viz.cli.explore import explore
-from microtrace.viz.explore.page import build_explorer, compact_svg, explorer_graph
+from microtrace.viz.explore.layout import compact_layout
+from microtrace.viz.explore.page import build_explorer, explorer_graph
 from microtrace.viz.explore.views import build_views
+from microtrace.viz.graph.render import layouts
 
 DOCS = ["olivia", "emma", "lola"]  # step 1 reads "lola": wte row 3 ("l") takes part
 LIMIT = 40
@@ -333,21 +336,52 @@ def test_compare_finds_the_first_difference(browser, files, G, other):
         o.close()
 
 
-def test_compact_svg_keeps_the_numbers_written_on_nodes():
-    svg = (
-        '<?xml?>\n<svg viewBox="0.00 0.00 10.123 5.5"><!-- x -->\n<g id="node3" class="node"><path d="M1.5,-2.6C3.49,4"/>'
-        '<text text-anchor="start" x="1.2345" y="-2.5456" font-family="A,B">data 0.12345</text></g></svg>'
+def test_the_page_draws_each_node_where_dot_put_it(opened, trace, G):
+    """The page draws from coordinates: a box and an ellipse in the browser sit where dot laid them out."""
+    views, index = build_views(trace, G, LIMIT)
+    key = "pos1/layer0/attn/head1"
+    doc = layouts([views[index[key]].digraph(G)])[0]
+    top = max(p[1] for op in doc["_draw_"] if op["op"] in "Pp" for p in op["points"])  # dot's y grows upwards
+    left = min(p[0] for op in doc["_draw_"] if op["op"] in "Pp" for p in op["points"])
+    placed = {o["name"]: o for o in doc["objects"] if "pos" in o}
+    opened.js(f"window.explorer.search({key!r})")
+    opened.until(f"document.body.dataset.ready === '{index[key]}'")
+    drawn = opened.js(
+        "[...document.querySelectorAll('#stage g.node')].map(g => [g.querySelector(':scope > title').textContent,"
+        " g.querySelector(':scope > rect, :scope > ellipse')?.getBBox()]).filter(([, b]) => b)"
+        ".map(([t, b]) => [t, b.x + b.width / 2, b.y + b.height / 2, b.width, b.height])"
     )
-    out = compact_svg(svg)
-    assert out.startswith("<svg") and "<!--" not in out and "font-family" not in out and " id=" not in out
-    assert 'x="1" y="-3"' in out and 'd="M2,-3C3,4"' in out and 'viewBox="0.0 0.0 10.1 5.5"' in out
-    assert ">data 0.12345<" in out and '<g class="node">' in out
-    # Graphviz's rounded box (8 curves) becomes a <rect> with the same corners
-    box = "M20,-10C20,-10 6,-10 6,-10 3,-10 0,-7 0,-4 0,-4 0,4 0,4 0,7 3,10 6,10 6,10 20,10 20,10 23,10 26,7 26,4 26,4 26,-4 26,-4 26,-7 23,-10 20,-10"
-    out = compact_svg(
-        f'<svg>\n<g class="node">\n<title>n1</title>\n<path fill="#fff" stroke="#000" d="{box}"/>\n</g>\n</svg>'
-    )
-    assert '<rect fill="#fff" stroke="#000" x="0" y="-10" width="26" height="20" rx="6"/>' in out
+    assert {t[0] for t in drawn if t[0][0] in "no"} == {n for n in placed if n[0] in "no" and n[1:].isdigit()}
+    for name, x, y, w, h in drawn:
+        if name not in placed:
+            continue
+        px, py = map(float, placed[name]["pos"].split(","))
+        assert abs(x - (px - left)) <= 1 and abs(y - (top - py)) <= 1, name
+        assert abs(w - float(placed[name]["width"]) * 72) <= 2 and abs(h - float(placed[name]["height"]) * 72) <= 2
+
+
+def test_compact_layout_keeps_dots_shapes_and_texts():
+    g = graphviz.Digraph()
+    g.attr("graph", pad="0.2")
+    with g.subgraph(name="cluster_a") as c:
+        c.attr(label="a <group>", style="rounded")
+        c.node("n1", label="<<B>#1</B><BR/>data 0.5>", shape="box", style="rounded,filled", fillcolor="#73d055")
+    g.node("o2", label="×", shape="ellipse", style="filled,dashed", fillcolor="#eeeeee")
+    g.edge("n1", "o2", penwidth="2.5", color="#4a4a4a")
+    L = compact_layout(layouts([g])[0])
+    kinds = {it[0]: it for it in L["items"]}
+    assert set(kinds) == {"cluster", "edge", "node"} and L["w"] > 0 and L["h"] > 0
+    box = next(it for it in L["items"] if it[1] == "n1")
+    assert box[2][0] == "r" and box[2][6] > 0  # a rounded box
+    assert L["paints"][box[2][1]][1] == "#73d055"
+    assert [t[5] for t in box[3:]] == ["#1", "data 0.5"] and L["fonts"][box[3][1]][1] == 1  # the title bold
+    op = next(it for it in L["items"] if it[1] == "o2")
+    assert op[2][0] == "e" and L["paints"][op[2][1]][3] == "5,2"
+    edge = next(it for it in L["items"] if it[0] == "edge")
+    assert edge[1] == "n1->o2" and [s[0] for s in edge[2:]] == ["b", "p"]
+    assert L["paints"][edge[2][1]][2] == 2.5
+    cluster = next(it for it in L["items"] if it[0] == "cluster")
+    assert cluster[1] == "cluster_a" and any(s[0] == "t" and s[5] == "a <group>" for s in cluster[2:])
 
 
 # --- the command ------------------------------------------------------------------------------------

@@ -12,17 +12,19 @@
   const show = (v) => String(num(v)); // full precision: the shortest text that reads back as the same double
   const viewOf = new Map(INDEX.views.map((v, i) => [v.key, i]));
 
-  // --- unpacking: each view waits gzipped in <script id="p<i>"> until it is opened ---------------------
+  // --- unpacking: the views wait gzipped until one is opened ---------------------
   async function unpack(b64) {
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
     return new Response(stream).arrayBuffer();
   }
-  const cache = new Map();
+  // views are packed CHUNK to a script element (<script id="c<k>">), one JSON line each (page.py)
+  const chunks = new Map(), cache = new Map();
   async function payload(i) {
     if (!cache.has(i)) {
-      const text = new TextDecoder().decode(await unpack(document.getElementById("p" + i).textContent));
-      cache.set(i, JSON.parse(text));
+      const k = Math.floor(i / META.chunk);
+      if (!chunks.has(k)) chunks.set(k, unpack(document.getElementById("c" + k).textContent).then((b) => new TextDecoder().decode(b).split("\n")));
+      cache.set(i, JSON.parse((await chunks.get(k))[i % META.chunk]));
     }
     return cache.get(i);
   }
@@ -76,8 +78,8 @@
     stage.className = kind;
     list.hidden = kind !== "list";
     stage.hidden = kind === "list";
-    if (data.svg) {
-      stage.innerHTML = data.svg;
+    if (data.layout) {
+      stage.innerHTML = draw(data.layout);
       for (const g of stage.querySelectorAll("g.node, g.cluster, g.edge")) {
         const title = g.querySelector("title");
         // edge titles may carry ports (a:e->b:e); items are named without them
@@ -99,6 +101,33 @@
     document.body.dataset.opens = String(+(document.body.dataset.opens || 0) + 1);
     document.body.dataset.openMs = (performance.now() - t0).toFixed(1);
     saveHash();
+  }
+
+  // --- drawing: a view's shapes as SVG (viz/explore/layout.py says what each array holds) -------------
+  const ANCHOR = { "-1": "start", 0: "middle", 1: "end" };
+  function draw(L) {
+    const paint = L.paints.map(([stroke, fill, width, dash]) =>
+      ` fill="${fill}" stroke="${stroke}"` + (width !== 1 ? ` stroke-width="${width}"` : "") + (dash ? ` stroke-dasharray="${dash}"` : ""));
+    const font = L.fonts.map(([size, bold, ink]) => ` font-size="${size}" fill="${ink}"` + (bold ? ' font-weight="bold"' : ""));
+    let cx, cy; // each point is given from the one before it within an item (layout.py)
+    const pt = (dx, dy) => ((cx += dx), (cy += dy), `${cx} ${cy}`);
+    const pts = (s) => { const out = []; for (let i = 2; i < s.length; i += 2) out.push(pt(s[i], s[i + 1])); return out; };
+    const shape = (s) => {
+      const p = paint[s[1]];
+      if (s[0] === "r") { pt(s[2], s[3]); return `<rect${p} x="${cx}" y="${cy}" width="${s[4]}" height="${s[5]}"${s[6] ? ` rx="${s[6]}"` : ""}/>`; }
+      if (s[0] === "e") { pt(s[2], s[3]); return `<ellipse${p} cx="${cx}" cy="${cy}" rx="${s[4]}" ry="${s[5]}"/>`; }
+      if (s[0] === "t") { pt(s[2], s[3]); return `<text${font[s[1]]} x="${cx}" y="${cy}"${s[4] !== -1 ? ` text-anchor="${ANCHOR[s[4]]}"` : ""}>${esc(s[5])}</text>`; }
+      const [first, ...rest] = pts(s);
+      if (s[0] === "b") return `<path${p} d="M${first}C${rest.join(" ")}${L.paints[s[1]][1] !== "none" ? "Z" : ""}"/>`;
+      return `<${s[0] === "p" ? "polygon" : "polyline"}${p} points="${[first, ...rest].join(" ")}"/>`;
+    };
+    const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${(L.w * 4) / 3}" height="${(L.h * 4) / 3}" viewBox="0 0 ${L.w} ${L.h}">`, `<rect width="${L.w}" height="${L.h}" fill="${L.bg}"/>`];
+    for (const [kind, title, ...shapes] of L.items) {
+      cx = cy = 0;
+      out.push(`<g class="${kind}">`, title === null ? "" : `<title>${esc(title)}</title>`, ...shapes.map(shape), "</g>");
+    }
+    out.push("</svg>");
+    return out.join("");
   }
 
   function zoomInto(el) {
@@ -376,7 +405,7 @@
   }
   function applyPaths() {
     for (const g of stage.querySelectorAll(".hl")) g.classList.remove("hl");
-    if (!S.data || !S.data.svg) return;
+    if (!S.data || !S.data.layout) return;
     for (const path of S.hl) {
       let prev = null;
       for (const n of path) {
@@ -477,7 +506,7 @@
     });
   }
   function applyColour() {
-    if (!S.data || !S.data.svg) return;
+    if (!S.data || !S.data.layout) return;
     const cmp = S.data.cmp || {};
     for (const [name, g] of S.items) {
       const shape = g.classList.contains("node") && g.querySelector("polygon, path, rect, ellipse");

@@ -34,8 +34,9 @@ from microtrace.viz.explore.data import (
     tables,
     view_stats,
 )
+from microtrace.viz.explore.layout import compact_layout
 from microtrace.viz.explore.views import LIMIT, build_views, label
-from microtrace.viz.graph.render import DotNotFound, dot_program, render_bytes
+from microtrace.viz.graph.render import DotNotFound, dot_program, layouts
 
 
 def explorer_graph(trace):
@@ -70,33 +71,50 @@ def build_explorer(trace, other=None, limit=LIMIT, jobs=2):
 
 
 _WORK = {}  # what the worker processes read: set before they are forked, so they share it, never pickled
+_TOOLTIP = re.compile(r' tooltip="(?:[^"\\]|\\.)*"')
+CHUNK = 32  # views laid out by one `dot` process: starting dot costs more than laying out a small view
 
 
 def _view_payloads(work, jobs):
-    """Every view's packed payload, in order. Each view is one piece of work (its DOT built, laid out by
-    its own `dot` process, compacted, packed), so `jobs` forked workers share the Python side as well as
-    the layouts; one `dot` per view also keeps the bytes the same from run to run (dot fed several
-    graphs in one file lays later ones out differently)."""
+    """The views' data and pictures in fixed chunks of CHUNK views (whatever `jobs`), one packed blob
+    per chunk. A chunk is one piece of work: its DOT built, laid out by one `dot` (see
+    `_chunk_payloads`), compacted and packed; `jobs` forked workers share the Python side as well as
+    the layouts. Packed together, neighbouring views (the units of one layer look alike) compress to
+    two thirds of what they would alone. Fixed chunks keep the bytes the same from run to run (a graph's
+    layout may depend on the graphs laid out before it in the same process)."""
     _WORK.update(work)
     try:
-        n = len(work["views"])
-        if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        chunks = [range(i, min(i + CHUNK, len(work["views"]))) for i in range(0, len(work["views"]), CHUNK)]
+        if jobs > 1 and len(chunks) > 1 and "fork" in multiprocessing.get_all_start_methods():
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                return pool.map(_view_payload, range(n), chunksize=4)
-        return [_view_payload(i) for i in range(n)]
+                done = pool.map(_chunk_payloads, chunks, chunksize=1)
+        else:
+            done = [_chunk_payloads(c) for c in chunks]
+        return done
     finally:
         _WORK.clear()
 
 
-def _view_payload(i):
-    """View i's data and diagram, packed for the page (module-level: the workers call it by name)."""
+def _chunk_payloads(ids):
+    """Views `ids` (a range), laid out by one dot, packed as one blob of JSON lines, a view a line
+    (module-level: the workers call it by name)."""
     w = _WORK
-    G, v = w["G"], w["views"][i]
-    g = v.digraph(G)
-    extra = {"svg": compact_svg(render_bytes(g, "svg").decode("utf-8"))} if g is not None else {}
-    if i in w["ratios"]:
-        extra["cmp"] = w["ratios"][i]
-    return _pack(compact(payload(G, v, w["views"], w["index"], w["ranges"], w["links"], w["stages"], extra)))
+    G, views = w["G"], w["views"]
+    # the page's inspector shows every number: tooltips would be laid out by dot only to be dropped
+    drawn = {i: _TOOLTIP.sub("", g.source) for i in ids if (g := views[i].digraph(G)) is not None}
+    # dot orders a graph's clusters by where their names sit in memory: after another graph in the same
+    # process that order (so the layout) changes from run to run. A view with clusters gets its own dot.
+    alone = [i for i, src in drawn.items() if "subgraph" in src]
+    batch = [i for i in drawn if i not in alone]
+    laid = dict(zip(batch, layouts([drawn[i] for i in batch]))) if batch else {}
+    laid.update((i, layouts([drawn[i]])[0]) for i in alone)
+    out = []
+    for i in ids:
+        extra = {"layout": compact_layout(laid[i])} if i in laid else {}
+        if i in w["ratios"]:
+            extra["cmp"] = w["ratios"][i]
+        out.append(compact(payload(G, views[i], views, w["index"], w["ranges"], w["links"], w["stages"], extra)))
+    return _pack("\n".join(out))  # compact JSON has no newline of its own
 
 
 def _title(G):
@@ -132,7 +150,7 @@ def _index(G, views, ranges, packed, G2, limit, order):
         "meta": {
             "heading": f"{_title(G).split(' — ')[0]} · {N:,} nodes ({m['view']} view)",
             "step": m["step"], "doc": m["doc"], "loss": num(m["loss"]), "chars": m["chars"], "nodes": N,
-            "edges": G.number_of_edges(), "loss_node": m["loss_node"], "view": m["view"], "paths": PATHS, "limit": limit,
+            "edges": G.number_of_edges(), "loss_node": m["loss_node"], "view": m["view"], "paths": PATHS, "limit": limit, "chunk": CHUNK,
         },
         "views": [
             {"key": v.key, "label": label(v.key), "kind": v.kind, "parent": v.parent, "stats": view_stats(G, v, ranges)}
@@ -213,61 +231,13 @@ def _pack(data):
     return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
 
 
-_A_OPEN = re.compile(r'<g id="a_[^"]*"><a [^>]*>\n?')
-_A_CLOSE = re.compile(r"</a>\n</g>\n")
-_DECIMALS = re.compile(r"(\d\.\d)\d+")
-_COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
-_FONT = re.compile(r' font-family="[^"]*"')
-_ID = re.compile(r' id="(?:graph|node|edge|clust)\d+"')
-_GEOMETRY = re.compile(r'( (?:d|points|x|y)=")([^"]*)"')
-_FRAME = re.compile(r'( (?:transform|viewBox)=")([^"]*)"')
-_DECIMAL = re.compile(r"-?\d+\.\d+")
-
-
-def compact_svg(svg):
-    """Graphviz's SVG without what the page replaces: the XML prologue, comments, the ids and tooltip
-    links (the page names items by their titles; the inspector shows every number), the font names;
-    node, cluster and edge titles stay, they name the items."""
-    svg = svg[svg.index("<svg") :]
-    svg = _COMMENT.sub("", svg)
-    svg = _ID.sub("", _A_CLOSE.sub("", _A_OPEN.sub("", svg)))
-    svg = _FONT.sub("", svg).replace(
-        ' text-anchor="start"', ""
-    )  # the page's CSS names the fonts once; start is the default
-    # shapes, edges and text placed to the point (a third of a pixel at 100 %): a fifth of the file;
-    # the frame keeps a tenth; text (the numbers written on the nodes) is left alone
-    svg = _GEOMETRY.sub(lambda m: m.group(1) + _DECIMAL.sub(_whole, m.group(2)) + '"', svg)
-    svg = _ROUNDED.sub(_rounded_rect, svg)
-    return _FRAME.sub(lambda m: m.group(1) + _DECIMALS.sub(r"\1", m.group(2)) + '"', svg)
-
-
-def _whole(m):
-    return str(round(float(m.group(0))))
-
-
-# a rounded box (style=rounded) is a path of 8 corner and side curves: as <rect rx> it is a third of the page
-_ROUNDED = re.compile(
-    r'(<g class="(?:node|cluster)">\n<title>[^<]*</title>\n)<path ([^>]*?)d="M([-\d,]+)C((?:[-\d,]+ ){23}[-\d,]+)"/>'
-)
-
-
-def _rounded_rect(m):
-    p = [tuple(map(int, xy.split(","))) for xy in [m.group(3), *m.group(4).split(" ")]]
-    xs, ys = [x for x, _ in p], [y for _, y in p]
-    r = abs(p[3][0] - p[6][0])  # the first corner: from the end of the top side to the start of the left one
-    if len(p) != 25 or p[3][1] != p[0][1] or p[6][0] != min(xs) or not 0 < r <= 20:
-        return m.group(0)  # not Graphviz's rounded box: left as it is
-    x, y = min(xs), min(ys)
-    return f'{m.group(1)}<rect {m.group(2)}x="{x}" y="{y}" width="{max(xs) - x}" height="{max(ys) - y}" rx="{r}"/>'
-
-
 def _resource(name):
     return resources.files("microtrace.viz.explore").joinpath(name).read_text(encoding="utf-8")
 
 
 def _html(index_json, payloads, title):
     blobs = "\n".join(
-        f'<script type="application/x-gzip-base64" id="p{i}">{p}</script>' for i, p in enumerate(payloads)
+        f'<script type="application/x-gzip-base64" id="c{i}">{p}</script>' for i, p in enumerate(payloads)
     )
     page = _resource("template.html")
     parts = {

@@ -8,6 +8,7 @@ Without `dot` on PATH, `render` writes the `.dot` source next to the requested f
 `DotNotFound`, whose message is one line with the install command (the CLI maps it to exit code 3).
 """
 
+import json
 import os
 import re
 import shutil
@@ -82,6 +83,28 @@ def render_bytes(digraph: graphviz.Digraph | str, fmt: str, dpi: int | None = No
     if fmt == "pdf":
         out = fix_pdf_dates(out)
     return out
+
+
+def layouts(digraphs: list) -> list[dict]:
+    """Graphviz's layouts (`dot -Tjson`: positions, sizes, spline points and the xdot drawing operations
+    of every node, edge and cluster) of several graphs, laid out by one `dot` process: starting `dot`
+    costs more than laying out a small graph. The same list gives the same layouts (dot carries a little
+    state from one graph to the next, so a graph's layout may depend on the graphs before it)."""
+    exe = dot_program()
+    if exe is None:
+        raise DotNotFound(f"Graphviz's dot program is not on PATH: {INSTALL_HINT}")
+    src = b"".join(source_bytes(g) for g in digraphs)
+    text = _run_dot([exe, "-Tjson"], src, "lay out").decode("utf-8")
+    decoder, out, i = json.JSONDecoder(), [], 0
+    while True:  # one JSON document per graph, one after the other
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i == len(text):
+            if len(out) != len(digraphs):
+                raise RenderError(f"dot laid out {len(out)} of {len(digraphs)} graphs")
+            return out
+        doc, i = decoder.raw_decode(text, i)
+        out.append(doc)
 
 
 def _run_dot(args, src, what):

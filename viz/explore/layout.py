@@ -1,0 +1,165 @@
+"""A view's picture as the page draws it: Graphviz's layout (`dot -Tjson`) boiled down to shapes.
+
+Graphviz lays out every view when the page is written; the page draws the shapes itself (explorer.js,
+`draw`), so it carries coordinates, not SVG. Each node, edge and cluster keeps dot's own drawing
+operations (xdot), with the colours and pen widths that viz/graph/style.py gave it, compacted:
+
+    {"w": W, "h": H, "bg": colour,                      # points, y down (as SVG), the margin included
+     "paints": [[stroke, fill, width, dash], ...],      # every distinct pen, once
+     "fonts": [[size, bold, colour], ...],              # every distinct font, once
+     "items": [[kind, title, shape, ...], ...]}         # kind: graph | cluster | edge | node
+
+where a shape is one of ["r", paint, x, y, w, h, rx] (a box, rounded when rx > 0), ["e", paint, cx, cy,
+rx, ry], ["p", paint, x0, y0, x1, y1, ...] (a polygon), ["l", paint, ...] (a polyline), ["b", paint, x0,
+y0, ...] (a cubic Bézier path, closed and filled when its paint has a fill) or ["t", font, x, y, anchor,
+text] (anchor -1 start, 0 middle, 1 end). Coordinates are whole points (a third of a pixel at 100 %),
+each point given from the one before it within an item (the first from 0, 0): a box's texts and an
+edge's arrowhead are then the same few small numbers everywhere, which gzip packs well.
+Items come in drawing order: the graph's label, clusters, edges, then nodes on top.
+"""
+
+_ANCHOR = {"l": -1, "c": 0, "r": 1}
+_DASH = {"dashed": "5,2", "dotted": "1,5"}
+
+
+class _Tables:
+    """Distinct paints and fonts of one view, numbered in order of first use."""
+
+    def __init__(self):
+        self.paints, self.fonts = {}, {}
+
+    def paint(self, key):
+        return self.paints.setdefault(key, len(self.paints))
+
+    def font(self, key):
+        return self.fonts.setdefault(key, len(self.fonts))
+
+
+def compact_layout(doc):
+    """The page's picture of one view from dot's JSON (`viz.graph.render.layouts`)."""
+    x0, y0, x1, y1 = _frame(doc)
+    tables = _Tables()
+
+    def at(x, y):  # dot's y grows upwards; the page's downwards, from the top left corner of the margin
+        return round(x - x0), round(y1 - y)
+
+    items = []
+    label = _shapes(doc.get("_ldraw_", []), at, tables)
+    if label:
+        items.append(["graph", None, *label])
+    objects = doc.get("objects", [])
+    names = [o.get("name") for o in objects]
+    for o in objects:
+        if "nodes" in o and o["name"].startswith("cluster"):
+            items.append(["cluster", o["name"], *_shapes(o.get("_draw_", []) + o.get("_ldraw_", []), at, tables)])
+    for e in doc.get("edges", []):
+        ops = [op for k in ("_draw_", "_tdraw_", "_hdraw_", "_ldraw_", "_tldraw_", "_hldraw_") for op in e.get(k, [])]
+        items.append(["edge", f"{names[e['tail']]}->{names[e['head']]}", *_shapes(ops, at, tables)])
+    for o in objects:
+        if "nodes" not in o:  # a node's lines are centred, so that a browser's wider font spills evenly
+            ops = o.get("_draw_", []) + o.get("_ldraw_", [])
+            items.append(["node", o["name"], *_shapes(ops, at, tables, centre=o["name"] != "legend")])
+    return {
+        "w": round(x1 - x0),
+        "h": round(y1 - y0),
+        "bg": doc.get("bgcolor", "#ffffff"),
+        "paints": [list(k) for k in tables.paints],
+        "fonts": [list(k) for k in tables.fonts],
+        "items": items,
+    }
+
+
+def _frame(doc):
+    """The drawing's extent with its margin: the background polygon dot paints, else the bounding box."""
+    for op in doc.get("_draw_", []):
+        if op["op"] in "Pp":
+            xs, ys = [p[0] for p in op["points"]], [p[1] for p in op["points"]]
+            return min(xs), min(ys), max(xs), max(ys)
+    x0, y0, x1, y1 = map(float, doc["bb"].split(","))
+    return x0, y0, x1, y1
+
+
+def _shapes(ops, at, tables, centre=False):
+    """xdot operations as compact shapes, the pen state (colours, style, font) folded into each, every
+    point given from the one before it."""
+    return _relative(_absolute(ops, at, tables, centre))
+
+
+def _relative(shapes):
+    cx = cy = 0
+    for s in shapes:
+        first, last = (2, len(s)) if s[0] in "plb" else (2, 4)
+        for i in range(first, last, 2):
+            s[i], s[i + 1], cx, cy = s[i] - cx, s[i + 1] - cy, s[i], s[i + 1]
+    return shapes
+
+
+def _absolute(ops, at, tables, centre):
+    out = []
+    stroke, fill, width, dash = "#000000", "none", 1, None
+    size, bold, ink = 14, 0, "#000000"
+    for op in ops:
+        kind = op["op"]
+        if kind == "c":
+            stroke = ink = op["color"]
+        elif kind == "C":
+            fill = op["color"]
+        elif kind == "S":
+            width, dash = _style(op["style"], width, dash)
+        elif kind == "F":
+            size = op["size"]
+        elif kind == "t":
+            bold = op["fontchar"] & 1
+        elif kind == "T":
+            (x, y), anchor = op["pt"], _ANCHOR[op["align"]]
+            if centre and anchor:
+                x, anchor = x - anchor * op["width"] / 2, 0
+            out.append(["t", tables.font((_num(size), bold, ink)), *at(x, y), anchor, op["text"]])
+        elif kind in "PpLlBbEe":
+            filled = kind.isupper() and kind != "L"
+            paint = tables.paint((stroke, fill if filled else "none", _num(width), dash))
+            out.append(_shape(kind.lower(), paint, op, at))
+    return out
+
+
+def _style(style, width, dash):
+    if style.startswith("setlinewidth("):
+        return float(style[len("setlinewidth(") : -1]), dash
+    if style == "bold":
+        return 2, dash
+    if style in _DASH:
+        return width, _DASH[style]
+    if style == "solid":
+        return width, None
+    return width, dash
+
+
+def _shape(kind, paint, op, at):
+    if kind == "e":
+        cx, cy, rx, ry = op["rect"]
+        x, y = at(cx, cy)
+        return ["e", paint, x, y, round(rx), round(ry)]
+    points = [at(*p) for p in op["points"]]
+    box = _box(points, kind)
+    if box is not None:
+        return ["r", paint, *box]
+    return [kind, paint, *(c for p in points for c in p)]
+
+
+def _box(points, kind):
+    """(x, y, w, h, rx) when the points draw an upright rectangle: a polygon of 4 corners, or Graphviz's
+    rounded box (a closed path of 4 corner curves and 4 sides, 25 points)."""
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    x, y, w, h = min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
+    if kind == "p" and len(points) == 4 and all(px in (x, x + w) and py in (y, y + h) for px, py in points):
+        return x, y, w, h, 0
+    if kind == "b" and len(points) == 25 and points[0] == points[-1]:
+        r = abs(points[3][0] - points[6][0])
+        if points[3][1] == points[0][1] and points[6][0] == x and 0 < r <= 20:
+            return x, y, w, h, r
+    return None
+
+
+def _num(x):
+    """A width or size as JSON writes it shortest: 1 rather than 1.0."""
+    return int(x) if float(x).is_integer() else round(float(x), 2)
