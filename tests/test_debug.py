@@ -251,7 +251,7 @@ def test_doctor_flags_a_huge_learning_rate(huge_lr_run):
 
 
 def test_doctor_flags_a_zero_initialised_matrix(tmp_path):
-    trainer = Trainer(NAMES, TrainConfig(steps=3), **SMALL)
+    trainer = Trainer(NAMES, TrainConfig(steps=3), **MINI)
     for row in trainer.model.state_dict["layer0.mlp_fc1"]:
         for p in row:
             p.data = 0.0
@@ -262,7 +262,7 @@ def test_doctor_flags_a_zero_initialised_matrix(tmp_path):
     path = tmp_path / "zero.json"
     save_trace(G, path)
     result = invoke("doctor", "--trace", path)
-    assert result.exit_code == 1 and "all 32 ReLU units are dead" in result.output
+    assert result.exit_code == 1 and "all 16 ReLU units are dead" in result.output
 
 
 def test_doctor_blames_nonfinite_weights_not_what_follows_from_them():

@@ -5,7 +5,7 @@ import math
 
 from click.testing import CliRunner
 
-from conftest import NAMES, SMALL
+from conftest import MINI, NAMES, SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, stats, trace_step
 from microtrace.tracer.gradstats import StepStats, read_stats_csv, stats_csv
@@ -35,7 +35,7 @@ def test_a_nan_anywhere_makes_the_statistic_nan():
 def _poisoned_trace():
     """A step whose lm_head[0] row of weights is nan: every gradient of the other rows stays finite at
     first, so a maximum that skips nan would look like a real number."""
-    trainer = Trainer(NAMES, TrainConfig(steps=3), **SMALL)
+    trainer = Trainer(NAMES, TrainConfig(steps=3), **MINI)
     trainer.train_step()
     trainer.model.state_dict["lm_head"][0][0].data = NAN
     return trace_step(trainer)
