@@ -93,20 +93,31 @@ def floor_for(eps):
     return FLOOR_TIMES_EPS / eps
 
 
+class GradcheckError(ValueError):
+    """A gradient check that cannot be made as asked. `setting` names the argument at fault ("eps",
+    "samples") and the message starts with it, so the command line can name its option instead."""
+
+    def __init__(self, message, setting):
+        super().__init__(message)
+        self.setting = setting
+
+
 def check_eps(eps, floor=None):
-    """ValueError (one line) when `eps` (or an explicit `floor`) makes the comparison meaningless."""
+    """GradcheckError (one line) when `eps` (or an explicit `floor`) makes the comparison meaningless."""
     lo, hi = EPS_RANGE
     if floor is not None:
         return
     if eps < lo:
-        raise ValueError(
+        raise GradcheckError(
             f"eps {eps:g} makes the comparison meaningless: its floor would be {floor_for(eps):g}, and "
-            f"every gradient below the floor is compared in absolute terms; use an eps from {lo:g} to {hi:g}"
+            f"every gradient below the floor is compared in absolute terms; use an eps from {lo:g} to {hi:g}",
+            "eps",
         )
     if eps > hi:
-        raise ValueError(
+        raise GradcheckError(
             f"eps {eps:g} is too large: the finite difference's own error would hide the engine's; "
-            f"use an eps from {lo:g} to {hi:g}"
+            f"use an eps from {lo:g} to {hi:g}",
+            "eps",
         )
 
 
@@ -132,11 +143,11 @@ def participating_entries(trainer, tokens):
 def gradcheck(trainer, samples=3, eps=1e-6, seed=0, floor=None):
     """Compare autograd and numeric gradients of `samples` entries per matrix at the trainer's step.
 
-    `floor` defaults to `floor_for(eps)`. ValueError for a bad `samples` or `eps`."""
+    `floor` defaults to `floor_for(eps)`. GradcheckError for a bad `samples` or `eps`."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples must be a whole number of at least 1, got {samples!r}")
+        raise GradcheckError(f"samples must be a whole number of at least 1, got {samples!r}", "samples")
     if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a number above 0, got {eps!r}")
+        raise GradcheckError(f"eps must be a number above 0, got {eps!r}", "eps")
     check_eps(eps, floor)
     floor = floor_for(eps) if floor is None else floor
     model = trainer.model

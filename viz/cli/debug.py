@@ -162,12 +162,12 @@ def gradcheck(ctx, run_dir, step, samples, eps, tol, seed, script, timeout, verb
         microtrace gradcheck --run runs/demo --step 0 --samples 10 --eps 1e-5 --tol 1e-3
         microtrace gradcheck --script my_model/train.py --step 3 --samples 1 -- --steps 100
     """
-    from microtrace.tracer.gradcheck import check_eps
+    from microtrace.tracer.gradcheck import GradcheckError, check_eps
     from microtrace.tracer.gradcheck import gradcheck as check
 
     try:
         check_eps(eps)
-    except ValueError as e:
+    except GradcheckError as e:  # "eps 1e-12 makes ...": the message starts with the argument, here the option
         raise UserError(f"--{e}") from None
     source = ScriptSource(script, script_args, timeout, verbose)
     if bool(run_dir) == bool(script):
