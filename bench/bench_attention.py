@@ -18,6 +18,7 @@ from bench.timing import print_results, timed  # noqa: E402
 from microtrace.engine.data import load_dataset  # noqa: E402
 from microtrace.engine.run import create_run  # noqa: E402
 from microtrace.engine.train import TrainConfig  # noqa: E402
+from microtrace.tracer import attention as TA  # noqa: E402
 from microtrace.tracer import load_trace, save_trace, trace_step  # noqa: E402
 from microtrace.viz import attention as A  # noqa: E402
 from microtrace.viz.attention import data as AT  # noqa: E402
@@ -42,7 +43,7 @@ def bench_attention():
         _, t_file_figure = timed(AT.attention_figure, loaded)
         _, t_grad = timed(AT.attention_figure, trace, grad=True)
 
-        series, t_series = timed(AT.attention_series, run, TEXT, FRAMES)
+        series, t_series = timed(TA.attention_series, run, TEXT, FRAMES)
         (frames, labels), t_frames = timed(AT.series_frames, series)
         gif, t_gif = timed(A.animate, frames, labels)
         sheet, t_sheet = timed(AT.contact_sheet_of, series)

@@ -22,6 +22,7 @@ from microtrace.engine.atomic import write_atomic
 from microtrace.engine.data import load_dataset
 from microtrace.engine.run import create_run, train
 from microtrace.engine.train import TrainConfig
+from microtrace.tracer import attention as TA
 from microtrace.tracer import trace_step, trace_text
 from microtrace.viz import attention as A
 from microtrace.viz.attention import data as AT
@@ -58,7 +59,7 @@ def main():
     note(f"step {last} ({trace.meta['doc']!r}): grid.png, grad.png; per_token.png of {args.name!r}")
 
     # One trainer, trained forward from frame to frame: the run is replayed once, not once per frame.
-    series = AT.attention_series(run, args.name, range(0, args.steps, args.steps // 20))
+    series = TA.attention_series(run, args.name, range(0, args.steps, args.steps // 20))
     frames, labels = AT.series_frames(series)
     write_atomic(out / f"{args.name}.gif", A.animate(frames, labels))
     write_atomic(out / f"{args.name}-sheet.png", A.png_bytes(AT.contact_sheet_of(series)))

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from microtrace.engine.run import open_run
+from microtrace.tracer import attention as TA
 from microtrace.tracer import trace_step, trace_text
 from microtrace.viz.attention import data as AT
 from microtrace.viz.cli import cli
@@ -63,7 +64,7 @@ def test_json_is_the_tracers_weight_nodes_and_pixels_follow_them(run_dir, tmp_pa
                 assert len(row) == q + 1 and math.isclose(math.fsum(row), 1.0, abs_tol=1e-12)
 
     img = Image.open(tmp_path / "a.png").convert("RGB")
-    data = AT.read_attention(trace)
+    data = TA.read_attention(trace)
     lay = AT.grid_layout_of(data)
     assert img.size == lay.size
     for li, layer in enumerate(record["attention"]):
@@ -101,7 +102,7 @@ def test_grad_and_text(run_dir, tmp_path):
     assert as_cells(record["attention"]) == weight_nodes(G)
     assert as_cells(record["grad"]) == weight_nodes(G, "grad")
     img = Image.open(tmp_path / "g.png").convert("RGB")
-    data = AT.read_attention(trace_text(run_dir, 3, "emma"))
+    data = TA.read_attention(trace_text(run_dir, 3, "emma"))
     lay = AT.grid_layout_of(data, grad=True)
     vmax = max(abs(v) for v in as_cells(record["grad"]).values())
     for (li, hi, q, k), v in as_cells(record["grad"]).items():
@@ -216,7 +217,7 @@ def test_bad_input_is_one_line_and_exit_2(run_dir, tmp_path, args, message):
 
 def test_library_returns_images(run_dir):
     trace = trace_text(run_dir, 2, "ava")
-    attention, labels, meta = AT.attention_of(trace)
+    attention, labels, meta = TA.attention_of(trace)
     assert labels == ["<BOS>", "a", "v", "a"] and len(meta["grad"]) == len(attention)
     assert isinstance(AT.attention_figure(trace, grad=True), Image.Image)
     frames, labels = AT.attention_over_steps(run_dir, "ava", range(0, 3), per_token=True, head=0)
@@ -233,7 +234,7 @@ def test_text_reads_with_the_trained_model_after_the_last_update(run_dir, tmp_pa
     assert doc["step"] == steps
     final = open_run(run_dir).latest()  # the checkpoint written after the last update
     assert final.step == steps
-    expected = AT.read_attention(trace_text(final, steps, "ava"))
+    expected = TA.read_attention(trace_text(final, steps, "ava"))
     assert doc["attention"] == expected.attention
     ok("--run", run_dir, "--steps", f"0:{steps + 1}:{steps}", "--text", "ava", "--json", tmp_path / "ends.json")
     assert json.loads((tmp_path / "ends.json").read_text())["steps"] == [0, steps]

@@ -16,6 +16,7 @@ from PIL import Image
 
 from conftest import NAMES, SMALL
 from microtrace.engine.train import TrainConfig, Trainer
+from microtrace.tracer import attention as TA
 from microtrace.tracer import trace_step
 from microtrace.viz import graph_figure, render
 from microtrace.viz.attention import data as AT
@@ -144,7 +145,7 @@ def test_a_long_scalar_chain_folds_to_fit_a_page(four_heads, tmp_path):
 
 
 def test_grad_values_are_printed_in_a_compact_unit(trace):
-    data = AT.read_attention(trace)
+    data = TA.read_attention(trace)
     with_values = AT.draw(data, grad=True, values=True)
     without = AT.draw(data, grad=True)
     assert with_values.tobytes() != without.tobytes()

@@ -114,7 +114,7 @@ def test_microgpt_style_conventions_provenance_and_update(microgpt_trace):
 @pytest.mark.slow
 def test_the_attention_figure_and_the_block_view_read_a_script_trace(microgpt_trace, tmp_path):
     from microtrace.tracer import save_trace
-    from microtrace.viz.attention.data import read_attention
+    from microtrace.tracer.attention import read_attention
 
     save_trace(microgpt_trace.graph(), tmp_path / "s.json")
     loaded = load_trace(tmp_path / "s.json")  # the validator takes a script's trace

@@ -9,7 +9,7 @@
 
 Capture (`record`, `live`, `observe`, `script`, `autograd`, `conventions`), model (`expand`, `trace`,
 `scopes`, `collapse`), questions and diagnosis (`queries`, `doctor`, `gradcheck`, `gradstats`,
-`steps`, `summary`) and storage (`io`, `validate`). Plain data and networkx graphs; nothing here draws.
+`attention`, `steps`, `summary`) and storage (`io`, `validate`). Plain data and networkx graphs; nothing here draws.
 
 Imports: `microtrace.engine` (never `microtrace.viz`), networkx and the standard library.
 """

@@ -1,25 +1,24 @@
-"""Attention figures of real training steps: the tracer's softmax weights drawn by `viz.attention`.
+"""Attention figures of real training steps: the tracer's softmax weights (`tracer.attention`) drawn by
+`viz.attention`.
 
     from microtrace.tracer import trace_step
     from microtrace.viz.attention.data import attention_figure, attention_over_steps
     image = attention_figure(trace_step("runs/demo", 120))          # a PIL image
     frames, labels = attention_over_steps("runs/demo", "emma", range(0, 200, 10))
 
-The numbers are never recomputed here: `attention_of` reads the attention-weight nodes of a trace
-(stage "weights" with a `key`, docs/trace-format.md), so what is drawn is exactly what the step
-computed. Functions return images and plain data; nothing here writes files.
+The numbers are read by `tracer.attention` and never recomputed here, so what is drawn is exactly what
+the step computed. Functions return images; nothing here writes files.
 """
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
-from microtrace.tracer import Trace, TraceError, trace_text
-from microtrace.tracer.steps import check_within, in_pieces
+from microtrace.tracer import Trace
+from microtrace.tracer.attention import AttentionError, attention_series, read_attention, shared_vmax
+from microtrace.tracer.steps import check_within
 from microtrace.viz import attention as A
-from microtrace.viz.attention.validate import AttentionInputError
 
 # Frames of a --steps range: each is a GIF frame and a tile of the contact sheet. Up to DEFAULT_MAX_FRAMES
 # the figure stays readable (a 60-frame sheet of the default model at scale 1 is about 8 x 8 tiles,
@@ -27,82 +26,6 @@ from microtrace.viz.attention.validate import AttentionInputError
 # holds every frame in memory (~1 MB each at scale 1).
 DEFAULT_MAX_FRAMES = 60
 MAX_FRAMES = 300
-
-
-class AttentionError(ValueError):
-    """Attention that cannot be drawn as asked (no such layer or head, a text the model cannot read, too
-    many frames); one line for the user."""
-
-
-@dataclass(frozen=True)
-class AttentionData:
-    """The attention of one traced sequence, ready to draw (see `attention_of`)."""
-
-    attention: list  # [layer][head][query] -> weights of keys 0..query
-    grad: list  # same shape: d loss / d weight
-    labels: list  # one label per query position ("<BOS>" for BOS)
-    meta: dict  # step, text, training (bool), loss, tokens (ids), truncated (bool), block_size
-
-
-def _graph_for_attention(trace):
-    """The attention-weight nodes of the smallest view the trace gives (a live trace builds the fused
-    view, 7x fewer nodes; its weights are the very same engine values as in the elementary view)."""
-    return trace.select(trace.default_view("fused"), stages=("weights",))
-
-
-def read_attention(trace: Trace) -> AttentionData:
-    """`AttentionData` of a `Trace` (from `trace_step`, `trace_text` or `load_trace`).
-
-    Raises TraceError (one line) when the trace has no readable attention-weight nodes."""
-    found = trace.meta.get("conventions")
-    if found is not None and not found.get("attention"):
-        raise TraceError(f"no attention weights in this trace: {_why_no_attention(found)}")
-    G = _graph_for_attention(trace)
-    try:
-        attention, labels = A.from_trace_graph(G, "data")
-        grad, _ = A.from_trace_graph(G, "grad")
-    except AttentionInputError as e:
-        raise TraceError(f"cannot read attention from this trace: {e}") from None
-    g = G.graph
-    tokens = list(g.get("tokens", []))
-    text = g.get("doc", "")
-    meta = {
-        "step": g.get("step"),
-        "text": text,
-        "training": bool(g.get("update", True)),  # a training step's own document, or trace_text
-        "loss": g.get("loss"),
-        "tokens": tokens[: len(labels)],
-        "truncated": len(text) + 1 > len(labels),  # positions stop at block_size
-        "block_size": _block_size(g.get("config", {})),
-    }
-    return AttentionData(attention, grad, labels, meta)
-
-
-def _why_no_attention(found):
-    """Why a script's trace has no attention weights, from the conventions it records."""
-    missing = [f"`{var}` for the {kind}" for kind, var in (("head", "h"), ("pos", "pos_id")) if not found.get(kind)]
-    if missing:
-        return f"the script has no loop variable {' or '.join(missing)} (microGPT's names), so no head was recognised"
-    return "no function named softmax is called inside a head with one output per key position"
-
-
-def _block_size(config):
-    """block_size from a trace's config, which is flat (from a Trainer) or nested (from a run)."""
-    if isinstance(config, dict):
-        if "block_size" in config:
-            return config["block_size"]
-        if isinstance(config.get("model"), dict):
-            return config["model"].get("block_size")
-    return None
-
-
-def attention_of(trace):
-    """`(attention, labels, meta)` of a trace: attention[layer][head][query] lists the weights query
-    gives keys 0..query, exactly the tracer's softmax output values; labels[i] is position i's
-    character; meta holds step, text, training, loss, tokens, truncated, block_size and `grad` (d loss /
-    d weight, the same shape as attention)."""
-    data = read_attention(trace)
-    return data.attention, data.labels, {**data.meta, "grad": data.grad}
 
 
 # --- titles and captions ------------------------------------------------------------------------
@@ -241,28 +164,6 @@ def grid_layout_of(data, *, grad=False, values=False, scale=1.0, vmax=None):
     )
 
 
-# --- the numbers behind a figure ----------------------------------------------------------------
-
-
-def record(data, grad=False):
-    """The JSON-ready numbers of a figure: step, text, training, loss, tokens (labels, "<BOS>" for BOS),
-    token_ids, attention[layer][head][query] = weights of keys 0..query, and with `grad` the gradients
-    in the same shape."""
-    m = data.meta
-    out = {
-        "step": m["step"],
-        "text": m["text"],
-        "training": m["training"],
-        "loss": m["loss"],
-        "tokens": list(data.labels),
-        "token_ids": list(m["tokens"]),
-        "attention": data.attention,
-    }
-    if grad:
-        out["grad"] = data.grad
-    return out
-
-
 # --- across training steps ----------------------------------------------------------------------
 
 
@@ -284,60 +185,6 @@ def check_steps(steps, total, max_frames=DEFAULT_MAX_FRAMES):
             f"{text} makes {len(steps)} frames (GIF frames and contact-sheet tiles), more than the "
             f"limit of {max_frames}: raise S, or {more}"
         )
-
-
-def _run(run):
-    from microtrace.engine.run import Run, open_run
-
-    return run if isinstance(run, Run) else open_run(run)
-
-
-def attention_series(run, text, steps, jobs=1, on_step=None):
-    """`AttentionData` of the same `text` at each step of `steps` (ascending 0-based steps of `run`, a
-    run directory or `Run`); `text=None` takes the training document of the first step.
-
-    One Trainer is rebuilt at the first step and trained forward between frames (`trace_text` leaves it
-    unchanged), so the cost is one replay plus the steps in between, not a replay per frame; `on_step(k)`
-    after each frame (for a progress bar; with `jobs` > 1 as the workers make them). With `jobs` > 1 the
-    steps are cut into pieces computed by as many processes, each from its nearest checkpoint: the same
-    frames, bit for bit. Raises TraceError or RunError/DataError (one line) for bad input."""
-    run = _run(run)
-    steps = list(steps)
-    if not steps or any(b <= a for a, b in zip(steps, steps[1:])):
-        raise ValueError("steps must be a non-empty ascending sequence")
-    run.check_trained(steps[-1])
-    if text is not None:
-        check_text(run, text)
-    if jobs > 1:
-        if text is None:  # the documents' order is fixed at the start: step 0's trainer knows it
-            trainer = run.trainer_at(0)
-            text = trainer.doc_for(steps[0])[: trainer.config.block_size]
-        return in_pieces(_piece_series, steps, jobs, str(run.path), text, on_step=on_step)
-    trainer = run.trainer_at(steps[0])
-    if text is None:
-        text = trainer.doc_for(steps[0])[: trainer.config.block_size]  # what the model reads of it
-    series = []
-    for k in steps:
-        while trainer.step < k:
-            trainer.train_step()
-        series.append(read_attention(trace_text(trainer, k, text)))
-        if on_step:
-            on_step(k)
-    return series
-
-
-def _piece_series(steps, run_dir, text, on_step=None):
-    """attention_series of one piece of the steps, in a worker process."""
-    return attention_series(run_dir, text, steps, on_step=on_step)
-
-
-def shared_vmax(series):
-    """max |d loss / d weight| over all frames (finite values), so every frame uses one colour scale."""
-    finite = [
-        abs(v) for d in series for layer in d.grad for rows in layer for row in rows for v in row if math.isfinite(v)
-    ]
-    best = max(finite, default=0.0)
-    return best if best > 0 else None
 
 
 def series_frames(series, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, notes=True):
@@ -426,50 +273,11 @@ def sheet_path(gif_path):
     return p.with_name(f"{p.stem}-sheet.png")
 
 
-def check_text(run, text):
-    """AttentionError (one line) unless the model of `run` can read `text`: not empty, every character in
-    its vocabulary (the unknown ones are named), at most block_size characters. Checked before any
-    replay, so a typo fails at once."""
-    from microtrace.engine.data import Tokenizer
-
-    run = _run(run)
-    if not text:
-        raise AttentionError("the text is empty: give at least one character")
-    block = run.model_options["block_size"]
-    if len(text) > block:  # first: a huge text is refused without looking at each character
-        raise AttentionError(
-            f"{_preview(text)} has {len(text)} characters; this model reads at most block_size = {block}"
-        )
-    vocabulary = set(Tokenizer.from_docs(run.dataset().docs).chars)
-    unknown = sorted(set(text) - vocabulary)
-    if unknown:
-        shown = ", ".join(repr(ch) for ch in unknown)
-        raise AttentionError(f"{text!r} has characters outside the model's vocabulary: {shown}")
-    return run
-
-
-def _preview(text, limit=40):
-    """`text` as a message quotes it: its repr, cut to about `limit` characters."""
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
-
-
-def text_trace(run, step, text):
-    """`trace_text` of `text` at `step` of `run` (directory or `Run`), after `check_text`."""
-    return trace_text(check_text(run, text), step, text)
-
-
 __all__ = [
-    "AttentionData",
-    "AttentionError",
     "attention_figure",
-    "attention_of",
     "attention_over_steps",
-    "attention_series",
+    "check_steps",
     "contact_sheet_of",
     "draw",
-    "check_steps",
-    "read_attention",
-    "record",
     "series_frames",
-    "text_trace",
 ]

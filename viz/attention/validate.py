@@ -1,5 +1,5 @@
 """The input of the attention figures, checked: nested lists of weights (or gradients) and one label per
-position, given directly or read from a trace graph (`from_trace_graph`).
+position (from a trace: `tracer.attention`).
 
 A malformed input raises `AttentionInputError` (a ValueError) with a one-line message saying where.
 Numbers that are nan or inf are allowed (the trace may hold them).
@@ -7,8 +7,6 @@ Numbers that are nan or inf are allowed (the trace may hold them).
 
 import math
 from numbers import Real
-
-from microtrace.tracer import FORMAT
 
 WEIGHT_TOLERANCE = 1e-6  # weights may stray this far outside [0, 1] from rounding
 
@@ -91,60 +89,3 @@ def all_values(attention):
 
 def has_nonfinite(values):
     return any(not math.isfinite(v) for v in values)
-
-
-def from_trace_graph(graph, field="data"):
-    """`(attention, labels)` from a trace graph (format `FORMAT`, see docs/trace-format.md).
-
-    Attention-weight nodes are those with stage "weights" and a `key` attribute; `field` is "data"
-    (the weights) or "grad" (d loss / d weight, for `grad=True`). Labels are the graph's `chars` for
-    the query positions. Works with a networkx graph or anything with `.graph` and `.nodes(data=True)`."""
-    if field not in ("data", "grad"):
-        raise AttentionInputError(f"field must be 'data' or 'grad', got {field!r}")
-    attrs = getattr(graph, "graph", None)
-    if not isinstance(attrs, dict):
-        raise AttentionInputError("not a trace graph: it has no graph attributes")
-    if attrs.get("format") != FORMAT:
-        raise AttentionInputError(
-            f"unsupported trace format {attrs.get('format')!r} (this reader knows format {FORMAT})"
-        )
-    chars = attrs.get("chars")
-    if not isinstance(chars, (list, tuple)):
-        raise AttentionInputError("the trace graph has no 'chars' attribute")
-    found = {}
-    for _, d in graph.nodes(data=True):
-        if d.get("stage") != "weights" or "key" not in d:
-            continue
-        try:
-            key = (int(d["layer"]), int(d["head"]), int(d["pos"]), int(d["key"]))
-        except (KeyError, TypeError, ValueError):
-            raise AttentionInputError("an attention-weight node lacks layer, head, pos or key") from None
-        if field not in d:
-            raise AttentionInputError(f"an attention-weight node has no {field!r}")
-        found[key] = d[field]
-    if not found:
-        raise AttentionInputError("the trace graph has no attention-weight nodes (stage 'weights' with a 'key')")
-    n_layers = max(k[0] for k in found) + 1
-    n_heads = max(k[1] for k in found) + 1
-    n = max(k[2] for k in found) + 1
-    if not chars:  # a trace of a script whose tokens are unknown: positions are labelled by number
-        chars = [str(i) for i in range(n)]
-    if len(chars) < n:
-        raise AttentionInputError(f"the trace graph has {len(chars)} chars for {n} positions")
-    attention = []
-    for li in range(n_layers):
-        layer = []
-        for hi in range(n_heads):
-            rows = []
-            for q in range(n):
-                row = []
-                for k in range(q + 1):
-                    if (li, hi, q, k) not in found:
-                        raise AttentionInputError(
-                            f"the trace graph lacks the weight of layer {li} head {hi} query {q} key {k}"
-                        )
-                    row.append(found[(li, hi, q, k)])
-                rows.append(row)
-            layer.append(rows)
-        attention.append(layer)
-    return attention, list(chars[:n])

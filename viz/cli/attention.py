@@ -13,6 +13,7 @@ from microtrace.engine.data import DataError
 from microtrace.engine.jsontext import fields_by_line
 from microtrace.engine.run import RunError, open_run
 from microtrace.tracer import TraceError, jsonout
+from microtrace.tracer import attention as TA
 from microtrace.tracer.steps import StepRangeError
 from microtrace.viz import attention as A
 from microtrace.viz.attention import data as AT
@@ -179,24 +180,24 @@ def attention(
             _one_step(run_dir, step, trace_file, text, look, output, json_file)
     except StepRangeError as e:
         raise UserError(f"--steps {e}") from None
-    except (TraceError, RunError, DataError, AT.AttentionError) as e:
+    except (TraceError, RunError, DataError, TA.AttentionError) as e:
         raise UserError(str(e)) from None
 
 
 def _one_step(run_dir, step, trace_file, text, look, output, json_file):
     if text is not None:
         click.echo(f"reading {text!r} with the model at step {step} of {run_dir} ...", err=True)
-        trace = AT.text_trace(run_dir, step, text)
+        trace = TA.text_trace(run_dir, step, text)
     else:
         trace = get_trace(run_dir, step, trace_file)
-    data = AT.read_attention(trace)
+    data = TA.read_attention(trace)
     if output:
         fmt = figure_format(output)
         figure = AT.draw(data, fmt=fmt, **look)
         write_output(output, figure_bytes(figure))
         click.echo(f"step {data.meta['step']}: {data.meta['text']!r} -> {output}", err=True)
     if json_file:
-        write_output(json_file, _json_bytes(AT.record(data, look["grad"])))
+        write_output(json_file, _json_bytes(TA.record(data, look["grad"])))
         click.echo(f"numbers -> {json_file}", err=True)
 
 
@@ -204,11 +205,11 @@ def _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_f
     run = open_run(run_dir)
     try:
         AT.check_steps(steps, run.steps, max_frames)
-    except AT.AttentionError as e:
+    except TA.AttentionError as e:
         raise UserError(f"--steps {e} (--max-frames sets the limit)") from None
     click.echo(f"tracing {len(steps)} steps of {run_dir} ({steps.start}:{steps.stop}:{steps.step}) ...", err=True)
     with progress("tracing the frames", len(steps)) as advance:
-        series = AT.attention_series(run, text, steps, jobs=jobs, on_step=lambda k: advance())
+        series = TA.attention_series(run, text, steps, jobs=jobs, on_step=lambda k: advance())
     if output:
         frames, labels = AT.series_frames(series, **look)
         write_output(output, A.animate(frames, labels, duration_ms=duration, scale=look["scale"]))
@@ -221,7 +222,7 @@ def _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_f
         doc = {
             "text": series[0].meta["text"],
             "steps": list(steps),
-            "frames": [AT.record(d, look["grad"]) for d in series],
+            "frames": [TA.record(d, look["grad"]) for d in series],
         }
         write_output(json_file, _json_bytes(doc))
         click.echo(f"numbers -> {json_file}", err=True)
