@@ -17,18 +17,38 @@ Here:
 """
 
 import math
+from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
 from microtrace.engine.data import visible
 from microtrace.tracer import jsonout
 
 
+@lru_cache(maxsize=1 << 16)  # scopes and ops repeat on every node of a stream
 def _text(s):
     return escape(visible(s))
 
 
+@lru_cache(maxsize=1 << 16)
 def _attr(s):
     return quoteattr(visible(s))
+
+
+def _id(n):
+    """A node id as a quoted attribute (a scalar node's is an int: nothing to escape)."""
+    return f'"{n}"' if type(n) is int else _attr(str(n))
+
+
+def _text_of(v, kind):
+    """A value as element text: only a string can hold a character to escape (a number never does)."""
+    s = _value(v, kind)
+    return _text(s) if kind == "string" else s
+
+
+def _attr_of(v, kind):
+    """A value as a quoted attribute, as `_text_of`."""
+    s = _value(v, kind)
+    return _attr(s) if kind == "string" else f'"{s}"'
 
 
 def flat_attrs(d):
@@ -116,16 +136,16 @@ def graphml_chunks(graph, node_types, edge_types, nodes, edges):
 
     def data(domain, d, indent):
         types = domains[domain]
-        return [f'{indent}<data key="{ids[domain, k]}">{_text(_value(v, types[k]))}</data>' for k, v in d.items()]
+        return [f'{indent}<data key="{ids[domain, k]}">{_text_of(v, types[k])}</data>' for k, v in d.items()]
 
     head.append('  <graph id="G" edgedefault="directed">')
     head += data("graph", graph, "    ")
     yield _lines(head)
     for n, d in nodes:
-        yield _lines([f"    <node id={_attr(str(n))}>", *data("node", flat_attrs(d), "      "), "    </node>"])
+        yield _lines([f"    <node id={_id(n)}>", *data("node", flat_attrs(d), "      "), "    </node>"])
     for u, v, d in edges:
         yield _lines(
-            [f"    <edge source={_attr(str(u))} target={_attr(str(v))}>", *data("edge", flat_attrs(d), "      "),
+            [f"    <edge source={_id(u)} target={_id(v)}>", *data("edge", flat_attrs(d), "      "),
              "    </edge>"]
         )  # fmt: skip
     yield _lines(["  </graph>", "</graphml>"])
@@ -194,20 +214,20 @@ def gexf_chunks(graph, node_types, edge_types, nodes, edges):
     def attvalues(cls, types, d, indent):
         if not d:
             return []
-        rows = [f'{indent}  <attvalue for="{index[cls][k]}" value={_attr(_value(v, types[k]))}/>' for k, v in d.items()]
+        rows = [f'{indent}  <attvalue for="{index[cls][k]}" value={_attr_of(v, types[k])}/>' for k, v in d.items()]
         return [f"{indent}<attvalues>", *rows, f"{indent}</attvalues>"]
 
     head.append("    <nodes>")
     yield _lines(head)
     for n, raw in nodes:
         yield _lines(
-            [f"      <node id={_attr(str(n))} label={_attr(node_label(n, raw))}>",
+            [f"      <node id={_id(n)} label={_attr(node_label(n, raw))}>",
              *attvalues("node", node_types, flat_attrs(raw), "        "), "      </node>"]
         )  # fmt: skip
     yield _lines(["    </nodes>", "    <edges>"])
     for i, (u, v, d) in enumerate(edges):
         yield _lines(
-            [f'      <edge id="{i}" source={_attr(str(u))} target={_attr(str(v))}>',
+            [f'      <edge id="{i}" source={_id(u)} target={_id(v)}>',
              *attvalues("edge", edge_types, flat_attrs(d), "        "), "      </edge>"]
         )  # fmt: skip
     yield _lines(["    </edges>", "  </graph>", "</gexf>"])
