@@ -61,9 +61,11 @@ class Opened:
         return self.page.evaluate(code, arg)
 
     def open_item(self, title):
-        """Double-click the item (group or cluster) whose SVG title is `title`; wait for its view."""
+        """Select the item (group or cluster) whose SVG title is `title` and press Enter: its view
+        replaces this one (a double-click opens a group in place); wait for it."""
         before = self.js("document.body.dataset.opens")
-        self.fire(title, "dblclick")
+        self.fire(title, "click")
+        self.page.locator("#canvas").press("Enter")
         self.until("b => document.body.dataset.opens !== b && !document.querySelector('#stage.zooming')", before)
 
     def fire(self, title, event):

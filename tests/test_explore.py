@@ -269,7 +269,7 @@ def test_touch_pinch_zooms_a_drag_pans_and_a_tap_selects(browser, files):
         assert c2["k"] == pytest.approx(3 * c1["k"])  # zoomed in three times
         assert (500 - left - c2["x"]) / c2["k"] == pytest.approx(under[0], abs=20 / c2["k"])  # and about where
         assert (400 - top - c2["y"]) / c2["k"] == pytest.approx(under[1], abs=20 / c2["k"])  # the fingers were
-        # a tap selects what is under the finger; a double tap opens it
+        # a tap selects what is under the finger; a double tap opens it (in place)
         o.js("window.explorer.open(0)")
         o.until("document.body.dataset.ready === '0' && window.explorer.state.sel === null")
         x, y = o.js(
@@ -282,8 +282,8 @@ def test_touch_pinch_zooms_a_drag_pans_and_a_tap_selects(browser, files):
         for _ in range(2):
             touch("touchStart", (x, y))
             touch("touchEnd")
-        o.until("document.body.dataset.ready !== '0'")
-        assert o.view_key().startswith("pos2/layer0") and o.errors == []
+        o.until("document.querySelector('#stage g.opened > title')?.textContent === 'pos2/layer0/attn'")
+        assert o.view_key() == "" and o.errors == []
     finally:
         o.close()
 
@@ -358,6 +358,41 @@ def test_the_page_draws_each_node_where_dot_put_it(opened, trace, G):
         px, py = map(float, placed[name]["pos"].split(","))
         assert abs(x - (px - left)) <= 1 and abs(y - (top - py)) <= 1, name
         assert abs(w - float(placed[name]["width"]) * 72) <= 2 and abs(h - float(placed[name]["height"]) * 72) <= 2
+
+
+_BOXES = """() => Object.fromEntries([...document.querySelectorAll('#stage g.node')].map(g => {
+  const s = g.querySelector(':scope > rect, :scope > ellipse'); if (!s) return null;
+  const b = s.getBBox(); return [g.querySelector(':scope > title').textContent, [b.x, b.y, b.x + b.width, b.y + b.height]];
+}).filter(Boolean))"""
+
+
+def test_a_group_opens_in_place_and_closes_again(opened):
+    """Double-click: the group's box grows to hold its stages, the rest makes room; again: it closes."""
+    opened.js("window.explorer.open(0)")
+    opened.until("document.body.dataset.ready === '0'")
+    group = "pos1/layer0/attn"
+    before = opened.js(_BOXES)
+    opened.fire(group, "dblclick")
+    opened.until("!!document.querySelector('#stage g.opened') && window.explorer.state.view === 0")
+    after = opened.js(_BOXES)
+    x0, y0, x1, y1 = after[group]
+    inner = [k for k in after if k not in before]
+    assert inner and all(k.startswith(group + "/") for k in inner)  # its stages, by their scope paths
+    for k in inner:  # inside the group's box
+        a, b, c, d = after[k]
+        assert x0 <= a and c <= x1 and y0 <= b and d <= y1, k
+    assert x1 - x0 > before[group][2] - before[group][0] and y1 - y0 > before[group][3] - before[group][1]
+    for k, (a, b, c, d) in after.items():  # the surrounding boxes made room: none overlaps the group
+        if k in before and k != group and k != "legend":
+            assert c <= x0 or a >= x1 or d <= y0 or b >= y1, k
+    # a stage inside opens in place too (into its scalars), then the group closes with everything inside
+    stage = next(k for k in inner if k.endswith("/q"))
+    opened.fire(stage, "dblclick")
+    opened.until("document.querySelectorAll('#stage g.opened').length === 2")
+    assert any(k.startswith("n") for k in opened.js(_BOXES))
+    opened.fire(group, "dblclick")
+    opened.until("!document.querySelector('#stage g.opened')")
+    assert opened.js(_BOXES) == before
 
 
 def test_compact_layout_keeps_dots_shapes_and_texts():

@@ -62,7 +62,7 @@
   }
 
   // --- state ------------------------------------------------------------------------------------------
-  const S = { view: -1, data: null, items: new Map(), sel: null, t: END, playing: false, hl: [], colour: "grad", cam: { x: 0, y: 0, k: 1 } };
+  const S = { view: -1, data: null, model: null, items: new Map(), sel: null, t: END, playing: false, hl: [], colour: "grad", cam: { x: 0, y: 0, k: 1 } };
   const stage = $("#stage"), canvas = $("#canvas"), list = $("#list");
 
   // --- opening a view ---------------------------------------------------------------------------------
@@ -78,8 +78,10 @@
     stage.className = kind;
     list.hidden = kind !== "list";
     stage.hidden = kind === "list";
+    opened.length = 0;
     if (data.layout) {
-      stage.innerHTML = draw(data.layout);
+      S.model = decode(data.layout);
+      stage.innerHTML = render(S.model);
       for (const g of stage.querySelectorAll("g.node, g.cluster, g.edge")) {
         const title = g.querySelector("title");
         // edge titles may carry ports (a:e->b:e); items are named without them
@@ -105,29 +107,150 @@
 
   // --- drawing: a view's shapes as SVG (viz/explore/layout.py says what each array holds) -------------
   const ANCHOR = { "-1": "start", 0: "middle", 1: "end" };
-  function draw(L) {
+  // a view's layout as items of absolute shapes, each paint and font already its SVG attributes
+  function decode(L) {
     const paint = L.paints.map(([stroke, fill, width, dash]) =>
       ` fill="${fill}" stroke="${stroke}"` + (width !== 1 ? ` stroke-width="${width}"` : "") + (dash ? ` stroke-dasharray="${dash}"` : ""));
     const font = L.fonts.map(([size, bold, ink]) => ` font-size="${size}" fill="${ink}"` + (bold ? ' font-weight="bold"' : ""));
-    let cx, cy; // each point is given from the one before it within an item (layout.py)
-    const pt = (dx, dy) => ((cx += dx), (cy += dy), `${cx} ${cy}`);
-    const pts = (s) => { const out = []; for (let i = 2; i < s.length; i += 2) out.push(pt(s[i], s[i + 1])); return out; };
-    const shape = (s) => {
-      const p = paint[s[1]];
-      if (s[0] === "r") { pt(s[2], s[3]); return `<rect${p} x="${cx}" y="${cy}" width="${s[4]}" height="${s[5]}"${s[6] ? ` rx="${s[6]}"` : ""}/>`; }
-      if (s[0] === "e") { pt(s[2], s[3]); return `<ellipse${p} cx="${cx}" cy="${cy}" rx="${s[4]}" ry="${s[5]}"/>`; }
-      if (s[0] === "t") { pt(s[2], s[3]); return `<text${font[s[1]]} x="${cx}" y="${cy}"${s[4] !== -1 ? ` text-anchor="${ANCHOR[s[4]]}"` : ""}>${esc(s[5])}</text>`; }
-      const [first, ...rest] = pts(s);
-      if (s[0] === "b") return `<path${p} d="M${first}C${rest.join(" ")}${L.paints[s[1]][1] !== "none" ? "Z" : ""}"/>`;
-      return `<${s[0] === "p" ? "polygon" : "polyline"}${p} points="${[first, ...rest].join(" ")}"/>`;
-    };
-    const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${(L.w * 4) / 3}" height="${(L.h * 4) / 3}" viewBox="0 0 ${L.w} ${L.h}">`, `<rect width="${L.w}" height="${L.h}" fill="${L.bg}"/>`];
-    for (const [kind, title, ...shapes] of L.items) {
-      cx = cy = 0;
-      out.push(`<g class="${kind}">`, title === null ? "" : `<title>${esc(title)}</title>`, ...shapes.map(shape), "</g>");
-    }
+    const items = L.items.map(([kind, title, ...shapes]) => {
+      let x = 0, y = 0; // each point is given from the one before it within an item
+      return { kind, title, shapes: shapes.map((s) => {
+        const a = [s[0] === "b" && L.paints[s[1]][1] !== "none" ? "B" : s[0], (s[0] === "t" ? font : paint)[s[1]], ...s.slice(2)];
+        const end = "ret".includes(a[0]) ? 4 : a.length;
+        for (let i = 2; i < end; i += 2) { x = a[i] += x; y = a[i + 1] += y; }
+        return a;
+      }) };
+    });
+    return { w: L.w, h: L.h, bg: L.bg, items };
+  }
+  function shapeSvg(s) {
+    const [t, p] = s;
+    if (t === "r") return `<rect${p} x="${s[2]}" y="${s[3]}" width="${s[4]}" height="${s[5]}"${s[6] ? ` rx="${s[6]}"` : ""}/>`;
+    if (t === "e") return `<ellipse${p} cx="${s[2]}" cy="${s[3]}" rx="${s[4]}" ry="${s[5]}"/>`;
+    if (t === "t") return `<text${p} x="${s[2]}" y="${s[3]}"${s[4] !== -1 ? ` text-anchor="${ANCHOR[s[4]]}"` : ""}>${esc(s[5])}</text>`;
+    const xy = [];
+    for (let i = 2; i < s.length; i += 2) xy.push(`${s[i]} ${s[i + 1]}`);
+    if (t === "b" || t === "B") return `<path${p} d="M${xy[0]}C${xy.slice(1).join(" ")}${t === "B" ? "Z" : ""}"/>`;
+    return `<${t === "p" ? "polygon" : "polyline"}${p} points="${xy.join(" ")}"/>`;
+  }
+  function render(M) {
+    const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${(M.w * 4) / 3}" height="${(M.h * 4) / 3}" viewBox="0 0 ${M.w} ${M.h}">`, `<rect width="${M.w}" height="${M.h}" fill="${M.bg}"/>`];
+    for (const it of M.items) out.push(`<g class="${it.kind}">`, it.title === null ? "" : `<title>${esc(it.title)}</title>`, ...it.shapes.map(shapeSvg), "</g>");
     out.push("</svg>");
     return out.join("");
+  }
+  // the box of a list of shapes: [x0, y0, x1, y1]
+  function extent(shapes) {
+    const b = [Infinity, Infinity, -Infinity, -Infinity];
+    const add = (x, y) => { b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y); };
+    for (const s of shapes) {
+      if (s[0] === "r") { add(s[2], s[3]); add(s[2] + s[4], s[3] + s[5]); }
+      else if (s[0] === "e") { add(s[2] - s[4], s[3] - s[5]); add(s[2] + s[4], s[3] + s[5]); }
+      else if (s[0] === "t") add(s[2], s[3]);
+      else for (let i = 2; i < s.length; i += 2) add(s[i], s[i + 1]);
+    }
+    return b;
+  }
+  // every point of a shape moved by f(x, y) -> [dx, dy]; a box or an ellipse moves whole, by its centre
+  function moveShape(s, f, corners) {
+    if (s[0] === "r" && corners) {
+      const [ax] = f(s[2], s[3]), [bx] = f(s[2] + s[4], s[3]), [, ay] = f(s[2], s[3]), [, by] = f(s[2], s[3] + s[5]);
+      return ["r", s[1], s[2] + ax, s[3] + ay, s[4] + bx - ax, s[5] + by - ay, s[6]];
+    }
+    const out = s.slice();
+    const end = "ret".includes(s[0]) ? 4 : s.length;
+    for (let i = 2; i < end; i += 2) { const [dx, dy] = f(s[i], s[i + 1]); out[i] += dx; out[i + 1] += dy; }
+    return out;
+  }
+
+  // --- opening a group in place: its box grows to hold its inside, the rest makes room ---------------
+  const PAD = 8, HEAD = 16;
+  const opened = []; // the groups open in place, each with the drawing and data from before it opened
+  async function expand(name) {
+    const i = openKey(name);
+    const item = S.model.items.find((it) => it.kind === "node" && it.title === name);
+    const box = item && item.shapes.find((s) => s[0] === "r");
+    if (i === undefined || i === S.view || !box || INDEX.views[i].kind === "list") return false;
+    const inner = await payload(i);
+    if (!inner.layout) return false;
+    // what is inside the group: its scalars or sub-groups, their clusters and the edges between them (not
+    // the inner view's title, legend, stubs, parameter matrices, nor the clusters the frame replaces)
+    const within = (t) => /^[no]\d+$/.test(t) || t.replace(/^cluster_(s_)?/, "").startsWith(name + "/");
+    const inside = decode(inner.layout).items.filter((it) => it.title !== null && (it.kind === "edge" ? it.title.split("->").every(within) : within(it.title)));
+    if (!inside.some((it) => it.kind === "node")) return false;
+    const [ix0, iy0, ix1, iy1] = extent(inside.flatMap((it) => it.shapes));
+    const [x, y, w, h] = [box[2], box[3], box[4], box[5]];
+    const W = Math.max(w, ix1 - ix0 + 2 * PAD), H = Math.max(h, iy1 - iy0 + 2 * PAD + HEAD);
+    const dx = W - w, dy = H - h, mx = x + w / 2, my = y + h / 2;
+    const room = (px, py) => [px > mx ? dx : 0, py > my ? dy : 0]; // beyond the group's centre: moved by its growth
+    const onBox = (px, py) => [Math.round((dx * Math.min(Math.max(px - x, 0), w)) / w), Math.round((dy * Math.min(Math.max(py - y, 0), h)) / h)];
+    // a group opened around this one grows with it, as a cluster does; any other box moves whole
+    const frames = new Set(opened.map((o) => o.name));
+    const centre = new Map();
+    for (const it of S.model.items) if (it.kind === "node" && it.title !== name && !frames.has(it.title) && it.shapes.length) {
+      const [a, b, c, d] = extent([it.shapes[0]]);
+      centre.set(it.title, room((a + c) / 2, (b + d) / 2));
+    }
+    const ends = (node, px, py) => (node === name ? onBox(px, py) : centre.get(node) || room(px, py));
+    const items = [];
+    for (const it of S.model.items) {
+      if (it.title === name) {
+        // the group's frame: its own outline on the page's ground, its name at the top left
+        const frame = ["r", box[1].replace(/ fill="[^"]*"/, ` fill="${S.model.bg}"`), x, y, W, H, box[6]];
+        const label = it.shapes.find((s) => s[0] === "t");
+        items.push({ kind: "node", title: name, shapes: label ? [frame, ["t", label[1], x + PAD, y + 12, -1, label[5] + " ▾"]] : [frame] });
+        const ox = x + PAD - ix0 + (W - 2 * PAD - (ix1 - ix0)) / 2, oy = y + PAD + HEAD - iy0;
+        for (const jt of inside) items.push({ ...jt, shapes: jt.shapes.map((s) => moveShape(s, () => [Math.round(ox), Math.round(oy)])) });
+      } else if (it.kind === "node" && !frames.has(it.title)) {
+        const [sx, sy] = centre.get(it.title) || [0, 0];
+        items.push({ ...it, shapes: it.shapes.map((s) => moveShape(s, () => [sx, sy])) });
+      } else if (it.kind === "edge") {
+        // each end follows its node; the points between, a mix of the two by their place along the edge
+        const [tail, head] = (it.title || "").split("->");
+        const pts = it.shapes.filter((s) => !"ret".includes(s[0]));
+        const first = pts.length ? pts[0] : null, last = pts.length ? pts[pts.length - 1] : null;
+        const a = first ? ends(tail, first[2], first[3]) : [0, 0], b = last ? ends(head, last[last.length - 2], last[last.length - 1]) : [0, 0];
+        const n = first ? first.length / 2 - 1 : 1;
+        items.push({ ...it, shapes: it.shapes.map((s) => {
+          if (s !== first) return moveShape(s, () => b);
+          let k = 0;
+          return moveShape(s, () => { const f = n > 1 ? k++ / (n - 1) : 1; return [Math.round(a[0] + (b[0] - a[0]) * f), Math.round(a[1] + (b[1] - a[1]) * f)]; });
+        }) });
+      } else if (it.kind === "cluster" || it.kind === "node") {
+        items.push({ ...it, shapes: it.shapes.map((s) => moveShape(s, room, true)) });
+      } else items.push(it);
+    }
+    opened.push({ name, model: S.model, data: S.data });
+    S.model = { ...S.model, w: S.model.w + dx, h: S.model.h + dy, items };
+    const merge = (k) => (S.data[k] || inner[k] ? { ...(S.data[k] || {}), ...(inner[k] || {}) } : undefined);
+    S.data = { ...S.data, groupOf: undefined, items: merge("items"), edges: merge("edges"), nodes: merge("nodes"), clusters: merge("clusters"), members: merge("members"), cmp: merge("cmp") };
+    redraw();
+    return true;
+  }
+  function collapse(name) {
+    const k = opened.findIndex((o) => o.name === name);
+    if (k < 0) return false;
+    S.model = opened[k].model;
+    S.data = opened[k].data;
+    opened.length = k; // groups opened inside it close with it
+    redraw();
+    return true;
+  }
+  // the current drawing into the page: items named, colours, paths, player and selection applied
+  function redraw() {
+    stage.innerHTML = render(S.model);
+    S.items = new Map();
+    for (const g of stage.querySelectorAll("g.node, g.cluster, g.edge")) {
+      const title = g.querySelector("title");
+      // edge titles may carry ports (a:e->b:e); items are named without them
+      if (title) S.items.set(g.classList.contains("edge") ? title.textContent.replace(/:[nsewc]{1,2}(?=->|$)/g, "") : title.textContent, g);
+    }
+    for (const o of opened) S.items.get(o.name)?.classList.add("opened");
+    applyColour();
+    applyPaths();
+    applyPlayer(true);
+    const sel = S.sel;
+    if (sel !== null && sel !== undefined) S.items.get(typeof sel === "number" ? "n" + sel : sel)?.classList.add("sel");
   }
 
   function zoomInto(el) {
@@ -260,9 +383,11 @@
     const name = itemOf(e.target);
     if (name && name !== "legend") select(name);
   });
-  stage.addEventListener("dblclick", (e) => {
+  stage.addEventListener("dblclick", async (e) => {
+    // a group opens in place (and closes again); a cluster, or a group with no drawing inside, dives
     const name = itemOf(e.target);
     if (!name) return;
+    if (collapse(name) || (!name.startsWith("cluster_") && (await expand(name)))) return;
     const i = openKey(name);
     if (i !== undefined && i !== S.view) open(i, { from: S.items.get(name) });
   });
@@ -395,7 +520,7 @@
   function itemOfNode(n) {
     // the item of the current view that holds scalar node n: itself, or the group its stage is in (the
     // view's own membership: a script's groups are not scope path prefixes)
-    if (S.data.nodes) return S.items.has("n" + n) ? "n" + n : null;
+    if (S.items.has("n" + n) || !S.data.items) return S.items.has("n" + n) ? "n" + n : null;
     if (!S.data.groupOf) {
       S.data.groupOf = new Map();
       for (const [g, stages] of Object.entries(S.data.members || {})) for (const s of stages) S.data.groupOf.set(s, g);
@@ -536,8 +661,9 @@
     // [name, times, second name] of every item of the current view that the player lights; an edge
     // follows the node or group it points to
     let out = [];
+    // (a group opened in place holds both: its groups or scalars inside, the groups around)
     if (S.data.nodes) out = Object.keys(S.data.nodes).filter((n) => S.items.has("n" + n)).map((n) => ["n" + n, [fpos[n], fpos[n], bpos[n], bpos[n]], "o" + n]);
-    else if (S.data.items) out = Object.entries(S.data.items).map(([k, it]) => [k, it.times]);
+    if (S.data.items) out = out.concat(Object.entries(S.data.items).map(([k, it]) => [k, it.times]));
     const by = new Map(out.map((r) => [r[0], r]));
     for (const [name, g] of S.items) {
       if (!g.classList.contains("edge")) continue;
