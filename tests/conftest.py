@@ -67,6 +67,25 @@ def run_dir(tmp_path_factory):
     return tmp / "run"
 
 
+def invoke(*args, env=None):
+    """`microtrace ARGS...` in this process (click's runner); every argument str()'d."""
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def assert_refused(result, *words, code=2, alone=False):
+    """The contract for bad input: exit `code` (2), one `Error:` line on stderr naming `words`, no
+    traceback (and with `alone`, nothing else printed at all); returns that line."""
+    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+    if alone:
+        assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("Error: "), result.stderr
+    assert sum(line.startswith("Error") for line in lines) == 1 and "Traceback" not in result.output
+    for word in words:
+        assert word in lines[-1], (word, lines[-1])
+    return lines[-1]
+
+
 def needs_shared():
     return pytest.mark.skipif(
         not (MAKEMORE.exists() and PUBLISHED_LOG.exists()),

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from conftest import invoke
 from microtrace.engine.run import open_run
 from microtrace.tracer import attention as TA
 from microtrace.tracer import trace_step, trace_text
@@ -18,12 +19,12 @@ from microtrace.viz.cli import cli
 from microtrace.viz.draw import colormap as C
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, ["attention", *[str(a) for a in args]])
+def attention(*args):
+    return invoke("attention", *args)
 
 
 def ok(*args):
-    result = invoke(*args)
+    result = attention(*args)
     assert result.exit_code == 0, result.output
     return result
 
@@ -207,7 +208,7 @@ def test_same_inputs_give_identical_png_bytes(run_dir, tmp_path):
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(run_dir, tmp_path, args, message):
-    result = invoke(*[a.format(run=run_dir, tmp=tmp_path) for a in args])
+    result = attention(*[a.format(run=run_dir, tmp=tmp_path) for a in args])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]

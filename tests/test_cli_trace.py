@@ -5,14 +5,9 @@ import xml.etree.ElementTree as ET
 
 import networkx as nx
 import pytest
-from click.testing import CliRunner
 
+from conftest import invoke
 from microtrace.tracer import load_trace
-from microtrace.viz.cli import cli
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def test_trace_writes_a_loadable_file_with_the_run_step(run_dir, tmp_path):

@@ -5,18 +5,13 @@ import math
 import re
 
 import pytest
-from click.testing import CliRunner
 
-from conftest import MAKEMORE, PUBLISHED_LOG, TINY, WORDS, needs_shared
+from conftest import MAKEMORE, PUBLISHED_LOG, TINY, WORDS, invoke, needs_shared
 from microtrace.engine.data import load_dataset
 from microtrace.engine.run import create_run, open_run, train
 from microtrace.engine.train import TrainConfig
 from microtrace.viz.cli import cli
 from microtrace.viz.cli import train as cli_train
-
-
-def invoke(args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def train_args(data_file, out, steps=3, *more):
@@ -29,7 +24,7 @@ def sample_lines(stdout):
 
 def test_train_prints_microgpt_log_format(tmp_path, data_file):
     out = tmp_path / "run"
-    result = invoke(train_args(data_file, out, 3, "--samples", "4"))
+    result = invoke(*train_args(data_file, out, 3, "--samples", "4"))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     vocab = len(set("".join(WORDS))) + 1
@@ -50,9 +45,9 @@ def test_train_prints_microgpt_log_format(tmp_path, data_file):
 
 def test_sample_continues_the_saved_rng_and_prints_what_train_printed(tmp_path, data_file):
     out = tmp_path / "run"
-    trained = invoke(train_args(data_file, out, 4, "--samples", "6", "--temperature", "0.9"))
+    trained = invoke(*train_args(data_file, out, 4, "--samples", "6", "--temperature", "0.9"))
     assert trained.exit_code == 0, trained.output
-    again = invoke(["sample", "--run", out, "-n", "6", "--temperature", "0.9"])
+    again = invoke(*["sample", "--run", out, "-n", "6", "--temperature", "0.9"])
     assert again.exit_code == 0, again.output
     assert again.stdout.splitlines() == sample_lines(trained.stdout)
     assert len(sample_lines(trained.stdout)) == 6
@@ -60,21 +55,21 @@ def test_sample_continues_the_saved_rng_and_prints_what_train_printed(tmp_path, 
 
 def test_sample_with_a_seed_is_repeatable(tmp_path, data_file):
     out = tmp_path / "run"
-    assert invoke(train_args(data_file, out, 2, "--samples", "0")).exit_code == 0
-    first = invoke(["sample", "--run", out, "--seed", "3", "-n", "5"])
-    second = invoke(["sample", "--run", out, "--seed", "3", "-n", "5"])
+    assert invoke(*train_args(data_file, out, 2, "--samples", "0")).exit_code == 0
+    first = invoke(*["sample", "--run", out, "--seed", "3", "-n", "5"])
+    second = invoke(*["sample", "--run", out, "--seed", "3", "-n", "5"])
     assert first.exit_code == 0 and first.stdout == second.stdout
     assert len(first.stdout.splitlines()) == 5
 
 
 def test_samples_zero_prints_no_inference_section(tmp_path, data_file):
-    result = invoke(train_args(data_file, tmp_path / "run", 2, "--samples", "0"))
+    result = invoke(*train_args(data_file, tmp_path / "run", 2, "--samples", "0"))
     assert result.exit_code == 0
     assert result.stdout.splitlines()[-1].startswith("step    2 /    2 | loss ")
 
 
 def test_resume_prints_the_rest_and_the_same_samples(tmp_path, data_file):
-    full = invoke(train_args(data_file, tmp_path / "full", 5, "--checkpoint-every", "2", "--samples", "5"))
+    full = invoke(*train_args(data_file, tmp_path / "full", 5, "--checkpoint-every", "2", "--samples", "5"))
     assert full.exit_code == 0, full.output
 
     run = create_run(
@@ -91,7 +86,7 @@ def test_resume_prints_the_rest_and_the_same_samples(tmp_path, data_file):
 
     with pytest.raises(KeyboardInterrupt):
         train(run, stop)
-    resumed = invoke(["train", "--resume", tmp_path / "cut", "--samples", "5"])
+    resumed = invoke(*["train", "--resume", tmp_path / "cut", "--samples", "5"])
     assert resumed.exit_code == 0, resumed.output
     full_lines, resumed_lines = full.stdout.splitlines(), resumed.stdout.splitlines()
     assert resumed_lines[:3] == full_lines[:3]
@@ -101,23 +96,23 @@ def test_resume_prints_the_rest_and_the_same_samples(tmp_path, data_file):
 
 def test_resume_takes_its_options_from_the_run(tmp_path, data_file):
     out = tmp_path / "run"
-    assert invoke(train_args(data_file, out, 2, "--samples", "0")).exit_code == 0
-    result = invoke(["train", "--resume", out, "--steps", "10", "--lr", "0.1"])
+    assert invoke(*train_args(data_file, out, 2, "--samples", "0")).exit_code == 0
+    result = invoke(*["train", "--resume", out, "--steps", "10", "--lr", "0.1"])
     assert result.exit_code == 2
     assert result.stderr == "Error: --resume continues a run with the options it was made with; drop --steps, --lr\n"
-    done = invoke(["train", "--resume", out, "--samples", "2"])
+    done = invoke(*["train", "--resume", out, "--samples", "2"])
     assert done.exit_code == 0 and "already trained all 2 steps" in done.stderr
     assert len(sample_lines(done.stdout)) == 2
 
 
 def test_an_existing_run_is_kept_unless_force(tmp_path, data_file):
     out = tmp_path / "run"
-    assert invoke(train_args(data_file, out, 2, "--samples", "0")).exit_code == 0
+    assert invoke(*train_args(data_file, out, 2, "--samples", "0")).exit_code == 0
     before = (out / "checkpoints" / "step-000002.json").read_bytes()
-    again = invoke(train_args(data_file, out, 2, "--samples", "0", "--seed", "5"))
+    again = invoke(*train_args(data_file, out, 2, "--samples", "0", "--seed", "5"))
     assert again.exit_code == 2 and "--force" in again.stderr
     assert (out / "checkpoints" / "step-000002.json").read_bytes() == before
-    forced = invoke(train_args(data_file, out, 2, "--samples", "0", "--seed", "5", "--force"))
+    forced = invoke(*train_args(data_file, out, 2, "--samples", "0", "--seed", "5", "--force"))
     assert forced.exit_code == 0
     assert (out / "checkpoints" / "step-000002.json").read_bytes() != before
 
@@ -125,7 +120,7 @@ def test_an_existing_run_is_kept_unless_force(tmp_path, data_file):
 def test_a_terminal_gets_a_progress_bar_instead_of_step_lines(tmp_path, data_file, monkeypatch):
     monkeypatch.setattr(cli_train, "stdout_is_terminal", lambda: True)
     out = tmp_path / "run"
-    result = invoke(train_args(data_file, out, 3, "--samples", "0"))
+    result = invoke(*train_args(data_file, out, 3, "--samples", "0"))
     assert result.exit_code == 0, result.output
     steps = [line for line in result.stdout.splitlines() if line.startswith("step ")]
     assert steps == [f"step    3 /    3 | loss {open_run(out).losses()[-1]:.4f}"]
@@ -134,7 +129,7 @@ def test_a_terminal_gets_a_progress_bar_instead_of_step_lines(tmp_path, data_fil
 
 def test_divergence_exits_1_naming_the_step_and_keeps_checkpoints(tmp_path, data_file):
     out = tmp_path / "run"
-    result = invoke(train_args(data_file, out, 30, "--lr", "1e6", "--checkpoint-every", "1"))
+    result = invoke(*train_args(data_file, out, 30, "--lr", "1e6", "--checkpoint-every", "1"))
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     stderr = result.stderr.splitlines()
@@ -152,7 +147,7 @@ def test_divergence_exits_1_naming_the_step_and_keeps_checkpoints(tmp_path, data
 
 
 def test_version():
-    result = invoke(["--version"])
+    result = invoke(*["--version"])
     assert result.exit_code == 0
     assert result.stdout == f"microtrace, version {importlib.metadata.version('microtrace')}\n"
 
@@ -160,7 +155,7 @@ def test_version():
 @pytest.mark.parametrize("command", [[]] + [[name] for name in sorted(cli.commands)])
 def test_help_with_h_and_an_example_everywhere(command):
     for flag in ("-h", "--help"):
-        result = invoke([*command, flag])
+        result = invoke(*[*command, flag])
         assert result.exit_code == 0, result.output
         assert result.stdout.startswith(f"Usage: microtrace {' '.join(command)}".rstrip())
         assert "Example:" in result.stdout
@@ -184,7 +179,7 @@ def _write(name, content):
 
 def _corrupt_run(tmp_path):
     out = tmp_path / "run"
-    assert invoke(train_args(tmp_path / "words.txt", out, 2, "--samples", "0")).exit_code == 0
+    assert invoke(*train_args(tmp_path / "words.txt", out, 2, "--samples", "0")).exit_code == 0
     path = out / "checkpoints" / "step-000002.json"
     path.write_bytes(path.read_bytes()[:1000])
     return ["sample", "--run", out]
@@ -217,7 +212,7 @@ BAD = {
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_input_is_a_one_line_error_with_exit_code_2(tmp_path, data_file, case):
     make_args, words = BAD[case]
-    result = invoke(make_args(tmp_path))
+    result = invoke(*make_args(tmp_path))
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)  # handled, not a crash
     assert "Traceback" not in result.output
@@ -242,7 +237,7 @@ def test_published_run_starts_exactly_like_the_published_log(tmp_path, monkeypat
 
     monkeypatch.setattr(cli_train, "train_run", five_steps)
     out = tmp_path / "published"
-    result = invoke(["train", "--data", MAKEMORE, "--seed", "42", "--steps", "1000", "--out", out])
+    result = invoke(*["train", "--data", MAKEMORE, "--seed", "42", "--steps", "1000", "--out", out])
     assert result.exit_code == 130
     assert result.stdout.splitlines() == PUBLISHED_LOG.read_text().splitlines()[:8]
     assert result.stderr.strip().endswith(f"microtrace train --resume {out}")

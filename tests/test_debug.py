@@ -6,10 +6,9 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from conftest import MINI, NAMES, SMALL, as_options
+from conftest import MINI, NAMES, SMALL, as_options, invoke
 from microtrace.engine import value as engine_value
 from microtrace.engine.data import load_dataset
 from microtrace.engine.run import open_run
@@ -19,13 +18,8 @@ from microtrace.tracer.doctor import STATE_CHECKS, diagnose
 from microtrace.tracer.gradcheck import gradcheck, relative_error
 from microtrace.tracer.gradstats import range_stats, read_stats_csv
 from microtrace.tracer.steps import parse_steps
-from microtrace.viz.cli import cli
 from microtrace.viz.gradflow import matrices as GF
 from microtrace.viz.gradflow.positions import position_data, positions_layout
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def _train(tmp, name, *extra):

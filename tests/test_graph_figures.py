@@ -18,10 +18,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import MINI
+from conftest import MINI, assert_refused, invoke
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, top_paths, trace_step
-from microtrace.viz.cli.graph import graph
 from microtrace.viz.draw import numfmt
 from microtrace.viz.graph import style as gs
 from microtrace.viz.graph.block import block_diagram, edge_kind
@@ -50,16 +49,8 @@ def files(trace, tmp_path_factory):
     return tmp
 
 
-def invoke(*args):
-    return CliRunner().invoke(graph, [str(a) for a in args])
-
-
-def one_line_error(result, code):
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    assert "Traceback" not in result.output
-    return lines[0]
+def graph(*args):
+    return invoke("graph", *args)
 
 
 def svg_parts(path):
@@ -90,7 +81,7 @@ def svg_parts(path):
 @needs_dot
 def test_block_view_svg_has_every_scope_cluster_and_tooltip(trace, files, tmp_path):
     out = tmp_path / "block.svg"
-    result = invoke("--trace", files / "elementary.json", "-o", out)
+    result = graph("--trace", files / "elementary.json", "-o", out)
     assert result.exit_code == 0, result.output
     C = trace.collapse("block")
     nodes, edges, clusters = svg_parts(out)
@@ -116,7 +107,7 @@ def test_block_view_svg_has_every_scope_cluster_and_tooltip(trace, files, tmp_pa
 @needs_dot
 def test_edge_pen_width_grows_with_the_gradient_flow(trace, files, tmp_path):
     out = tmp_path / "stage.svg"
-    assert invoke("--trace", files / "elementary.json", "--level", "stage", "-o", out).exit_code == 0
+    assert graph("--trace", files / "elementary.json", "--level", "stage", "-o", out).exit_code == 0
     C = trace.collapse("stage")
     _, edges, _ = svg_parts(out)
     pairs = sorted(
@@ -179,7 +170,7 @@ def test_focused_collapsed_view_keeps_its_boundary_as_stubs(trace):
 @needs_dot
 def test_scalar_view_of_a_head_shows_values_grads_ops_and_stubs(trace, files, tmp_path):
     out = tmp_path / "head.svg"
-    result = invoke("--trace", files / "fused.json", "--level", "scalar", "--focus", HEAD, "-o", out)
+    result = graph("--trace", files / "fused.json", "--level", "scalar", "--focus", HEAD, "-o", out)
     assert result.exit_code == 0, result.output
     F = trace.graph("fused")
     inside = set(focus_nodes(F, HEAD))
@@ -216,7 +207,7 @@ def test_scalar_view_of_a_head_shows_values_grads_ops_and_stubs(trace, files, tm
 @needs_dot
 def test_scalar_view_around_a_parameter_entry(trace, files, tmp_path):
     out = tmp_path / "around.svg"
-    result = invoke(
+    result = graph(
         "--trace", files / "elementary.json", "--level", "scalar", "--around", "wpe[1,1]", "--hops", 1, "-o", out
     )
     assert result.exit_code == 0, result.output
@@ -260,7 +251,7 @@ def test_guard_refuses_big_scalar_views_with_a_narrower_focus(trace):
 
 def test_guard_through_the_command(files, tmp_path):
     args = ["--level", "scalar", "--focus", "pos1", "--max-nodes", "500", "-o", tmp_path / "x.svg"]
-    line = one_line_error(invoke("--trace", files / "elementary.json", *args), 2)
+    line = assert_refused(graph("--trace", files / "elementary.json", *args), alone=True)
     assert "nodes, more than --max-nodes 500" in line and "--focus pos1/" in line and "--level block" in line
     assert not (tmp_path / "x.svg").exists()
 
@@ -272,15 +263,15 @@ def test_guard_through_the_command(files, tmp_path):
 def test_a_png_past_the_pixel_limit_is_refused_before_it_is_drawn(files, tmp_path, monkeypatch):
     """The layout's size at --dpi is checked before cairo allocates the image (one line, exit 2)."""
     monkeypatch.setenv("MICROTRACE_MAX_PIXELS", "0.5")  # half a megapixel: the block view at 1200 dpi is far more
-    result = invoke("--trace", files / "elementary.json", "-o", tmp_path / "big.png", "--dpi", "1200")
-    line = one_line_error(result, 2)
+    result = graph("--trace", files / "elementary.json", "-o", tmp_path / "big.png", "--dpi", "1200")
+    line = assert_refused(result, alone=True)
     assert "pixels at 1200 dpi, above the limit of 0.5 megapixels" in line and "MICROTRACE_MAX_PIXELS" in line
     assert not (tmp_path / "big.png").exists()
     width, height = (float(x.replace(",", "")) for x in re.search(r"be ([\d,]+) x ([\d,]+) pixels", line).groups())
     # The size it refused is the size dot draws (less the page's padding): at 36 dpi the PNG has about
     # those pixels / (1200/36).
     monkeypatch.setenv("MICROTRACE_MAX_PIXELS", "1000")
-    result = invoke("--trace", files / "elementary.json", "-o", tmp_path / "small.png", "--dpi", "36")
+    result = graph("--trace", files / "elementary.json", "-o", tmp_path / "small.png", "--dpi", "36")
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "small.png") as im:
         assert 1 <= im.width / (width * 36 / 1200) < 1.05 and 1 <= im.height / (height * 36 / 1200) < 1.05
@@ -325,7 +316,7 @@ def test_pdf_dates_are_fixed_in_place():
 
 def test_dot_output_is_the_source(trace, files, tmp_path):
     out = tmp_path / "b.dot"
-    assert invoke("--trace", files / "elementary.json", "--no-params", "-o", out).exit_code == 0
+    assert graph("--trace", files / "elementary.json", "--no-params", "-o", out).exit_code == 0
     assert out.read_text() == block_diagram(trace.collapse("block"), params=False).source
 
 
@@ -336,8 +327,8 @@ def test_missing_dot_writes_the_source_and_exits_3(files, tmp_path, monkeypatch)
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    result = invoke("--trace", files / "elementary.json", "-o", tmp_path / "fig.svg")
-    line = one_line_error(result, 3)
+    result = graph("--trace", files / "elementary.json", "-o", tmp_path / "fig.svg")
+    line = assert_refused(result, code=3, alone=True)
     assert "sudo apt-get install graphviz" in line and "brew install graphviz" in line
     assert (tmp_path / "fig.dot").read_text().startswith("digraph")
     assert not (tmp_path / "fig.svg").exists()
@@ -381,13 +372,13 @@ def test_missing_dot_through_the_installed_command(files, tmp_path):
     ],
 )
 def test_bad_options_are_one_line_exit_2(files, tmp_path, args, message):
-    result = invoke("--trace", files / "elementary.json", "-o", tmp_path / "x.svg", *args)
-    assert message in one_line_error(result, 2)
+    result = graph("--trace", files / "elementary.json", "-o", tmp_path / "x.svg", *args)
+    assert message in assert_refused(result, alone=True)
 
 
 def test_bad_extension_is_refused_before_tracing(tmp_path):
-    result = invoke("--run", tmp_path / "no-such-run", "--step", 1, "-o", tmp_path / "x.jpg")
-    assert ".jpg is not a figure format" in one_line_error(result, 2)
+    result = graph("--run", tmp_path / "no-such-run", "--step", 1, "-o", tmp_path / "x.jpg")
+    assert ".jpg is not a figure format" in assert_refused(result, alone=True)
     with pytest.raises(RenderError, match="use .svg, .png, .pdf, .dot"):
         render("digraph { a }", tmp_path / "x")
 

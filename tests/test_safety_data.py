@@ -8,8 +8,8 @@ import os
 import threading
 
 import pytest
-from safety import assert_refused, run_cli
 
+from conftest import assert_refused, invoke
 from microtrace.engine import data
 from microtrace.engine.data import DataError, load_dataset
 
@@ -72,7 +72,7 @@ def test_a_download_that_is_not_the_pinned_file_is_refused_and_not_cached(pinned
         with pytest.raises(DataError) as e:
             load_dataset("makemore")
         assert "could not download makemore's names.txt" in str(e.value) and "\n" not in str(e.value)
-        result = run_cli("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run")
+        result = invoke("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run")
         assert_refused(result, "makemore")
     finally:
         server.shutdown()
@@ -84,7 +84,7 @@ def test_a_changed_cached_file_is_refused(pinned, monkeypatch):
     pinned.write_bytes(b"emma\nmallory\n")
     monkeypatch.setenv("MICROTRACE_MAKEMORE_URL", "http://127.0.0.1:9/never-fetched")
     assert_refused(
-        run_cli("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run"), "sha256 differs"
+        invoke("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run"), "sha256 differs"
     )
 
 
@@ -94,7 +94,7 @@ def test_a_cache_path_that_is_a_file_is_one_line(pinned, monkeypatch):
     server = _serve(monkeypatch, GOOD)
     try:
         assert_refused(
-            run_cli("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run"),
+            invoke("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run"),
             "cannot cache",
             "MICROTRACE_CACHE",
         )
@@ -109,7 +109,7 @@ def test_a_read_only_cache_is_one_line(pinned, monkeypatch):
     server = _serve(monkeypatch, GOOD)
     try:
         assert_refused(
-            run_cli("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run"),
+            invoke("train", "--data", "makemore", "--steps", "1", "--out", pinned.parent.parent / "run"),
             "cannot cache",
         )
     finally:

@@ -2,8 +2,8 @@
 for a missing file, a file that is not what it should be, and a write that cannot happen."""
 
 import pytest
-from safety import assert_refused, run_cli
 
+from conftest import assert_refused, invoke
 from microtrace.viz.cli import cli
 
 # One bad input per command; every registered command must be here (test_every_command_is_covered).
@@ -32,7 +32,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, command):
     (tmp_path / "garbage.json").write_bytes(b"\x00\xffnot json")
     if command not in cli.commands:
         pytest.skip(f"no {command} command in this build")
-    assert_refused(run_cli(command, *[a.format(tmp=tmp_path) for a in CASES[command]]))
+    assert_refused(invoke(command, *[a.format(tmp=tmp_path) for a in CASES[command]]))
     assert not any(p.name.startswith("out") for p in tmp_path.iterdir())
 
 
@@ -40,4 +40,4 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, command):
 def test_an_unknown_option_is_one_line_and_exit_2(command):
     if command not in cli.commands:
         pytest.skip(f"no {command} command in this build")
-    assert_refused(run_cli(command, "--no-such-option"), "--no-such-option")
+    assert_refused(invoke(command, "--no-such-option"), "--no-such-option")

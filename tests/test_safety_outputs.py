@@ -10,8 +10,9 @@ import sys
 import threading
 
 import pytest
-from safety import assert_refused, make_run, make_trace, run_cli
+from safety import make_run, make_trace
 
+from conftest import assert_refused, invoke
 from microtrace.engine import atomic
 from microtrace.engine.atomic import UnsafePath, write_atomic
 
@@ -28,7 +29,7 @@ def test_dev_null_is_written_in_place_and_stays_a_device(made):
     run, trace = made
     before = os.stat("/dev/null")
     for args in (["report", "-o"], ["export", "-f", "json", "-o"], ["trace", "-o"], ["attention", "--json"]):
-        result = run_cli(*args, "/dev/null", "--trace", trace)
+        result = invoke(*args, "/dev/null", "--trace", trace)
         assert result.exit_code == 0, result.output
         after = os.stat("/dev/null")
         assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
@@ -41,7 +42,7 @@ def test_a_fifo_with_a_reader_receives_the_bytes_and_stays_a_fifo(made, tmp_path
     got = []
     reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
     reader.start()
-    result = run_cli("export", "--trace", trace, "-f", "json", "-o", fifo)
+    result = invoke("export", "--trace", trace, "-f", "json", "-o", fifo)
     reader.join(timeout=30)
     assert result.exit_code == 0, result.output
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
@@ -52,7 +53,7 @@ def test_a_fifo_nobody_reads_is_refused_at_once(made, tmp_path):
     _, trace = made
     fifo = tmp_path / "pipe.json"
     os.mkfifo(fifo)
-    assert_refused(run_cli("export", "--trace", trace, "-f", "json", "-o", fifo), "nobody is reading")
+    assert_refused(invoke("export", "--trace", trace, "-f", "json", "-o", fifo), "nobody is reading")
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
@@ -61,11 +62,11 @@ def test_a_socket_and_a_directory_are_refused(made, tmp_path):
     path = tmp_path / "sock.html"
     with socket.socket(socket.AF_UNIX) as s:
         s.bind(str(path))
-        assert_refused(run_cli("report", "--trace", trace, "-o", path), "socket")
+        assert_refused(invoke("report", "--trace", trace, "-o", path), "socket")
         assert stat.S_ISSOCK(os.lstat(path).st_mode)
     folder = tmp_path / "folder.html"
     folder.mkdir()
-    assert_refused(run_cli("report", "--trace", trace, "-o", folder))
+    assert_refused(invoke("report", "--trace", trace, "-o", folder))
     assert folder.is_dir()
 
 
@@ -76,11 +77,11 @@ def test_a_symlink_to_a_file_is_refused_and_neither_is_touched(made, tmp_path):
     for name, cmd in (("link.html", ["report"]), ("link.svg", ["graph"]), ("link.json", ["trace"])):
         link = tmp_path / name
         link.symlink_to(target)
-        assert_refused(run_cli(*cmd, "--trace", trace, "-o", link), "symbolic link")
+        assert_refused(invoke(*cmd, "--trace", trace, "-o", link), "symbolic link")
         assert link.is_symlink() and target.read_text() == "keep me"
     dangling = tmp_path / "dangling.html"
     dangling.symlink_to(tmp_path / "nowhere")
-    assert_refused(run_cli("report", "--trace", trace, "-o", dangling), "symbolic link")
+    assert_refused(invoke("report", "--trace", trace, "-o", dangling), "symbolic link")
     assert not (tmp_path / "nowhere").exists()
 
 
@@ -97,8 +98,8 @@ def test_an_output_that_is_an_input_is_refused_before_any_work(made, tmp_path):
     alias = tmp_path / "alias.json"
     alias.symlink_to(trace)
     for spelling in (trace, f"{trace.parent}/./{trace.name}"):
-        assert_refused(run_cli("trace", "--trace", trace, "-o", spelling), "also an input")
-        assert_refused(run_cli("export", "--trace", alias, "-f", "json", "-o", spelling), "also an input")
+        assert_refused(invoke("trace", "--trace", trace, "-o", spelling), "also an input")
+        assert_refused(invoke("export", "--trace", alias, "-f", "json", "-o", spelling), "also an input")
     assert trace.read_bytes() == before
 
 
@@ -120,7 +121,7 @@ def test_an_output_over_a_runs_files_is_refused_before_any_work(made, tmp_path, 
     run, trace = made
     (tmp_path / "t.json").write_bytes(trace.read_bytes())
     files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    result = run_cli(*[a.format(run=run, tmp=tmp_path) for a in args])
+    result = invoke(*[a.format(run=run, tmp=tmp_path) for a in args])
     assert_refused(result, "a file of the run")
     assert "tracing" not in result.stderr  # refused before the slow part
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files
@@ -128,11 +129,11 @@ def test_an_output_over_a_runs_files_is_refused_before_any_work(made, tmp_path, 
 
 def test_two_outputs_of_one_command_may_not_be_the_same_file(made, tmp_path):
     run, _ = made
-    result = run_cli("attention", "--run", run, "--step", "1", "-o", tmp_path / "a.png", "--json", tmp_path / "a.png")
+    result = invoke("attention", "--run", run, "--step", "1", "-o", tmp_path / "a.png", "--json", tmp_path / "a.png")
     assert_refused(result, "same file")
     sheet = tmp_path / "e-sheet.png"
     sheet.symlink_to(tmp_path / "elsewhere.png")
-    result = run_cli("attention", "--run", run, "--steps", "0:2", "-o", tmp_path / "e.gif")
+    result = invoke("attention", "--run", run, "--steps", "0:2", "-o", tmp_path / "e.gif")
     assert_refused(result, "e-sheet.png", "symbolic link")  # the extra file is checked like -o, up front
     assert not (tmp_path / "e.gif").exists()
 
@@ -146,16 +147,16 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(made, tmp_path, mo
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(atomic.os, "replace", disk_full)
-    assert_refused(run_cli("report", "--trace", trace, "-o", out), "No space left")
+    assert_refused(invoke("report", "--trace", trace, "-o", out), "No space left")
     assert out.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
 
 
 def test_a_full_device_and_a_folder_that_is_a_file_are_one_line(made, tmp_path):
     _, trace = made
-    assert_refused(run_cli("export", "--trace", trace, "-f", "json", "-o", "/dev/full"), "No space left")
+    assert_refused(invoke("export", "--trace", trace, "-f", "json", "-o", "/dev/full"), "No space left")
     (tmp_path / "file").write_text("x")
-    assert_refused(run_cli("report", "--trace", trace, "-o", tmp_path / "file" / "page.html"))
+    assert_refused(invoke("report", "--trace", trace, "-o", tmp_path / "file" / "page.html"))
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file permissions")
@@ -164,7 +165,7 @@ def test_a_read_only_output_is_refused(made, tmp_path):
     out = tmp_path / "page.html"
     out.write_text("old")
     out.chmod(0o444)
-    assert_refused(run_cli("report", "--trace", trace, "-o", out), "read-only")
+    assert_refused(invoke("report", "--trace", trace, "-o", out), "read-only")
     assert out.read_text() == "old"
 
 

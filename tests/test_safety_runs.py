@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from safety import SMALL_RUN, assert_refused, make_run, run_cli
+from safety import SMALL_RUN, make_run
 
+from conftest import assert_refused, invoke
 from microtrace.engine.data import Dataset
 from microtrace.engine.limits import DEFAULT_MAX_MEMORY_GB, LimitError
 from microtrace.engine.run import LOCK_NAME, create_run
@@ -27,7 +28,7 @@ def test_one_changed_digit_in_a_checkpoint_is_named(run, field):
     start = text.index(f'"{field}":')
     i = next(i for i in range(start, len(text)) if text[i] in "123456789")
     path.write_text(text[:i] + str(int(text[i]) % 9 + 1) + text[i + 1 :])
-    assert_refused(run_cli("sample", "--run", run), str(path), f"its {field} changed")
+    assert_refused(invoke("sample", "--run", run), str(path), f"its {field} changed")
 
 
 def _set_config(run, section, key, value):
@@ -59,13 +60,13 @@ def test_config_values_from_disk_get_the_options_checks(run, section, key, value
         ["train", "--resume", run],
         ["trace", "--run", run, "--step", "1", "-o", run.parent / "t.json"],
     ):
-        assert_refused(run_cli(*args), "config.json", words)
+        assert_refused(invoke(*args), "config.json", words)
 
 
 def test_the_cli_refuses_what_the_config_check_refuses(tmp_path):
     data = tmp_path / "d.txt"
     data.write_text("ab\ncd\n")
-    assert_refused(run_cli("train", "--data", data, "--lr", "nan", "--out", tmp_path / "r"), "--lr")
+    assert_refused(invoke("train", "--data", data, "--lr", "nan", "--out", tmp_path / "r"), "--lr")
 
 
 def test_a_model_past_the_memory_limit_is_refused_before_allocating(tmp_path):
@@ -73,14 +74,14 @@ def test_a_model_past_the_memory_limit_is_refused_before_allocating(tmp_path):
     data.write_text("ab\ncd\n")
     args = ["train", "--data", data, "--out", tmp_path / "r", "--n-embd", "4096", "--n-head", "4", "--steps", "1"]
     message = assert_refused(
-        run_cli(*args), f"limit of {DEFAULT_MAX_MEMORY_GB:g} GB", "--max-memory", "MICROTRACE_MAX_MEMORY_GB"
+        invoke(*args), f"limit of {DEFAULT_MAX_MEMORY_GB:g} GB", "--max-memory", "MICROTRACE_MAX_MEMORY_GB"
     )
     assert "n_embd 4096" in message
     assert not (tmp_path / "r" / "config.json").exists()
-    assert_refused(run_cli(*args, "--max-memory", "0.5"), "limit of 0.5 GB")
+    assert_refused(invoke(*args, "--max-memory", "0.5"), "limit of 0.5 GB")
     small = ["train", "--data", data, "--out", tmp_path / "s", *SMALL_RUN]
-    assert_refused(run_cli(*small, env={"MICROTRACE_MAX_MEMORY_GB": "0.000001"}), "limit of 1e-06 GB")
-    assert run_cli(*small, "--max-memory", "1").exit_code == 0
+    assert_refused(invoke(*small, env={"MICROTRACE_MAX_MEMORY_GB": "0.000001"}), "limit of 1e-06 GB")
+    assert invoke(*small, "--max-memory", "1").exit_code == 0
 
 
 def test_the_library_names_its_own_argument_and_the_command_its_option(tmp_path):
@@ -113,16 +114,16 @@ def test_a_second_writer_is_refused_with_the_holders_pid(run):
     proc = _hold_lock(run)
     try:
         files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != LOCK_NAME}
-        result = run_cli("train", "--data", run.parent / "docs.txt", "--out", run, *SMALL_RUN, "--force")
+        result = invoke("train", "--data", run.parent / "docs.txt", "--out", run, *SMALL_RUN, "--force")
         assert_refused(result, f"pid {proc.pid}")
-        assert_refused(run_cli("train", "--resume", run), f"pid {proc.pid}")
+        assert_refused(invoke("train", "--resume", run), f"pid {proc.pid}")
         assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != LOCK_NAME} == files
     finally:
         proc.kill()
         proc.wait()
     # Killed without cleaning up: its lock file stays, and is taken over.
     assert (run / LOCK_NAME).read_text().strip() == str(proc.pid)
-    result = run_cli("train", "--data", run.parent / "docs.txt", "--out", run, *SMALL_RUN, "--force")
+    result = invoke("train", "--data", run.parent / "docs.txt", "--out", run, *SMALL_RUN, "--force")
     assert result.exit_code == 0, result.output
     assert not (run / LOCK_NAME).exists()  # removed on exit
 
@@ -135,7 +136,7 @@ def test_force_never_follows_a_symlink_out_of_the_run(tmp_path):
     (outside / "keep.json").write_text("theirs")
     # a checkpoint that is a link to a file outside: the link goes, the file stays
     (run / "checkpoints" / "step-000001.json").symlink_to(outside / "keep.json")
-    result = run_cli("train", "--data", data, "--out", run, *SMALL_RUN, "--force")
+    result = invoke("train", "--data", data, "--out", run, *SMALL_RUN, "--force")
     assert result.exit_code == 0, result.output
     assert (outside / "keep.json").read_text() == "theirs"
     # checkpoints/ itself a link out of the run: refused before anything is deleted
@@ -143,7 +144,7 @@ def test_force_never_follows_a_symlink_out_of_the_run(tmp_path):
     moved = tmp_path / "moved"
     real.rename(moved)
     real.symlink_to(outside)
-    assert_refused(run_cli("train", "--data", data, "--out", run, *SMALL_RUN, "--force"), "symbolic link")
+    assert_refused(invoke("train", "--data", data, "--out", run, *SMALL_RUN, "--force"), "symbolic link")
     assert sorted(p.name for p in outside.iterdir()) == ["keep.json", "step-000000.json"]
     assert (outside / "step-000000.json").read_text() == "someone else's"
     assert (run / "config.json").exists()
@@ -156,6 +157,6 @@ def test_a_checkpoint_that_is_a_symlink_is_not_written_through(tmp_path):
     last = run / "checkpoints" / "step-000003.json"
     last.unlink()
     last.symlink_to(target)
-    result = run_cli("train", "--resume", run)
+    result = invoke("train", "--resume", run)
     assert result.exit_code in (0, 2)
     assert target.read_text() == "precious"

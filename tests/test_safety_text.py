@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from safety import SMALL_RUN, run_cli
+from safety import SMALL_RUN
 
+from conftest import invoke
 from microtrace.engine.data import parse_docs, visible
 from microtrace.viz.graph.style import dot_text, tooltip
 
@@ -95,30 +96,30 @@ def test_any_characters_in_documents_and_titles_come_out_right_everywhere(docs, 
         tmp = Path(tmp)
         data = tmp / "docs.txt"
         data.write_text("\n".join(docs) + "\n", encoding="utf-8")
-        train = run_cli("train", "--data", data, "--out", tmp / "run", *SMALL_RUN[:-2], "--samples", "3")
+        train = invoke("train", "--data", data, "--out", tmp / "run", *SMALL_RUN[:-2], "--samples", "3")
         assert train.exit_code == 0, train.output
         assert not TERMINAL_UNSAFE.search(train.stdout.replace("\n", ""))  # sampled names shown escaped
         trace = tmp / "t.json"
-        assert run_cli("trace", "--run", tmp / "run", "--step", "1", "-o", trace).exit_code == 0
-        inspect = run_cli("inspect", "--trace", trace)
+        assert invoke("trace", "--run", tmp / "run", "--step", "1", "-o", trace).exit_code == 0
+        inspect = invoke("inspect", "--trace", trace)
         assert inspect.exit_code == 0 and not TERMINAL_UNSAFE.search(inspect.stdout.replace("\n", ""))
         for args in (
             ["-o", tmp / "g.dot", "--title", title],
             ["-o", tmp / "g.svg", "--title", title],
             ["--level", "scalar", "--focus", "pos0/layer0/attn/head0", "--backward", "-o", tmp / "s.svg"],
         ):
-            result = run_cli("graph", "--trace", trace, *args)
+            result = invoke("graph", "--trace", trace, *args)
             assert result.exit_code == 0, result.output
         subprocess.run(["dot", "-Tsvg", "-o", tmp / "from-dot.svg", tmp / "g.dot"], check=True, capture_output=True)
         for name in ("g.svg", "s.svg", "from-dot.svg"):
             _check_xml(tmp / name)
         assert visible(title) in "".join(ET.parse(tmp / "g.svg").getroot().itertext())
         for fmt in ("graphml", "gexf"):
-            assert run_cli("export", "--trace", trace, "-o", tmp / f"e.{fmt}").exit_code == 0
+            assert invoke("export", "--trace", trace, "-o", tmp / f"e.{fmt}").exit_code == 0
             _check_xml(tmp / f"e.{fmt}")
-        assert run_cli("gradflow", "--trace", trace, "-o", tmp / "f.svg").exit_code == 0
+        assert invoke("gradflow", "--trace", trace, "-o", tmp / "f.svg").exit_code == 0
         _check_xml(tmp / "f.svg")
-        assert run_cli("attention", "--trace", trace, "-o", tmp / "a.png").exit_code == 0
-        assert run_cli("report", "--trace", trace, "-o", tmp / "r.html").exit_code == 0
+        assert invoke("attention", "--trace", trace, "-o", tmp / "a.png").exit_code == 0
+        assert invoke("report", "--trace", trace, "-o", tmp / "r.html").exit_code == 0
         if BROWSER:
             _report_in_chromium(tmp / "r.html", _step_doc(trace))

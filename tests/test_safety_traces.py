@@ -10,8 +10,9 @@ import threading
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from safety import assert_refused, make_run, make_trace, run_cli
+from safety import make_run, make_trace
 
+from conftest import assert_refused, invoke
 from microtrace.tracer import TraceError
 from microtrace.tracer.validate import validate_trace
 
@@ -127,7 +128,7 @@ def test_every_command_refuses_a_damaged_trace_in_one_line(good, tmp_path, comma
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(_damaged(good, change)))
     args = [a.format(tmp=tmp_path) for a in READERS[command]]
-    assert_refused(run_cli(command, "--trace", path, *args), str(path), words)
+    assert_refused(invoke(command, "--trace", path, *args), str(path), words)
     assert not any(p.name.startswith("out") for p in tmp_path.iterdir())  # nothing half-written
 
 
@@ -170,7 +171,7 @@ def test_no_damage_to_a_trace_reaches_past_the_validator(good, data):
             json.dump(d, f)
         load_trace(path)
         for command in ("inspect", "doctor"):
-            result = run_cli(command, "--trace", path)
+            result = invoke(command, "--trace", path)
             assert result.exit_code in (0, 1), (key, result.output, result.exception)
 
 
@@ -180,10 +181,10 @@ def test_deeply_nested_json_is_refused_even_under_a_raised_recursion_limit(tmp_p
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(100_000)  # as bench/reference.py does: json's C recursion would overflow the stack
     try:
-        assert_refused(run_cli("inspect", "--trace", path), "nested too deeply")
+        assert_refused(invoke("inspect", "--trace", path), "nested too deeply")
         run, _ = make_run(tmp_path / "made")
         (run / "config.json").write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
-        assert_refused(run_cli("sample", "--run", run), "nested too deeply")
+        assert_refused(invoke("sample", "--run", run), "nested too deeply")
     finally:
         sys.setrecursionlimit(old)
 
@@ -193,7 +194,7 @@ def test_an_enormous_trace_is_refused_before_it_is_read(tmp_path):
     with open(path, "wb") as f:
         f.truncate(3 * 2**20)  # sparse: 3 MB of zeros, over a 2 MB limit
     assert_refused(
-        run_cli("inspect", "--trace", path, env={"MICROTRACE_MAX_FILE_MB": "2"}),
+        invoke("inspect", "--trace", path, env={"MICROTRACE_MAX_FILE_MB": "2"}),
         "above the limit of 2 MB",
         "MICROTRACE_MAX_FILE_MB",
     )
@@ -209,7 +210,7 @@ def test_a_non_regular_trace_file_is_refused_without_hanging(tmp_path, kind):
     else:
         path = kind
     outcome = []
-    worker = threading.Thread(target=lambda: outcome.append(run_cli("inspect", "--trace", path)), daemon=True)
+    worker = threading.Thread(target=lambda: outcome.append(invoke("inspect", "--trace", path)), daemon=True)
     worker.start()
     worker.join(timeout=30)
     assert outcome, "the command hung"
@@ -223,7 +224,7 @@ def test_non_regular_training_data_and_run_files_are_refused(tmp_path, kind):
         os.mkfifo(path)
     else:
         path.symlink_to(kind)
-    assert_refused(run_cli("train", "--data", path, "--out", tmp_path / "run", "--steps", "1"), "not a regular file")
+    assert_refused(invoke("train", "--data", path, "--out", tmp_path / "run", "--steps", "1"), "not a regular file")
     run, _ = make_run(tmp_path / "made")
     config = run / "config.json"
     config.unlink()
@@ -231,4 +232,4 @@ def test_non_regular_training_data_and_run_files_are_refused(tmp_path, kind):
         os.mkfifo(config)
     else:
         config.symlink_to(kind)
-    assert_refused(run_cli("sample", "--run", run), "not a regular file")
+    assert_refused(invoke("sample", "--run", run), "not a regular file")

@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
+from conftest import invoke
 from microtrace.engine import hooks
 from microtrace.engine.value import Value
 from microtrace.tracer import ScriptError, autograd, load_trace, recording, trace_call, trace_script
 from microtrace.tracer.queries import path_links
-from microtrace.viz.cli import cli
 
 SCRIPTS = Path(__file__).parent / "scripts"
 MICROGPT = SCRIPTS / "microgpt_style" / "train.py"
@@ -228,10 +227,6 @@ def test_recording_nests_and_puts_the_previous_observer_back():
 
 
 # -- (d) bad input: one line, exit 2, nothing written --------------------------------------------------
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 @pytest.mark.parametrize(
