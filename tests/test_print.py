@@ -113,6 +113,31 @@ def test_heads_positions_and_matrices_in_natural_order(four_heads, level, focus,
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+@pytest.mark.parametrize("rankdir", ["LR", "TB"])
+@pytest.mark.parametrize("view", ["fused", "elementary"])
+def test_keys_and_units_in_natural_order_in_scalar_views(four_heads, view, rankdir):
+    """Parallel values of a head (one per key of the cache, one per unit of its output) read 0, 1, 2...
+    across their rank, folded or not (a softmax's weights came out keys 8 to 0)."""
+    G = four_heads.graph(view)
+    last = len(G.graph["tokens"]) - 2
+    checked = 0
+    for focus in ("pos1/layer0/attn/head0", f"pos{last}/layer0/attn/head3"):
+        at = _across(graph_figure(four_heads, "scalar", focus=focus, view=view, rankdir=rankdir), rankdir)
+        runs = {}
+        for name in at:
+            if re.fullmatch(r"n\d+", name):
+                d = G.nodes[int(name[1:])]
+                index = "key" if "key" in d else "unit" if "unit" in d else None
+                if index and d["op"] not in ("param", "leaf", "const"):
+                    runs.setdefault((at[name][1], d["scope"], d["op"], index), []).append(name)
+        for (_, _, _, index), names in runs.items():
+            if len(names) > 1:
+                checked += 1
+                assert _in_order(at, names, lambda n: G.nodes[int(n[1:])][index]), (focus, index, names)
+    assert checked >= 2
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
 def test_a_long_scalar_chain_folds_to_fit_a_page(four_heads, tmp_path):
     """The head that `make demo` draws is one long chain (dot product, softmax, weighted sum): unfolded
     its PNG is over 3 times as wide as high; folded, the real PNG's aspect is within 1:3..3:1, the bands

@@ -233,7 +233,7 @@ def _group_nodes(g, C, keep, level, colors, th, precision, hl_nodes, rankdir):
     for cid, (path, members) in heads.items():
         if len(members) > 1:
             siblings = [(f"{cid}/head{h}#anchor", members[h]) for h in sorted(members)]
-            clusters.order_siblings(path, siblings, rankdir)
+            clusters.order_siblings(path, siblings, reverse=rankdir == "LR")
     clusters.emit(g)
     for n in keep:
         if _is_param(C.nodes[n]):

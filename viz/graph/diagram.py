@@ -54,22 +54,20 @@ class Clusters:
         self.nodes[parent].append((name, attrs))
         self.index[name] = attrs
 
-    def order_siblings(self, path, siblings, rankdir):
-        """Keep sibling clusters in the order of `siblings` [(anchor name, [their nodes, first first]), ...]
-        across the ranks (top to bottom with rankdir LR, left to right with TB). Graphviz drops ordering
-        constraints between nodes of different clusters and orders sibling clusters only to save
-        crossings; so each sibling gets an invisible anchor in `path` (their parent cluster), the anchors
-        are chained in one rank (a constraint Graphviz keeps: they share a cluster), and each anchor
+    def order_siblings(self, path, siblings, reverse=False):
+        """Keep sibling clusters (or nodes) in the order of `siblings` [(anchor name, [their nodes, first
+        first]), ...] across their rank. Graphviz drops ordering constraints between nodes of different
+        clusters and orders sibling clusters only to save crossings; so each sibling gets an invisible
+        anchor in `path` (their parent cluster), the anchors are chained in one rank, and each anchor
         points to its sibling's first node, all in one `group`, whose edges Graphviz does not cross (a
-        crossing penalty 1000 times an edge's) and keeps straight."""
-        # found by reading dot's layouts back (tests/test_print.py): with LR, a chain inside a cluster
-        # reads bottom to top, one at the top level top to bottom; with TB both read left to right
-        siblings = siblings[::-1] if rankdir == "LR" and path else list(siblings)
+        crossing penalty 1000 times an edge's) and keeps straight. Which way a chain reads depends on
+        the rank direction and on where the anchors sit (`reverse`: the callers' choices are checked
+        against dot's layouts by tests/test_print.py)."""
         for anchor, inside in siblings:
             self.add_node(path, anchor, {"style": "invis", "shape": "point", "width": "0", "group": anchor})
             for name in inside:
                 self.index[name]["group"] = anchor
-        chain = [anchor for anchor, _ in siblings]
+        chain = [anchor for anchor, _ in siblings][:: -1 if reverse else 1]
         self.chains[path[-1][0] if path else None].append((chain, [(a, inside[0]) for a, inside in siblings]))
 
     def emit(self, g, cid=None):

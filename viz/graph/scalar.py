@@ -133,8 +133,8 @@ def scalar_diagram(
         if legend:
             parts = _scalar_legend(colors, pens, th, inline, stub_in or stub_out, backward, hl_edges)
             g.attr("graph", label=gs.title_label(g_title, parts, th))
-        _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label == "source",
-                      band, rankdir)  # fmt: skip
+        _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label == "source", band,
+                      rankdir == "LR")  # fmt: skip
         names = _stub_nodes(g, stub_in, stub_out, th)
         _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges, band)
         _stub_edges(g, stub_in, stub_out, names, th, backward)
@@ -193,11 +193,13 @@ def _bands(G, drawn, edges, S, stub_in, stub_out, rankdir, measure):
     return {name: b for name, b in gf.bands(gf.ranks(successors), sizes, rankdir, measure).items() if name[0] != "s"}
 
 
-def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label_source, band, rankdir):
-    """A value box per drawn node (and an op ellipse unless a leaf), in one cluster per scope below `common`;
-    folded, each band in an invisible cluster of its own, the bands in order."""
+def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label_source, band, lr):
+    """A value box per drawn node (and an op ellipse unless a leaf), in one cluster per scope below `common`,
+    parallel values in order of their key, unit or head; folded, each band in an invisible cluster of its
+    own, the bands in order."""
     clusters = dg.Clusters()
-    first = {}  # band -> its first node
+    first = {}  # band -> its first op (the values may be anchored in a run, below)
+    path_of = {}
     for n in drawn:
         d = G.nodes[n]
         scope = d["scope"]
@@ -207,17 +209,54 @@ def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl
             path = [(f"s_{scope}", dg.cluster_attrs(rel or scope, 0, th))] if scoped else []
             if name in band:
                 b = band[name]
-                first.setdefault(b, name)
+                if name[0] == "o":
+                    first.setdefault(b, name)
                 path = [(f"fold{b}", {"label": "", "peripheries": "0"})] + [(f"{c}#{b}", a) for c, a in path]
+            path_of[name] = path
             if name[0] == "n":
                 attrs = _value_attrs(n, d, colors, th, precision, n in hl_nodes, label_source)
             else:
                 consts = [G.nodes[u]["data"] for u in inline.get(n, [])]
                 attrs = _op_attrs(n, d, consts, th, precision, inline.get(n, []), G)
             clusters.add_node(path, name, attrs)
+    runs = _parallel_runs(G, drawn, path_of)
+    for run in runs:
+        # folded, the anchors sit in the run's cluster (anchors at the top level turn the bands around),
+        # where dot reads a chain bottom to top with LR
+        where = path_of[run[0]] if band else []
+        clusters.order_siblings(where, [(f"{name}#anchor", [name]) for name in run], reverse=bool(where) and lr)
     if first:
-        clusters.order_siblings([], [(f"fold{b}#anchor", [first[b]]) for b in sorted(first)], rankdir)
+        clusters.order_siblings([], [(f"fold{b}#anchor", [first[b]]) for b in sorted(first)])
     clusters.emit(g)
+
+
+_INDEXES = ("head", "key", "unit")
+
+
+def _parallel_runs(G, drawn, path_of):
+    """Values to keep in order across their rank, as lists of DOT names: those of one cluster, made by
+    the same op at the same depth of the drawing, that differ only in their head, key or unit, sorted
+    by it. (Graphviz orders a rank to save crossings only: a softmax's weights came out keys 8 to 0.)"""
+    S = set(drawn)
+    depth = {}
+    for n in drawn:  # node ids grow along the graph: operands before their results
+        inside = [depth[u] for u in G.predecessors(n) if u in S]
+        depth[n] = max(inside, default=0) + 1
+    runs = {}
+    for n in drawn:
+        d = G.nodes[n]
+        index = next((k for k in reversed(_INDEXES) if k in d), None)
+        if index is not None and d["op"] not in _LEAVES:
+            name = f"n{n}"
+            rest = tuple(d.get(k) for k in _INDEXES if k != index)
+            where = tuple(cid for cid, _ in path_of[name])
+            runs.setdefault((where, d["op"], depth[n], index, rest), []).append(n)
+    ordered = []
+    for (*_, index, _), members in runs.items():
+        members.sort(key=lambda n: G.nodes[n][index])
+        if len(members) > 1 and len({G.nodes[n][index] for n in members}) == len(members):
+            ordered.append([f"n{n}" for n in members])
+    return ordered
 
 
 def _stub_nodes(g, stub_in, stub_out, th):
