@@ -2,7 +2,7 @@
 
 `canvas` (one drawing interface, three outputs: Pillow for PNG, SVG and PDF written directly as vector
 shapes and text; `png_bytes`, `figure_bytes`), `pdf` (the PDF page, its fonts embedded through
-`truetype`), `fonts` (the bundled font, sizes, measuring, token labels), `colormap`
+`truetype`; `vector` holds what the SVG and PDF writers share), `fonts` (the bundled font, sizes, measuring, token labels), `colormap`
 (colour maps, scales and the colour bar), `axes` (log and linear axes, legends), `ticks` (the one tick
 rule), `numfmt` (the one set of number formats), `text` (titles, captions and notes).
 

@@ -21,6 +21,7 @@ from microtrace.viz.draw import colormap, fonts
 from microtrace.viz.draw.colormap import hex_color
 from microtrace.viz.draw.numfmt import coordinate as _num
 from microtrace.viz.draw.pdf import PDF, PdfCanvas
+from microtrace.viz.draw.vector import VectorText
 
 WHITE = (255, 255, 255)
 # A figure at scale 1 is laid out in CSS pixels, 96 to the inch. At scale s it has s times the pixels and
@@ -138,7 +139,7 @@ class PillowCanvas:
         return self.image
 
 
-class SvgCanvas:
+class SvgCanvas(VectorText):
     """Collects SVG elements; `result()` returns the document as a string."""
 
     def __init__(self, width, height, background=WHITE, title=""):
@@ -194,45 +195,23 @@ class SvgCanvas:
             f"{_xml_text(text)}</text>"
         )
 
-    def text(self, xy, text, size, fill, anchor="la"):
-        # The same box arithmetic as fonts.draw_text, then a left-aligned run at the same baseline.
-        w, h = fonts.text_size(text, size)
-        x, y = xy
-        x -= {"m": w / 2, "r": w}.get(anchor[0], 0)
-        y -= {"m": h / 2, "d": h}.get(anchor[1], 0)
-        x, y = int(round(x)), int(round(y))
-        self._add(self._text_element(x, y + fonts.ascent(size), text, size, fill))
-        return (x, y, x + w, y + h)
+    def _run(self, x, baseline, text, size, fill):
+        self._add(self._text_element(x, baseline, text, size, fill))
 
-    def vtext(self, center, text, size, fill):
-        w, h = fonts.text_size(text, size)
-        cx, cy = center
-        # Rotated about the centre: the baseline sits ascent - h/2 to the right of it once turned.
-        bx, by = cx - h / 2 + fonts.ascent(size), cy + w / 2
-        self._add(self._text_element(bx, by, text, size, fill, f' transform="rotate(-90 {_num(bx)} {_num(by)})"'))
+    def _turned_run(self, x, baseline, text, size, fill):
+        turn = f' transform="rotate(-90 {_num(x)} {_num(baseline)})"'
+        self._add(self._text_element(x, baseline, text, size, fill, turn))
 
-    def token(self, center, label, size, fill):
-        badge = fonts.badge_text(label)
-        cx, cy = center
-        if badge is not None:
-            w, h = fonts.badge_box_size(badge, size)
-            x0, y0 = round(cx - w / 2), round(cy - h / 2)
-            self._add(
-                f'<rect x="{_num(x0)}" y="{_num(y0)}" width="{_num(w)}" height="{_num(h)}" '
-                f'rx="{_num(max(1, h // 4))}" fill="{hex_color(fonts.BOS_BADGE_FILL)}"/>'
-            )
-            self.text((x0 + w / 2, y0 + h / 2), badge, fonts.badge_size(size), fonts.BOS_BADGE_TEXT_FILL, anchor="mm")
-        elif label == " ":
-            points, width = fonts.space_marker(center, size)
-            self.line(points, fill, width)
-        else:
-            self.text(center, label, size, fill, anchor="mm")
+    def _badge(self, x0, y0, w, h, radius, fill):
+        self._add(
+            f'<rect x="{_num(x0)}" y="{_num(y0)}" width="{_num(w)}" height="{_num(h)}" '
+            f'rx="{_num(radius)}" fill="{hex_color(fill)}"/>'
+        )
 
-    def vtoken(self, top_center, label, size, fill):
-        w = fonts.token_width(label, size) + 2
-        center = (top_center[0], top_center[1] + w / 2)
-        self._add(f'<g transform="rotate(-90 {_num(center[0])} {_num(center[1])})">')
-        self.token(center, label, size, fill)
+    def _turn(self, cx, cy):
+        self._add(f'<g transform="rotate(-90 {_num(cx)} {_num(cy)})">')
+
+    def _unturn(self):
         self._add("</g>")
 
     def hatch(self, region, boxes, spacing, color):

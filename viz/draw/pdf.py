@@ -20,6 +20,7 @@ from microtrace.viz.draw import fonts
 from microtrace.viz.draw.colormap import hex_color
 from microtrace.viz.draw.numfmt import coordinate as _num
 from microtrace.viz.draw.truetype import TrueType
+from microtrace.viz.draw.vector import VectorText
 
 _KAPPA = 0.5523  # a quarter circle as one cubic Bezier: control points this far along the tangents
 
@@ -60,7 +61,7 @@ class _Font:
         return self.program.advance(glyph) * size / self.program.units_per_em
 
 
-class PdfCanvas:
+class PdfCanvas(VectorText):
     """Collects PDF drawing operators; `result()` returns the one-page document (a `PDF`)."""
 
     def __init__(self, width, height, background, dpi, title=""):
@@ -114,21 +115,6 @@ class PdfCanvas:
         else:
             self.ops.append(f"{_rgb(fill)} rg {path} f")
 
-    def _rounded(self, x, y, w, h, r, fill):
-        k = r * (1 - _KAPPA)
-        x1, y1 = x + w, y + h
-        self.ops.append(
-            f"{_rgb(fill)} rg {_num(x + r)} {_num(y)} m {_num(x1 - r)} {_num(y)} l "
-            f"{_num(x1 - k)} {_num(y)} {_num(x1)} {_num(y + k)} {_num(x1)} {_num(y + r)} c {_num(x1)} {_num(y1 - r)} l "
-            f"{_num(x1)} {_num(y1 - k)} {_num(x1 - k)} {_num(y1)} {_num(x1 - r)} {_num(y1)} c {_num(x + r)} {_num(y1)} l "
-            f"{_num(x + k)} {_num(y1)} {_num(x)} {_num(y1 - k)} {_num(x)} {_num(y1 - r)} c {_num(x)} {_num(y + r)} l "
-            f"{_num(x)} {_num(y + k)} {_num(x + k)} {_num(y)} {_num(x + r)} {_num(y)} c f"
-        )
-
-    def _turned(self, cx, cy):
-        """Start drawing turned 90 degrees counter-clockwise about (cx, cy) (close with "Q")."""
-        self.ops.append(f"q 0 -1 1 0 {_num(cx - cy)} {_num(cx + cy)} cm")
-
     # -- text -------------------------------------------------------------------------------------------
 
     def _font(self, f):
@@ -137,7 +123,7 @@ class PdfCanvas:
             self.fonts[name] = _Font(f"F{len(self.fonts)}", name, _font_program(name, data))
         return self.fonts[name]
 
-    def _show(self, x, baseline, text, size, fill):
+    def _run(self, x, baseline, text, size, fill):
         """`text` with its baseline's left end at (x, baseline). Each run of one font spans the width Pillow
         measures for it (the PNG's, which the layout is made of): the font's own advances plus an even
         letter spacing (Tc) that makes up the difference (Pillow rounds advances to whole pixels)."""
@@ -155,43 +141,27 @@ class PdfCanvas:
             cursor += width
         self.ops.append(" ".join(parts) + " ET")
 
-    def text(self, xy, text, size, fill, anchor="la"):
-        # The same box arithmetic as fonts.draw_text and the SVG writer.
-        w, h = fonts.text_size(text, size)
-        x, y = xy
-        x -= {"m": w / 2, "r": w}.get(anchor[0], 0)
-        y -= {"m": h / 2, "d": h}.get(anchor[1], 0)
-        x, y = int(round(x)), int(round(y))
-        self._show(x, y + fonts.ascent(size), text, size, fill)
-        return (x, y, x + w, y + h)
+    def _badge(self, x, y, w, h, r, fill):
+        k = r * (1 - _KAPPA)
+        x1, y1 = x + w, y + h
+        self.ops.append(
+            f"{_rgb(fill)} rg {_num(x + r)} {_num(y)} m {_num(x1 - r)} {_num(y)} l "
+            f"{_num(x1 - k)} {_num(y)} {_num(x1)} {_num(y + k)} {_num(x1)} {_num(y + r)} c {_num(x1)} {_num(y1 - r)} l "
+            f"{_num(x1)} {_num(y1 - k)} {_num(x1 - k)} {_num(y1)} {_num(x1 - r)} {_num(y1)} c {_num(x + r)} {_num(y1)} l "
+            f"{_num(x + k)} {_num(y1)} {_num(x)} {_num(y1 - k)} {_num(x)} {_num(y1 - r)} c {_num(x)} {_num(y + r)} l "
+            f"{_num(x)} {_num(y + k)} {_num(x + k)} {_num(y)} {_num(x + r)} {_num(y)} c f"
+        )
 
-    def vtext(self, center, text, size, fill):
-        w, h = fonts.text_size(text, size)
-        bx, by = center[0] - h / 2 + fonts.ascent(size), center[1] + w / 2
-        self._turned(bx, by)
-        self._show(bx, by, text, size, fill)
+    def _turn(self, cx, cy):
+        self.ops.append(f"q 0 -1 1 0 {_num(cx - cy)} {_num(cx + cy)} cm")
+
+    def _unturn(self):
         self.ops.append("Q")
 
-    def token(self, center, label, size, fill):
-        badge = fonts.badge_text(label)
-        cx, cy = center
-        if badge is not None:
-            w, h = fonts.badge_box_size(badge, size)
-            x0, y0 = round(cx - w / 2), round(cy - h / 2)
-            self._rounded(x0, y0, w, h, max(1, h // 4), fonts.BOS_BADGE_FILL)
-            self.text((x0 + w / 2, y0 + h / 2), badge, fonts.badge_size(size), fonts.BOS_BADGE_TEXT_FILL, anchor="mm")
-        elif label == " ":
-            points, width = fonts.space_marker(center, size)
-            self.line(points, fill, width)
-        else:
-            self.text(center, label, size, fill, anchor="mm")
-
-    def vtoken(self, top_center, label, size, fill):
-        w = fonts.token_width(label, size) + 2
-        center = (top_center[0], top_center[1] + w / 2)
-        self._turned(*center)
-        self.token(center, label, size, fill)
-        self.ops.append("Q")
+    def _turned_run(self, x, baseline, text, size, fill):
+        self._turn(x, baseline)
+        self._run(x, baseline, text, size, fill)
+        self._unturn()
 
     def hatch(self, region, boxes, spacing, color):
         """ "/" lines every `spacing` pixels in step with the corner of `region` (as the SVG pattern)."""
