@@ -90,9 +90,18 @@ def _in_order(at, names, key):
 )
 def test_heads_positions_and_matrices_in_natural_order(four_heads, level, focus, rankdir):
     """Read back from dot's own layout: positions one after the other, the heads of each attention
-    block 0, 1, 2, 3 and the parameter matrices of one rank in model order, in both rank directions
-    (a stage view drew heads 2, 1, 0, 3, and TB listed wo, wv, wk, wq)."""
-    at = _across(graph_figure(four_heads, level, focus=focus, rankdir=rankdir), rankdir)
+    block 0, 1, 2, 3 (and the stubs for later positions' heads), and the parameter matrices of one rank
+    in model order, in both rank directions (a stage view drew heads 2, 1, 0, 3, and TB listed wo, wv,
+    wk, wq)."""
+    g = graph_figure(four_heads, level, focus=focus, rankdir=rankdir)
+    at = _across(g, rankdir)
+    stubs = {}  # the stubs standing for later positions' heads, by what they join
+    for m in re.finditer(r"(stub_out\d+) \[label=<to [^<]*/head(\d+)/(\w+)<", g.source):
+        stubs.setdefault(m.group(3), []).append((m.group(1), int(m.group(2))))
+    assert bool(stubs) == (focus is not None)
+    for stage, named in stubs.items():
+        head = dict(named)
+        assert len(named) == 4 and _in_order(at, list(head), head.get), stage
     by_pos = {}
     for n in at:
         if m := re.match(r"pos(\d+)/", n):

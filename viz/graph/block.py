@@ -6,6 +6,7 @@ A pure function of the graph and the options: the same input gives the same DOT 
 """
 
 import math
+import re
 from collections.abc import Sequence
 
 import graphviz
@@ -310,7 +311,9 @@ def _order_positions(g, C, keep):
 
 def _collapsed_stubs(g, C, boundary, pens, th, backward):
     """Dashed stubs for the scopes outside a focused collapsed view, one per scope (and side), with
-    the gradient each edge to it carries."""
+    the gradient each edge to it carries; the stubs of one node in natural order (head 0, 1, 2...)."""
+    stubs = dg.Clusters()
+    joined = {}  # (side, the nodes inside a stub joins) -> [(natural order, stub name)]
     for side in ("in", "out"):
         for i, (key, st) in enumerate(sorted(boundary[side].items())):
             name = f"stub_{side}{i}"
@@ -318,7 +321,16 @@ def _collapsed_stubs(g, C, boundary, pens, th, backward):
             count = sum(c for c, _ in st["edges"].values())
             where = "from" if side == "in" else "to"
             text = f"{where} {gs.html(scope)}<BR/>{numfmt.count(count)} edge{'s' * (count != 1)} {side}"
-            g.node(name, **dg.stub_node_attrs(text, [("outside the view", scope), ("elementary edges", count)], th))
+            attrs = dg.stub_node_attrs(text, [("outside the view", scope), ("elementary edges", count)], th)
+            stubs.add_node([], name, attrs)
+            joined.setdefault((side, tuple(sorted(st["edges"]))), []).append((_natural(key), name))
+    for members in joined.values():
+        if len(members) > 1:
+            stubs.order_siblings([], [(f"{name}#anchor", [name]) for _, name in sorted(members)])
+    stubs.emit(g)
+    for side in ("in", "out"):
+        for i, (key, st) in enumerate(sorted(boundary[side].items())):
+            name = f"stub_{side}{i}"
             for inside, (c, flow) in st["edges"].items():
                 pos = C.nodes[inside].get("pos")
                 kv = st["positions"] and pos is not None and pos not in st["positions"]
@@ -331,6 +343,11 @@ def _collapsed_stubs(g, C, boundary, pens, th, backward):
                 if backward:
                     attrs["dir"] = "back"
                 g.edge(name, inside, **attrs) if side == "in" else g.edge(inside, name, **attrs)
+
+
+def _natural(text):
+    """A sort key that puts head2 before head10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def _same_rank(g, *names):
