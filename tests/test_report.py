@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import SMALL
+from conftest import MINI
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, trace_step, trace_text
 from microtrace.viz.cli.report import report
@@ -34,7 +34,7 @@ needs_browser = pytest.mark.skipif(
 
 
 def new_trace():
-    return trace_step(Trainer(DOCS, TrainConfig(steps=4, seed=1), **SMALL), 1)
+    return trace_step(Trainer(DOCS, TrainConfig(steps=4, seed=1), **MINI), 1)
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +170,7 @@ def test_without_dot_the_graph_is_a_note(trace, tmp_path, monkeypatch):
 
 
 def test_text_is_escaped_and_a_trace_without_update_has_no_update_column():
-    trainer = Trainer(["a<b&c", "d\"e'f"], TrainConfig(steps=2, seed=0), **SMALL)
+    trainer = Trainer(["a<b&c", "d\"e'f"], TrainConfig(steps=2, seed=0), **MINI)
     text = build_report(trace_text(trainer, 0, "a<b&c"))
     assert "“a&lt;b&amp;c”" in text and "a<b&c" not in text
     assert "update ratio</th>" not in text and "no update" in text

@@ -6,12 +6,12 @@ import shutil
 
 import pytest
 
-from conftest import WORDS
+from conftest import MINI, WORDS
 from microtrace.engine.data import load_dataset
 from microtrace.engine.run import RunDiverged, RunError, _checksum, create_run, open_run, train
 from microtrace.engine.train import TrainConfig, Trainer
 
-MODEL = dict(n_embd=8, n_head=2, n_layer=1, block_size=8)
+MODEL = MINI  # checkpoints of a small model: what is tested is the files, not the model
 
 
 def make_run(run_dir, data_file, steps=6, every=2, **train_options):
