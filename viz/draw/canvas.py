@@ -266,7 +266,7 @@ def make_canvas(fmt, width, height, title="", scale=1.0):
     raise ValueError(f"unknown figure format {fmt!r}: use {', '.join(FORMATS)}")
 
 
-def figure_bytes(figure):
+def figure_bytes(figure: "Image.Image | str | PDF") -> bytes:
     """The bytes of a figure as a file: UTF-8 for an SVG document (a str), the PDF's own bytes, PNG for a
     `PIL.Image`. Deterministic: the same figure gives the same bytes."""
     if isinstance(figure, str):
