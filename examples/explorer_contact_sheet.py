@@ -43,7 +43,9 @@ def opened(path, width=1240, height=800):
 
         def at(t):
             page.evaluate("t => window.explorer.seek(t)", t)
-            page.wait_for_timeout(150)
+            # two frames drawn after the seek, then a pause: the picture is the settled one
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            page.wait_for_timeout(300)
             box = page.locator("#stage svg").bounding_box()  # the graph, not the white around it
             x0, y0 = max(box["x"], canvas["x"]) - 6, max(box["y"], canvas["y"]) - 6
             x1 = min(box["x"] + box["width"], canvas["x"] + canvas["width"]) + 6
