@@ -134,6 +134,8 @@ def test_the_recorder_streams_the_store_a_row_group_at_a_time(tmp_path):
     assert pq.ParquetFile(tmp_path / "streamed.parquet").metadata.num_row_groups == sum(
         -(-again.size(view)[0] // rows) for view in again.views()
     )
+    save_store(load_trace(tmp_path / "streamed.parquet"), tmp_path / "resaved.parquet", row_group=rows)
+    assert (tmp_path / "resaved.parquet").read_bytes() == streamed  # a store read and written again
     loaded = load_trace(tmp_path / "streamed.parquet")
     for view in loaded.views():
         assert_same_graph(again.graph(view), loaded.graph(view))

@@ -26,6 +26,8 @@ class GraphData:
     Python object each. `extra` holds the rarer attributes. Edges are in the order their results were
     made (by `dst`), each result's operands in operand order."""
 
+    base = 0  # id of the first node: a piece of a view (`split`) starts further on
+
     def __init__(self):
         self.ops, self.scopes = [], []  # code -> op name; scope id -> scope path
         self._op_code, self._scope_id = {}, {}
@@ -37,7 +39,6 @@ class GraphData:
         self.multiplicity = {}  # edge index -> 2 where an operand enters twice (x * x)
         self.loss = None  # id of the loss node
         self._out = None  # edge indices by source node, built when first asked
-        self.base = 0  # id of the first node: a piece of a view (`split`) starts further on
 
     def __len__(self):
         return len(self.op)
