@@ -172,6 +172,8 @@ def test_a_long_scalar_chain_folds_to_fit_a_page(four_heads, tmp_path):
     assert len(bands) >= 2
     spans = [(min(bands[b]), max(bands[b])) for b in sorted(bands)]
     assert all(a[1] < b[0] for a, b in zip(spans, spans[1:])), spans
+    with Image.open(render(g, tmp_path / "dpi.png", dpi=200)) as im:  # a PNG says its resolution
+        assert [round(v) for v in im.info["dpi"]] == [200, 200]
     ratio, g = aspect(ratio=0.2)
     assert "cluster_fold" not in g.source and ratio > 3
     _, tall = aspect(rankdir="TB")
