@@ -138,6 +138,8 @@ def test_steps_gif_contact_sheet_json_and_determinism(run_dir, tmp_path):
             run_dir,
             "--steps",
             "1:6:2",
+            "--jobs",  # one process: --jobs is tests/test_jobs.py's subject (a worker is a fresh interpreter)
+            "1",
             "--text",
             "mia",
             "--grad",
@@ -161,7 +163,7 @@ def test_steps_gif_contact_sheet_json_and_determinism(run_dir, tmp_path):
 
 
 def test_steps_default_text_is_the_document_of_step_a(run_dir, tmp_path):
-    ok("--run", run_dir, "--steps", "2:4", "--json", tmp_path / "d.json")
+    ok("--run", run_dir, "--steps", "2:4", "--jobs", 1, "--json", tmp_path / "d.json")
     doc = json.loads((tmp_path / "d.json").read_text())
     assert doc["text"] == trace_step(run_dir, 2).graph().graph["doc"][:8]
     assert len(doc["frames"]) == 2 and not (tmp_path / "d-sheet.png").exists()
@@ -237,5 +239,16 @@ def test_text_reads_with_the_trained_model_after_the_last_update(run_dir, tmp_pa
     assert final.step == steps
     expected = TA.read_attention(trace_text(final, steps, "ava"))
     assert doc["attention"] == expected.attention
-    ok("--run", run_dir, "--steps", f"0:{steps + 1}:{steps}", "--text", "ava", "--json", tmp_path / "ends.json")
+    ok(
+        "--run",
+        run_dir,
+        "--steps",
+        f"0:{steps + 1}:{steps}",
+        "--jobs",
+        1,
+        "--text",
+        "ava",
+        "--json",
+        tmp_path / "ends.json",
+    )
     assert json.loads((tmp_path / "ends.json").read_text())["steps"] == [0, steps]

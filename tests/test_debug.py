@@ -104,7 +104,7 @@ def test_gradflow_is_deterministic(run_dir, tmp_path):
 
 def test_gradflow_steps_csv_equals_the_traced_param_stats(run_dir, tmp_path):
     out = tmp_path / "steps.png"
-    result = invoke("gradflow", "--run", run_dir, "--steps", "1:6:2", "-o", out)
+    result = invoke("gradflow", "--run", run_dir, "--steps", "1:6:2", "--jobs", 1, "-o", out)  # one process: test_jobs
     assert result.exit_code == 0, result.output
     assert _png(out).size[0] > 400
     rows = read_stats_csv((tmp_path / "steps.csv").read_text())
@@ -119,7 +119,9 @@ def test_gradflow_steps_csv_equals_the_traced_param_stats(run_dir, tmp_path):
     assert mine["wte"]["loss"] == G.graph["loss"] and mine["wte"]["lr"] == G.graph["lr"]
     # --csv names the file; the SVG of the range is XML too
     svg, csv_path = tmp_path / "s.svg", tmp_path / "deep" / "numbers.csv"
-    assert invoke("gradflow", "--run", run_dir, "--steps", "0:2", "-o", svg, "--csv", csv_path).exit_code == 0
+    assert (
+        invoke("gradflow", "--run", run_dir, "--steps", "0:2", "--jobs", 1, "-o", svg, "--csv", csv_path).exit_code == 0
+    )
     ET.parse(svg)
     assert {r["step"] for r in read_stats_csv(csv_path.read_text())} == {0, 1}
 
