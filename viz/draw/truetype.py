@@ -1,9 +1,9 @@
 """A TrueType font read for embedding in a PDF: its metrics, which glyph draws a character, and a subset
 that keeps only the glyphs a page uses.
 
-The subset keeps every glyph's number (the unused ones become empty outlines), so a PDF can name
-glyphs by their number in the font (Identity-H with /CIDToGIDMap /Identity) and the advance widths in
-`hmtx` stay where they were. It keeps the tables a PDF reader renders with (head, hhea, maxp, hmtx,
+The subset keeps every glyph's number (the unused ones become empty outlines with zero metrics), so a
+PDF can name glyphs by their number in the font (Identity-H with /CIDToGIDMap /Identity) and the kept
+glyphs' advance widths in `hmtx` stay where they were. It keeps the tables a PDF reader renders with (head, hhea, maxp, hmtx,
 loca, glyf and the hinting programs cvt, fpgm, prep) and drops the rest (names, kerning, cmap: the PDF
 carries the glyph numbers, its own widths and a ToUnicode map).
 """
@@ -111,7 +111,22 @@ class TrueType:
         head = bytearray(tables[b"head"])
         head[8:12] = b"\0\0\0\0"  # checkSumAdjustment: a PDF reader does not check it
         head[50:52] = struct.pack(">h", 1)  # long offsets in loca
-        tables.update({b"head": bytes(head), b"glyf": bytes(glyf), b"loca": struct.pack(f">{len(loca)}I", *loca)})
+        hmtx = bytearray(len(tables[b"hmtx"]))  # the kept glyphs' metrics; zeros compress to nothing
+        for g in keep:
+            at = 4 * g if g < self._metrics else 4 * self._metrics + 2 * (g - self._metrics)
+            size = 4 if g < self._metrics else 2
+            hmtx[at : at + size] = tables[b"hmtx"][at : at + size]
+        if max(keep) >= self._metrics:  # glyphs past the long metrics take the last advance
+            last = 4 * (self._metrics - 1)
+            hmtx[last : last + 2] = tables[b"hmtx"][last : last + 2]
+        tables.update(
+            {
+                b"head": bytes(head),
+                b"glyf": bytes(glyf),
+                b"loca": struct.pack(f">{len(loca)}I", *loca),
+                b"hmtx": bytes(hmtx),
+            }
+        )
         return _sfnt(tables)
 
 
