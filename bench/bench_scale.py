@@ -76,6 +76,12 @@ _PEAK = (
 )
 
 
+def _limit_address_space(limit):
+    """At most `limit` bytes of address space for this process (or the lower limit it already has)."""
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
 def run_command(args, max_gb=10):
     """(seconds, peak MB, CPU seconds) of `microtrace ARGS` in a fresh process; raises if it fails. On
     a shared machine the CPU time (user + system, all threads) says what wall time an idle one gives.
@@ -86,7 +92,7 @@ def run_command(args, max_gb=10):
         capture_output=True,
         text=True,
         cwd=ROOT,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+        preexec_fn=lambda: _limit_address_space(limit),
     )
     m = re.search(r"BENCH (\S+) (\d+) (\d+) (\S+)", out.stderr)
     if not m or m.group(3) not in ("0", "1"):  # doctor exits 1 when it finds something
