@@ -9,11 +9,12 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 
-from conftest import MINI
+from conftest import MINI, ROOT
 from microtrace.engine.data import visible
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import export, io, jsonout, load_trace, save_trace, store, store_stream, trace_step
-from microtrace.tracer.io import export_bytes, save_store
+from microtrace.tracer.io import export_bytes, export_chunks, save_store
+from microtrace.tracer.script import trace_script
 from microtrace.viz.cli import cli
 
 GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
@@ -262,6 +263,16 @@ def test_graphml_and_gexf_stream_from_a_store_byte_for_byte(nan_trace, tmp_path,
     live = tmp_path / f"live.{fmt}"
     export(nan_trace, live, fmt)  # a live trace streams from its columns
     assert live.read_bytes() == export_bytes(nan_trace.graph(), fmt)
+
+
+def test_a_script_trace_streams_byte_for_byte(tmp_path, monkeypatch):
+    """A script's nodes carry free-form attributes (source lines, functions): each such node's types
+    count, not only the first of its kind."""
+    monkeypatch.setattr(store, "ROW_GROUP", 500)
+    path = tmp_path / "script.parquet"
+    save_store(trace_script(ROOT / "tests" / "scripts" / "micrograd_style" / "train.py", 1), path)
+    for fmt in ("graphml", "gexf"):
+        assert "".join(export_chunks(load_trace(path), fmt)) == export_bytes(load_trace(path).graph(), fmt).decode()
 
 
 def test_json_above_the_limit_is_refused_naming_focus_and_a_focused_export_is_the_scope(

@@ -14,7 +14,8 @@ from microtrace.tracer.xmlout import attr_types, flat_attrs
 EDGE_BUDGET = 2_000_000  # edges sorted at once (~40 bytes each in Arrow)
 _BUCKET = 16  # sources are counted in buckets of 2**16 ids
 _SLICE = 65_536  # rows turned into Python objects at once
-_SHAPED = ("param", "row", "col", "key", "unit", "exponent", "new_data", "adam_m", "adam_v", "update_ratio")
+# the sparse columns but `extra`: which of them a node has (and its scope) fixes its attributes' names and types
+_SHAPED = tuple(c for c in NODE_COLUMNS if c not in ("op", "data", "grad", "scope", "extra"))
 
 
 def nodes(file, groups):
