@@ -81,12 +81,7 @@
     opened.length = 0;
     if (data.layout) {
       S.model = decode(data.layout);
-      stage.innerHTML = render(S.model);
-      for (const g of stage.querySelectorAll("g.node, g.cluster, g.edge")) {
-        const title = g.querySelector("title");
-        // edge titles may carry ports (a:e->b:e); items are named without them
-        if (title) S.items.set(g.classList.contains("edge") ? title.textContent.replace(/:[nsewc]{1,2}(?=->|$)/g, "") : title.textContent, g);
-      }
+      place();
       fit();
     } else {
       stage.innerHTML = "";
@@ -236,8 +231,8 @@
     redraw();
     return true;
   }
-  // the current drawing into the page: items named, colours, paths, player and selection applied
-  function redraw() {
+  // the current drawing into the page, its items named (and the groups open in place marked)
+  function place() {
     stage.innerHTML = render(S.model);
     S.items = new Map();
     for (const g of stage.querySelectorAll("g.node, g.cluster, g.edge")) {
@@ -246,6 +241,10 @@
       if (title) S.items.set(g.classList.contains("edge") ? title.textContent.replace(/:[nsewc]{1,2}(?=->|$)/g, "") : title.textContent, g);
     }
     for (const o of opened) S.items.get(o.name)?.classList.add("opened");
+  }
+  // ... with colours, paths, player and selection applied again
+  function redraw() {
+    place();
     applyColour();
     applyPaths();
     applyPlayer(true);

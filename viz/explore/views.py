@@ -33,7 +33,9 @@ class View:
             what = f"{level} view" + (f" of {self.key}" if self.key else "")
             return block_diagram(self.collapsed, what=what)
         if self.kind == "scalar":
-            g = scalar_diagram(G, self.nodes, what=f"scalar view of {label(self.key)}")
+            # not folded into bands: the page pans and zooms along a long chain, and folding would lay
+            # each of a thousand elementary views out twice (once to measure it), in a dot of its own
+            g = scalar_diagram(G, self.nodes, what=f"scalar view of {label(self.key)}", fold=False)
             # one network-simplex pass places the nodes: as clean (no overlap), a little less compact,
             # and 5x faster on the long chains of microGPT's elementary sums (hundreds of views)
             g.attr("graph", nslimit="1", nslimit1="1")
