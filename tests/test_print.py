@@ -25,11 +25,16 @@ from microtrace.viz.draw import colormap
 from microtrace.viz.graph import style as gs
 
 
-@pytest.fixture(scope="module")
-def trace():
-    trainer = Trainer(NAMES, TrainConfig(steps=6), **{**SMALL, "n_layer": 2})
+def _second_step(**model):
+    """The trace of the second training step of the SMALL model changed by `model`."""
+    trainer = Trainer(NAMES, TrainConfig(steps=6), **{**SMALL, **model})
     trainer.train_step()
     return trace_step(trainer)
+
+
+@pytest.fixture(scope="module")
+def trace():
+    return _second_step(n_layer=2)
 
 
 def _contrast(a, b):
@@ -57,9 +62,7 @@ def test_dark_theme_lowest_colour_is_visible():
 
 @pytest.fixture(scope="module")
 def four_heads():
-    trainer = Trainer(NAMES, TrainConfig(steps=6), **{**SMALL, "n_head": 4})
-    trainer.train_step()
-    return trace_step(trainer)
+    return _second_step(n_head=4)
 
 
 def _across(g, rankdir):
