@@ -72,7 +72,7 @@ def _across(g, rankdir):
     at = {}
     for line in out.splitlines():
         f = shlex.split(line)
-        if f[0] == "node" and not f[1].endswith("#anchor"):
+        if f[0] == "node" and not f[1].startswith("anchor#"):
             x, y = float(f[2]), float(f[3])
             at[f[1]] = (-y, round(x, 2)) if rankdir == "LR" else (x, round(y, 2))
     return at

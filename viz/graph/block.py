@@ -233,7 +233,7 @@ def _group_nodes(g, C, keep, level, colors, th, precision, hl_nodes, rankdir):
             heads.setdefault(path[-2][0], (path[:-1], {}))[1].setdefault(d["head"], []).append(n)
     for cid, (path, members) in heads.items():
         if len(members) > 1:
-            siblings = [(f"{cid}/head{h}#anchor", members[h]) for h in sorted(members)]
+            siblings = [(f"anchor#{cid}/head{h}", members[h]) for h in sorted(members)]
             clusters.order_siblings(path, siblings, reverse=rankdir == "LR")
     clusters.emit(g)
     for n in keep:
@@ -326,7 +326,7 @@ def _collapsed_stubs(g, C, boundary, pens, th, backward):
             joined.setdefault((side, tuple(sorted(st["edges"]))), []).append((_natural(key), name))
     for members in joined.values():
         if len(members) > 1:
-            stubs.order_siblings([], [(f"{name}#anchor", [name]) for _, name in sorted(members)])
+            stubs.order_siblings([], [(f"anchor#{name}", [name]) for _, name in sorted(members)])
     stubs.emit(g)
     for side in ("in", "out"):
         for i, (key, st) in enumerate(sorted(boundary[side].items())):

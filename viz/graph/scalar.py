@@ -224,9 +224,9 @@ def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl
         # folded, the anchors sit in the run's cluster (anchors at the top level turn the bands around),
         # where dot reads a chain bottom to top with LR
         where = path_of[run[0]] if band else []
-        clusters.order_siblings(where, [(f"{name}#anchor", [name]) for name in run], reverse=bool(where) and lr)
+        clusters.order_siblings(where, [(f"anchor#{name}", [name]) for name in run], reverse=bool(where) and lr)
     if first:
-        clusters.order_siblings([], [(f"fold{b}#anchor", [first[b]]) for b in sorted(first)])
+        clusters.order_siblings([], [(f"anchor#fold{b}", [first[b]]) for b in sorted(first)])
     clusters.emit(g)
 
 
