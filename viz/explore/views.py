@@ -34,8 +34,8 @@ class View:
             return block_diagram(self.collapsed, what=what)
         if self.kind == "scalar":
             # not folded into bands: the page pans and zooms along a long chain, and folding would lay
-            # each of a thousand elementary views out twice (once to measure it), in a dot of its own; and the
-            # page opens a cluster by its scope's name, which a band would change
+            # each of a thousand elementary views out twice (once to measure it), in a dot of its own;
+            # and the page opens a cluster by its scope's name, which a band would change
             g = scalar_diagram(G, self.nodes, what=f"scalar view of {label(self.key)}", fold=False)
             # one network-simplex pass places the nodes: as clean (no overlap), a little less compact,
             # and 5x faster on the long chains of microGPT's elementary sums (hundreds of views)
