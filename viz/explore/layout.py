@@ -53,10 +53,13 @@ def compact_layout(doc):
         if "nodes" in o and o["name"].startswith("cluster"):
             items.append(["cluster", o["name"], *_shapes(o.get("_draw_", []) + o.get("_ldraw_", []), at, tables)])
     for e in doc.get("edges", []):
+        if e.get("style") == "invis":  # the anchors that keep siblings in order draw nothing
+            continue
         ops = [op for k in ("_draw_", "_tdraw_", "_hdraw_", "_ldraw_", "_tldraw_", "_hldraw_") for op in e.get(k, [])]
         items.append(["edge", f"{names[e['tail']]}->{names[e['head']]}", *_shapes(ops, at, tables)])
     for o in objects:
-        if "nodes" not in o:  # a node's lines are centred, so that a browser's wider font spills evenly
+        # a node's lines are centred, so that a browser's wider font spills evenly
+        if "nodes" not in o and o.get("style") != "invis":
             ops = o.get("_draw_", []) + o.get("_ldraw_", [])
             items.append(["node", o["name"], *_shapes(ops, at, tables, centre=o["name"] != "legend")])
     return {
