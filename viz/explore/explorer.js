@@ -192,8 +192,10 @@
       if (it.title === name) {
         // the group's frame: its own outline on the page's ground, its name at the top left
         const frame = ["r", box[1].replace(/ fill="[^"]*"/, ` fill="${S.model.bg}"`), x, y, W, H, box[6]];
-        const label = it.shapes.find((s) => s[0] === "t");
-        items.push({ kind: "node", title: name, shapes: label ? [frame, ["t", label[1], x + PAD, y + 12, -1, label[5] + " ▾"]] : [frame] });
+        // its name at the top left, in the colour of its outline (the box's own ink may be white)
+        const label = it.shapes.find((s) => s[0] === "t"), ink = / stroke="([^"]*)"/.exec(box[1]);
+        const font = label && ink ? label[1].replace(/ fill="[^"]*"/, ` fill="${ink[1]}"`) : label && label[1];
+        items.push({ kind: "node", title: name, shapes: label ? [frame, ["t", font, x + PAD, y + 12, -1, label[5] + " ▾"]] : [frame] });
         const ox = x + PAD - ix0 + (W - 2 * PAD - (ix1 - ix0)) / 2, oy = y + PAD + HEAD - iy0;
         for (const jt of inside) items.push({ ...jt, shapes: jt.shapes.map((s) => moveShape(s, () => [Math.round(ox), Math.round(oy)])) });
       } else if (it.kind === "node" && !frames.has(it.title)) {
