@@ -99,6 +99,18 @@ def test_store_round_trip_is_the_traced_graph(make, tmp_path):
         assert not {"src", "data", "extra"} & set(vars(fresh.data(view)))  # nor did collapse read all
 
 
+def test_a_store_of_many_row_groups_reads_back_the_traced_graph(tmp_path, monkeypatch):
+    """Edges are read a row group at a time: their indices (multiplicities are keyed by them) and
+    results carry across groups."""
+    monkeypatch.setattr(store, "ROW_GROUP", 1000)
+    trace = trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=1), **{**SMALL, "n_layer": 2}), 0)
+    save_store(trace, tmp_path / "s.parquet")
+    loaded = load_trace(tmp_path / "s.parquet")
+    for view in loaded.views():
+        assert trace.data(view).multiplicity and len(trace.data(view)) > 5000
+        assert_same_graph(trace.graph(view), loaded.graph(view))
+
+
 def test_a_store_is_deterministic_and_json_still_loads(tmp_path):
     trace = _small_trace()
     save_store(trace, tmp_path / "a.parquet")

@@ -374,17 +374,22 @@ class StoreData(GraphData):
         self.grad = _floats(self._store.columns(self._view, ["grad"])["grad"])
 
     def _read_edges(self):
-        t = self._store.columns(self._view, ["operands", "local_grads", "grad_flows", "multiplicity"])
-        operands = t["operands"].combine_chunks()
-        src, dst = _ints(operands.flatten(), "I"), _ints(pc.list_parent_indices(operands), "I")
-        local = _floats(t["local_grads"].combine_chunks().flatten())
-        flow = _floats(t["grad_flows"].combine_chunks().flatten())
+        """The edge columns, a row group at a time into the arrays: never a second copy of every edge."""
+        src, dst, local, flow = array("I"), array("I"), array("d"), array("d")
+        self.multiplicity, file, first = {}, self._store.file, 0
+        for k in self._store.groups[self._view]:
+            t = file.read_row_group(k, columns=["operands", "local_grads", "grad_flows", "multiplicity"])
+            operands = t["operands"].combine_chunks()
+            _read_multiplicity(self, t["multiplicity"].combine_chunks(), operands.offsets, len(src))
+            src += _ints(operands.flatten(), "I")
+            dst += _ints(pc.add(pc.list_parent_indices(operands), first), "I")
+            local += _floats(t["local_grads"].combine_chunks().flatten())
+            flow += _floats(t["grad_flows"].combine_chunks().flatten())
+            first += t.num_rows
         if not (len(local) == len(flow) == len(src) == self._n_edges):
             raise ValueError(f"{self._view} has {len(src)} operands, the metadata says {self._n_edges} edges")
         if src and not pc.all(pc.less(_buffer(src, pa.uint32()), _buffer(dst, pa.uint32()))).as_py():
             raise ValueError(f"an operand of the {self._view} view comes after its result")
-        self.multiplicity = {}
-        _read_multiplicity(self, t["multiplicity"].combine_chunks(), operands.offsets)
         self.src, self.dst, self.local, self.flow = src, dst, local, flow
 
     def _read_extra(self):
@@ -585,12 +590,14 @@ def _read_extras(gd, t):
                 x[name] = v
 
 
-def _read_multiplicity(gd, col, starts):
+def _read_multiplicity(gd, col, starts, base=0):
+    """Multiplicities other than 1 into `gd.multiplicity`, keyed by edge index (`base` + place in `col`'s rows)."""
     if col.null_count == len(col):
         return
     ids = pc.indices_nonzero(pc.is_valid(col))
+    origin = starts[0].as_py()
     for i, ms in zip(ids.to_pylist(), col.take(ids).to_pylist()):
-        first = starts[i].as_py()
+        first = base + starts[i].as_py() - origin
         for k, m in enumerate(ms):
             if m != 1:
                 gd.multiplicity[first + k] = m
