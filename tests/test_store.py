@@ -279,21 +279,26 @@ def big_store(tmp_path_factory):
     return path, trace.size()[0]
 
 
-def test_inspect_of_a_big_store_stays_in_bounded_memory(big_store):
-    path, nodes = big_store
-    assert nodes > 250_000
+def _peak_mb(args):
+    """Peak memory (MB) of `microtrace ARGS` in a fresh process: its VmHWM (ru_maxrss would carry over
+    the parent's peak across exec)."""
     code = (
         "import re\n"
         "from click.testing import CliRunner\n"
         "from microtrace.viz.cli import cli\n"
-        f"r = CliRunner().invoke(cli, ['inspect', '--trace', {str(path)!r}, '--scope', 'pos3/layer1/attn/head0/weights'])\n"
+        f"r = CliRunner().invoke(cli, {[str(a) for a in args]!r})\n"
         "assert r.exit_code == 0, r.output\n"
-        # VmHWM: this process's peak (ru_maxrss would carry over the parent's across exec)
         "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) // 1024)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    peak_mb = int(out.stdout.split()[-1])
+    return int(out.stdout.split()[-1])
+
+
+def test_inspect_of_a_big_store_stays_in_bounded_memory(big_store):
+    path, nodes = big_store
+    assert nodes > 250_000
+    peak_mb = _peak_mb(["inspect", "--trace", path, "--scope", "pos3/layer1/attn/head0/weights"])
     # the whole networkx graph alone would take ~2.5 KB a node (~750 MB here)
     assert peak_mb < 300, f"inspect peaked at {peak_mb} MB for {nodes} nodes"
 
@@ -302,17 +307,7 @@ def test_inspect_of_a_big_store_stays_in_bounded_memory(big_store):
 def test_a_graphml_export_of_a_big_store_streams_in_bounded_memory(big_store, tmp_path):
     path, nodes = big_store
     out = tmp_path / "big.graphml"
-    code = (
-        "import re\n"
-        "from click.testing import CliRunner\n"
-        "from microtrace.viz.cli import cli\n"
-        f"r = CliRunner().invoke(cli, ['export', '--trace', {str(path)!r}, '-o', {str(out)!r}])\n"
-        "assert r.exit_code == 0, r.output\n"
-        "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) // 1024)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    peak_mb = int(result.stdout.split()[-1])
+    peak_mb = _peak_mb(["export", "--trace", path, "-o", out])
     assert out.stat().st_size > 100 * nodes  # every node and edge is there (~600 bytes a node)
     # the whole networkx graph alone would take ~2.5 KB a node (~750 MB here): the stream holds a row
     # group of nodes and a range of edges at a time
