@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import NAMES, SMALL
+from conftest import MINI, NAMES, SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import attention as TA
 from microtrace.tracer import trace_step
@@ -253,3 +253,49 @@ def test_edge_labels_keep_clear_of_arrowheads_and_pages_fit(trace):
         graph_figure(trace, ratio="tall")
     result = CliRunner().invoke(cli, ["graph", "--trace", "x.json", "--size", "10x7", "-o", "x.svg"])
     assert result.exit_code == 2 and "W,H" in result.output
+
+
+def test_writing_a_store_shows_a_bar_that_ends_only_on_a_terminal(run_dir, tmp_path):
+    """The trace command's slow part after the replay, making the views and writing them, has a bar
+    that reaches its end on a terminal, and not a character of it on a pipe."""
+    args = ["trace", "--run", str(run_dir), "--step", "3", "-o", str(tmp_path / "s.parquet")]
+    code, err = _stderr_of(args, terminal=True)
+    assert code == 0, err
+    counts = re.findall(r"writing the store.*?(\d+)/(\d+)", err)
+    assert counts and counts[-1][0] == counts[-1][1], err
+    code, err = _stderr_of([*args[:-1], str(tmp_path / "p.parquet")], terminal=False)
+    assert code == 0 and "writing the store" not in err and "[" not in err, err
+
+
+def test_saving_a_store_reports_its_progress_to_the_end(tmp_path, monkeypatch):
+    """Small row groups and few recorded values between reports: many reports, rising from 0 to the
+    total, both views in one count."""
+    from microtrace.tracer import expand
+    from microtrace.tracer.io import save_store
+
+    monkeypatch.setattr(expand, "PROGRESS_EVERY", 64)
+    seen = []
+    counts = save_store(_second_step(**MINI), tmp_path / "s.parquet", row_group=256, on_progress=lambda *a: seen.append(a))
+    assert counts["elementary"]["nodes"] > 4 * 256
+    (total,) = {t for _, t in seen}
+    done = [d for d, _ in seen]
+    assert len(done) > 10 and done == sorted(done) and done[0] == 0 and done[-1] == total
+
+
+def test_streamed_exports_report_their_progress_to_the_end(tmp_path, monkeypatch):
+    """GraphML and GEXF of a live trace (read once for the types, once to write) and of a store: the
+    count rises from 0 to its total, and the text is the same with or without a listener."""
+    from microtrace.tracer import io
+
+    monkeypatch.setattr(io._Count, "REPORT_EVERY", 256)
+    live = _second_step(**MINI)
+    io.save_store(live, tmp_path / "s.parquet")
+    for trace, fmt in ((live, "graphml"), (io.load_trace(tmp_path / "s.parquet"), "gexf")):
+        seen = []
+        text = "".join(io.export_chunks(trace, fmt, on_progress=lambda *a: seen.append(a)))
+        (total,) = {t for _, t in seen}
+        done = [d for d, _ in seen]
+        n, e = trace.size()
+        assert total == (2 if trace is live else 1) * (n + e)
+        assert done == sorted(done) and done[0] == 0 and done[-1] == total and len(done) > 10
+        assert text == "".join(io.export_chunks(trace, fmt))

@@ -17,6 +17,7 @@ from microtrace.tracer.scopes import parse
 
 # Attributes beyond op, data, grad and scope, in the order a node's dict lists them (the store has a
 # column for each; anything else a model marks goes to its `extra` column).
+PROGRESS_EVERY = 4096  # recorded values between two reports of expand_pieces' walk
 NODE_EXTRAS = ("param", "index", "new_data", "adam_m", "adam_v", "update_ratio", "exponent", "key", "unit")
 
 
@@ -240,11 +241,12 @@ def expand(rec, view="elementary"):
     return gd
 
 
-def expand_pieces(rec, view="elementary", rows=None):
+def expand_pieces(rec, view="elementary", rows=None, on_progress=None):
     """The GraphData of a recording's view in pieces of `rows` nodes (the last one shorter), each handed
     out as soon as the walk over the recording has made it: whoever takes them in turn (a store writer)
     holds one piece of the step at a time, not the whole. A piece's `base` is its first node's id; the
-    last one has the loss node. `rows` None: the whole view in one piece."""
+    last one has the loss node. `rows` None: the whole view in one piece. `on_progress(done, total)`
+    follows the walk in recorded values (for a progress bar), every PROGRESS_EVERY and at the end."""
     if view not in ("elementary", "fused"):
         raise ValueError(f"unknown view {view!r}: use 'elementary' or 'fused'")
     keep = reachable(rec.loss)
@@ -256,7 +258,10 @@ def expand_pieces(rec, view="elementary", rows=None):
     _add_params(gd, ids, vals, rec, used)
     marks = rec.marks
     elementary = view == "elementary"
-    for v, scope in zip(rec.values, rec.scopes):
+    total = len(rec.values)
+    for i, (v, scope) in enumerate(zip(rec.values, rec.scopes)):
+        if on_progress and i % PROGRESS_EVERY == 0:
+            on_progress(i, total)
         if not v._children:
             if v not in used or v in ids:  # (a parameter made inside a recording is already there)
                 continue
@@ -277,6 +282,8 @@ def expand_pieces(rec, view="elementary", rows=None):
             yield gd.split(rows)
     gd.loss = ids[rec.loss]
     yield gd
+    if on_progress:
+        on_progress(total, total)
 
 
 def _add_params(gd, ids, vals, rec, used):

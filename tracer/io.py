@@ -48,14 +48,22 @@ def save_trace(
     write_atomic(path, to_json(_graph_of(G), nan_as, edges_key))
 
 
-def save_store(trace: Trace, path: str | os.PathLike, views=None, row_group: int = ROW_GROUP) -> dict:
+def save_store(trace: Trace, path: str | os.PathLike, views=None, row_group: int = ROW_GROUP, on_progress=None) -> dict:
     """Write `trace` (both views by default) as a store at `path`, atomically. A view a live trace has
     not built is written a row group (`row_group` nodes) at a time as it is made from the recording
     (`Trace.pieces`): memory holds the recording and one row group, not a second copy of the step.
-    The bytes are those of the view written whole. Returns each view's counts: {view: {"nodes",
+    The bytes are those of the view written whole. `on_progress(done, total)` follows the writing, the
+    views one after the other (for a progress bar). Returns each view's counts: {view: {"nodes",
     "edges", "loss_node"}}."""
-    pieces = ((v, trace.pieces(v, row_group)) for v in views or trace.views())
-    return write_store(path, _meta(trace.meta), pieces, row_group)
+    views = views or trace.views()
+
+    def pieces(i, view):
+        def report(done, total):  # view i of n: from i/n to (i + 1)/n of n * total
+            on_progress(i * total + done, len(views) * total)
+
+        return trace.pieces(view, row_group, on_progress and report)
+
+    return write_store(path, _meta(trace.meta), ((v, pieces(i, v)) for i, v in enumerate(views)), row_group)
 
 
 def _meta(meta):
@@ -111,28 +119,55 @@ def check_export_size(nodes, fmt):
         )
 
 
-def export_chunks(trace: Trace, fmt: str, view: str = "elementary"):
+def export_chunks(trace: Trace, fmt: str, view: str = "elementary", on_progress=None):
     """A whole view of `trace` as GraphML or GEXF text, piece by piece, streamed in bounded memory
     from a store (`StoreData.stream`) or from the columns of a live trace: the same text `export_bytes`
-    makes of `trace.graph(view)`, without building it."""
+    makes of `trace.graph(view)`, without building it. `on_progress(done, total)` counts the nodes and
+    edges as they are written (a live trace's are also read once before, for their types)."""
     if fmt not in STREAMED:
         raise TraceError(f"only {' and '.join(STREAMED)} stream, not {fmt!r}")
     write = xmlout.graphml_chunks if fmt == "graphml" else xmlout.gexf_chunks
     if trace.has_graph(view):  # (a JSON trace file: its graph, as it was read)
         G = trace.graph(view)
-        return write(G.graph, *xmlout.types_of(G), G.nodes(data=True), G.edges(data=True))
+        count = _Count(on_progress, G.number_of_nodes() + G.number_of_edges())
+        return write(G.graph, *xmlout.types_of(G), count(G.nodes(data=True)), count(G.edges(data=True)))
     gd = trace.data(view)
     stream = getattr(gd, "stream", None)
     if stream:
-        return write(trace.graph_attrs(view), *stream())
+        node_types, edge_types, nodes, edges = stream()
+        count = _Count(on_progress, len(gd) + gd.n_edges())
+        return write(trace.graph_attrs(view), node_types, edge_types, count(nodes), count(edges))
     by_source = sorted(range(gd.n_edges()), key=gd.src.__getitem__)  # networkx's order: source, then result
+    count = _Count(on_progress, 2 * (len(gd) + gd.n_edges()))
 
     def edges():
-        return ((gd.src[e], gd.dst[e], gd.edge_attrs(e)) for e in by_source)
+        return count((gd.src[e], gd.dst[e], gd.edge_attrs(e)) for e in by_source)
 
-    node_types = xmlout.attr_types(xmlout.flat_attrs(d) for _, d in gd.nodes())
+    node_types = xmlout.attr_types(xmlout.flat_attrs(d) for _, d in count(gd.nodes()))
     edge_types = xmlout.attr_types(xmlout.flat_attrs(d) for *_, d in edges())
-    return write(trace.graph_attrs(view), node_types, edge_types, gd.nodes(), edges())
+    return write(trace.graph_attrs(view), node_types, edge_types, count(gd.nodes()), edges())
+
+
+class _Count:
+    """Counts the items passing through it, reporting `on_progress(done, total)` every REPORT_EVERY
+    of them and at `total` (for a progress bar); with no `on_progress`, hands the items on as they are."""
+
+    REPORT_EVERY = 8192
+
+    def __init__(self, on_progress, total):
+        self.on_progress, self.total, self.done = on_progress, total, 0
+
+    def __call__(self, items):
+        return self._counted(items) if self.on_progress else items
+
+    def _counted(self, items):
+        if self.done == 0:
+            self.on_progress(0, self.total)
+        for item in items:
+            yield item
+            self.done += 1
+            if self.done % self.REPORT_EVERY == 0 or self.done == self.total:
+                self.on_progress(self.done, self.total)
 
 
 def export_bytes(G: Trace | nx.DiGraph, fmt: str, nan_as: str = "string", edges_key: str = "edges") -> bytes:

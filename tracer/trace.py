@@ -193,13 +193,19 @@ class Trace:
             self._sources[view] = gd
         return gd
 
-    def pieces(self, view: str, rows: int):
+    def pieces(self, view: str, rows: int, on_progress=None):
         """A view's `GraphData` in pieces of `rows` nodes, each made from the recording as it is taken and
         kept by no one here (`expand.expand_pieces`): writing a live step's store never holds the view
-        whole. A view built already, or read from a file, comes whole, in one piece."""
+        whole. A view built already, or read from a file, comes whole, in one piece. `on_progress(done,
+        total)` follows the making (for a progress bar)."""
         if self._rec is not None and view not in self._sources:
-            return expand_pieces(self._rec, view, rows)
-        return [self.data(view, keep=False)]
+            return expand_pieces(self._rec, view, rows, on_progress)
+        return self._whole(view, on_progress)
+
+    def _whole(self, view, on_progress):
+        yield self.data(view, keep=False)
+        if on_progress:
+            on_progress(1, 1)
 
     def size(self, view: str = "elementary") -> tuple[int, int]:
         """(nodes, edges) of a view, without building anything."""

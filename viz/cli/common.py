@@ -232,6 +232,19 @@ def progress(label, length):
             bar.__exit__(None, None, None)
 
 
+def advance_to(advance):
+    """For a library hook that says where it is, `on_progress(done, total)`, the `advance` of `progress`
+    (which moves the bar by steps)."""
+    at = 0
+
+    def to(done, total):
+        nonlocal at
+        advance(done - at, total)
+        at = done
+
+    return to
+
+
 def output_file(path):
     """An output path whose folder exists (made if needed); data files are written at the edge."""
     path = Path(path)

@@ -14,7 +14,14 @@ from microtrace.tracer.io import (
     save_store,
 )
 from microtrace.viz.cli.checks import command
-from microtrace.viz.cli.common import UserError, output_file, trace_source_options, write_output
+from microtrace.viz.cli.common import (
+    UserError,
+    advance_to,
+    output_file,
+    progress,
+    trace_source_options,
+    write_output,
+)
 from microtrace.viz.graph.select import focus_collapsed
 
 VIEWS = click.Choice(["elementary", "fused"])
@@ -65,7 +72,8 @@ def trace(trace, output, view, nan_as):
         if view:
             raise UserError("--view chooses the view of a .json file; a store holds both")
         try:
-            counts = save_store(trace, output_file(output))
+            with progress("writing the store", None) as advance:
+                counts = save_store(trace, output_file(output), on_progress=advance_to(advance))
         except OSError as e:  # UnsafePath too: a link, a directory...
             raise UserError(
                 str(e) if isinstance(e, UnsafePath) else f"cannot write {output} ({e.strerror or e})"
@@ -133,7 +141,8 @@ def export_command(trace, fmt, output, view, level, focus, nan_as, links):
         _check_export_size(len(nodes), fmt)
         G = trace.subgraph(nodes, view)
     elif fmt in STREAMED:  # written a node and an edge at a time: any size, in bounded memory
-        write_output(output, export_chunks(trace, fmt, view))
+        with progress("writing " + fmt, None) as advance:
+            write_output(output, export_chunks(trace, fmt, view, advance_to(advance)))
         n, e = trace.size(view)
         click.echo(f"wrote {n} nodes, {e} edges -> {output}", err=True)
         return
