@@ -1,7 +1,7 @@
 """A view's picture as the page draws it: Graphviz's layout (`dot -Tjson`) boiled down to shapes.
 
-Graphviz lays out every view when the page is written; the page draws the shapes itself (explorer.js,
-`draw`), so it carries coordinates, not SVG. Each node, edge and cluster keeps dot's own drawing
+Graphviz lays out every view when the page is written; the page draws the shapes itself (js/draw.js:
+`decode`, `render`), so it carries coordinates, not SVG. Each node, edge and cluster keeps dot's own drawing
 operations (xdot), with the colours and pen widths that viz/graph/style.py gave it, compacted:
 
     {"w": W, "h": H, "bg": colour,                      # points, y down (as SVG), the margin included

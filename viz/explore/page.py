@@ -5,10 +5,11 @@
     html = build_explorer(trace_step("runs/demo", 120))   # str: write it anywhere, open it offline
 
 Graphviz lays out every view when the page is written (viz/explore/views.py says which); the page
-keeps each view's SVG and numbers gzipped in its own script element and unpacks one only when it is
-opened (the browser's DecompressionStream), so a large step opens as fast as a small one. The page's
-code is explorer.js, explorer.css and template.html beside this file; its Content-Security-Policy
-forbids every request, so it works from disk, offline and inside an <iframe>.
+keeps each view's layout and numbers gzipped with its neighbours' in a script element and unpacks one
+only when it is opened (the browser's DecompressionStream), so a large step opens as fast as a small
+one. The page's code is js/*.js (one idea a file, inlined in the order of SCRIPTS), explorer.css and
+template.html beside this file; its Content-Security-Policy forbids every request, so it works from
+disk, offline and inside an <iframe>.
 """
 
 import base64
@@ -231,8 +232,29 @@ def _pack(data):
     return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
 
 
+# The page's script, one idea a file; inlined in this order into one function scope (template.html), so a
+# file may use what an earlier one declares at its top level, and any function of any file once the
+# page has started (page.js, last). No bundler: the page's script is these files, end to end.
+SCRIPTS = (
+    "data.js",  # the index, views unpacked on demand, the per-node tables
+    "draw.js",  # a view's compact layout -> shapes -> SVG
+    "view.js",  # the state, opening a view, clicks, selection
+    "inplace.js",  # a group opened in place, and closed again
+    "camera.js",  # pan and zoom
+    "inspector.js",  # the selected item's numbers, gradient paths
+    "search.js",  # node ids, parameter entries, scopes, source lines
+    "compare.js",  # a second trace's colours and first difference
+    "player.js",  # forward and backward, one operation at a time
+    "page.js",  # the URL, the keys, the start
+)
+
+
 def _resource(name):
     return resources.files("microtrace.viz.explore").joinpath(name).read_text(encoding="utf-8")
+
+
+def _script():
+    return "\n".join(_resource("js/" + name) for name in SCRIPTS)
 
 
 def _html(index_json, payloads, title):
@@ -245,7 +267,7 @@ def _html(index_json, payloads, title):
         "{{css}}": _resource("explorer.css"),
         "{{index}}": index_json.replace("</", "<\\/"),
         "{{payloads}}": blobs,
-        "{{js}}": _resource("explorer.js"),
+        "{{js}}": _script(),
     }
     # one pass, so that nothing substituted is itself searched for a placeholder
     return re.sub(r"\{\{(title|css|index|payloads|js)\}\}", lambda m: parts[m.group(0)], page)

@@ -1,0 +1,57 @@
+// Search: a node id, a parameter entry (wte[3,5]), a scope path or a source line opens the view that
+// holds it and selects it.
+async function goNode(n) {
+  await ready;
+  if (!(n >= 0 && n < N)) return say(`no node ${n} (ids 0..${N - 1})`);
+  const i = nodeView[n];
+  if (i < 0) return say(`node ${n} is drawn inside its operation (a constant)`);
+  await open(i, { select: n });
+  say(`node #${n} in ${INDEX.views[i].label}`);
+}
+function say(text) {
+  $("#found").textContent = text;
+}
+async function search(q) {
+  q = q.trim();
+  if (!q) return;
+  let m = /^#?(\d+)$/.exec(q);
+  if (m) return goNode(+m[1]);
+  m = /^([\w.]+)\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]$/.exec(q);
+  if (m) {
+    const name = INDEX.params[m[1]] ? m[1] : Object.keys(INDEX.params).find((p) => p.endsWith("." + m[1]));
+    const p = INDEX.params[name];
+    if (!p) return say(`no parameter matrix ${m[1]}; there are ${Object.keys(INDEX.params).join(", ")}`);
+    const n = p.ids[`${m[2]},${m[3]}`];
+    if (n === undefined) return say(`${name}[${m[2]},${m[3]}] takes no part in this step (shape ${p.shape.join("×")})`);
+    return goNode(n);
+  }
+  const key = q.replace(/^\/+|\/+$/g, "");
+  if (viewOf.has(key)) return open(viewOf.get(key)).then(() => say(`opened ${key}`));
+  // a scope without a view of its own (a stage drawn in its parent): open the parent, select it
+  for (let p = key; p.includes("/"); ) {
+    p = p.slice(0, p.lastIndexOf("/"));
+    if (viewOf.has(p)) {
+      await open(viewOf.get(p));
+      if (S.items.has(key)) select(key);
+      return say(`${key} in ${p}`);
+    }
+  }
+  const hits = INDEX.views.map((v, i) => [v, i]).filter(([v]) => v.key.includes(key) || (v.key + " " + v.label).includes(q)).slice(0, 8);
+  const src = searchSource(q);
+  if (src !== null) return goNode(src);
+  $("#found").innerHTML = hits.length ? "did you mean: " + hits.map(([v, i]) => `<a data-view="${i}">${esc(v.label)}</a>`).join(", ") : `nothing matches ${esc(q)}`;
+}
+function searchSource(q) {
+  // a source line (file:line), where the trace records one per node
+  const s = INDEX.sources || {};
+  const key = s[q] !== undefined ? q : Object.keys(s).find((k) => k.endsWith("/" + q));
+  return key !== undefined ? s[key] : null;
+}
+$("#search").addEventListener("submit", (e) => {
+  e.preventDefault();
+  search($("#q").value);
+});
+$("#found").addEventListener("click", (e) => {
+  const a = e.target.closest("a[data-view]");
+  if (a) open(+a.dataset.view);
+});
