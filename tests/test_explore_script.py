@@ -117,6 +117,20 @@ def test_a_path_lights_a_scripts_groups_which_open_into_their_own_nodes(script_p
     assert o.errors == []
 
 
+def test_a_scripts_page_names_its_own_nodes_and_no_empty_document(script_page):
+    """The script has no `doc` and its autograd class makes no dot product: the heading says "the
+    script's own nodes" (not "fused view"), and the block view's title leaves the document out."""
+    o, G = script_page
+    assert G.graph["doc"] == "" and G.graph["view"] == "fused"
+    o.js("window.explorer.open(0)")
+    o.until("document.body.dataset.ready === '0'")
+    heading = o.js("document.querySelector('#title').textContent")
+    assert heading.endswith(f"{G.number_of_nodes()} nodes (the script's own nodes)"), heading
+    texts = o.js("[...document.querySelectorAll('#stage svg text')].map(t => t.textContent)")
+    title = next(t for t in texts if t.startswith("step 1"))
+    assert "“" not in title and "block view" in title, title
+
+
 def test_search_a_source_line_of_a_script_opens_down_to_its_first_node(script_page):
     o, G = script_page
     line = next(s for n, s in G.nodes(data="source") if s and G.nodes[n]["op"] not in ("param", "const", "leaf"))

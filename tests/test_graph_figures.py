@@ -411,4 +411,4 @@ def test_works_from_a_run_directory(tmp_path):
     assert result.exit_code == 0, result.output
     nodes, _, _ = svg_parts(out)
     assert any(k.startswith("o") for k in nodes)  # fused by default: dot nodes
-    assert "(fused)" in out.read_text()
+    assert "(fused view)" in out.read_text()

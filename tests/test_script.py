@@ -14,6 +14,8 @@ from microtrace.engine import hooks
 from microtrace.engine.value import Value
 from microtrace.tracer import ScriptError, autograd, load_trace, recording, trace_call, trace_script
 from microtrace.tracer.queries import path_links
+from microtrace.viz.graph.diagram import view_name
+from microtrace.viz.graph.figure import graph_figure
 
 SCRIPTS = Path(__file__).parent / "scripts"
 MICROGPT = SCRIPTS / "microgpt_style" / "train.py"
@@ -158,6 +160,20 @@ def test_micrograd_style_mlp_values_gradients_and_local_derivatives():
     # and the largest gradient paths from every node are finite (one pass gives them all)
     contributions = [c for best in path_links(G, G.nodes, 3).values() for c, _ in best]
     assert contributions and all(math.isfinite(c) for c in contributions)
+
+
+def test_a_scripts_figure_titles_name_its_own_nodes_and_leave_out_the_missing_document():
+    """A micrograd-style script has no `doc` and makes no dot product node: a title says neither “” nor
+    "fused" (the block view's and a scalar view's, as `graph` draws them and the explorer shows them)."""
+    t = trace_script(MICROGRAD, step=1, args=["4"])
+    assert t.meta["doc"] == ""
+    block = graph_figure(t, level="block").source
+    scalar = graph_figure(t, level="scalar", around=5, hops=1).source
+    for source in (block, scalar):
+        assert "step 1" in source and "“" not in source and "fused" not in source
+    assert "own nodes)" in scalar  # (the script's own nodes), the apostrophe escaped in the HTML label
+    # a model on microtrace's own engine has real fused dot products: its view is named as before
+    assert view_name({"view": "fused", "conventions": {"autograd": {"style": "microtrace"}}}) == "fused view"
 
 
 def test_an_operation_micrograd_does_not_define_is_read_from_its_own_backward():

@@ -37,6 +37,7 @@ from microtrace.viz.explore.data import (
 )
 from microtrace.viz.explore.layout import compact_layout
 from microtrace.viz.explore.views import LIMIT, build_views, label
+from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph.render import DotNotFound, dot_program, layouts
 
 
@@ -149,7 +150,7 @@ def _index(G, views, ranges, packed, G2, limit, order):
     m = G.graph
     index = {
         "meta": {
-            "heading": f"{_title(G).split(' — ')[0]} · {N:,} nodes ({m['view']} view)",
+            "heading": f"{_title(G).split(' — ')[0]} · {N:,} nodes ({dg.view_name(m)})",
             "step": m["step"], "doc": m["doc"], "loss": num(m["loss"]), "chars": m["chars"], "nodes": N,
             "edges": G.number_of_edges(), "loss_node": m["loss_node"], "view": m["view"], "paths": PATHS, "limit": limit, "chunk": CHUNK,
         },

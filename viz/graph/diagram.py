@@ -104,7 +104,7 @@ def step_title(G, what, backward):
     parts = []
     if "step" in m:
         parts.append(f"step {m['step']}")
-    if "doc" in m:
+    if m.get("doc"):  # a traced script may have no document: say nothing rather than “”
         parts.append(f"“{m['doc']}”")
     if "loss" in m:
         parts.append(f"loss {numfmt.fixed(m['loss'], 4)}")
@@ -112,6 +112,17 @@ def step_title(G, what, backward):
     if backward:
         parts.append("backward: gradient flow")
     return "  ·  ".join(parts)
+
+
+def view_name(m):
+    """What the scalar nodes of a graph with attributes `m` are, for a title: its view ("fused view",
+    "elementary view"), or for a script on an autograd class of its own (microGPT's or micrograd's style,
+    tracer/script.py) "the script's own nodes": it makes no dot product node, so "fused" would promise
+    a fusion that is not there."""
+    style = ((m.get("conventions") or {}).get("autograd") or {}).get("style")
+    if style not in (None, "microtrace"):
+        return "the script's own nodes"
+    return f"{m.get('view', 'elementary')} view"
 
 
 def highlighted_sets(highlight):

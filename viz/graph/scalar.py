@@ -123,8 +123,7 @@ def scalar_diagram(
     common = _common_scope(scopes)
     if what is None:
         what = f"scalar view of {common or 'the step'}"
-    view = G.graph.get("view", "elementary")
-    g_title = title if title is not None else dg.step_title(G, f"{what} ({view})", backward)
+    g_title = title if title is not None else dg.step_title(G, f"{what} ({dg.view_name(G.graph)})", backward)
     stub_in, stub_out = _stubs(G, drawn, S, inlined)
 
     def draw(band):
