@@ -36,6 +36,7 @@ from microtrace.viz.explore.data import (
     view_stats,
 )
 from microtrace.viz.explore.layout import compact_layout
+from microtrace.viz.explore.shared import compact_layouts
 from microtrace.viz.explore.views import LIMIT, build_views, label
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph.render import DotNotFound, dot_program, layouts
@@ -108,11 +109,11 @@ def _chunk_payloads(ids):
     # process that order (so the layout) changes from run to run. A view with clusters gets its own dot.
     alone = [i for i, src in drawn.items() if "subgraph" in src]
     batch = [i for i in drawn if i not in alone]
-    laid = dict(zip(batch, layouts([drawn[i] for i in batch]))) if batch else {}
-    laid.update((i, layouts([drawn[i]])[0]) for i in alone)
+    laid = compact_layouts({i: drawn[i] for i in batch}) if batch else {}
+    laid.update((i, compact_layout(layouts([drawn[i]])[0])) for i in alone)
     out = []
     for i in ids:
-        extra = {"layout": compact_layout(laid[i])} if i in laid else {}
+        extra = {"layout": laid[i]} if i in laid else {}
         if i in w["ratios"]:
             extra["cmp"] = w["ratios"][i]
         out.append(compact(payload(G, views[i], views, w["index"], w["ranges"], w["links"], w["stages"], extra)))
