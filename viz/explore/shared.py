@@ -40,8 +40,9 @@ def compact_layouts(sources):
     redo = []
     for ids, tmpl, doc in zip(tied, templates, laid):
         shape = compact_layout(doc)
-        if check(shape, tmpl):
-            out.update((i, member_layout(shape, tmpl, parsed[i])) for i in ids)
+        steps = recipe(shape, tmpl)
+        if steps is not None:
+            out.update((i, member_layout(shape, steps, tmpl, parsed[i])) for i in ids)
         else:  # the template did not draw what its DOT says: lay its members out one by one
             redo += ids
     out.update(zip(redo, map(compact_layout, layouts([sources[i] for i in redo]) if redo else [])))
@@ -144,48 +145,69 @@ def _width(text):
     return sum(_EM.get(c, 0.62) for c in text)
 
 
-def check(shape, tmpl):
-    """Whether the template's compact layout draws exactly the texts its DOT gives, in order, and each
-    colour and pen width of a drawn node or edge where dot drew it (so that substituting a member's
-    values gives what dot would have drawn of the member)."""
-    used = set()
+def recipe(shape, tmpl):
+    """How to draw a member from the template's compact layout `shape`: per item, per shape, which of
+    its paint's or font's fields come from which attribute of the member's statement; None when the
+    template's layout does not draw exactly its texts (in order) and each colour and pen width of a
+    drawn node or edge where dot drew it (then substituting would not give what dot draws)."""
+    steps, used = [], set()
+    for kind, title, *shapes in shape["items"]:
+        own = ({}, tmpl.graph_texts) if kind == "graph" else tmpl.items.get(title)
+        if own is None or own[1] is None:
+            return None
+        plan = []
+        for s in shapes:
+            if s[0] == "t":
+                base, fields = shape["fonts"][s[1]], ((2, ("fontcolor",)),)
+            else:
+                base, fields = shape["paints"][s[1]], ((0, ("color",)), (1, ("fillcolor", "color")), (2, ("penwidth",)))
+            take = []
+            for field, attrs in fields:
+                a = next((a for a in attrs if a in own[0] and _value(own[0][a], a) == base[field]), None)
+                if a is not None:
+                    take.append((field, a))
+                    used.add((title, a))
+            plan.append((s, tuple(base), take))
+        steps.append((kind, title, plan))
+    drawn = {(title, a) for _, title, _ in steps for a in (tmpl.items.get(title) or ({},))[0]}
+    if not drawn <= used:
+        return None
     try:
-        same = member_layout(shape, tmpl, tmpl, used) == shape
-    except (KeyError, IndexError, ValueError, TypeError):
-        return False
-    drawn = {(title, a) for _, title, *_ in shape["items"] for a in tmpl.items.get(title, ({},))[0]}
-    return same and drawn <= used
+        if member_layout(shape, steps, tmpl, tmpl) != shape:
+            return None
+    except (KeyError, StopIteration, ValueError):
+        return None
+    return steps
 
 
-def member_layout(shape, tmpl, member, used=None):
-    """`shape` (the template's compact layout) with `member`'s names, texts, colours and pen widths."""
-    used = set() if used is None else used
+def member_layout(shape, steps, tmpl, member):
+    """The template's compact layout `shape` with `member`'s names, texts, colours and pen widths, as
+    `recipe` says."""
     rename = dict(zip(tmpl.names, member.names))
     tables = _Tables()
     items = []
-    for kind, title, *shapes in shape["items"]:
+    for kind, title, plan in steps:
         if kind == "graph":
-            own, mine, new_title = ({}, tmpl.graph_texts), ({}, member.graph_texts), None
+            new_title, (attrs, texts) = None, ({}, member.graph_texts)
         elif kind == "edge":
             tail, head = title.split("->")
             new_title = f"{rename.get(tail, tail)}->{rename.get(head, head)}"
-            own, mine = tmpl.items[title], member.items[new_title]
-        else:  # a cluster would not be in a shared view; a node
+            attrs, texts = member.items[new_title]
+        else:  # a node (a view with clusters is never shared)
             new_title = rename.get(title, title)
-            own, mine = tmpl.items[title], member.items[new_title]
-        texts = iter(mine[1])
+            attrs, texts = member.items[new_title]
+        texts = iter(texts)
         out = []
-        for s in shapes:
+        for s, base, take in plan:
+            if take:
+                base = list(base)
+                for field, a in take:
+                    base[field] = _value(attrs[a], a)
+                base = tuple(base)
             if s[0] == "t":
-                size, bold, ink = shape["fonts"][s[1]]
-                ink = _swap(ink, own[0], mine[0], ("fontcolor",), used, title)
-                out.append(["t", tables.font((size, bold, ink)), *s[2:5], next(texts)])
+                out.append(["t", tables.font(base), *s[2:5], next(texts)])
             else:
-                stroke, fill, width, dash = shape["paints"][s[1]]
-                stroke = _swap(stroke, own[0], mine[0], ("color",), used, title)
-                fill = _swap(fill, own[0], mine[0], ("fillcolor", "color"), used, title)
-                width = _swap(width, own[0], mine[0], ("penwidth",), used, title)
-                out.append([s[0], tables.paint((stroke, fill, width, dash)), *s[2:]])
+                out.append([s[0], tables.paint(base), *s[2:]])
         if next(texts, None) is not None:
             raise ValueError("a text not drawn")
         items.append([kind, new_title, *out])
@@ -197,14 +219,6 @@ def member_layout(shape, tmpl, member, used=None):
     }
 
 
-def _swap(value, own, mine, attrs, used, title):
-    """The member's value of the first of `attrs` whose template value is `value` (else `value`)."""
-    for a in attrs:
-        if a in own and _same(value, own[a], a):
-            used.add((title, a))
-            return _num(float(mine[a])) if a == "penwidth" else mine[a]
-    return value
-
-
-def _same(value, raw, attr):
-    return value == _num(float(raw)) if attr == "penwidth" else value == raw
+def _value(raw, attr):
+    """An attribute's value as compact_layout writes it."""
+    return _num(float(raw)) if attr == "penwidth" else raw
