@@ -99,8 +99,9 @@ def _view_payloads(work, jobs):
 
 
 def _chunk_payloads(ids):
-    """Views `ids` (a range), laid out by one dot, packed as one blob of JSON lines, a view a line
-    (module-level: the workers call it by name)."""
+    """Views `ids` (a range), laid out by one dot (views alike, such as the units of a linear layer, as
+    one template: viz/explore/shared.py), packed as one blob of JSON lines, a view a line (module-level:
+    the workers call it by name)."""
     w = _WORK
     G, views = w["G"], w["views"]
     # the page's inspector shows every number: tooltips would be laid out by dot only to be dropped
