@@ -56,7 +56,7 @@ def test_a_view_cuts_into_its_shape_and_its_values(units):
     assert tied and sum(map(len, tied)) == len(units) and all(ids == sorted(ids) for ids in tied)
     assert all(len({parsed[i].signature for i in ids}) == 1 for ids in tied)
     first = next(iter(parsed.values()))
-    assert first.graph_texts[0].endswith("unit 0 (elementary)") and first.names[0][0] in "no"
+    assert "fc1 unit 0 (elementary" in first.graph_texts[0] and first.names[0][0] in "no"
 
 
 def test_units_share_one_geometry_with_their_own_texts_and_colours(units):
