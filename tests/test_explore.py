@@ -8,6 +8,7 @@ still has every level (block view, stage view, head, scalars).
 
 import io
 import json
+import math
 import time
 from pathlib import Path
 
@@ -395,6 +396,46 @@ def test_a_group_opens_in_place_and_closes_again(opened):
     opened.fire(group, "dblclick")
     opened.until("!document.querySelector('#stage g.opened')")
     assert opened.js(_BOXES) == before
+
+
+_ENDS = """g => [...document.querySelectorAll('#stage g.edge')].map(e => {
+  const t = e.querySelector(':scope > title').textContent, p = e.querySelector(':scope > path'); if (!p) return null;
+  const L = p.getTotalLength(), pts = [p.getPointAtLength(0), p.getPointAtLength(L)].map(q => [q.x, q.y]);
+  for (const poly of e.querySelectorAll(':scope > polygon')) for (const q of poly.points) pts.push([q.x, q.y]);
+  return [t, pts];
+}).filter(Boolean)"""
+
+
+def _gap(box, pts):
+    """How far the nearest of `pts` lies from `box` [x0, y0, x1, y1] (0 on or inside it)."""
+    return min(math.hypot(max(box[0] - x, 0, x - box[2]), max(box[1] - y, 0, y - box[3])) for x, y in pts)
+
+
+def test_an_edge_into_an_opened_group_ends_at_the_inner_node_it_touches(opened):
+    """Opened in place, a group's outer edges end at (or start from) the inner nodes they really touch,
+    one branch each, their elementary edges adding up to the outer edge's; closing restores the drawing."""
+    opened.js("window.explorer.open(0)")
+    opened.until("document.body.dataset.ready === '0'")
+    group = "pos1/layer0/attn"
+    html = opened.js("document.getElementById('stage').innerHTML")
+    counts = opened.js("window.explorer.state.data.edges")
+    outer = [t for t, _ in opened.js(_ENDS) if group in t.split("->")]  # drawn (parameter edges are not)
+    assert len(outer) >= 4
+    opened.fire(group, "dblclick")
+    opened.until("!!document.querySelector('#stage g.opened')")
+    boxes, ends = opened.js(_BOXES), opened.js(_ENDS)
+    branches = [(t, pts) for t, pts in ends if sum(k.startswith(group + "/") for k in t.split("->")) == 1]
+    assert not [t for t, _ in ends if group in t.split("->")]  # no edge ends at the outline any more
+    assert {t for t, _ in branches} >= {"pos1/embed->pos1/layer0/attn/rmsnorm", "pos1/embed->pos1/layer0/attn/residual"}
+    for t, pts in branches:
+        inner = next(k for k in t.split("->") if k.startswith(group + "/"))
+        assert _gap(boxes[inner], pts) <= 3, t
+    parts = opened.js("window.explorer.state.data.edges")
+    for e in outer:  # every elementary edge of an outer edge goes to exactly one branch
+        assert sum(v["elementary edges"] for v in parts.values() if v.get("part of") == e) == counts[e]["count"], e
+    opened.fire(group, "dblclick")
+    opened.until("!document.querySelector('#stage g.opened')")
+    assert opened.js("document.getElementById('stage').innerHTML") == html
 
 
 def test_compact_layout_keeps_dots_shapes_and_texts():
