@@ -438,6 +438,37 @@ def test_an_edge_into_an_opened_group_ends_at_the_inner_node_it_touches(opened):
     assert opened.js("document.getElementById('stage').innerHTML") == html
 
 
+def test_a_cluster_opens_in_place_into_its_own_inside(opened):
+    """A head's cluster inside an opened attention block opens in place into the head's scalars (its
+    stage boxes make way, the edges from outside reach the scalars); double-clicked again, it closes."""
+    opened.js("window.explorer.open(0)")
+    opened.until("document.body.dataset.ready === '0'")
+    group, head = "pos1/layer0/attn", "cluster_pos1/layer0/attn/head1"
+    opened.fire(group, "dblclick")
+    opened.until("!!document.querySelector('#stage g.opened')")
+    html, before = opened.js("document.getElementById('stage').innerHTML"), opened.js(_BOXES)
+    opened.fire(head, "dblclick")
+    opened.until("document.querySelectorAll('#stage g.opened').length === 2 && window.explorer.state.view === 0")
+    after, ends = opened.js(_BOXES), opened.js(_ENDS)
+    frame = opened.js(
+        "t => { const b = [...document.querySelectorAll('#stage g.cluster')].find(g => g.querySelector(':scope > title').textContent === t).getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; }",
+        head,
+    )
+    assert not [k for k in after if k.startswith(group + "/head1/")]  # its stage boxes made way ...
+    scalars = [k for k in after if k not in before]
+    assert scalars and all(k[0] in "no" and k[1:].isdigit() for k in scalars)  # ... for its scalars, inside it
+    for k in scalars:
+        a, b, c, d = after[k]
+        assert frame[0] <= a and c <= frame[2] and frame[1] <= b and d <= frame[3], k
+    into = [(t.split("->")[1], pts) for t, pts in ends if t.startswith(group + "/q->")]
+    assert not [k for k, _ in into if k.startswith(group + "/head1/")]
+    into = [(k, pts) for k, pts in into if k in scalars]
+    assert into and all(_gap(after[k], pts) <= 3 for k, pts in into)
+    opened.fire(head, "dblclick")
+    opened.until("document.querySelectorAll('#stage g.opened').length === 1")
+    assert opened.js("document.getElementById('stage').innerHTML") == html
+
+
 def test_compact_layout_keeps_dots_shapes_and_texts():
     g = graphviz.Digraph()
     g.attr("graph", pad="0.2")

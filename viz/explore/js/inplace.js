@@ -1,19 +1,28 @@
 // Opening a group in place: its box grows to hold its inside (the view it opens, drawn at write time),
 // the rest of the drawing makes room (expand); closing it restores the drawing from before (collapse).
+// A cluster opens the same way: the boxes drawn in it make way for its own inside.
 const PAD = 8, HEAD = 16;
 const opened = []; // the groups open in place, each with the drawing and data from before it opened
 async function expand(name) {
-  const i = openKey(name);
-  const item = S.model.items.find((it) => it.kind === "node" && it.title === name);
-  const box = item && item.shapes.find((s) => s[0] === "r");
-  if (i === undefined || i === S.view || !box || INDEX.views[i].kind === "list") return false;
+  const i = openKey(name), cluster = name.startsWith("cluster_"), key = cluster ? name.slice(8) : name;
+  // what the group replaces: itself, or a cluster's boxes (and the clusters in it)
+  const mine = (t) => t === name || (cluster && typeof t === "string" && (t.startsWith(key + "/") || t.startsWith(name + "/")));
+  const nested = opened.find((o) => o.name !== name && mine(o.name));
+  if (nested) collapse(nested.name); // what was opened inside the cluster closes first
+  const item = S.model.items.find((it) => it.kind === (cluster ? "cluster" : "node") && it.title === name);
+  const shape = item && (cluster ? item.shapes[0] : item.shapes.find((s) => s[0] === "r"));
+  if (i === undefined || i === S.view || !shape || INDEX.views[i].kind === "list") return false;
   const inner = await payload(i);
   if (!inner.layout) return false;
+  const [bx0, by0, bx1, by1] = extent([shape]), box = ["r", shape[1], bx0, by0, bx1 - bx0, by1 - by0, shape[0] === "r" ? shape[6] : 8];
   // what is inside the group: its scalars or sub-groups, their clusters and the edges between them (not
   // the inner view's title, legend, stubs, parameter matrices, nor the clusters the frame replaces)
-  const within = (t) => /^[no]\d+$/.test(t) || t.replace(/^cluster_(s_)?/, "").startsWith(name + "/");
+  const within = (t) => /^[no]\d+$/.test(t) || t.replace(/^cluster_(s_)?/, "").startsWith(key + "/");
   const inside = decode(inner.layout).items.filter((it) => it.title !== null && (it.kind === "edge" ? it.title.split("->").every(within) : within(it.title)));
   if (!inside.some((it) => it.kind === "node")) return false;
+  const members = S.model.items.filter((it) => it.kind === "node" && mine(it.title)).map((it) => it.title);
+  // a cluster whose inside is the very boxes drawn in it: nothing to open (the caller says so)
+  if (cluster && inside.filter((it) => it.kind === "node").every((it) => members.includes(it.title))) return "same";
   const [ix0, iy0, ix1, iy1] = extent(inside.flatMap((it) => it.shapes));
   const [x, y, w, h] = [box[2], box[3], box[4], box[5]];
   const W = Math.max(w, ix1 - ix0 + 2 * PAD), H = Math.max(h, iy1 - iy0 + 2 * PAD + HEAD);
@@ -26,30 +35,32 @@ async function expand(name) {
   for (const it of S.model.items) if (it.kind === "node" && it.shapes.length) {
     const [a, b, c, d] = extent([it.shapes[0]]);
     boxAt.set(it.title, [a, b, c, d]);
-    if (it.title !== name && !frames.has(it.title)) centre.set(it.title, room((a + c) / 2, (b + d) / 2));
+    if (!mine(it.title) && !frames.has(it.title)) centre.set(it.title, room((a + c) / 2, (b + d) / 2));
   }
   // how far a point lies from a node's box (dot may write an edge's curve from its head to its tail)
   const gap = (node, p) => {
     const e = boxAt.get(node);
     return e ? Math.hypot(Math.max(e[0] - p[0], 0, p[0] - e[2]), Math.max(e[1] - p[1], 0, p[1] - e[3])) : 0;
   };
-  const ends = (node, px, py) => (node === name ? onBox(px, py) : centre.get(node) || room(px, py));
+  const ends = (node, px, py) => (mine(node) ? onBox(px, py) : centre.get(node) || room(px, py));
   const ox = Math.round(x + PAD - ix0 + (W - 2 * PAD - (ix1 - ix0)) / 2), oy = Math.round(y + PAD + HEAD - iy0);
   const moved = inside.map((jt) => ({ ...jt, shapes: jt.shapes.map((s) => moveShape(s, () => [ox, oy])) }));
   const shapeOf = new Map(moved.filter((it) => it.kind === "node" && it.shapes.length).map((it) => [it.title, it.shapes[0]]));
-  const cross = crossings(name, inner, shapeOf), parts = {};
+  const cross = crossings(mine, members, inner, shapeOf), parts = {};
   const items = [], branches = [];
   let under = 0;
   for (const it of S.model.items) {
     if (it.title === name) {
       // the group's frame: its own outline on the page's ground, its name at the top left
-      const frame = ["r", box[1].replace(/ fill="[^"]*"/, ` fill="${S.model.bg}"`), x, y, W, H, box[6]];
+      const frame = ["r", cluster ? box[1] : box[1].replace(/ fill="[^"]*"/, ` fill="${S.model.bg}"`), x, y, W, H, box[6]];
       // its name at the top left, in the colour of its outline (the box's own ink may be white)
       const label = it.shapes.find((s) => s[0] === "t"), ink = / stroke="([^"]*)"/.exec(box[1]);
-      const font = label && ink ? label[1].replace(/ fill="[^"]*"/, ` fill="${ink[1]}"`) : label && label[1];
-      items.push({ kind: "node", title: name, shapes: label ? [frame, ["t", font, x + PAD, y + 12, -1, label[5] + " ▾"]] : [frame] });
+      const font = label && ink && !cluster ? label[1].replace(/ fill="[^"]*"/, ` fill="${ink[1]}"`) : label && label[1];
+      items.push({ kind: item.kind, title: name, shapes: label ? [frame, ["t", font, x + PAD, y + 12, -1, label[5] + " ▾"]] : [frame] });
       items.push(...moved);
       under = items.length - moved.length + Math.max(0, moved.findIndex((jt) => jt.kind === "node")); // branches: over the frame and its clusters, under its nodes
+    } else if (mine(it.title)) {
+      continue; // a cluster's boxes: its inside takes their place
     } else if (it.kind === "node" && !frames.has(it.title)) {
       const [sx, sy] = centre.get(it.title) || [0, 0];
       items.push({ ...it, shapes: it.shapes.map((s) => moveShape(s, () => [sx, sy])) });
@@ -69,10 +80,11 @@ async function expand(name) {
       });
       // an edge that crosses the opened outline: one branch to (or from) each inner node it really touches
       const key = `${tail}->${head}`, to = cross.get(key);
-      if (!to || (tail === name) === (head === name)) items.push({ ...it, shapes });
+      if (mine(tail) && mine(head)) continue; // between a cluster's boxes: its inside has its own
+      if (!to || mine(tail) === mine(head)) items.push({ ...it, shapes });
       else for (const [end, count] of to) {
-        const title = tail === name ? `${end}->${head}` : `${tail}->${end}`;
-        branches.push({ ...it, title, shapes: reaim(shapes, (head === name) !== rev, shapeOf.get(end)) });
+        const title = mine(tail) ? `${end}->${head}` : `${tail}->${end}`;
+        branches.push({ ...it, title, shapes: reaim(shapes, mine(head) !== rev, shapeOf.get(end)) });
         parts[title] = { "part of": key, "elementary edges": count };
       }
     } else if (it.kind === "cluster" || it.kind === "node") {
@@ -90,10 +102,10 @@ async function expand(name) {
   redraw();
   return true;
 }
-// Of the elementary edges between the group and the rest of the drawing, by the drawn edge ("a->group"
-// or "group->b") they belong to: the inner item each touches (an operation's ellipse where it has one,
+// Of the elementary edges between the group's boxes (`members`) and the rest of the drawing, by the
+// drawn edge ("a->member" or "member->b") they belong to: the inner item each touches (an operation's ellipse where it has one,
 // a value box, or a sub-group) and how many touch it.
-function crossings(name, inner, shapeOf) {
+function crossings(mine, members, inner, shapeOf) {
   const stageGroup = new Map();
   for (const [g, stages] of Object.entries(inner.members || {})) if (shapeOf.has(g)) for (const s of stages) stageGroup.set(s, g);
   const innerOf = (n, into) => {
@@ -106,12 +118,13 @@ function crossings(name, inner, shapeOf) {
     if (!out.has(key)) out.set(key, new Map());
     out.get(key).set(end, (out.get(key).get(end) || 0) + 1);
   };
-  const range = S.data.items && S.data.items[name] && S.data.items[name].range;
-  if (!range) return out;
-  for (let v = range[0]; v <= range[1]; v++) {
-    if (itemOfNode(v) !== name) continue;
-    for (const [u] of operands(v)) { const o = itemOfNode(u); if (o && o !== name) add(`${o}->${name}`, innerOf(v, true)); }
-    for (const [w] of users(v)) { const o = itemOfNode(w); if (o && o !== name) add(`${name}->${o}`, innerOf(v, false)); }
+  for (const m of members) {
+    const range = S.data.items && S.data.items[m] && S.data.items[m].range;
+    if (range) for (let v = range[0]; v <= range[1]; v++) {
+      if (itemOfNode(v) !== m) continue;
+      for (const [u] of operands(v)) { const o = itemOfNode(u); if (o && !mine(o)) add(`${o}->${m}`, innerOf(v, true)); }
+      for (const [w] of users(v)) { const o = itemOfNode(w); if (o && !mine(o)) add(`${m}->${o}`, innerOf(v, false)); }
+    }
   }
   return out;
 }

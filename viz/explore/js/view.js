@@ -116,12 +116,13 @@ stage.addEventListener("click", (e) => {
   if (name && name !== "legend") select(name);
 });
 stage.addEventListener("dblclick", async (e) => {
-  // a group opens in place (and closes again); a cluster, or a group with no drawing inside, dives
+  // a group or a cluster opens in place (and closes again); one with no drawing inside dives
   const name = itemOf(e.target);
   if (!name) return;
-  if (collapse(name) || (!name.startsWith("cluster_") && (await expand(name)))) return;
+  const how = collapse(name) || (await expand(name));
   const i = openKey(name);
-  if (i !== undefined && i !== S.view) open(i, { from: S.items.get(name) });
+  if (how === "same" || (!how && i === S.view)) say(`${INDEX.views[i].label}: its inside is what is drawn here; double-click one of its boxes`);
+  else if (!how && i !== undefined) open(i, { from: S.items.get(name) });
 });
 
 function select(name) {
