@@ -275,7 +275,9 @@ def test_saving_a_store_reports_its_progress_to_the_end(tmp_path, monkeypatch):
 
     monkeypatch.setattr(expand, "PROGRESS_EVERY", 64)
     seen = []
-    counts = save_store(_second_step(**MINI), tmp_path / "s.parquet", row_group=256, on_progress=lambda *a: seen.append(a))
+    counts = save_store(
+        _second_step(**MINI), tmp_path / "s.parquet", row_group=256, on_progress=lambda *a: seen.append(a)
+    )
     assert counts["elementary"]["nodes"] > 4 * 256
     (total,) = {t for _, t in seen}
     done = [d for d, _ in seen]
@@ -299,3 +301,37 @@ def test_streamed_exports_report_their_progress_to_the_end(tmp_path, monkeypatch
         assert total == (2 if trace is live else 1) * (n + e)
         assert done == sorted(done) and done[0] == 0 and done[-1] == total and len(done) > 10
         assert text == "".join(io.export_chunks(trace, fmt))
+
+
+@pytest.fixture(scope="module")
+def wide_mlp():
+    return _second_step(n_embd=16)
+
+
+@pytest.mark.parametrize("rankdir", ["LR", "TB"])
+def test_a_wide_scalar_view_wraps_its_units_into_rows_in_order(wide_mlp, tmp_path, rankdir):
+    """A ReLU's 64 units lie side by side across one rank: the real PNG is over 2.5 times as long as
+    wide unfolded; folded, its parts wrap into rows (columns with LR) within 1:2.5..2.5:1, the units
+    read 0, 1, 2... row after row, and --no-fold still draws them in one rank."""
+
+    def aspect(**options):
+        g = graph_figure(wide_mlp, "scalar", focus="pos1/layer0/mlp/relu", rankdir=rankdir, **options)
+        with Image.open(render(g, tmp_path / "relu.png")) as im:
+            return im.width / im.height, g
+
+    wide, _ = aspect(fold=False)
+    assert max(wide, 1 / wide) > 2.5, wide
+    folded, g = aspect()
+    assert 1 / 2.5 < folded < 2.5, folded
+    at = _across(g, rankdir)
+    G = wide_mlp.graph(wide_mlp.default_view("fused"))
+    units = sorted(
+        (n for n in at if n[0] == "n" and "unit" in G.nodes[int(n[1:])]), key=lambda n: G.nodes[int(n[1:])]["unit"]
+    )
+    # reading order: row after row along the ranks (their second coordinate), then across the rank
+    rows = sorted({round(at[n][1], 1) for n in units}, reverse=rankdir == "TB")
+    assert len(rows) >= 2
+    read = sorted(units, key=lambda n: (rows.index(round(at[n][1], 1)), at[n][0]))
+    assert read == units
+    page = graph_figure(wide_mlp, "scalar", focus="pos1/layer0/mlp/relu", rankdir=rankdir, ratio=0.7)
+    assert "cluster_fold" in g.source and "cluster_fold" not in page.source

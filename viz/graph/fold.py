@@ -7,6 +7,9 @@ measures it with dot when the estimate is not plainly short) and, when the long 
 `FOLD_ABOVE` times the short one, cuts the ranks into as many bands as bring it near `PAGE_ASPECT`. The diagram then draws each band in an invisible cluster of its own, the edges
 between bands unconstrained (so each band starts again at the first rank), and keeps the bands in order
 as it keeps sibling clusters in order (`diagram.Clusters.order_siblings`).
+
+A view of many parallel parts (a ReLU's units, lm_head's logits) is wide across its ranks instead:
+`rows` cuts the parts into rows that follow each other along the ranks.
 """
 
 import math
@@ -51,11 +54,9 @@ def _topological(successors, preds):
     return order
 
 
-def bands(rank, sizes, rankdir, measure=None):
-    """node -> its band (0, 1, ...) when the drawing needs folding, else {}. `rank`: node -> rank
-    (`ranks`); `sizes`: node -> (width, height) in inches; `measure()`: the unfolded drawing's real
-    (width, height) in inches, or None. The estimate from the sizes tells which views are plainly short
-    enough; the others are measured (when `measure` can) before they are cut."""
+def _extent(rank, sizes, rankdir):
+    """The drawing's estimated extent from its nodes' sizes: (along the ranks, across them, each rank's
+    length along)."""
     along_axis = 0 if rankdir == "LR" else 1  # the axis the ranks follow each other on
     n_ranks = max(rank.values(), default=-1) + 1
     lengths = [0.0] * n_ranks  # each rank's extent along the ranks
@@ -64,8 +65,16 @@ def bands(rank, sizes, rankdir, measure=None):
         size = sizes[n]
         lengths[r] = max(lengths[r], size[along_axis])
         across[r] += size[1 - along_axis] + NODESEP
-    along = sum(lengths) + RANKSEP * max(0, n_ranks - 1)
-    wide = max(across, default=0.0)
+    return sum(lengths) + RANKSEP * max(0, n_ranks - 1), max(across, default=0.0), lengths
+
+
+def bands(rank, sizes, rankdir, measure=None):
+    """node -> its band (0, 1, ...) when the drawing needs folding, else {}. `rank`: node -> rank
+    (`ranks`); `sizes`: node -> (width, height) in inches; `measure()`: the unfolded drawing's real
+    (width, height) in inches, or None. The estimate from the sizes tells which views are plainly short
+    enough; the others are measured (when `measure` can) before they are cut."""
+    along, wide, lengths = _extent(rank, sizes, rankdir)
+    n_ranks = len(lengths)
     if n_ranks < 4 or along <= MAYBE_ABOVE * wide:
         return {}
     extent = measure() if measure else None
@@ -81,3 +90,35 @@ def bands(rank, sizes, rankdir, measure=None):
         band_of_rank.append(min(k - 1, int(done / along * k)))
         done += lengths[r] + RANKSEP
     return {n: band_of_rank[r] for n, r in rank.items()}
+
+
+def rows(rank, sizes, rankdir, parts, measure=None):
+    """node -> its row (0, 1, ...) when a drawing of many parallel parts is too wide across its ranks,
+    else {}. `parts`: the view's independent parts (lists of nodes), in their natural order (units,
+    keys). Graphviz puts parallel parts side by side across the ranks (a ReLU's 64 units in one column);
+    cut into k rows of consecutive parts, each row after the one before along the ranks, the parts take
+    k times their length along the ranks and 1/k of the width across, like a newspaper's columns (LR)
+    or lines of text (TB). k makes the page nearest PAGE_ASPECT landscape. `rank`, `sizes`, `measure`
+    as in `bands`."""
+    if len(parts) < 4:
+        return {}
+    along, wide, lengths = _extent(rank, sizes, rankdir)
+    if wide <= MAYBE_ABOVE * along:
+        return {}
+    extent = measure() if measure else None
+    if extent is not None:
+        along, wide = extent if rankdir == "LR" else extent[::-1]
+        if wide <= FOLD_ABOVE * along:
+            return {}
+    spanned = sorted({rank[n] for part in parts for n in part})
+    part_along = sum(lengths[r] for r in range(spanned[0], spanned[-1] + 1)) + RANKSEP * len(spanned)
+    rest = max(0.0, along - part_along)  # title, legend, stubs: not repeated by the rows
+
+    def off_page(k):  # how far from a landscape page k rows are (a log ratio)
+        long, across = rest + k * part_along, wide / k
+        width, height = (long, across) if rankdir == "LR" else (across, long)
+        return abs(math.log(width / height / PAGE_ASPECT))
+
+    k = min(range(2, len(parts) // 2 + 1), key=off_page)
+    per = -(-len(parts) // k)  # full rows (the last may be shorter): the j-th parts make one column
+    return {n: i // per for i, part in enumerate(parts) for n in part}

@@ -126,22 +126,39 @@ def scalar_diagram(
     g_title = title if title is not None else dg.step_title(G, f"{what} ({dg.view_name(G.graph)})", backward)
     stub_in, stub_out = _stubs(G, drawn, S, inlined)
 
-    def draw(band):
+    units = []  # the view's independent parts, when a wide view is cut into rows
+
+    def draw(band, row):
         g = dg.new_digraph(th, rankdir, g_title, "scalar")
         g.attr("graph", nodesep="0.10", ranksep="0.16")
         if legend:
             parts = _scalar_legend(colors, pens, th, inline, stub_in or stub_out, backward, hl_edges)
             g.attr("graph", label=gs.title_label(g_title, parts, th))
         _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label == "source", band,
-                      rankdir == "LR")  # fmt: skip
-        names = _stub_nodes(g, stub_in, stub_out, th)
+                      row, rankdir == "LR")  # fmt: skip
         _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges, band)
-        _stub_edges(g, stub_in, stub_out, names, th, backward)
+        _row_edges(g, drawn, edges, S, row, units)
+        for suffix, (ins, outs) in _row_stubs(G, drawn, S, inlined, row) if row else [("", (stub_in, stub_out))]:
+            names = _stub_nodes(g, ins, outs, th, suffix)
+            _stub_edges(g, ins, outs, names, th, backward)
         return g
 
-    g = draw({})
-    band = _bands(G, drawn, edges, S, stub_in, stub_out, rankdir, lambda: layout_size(g)) if fold else {}
-    return draw(band) if band else g
+    g = draw({}, {})
+    if not fold:
+        return g
+    successors = _successors(G, drawn, edges, S, stub_in, stub_out)
+    rank, sizes = gf.ranks(successors), {name: gf.SIZES[name[0]] for name in successors}
+    measured = []
+
+    def measure():  # dot's layout of the unfolded view, once
+        if not measured:
+            measured.append(layout_size(g))
+        return measured[0]
+
+    band = {name: b for name, b in gf.bands(rank, sizes, rankdir, measure).items() if name[0] != "s"}
+    units[:] = _parts(drawn, edges, S, G)
+    row = {} if band else gf.rows(rank, sizes, rankdir, units, measure)
+    return draw(band, row) if band or row else g
 
 
 def _inline_constants(G, inside, S):
@@ -171,9 +188,9 @@ def _stubs(G, drawn, S, inlined):
     return stub_in, stub_out
 
 
-def _bands(G, drawn, edges, S, stub_in, stub_out, rankdir, measure):
-    """DOT node name -> its band when the view is folded (viz/graph/fold.py), else {}. The stubs take
-    room too, but stay out of the bands (they join several)."""
+def _successors(G, drawn, edges, S, stub_in, stub_out):
+    """DOT node name -> the names its edges go to, for `fold`: the values, ops and stubs (the stubs take
+    room too, but stay out of the bands and rows: they join several)."""
     successors = {}
     for n in drawn:
         successors[f"n{n}"] = []
@@ -188,14 +205,34 @@ def _bands(G, drawn, edges, S, stub_in, stub_out, rankdir, measure):
         successors[f"stub_out{i}"] = []
         for n in st["edges"]:
             successors[f"n{n}"].append(f"stub_out{i}")
-    sizes = {name: gf.SIZES[name[0]] for name in successors}
-    return {name: b for name, b in gf.bands(gf.ranks(successors), sizes, rankdir, measure).items() if name[0] != "s"}
+    return successors
 
 
-def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label_source, band, lr):
+def _parts(drawn, edges, S, G):
+    """The view's independent parts (connected without the stubs) as lists of DOT names, in the order
+    of their first node (node ids follow the model's loops: unit 0's before unit 1's)."""
+    parent = {n: n for n in drawn}
+
+    def root(n):
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for u, v, _ in edges:
+        if u in S:
+            parent[root(u)] = root(v)
+    parts = {}
+    for n in drawn:  # sorted: each part comes in the order of its first node
+        names = (f"n{n}", f"o{n}") if G.nodes[n]["op"] not in _LEAVES else (f"n{n}",)
+        parts.setdefault(root(n), []).extend(names)
+    return list(parts.values())
+
+
+def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label_source, band, row, lr):
     """A value box per drawn node (and an op ellipse unless a leaf), in one cluster per scope below `common`,
-    parallel values in order of their key, unit or head; folded, each band in an invisible cluster of its
-    own, the bands in order."""
+    parallel values in order of their key, unit or head (in each `row` of a wide view its own run);
+    folded, each band in an invisible cluster of its own, the bands in order."""
     clusters = dg.Clusters()
     first = {}  # band -> its first op (the values may be anchored in a run, below)
     path_of = {}
@@ -206,9 +243,9 @@ def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl
         scoped = rel or len(set(scopes)) > 1
         for name in (f"n{n}", f"o{n}") if d["op"] not in _LEAVES else (f"n{n}",):
             path = [(f"s_{scope}", dg.cluster_attrs(rel or scope, 0, th))] if scoped else []
-            if name in band:
-                b = band[name]
-                if name[0] == "o":
+            if name in band or name in row:
+                b = band.get(name, row.get(name))
+                if name[0] == "o" and band:
                     first.setdefault(b, name)
                 path = [(f"fold{b}", {"label": "", "peripheries": "0"})] + [(f"{c}#{b}", a) for c, a in path]
             path_of[name] = path
@@ -218,7 +255,7 @@ def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl
                 consts = [G.nodes[u]["data"] for u in inline.get(n, [])]
                 attrs = _op_attrs(n, d, consts, th, precision, inline.get(n, []), G)
             clusters.add_node(path, name, attrs)
-    runs = _parallel_runs(G, drawn, path_of)
+    runs = _parallel_runs(G, drawn, path_of, row)
     for run in runs:
         # folded, the anchors sit in the run's cluster (anchors at the top level turn the bands around),
         # where dot reads a chain bottom to top with LR
@@ -232,7 +269,7 @@ def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl
 _INDEXES = ("head", "key", "unit")
 
 
-def _parallel_runs(G, drawn, path_of):
+def _parallel_runs(G, drawn, path_of, row):
     """Values to keep in order across their rank, as lists of DOT names: those of one cluster, made by
     the same op at the same depth of the drawing, that differ only in their head, key or unit, sorted
     by it. (Graphviz orders a rank to save crossings only: a softmax's weights came out keys 8 to 0.)"""
@@ -249,7 +286,7 @@ def _parallel_runs(G, drawn, path_of):
             name = f"n{n}"
             rest = tuple(d.get(k) for k in _INDEXES if k != index)
             where = tuple(cid for cid, _ in path_of[name])
-            runs.setdefault((where, d["op"], depth[n], index, rest), []).append(n)
+            runs.setdefault((where, row.get(name), d["op"], depth[n], index, rest), []).append(n)
     ordered = []
     for (*_, index, _), members in runs.items():
         members.sort(key=lambda n: G.nodes[n][index])
@@ -258,11 +295,20 @@ def _parallel_runs(G, drawn, path_of):
     return ordered
 
 
-def _stub_nodes(g, stub_in, stub_out, th):
+def _row_stubs(G, drawn, S, inlined, row):
+    """A view cut into rows: each row's own stubs (`_stubs` of its nodes), so that no dashed edge runs
+    across the other rows; [(name suffix, (stubs in, stubs out)), ...]."""
+    by_row = {}
+    for n in drawn:
+        by_row.setdefault(row[f"n{n}"], []).append(n)
+    return [(f"r{r}", _stubs(G, ns, S, inlined)) for r, ns in sorted(by_row.items())]
+
+
+def _stub_nodes(g, stub_in, stub_out, th, suffix=""):
     """The stub nodes; returns their names by scope, one dict per side. Stub names are numbered, not
     scope paths: a colon in a DOT node name would start a port."""
-    in_names = {scope: f"stub_in{i}" for i, scope in enumerate(sorted(stub_in))}
-    out_names = {scope: f"stub_out{i}" for i, scope in enumerate(sorted(stub_out))}
+    in_names = {scope: f"stub_in{i}{suffix}" for i, scope in enumerate(sorted(stub_in))}
+    out_names = {scope: f"stub_out{i}{suffix}" for i, scope in enumerate(sorted(stub_out))}
     for scope, st in sorted(stub_in.items()):
         g.node(in_names[scope], **_stub_attrs(scope, st, "in", th))
     for scope, st in sorted(stub_out.items()):
@@ -302,6 +348,30 @@ def _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges
         if u in S:
             attrs = _scalar_edge_attrs(u, v, d, pens, th, backward, precision, (u, v) in hl_edges)
             g.edge(f"n{u}", f"o{v}", **attrs, **crossing(f"n{u}", f"o{v}"))
+
+
+def _row_edges(g, drawn, edges, S, row, parts):
+    """A wide view cut into rows (`fold.rows`): the j-th part of each row chained to the j-th of the next
+    by invisible edges from its last nodes to the other's first, so that the rows follow each other
+    along the ranks and their parts line up in columns."""
+    if not row:
+        return
+    nexts = {name: [] for name in row}
+    for n in drawn:
+        if f"o{n}" in nexts:
+            nexts[f"o{n}"].append(f"n{n}")
+    for u, v, _ in edges:
+        if u in S:
+            nexts[f"n{u}"].append(f"o{v}")
+    has_prev = {b for bs in nexts.values() for b in bs}
+    by_row = {}
+    for part in parts:
+        by_row.setdefault(row[part[0]], []).append(part)
+    for r in range(1, len(by_row)):
+        for above, below in zip(by_row[r - 1], by_row[r]):
+            for a in (name for name in above if not nexts[name]):
+                for b in (name for name in below if name not in has_prev):
+                    g.edge(a, b, style="invis", minlen="2")  # a rank for the rows' stubs
 
 
 def _stub_edge_attrs(count, th, back):
