@@ -68,6 +68,24 @@ def _extent(rank, sizes, rankdir):
     return sum(lengths) + RANKSEP * max(0, n_ranks - 1), max(across, default=0.0), lengths
 
 
+def _too_long(along, wide, measure, rankdir, long_side):
+    """(along the ranks, across them) in inches of a drawing whose `long_side` ("along" or "across") is too
+    long for a page, else None. The estimate (`along`, `wide`) tells which are plainly fine; the others
+    are measured (when `measure` can): too long is more than FOLD_ABOVE times the other side."""
+
+    def ratio(along, wide):
+        return along / wide if long_side == "along" else wide / along
+
+    if ratio(along, wide) <= MAYBE_ABOVE:
+        return None
+    extent = measure() if measure else None
+    if extent is not None:
+        along, wide = extent if rankdir == "LR" else extent[::-1]
+        if ratio(along, wide) <= FOLD_ABOVE:
+            return None
+    return along, wide
+
+
 def bands(rank, sizes, rankdir, measure=None):
     """node -> its band (0, 1, ...) when the drawing needs folding, else {}. `rank`: node -> rank
     (`ranks`); `sizes`: node -> (width, height) in inches; `measure()`: the unfolded drawing's real
@@ -75,14 +93,11 @@ def bands(rank, sizes, rankdir, measure=None):
     enough; the others are measured (when `measure` can) before they are cut."""
     along, wide, lengths = _extent(rank, sizes, rankdir)
     n_ranks = len(lengths)
-    if n_ranks < 4 or along <= MAYBE_ABOVE * wide:
+    extent = None if n_ranks < 4 else _too_long(along, wide, measure, rankdir, "along")
+    if extent is None:
         return {}
-    extent = measure() if measure else None
-    if extent is not None:
-        real_along, wide = extent if rankdir == "LR" else extent[::-1]
-        if real_along <= FOLD_ABOVE * wide:
-            return {}
-        along, lengths = real_along, [x * real_along / along for x in lengths]
+    lengths = [x * extent[0] / along for x in lengths]  # as measured
+    along, wide = extent
     # k bands: about along / k long and k * wide across, so the aspect is along / (k * k * wide)
     k = min(n_ranks // 2, max(2, round(math.sqrt(along / (PAGE_ASPECT * wide)))))
     band_of_rank, done = [], 0.0
@@ -103,13 +118,10 @@ def rows(rank, sizes, rankdir, parts, measure=None):
     if len(parts) < 4:
         return {}
     along, wide, lengths = _extent(rank, sizes, rankdir)
-    if wide <= MAYBE_ABOVE * along:
+    extent = _too_long(along, wide, measure, rankdir, "across")
+    if extent is None:
         return {}
-    extent = measure() if measure else None
-    if extent is not None:
-        along, wide = extent if rankdir == "LR" else extent[::-1]
-        if wide <= FOLD_ABOVE * along:
-            return {}
+    along, wide = extent
     spanned = sorted({rank[n] for part in parts for n in part})
     part_along = sum(lengths[r] for r in range(spanned[0], spanned[-1] + 1)) + RANKSEP * len(spanned)
     rest = max(0.0, along - part_along)  # title, legend, stubs: not repeated by the rows
