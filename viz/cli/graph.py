@@ -143,7 +143,8 @@ def _check_options(command):
     default=True,
     show_default=True,
     help="Scalar level: cut a chain too long for a page into bands drawn one under the other (LR) or side "
-    "by side (TB). --ratio turns it off.",
+    "by side (TB), and wrap parallel parts too wide for it (a ReLU's units) into columns (LR) or rows (TB), "
+    "in order. --ratio turns it off.",
 )
 @click.option("--title", help="Title (default: step, document, loss and view).")
 @click.option("--legend/--no-legend", default=True, show_default=True)

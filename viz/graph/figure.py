@@ -68,8 +68,8 @@ def graph_figure(
     scalars of `focus`, `around` a node within `hops`, or the `highlight` top gradient paths from
     `target`; `label` names scalar values by "id" or also by "source" line). `style`: backward, color,
     rankdir, theme, precision, title, legend (as `block_diagram` and `scalar_diagram` take them); `size`
-    and `ratio` fit it to a page (`page_attrs`); `fold` cuts a scalar chain too long for a page into bands
-    (viz/graph/fold.py), unless a `ratio` is asked for. TraceError or ValueError (one line) for a scope,
+    and `ratio` fit it to a page (`page_attrs`); `fold` cuts a scalar chain too long for a page into bands,
+    and wraps parallel parts too wide for it into rows (viz/graph/fold.py), unless a `ratio` is asked for. TraceError or ValueError (one line) for a scope,
     node or size that cannot be drawn."""
     if level == "scalar":
         style["fold"] = fold and ratio is None

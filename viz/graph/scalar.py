@@ -103,8 +103,9 @@ def scalar_diagram(
     arrows reversed and each operand edge labelled with its grad_flow. `what` names the view in the title.
     `label`: "id" (node id or parameter entry) or "source", which adds the `file:line` that made the
     value (traces of a user's script record it; the tooltip always shows it). `fold`: cut a long chain
-    into bands drawn one under the other (LR) or side by side (TB) so that the drawing fits a page
-    (viz/graph/fold.py).
+    into bands drawn one under the other (LR) or side by side (TB), or wrap many parallel parts (a
+    ReLU's units) into columns (LR) or rows (TB), each with its own stubs, so that the drawing fits a
+    page (viz/graph/fold.py).
     """
     th = gs.theme(theme)
     gs.check_rankdir(rankdir)
