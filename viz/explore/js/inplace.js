@@ -48,7 +48,6 @@ async function expand(name) {
   const shapeOf = new Map(moved.filter((it) => it.kind === "node" && it.shapes.length).map((it) => [it.title, it.shapes[0]]));
   const cross = crossings(mine, members, inner, shapeOf), parts = {};
   const items = [], branches = [];
-  let under = 0;
   for (const it of S.model.items) {
     if (it.title === name) {
       // the group's frame: its own outline on the page's ground, its name at the top left
@@ -57,8 +56,7 @@ async function expand(name) {
       const label = it.shapes.find((s) => s[0] === "t"), ink = / stroke="([^"]*)"/.exec(box[1]);
       const font = label && ink && !cluster ? label[1].replace(/ fill="[^"]*"/, ` fill="${ink[1]}"`) : label && label[1];
       items.push({ kind: item.kind, title: name, shapes: label ? [frame, ["t", font, x + PAD, y + 12, -1, label[5] + " ▾"]] : [frame] });
-      items.push(...moved);
-      under = items.length - moved.length + Math.max(0, moved.findIndex((jt) => jt.kind === "node")); // branches: over the frame and its clusters, under its nodes
+      items.push(...moved.filter((jt) => jt.kind === "cluster"));
     } else if (mine(it.title)) {
       continue; // a cluster's boxes: its inside takes their place
     } else if (it.kind === "node" && !frames.has(it.title)) {
@@ -94,7 +92,8 @@ async function expand(name) {
       items.push({ ...it, shapes: it.shapes.map((s) => moveShape(s, f, true)) });
     } else items.push(it);
   }
-  items.splice(under, 0, ...branches);
+  // drawn last: the branches, then the inside's edges and boxes (over every edge that passes by)
+  items.push(...branches, ...moved.filter((jt) => jt.kind !== "cluster"));
   opened.push({ name, model: S.model, data: S.data });
   S.model = { ...S.model, w: S.model.w + dx, h: S.model.h + dy, items };
   const merge = (k) => (S.data[k] || inner[k] ? { ...(S.data[k] || {}), ...(inner[k] || {}) } : undefined);
