@@ -469,6 +469,21 @@ def test_a_cluster_opens_in_place_into_its_own_inside(opened):
     assert opened.js("document.getElementById('stage').innerHTML") == html
 
 
+@pytest.mark.parametrize(
+    "key, cluster", [("pos0", "cluster_pos0/layer0"), ("pos1/layer0/attn", "cluster_pos1/layer0/attn")]
+)
+def test_a_cluster_that_is_its_own_inside_says_so_instead_of_diving(opened, key, cluster):
+    """A cluster whose inside is the very boxes drawn in it (a position's layer; the view's own frame)
+    stays as it is, and the page says why."""
+    i = opened.js(f"JSON.parse(document.getElementById('index').textContent).views.findIndex(v => v.key === {key!r})")
+    opened.js(f"window.explorer.open({i})")
+    opened.until(f"document.body.dataset.ready === '{i}'")
+    opened.fire(cluster, "dblclick")
+    opened.until("document.getElementById('found').textContent.includes('its inside is what is drawn here')")
+    assert opened.js("window.explorer.state.view") == i and not opened.js("document.querySelector('#stage g.opened')")
+    assert opened.js("document.getElementById('found').textContent").startswith(cluster[8:] + ":")
+
+
 def test_compact_layout_keeps_dots_shapes_and_texts():
     g = graphviz.Digraph()
     g.attr("graph", pad="0.2")

@@ -121,7 +121,7 @@ stage.addEventListener("dblclick", async (e) => {
   if (!name) return;
   const how = collapse(name) || (await expand(name));
   const i = openKey(name);
-  if (how === "same" || (!how && i === S.view)) say(`${INDEX.views[i].label}: its inside is what is drawn here; double-click one of its boxes`);
+  if (how === "same" || (!how && i === S.view)) say(`${INDEX.views[i].label}: its inside is what is drawn here (double-click one of its boxes to open it)`);
   else if (!how && i !== undefined) open(i, { from: S.items.get(name) });
 });
 
