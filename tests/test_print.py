@@ -335,3 +335,19 @@ def test_a_wide_scalar_view_wraps_its_units_into_rows_in_order(wide_mlp, tmp_pat
     assert read == units
     page = graph_figure(wide_mlp, "scalar", focus="pos1/layer0/mlp/relu", rankdir=rankdir, ratio=0.7)
     assert "cluster_fold" in g.source and "cluster_fold" not in page.source
+
+
+def test_the_report_shows_a_bar_that_ends_only_on_a_terminal(run_dir, tmp_path, monkeypatch):
+    """The report's sections, one after the other, move its bar from 0 to the end; nothing on a pipe."""
+    from microtrace.viz.report.page import build_report
+
+    command = ["report", "--run", str(run_dir), "--step", "2", "-o", str(tmp_path / "r.html")]
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 0 and "writing the report" not in result.stderr
+    monkeypatch.setattr(common, "stderr_is_terminal", lambda: True)
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 0 and "writing the report" in result.stderr
+    seen = []
+    build_report(trace_step(run_dir, 2), on_progress=lambda *a: seen.append(a))
+    (total,) = {t for _, t in seen}
+    assert [d for d, _ in seen] == list(range(total + 1))

@@ -4,7 +4,7 @@ import click
 
 from microtrace.tracer import TraceError
 from microtrace.viz.cli.checks import command
-from microtrace.viz.cli.common import UserError, trace_source_options, write_output
+from microtrace.viz.cli.common import UserError, advance_to, progress, trace_source_options, write_output
 from microtrace.viz.report.page import build_report
 
 
@@ -31,7 +31,8 @@ def report(trace, output, explorer):
         microtrace report --trace step120.json -o step120.html --explorer explore120.html
     """
     try:
-        page = build_report(trace, explorer=explorer)
+        with progress("writing the report", None) as advance:
+            page = build_report(trace, explorer=explorer, on_progress=advance_to(advance))
     except TraceError as e:
         raise UserError(str(e)) from None
     path = write_output(output, page)

@@ -94,29 +94,37 @@ FIGURE_SCALE = 2.0  # PNGs are drawn at 2x and shown at 1x CSS pixels
 PATHS_PER_TARGET = 3
 
 
-def build_report(trace: Trace, explorer: str | None = None) -> str:
+def build_report(trace: Trace, explorer: str | None = None, on_progress=None) -> str:
     """The HTML page (str) of one `Trace` (from `trace_step` or `load_trace`): the document and its
     tokens, the loss per position, the block graph, attention weights and their gradient, gradient flow,
     per-matrix gradient statistics, the largest-gradient paths and the doctor's findings. `explorer`:
     where the step's explorer page is (`microtrace explore`; a path relative to the report, or a URL),
-    linked from the graph section."""
+    linked from the graph section. `on_progress(done, total)` follows the sections (for a progress bar)."""
+    tell = on_progress or (lambda done, total: None)
+    total = len(SECTIONS) + 1
+    tell(0, total)
     view = trace.default_view("fused")  # 7x fewer nodes than elementary, the same numbers where read
     G, nonfinite = checked_graph(trace, view)  # the nodes the doctor reads: ReLUs, softmaxes, matrices
     m = G.graph
     findings = diagnose(G, nonfinite)
-    bodies = {
-        "tokens": _tokens_section(m),
-        "loss": _loss_section(trace.select(view, stages=("logits",), around=trace.stage_nodes(("nll",), view))),
-        "graph": _graph_section(trace) + _explorer_link(explorer),
-        "attention": _attention_section(trace, grad=False),
-        "attention-grad": _attention_section(trace, grad=True),
-        "gradflow": _image(
+    tell(1, total)
+    makers = {
+        "tokens": lambda: _tokens_section(m),
+        "loss": lambda: _loss_section(trace.select(view, stages=("logits",), around=trace.stage_nodes(("nll",), view))),
+        "graph": lambda: _graph_section(trace) + _explorer_link(explorer),
+        "attention": lambda: _attention_section(trace, grad=False),
+        "attention-grad": lambda: _attention_section(trace, grad=True),
+        "gradflow": lambda: _image(
             png_bytes(gradflow_figure(flow_data(G), scale=FIGURE_SCALE)), "gradient flow per parameter matrix"
         ),
-        "params": _params_section(m),
-        "paths": _paths_section(trace, view),
-        "doctor": _doctor_section(findings),
+        "params": lambda: _params_section(m),
+        "paths": lambda: _paths_section(trace, view),
+        "doctor": lambda: _doctor_section(findings),
     }
+    bodies = {}
+    for done, (sid, make) in enumerate(makers.items(), 2):
+        bodies[sid] = make()
+        tell(done, total)
     sections = "\n".join(_section(sid, heading, why, bodies[sid]) for sid, heading, why in SECTIONS)
     title = f"microtrace · step {m['step']} · “{m['doc']}” · loss {numfmt.fixed(m['loss'], 4)}"
     return _resource("page.html").format(
