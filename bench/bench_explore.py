@@ -22,18 +22,10 @@ from bench.timing import print_results, timed  # noqa: E402
 from microtrace.engine.data import load_dataset  # noqa: E402
 from microtrace.engine.train import TrainConfig, Trainer  # noqa: E402
 from microtrace.tracer import load_trace, save_trace, trace_step  # noqa: E402
+from microtrace.viz.explore.chromium import ARGS, CHROMIUM  # noqa: E402
 from microtrace.viz.explore.page import build_explorer, explorer_graph  # noqa: E402
 
 STEP = 50  # as bench_graph: "wanda" on the default data with seed 42
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 # In the page: the first contentful paint, then every collapsed view and up to 40 others opened in
 # turn (data unpacked, SVG in the DOM, player and colours applied), two searches, and 2 s of playing.
@@ -60,7 +52,7 @@ def measure_page(path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=list(ARGS))
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         (_, t_load) = timed(lambda: (page.goto(Path(path).as_uri()), page.wait_for_selector("body[data-ready]")))
         m = page.evaluate(_MEASURE)

@@ -19,15 +19,8 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import sync_playwright
 
 from microtrace.viz.draw import fonts
+from microtrace.viz.explore.chromium import ARGS, CHROMIUM
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 HEAD = "pos3/layer0/attn/head2"
 
 
@@ -35,7 +28,7 @@ HEAD = "pos3/layer0/attn/head2"
 def opened(path, width=1240, height=800):
     """The page in Chromium, and a function that screenshots its graph at time t: (PNG, player's line)."""
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=list(ARGS))
         page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
         page.goto(Path(path).resolve().as_uri())
         page.wait_for_selector("body[data-ready]")

@@ -8,19 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from microtrace.viz.explore.chromium import ARGS, CHROMIUM
+
 playwright = pytest.importorskip(
     "playwright.sync_api", reason="playwright is in the test extra: pip install -e '.[test]'"
 )
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 NEEDS = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium (.ci/run installs it)"),
     pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed"),
@@ -30,7 +23,7 @@ NEEDS = [
 def launch():
     """The system's Chromium, headless (the `browser` fixture of tests/conftest.py)."""
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=list(ARGS))
         yield b
         b.close()
 

@@ -23,6 +23,7 @@ from conftest import MINI
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, trace_step, trace_text
 from microtrace.viz.cli.report import report
+from microtrace.viz.explore.chromium import ARGS
 from microtrace.viz.report.page import FIGURE_SCALE, SECTIONS, build_report, position_losses
 
 DOCS = ["olivia", "emma", "ava"]
@@ -231,10 +232,8 @@ window.addEventListener("load", function () {
 def browse(page_path, *args):
     """Run the headless browser on a local page; (stdout, stderr). Console messages go to stderr."""
     with tempfile.TemporaryDirectory() as profile:
-        cmd = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile}", "--hide-scrollbars", "--enable-logging=stderr", "--v=0",
-               *args, Path(page_path).resolve().as_uri()]  # fmt: skip
+        cmd = [BROWSER, "--headless", *ARGS, "--disable-quic", f"--user-data-dir={profile}", "--hide-scrollbars",
+               "--enable-logging=stderr", "--v=0", *args, Path(page_path).resolve().as_uri()]  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout, proc.stderr

@@ -17,6 +17,7 @@ from safety import SMALL_RUN
 
 from conftest import invoke
 from microtrace.engine.data import parse_docs, visible
+from microtrace.viz.explore.chromium import ARGS
 from microtrace.viz.graph.style import dot_text, tooltip
 
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b)), None)
@@ -69,12 +70,7 @@ def _report_in_chromium(page, doc):
         cmd = [
             BROWSER,
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
+            *ARGS,
             f"--user-data-dir={profile}",
             "--dump-dom",
             Path(page).resolve().as_uri(),
