@@ -22,7 +22,9 @@ from microtrace.viz import graph_figure, render
 from microtrace.viz.attention import data as AT
 from microtrace.viz.cli import cli, common
 from microtrace.viz.draw import colormap
+from microtrace.viz.graph import scalar
 from microtrace.viz.graph import style as gs
+from microtrace.viz.graph.render import RenderError
 
 
 def _second_step(**model):
@@ -351,3 +353,19 @@ def test_the_report_shows_a_bar_that_ends_only_on_a_terminal(run_dir, tmp_path, 
     build_report(trace_step(run_dir, 2), on_progress=lambda *a: seen.append(a))
     (total,) = {t for _, t in seen}
     assert [d for d, _ in seen] == list(range(total + 1))
+
+
+def test_a_fold_dot_cannot_lay_out_gives_the_unfolded_view(four_heads, monkeypatch):
+    """dot 2.43 cannot rank some folded views ("trouble in init_rank": the README's gradient paths of
+    layer0.attn_wq[3,7] at step 120); the figure then comes unfolded instead of not at all."""
+    real = scalar.layout_size
+
+    def refuses_folds(g):
+        if "cluster_fold" in g.source:
+            raise RenderError("dot failed to lay out: Error: trouble in init_rank")
+        return real(g)
+
+    monkeypatch.setattr(scalar, "layout_size", refuses_folds)
+    g = graph_figure(four_heads, "scalar", focus="pos1/layer0/attn/head0")
+    assert "cluster_fold" not in g.source
+    assert g.source == graph_figure(four_heads, "scalar", focus="pos1/layer0/attn/head0", fold=False).source

@@ -15,7 +15,7 @@ from microtrace.viz.draw import numfmt
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph import fold as gf
 from microtrace.viz.graph import style as gs
-from microtrace.viz.graph.render import layout_size
+from microtrace.viz.graph.render import RenderError, layout_size
 
 _LEAVES = ("param", "const", "leaf")
 _OP_TEXT = {"*": "×", "+": "+", "**": "**", "exp": "exp", "log": "log", "relu": "relu", "dot": "dot", "sum": "Σ"}
@@ -159,7 +159,18 @@ def scalar_diagram(
     band = {name: b for name, b in gf.bands(rank, sizes, rankdir, measure).items() if name[0] != "s"}
     units[:] = _parts(drawn, edges, S, G)
     row = {} if band else gf.rows(rank, sizes, rankdir, units, measure)
-    return draw(band, row) if band or row else g
+    return _foldable(draw(band, row), g) if band or row else g
+
+
+def _foldable(folded, unfolded):
+    """`folded` when dot can lay it out, else `unfolded`: the invisible clusters and anchors of a fold can
+    ask dot (2.43) for a ranking it cannot make ("trouble in init_rank", e.g. a view of gradient paths
+    that crosses many scopes), and a figure that fits no page is better than no figure."""
+    try:
+        layout_size(folded)
+    except RenderError:
+        return unfolded
+    return folded
 
 
 def _inline_constants(G, inside, S):
