@@ -25,7 +25,7 @@ from microtrace.tracer.expand import GraphData
 from microtrace.tracer.io import save_store
 from microtrace.tracer.scopes import prefix
 from microtrace.tracer.script import trace_script
-from microtrace.tracer.store import write_store
+from microtrace.tracer.store_write import write_store
 from microtrace.tracer.trace import Trace
 from microtrace.viz.cli import cli
 

@@ -9,7 +9,8 @@
 
 Capture (`record`, `live`, `observe`, `script`, `autograd`, `conventions`), model (`expand`, `trace`,
 `scopes`, `collapse`), questions and diagnosis (`queries`, `doctor`, `gradcheck`, `gradstats`,
-`attention`, `steps`, `summary`) and storage (`io`, `validate`). Plain data and networkx graphs; nothing here draws.
+`attention`, `steps`, `summary`) and storage (`io`, `validate`; the Parquet store read by `store`, written
+by `store_write`, collapsed by `store_collapse`, exported by `store_stream`; `xmlout`, `jsonout`). Plain data and networkx graphs; nothing here draws.
 
 Imports: `microtrace.engine` (never `microtrace.viz`), networkx and the standard library.
 """

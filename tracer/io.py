@@ -16,7 +16,8 @@ from microtrace.engine.atomic import write_atomic, write_atomic_chunks
 from microtrace.engine.limits import LimitError, parse_json, read_input
 from microtrace.tracer import jsonout, xmlout
 from microtrace.tracer.expand import from_graph
-from microtrace.tracer.store import ROW_GROUP, Store, is_store, write_store
+from microtrace.tracer.store import ROW_GROUP, Store, is_store
+from microtrace.tracer.store_write import write_store
 from microtrace.tracer.trace import Trace, TraceError
 from microtrace.tracer.validate import validate_trace
 
