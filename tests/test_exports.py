@@ -297,3 +297,20 @@ def test_json_above_the_limit_is_refused_naming_focus_and_a_focused_export_is_th
     inside = set(nan_trace.scope_nodes(scope))
     assert inside < set(G) and all(n in inside or set(G.pred[n]) | set(G.succ[n]) for n in G)
     _assert_same_graph(G, load_trace(path).subgraph(inside))  # the scope, its neighbours, their edges
+
+
+def test_a_focused_export_of_a_json_trace_is_the_scope_as_from_its_store(nan_trace, tmp_path):
+    """A JSON trace holds its whole graph once loaded; `--focus` still exports the scope, its neighbours
+    and their edges (it exported every node), the same bytes as from the step's store."""
+    scope = "pos1/layer0/attn/head0"
+    save_trace(nan_trace, tmp_path / "step.json")
+    save_store(nan_trace, tmp_path / "step.parquet")
+    outs = []
+    for name in ("step.json", "step.parquet"):
+        out = tmp_path / f"{name}.focus.json"
+        result = CliRunner().invoke(cli, ["export", "--trace", str(tmp_path / name), "--focus", scope, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    n = len(strict_loads(outs[0].decode())["nodes"])
+    assert len(nan_trace.scope_nodes(scope)) < n < nan_trace.size("elementary")[0]

@@ -253,8 +253,8 @@ class Trace:
     def subgraph(self, nodes, view: str = "elementary") -> nx.DiGraph:
         """`nodes` with their neighbours and every edge of either (so the neighbours' degrees are true):
         what a scalar view draws, its stubs included."""
-        if view in self._graphs:
-            return self._graphs[view]
+        if view in self._graphs:  # already whole (a JSON trace): cut the same out of it
+            return _near(self._graphs[view], nodes)
         src = self.data(view)
         near = set(nodes)
         near.update(n for u, v, _ in src.edges(near) for n in (u, v))
@@ -336,3 +336,14 @@ class Trace:
         C = collapse(self.data(view), level)
         C.graph.update(self.meta, view=view, loss_node=self.data(view).loss, level=level)
         return C
+
+
+def _near(G, nodes):
+    """`Trace.subgraph` of a whole graph `G`: `nodes`, their neighbours, every edge of either and its ends."""
+    near = set(nodes)
+    near.update(n for v in nodes for n in (*G.predecessors(v), *G.successors(v)))
+    edges = [(u, v, d) for n in sorted(near) for u, v, d in (*G.in_edges(n, data=True), *G.out_edges(n, data=True))]
+    g = nx.DiGraph(**G.graph)
+    g.add_nodes_from((n, G.nodes[n]) for n in sorted(near | {n for u, v, _ in edges for n in (u, v)}))
+    g.add_edges_from(edges)
+    return g
