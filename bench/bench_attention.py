@@ -18,8 +18,8 @@ from bench.timing import print_results, timed  # noqa: E402
 from microtrace.engine.data import load_dataset  # noqa: E402
 from microtrace.engine.run import create_run  # noqa: E402
 from microtrace.engine.train import TrainConfig  # noqa: E402
-from microtrace.tracer import attention as TA  # noqa: E402
 from microtrace.tracer import load_trace, save_trace, trace_step  # noqa: E402
+from microtrace.tracer.analysis import attention as TA  # noqa: E402
 from microtrace.viz import attention as A  # noqa: E402
 from microtrace.viz.attention import data as AT  # noqa: E402
 

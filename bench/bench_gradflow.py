@@ -16,9 +16,9 @@ from bench.timing import timed  # noqa: E402
 from microtrace.engine.data import load_dataset  # noqa: E402
 from microtrace.engine.train import TrainConfig, Trainer  # noqa: E402
 from microtrace.tracer import trace_step  # noqa: E402
-from microtrace.tracer.doctor import diagnose  # noqa: E402
-from microtrace.tracer.gradcheck import gradcheck  # noqa: E402
-from microtrace.tracer.gradstats import range_stats  # noqa: E402
+from microtrace.tracer.analysis.doctor import diagnose  # noqa: E402
+from microtrace.tracer.analysis.gradcheck import gradcheck  # noqa: E402
+from microtrace.tracer.analysis.gradstats import range_stats  # noqa: E402
 from microtrace.viz.gradflow.matrices import flow_data, gradflow_figure  # noqa: E402
 from microtrace.viz.gradflow.positions import position_data, positions_figure  # noqa: E402
 from microtrace.viz.gradflow.steps import steps_figure  # noqa: E402

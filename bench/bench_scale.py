@@ -64,7 +64,7 @@ _PEAK = (
     "sys.argv = ['microtrace'] + sys.argv[1:]\n"
     "t0 = time.perf_counter()\n"
     "try:\n"
-    "    from microtrace.viz.cli import main\n"
+    "    from microtrace.cli import main\n"
     "    main()\n"
     "except SystemExit as e:\n"
     "    code = e.code or 0\n"
@@ -119,7 +119,7 @@ def bench_size(size, folder, only, max_gb=10):
             continue
         args = [a.format(run=run, t=store, o=folder) for a in args]
         rows[name] = run_command(args, max_gb)
-    from microtrace.tracer.store import Store
+    from microtrace.tracer.storage.store import Store
 
     info = Store(store).views["elementary"]
     return info["nodes"], store.stat().st_size, rows

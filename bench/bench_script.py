@@ -43,7 +43,7 @@ TRACED = """
 import io, json, sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from microtrace.tracer.script import _compile, _Run
+from microtrace.tracer.capture.script import _compile, _Run
 path, step = Path(sys.argv[1]), int(sys.argv[2])
 run = _Run(path, step, _compile(path))
 run.execute(sys.argv[3:], None, None)

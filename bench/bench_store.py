@@ -1,4 +1,4 @@
-"""The trace store's format, measured: Parquet (what tracer/store.py writes) against an indexed SQLite
+"""The trace store's format, measured: Parquet (what tracer/storage/store.py writes) against an indexed SQLite
 database of the same step (the alternative issue 13 asked to measure), at two model sizes.
 
 SQLite here is a fair design, not a strawman: one table of scopes (indexed by pos), per view a table of
@@ -23,8 +23,8 @@ from bench.bench_scale import WORDS  # noqa: E402
 from bench.timing import timed  # noqa: E402
 from microtrace.engine.train import TrainConfig, Trainer  # noqa: E402
 from microtrace.tracer import load_trace, trace_step  # noqa: E402
-from microtrace.tracer.io import save_store  # noqa: E402
-from microtrace.tracer.scopes import parse  # noqa: E402
+from microtrace.tracer.model.scopes import parse  # noqa: E402
+from microtrace.tracer.storage.io import save_store  # noqa: E402
 
 _SCHEMA = """
 CREATE TABLE scopes (id INTEGER PRIMARY KEY, scope TEXT, pos INTEGER, layer INTEGER, block TEXT, head INTEGER, stage TEXT);

@@ -18,12 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-from microtrace.engine.atomic import write_atomic
 from microtrace.engine.data import load_dataset
 from microtrace.engine.run import create_run, train
 from microtrace.engine.train import TrainConfig
-from microtrace.tracer import attention as TA
 from microtrace.tracer import trace_step, trace_text
+from microtrace.tracer.analysis import attention as TA
+from microtrace.util.atomic import write_atomic
 from microtrace.viz import attention as A
 from microtrace.viz.attention import data as AT
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import click
 
-from microtrace.engine.atomic import write_atomic
+from microtrace.cli import cli
 from microtrace.engine.data import load_dataset
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
-from microtrace.tracer.doctor import diagnose, report
-from microtrace.viz.cli import cli
+from microtrace.tracer.analysis.doctor import diagnose, report
+from microtrace.util.atomic import write_atomic
 
 HERE = Path(__file__).resolve().parent
 

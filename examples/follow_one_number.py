@@ -24,10 +24,10 @@ import math
 import sys
 from pathlib import Path
 
-from microtrace.engine.atomic import write_atomic
 from microtrace.engine.data import load_dataset
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import top_paths, trace_step
+from microtrace.util.atomic import write_atomic
 from microtrace.viz.graph.render import DotNotFound, render
 from microtrace.viz.graph.scalar import scalar_diagram
 

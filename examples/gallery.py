@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from microtrace.viz.cli import cli
+from microtrace.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP = 400

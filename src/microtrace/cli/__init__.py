@@ -1,0 +1,47 @@
+"""The `microtrace` command: one click group; each family of commands lives in a small module of this package.
+
+`checks` (errors, the command class, option types; what `train` needs without the tracer), `common`
+(trace options, `--steps`, figure formats, writing outputs), one module per family: `train`, `trace`,
+`graph`, `attention`, `debug`, `report`, `explore`; `reference` writes the README's command reference.
+A command checks its options, calls one library function and writes the result; every bad input is one
+`Error:` line and exit code 2. May import everything of microtrace.
+"""
+
+import importlib
+
+import click
+
+from microtrace.cli.checks import HELP_OPTIONS, Group
+
+
+@click.group(name="microtrace", cls=Group, context_settings=HELP_OPTIONS)
+@click.version_option(package_name="microtrace", prog_name="microtrace")
+def cli():
+    """Train microGPT (Karpathy's pure-Python GPT) and trace one training step.
+
+    Example:
+
+    \b
+        microtrace train --steps 200 --out runs/demo
+        microtrace sample --run runs/demo
+    """
+
+
+def register(module):
+    """Add the commands listed in `COMMANDS` of viz/<module>.py to the group."""
+    for command in importlib.import_module(f"{__package__}.{module}").COMMANDS:
+        cli.add_command(command)
+
+
+# One line per module of commands.
+register("train")  # train, sample
+register("trace")  # trace, export, inspect
+register("graph")  # graph
+register("attention")  # attention
+register("report")  # report
+register("explore")  # explore
+register("debug")  # gradflow, gradcheck, doctor
+
+
+def main():
+    cli(prog_name="microtrace")

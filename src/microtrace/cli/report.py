@@ -1,0 +1,42 @@
+"""`microtrace report`: one self-contained HTML page explaining one training step (viz/report.py)."""
+
+import click
+
+from microtrace.cli.checks import command
+from microtrace.cli.common import UserError, advance_to, progress, trace_source_options, write_output
+from microtrace.tracer import TraceError
+from microtrace.viz.report.page import build_report
+
+
+@command()
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option(
+    "--explorer",
+    metavar="HREF",
+    help="Link the graph to this step's explorer page (microtrace explore), e.g. explore.html.",
+)
+@trace_source_options
+def report(trace, output, explorer):
+    """Write one HTML page that explains a training step, for reading along.
+
+    The document and its tokens, the loss per position, the block graph (hover for numbers),
+    attention weights and their gradient, gradient flow, per-matrix gradient statistics, the
+    largest-gradient paths and the doctor's findings. Everything is inside the one file (no
+    network, no JavaScript): open it in any browser, mail it, print it.
+
+    Example:
+
+    \b
+        microtrace report --run runs/demo --step 120 -o step120.html
+        microtrace report --trace step120.json -o step120.html --explorer explore120.html
+    """
+    try:
+        with progress("writing the report", None) as advance:
+            page = build_report(trace, explorer=explorer, on_progress=advance_to(advance))
+    except TraceError as e:
+        raise UserError(str(e)) from None
+    path = write_output(output, page)
+    click.echo(f"wrote {path} ({len(page.encode('utf-8')) // 1024} KB)", err=True)
+
+
+COMMANDS = [report]

@@ -1,0 +1,8 @@
+"""Capture: recording one step as it runs, of a run (`record`), of any code on the engine (`live`), or of a
+user's unmodified script (`script`, which runs it; `observe` watches its autograd class, `autograd`
+recognises that class, `conventions` reads where each node was made).
+
+In order: a recorder is installed, the step runs, and the recording is handed to `tracer.model`.
+
+Imports: `microtrace.engine`, `microtrace.util` and the other tracer sub-packages; never `microtrace.viz`.
+"""

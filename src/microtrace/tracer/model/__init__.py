@@ -1,0 +1,6 @@
+"""The model of a trace: a recording expanded into columns of nodes and edges (`columns`), the `Trace`
+that answers for them (`trace`), scope paths (`scopes`), the order of a step (`order`) and how a trace
+shows itself in a notebook (`summary`).
+
+Imports: `microtrace.engine`, `microtrace.util` and the other tracer sub-packages; never `microtrace.viz`.
+"""

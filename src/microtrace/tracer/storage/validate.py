@@ -1,0 +1,232 @@
+"""The one check of a trace read from disk, before anything trusts it (docs/trace-format.md).
+
+`validate_trace(data)` takes the parsed node-link JSON and raises `TraceError` with one line naming the
+first thing wrong (`node 412: no 'grad'`, `edge 7 (3 -> 9): 'local_grad' should be a number, got 'x'`).
+What passes is what every command may assume: the graph attributes and each node's and edge's
+attributes present with their types, node ids 0..N-1, edges between existing nodes and pointing forward
+(operand before result, so the graph has no cycle), positions inside the document, parameter indices
+inside their matrix. Other stores of traces validate with the same function, or with its conventions:
+messages say where (`graph`, `node N`, `edge N (U -> V)`) and then what.
+"""
+
+import re
+
+from microtrace.engine.model import is_number, is_whole
+from microtrace.tracer.model.trace import FORMAT, TraceError
+
+VIEWS = ("elementary", "fused")
+OPS = ("param", "const", "leaf", "+", "*", "**", "exp", "log", "relu", "dot", "lin", "sum")
+# A trace of a user's script (graph attribute `conventions`, tracer/capture/script.py) may also hold its own
+# operations (`tanh`, `sigmoid`, `pow`), no run config, seed or learning rate, no known tokens, and an
+# update without Adam's moments.
+_POSITION_SCOPE = re.compile(r"pos(\d+)/")
+# Scopes and the names in them are microtrace's own (`pos3/layer0/attn/head2/weights`, `param/wte`):
+# plain names, so that they can be node ids and cluster names in DOT and paths in messages as they are.
+_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+_SCOPE = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
+
+# Graph attributes: name -> the check of its value.
+_NUMBER = "a number"
+_WHOLE = "a whole number"
+_NATURAL = "a whole number, 0 or more"
+_TEXT = "a string"
+
+# Node attributes: present on every node, and present on some, with what they must be.
+_NODE_REQUIRED = {"op": _TEXT, "data": _NUMBER, "grad": _NUMBER, "scope": _TEXT, "stage": _TEXT}
+_NODE_OPTIONAL = {
+    "block": _TEXT,
+    "pos": _NATURAL,
+    "layer": _NATURAL,
+    "head": _NATURAL,
+    "key": _NATURAL,
+    "unit": _NATURAL,
+    "exponent": _NUMBER,
+    "param": _TEXT,
+    "new_data": _NUMBER,
+    "adam_m": _NUMBER,
+    "adam_v": _NUMBER,
+    "update_ratio": _NUMBER,
+}
+_ADAM = ("new_data", "adam_m", "adam_v", "update_ratio")
+_STATS = ("grad_norm", "grad_abs_mean", "grad_abs_max", "zero_fraction", "data_norm")
+_UPDATE_STATS = ("update_norm", "update_ratio")
+
+
+def _fits(value, kind):
+    if kind == _NUMBER:
+        return is_number(value)
+    if kind == _WHOLE:
+        return is_whole(value)
+    if kind == _NATURAL:
+        return is_whole(value) and value >= 0
+    return isinstance(value, str)
+
+
+def _shown(value):
+    """A value as a message shows it: short, on one line."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check(where, attrs, name, kind, required=True):
+    if name not in attrs:
+        if required:
+            raise TraceError(f"{where}: no {name!r}")
+        return
+    if not _fits(attrs[name], kind):
+        raise TraceError(f"{where}: {name!r} should be {kind}, got {_shown(attrs[name])}")
+
+
+def validate_trace(data):
+    """Raise TraceError (one line) unless `data`, parsed node-link JSON, is a trace every command can use."""
+    if not isinstance(data, dict):
+        raise TraceError(f"not a trace: the JSON is {type(data).__name__}, not an object")
+    graph = data.get("graph")
+    if not isinstance(graph, dict) or "format" not in graph:
+        raise TraceError("not a microtrace trace file (no format field)")
+    if graph["format"] != FORMAT:
+        raise TraceError(f"trace format {_shown(graph['format'])}, this microtrace reads format {FORMAT}")
+    if data.get("directed") is not True or data.get("multigraph") not in (False, None):
+        raise TraceError("not a trace: a trace is a directed graph, not a multigraph")
+    nodes, edges = data.get("nodes"), data.get("edges")
+    if not isinstance(nodes, list) or not isinstance(edges, list):
+        raise TraceError("not a trace: it needs a list of 'nodes' and a list of 'edges'")
+    stats = _check_graph(graph, len(nodes))
+    for i, node in enumerate(nodes):
+        _check_node(i, node, graph, stats)
+    _check_edges(edges, len(nodes))
+
+
+def _is_script(graph):
+    return isinstance(graph.get("conventions"), dict)
+
+
+def validate_graph(graph, n_nodes):
+    """Raise TraceError (one line) unless `graph`, a trace's graph attributes (with its `view` and
+    `loss_node`), is what every command may assume of a graph of `n_nodes` nodes. The store checks its
+    metadata with it (tracer/storage/store.py), as `validate_trace` checks a JSON file's."""
+    _check_graph(graph, n_nodes)
+
+
+def _check_graph(graph, n_nodes):
+    where = "graph"
+    script = _is_script(graph)
+    for name, kind in (
+        ("step", _NATURAL),
+        ("doc", _TEXT),
+        ("loss", _NUMBER),
+        ("loss_node", _NATURAL),
+        ("seed", _WHOLE),
+        ("lr", _NUMBER),
+        ("view", _TEXT),
+    ):
+        _check(where, graph, name, kind, required=not (script and name in ("seed", "lr")))
+    if graph["view"] not in VIEWS:
+        raise TraceError(f"graph: 'view' should be one of {', '.join(VIEWS)}, got {_shown(graph['view'])}")
+    if not isinstance(graph.get("update"), bool):
+        raise TraceError(f"graph: 'update' should be true or false, got {_shown(graph.get('update'))}")
+    if not isinstance(graph.get("config"), dict) and not script:
+        raise TraceError("graph: 'config' should be an object")
+    tokens, chars = graph.get("tokens"), graph.get("chars")
+    if script and tokens == [] and chars == []:
+        pass  # a script whose tokens were not recognised
+    elif not (isinstance(tokens, list) and len(tokens) >= 2 and all(_fits(t, _NATURAL) for t in tokens)):
+        raise TraceError("graph: 'tokens' should be a list of at least 2 token ids")
+    if not (isinstance(chars, list) and len(chars) == len(tokens) and all(isinstance(c, str) for c in chars)):
+        raise TraceError("graph: 'chars' should be a list of strings, one per token")
+    if graph["loss_node"] >= n_nodes:
+        raise TraceError(f"graph: 'loss_node' {graph['loss_node']} is not a node (there are {n_nodes})")
+    stats = graph.get("param_stats")
+    if not isinstance(stats, dict) or not stats:
+        raise TraceError("graph: 'param_stats' should be an object with one entry per parameter matrix")
+    for name, s in stats.items():
+        where = f"graph: param_stats {_shown(name)}"
+        if not _NAME.fullmatch(name):
+            raise TraceError(f"{where}: a matrix name should be letters, digits, '_', '.' or '-'")
+        if not isinstance(s, dict):
+            raise TraceError(f"{where} should be an object")
+        shape = s.get("shape")
+        if not (isinstance(shape, list) and len(shape) == 2 and all(is_whole(x) and x >= 1 for x in shape)):
+            raise TraceError(f"{where}: 'shape' should be [rows, cols]")
+        for key in _STATS + (_UPDATE_STATS if graph["update"] else ()):
+            _check(where, s, key, _NUMBER)
+    return stats
+
+
+def _check_node(i, node, graph, stats):
+    where = f"node {i}"
+    if not isinstance(node, dict):
+        raise TraceError(f"{where}: should be an object, got {_shown(node)}")
+    if node.get("id") != i or not is_whole(node.get("id")):
+        raise TraceError(f"{where}: its id is {_shown(node.get('id'))}; node ids are 0, 1, 2, ... in file order")
+    for name, kind in _NODE_REQUIRED.items():
+        _check(where, node, name, kind)
+    for name, kind in _NODE_OPTIONAL.items():
+        _check(where, node, name, kind, required=False)
+    if not _SCOPE.fullmatch(node["scope"]):
+        raise TraceError(
+            f"{where}: 'scope' should be a path of names such as pos3/layer0/attn, got {_shown(node['scope'])}"
+        )
+    for name in ("stage", "block", "param"):
+        if name in node and not _NAME.fullmatch(node[name]):
+            raise TraceError(
+                f"{where}: {name!r} should be a name of letters, digits, '_', '.' or '-', got {_shown(node[name])}"
+            )
+    op = node["op"]
+    if op not in OPS and not (_is_script(graph) and _NAME.fullmatch(op)):
+        raise TraceError(f"{where}: unknown op {_shown(op)}")
+    if op == "**":
+        _check(where, node, "exponent", _NUMBER)
+    if op == "param":
+        _check(where, node, "param", _TEXT)
+        if node["param"] not in stats:
+            raise TraceError(f"{where}: parameter {node['param']!r} is not in the graph's param_stats")
+        index, (rows, cols) = node.get("index"), stats[node["param"]]["shape"]
+        if not (
+            isinstance(index, list)
+            and len(index) == 2
+            and all(is_whole(x) for x in index)
+            and 0 <= index[0] < rows
+            and 0 <= index[1] < cols
+        ):
+            raise TraceError(f"{where}: 'index' should be [row, col] inside the {rows}x{cols} {node['param']}")
+        for name in _ADAM if graph["update"] else ():
+            _check(where, node, name, _NUMBER, required=not (_is_script(graph) and name in ("adam_m", "adam_v")))
+    positions = len(graph["tokens"]) - 1 if graph["tokens"] else float("inf")
+    m = _POSITION_SCOPE.match(node["scope"])
+    if m:
+        _check(where, node, "pos", _NATURAL)
+    if "pos" in node and (node["pos"] >= positions or (m and node["pos"] != int(m.group(1)))):
+        raise TraceError(
+            f"{where}: 'pos' {node['pos']} does not fit its scope {node['scope']!r} "
+            f"and the document's {positions} positions"
+        )
+    if "key" in node:
+        for name in ("pos", "layer", "head"):
+            _check(where, node, name, _NATURAL)
+        if node["key"] > node["pos"]:
+            raise TraceError(f"{where}: attention key {node['key']} comes after its query position {node['pos']}")
+
+
+def _check_edges(edges, n_nodes):
+    seen = set()
+    for i, edge in enumerate(edges):
+        if not isinstance(edge, dict):
+            raise TraceError(f"edge {i}: should be an object, got {_shown(edge)}")
+        u, v = edge.get("source"), edge.get("target")
+        if not (is_whole(u) and is_whole(v)):
+            raise TraceError(f"edge {i}: 'source' and 'target' should be node ids, got {_shown(u)} and {_shown(v)}")
+        where = f"edge {i} ({u} -> {v})"
+        for end in (u, v):
+            if not 0 <= end < n_nodes:
+                raise TraceError(f"{where}: {end} is not a node (there are {n_nodes})")
+        if u >= v:
+            raise TraceError(
+                f"{where}: points backwards (an operand comes before its result), so the graph would have a cycle"
+            )
+        if (u, v) in seen:
+            raise TraceError(f"{where}: a second edge between the same nodes")
+        seen.add((u, v))
+        _check(where, edge, "local_grad", _NUMBER)
+        _check(where, edge, "grad_flow", _NUMBER)
+        _check(where, edge, "multiplicity", _NATURAL, required=False)

@@ -1,0 +1,283 @@
+"""Attention figures of real training steps: the tracer's softmax weights (`tracer.analysis.attention`) drawn by
+`viz.attention`.
+
+    from microtrace.tracer import trace_step
+    from microtrace.viz.attention.data import attention_figure, attention_over_steps
+    image = attention_figure(trace_step("runs/demo", 120))          # a PIL image
+    frames, labels = attention_over_steps("runs/demo", "emma", range(0, 200, 10))
+
+The numbers are read by `tracer.analysis.attention` and never recomputed here, so what is drawn is exactly what
+the step computed. Functions return images; nothing here writes files.
+"""
+
+import math
+from pathlib import Path
+
+from PIL import Image
+
+from microtrace.tracer import Trace
+from microtrace.tracer.analysis.attention import AttentionError, attention_series, read_attention, shared_vmax
+from microtrace.tracer.analysis.steps import check_within
+from microtrace.viz import attention as A
+
+# Frames of a --steps range: each is a GIF frame and a tile of the contact sheet. Up to DEFAULT_MAX_FRAMES
+# the figure stays readable (a 60-frame sheet of the default model at scale 1 is about 8 x 8 tiles,
+# ~12 megapixels); beyond it the command asks for --max-frames, up to MAX_FRAMES, since an animation
+# holds every frame in memory (~1 MB each at scale 1).
+DEFAULT_MAX_FRAMES = 60
+MAX_FRAMES = 300
+
+
+# --- titles and captions ------------------------------------------------------------------------
+
+
+def _loss_text(loss):
+    return f"{loss:.4f}" if isinstance(loss, (int, float)) and math.isfinite(loss) else str(loss)
+
+
+def title_of(data, grad=False):
+    """ "Attention weights · step 120 · training document 'olivia' · loss 2.3101" (or text ...)."""
+    m = data.meta
+    what = "d loss / d attention weight" if grad else "Attention weights"
+    source = f"training document {m['text']!r}" if m["training"] else f"text {m['text']!r}"
+    return f"{what} · step {m['step']} · {source} · loss {_loss_text(m['loss'])}"
+
+
+def caption_of(data, grad=False):
+    m = data.meta
+    n_layers, n_heads = len(data.attention), len(data.attention[0])
+    layers = f"{n_layers} layer{'s' if n_layers > 1 else ''}"
+    heads = f"{n_heads} head{'s' if n_heads > 1 else ''}"
+    if m["training"]:
+        when = f"the forward and backward pass of training step {m['step']}, before its update"
+    else:
+        when = f"the model as it is at the start of step {m['step']} (no update is made for this text)"
+    if grad:
+        parts = [f"Gradient of the loss with respect to each softmax weight of {layers} × {heads}, from {when}."]
+    else:
+        parts = [f"Softmax weights of {layers} × {heads}, from {when}; each row sums to 1."]
+    if m["truncated"]:
+        parts.append(
+            f"The model reads at most block_size = {m['block_size']} positions; later characters are not shown."
+        )
+    return " ".join(parts)
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def check_layer_head(data, layer, head):
+    """AttentionError (one line) unless `layer` exists and `head` is one of its heads or "mean"."""
+    n_layers, n_heads = len(data.attention), len(data.attention[0])
+    if not 0 <= layer < n_layers:
+        raise AttentionError(f"layer {layer} does not exist: this model has layers 0..{n_layers - 1}")
+    if head != "mean" and not 0 <= head < n_heads:
+        raise AttentionError(f"head {head} does not exist: this model has heads 0..{n_heads - 1} (or 'mean')")
+
+
+def draw(
+    data,
+    *,
+    grad=False,
+    per_token=False,
+    layer=0,
+    head="mean",
+    values=False,
+    scale=1.0,
+    vmax=None,
+    title=None,
+    caption=None,
+    notes=True,
+    fmt="png",
+):
+    """The figure of one `AttentionData`: the heatmap grid (layers x heads), or with `per_token` the
+    strips of one layer's `head` (an index or "mean"). `grad` draws d loss / d weight on the diverging
+    map, over +-`vmax` when given (a scale shared by several figures), else +-max|grad|. A `PIL.Image`,
+    with `fmt="svg"` an SVG document (str), with `fmt="pdf"` a vector `PDF` (bytes)."""
+    numbers = data.grad if grad else data.attention
+    title = title_of(data, grad) if title is None else title
+    caption = caption_of(data, grad) if caption is None else caption
+    if per_token:
+        check_layer_head(data, layer, head)
+        if values:  # said, not silently dropped
+            caption += (
+                " The numbers are not printed on per-token strips: each tile holds its character. "
+                "The grid (not per token) prints them."
+            )
+        return A.per_token_strips(
+            numbers,
+            data.labels,
+            layer=layer,
+            head=head,
+            title=title,
+            caption=caption,
+            grad=grad,
+            scale=scale,
+            notes=notes,
+            vmax=vmax,
+            fmt=fmt,
+        )
+    return A.attention_grid(
+        numbers,
+        data.labels,
+        title=title,
+        caption=caption,
+        grad=grad,
+        scale=scale,
+        values=values,
+        notes=notes,
+        vmax=vmax,
+        fmt=fmt,
+    )
+
+
+def attention_figure(
+    trace: Trace,
+    grad: bool = False,
+    per_token: bool = False,
+    *,
+    layer: int = 0,
+    head: int | str = "mean",
+    values: bool = False,
+    scale: float = 1.0,
+) -> Image.Image:
+    """The attention figure of a traced step as a `PIL.Image`: one heatmap per layer and head (query rows,
+    key columns, future cells hatched, characters labelled, colour bar), titled with step, document and
+    loss. `grad=True` draws d loss / d weight centred on zero; `per_token=True` one strip per query
+    over its context, for `layer` and `head` (an index or "mean"). AttentionError for a missing layer/head."""
+    return draw(
+        read_attention(trace), grad=grad, per_token=per_token, layer=layer, head=head, values=values, scale=scale
+    )
+
+
+def grid_layout_of(data, *, grad=False, values=False, scale=1.0, vmax=None):
+    """The `viz.attention.GridLayout` (cell positions) of `draw(data, ...)` for the heatmap grid."""
+    return A.grid_layout(
+        data.grad if grad else data.attention,
+        data.labels,
+        title=title_of(data, grad),
+        caption=caption_of(data, grad),
+        grad=grad,
+        scale=scale,
+        values=values,
+        vmax=vmax,
+    )
+
+
+# --- across training steps ----------------------------------------------------------------------
+
+
+def check_steps(steps, total, max_frames=DEFAULT_MAX_FRAMES):
+    """StepRangeError unless the range `steps` lies within a run of `total` steps (step `total` is the
+    trained model); AttentionError when it gives more than `max_frames` frames (itself at most
+    MAX_FRAMES)."""
+    if not 1 <= max_frames <= MAX_FRAMES:
+        raise AttentionError(f"the frame limit must be from 1 to {MAX_FRAMES}, got {max_frames}")
+    check_within(steps, total, trained_model=True)
+    if len(steps) > max_frames:
+        text = f"{steps.start}:{steps.stop}:{steps.step}"
+        more = (
+            f"allow {len(steps)} frames if you mean it"
+            if len(steps) <= MAX_FRAMES
+            else f"at most {MAX_FRAMES} frames fit in memory"
+        )
+        raise AttentionError(
+            f"{text} makes {len(steps)} frames (GIF frames and contact-sheet tiles), more than the "
+            f"limit of {max_frames}: raise S, or {more}"
+        )
+
+
+def series_frames(series, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, notes=True):
+    """`(frames, labels)`: one figure per `AttentionData` of `series`, labels "step K". Weights are on
+    the fixed 0..1 scale; with `grad` every frame shares +-max|grad| over all frames, so colours compare."""
+    vmax = shared_vmax(series) if grad else None
+    frames = []
+    for d in series:
+        what = "d loss / d attention weight" if grad else "Attention weights"
+        title = f"{what} of {d.meta['text']!r} · loss {_loss_text(d.meta['loss'])}"
+        caption = caption_of(d, grad) + (" Colour scale shared by all frames." if grad else "")
+        frames.append(
+            draw(
+                d,
+                grad=grad,
+                per_token=per_token,
+                layer=layer,
+                head=head,
+                values=values,
+                scale=scale,
+                vmax=vmax,
+                title=title,
+                caption=caption,
+                notes=notes,
+            )
+        )
+    return frames, [f"step {d.meta['step']}" for d in series]
+
+
+def attention_over_steps(run, text, steps, **options):
+    """`(frames, labels)`: the attention figure of the same `text` at each of `steps` of `run`, one PIL
+    image each, labelled "step K". `options` as `series_frames` (grad, per_token, layer, head, ...)."""
+    return series_frames(attention_series(run, text, steps), **options)
+
+
+def sheet_title(series, grad=False):
+    first, last = series[0].meta["step"], series[-1].meta["step"]
+    text = series[0].meta["text"]
+    if grad:
+        return (
+            f"d loss / d attention weight of {text!r} over training, steps {first} to {last} (one colour scale; "
+            "red: raising the weight raises the loss, blue: lowers it). Rows: query, columns: key."
+        )
+    return (
+        f"Attention of {text!r} over training, steps {first} to {last}. Rows: query (the token attending), "
+        "columns: key (the token attended to); each row sums to 1."
+    )
+
+
+def sheet_columns(count, width, height):
+    """Columns that make a sheet of `count` tiles of width x height roughly square (easy to view)."""
+    return max(1, min(count, math.ceil(math.sqrt(count * height / width))))
+
+
+def contact_sheet_of(
+    series, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, columns=None
+):
+    """A contact sheet (PIL image) of the series: bare figures (the explanations are said once, in the
+    sheet's title), each labelled "step K · loss L", in `columns` columns (default: a roughly square sheet)."""
+    vmax = shared_vmax(series) if grad else None
+    frames = [
+        draw(
+            d,
+            grad=grad,
+            per_token=per_token,
+            layer=layer,
+            head=head,
+            values=values,
+            scale=scale,
+            vmax=vmax,
+            title="",
+            caption="",
+            notes=False,
+        )
+        for d in series
+    ]
+    labels = [f"step {d.meta['step']} · loss {_loss_text(d.meta['loss'])}" for d in series]
+    if columns is None:
+        columns = sheet_columns(len(frames), max(f.width for f in frames), max(f.height for f in frames))
+    return A.contact_sheet(frames, labels, columns=columns, scale=scale, title=sheet_title(series, grad))
+
+
+def sheet_path(gif_path):
+    """Where the contact sheet of `out.gif` goes: `out-sheet.png` beside it."""
+    p = Path(gif_path)
+    return p.with_name(f"{p.stem}-sheet.png")
+
+
+__all__ = [
+    "attention_figure",
+    "attention_over_steps",
+    "check_steps",
+    "contact_sheet_of",
+    "draw",
+    "series_frames",
+]

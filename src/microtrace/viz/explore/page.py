@@ -1,0 +1,276 @@
+"""The explorer: one self-contained HTML page to walk a traced step, from the block view down to scalars.
+
+    from microtrace.tracer import trace_step
+    from microtrace.viz.explore.page import build_explorer
+    html = build_explorer(trace_step("runs/demo", 120))   # str: write it anywhere, open it offline
+
+Graphviz lays out every view when the page is written (viz/explore/views.py says which); the page
+keeps each view's layout and numbers gzipped with its neighbours' in a script element and unpacks one
+only when it is opened (the browser's DecompressionStream), so a large step opens as fast as a small
+one. The page's code is js/*.js (one idea a file, inlined in the order of SCRIPTS), explorer.css and
+template.html beside this file; its Content-Security-Policy forbids every request, so it works from
+disk, offline and inside an <iframe>.
+"""
+
+import base64
+import gzip
+import multiprocessing
+import re
+import sys
+from array import array
+from html import escape
+from importlib import resources
+
+from microtrace.util.jsontext import compact
+from microtrace.viz.draw import numfmt
+from microtrace.viz.explore import compare as cmp
+from microtrace.viz.explore.data import (
+    PATHS,
+    all_links,
+    level_ranges,
+    num,
+    payload,
+    play_positions,
+    scope_ranges,
+    tables,
+    view_stats,
+)
+from microtrace.viz.explore.layout import compact_layout
+from microtrace.viz.explore.shared import compact_layouts
+from microtrace.viz.explore.views import LIMIT, build_views, label
+from microtrace.viz.graph import diagram as dg
+from microtrace.viz.graph.render import DotNotFound, dot_program, layouts
+
+
+def explorer_graph(trace):
+    """The graph the explorer shows: the engine's own nodes (fused: a dot product is one node, as in
+    `graph --level scalar`) when the trace has them, else the view the trace file holds."""
+    return trace.graph(trace.default_view("fused"))
+
+
+def build_explorer(trace, other=None, limit=LIMIT, jobs=2):
+    """The explorer page (str) of a `Trace`; with `other` (a second Trace of the same model), coloured by
+    the ratio of the two node by node, with the first node where they differ."""
+    if dot_program() is None:
+        raise DotNotFound("the explorer is laid out by Graphviz's dot program, which is not on PATH")
+    G = explorer_graph(trace)
+    G2 = None
+    if other is not None:
+        cmp.check_same_model(trace.meta, other.meta)
+        G2 = explorer_graph(other)
+    views, index = build_views(trace, G, limit)
+    fwd, bwd, fpos, bpos = play_positions(G)
+    ranges = scope_ranges(G, fpos, bpos)
+    for v in views:  # the collapsed levels' groups (a script's are not path prefixes), under a key no path has
+        if v.kind == "collapsed" and ("level", v.collapsed.graph["level"]) not in ranges:
+            ranges["level", v.collapsed.graph["level"]] = level_ranges(G, v.collapsed.graph["level"], fpos, bpos)
+    stages = {s: i for i, s in enumerate(_stages(G))}
+    links, packed = all_links(G)
+    ratios = _ratios(trace, other, G, G2, views) if other is not None else {}
+    work = dict(G=G, views=views, index=index, ranges=ranges, links=links, stages=stages, ratios=ratios)
+    payloads = _view_payloads(work, jobs)
+    index_json = _index(G, views, ranges, packed, G2, limit, (fwd, bwd))
+    return _html(index_json, payloads, _title(G))
+
+
+_WORK = {}  # what the worker processes read: set before they are forked, so they share it, never pickled
+_TOOLTIP = re.compile(r' tooltip="(?:[^"\\]|\\.)*"')
+CHUNK = 32  # views laid out by one `dot` process: starting dot costs more than laying out a small view
+
+
+def _view_payloads(work, jobs):
+    """The views' data and pictures in fixed chunks of CHUNK views (whatever `jobs`), one packed blob
+    per chunk. A chunk is one piece of work: its DOT built, laid out by one `dot` (see
+    `_chunk_payloads`), compacted and packed; `jobs` forked workers share the Python side as well as
+    the layouts. Packed together, neighbouring views (the units of one layer look alike) compress to
+    two thirds of what they would alone. Fixed chunks keep the bytes the same from run to run (a graph's
+    layout may depend on the graphs laid out before it in the same process)."""
+    _WORK.update(work)
+    try:
+        chunks = [range(i, min(i + CHUNK, len(work["views"]))) for i in range(0, len(work["views"]), CHUNK)]
+        if jobs > 1 and len(chunks) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                done = pool.map(_chunk_payloads, chunks, chunksize=1)
+        else:
+            done = [_chunk_payloads(c) for c in chunks]
+        return done
+    finally:
+        _WORK.clear()
+
+
+def _chunk_payloads(ids):
+    """Views `ids` (a range), laid out by one dot (views alike, such as the units of a linear layer, as
+    one template: viz/explore/shared.py), packed as one blob of JSON lines, a view a line (module-level:
+    the workers call it by name)."""
+    w = _WORK
+    G, views = w["G"], w["views"]
+    # the page's inspector shows every number: tooltips would be laid out by dot only to be dropped
+    drawn = {i: _TOOLTIP.sub("", g.source) for i in ids if (g := views[i].digraph(G)) is not None}
+    # dot orders a graph's clusters by where their names sit in memory: after another graph in the same
+    # process that order (so the layout) changes from run to run. A view with clusters gets its own dot.
+    alone = [i for i, src in drawn.items() if "subgraph" in src]
+    batch = [i for i in drawn if i not in alone]
+    laid = compact_layouts({i: drawn[i] for i in batch}) if batch else {}
+    laid.update((i, compact_layout(layouts([drawn[i]])[0])) for i in alone)
+    out = []
+    for i in ids:
+        extra = {"layout": laid[i]} if i in laid else {}
+        if i in w["ratios"]:
+            extra["cmp"] = w["ratios"][i]
+        out.append(compact(payload(G, views[i], views, w["index"], w["ranges"], w["links"], w["stages"], extra)))
+    return _pack("\n".join(out))  # compact JSON has no newline of its own
+
+
+def _title(G):
+    m = G.graph
+    doc = f" · “{m['doc']}”" if m.get("doc") else ""  # a traced script may have no document
+    return f"step {m['step']}{doc} · loss {numfmt.fixed(m['loss'], 4)} — microtrace explorer"
+
+
+def _stages(G):
+    """Every stage (a node's full scope path), sorted: the page names a node's stage by its number."""
+    return sorted({s for _, s in G.nodes(data="scope")})
+
+
+def _index(G, views, ranges, packed, G2, limit, order):
+    N = G.number_of_nodes()
+    columns, mult = tables(G)
+    node_view = array("i", [-1] * N)
+    for i, v in enumerate(views):  # a node opens in the first (shallowest) scalar view that draws it
+        if v.kind == "scalar":
+            for n in v.nodes:
+                if node_view[n] < 0:
+                    node_view[n] = i
+    stage_list = _stages(G)
+    stage_of = {s: i for i, s in enumerate(stage_list)}
+    node_scope = array("i", (stage_of[s] for _, s in sorted(G.nodes(data="scope"))))
+    params = {}
+    for n, d in G.nodes(data=True):
+        if "param" in d:
+            p = params.setdefault(d["param"], {"shape": G.graph["param_stats"][d["param"]]["shape"], "ids": {}})
+            p["ids"][f"{d['index'][0]},{d['index'][1]}"] = n
+    m = G.graph
+    index = {
+        "meta": {
+            "heading": f"{_title(G).split(' — ')[0]} · {N:,} nodes ({dg.view_name(m)})",
+            "step": m["step"], "doc": m["doc"], "loss": num(m["loss"]), "chars": m["chars"], "nodes": N,
+            "edges": G.number_of_edges(), "loss_node": m["loss_node"], "view": m["view"], "paths": PATHS, "limit": limit, "chunk": CHUNK,
+        },
+        "views": [
+            {"key": v.key, "label": label(v.key), "kind": v.kind, "parent": v.parent, "stats": view_stats(G, v, ranges)}
+            for v in views
+        ],
+        "params": params,
+        "scopes": stage_list,
+        "nodeView": _pack(node_view),
+        "nodeScope": _pack(node_scope),
+        "links": _pack(array("i", packed)),
+        "order": [_pack(array("i", o)) for o in order],  # the player's: forward, backward (tracer/model/order.py)
+        "tables": {k: _pack(a) for k, a in columns.items()},
+        "mult": mult,
+        "sources": _sources(G),
+    }  # fmt: skip
+    if G2 is not None:
+        index["compare"] = {
+            "step": G2.graph["step"], "doc": G2.graph["doc"], "loss": num(G2.graph["loss"]),
+            "first": _first(G, G2), "decades": cmp.DECADES,
+        }  # fmt: skip
+    return compact(index)
+
+
+def _sources(G):
+    """Source line -> its first node, for the nodes where the trace records one (`source`)."""
+    out = {}
+    for n, src in G.nodes(data="source"):
+        if src is not None and src not in out:
+            out[str(src)] = n
+    return out
+
+
+def _first(G, G2):
+    diff = cmp.first_difference(G, G2)
+    if diff is None:
+        return None
+    return {k: num(v) for k, v in diff.items()}
+
+
+def _ratios(trace, other, G, G2, views):
+    """Per view: {item name in its SVG: [grad ratio colour, value ratio colour, grad ratio, value ratio, ...]}."""
+    out = {}
+    collapsed = {}
+    for i, v in enumerate(views):
+        if v.kind == "collapsed":
+            level = v.collapsed.graph["level"]
+            if level not in collapsed:
+                collapsed[level] = cmp.group_ratios(
+                    trace.collapse(level, G.graph["view"]), other.collapse(level, G2.graph["view"])
+                )
+            r = collapsed[level]
+            out[i] = {n: _cmp_entry(*r[n]) for n in v.collapsed if n in r}
+        elif v.kind == "scalar":
+            out[i] = {f"n{n}": _cmp_entry(*r) for n, r in cmp.node_ratios(G, G2, v.nodes).items()}
+    return out
+
+
+def _cmp_entry(grad_ratio, value_ratio, *other):
+    return [
+        cmp.ratio_color(grad_ratio),
+        cmp.ratio_color(value_ratio),
+        num(grad_ratio),
+        num(value_ratio),
+        *map(num, other),
+    ]
+
+
+def _pack(data):
+    """gzip + base64: how a view waits in the page until it is opened (mtime 0: the same bytes each time).
+    Arrays go little-endian, as the page's typed arrays read them on every machine that runs a browser."""
+    if isinstance(data, array):
+        if sys.byteorder != "little":
+            data = array(data.typecode, data)
+            data.byteswap()
+        data = data.tobytes()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
+
+
+# The page's script, one idea a file; inlined in this order into one function scope (template.html), so a
+# file may use what an earlier one declares at its top level, and any function of any file once the
+# page has started (page.js, last). No bundler: the page's script is these files, end to end.
+SCRIPTS = (
+    "data.js",  # the index, views unpacked on demand, the per-node tables
+    "draw.js",  # a view's compact layout -> shapes -> SVG
+    "view.js",  # the state, opening a view, clicks, selection
+    "inplace.js",  # a group opened in place, and closed again
+    "camera.js",  # pan and zoom
+    "inspector.js",  # the selected item's numbers, gradient paths
+    "search.js",  # node ids, parameter entries, scopes, source lines
+    "compare.js",  # a second trace's colours and first difference
+    "player.js",  # forward and backward, one operation at a time
+    "page.js",  # the URL, the keys, the start
+)
+
+
+def _resource(name):
+    return resources.files("microtrace.viz.explore").joinpath(name).read_text(encoding="utf-8")
+
+
+def _script():
+    return "\n".join(_resource("js/" + name) for name in SCRIPTS)
+
+
+def _html(index_json, payloads, title):
+    blobs = "\n".join(
+        f'<script type="application/x-gzip-base64" id="c{i}">{p}</script>' for i, p in enumerate(payloads)
+    )
+    page = _resource("template.html")
+    parts = {
+        "{{title}}": escape(title),
+        "{{css}}": _resource("explorer.css"),
+        "{{index}}": index_json.replace("</", "<\\/"),
+        "{{payloads}}": blobs,
+        "{{js}}": _script(),
+    }
+    # one pass, so that nothing substituted is itself searched for a placeholder
+    return re.sub(r"\{\{(title|css|index|payloads|js)\}\}", lambda m: parts[m.group(0)], page)

@@ -1,0 +1,394 @@
+"""The gradient-flow figure of one step: per parameter matrix, how big its gradient and its update are.
+
+Top panel (log axis): the gradient norm of each matrix as a bar, its mean |g| as a dot and its max |g|
+as a tick. Under it, the share of entries whose gradient is exactly zero and, under each MLP's fc1,
+its dead ReLU units (no gradient through the unit at any position of the step). Bottom panel (log
+axis): the update-to-data ratio ||update|| / ||data|| of the step's Adam update, with the customary
+1e-3 guide line. Matrices are in model order (wte, wpe, lm_head, then each layer's attention and MLP).
+
+    data = flow_data(trace.select(ops=("relu",)))   # the ReLUs are all it reads of the nodes
+    image = gradflow_figure(data)              # PIL.Image (RGB)
+    svg = gradflow_figure(data, fmt="svg")     # str, the same figure
+
+Zero gradients, nan and inf cannot sit on a log axis: a zero is written as "0" at the foot of its
+column, a nan or inf is a grey bar over the whole height labelled "nan" / "inf".
+"""
+
+from dataclasses import dataclass
+
+from microtrace.tracer.analysis import stats
+from microtrace.tracer.analysis.queries import dead_relus
+from microtrace.viz.draw import axes, fonts
+from microtrace.viz.draw.axes import INK, MUTED_INK, PALETTE, finite
+from microtrace.viz.draw.canvas import make_canvas
+from microtrace.viz.draw.text import TextBlock, heading, note
+
+NORM_COLOR = PALETTE[0]
+MEAN_COLOR = PALETTE[1]
+MAX_COLOR = (60, 60, 60)
+RATIO_COLOR = PALETTE[6]
+GUIDE_COLOR = PALETTE[2]
+NONFINITE_COLOR = (150, 150, 150)
+ALERT = (200, 30, 30)
+
+GUIDE_RATIO = 1e-3  # the customary healthy update-to-data ratio (Karpathy, CS231n notes)
+GUIDE_LABEL = "1e-3 guide"
+DEAD_ALERT = 0.9  # dead share drawn in the alert colour: doctor's threshold (see viz/doctor.py)
+
+# Lengths at scale 1.
+MARGIN = 24
+COLUMN_MIN = 76
+GRAD_PANEL = 270
+RATIO_PANEL = 170
+PANEL_GAP = 30
+
+
+@dataclass(frozen=True)
+class FlowData:
+    """What the figure shows: per-matrix `param_stats` (model order) and where they come from."""
+
+    stats: dict
+    step: int = None
+    loss: float = None
+    doc: str = None
+    dead: dict = None  # "layer0" -> (dead units, units), from the step's trace; None if unknown
+
+
+def flow_data(G):
+    """`FlowData` of a trace graph (its ReLU nodes suffice): its param_stats, step, loss, document and
+    dead ReLU units."""
+    stats = G.graph["param_stats"]
+    dead = {}
+    for name, s in stats.items():
+        if name.endswith(".mlp_fc1"):
+            dead[name.split(".")[0]] = (0, s["shape"][0])
+    for d in dead_relus(G):
+        key = f"layer{d['layer']}"
+        dead[key] = (dead[key][0] + 1, dead[key][1])
+    return FlowData(stats, G.graph.get("step"), G.graph.get("loss"), G.graph.get("doc"), dead)
+
+
+def _label_parts(name):
+    """("attn_wq", "layer0") for "layer0.attn_wq"; ("wte", "") for "wte"."""
+    if "." in name:
+        layer, short = name.split(".", 1)
+        return short, layer
+    return name, ""
+
+
+def _percent(f):
+    if f == 0:
+        return "0%"
+    if f < 0.01:
+        return "<1%"
+    if f > 0.99 and f < 1:
+        return ">99%"
+    return f"{f * 100:.0f}%"
+
+
+@dataclass(frozen=True)
+class GradflowLayout:
+    """Where everything goes, in pixels; `bar_box(i)` is the gradient-norm bar of matrix i."""
+
+    width: int
+    height: int
+    names: tuple
+    heading: TextBlock
+    legend_y: int
+    columns_x0: int
+    column_w: int
+    grad_box: tuple  # (x0, y0, x1, y1) of the top plot
+    grad_scale: axes.LogScale
+    table_y: int  # names, zero-grad and dead-ReLU rows under the top plot
+    ratio_box: tuple  # None when the step made no update
+    ratio_scale: axes.LogScale
+    ratio_names_y: int
+    note_y: int
+    scale: float
+    grad_norms: tuple  # per matrix, for bar_box
+
+    def column_center(self, i):
+        return self.columns_x0 + self.column_w * i + self.column_w / 2
+
+    def bar_box(self, i, value=None):
+        """The norm bar of matrix i (to `value`, default its grad_norm): x0, y_top, x1, y_bottom."""
+        cx, half = self.column_center(i), self.column_w * 0.24
+        value = self.grad_norms[i] if value is None else value
+        return (round(cx - half), round(self.grad_scale.pos(value)), round(cx + half), self.grad_box[3] - 1)
+
+    def ratio_bar_box(self, i, value):
+        cx, half = self.column_center(i), self.column_w * 0.24
+        return (round(cx - half), round(self.ratio_scale.pos(value)), round(cx + half), self.ratio_box[3] - 1)
+
+
+def _has_nonfinite(stats):
+    keys = ("grad_norm", "grad_abs_mean", "grad_abs_max", "update_ratio")
+    return any(k in st and not finite(st[k]) for st in stats.values() for k in keys)
+
+
+def _has_update(stats):
+    return all("update_ratio" in s for s in stats.values())
+
+
+def _row_height(scale):
+    return fonts.line_height(fonts.sizes(scale).label) + fonts.px(6, scale)
+
+
+def _names_height(scale):
+    s = fonts.sizes(scale)
+    return fonts.line_height(s.label) + fonts.line_height(s.small) + fonts.px(6, scale)
+
+
+def _title(data):
+    if data.step is None:
+        return "Gradient flow per parameter matrix"
+    return f"Gradient flow at step {data.step}"
+
+
+def _caption(data):
+    parts = []
+    if data.doc is not None:
+        parts.append(f"Document {data.doc!r}")
+    if data.loss is not None:
+        parts.append(f"loss {data.loss:.4f}" if finite(data.loss) else f"loss {data.loss}")
+    lead = ", ".join(parts)
+    text = (lead + ". " if lead else "") + "One column per parameter matrix in model order; log scales."
+    if not _has_update(data.stats):  # a trace of any text (trace_text): forward and backward only
+        text += " Forward and backward only: no update."
+    return text
+
+
+NOTE = (
+    "Zero grad: entries whose gradient is exactly 0 (in wte and wpe, the rows of tokens and positions "
+    "absent from the document). Dead ReLU: MLP units that passed no gradient at any position."
+)
+
+
+def gradflow_layout(data, scale=1.0):
+    """The `GradflowLayout` of `gradflow_figure(data, scale=scale)`."""
+    fonts.check_scale(scale)
+    stats = data.stats
+    if not stats:
+        raise ValueError("no parameter matrices to draw")
+    s = fonts.sizes(scale)
+    names = tuple(stats)
+    column_w = max(
+        fonts.px(COLUMN_MIN, scale),
+        max(max(fonts.text_width(a, s.label), fonts.text_width(b, s.small)) for a, b in map(_label_parts, names))
+        + fonts.px(14, scale),
+    )
+    grad_values = [s_[k] for s_ in stats.values() for k in ("grad_norm", "grad_abs_mean", "grad_abs_max")]
+    lo, hi = axes.decade_span(grad_values)
+    has_update = _has_update(stats)
+    if has_update:
+        rlo, rhi = axes.decade_span(
+            [s_["update_ratio"] for s_ in stats.values()], include=[GUIDE_RATIO / 10, GUIDE_RATIO * 10]
+        )
+        # (the guide never sits on the frame)
+    margin = fonts.px(MARGIN, scale)
+    row_label_w = fonts.text_width("dead ReLU", s.label) + fonts.px(10, scale)
+    probe = axes.LogScale(min(lo, rlo) if has_update else lo, hi, 0, 1)
+    axis_w = max(axes.y_axis_width(probe, s.tick), row_label_w)
+    x0 = margin + axis_w
+    plot_w = column_w * len(names)
+    # The guide's label sits right of the ratio panel, level with its line, clear of the bars.
+    gutter = fonts.text_width(GUIDE_LABEL, s.tick) + fonts.px(8, scale) if has_update else 0
+    width = x0 + plot_w + gutter + margin
+    head = heading(_title(data), _caption(data), width - 2 * margin, scale)
+    y = margin + head.height
+    legend_y = y
+    y += fonts.line_height(s.label) + fonts.px(14, scale)
+    panel_title = fonts.line_height(s.label) + fonts.px(6, scale)
+    y += panel_title
+    grad_box = (x0, y, x0 + plot_w, y + fonts.px(GRAD_PANEL, scale))
+    grad_scale = axes.LogScale(lo, hi, grad_box[3] - 1, grad_box[1] + 1)
+    table_y = grad_box[3] + fonts.px(8, scale)
+    y = table_y + _names_height(scale) + 2 * _row_height(scale)
+    ratio_box = ratio_scale = None
+    ratio_names_y = y
+    if has_update:
+        y += fonts.px(PANEL_GAP, scale) + panel_title
+        ratio_box = (x0, y, x0 + plot_w, y + fonts.px(RATIO_PANEL, scale))
+        ratio_scale = axes.LogScale(rlo, rhi, ratio_box[3] - 1, ratio_box[1] + 1)
+        ratio_names_y = ratio_box[3] + fonts.px(8, scale)
+        y = ratio_names_y + _names_height(scale)
+    note_y = y + fonts.px(12, scale)
+    height = note_y + note(NOTE, width - 2 * margin, scale).height + margin
+    return GradflowLayout(
+        width,
+        height,
+        names,
+        head,
+        legend_y,
+        x0,
+        column_w,
+        grad_box,
+        grad_scale,
+        table_y,
+        ratio_box,
+        ratio_scale,
+        ratio_names_y,
+        note_y,
+        scale,
+        tuple(st["grad_norm"] for st in stats.values()),
+    )
+
+
+def gradflow_figure(data, fmt="png", scale=1.0):
+    """The figure as a `PIL.Image` (fmt "png"), an SVG document string (fmt "svg") or a `PDF` (fmt "pdf")."""
+    L = gradflow_layout(data, scale)
+    c = make_canvas(fmt, L.width, L.height, title=_title(data), scale=scale)
+    margin = fonts.px(MARGIN, scale)
+    L.heading.draw(c, margin, margin)
+    _legend(c, L, data)
+    _grad_panel(c, L, data)
+    _names_row(c, L, L.table_y)
+    _table_rows(c, L, data)
+    if L.ratio_box:
+        _ratio_panel(c, L, data)
+        _names_row(c, L, L.ratio_names_y)
+    note(NOTE, L.width - 2 * margin, scale).draw(c, margin, L.note_y)
+    return c.result()
+
+
+def _legend(c, L, data):
+    s = fonts.sizes(L.scale)
+    items = [
+        ("bar", NORM_COLOR, "gradient norm", None),
+        ("dot", MEAN_COLOR, "mean |g|", None),
+        ("tick", MAX_COLOR, "max |g|", None),
+    ]
+    if L.ratio_box:
+        items += [
+            ("bar", RATIO_COLOR, "update / data", None),
+            ("guide", GUIDE_COLOR, GUIDE_LABEL, (fonts.px(6, L.scale), fonts.px(4, L.scale))),
+        ]
+    if _has_nonfinite(data.stats):
+        items.append(("bar", NONFINITE_COLOR, "nan / inf", None))
+    axes.draw_legend_row(c, items, L.grad_box[0], L.legend_y, s.label, L.scale)
+
+
+def _panel_title(c, L, box, text):
+    s = fonts.sizes(L.scale)
+    c.text((box[0], box[1] - fonts.px(6, L.scale)), text, s.label, INK, anchor="ld")
+
+
+def _nonfinite_bar(c, L, i, box, value, st=None):
+    """A grey bar over the panel for a nan/inf statistic, with how many of the matrix's gradients were
+    not finite (`80/96`) when known: a nan norm may hide one bad entry or all of them."""
+    s = fonts.sizes(L.scale)
+    cx, half = L.column_center(i), L.column_w * 0.24
+    tooltip = None
+    if st is not None and "nonfinite" in st:
+        n = st["shape"][0] * st["shape"][1]
+        tooltip = f"{L.names[i]}: {stats.describe(value, st['nonfinite'], n)}"
+    c.rect((round(cx - half), box[1] + 1, round(cx + half), box[3] - 1), fill=NONFINITE_COLOR, tooltip=tooltip)
+    y = box[1] + fonts.px(4, L.scale)
+    c.text((cx, y), "nan" if value != value else "inf", s.small, (255, 255, 255), anchor="ma")
+    if tooltip and st["nonfinite"]:
+        lines = stats.nonfinite_note(st["nonfinite"], n).strip("()").split()[:3]  # 80 / of / 96
+        for k, line in enumerate(lines, 1):
+            c.text((cx, y + k * fonts.line_height(s.small)), line, s.small, (255, 255, 255), anchor="ma")
+
+
+def _zero_mark(c, L, i, box):
+    s = fonts.sizes(L.scale)
+    c.text((L.column_center(i), box[3] - fonts.px(4, L.scale)), "0", s.small, ALERT, anchor="md")
+
+
+def _tooltip(name, st):
+    return (
+        f"{name} ({'x'.join(map(str, st['shape']))}): gradient norm {st['grad_norm']:.3g}, "
+        f"mean |g| {st['grad_abs_mean']:.3g}, max |g| {st['grad_abs_max']:.3g}, zero {st['zero_fraction']:.0%}"
+    )
+
+
+def _grad_panel(c, L, data):
+    s = fonts.sizes(L.scale)
+    box = L.grad_box
+    _panel_title(c, L, box, "Gradient of the step's loss")
+    axes.draw_y_axis(c, L.grad_scale, box, s.tick, label="|gradient|")
+    r = fonts.px(5, L.scale)
+    for i, name in enumerate(L.names):
+        st = data.stats[name]
+        norm = st["grad_norm"]
+        if not finite(norm):
+            _nonfinite_bar(c, L, i, box, norm, st)
+            continue
+        if norm == 0:
+            _zero_mark(c, L, i, box)
+            continue
+        c.rect(L.bar_box(i), fill=NORM_COLOR, tooltip=_tooltip(name, st))
+        cx = L.column_center(i)
+        mx = st["grad_abs_max"]
+        if finite(mx) and mx > 0:
+            y = L.grad_scale.pos(mx)
+            half, t = L.column_w * 0.34, fonts.px(1.5, L.scale)
+            c.rect((round(cx - half), round(y - t), round(cx + half), round(y + t)), fill=MAX_COLOR)
+        mean = st["grad_abs_mean"]
+        if finite(mean) and mean > 0:
+            c.circle((cx, L.grad_scale.pos(mean)), r, MEAN_COLOR, outline=(255, 255, 255))
+    axes.frame(c, box)
+
+
+def _ratio_panel(c, L, data):
+    s = fonts.sizes(L.scale)
+    box = L.ratio_box
+    _panel_title(c, L, box, "Update / data ratio of the step's Adam update")
+    axes.draw_y_axis(c, L.ratio_scale, box, s.tick, label="||update|| / ||data||")
+    for i, name in enumerate(L.names):
+        ratio = data.stats[name]["update_ratio"]
+        if not finite(ratio):
+            _nonfinite_bar(c, L, i, box, ratio)
+        elif ratio == 0:
+            _zero_mark(c, L, i, box)
+        else:
+            c.rect(L.ratio_bar_box(i, ratio), fill=RATIO_COLOR, tooltip=f"{name}: update/data ratio {ratio:.3g}")
+    y = round(L.ratio_scale.pos(GUIDE_RATIO))
+    c.line(
+        [(box[0] + 1, y), (box[2] - 1, y)],
+        GUIDE_COLOR,
+        width=fonts.px(2, L.scale),
+        dash=(fonts.px(6, L.scale), fonts.px(4, L.scale)),
+    )
+    c.text((box[2] + fonts.px(6, L.scale), y), GUIDE_LABEL, s.tick, GUIDE_COLOR, anchor="lm")
+    axes.frame(c, box)
+
+
+def _names_row(c, L, y):
+    s = fonts.sizes(L.scale)
+    for i, name in enumerate(L.names):
+        short, layer = _label_parts(name)
+        cx = L.column_center(i)
+        c.text((cx, y), short, s.label, INK, anchor="ma")
+        if layer:
+            c.text((cx, y + fonts.line_height(s.label)), layer, s.small, MUTED_INK, anchor="ma")
+
+
+def _table_rows(c, L, data):
+    s = fonts.sizes(L.scale)
+    y = L.table_y + _names_height(L.scale)
+    label_x = L.grad_box[0] - fonts.px(8, L.scale)
+    c.text((label_x, y), "zero grad", s.label, MUTED_INK, anchor="ra")
+    c.text((label_x, y + _row_height(L.scale)), "dead ReLU", s.label, MUTED_INK, anchor="ra")
+    for i, name in enumerate(L.names):
+        cx = L.column_center(i)
+        zf = data.stats[name]["zero_fraction"]
+        color = ALERT if zf == 1 else (INK if zf > 0 else MUTED_INK)
+        c.text((cx, y), _percent(zf), s.label, color, anchor="ma")
+        if name.endswith(".mlp_fc1") and data.dead is not None:
+            dead, units = data.dead.get(name.split(".")[0], (0, 0))
+            if units:
+                color = ALERT if dead >= DEAD_ALERT * units else (INK if dead else MUTED_INK)
+                c.text((cx, y + _row_height(L.scale)), f"{dead}/{units}", s.label, color, anchor="ma")
+
+
+def trace_figure(trace, fmt="png", per_position=False, scale=1.0):
+    """The gradient-flow figure of a traced step: per matrix, or with `per_position` along the sequence
+    (viz/gradflow_positions.py). Uses the elementary graph, or the fused one if that is all a file holds."""
+    view = trace.default_view("elementary")
+    if per_position:
+        from microtrace.viz.gradflow.positions import position_data, positions_figure
+
+        return positions_figure(position_data(trace.collapse("block", view)), fmt, scale)
+    return gradflow_figure(flow_data(trace.select(view, ops=("relu",))), fmt, scale)

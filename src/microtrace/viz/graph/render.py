@@ -1,0 +1,228 @@
+"""Rendering DOT source with Graphviz's `dot` program: the format from the file's extension, written
+atomically, the same bytes for the same input.
+
+    render(digraph, "step.svg")          # .svg .png .pdf .dot
+    render(digraph, "step.png", dpi=200)
+
+Without `dot` on PATH, `render` writes the `.dot` source next to the requested file and raises
+`DotNotFound`, whose message is one line with the install command (the CLI maps it to exit code 3).
+"""
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import graphviz
+
+from microtrace.util.atomic import write_atomic
+
+FORMATS = (".svg", ".png", ".pdf", ".dot")
+DEFAULT_DPI = 144
+# A PNG of more pixels than this is refused before cairo allocates it (4 bytes a pixel: 400 MB). Graphviz's
+# own cap is 32,767 pixels a side, about 4 GB of image. MICROTRACE_MAX_PIXELS (megapixels) raises it.
+DEFAULT_MAX_MEGAPIXELS = 100
+PIXELS_ENV = "MICROTRACE_MAX_PIXELS"
+INSTALL_HINT = "install Graphviz: sudo apt-get install graphviz (Debian/Ubuntu) or brew install graphviz (macOS)"
+
+
+class RenderError(Exception):
+    """The figure could not be made (bad extension, dot failed); one line for the user."""
+
+
+class TooManyPixels(RenderError):
+    """A PNG larger than the pixel limit; the message names its size and how to make it smaller."""
+
+
+class DotNotFound(RenderError):
+    """Graphviz's `dot` program is not installed; `dot_path` is where the DOT source was written."""
+
+    def __init__(self, message, dot_path=None):
+        super().__init__(message)
+        self.dot_path = dot_path
+
+
+def output_format(path):
+    """The format of `path` from its extension ('.svg' -> 'svg'); RenderError for anything else."""
+    ext = Path(path).suffix.lower()
+    if ext not in FORMATS:
+        shown = ext or "no extension"
+        raise RenderError(f"cannot write {Path(path).name}: {shown} is not a figure format (use {', '.join(FORMATS)})")
+    return ext[1:]
+
+
+def dot_program():
+    """Path of Graphviz's `dot`, or None when it is not on PATH."""
+    return shutil.which("dot")
+
+
+def source_bytes(digraph):
+    """The DOT source of a `graphviz.Digraph` (or a string) as UTF-8 bytes, ending in a newline."""
+    src = digraph if isinstance(digraph, str) else digraph.source
+    if not src.endswith("\n"):
+        src += "\n"
+    return src.encode("utf-8")
+
+
+def render_bytes(digraph: graphviz.Digraph | str, fmt: str, dpi: int | None = None) -> bytes:
+    """The rendered figure as bytes (`fmt`: svg, png, pdf or dot). DotNotFound / RenderError on failure."""
+    src = source_bytes(digraph)
+    if fmt == "dot":
+        return src
+    exe = dot_program()
+    if exe is None:
+        raise DotNotFound(f"Graphviz's dot program is not on PATH: {INSTALL_HINT}")
+    args = [exe, f"-T{_DEVICE[fmt]}"]
+    if fmt == "png":
+        dpi = int(dpi or DEFAULT_DPI)
+        check_pixels(_run_dot([exe, "-Tplain"], src, "lay out"), dpi)
+        args.append(f"-Gdpi={dpi}")
+    out = _run_dot(args, src, f"render {fmt}")
+    if fmt == "pdf":
+        out = fix_pdf_dates(out)
+    if fmt == "png":
+        out = with_dpi(out, dpi)
+    return out
+
+
+def with_dpi(png, dpi):
+    """The PNG `png` saying it is drawn at `dpi` (a pHYs chunk after the header: cairo writes none, so
+    viewers and page layouts took a 144-dpi figure for twice its size)."""
+    head = 8 + 8 + 13 + 4  # the signature, then IHDR: length, type, 13 bytes of data, CRC
+    if png[12:16] != b"IHDR" or b"pHYs" in png[head : png.find(b"IDAT")]:
+        return png
+    per_metre = round(dpi / 0.0254)
+    body = b"pHYs" + struct.pack(">IIB", per_metre, per_metre, 1)
+    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    return png[:head] + chunk + png[head:]
+
+
+def layouts(digraphs: list) -> list[dict]:
+    """Graphviz's layouts (`dot -Tjson`: positions, sizes, spline points and the xdot drawing operations
+    of every node, edge and cluster) of several graphs, laid out by one `dot` process: starting `dot`
+    costs more than laying out a small graph. The same list gives the same layouts (dot carries a little
+    state from one graph to the next, so a graph's layout may depend on the graphs before it)."""
+    exe = dot_program()
+    if exe is None:
+        raise DotNotFound(f"Graphviz's dot program is not on PATH: {INSTALL_HINT}")
+    src = b"".join(source_bytes(g) for g in digraphs)
+    text = _run_dot([exe, "-Tjson"], src, "lay out").decode("utf-8")
+    decoder, out, i = json.JSONDecoder(), [], 0
+    while True:  # one JSON document per graph, one after the other
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i == len(text):
+            if len(out) != len(digraphs):
+                raise RenderError(f"dot laid out {len(out)} of {len(digraphs)} graphs")
+            return out
+        doc, i = decoder.raw_decode(text, i)
+        out.append(doc)
+
+
+def _run_dot(args, src, what):
+    env = dict(os.environ, SOURCE_DATE_EPOCH="0")  # cairo >= 1.17 dates PDFs by it; older ones are fixed below
+    try:
+        proc = subprocess.run(args, input=src, capture_output=True, env=env, check=False)
+    except OSError as e:
+        raise RenderError(f"could not run {args[0]}: {e.strerror or e}") from None
+    if proc.returncode != 0 or not proc.stdout:
+        message = _first_error_line(proc.stderr) or f"exit code {proc.returncode}"
+        raise RenderError(f"dot failed to {what}: {message}")
+    return proc.stdout
+
+
+def max_pixels():
+    """The PNG pixel limit: $MICROTRACE_MAX_PIXELS megapixels, else the default."""
+    value = os.environ.get(PIXELS_ENV)
+    try:
+        megapixels = float(value) if value is not None else DEFAULT_MAX_MEGAPIXELS
+    except ValueError:
+        megapixels = float("nan")
+    if not 0 < megapixels < float("inf"):
+        raise RenderError(
+            f"the environment variable {PIXELS_ENV} should be a number of megapixels above 0, got {value!r}"
+        )
+    return megapixels * 1e6
+
+
+def check_pixels(plain, dpi):
+    """TooManyPixels when the layout in `plain` (dot -Tplain: `graph SCALE WIDTH HEIGHT`, inches) drawn
+    at `dpi` would exceed `max_pixels()`: checked after the layout, before cairo allocates the image."""
+    width, height = (inches * dpi for inches in _plain_size(plain))
+    limit = max_pixels()
+    if width * height > limit:
+        raise TooManyPixels(
+            f"the PNG would be {width:,.0f} x {height:,.0f} pixels at {dpi} dpi, above the limit of "
+            f"{limit / 1e6:g} megapixels; lower the dpi, draw less (a focus), write .svg or .pdf, "
+            f"or raise the limit with ${PIXELS_ENV} (megapixels)"
+        )
+
+
+def _plain_size(plain):
+    """(width, height) in inches of a layout in dot's -Tplain format (`graph SCALE WIDTH HEIGHT`)."""
+    fields = plain.split(b"\n", 1)[0].split()
+    try:
+        return float(fields[2]), float(fields[3])
+    except (IndexError, ValueError):
+        raise RenderError("dot's layout could not be read") from None
+
+
+def layout_size(digraph: graphviz.Digraph | str):
+    """(width, height) in inches of the drawing `dot` makes of `digraph`, or None without `dot`."""
+    exe = dot_program()
+    return None if exe is None else _plain_size(_run_dot([exe, "-Tplain"], source_bytes(digraph), "lay out"))
+
+
+# cairo draws PNG and PDF with antialiased text; the svg device is Graphviz's own (text as text, tooltips
+# kept as xlink:title), which browsers render crisply.
+_DEVICE = {"svg": "svg", "png": "png:cairo", "pdf": "pdf:cairo"}
+
+_PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:([^)]*)\)")
+
+
+def fix_pdf_dates(data):
+    """Replace the render time that cairo writes into a PDF by 1970-01-01, keeping every byte offset
+    (the cross-reference table points into the file), so two renders give identical bytes."""
+
+    def fixed(m):
+        stamp = m.group(2)
+        epoch = b"19700101000000"[: len(stamp)]
+        rest = re.sub(rb"\d", b"0", stamp[len(epoch) :])
+        return b"/" + m.group(1) + b" (D:" + epoch + rest + b")"
+
+    return _PDF_DATE.sub(fixed, data)
+
+
+def _first_error_line(stderr):
+    for line in stderr.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if line and not line.lower().startswith("warning"):
+            return line
+    return ""
+
+
+def render(digraph: graphviz.Digraph | str, path: str | os.PathLike, dpi: int | None = None) -> Path:
+    """Write `digraph` to `path` in the format its extension names (.svg .png .pdf .dot), atomically.
+
+    Returns the Path written. Without `dot`, writes the DOT source to `path` with the extension `.dot`
+    and raises DotNotFound (whose `dot_path` is that file)."""
+    path = Path(path)
+    fmt = output_format(path)
+    if fmt != "dot" and dot_program() is None:
+        dot_path = path.with_suffix(".dot")
+        _write(dot_path, source_bytes(digraph))
+        raise DotNotFound(
+            f"wrote {dot_path} but not {path.name}: Graphviz's dot program is not on PATH; {INSTALL_HINT}", dot_path
+        )
+    _write(path, render_bytes(digraph, fmt, dpi=dpi))
+    return path
+
+
+def _write(path, data):
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)

@@ -1,0 +1,103 @@
+"""The layering the package docstrings promise: the engine imports nothing of microtrace but itself, the
+tracer nothing of viz, viz.draw nothing of microtrace but itself, and only cli imports click or is
+imported as the command line. Read from the source (every import, also inside functions)."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "src" / "microtrace"
+
+
+def imports(path):
+    """Every module name imported by the file at `path` (absolute imports only: the project uses no other)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: relative import"
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def modules(folder):
+    return sorted((PKG / folder).rglob("*.py"))
+
+
+def ours(names):
+    return {n for n in names if n == "microtrace" or n.startswith("microtrace.")}
+
+
+@pytest.mark.parametrize(
+    ("folder", "allowed"),
+    [
+        ("util", ("microtrace.util",)),
+        ("engine", ("microtrace.engine", "microtrace.util")),
+        ("tracer", ("microtrace.engine", "microtrace.tracer", "microtrace.util")),
+        ("viz", ("microtrace.engine", "microtrace.tracer", "microtrace.util", "microtrace.viz")),
+        ("viz/draw", ("microtrace.viz.draw", "microtrace.util")),
+    ],
+)
+def test_each_layer_imports_only_what_is_below_it(folder, allowed):
+    for path in modules(folder):
+        bad = {n for n in ours(imports(path)) if not n.startswith(allowed)}
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_only_the_command_line_uses_click():
+    for path in modules("util") + modules("engine") + modules("tracer") + modules("viz"):
+        names = imports(path)
+        assert not any(n == "click" or n.startswith("click.") for n in names), path
+        assert not any(n.startswith("microtrace.cli") for n in names), path
+
+
+def test_every_package_says_what_it_holds_and_may_import():
+    for init in sorted(PKG.rglob("__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        assert "TODO" not in doc and len(doc) > 80, f"{init.relative_to(ROOT)} needs its docstring"
+        assert "import" in doc.lower(), f"{init.relative_to(ROOT)}: say what it may import"
+
+
+def _docstrings(tree):
+    return {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+
+
+def _cli_options():
+    """Every option name of every microtrace command (`--steps`, `--no-fold`...)."""
+    from microtrace.cli import cli
+
+    names = set()
+    for command in [cli, *cli.commands.values()]:
+        for param in command.params:
+            names.update(o for o in [*param.opts, *param.secondary_opts] if o.startswith("--"))
+    return names
+
+
+def test_library_messages_name_no_command_line_option():
+    """Only cli knows the options: a library error carries what the CLI needs to word its own message
+    (e.g. `LimitError.setting`), and a figure's text names no flag. Docstrings and comments may."""
+    flag = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
+    options = _cli_options()  # microtrace's own: another program's (dot's, Chromium's) are no CLI of ours
+    assert {"--max-memory", "--steps", "--focus"} <= options
+    found = []
+    for path in modules("util") + modules("engine") + modules("tracer") + modules("viz"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = _docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+                found += [
+                    f"{path.relative_to(ROOT)}:{node.lineno}: {m}" for m in flag.findall(node.value) if m in options
+                ]
+    assert not found, found

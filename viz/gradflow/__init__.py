@@ -1,8 +1,0 @@
-"""Gradient-flow figures, drawn on `viz.draw.canvas` (PNG, SVG or PDF).
-
-`matrices` (one step: per parameter matrix, gradient norm, mean and max |g|, zero share, dead ReLUs,
-update/data ratio; `trace_figure`), `positions` (one step: the gradient per token position and
-block, and through the KV cache), `steps` (the statistics of `tracer.gradstats` over a range of steps).
-
-Imports: `microtrace.tracer` and `microtrace.viz.draw`.
-"""
