@@ -21,7 +21,7 @@ from microtrace.engine.train import TrainConfig  # noqa: E402
 from microtrace.tracer import load_trace, save_trace, trace_step  # noqa: E402
 from microtrace.tracer.analysis import attention as TA  # noqa: E402
 from microtrace.viz import attention as A  # noqa: E402
-from microtrace.viz.attention import data as AT  # noqa: E402
+from microtrace.viz.attention import figure as AT  # noqa: E402
 
 RUN_STEPS = 1000
 FRAMES = range(0, RUN_STEPS, RUN_STEPS // 20)  # 20 frames spanning the whole run

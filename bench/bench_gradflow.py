@@ -20,8 +20,8 @@ from microtrace.tracer.analysis.doctor import diagnose  # noqa: E402
 from microtrace.tracer.analysis.gradcheck import gradcheck  # noqa: E402
 from microtrace.tracer.analysis.gradstats import range_stats  # noqa: E402
 from microtrace.viz.gradflow.matrices import flow_data, gradflow_figure  # noqa: E402
+from microtrace.viz.gradflow.over_steps import steps_figure  # noqa: E402
 from microtrace.viz.gradflow.positions import position_data, positions_figure  # noqa: E402
-from microtrace.viz.gradflow.steps import steps_figure  # noqa: E402
 
 
 def bench_gradflow(steps=50):

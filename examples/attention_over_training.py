@@ -25,7 +25,7 @@ from microtrace.tracer import trace_step, trace_text
 from microtrace.tracer.analysis import attention as TA
 from microtrace.util.atomic import write_atomic
 from microtrace.viz import attention as A
-from microtrace.viz.attention import data as AT
+from microtrace.viz.attention import figure as AT
 
 HERE = Path(__file__).resolve().parent
 

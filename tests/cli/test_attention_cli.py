@@ -15,7 +15,7 @@ from microtrace.cli import cli
 from microtrace.engine.run import open_run
 from microtrace.tracer import trace_step, trace_text
 from microtrace.tracer.analysis import attention as TA
-from microtrace.viz.attention import data as AT
+from microtrace.viz.attention import figure as AT
 from microtrace.viz.draw import colormap as C
 
 

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from microtrace.cli import cli
 from microtrace.tracer.analysis.gradstats import range_stats, stats_csv
-from microtrace.tracer.analysis.steps import in_pieces
+from microtrace.tracer.analysis.step_ranges import in_pieces
 
 
 def _squares(piece, offset):

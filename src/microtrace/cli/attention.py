@@ -24,11 +24,11 @@ from microtrace.engine.data import DataError
 from microtrace.engine.run import RunError, open_run
 from microtrace.tracer import TraceError
 from microtrace.tracer.analysis import attention as TA
-from microtrace.tracer.analysis.steps import StepRangeError
+from microtrace.tracer.analysis.step_ranges import StepRangeError
 from microtrace.tracer.export import strict_json as jsonout
 from microtrace.util.jsontext import fields_by_line
 from microtrace.viz import attention as A
-from microtrace.viz.attention import data as AT
+from microtrace.viz.attention import figure as AT
 from microtrace.viz.draw.canvas import figure_bytes
 
 

@@ -18,7 +18,7 @@ import click
 from microtrace.cli.checks import BadInput as UserError  # one-line error about the input, exit code 2
 from microtrace.engine.run import run_owning
 from microtrace.tracer import ScriptError, TraceError, load_trace, trace_script, trace_step
-from microtrace.tracer.analysis.steps import StepRangeError, default_jobs, parse_steps
+from microtrace.tracer.analysis.step_ranges import StepRangeError, default_jobs, parse_steps
 from microtrace.util.atomic import UnsafePath, check_target, write_atomic, write_atomic_chunks
 
 FIGURE_FORMATS = ("png", "svg", "pdf")  # what `viz.draw.canvas` makes

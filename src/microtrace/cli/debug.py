@@ -92,8 +92,8 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
 
 def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs):
     from microtrace.tracer.analysis.gradstats import check_range, progress_length, range_stats, stats_csv
-    from microtrace.tracer.analysis.steps import StepRangeError, check_within
-    from microtrace.viz.gradflow.steps import steps_figure
+    from microtrace.tracer.analysis.step_ranges import StepRangeError, check_within
+    from microtrace.viz.gradflow.over_steps import steps_figure
 
     if trace_file or step is not None:
         raise click.UsageError("--steps takes a range of --run DIR; drop --step and --trace")

@@ -17,7 +17,7 @@ from microtrace.tracer import save_trace, trace_step
 from microtrace.tracer.analysis.doctor import STATE_CHECKS, diagnose
 from microtrace.tracer.analysis.gradcheck import gradcheck, relative_error
 from microtrace.tracer.analysis.gradstats import range_stats, read_stats_csv
-from microtrace.tracer.analysis.steps import parse_steps
+from microtrace.tracer.analysis.step_ranges import parse_steps
 from microtrace.viz.gradflow import matrices as GF
 from microtrace.viz.gradflow.positions import position_data, positions_layout
 

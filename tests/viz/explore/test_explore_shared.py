@@ -1,4 +1,4 @@
-"""The explorer's views that share one layout (viz/explore/shared.py): the units of a linear layer,
+"""The explorer's views that share one layout (viz/explore/layout_sharing.py): the units of a linear layer,
 laid out once, each drawn with its own texts, colours and names, every box wide enough for its text."""
 
 import re
@@ -10,7 +10,7 @@ from conftest import SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
 from microtrace.viz.explore.layout import compact_layout
-from microtrace.viz.explore.shared import Parsed, compact_layouts, groups
+from microtrace.viz.explore.layout_sharing import Parsed, compact_layouts, groups
 from microtrace.viz.explore.views import build_views
 from microtrace.viz.graph.render import layouts
 

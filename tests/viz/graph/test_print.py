@@ -20,7 +20,7 @@ from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
 from microtrace.tracer.analysis import attention as TA
 from microtrace.viz import graph_figure, render
-from microtrace.viz.attention import data as AT
+from microtrace.viz.attention import figure as AT
 from microtrace.viz.draw import colormap
 from microtrace.viz.graph import scalar
 from microtrace.viz.graph import style as gs

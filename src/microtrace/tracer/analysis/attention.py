@@ -13,7 +13,7 @@ Nothing here draws.
 import math
 from dataclasses import dataclass
 
-from microtrace.tracer.analysis.steps import in_pieces
+from microtrace.tracer.analysis.step_ranges import in_pieces
 from microtrace.tracer.model.trace import FORMAT, Trace, TraceError, trace_text
 
 

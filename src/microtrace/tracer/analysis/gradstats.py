@@ -17,7 +17,7 @@ from pathlib import Path
 
 from microtrace.engine.run import RunError, open_run
 from microtrace.engine.train import Trainer
-from microtrace.tracer.analysis.steps import in_pieces, pieces_of
+from microtrace.tracer.analysis.step_ranges import in_pieces, pieces_of
 from microtrace.tracer.model.trace import param_stats
 
 # Columns of the CSV, after step, loss, lr and matrix (the fields of a trace's param_stats).

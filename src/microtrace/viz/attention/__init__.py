@@ -28,8 +28,8 @@ from microtrace.viz.attention.frames import (
     save_png,
 )
 from microtrace.viz.attention.grid import GridLayout, attention_grid, grid_layout
+from microtrace.viz.attention.inputs import validate_attention
 from microtrace.viz.attention.strips import StripLayout, per_token_strips, strip_layout
-from microtrace.viz.attention.validate import validate_attention
 from microtrace.viz.draw.canvas import png_bytes
 
 __all__ = [

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from microtrace.viz.attention import parts as P
-from microtrace.viz.attention.validate import all_values, has_nonfinite, validate_attention
+from microtrace.viz.attention.inputs import all_values, has_nonfinite, validate_attention
 from microtrace.viz.draw import colormap, fonts, numfmt
 
 

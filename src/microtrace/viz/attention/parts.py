@@ -3,7 +3,7 @@ with its nan/inf legend, the colour scale of weights or gradients. Everything is
 
 import math
 
-from microtrace.viz.attention.validate import is_number
+from microtrace.viz.attention.inputs import is_number
 from microtrace.viz.draw import colormap, fonts
 from microtrace.viz.draw.canvas import make_canvas
 from microtrace.viz.draw.text import TextBlock

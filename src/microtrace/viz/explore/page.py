@@ -24,7 +24,9 @@ from importlib import resources
 from microtrace.util.jsontext import compact
 from microtrace.viz.draw import numfmt
 from microtrace.viz.explore import compare as cmp
-from microtrace.viz.explore.data import (
+from microtrace.viz.explore.layout import compact_layout
+from microtrace.viz.explore.layout_sharing import compact_layouts
+from microtrace.viz.explore.payload import (
     PATHS,
     all_links,
     level_ranges,
@@ -35,8 +37,6 @@ from microtrace.viz.explore.data import (
     tables,
     view_stats,
 )
-from microtrace.viz.explore.layout import compact_layout
-from microtrace.viz.explore.shared import compact_layouts
 from microtrace.viz.explore.views import LIMIT, build_views, label
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph.render import DotNotFound, dot_program, layouts
@@ -100,7 +100,7 @@ def _view_payloads(work, jobs):
 
 def _chunk_payloads(ids):
     """Views `ids` (a range), laid out by one dot (views alike, such as the units of a linear layer, as
-    one template: viz/explore/shared.py), packed as one blob of JSON lines, a view a line (module-level:
+    one template: viz/explore/layout_sharing.py), packed as one blob of JSON lines, a view a line (module-level:
     the workers call it by name)."""
     w = _WORK
     G, views = w["G"], w["views"]

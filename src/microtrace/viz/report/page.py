@@ -21,7 +21,7 @@ from microtrace.tracer import Trace, TraceError
 from microtrace.tracer.analysis.doctor import checked_graph, diagnose
 from microtrace.tracer.analysis.queries import best_links, follow_links
 from microtrace.tracer.analysis.stats import nonfinite_note
-from microtrace.viz.attention.data import attention_figure
+from microtrace.viz.attention.figure import attention_figure
 from microtrace.viz.draw import numfmt
 from microtrace.viz.draw.canvas import png_bytes
 from microtrace.viz.gradflow.matrices import flow_data, gradflow_figure

@@ -2,7 +2,7 @@
 `viz.attention`.
 
     from microtrace.tracer import trace_step
-    from microtrace.viz.attention.data import attention_figure, attention_over_steps
+    from microtrace.viz.attention.figure import attention_figure, attention_over_steps
     image = attention_figure(trace_step("runs/demo", 120))          # a PIL image
     frames, labels = attention_over_steps("runs/demo", "emma", range(0, 200, 10))
 
@@ -17,7 +17,7 @@ from PIL import Image
 
 from microtrace.tracer import Trace
 from microtrace.tracer.analysis.attention import AttentionError, attention_series, read_attention, shared_vmax
-from microtrace.tracer.analysis.steps import check_within
+from microtrace.tracer.analysis.step_ranges import check_within
 from microtrace.viz import attention as A
 
 # Frames of a --steps range: each is a GIF frame and a tile of the contact sheet. Up to DEFAULT_MAX_FRAMES
