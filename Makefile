@@ -9,16 +9,20 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 MICROTRACE := $(VENV)/bin/microtrace
-# pip runs again only when pyproject.toml changes.
+# pip runs again only when pyproject.toml changes. The demo needs the runtime dependencies only; the
+# tests add the test extra (pytest, Playwright, ruff, ...) on top.
 INSTALLED := $(VENV)/.installed
+INSTALLED_TEST := $(VENV)/.installed-test
 
 .PHONY: demo test test-all lint bench clean dot
 
 DEMO_STEP := 150
 
+# The step is traced once, into a JSON trace of the fused view (one node per dot product): every command
+# below, the explorer too, reads it. One line per file written: add yours anywhere after the trace.
 demo: $(INSTALLED) dot
 	$(MICROTRACE) train --steps 200 --out demo/run --force
-	$(MICROTRACE) trace --run demo/run --step $(DEMO_STEP) -o demo/step.json
+	$(MICROTRACE) trace --run demo/run --step $(DEMO_STEP) --view fused -o demo/step.json
 	$(MICROTRACE) graph --trace demo/step.json -o demo/graph.svg
 	$(MICROTRACE) graph --trace demo/step.json -o demo/graph.png
 	$(MICROTRACE) graph --trace demo/step.json --level scalar --focus pos1/layer0/attn/head0 -o demo/head.svg
@@ -28,8 +32,7 @@ demo: $(INSTALLED) dot
 	$(MICROTRACE) gradflow --trace demo/step.json --per-position -o demo/gradflow-positions.png
 	@# doctor exits 1 when it finds a problem: that is a finding to read, not a failed demo
 	$(MICROTRACE) doctor --trace demo/step.json > demo/doctor.txt; status=$$?; cat demo/doctor.txt; test $$status -le 1
-	@# the explorer from the run, not the file: it draws the engine's own (fused) nodes, which the file lacks
-	$(MICROTRACE) explore --run demo/run --step $(DEMO_STEP) -o demo/explore.html
+	$(MICROTRACE) explore --trace demo/step.json -o demo/explore.html
 	$(MICROTRACE) report --trace demo/step.json -o demo/report.html --explorer explore.html
 	@echo
 	@echo "Step $(DEMO_STEP) of demo/run, traced: open demo/report.html in a browser (one page with everything),"
@@ -39,13 +42,13 @@ demo: $(INSTALLED) dot
 # Two workers (pytest-xdist), one file each at a time so that module fixtures are built once.
 PYTEST_PARALLEL := -n 2 --dist loadfile
 
-test: lint $(INSTALLED) dot
+test: lint $(INSTALLED_TEST) dot
 	$(PY) -m pytest -m "not slow" $(PYTEST_PARALLEL)
 
-test-all: lint $(INSTALLED) dot
+test-all: lint $(INSTALLED_TEST) dot
 	$(PY) -m pytest $(PYTEST_PARALLEL)
 
-lint: $(INSTALLED)
+lint: $(INSTALLED_TEST)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
@@ -63,8 +66,12 @@ $(PY):
 		echo "sudo apt-get install python3-venv" >&2; exit 1; }
 
 $(INSTALLED): pyproject.toml | $(PY)
-	$(PY) -m pip install -e '.[test]'
+	$(PY) -m pip install -e .
 	@touch $@
+
+$(INSTALLED_TEST): pyproject.toml | $(PY)
+	$(PY) -m pip install -e '.[test]'
+	@touch $@ $(INSTALLED)
 
 clean:
 	rm -rf $(VENV) demo build dist *.egg-info .pytest_cache .hypothesis
