@@ -10,7 +10,6 @@ import io
 import json
 import math
 import time
-from pathlib import Path
 
 import graphviz
 import pytest
@@ -23,7 +22,6 @@ from microtrace.cli.explore import explore
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import resolve_node, save_trace, top_paths, trace_step
 from microtrace.tracer.model.order import backward_order, forward_order
-from microtrace.viz.explore import page
 from microtrace.viz.explore.layout import compact_layout
 from microtrace.viz.explore.page import build_explorer, explorer_graph
 from microtrace.viz.explore.views import build_views
@@ -520,17 +518,6 @@ def one_line_error(result):
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
     assert "Traceback" not in result.output
-
-
-def test_the_page_script_is_every_js_file_of_the_package_once_in_order(files):
-    """The page's code is js/*.js inlined in SCRIPTS' order: a file added to the folder but not to the
-    order (or the other way round) would leave the page without it, and pyproject ships the folder."""
-    folder = Path(page.__file__).parent / "js"
-    assert sorted(page.SCRIPTS) == sorted(p.name for p in folder.glob("*.js"))
-    html = (files / "step.html").read_text(encoding="utf-8")
-    at = [html.index((folder / name).read_text(encoding="utf-8")) for name in page.SCRIPTS]
-    assert at == sorted(at)
-    assert '"js/*.js"' in (Path(page.__file__).parents[4] / "pyproject.toml").read_text(encoding="utf-8")
 
 
 def test_not_a_trace_is_one_line(tmp_path):

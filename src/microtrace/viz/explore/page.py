@@ -23,6 +23,7 @@ from importlib import resources
 
 from microtrace.util.jsontext import compact
 from microtrace.viz.draw import numfmt
+from microtrace.viz.explore import bundle
 from microtrace.viz.explore import compare as cmp
 from microtrace.viz.explore.layout import compact_layout
 from microtrace.viz.explore.layout_sharing import compact_layouts
@@ -235,29 +236,8 @@ def _pack(data):
     return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
 
 
-# The page's script, one idea a file; inlined in this order into one function scope (template.html), so a
-# file may use what an earlier one declares at its top level, and any function of any file once the
-# page has started (page.js, last). No bundler: the page's script is these files, end to end.
-SCRIPTS = (
-    "data.js",  # the index, views unpacked on demand, the per-node tables
-    "draw.js",  # a view's compact layout -> shapes -> SVG
-    "view.js",  # the state, opening a view, clicks, selection
-    "inplace.js",  # a group opened in place, and closed again
-    "camera.js",  # pan and zoom
-    "inspector.js",  # the selected item's numbers, gradient paths
-    "search.js",  # node ids, parameter entries, scopes, source lines
-    "compare.js",  # a second trace's colours and first difference
-    "player.js",  # forward and backward, one operation at a time
-    "page.js",  # the URL, the keys, the start
-)
-
-
 def _resource(name):
     return resources.files("microtrace.viz.explore").joinpath(name).read_text(encoding="utf-8")
-
-
-def _script():
-    return "\n".join(_resource("js/" + name) for name in SCRIPTS)
 
 
 def _html(index_json, payloads, title):
@@ -270,7 +250,7 @@ def _html(index_json, payloads, title):
         "{{css}}": _resource("explorer.css"),
         "{{index}}": index_json.replace("</", "<\\/"),
         "{{payloads}}": blobs,
-        "{{js}}": _script(),
+        "{{js}}": bundle.script(),
     }
     # one pass, so that nothing substituted is itself searched for a placeholder
     return re.sub(r"\{\{(title|css|index|payloads|js)\}\}", lambda m: parts[m.group(0)], page)

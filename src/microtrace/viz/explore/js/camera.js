@@ -1,7 +1,12 @@
-// The camera: pan and zoom with mouse, wheel, pinch and keys (setCam, zoomAt, fit, centerOn), and the
-// dive into a group before its view replaces the current one (zoomInto).
-function zoomInto(el) {
-  // semantic zoom: the camera dives into the clicked group before its inside replaces the view
+// The camera: where the drawing sits in the canvas (translate, then scale). Fit the view, zoom about a
+// point, pan, centre an item, and the dive into a group before its view replaces the current one.
+import { canvas, stage } from "./dom.js";
+import { S, on, setCam } from "./state.js";
+
+on("cam", () => (stage.style.transform = `translate(${S.cam.x}px, ${S.cam.y}px) scale(${S.cam.k})`));
+
+// semantic zoom: the camera dives into the chosen group before its inside replaces the view
+export function zoomInto(el) {
   const r = el.getBoundingClientRect(), c = canvas.getBoundingClientRect();
   const k = Math.min(c.width / r.width, c.height / r.height) * 0.8;
   const cam = S.cam, nk = Math.min(cam.k * k, cam.k * 8);
@@ -11,12 +16,7 @@ function zoomInto(el) {
   setCam({ k: nk, x: c.width / 2 - (cx - cam.x) * f, y: c.height / 2 - (cy - cam.y) * f });
   return new Promise((res) => setTimeout(res, 120));
 }
-
-function setCam(c) {
-  S.cam = c;
-  stage.style.transform = `translate(${c.x}px, ${c.y}px) scale(${c.k})`;
-}
-function fit() {
+export function fit() {
   const svg = stage.querySelector("svg");
   if (!svg) return;
   const w = svg.width.baseVal.value, h = svg.height.baseVal.value, c = canvas.getBoundingClientRect();
@@ -26,50 +26,26 @@ function fit() {
   if (k < 0.35 && kw > k) return setCam({ k: kw, x: (c.width - w * kw) / 2, y: 4 });
   setCam({ k, x: (c.width - w * k) / 2, y: Math.max(4, (c.height - h * k) / 2) });
 }
-function zoomAt(f, px, py) {
+// zoom by f about the canvas point (px, py), which stays where it is
+export function zoomAt(f, px, py) {
   const c = S.cam, k = Math.max(0.02, Math.min(40, c.k * f));
   setCam({ k, x: px - ((px - c.x) * k) / c.k, y: py - ((py - c.y) * k) / c.k });
 }
-function centerOn(name) {
+export function pan(dx, dy) {
+  setCam({ ...S.cam, x: S.cam.x + dx, y: S.cam.y + dy });
+}
+// the item (a node id or an item's name) in the middle of the canvas, close enough to read its numbers
+export function centerOn(name) {
   const g = S.items.get(typeof name === "number" ? "n" + name : name);
   if (!g) return;
-  if (S.cam.k < 1) zoomAt(1 / S.cam.k, 0, 0); // close enough to read its numbers
+  if (S.cam.k < 1) zoomAt(1 / S.cam.k, 0, 0);
   const r = g.getBoundingClientRect(), c = canvas.getBoundingClientRect();
-  setCam({ ...S.cam, x: S.cam.x + c.width / 2 - (r.left + r.width / 2 - c.left), y: S.cam.y + c.height / 2 - (r.top + r.height / 2 - c.top) });
+  pan(c.width / 2 - (r.left + r.width / 2 - c.left), c.height / 2 - (r.top + r.height / 2 - c.top));
 }
-canvas.addEventListener("wheel", (e) => {
-  e.preventDefault();
-  const c = canvas.getBoundingClientRect();
-  zoomAt(Math.exp(-e.deltaY * (e.deltaMode ? 0.05 : 0.0015)), e.clientX - c.left, e.clientY - c.top);
-}, { passive: false });
-const pointers = new Map();
-let moved = 0;
-canvas.addEventListener("pointerdown", (e) => {
-  if (e.target.closest("#list")) return;
-  pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
-  moved = 0;
-  canvas.setPointerCapture(e.pointerId);
-  canvas.classList.add("dragging");
-});
-canvas.addEventListener("pointermove", (e) => {
-  const p = pointers.get(e.pointerId);
-  if (!p) return;
-  if (pointers.size === 1) {
-    setCam({ ...S.cam, x: S.cam.x + e.clientX - p.x, y: S.cam.y + e.clientY - p.y });
-    moved += Math.abs(e.clientX - p.x) + Math.abs(e.clientY - p.y);
-  } else if (pointers.size === 2) { // pinch: scale by the change of the distance between two fingers
-    const [a, b] = [...pointers.entries()].map(([id, q]) => (id === e.pointerId ? { x: e.clientX, y: e.clientY } : q));
-    const [a0, b0] = [...pointers.values()];
-    const d0 = Math.hypot(a0.x - b0.x, a0.y - b0.y), d1 = Math.hypot(a.x - b.x, a.y - b.y);
-    const c = canvas.getBoundingClientRect();
-    if (d0 > 0) zoomAt(d1 / d0, (a.x + b.x) / 2 - c.left, (a.y + b.y) / 2 - c.top);
-    moved += 10;
-  }
-  pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
-});
-const release = (e) => {
-  pointers.delete(e.pointerId);
-  if (!pointers.size) canvas.classList.remove("dragging");
-};
-canvas.addEventListener("pointerup", release);
-canvas.addEventListener("pointercancel", release);
+// the item in view, moved as little as needed (for the keyboard: the focused box never leaves the canvas)
+export function keepInView(g) {
+  const r = g.getBoundingClientRect(), c = canvas.getBoundingClientRect(), m = 24;
+  const dx = r.left < c.left + m ? c.left + m - r.left : r.right > c.right - m ? Math.max(c.right - m - r.right, c.left + m - r.left) : 0;
+  const dy = r.top < c.top + m ? c.top + m - r.top : r.bottom > c.bottom - m ? Math.max(c.bottom - m - r.bottom, c.top + m - r.top) : 0;
+  if (dx || dy) pan(dx, dy);
+}

@@ -1,6 +1,11 @@
 // A second trace (--compare): the box that names the first difference, and node colours by the ratio of
 // gradients or values.
-function setupCompare() {
+import { $, esc, nodeLink } from "./dom.js";
+import { INDEX, show } from "./data.js";
+import { S, on, setColour } from "./state.js";
+import { goNode } from "./search.js";
+
+export function setupCompare() {
   const c = INDEX.compare;
   if (!c) return;
   const box = $("#compare");
@@ -12,14 +17,13 @@ function setupCompare() {
     `<label>colour: <select id="colour"><option value="grad">|grad| (this step)</option><option value="gratio">gradient ratio other / this</option><option value="vratio">value ratio other / this</option></select></label>` +
     `<p>ratio colours: <span style="color:#2166ac">■</span> smaller there · white equal · <span style="color:#b2182b">■</span> larger there (log, ±${c.decades} decades)</p>` +
     `<p id="first-diff">first difference: ${first}</p>`;
-  box.addEventListener("change", (e) => {
-    S.colour = e.target.value;
-    applyColour();
-    saveHash();
-  });
+  $("#colour").value = S.colour;
+  box.addEventListener("change", (e) => setColour(e.target.value));
   box.addEventListener("click", (e) => {
     const n = e.target.closest("a[data-node]");
-    if (n) goNode(+n.dataset.node);
+    if (!n) return;
+    e.preventDefault();
+    goNode(+n.dataset.node);
   });
 }
 function applyColour() {
@@ -34,3 +38,8 @@ function applyColour() {
     shape.setAttribute("fill", fill);
   }
 }
+on("drawn", applyColour);
+on("colour", () => {
+  applyColour();
+  if ($("#colour") && $("#colour").value !== S.colour) $("#colour").value = S.colour;
+});

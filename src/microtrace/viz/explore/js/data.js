@@ -1,13 +1,17 @@
 // The trace's data: the index (INDEX), the views that wait gzipped until one is opened (payload), and
-// the packed per-node tables (nodeView, nodeScope, links, the player's order, T) unpacked once (ready).
-const $ = (sel) => document.querySelector(sel);
-const INDEX = JSON.parse($("#index").textContent);
-const META = INDEX.meta, N = META.nodes, K = META.paths, END = 2 * N;
+// the packed per-node tables (T: nodeView, nodeScope, links, the player's order and the columns)
+// unpacked once (ready). Data only: nothing here changes once it is unpacked.
+import { $ } from "./dom.js";
+
+export const INDEX = JSON.parse($("#index").textContent);
+export const META = INDEX.meta;
+export const N = META.nodes; // nodes in the step
+export const K = META.paths; // gradient paths kept per node
+export const END = 2 * N; // the player's last time
 const SPECIAL = { nan: NaN, inf: Infinity, "-inf": -Infinity }; // how page.py writes what JSON cannot
-const num = (v) => (typeof v === "string" && v in SPECIAL ? SPECIAL[v] : v);
-const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-const show = (v) => String(num(v)); // full precision: the shortest text that reads back as the same double
-const viewOf = new Map(INDEX.views.map((v, i) => [v.key, i]));
+export const num = (v) => (typeof v === "string" && v in SPECIAL ? SPECIAL[v] : v);
+export const show = (v) => String(num(v)); // full precision: the shortest text that reads back as the same double
+export const viewOf = new Map(INDEX.views.map((v, i) => [v.key, i]));
 
 // --- unpacking: the views wait gzipped until one is opened ---------------------
 async function unpack(b64) {
@@ -17,7 +21,7 @@ async function unpack(b64) {
 }
 // views are packed CHUNK to a script element (<script id="c<k>">), one JSON line each (page.py)
 const chunks = new Map(), cache = new Map();
-async function payload(i) {
+export async function payload(i) {
   if (!cache.has(i)) {
     const k = Math.floor(i / META.chunk);
     if (!chunks.has(k)) chunks.set(k, unpack(document.getElementById("c" + k).textContent).then((b) => new TextDecoder().decode(b).split("\n")));
@@ -25,29 +29,29 @@ async function payload(i) {
   }
   return cache.get(i);
 }
-let nodeView, nodeScope, links, T, fwd, bwd, fpos, bpos;
+// the tables, filled once `ready` resolves
+export const T = {};
 const TYPES = { data: Float64Array, grad: Float64Array, local: Float64Array, flow: Float64Array };
 const tableNames = Object.keys(INDEX.tables);
 const packed = [INDEX.nodeView, INDEX.nodeScope, INDEX.links, ...INDEX.order, ...tableNames.map((k) => INDEX.tables[k])];
-const ready = Promise.all(packed.map(unpack)).then(([a, b, c, f, g, ...cols]) => {
-  nodeView = new Int32Array(a);
-  nodeScope = new Int32Array(b);
-  links = new Int32Array(c);
+export const ready = Promise.all(packed.map(unpack)).then(([a, b, c, f, g, ...cols]) => {
+  T.nodeView = new Int32Array(a);
+  T.nodeScope = new Int32Array(b);
+  T.links = new Int32Array(c);
   // the player's order (tracer/model/order.py): node at each position, and each node's position
-  [fwd, bwd] = [new Int32Array(f), new Int32Array(g)];
-  [fpos, bpos] = [new Int32Array(N), new Int32Array(N)];
-  for (let i = 0; i < N; i++) { fpos[fwd[i]] = i; bpos[bwd[i]] = i; }
-  T = {};
+  [T.fwd, T.bwd] = [new Int32Array(f), new Int32Array(g)];
+  [T.fpos, T.bpos] = [new Int32Array(N), new Int32Array(N)];
+  for (let i = 0; i < N; i++) { T.fpos[T.fwd[i]] = i; T.bpos[T.bwd[i]] = i; }
   tableNames.forEach((k, i) => (T[k] = new (TYPES[k] || Int32Array)(cols[i])));
 });
 // the edges of node n: [other node, local_grad, grad_flow, multiplicity]
 const edge = (i, other) => [other, T.local[i], T.flow[i], INDEX.mult[i]];
-function operands(n) {
+export function operands(n) {
   const out = [];
   for (let i = T.inStart[n]; i < T.inStart[n + 1]; i++) out.push(edge(i, T.eu[i]));
   return out;
 }
-function users(n) {
+export function users(n) {
   const out = [];
   for (let j = T.outStart[n]; j < T.outStart[n + 1]; j++) {
     const i = T.outOrder[j];

@@ -1,8 +1,10 @@
 // Drawing: a view's compact layout (viz/explore/layout.py says what each array holds) decoded into
 // absolute shapes (decode), written as SVG (render), and measured and moved (extent, moveShape).
+import { esc } from "./dom.js";
+
 const ANCHOR = { "-1": "start", 0: "middle", 1: "end" };
 // a view's layout as items of absolute shapes, each paint and font already its SVG attributes
-function decode(L) {
+export function decode(L) {
   const paint = L.paints.map(([stroke, fill, width, dash]) =>
     ` fill="${fill}" stroke="${stroke}"` + (width !== 1 ? ` stroke-width="${width}"` : "") + (dash ? ` stroke-dasharray="${dash}"` : ""));
   const font = L.fonts.map(([size, bold, ink]) => ` font-size="${size}" fill="${ink}"` + (bold ? ' font-weight="bold"' : ""));
@@ -27,14 +29,20 @@ function shapeSvg(s) {
   if (t === "b" || t === "B") return `<path${p} d="M${xy[0]}C${xy.slice(1).join(" ")}${t === "B" ? "Z" : ""}"/>`;
   return `<${t === "p" ? "polygon" : "polyline"}${p} points="${xy.join(" ")}"/>`;
 }
-function render(M) {
+// a box or a cluster takes the keyboard's focus (Tab, arrows), named by what it says
+function focusable(it) {
+  if ((it.kind !== "node" && it.kind !== "cluster") || it.title === null || it.title === "legend") return "";
+  const words = it.shapes.filter((s) => s[0] === "t").map((s) => s[5]).join(" ");
+  return ` tabindex="0" role="button" aria-label="${esc(words || it.title)}"`;
+}
+export function render(M) {
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${(M.w * 4) / 3}" height="${(M.h * 4) / 3}" viewBox="0 0 ${M.w} ${M.h}">`, `<rect width="${M.w}" height="${M.h}" fill="${M.bg}"/>`];
-  for (const it of M.items) out.push(`<g class="${it.kind}">`, it.title === null ? "" : `<title>${esc(it.title)}</title>`, ...it.shapes.map(shapeSvg), "</g>");
+  for (const it of M.items) out.push(`<g class="${it.kind}"${focusable(it)}>`, it.title === null ? "" : `<title>${esc(it.title)}</title>`, ...it.shapes.map(shapeSvg), "</g>");
   out.push("</svg>");
   return out.join("");
 }
 // the box of a list of shapes: [x0, y0, x1, y1]
-function extent(shapes) {
+export function extent(shapes) {
   const b = [Infinity, Infinity, -Infinity, -Infinity];
   const add = (x, y) => { b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y); };
   for (const s of shapes) {
@@ -46,7 +54,7 @@ function extent(shapes) {
   return b;
 }
 // every point of a shape moved by f(x, y) -> [dx, dy]; a box or an ellipse moves whole, by its centre
-function moveShape(s, f, corners) {
+export function moveShape(s, f, corners) {
   if (s[0] === "r" && corners) {
     const [ax] = f(s[2], s[3]), [bx] = f(s[2] + s[4], s[3]), [, ay] = f(s[2], s[3]), [, by] = f(s[2], s[3] + s[5]);
     return ["r", s[1], s[2] + ax, s[3] + ay, s[4] + bx - ax, s[5] + by - ay, s[6]];

@@ -1,13 +1,18 @@
 // Opening a group in place: its box grows to hold its inside (the view it opens, drawn at write time),
 // the rest of the drawing makes room (expand); closing it restores the drawing from before (collapse).
-// A cluster opens the same way: the boxes drawn in it make way for its own inside.
+// A cluster opens the same way: the boxes drawn in it make way for its own inside. S.opened: the groups
+// open in place, each with the drawing and data from before it opened.
+import { INDEX, T, operands, payload, users } from "./data.js";
+import { S, setDrawing } from "./state.js";
+import { decode, extent, moveShape } from "./draw.js";
+import { itemOfNode, openKey, place } from "./view.js";
+
 const PAD = 8, HEAD = 16;
-const opened = []; // the groups open in place, each with the drawing and data from before it opened
-async function expand(name) {
+export async function expand(name) {
   const i = openKey(name), cluster = name.startsWith("cluster_"), key = cluster ? name.slice(8) : name;
   // what the group replaces: itself, or a cluster's boxes (and the clusters in it)
   const mine = (t) => t === name || (cluster && typeof t === "string" && (t.startsWith(key + "/") || t.startsWith(name + "/")));
-  const nested = opened.find((o) => o.name !== name && mine(o.name));
+  const nested = S.opened.find((o) => o.name !== name && mine(o.name));
   if (nested) collapse(nested.name); // what was opened inside the cluster closes first
   const item = S.model.items.find((it) => it.kind === (cluster ? "cluster" : "node") && it.title === name);
   const shape = item && (cluster ? item.shapes[0] : item.shapes.find((s) => s[0] === "r"));
@@ -30,7 +35,7 @@ async function expand(name) {
   const room = (px, py) => [px > mx ? dx : 0, py > my ? dy : 0]; // beyond the group's centre: moved by its growth
   const onBox = (px, py) => [Math.round((dx * Math.min(Math.max(px - x, 0), w)) / w), Math.round((dy * Math.min(Math.max(py - y, 0), h)) / h)];
   // a group opened around this one grows with it, as a cluster does; any other box moves whole
-  const frames = new Set(opened.map((o) => o.name));
+  const frames = new Set(S.opened.map((o) => o.name));
   const centre = new Map(), boxAt = new Map();
   for (const it of S.model.items) if (it.kind === "node" && it.shapes.length) {
     const [a, b, c, d] = extent([it.shapes[0]]);
@@ -94,11 +99,10 @@ async function expand(name) {
   }
   // drawn last: the branches, then the inside's edges and boxes (over every edge that passes by)
   items.push(...branches, ...moved.filter((jt) => jt.kind !== "cluster"));
-  opened.push({ name, model: S.model, data: S.data });
-  S.model = { ...S.model, w: S.model.w + dx, h: S.model.h + dy, items };
   const merge = (k) => (S.data[k] || inner[k] ? { ...(S.data[k] || {}), ...(inner[k] || {}) } : undefined);
-  S.data = { ...S.data, groupOf: undefined, items: merge("items"), edges: { ...merge("edges"), ...parts }, nodes: merge("nodes"), clusters: merge("clusters"), members: merge("members"), cmp: merge("cmp") };
-  redraw();
+  const data = { ...S.data, items: merge("items"), edges: { ...merge("edges"), ...parts }, nodes: merge("nodes"), clusters: merge("clusters"), members: merge("members"), cmp: merge("cmp") };
+  setDrawing({ ...S.model, w: S.model.w + dx, h: S.model.h + dy, items }, data, [...S.opened, { name, model: S.model, data: S.data }]);
+  place();
   return true;
 }
 // Of the elementary edges between the group's boxes (`members`) and the rest of the drawing, by the
@@ -108,7 +112,7 @@ function crossings(mine, members, inner, shapeOf) {
   const stageGroup = new Map();
   for (const [g, stages] of Object.entries(inner.members || {})) if (shapeOf.has(g)) for (const s of stages) stageGroup.set(s, g);
   const innerOf = (n, into) => {
-    if (!inner.nodes) return stageGroup.get(nodeScope[n]);
+    if (!inner.nodes) return stageGroup.get(T.nodeScope[n]);
     return into && shapeOf.has("o" + n) ? "o" + n : shapeOf.has("n" + n) ? "n" + n : undefined;
   };
   const out = new Map();
@@ -172,12 +176,10 @@ function reaim(shapes, atLast, target) {
     return out;
   });
 }
-function collapse(name) {
-  const k = opened.findIndex((o) => o.name === name);
+export function collapse(name) {
+  const k = S.opened.findIndex((o) => o.name === name);
   if (k < 0) return false;
-  S.model = opened[k].model;
-  S.data = opened[k].data;
-  opened.length = k; // groups opened inside it close with it
-  redraw();
+  setDrawing(S.opened[k].model, S.opened[k].data, S.opened.slice(0, k)); // groups opened inside it close with it
+  place();
   return true;
 }

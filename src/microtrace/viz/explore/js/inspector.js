@@ -1,10 +1,15 @@
 // The inspector (the selected node's, edge's or group's numbers, all from the trace) and the top
 // gradient paths from a node to the loss (the tracer's path_links), highlighted at any level.
+import { $, esc, nodeLink, stage } from "./dom.js";
+import { INDEX, K, T, operands, show, users } from "./data.js";
+import { S, on, setPaths } from "./state.js";
+import { itemEl, itemOfNode, open, openKey } from "./view.js";
+import { goNode } from "./search.js";
+
 const row = (k, v, key) => `<tr><th>${esc(k)}</th><td${key ? ` data-key="${key}"` : ""}>${v}</td></tr>`;
-const nodeLink = (n) => `<a data-node="${n}">#${n}</a>`;
 const GROUP = ["count", "grad_norm", "grad_abs_sum", "grad_abs_max", "data_norm", "data_abs_max", "zero_grad", "nonfinite"];
 
-function inspect() {
+export function inspect() {
   const box = $("#inspector");
   const v = INDEX.views[S.view], sel = S.sel;
   let html = "";
@@ -23,7 +28,7 @@ function inspect() {
   }
   box.innerHTML = html;
 }
-function scalarId(sel) {
+export function scalarId(sel) {
   if (typeof sel === "number") return sel;
   const m = /^[no](\d+)$/.exec(sel || "");
   return m ? +m[1] : null;
@@ -36,8 +41,8 @@ function inspectGroup(name, st, opens) {
   h += row("nodes", `${nodeLink(st.range[0])} … ${nodeLink(st.range[1])}`) + "</table>";
   if (st.top !== undefined) {
     h += `<h3>where its gradient comes from</h3><p>from its largest |grad| node ${nodeLink(st.top)}, the top ${K} paths to the loss: `;
-    h += [...Array(K).keys()].filter((r) => links[st.top * K + r] >= 0).map((r) => `<a data-gpath="${st.top},${r}">${r + 1}</a>`).join(" · ");
-    h += ` · <a data-gpath="${st.top},all">all</a> · <a data-path="none">clear</a></p>`;
+    h += [...Array(K).keys()].filter((r) => T.links[st.top * K + r] >= 0).map((r) => `<a href="#" data-gpath="${st.top},${r}">${r + 1}</a>`).join(" · ");
+    h += ` · <a href="#" data-gpath="${st.top},all">all</a> · <a href="#" data-path="none">clear</a></p>`;
   }
   const c = S.data.cmp && S.data.cmp[name];
   if (c) h += compareRows(c, "‖grad‖", "‖value‖");
@@ -70,58 +75,24 @@ function inspectNode(id, r) {
     h += `<h3>where its gradient comes from: top ${r.paths.length} paths to the loss</h3><ol id="paths">`;
     r.paths.forEach((c, k) => {
       const p = pathFrom(id, k);
-      h += `<li><a data-path="${k}">contribution ${esc(show(c))}</a>, ${p.length - 1} steps</li>`;
+      h += `<li><a href="#" data-path="${k}">contribution ${esc(show(c))}</a>, ${p.length - 1} steps</li>`;
     });
-    h += `</ol><a data-path="all">highlight all</a> · <a data-path="none">clear</a>`;
+    h += `</ol><a href="#" data-path="all">highlight all</a> · <a href="#" data-path="none">clear</a>`;
   }
   return h;
 }
 function compareRows(c, g, v) {
   return `<h3>compared</h3><table>${row(`${g} other / this`, esc(show(c[2])), "ratio")}${row(`${v} other / this`, esc(show(c[3])))}</table>`;
 }
-$("#inspector").addEventListener("click", (e) => {
-  const o = e.target.closest("[data-open]");
-  if (o) return open(+o.dataset.open, { from: S.items.get(S.sel) });
-  const n = e.target.closest("a[data-node]");
-  if (n) return goNode(+n.dataset.node);
-  const gp = e.target.closest("a[data-gpath]");
-  if (gp) {
-    const [n, r] = gp.dataset.gpath.split(",");
-    const ranks = r === "all" ? [...Array(K).keys()].filter((k) => links[+n * K + k] >= 0) : [+r];
-    S.hl = ranks.map((k) => pathFrom(+n, k));
-    applyPaths();
-    return;
-  }
-  const p = e.target.closest("a[data-path]");
-  if (p) {
-    const id = scalarId(S.sel), k = p.dataset.path;
-    const ks = k === "none" ? [] : k === "all" ? [...Array(S.data.nodes[id].paths.length).keys()] : [+k];
-    S.hl = ks.map((r) => pathFrom(id, r));
-    applyPaths();
-    saveHash();
-  }
-});
-
 // --- top gradient paths: the tracer's path_links, followed from the selected node ----------------------
-function pathFrom(n, rank) {
+export function pathFrom(n, rank) {
   const path = [n];
-  for (let link = links[n * K + rank]; link >= 0; link = links[n * K + rank]) {
+  for (let link = T.links[n * K + rank]; link >= 0; link = T.links[n * K + rank]) {
     n = link >> 3;
     rank = link & 7;
     path.push(n);
   }
   return path;
-}
-function itemOfNode(n) {
-  // the item of the current view that holds scalar node n: itself, or the group its stage is in (the
-  // view's own membership: a script's groups are not scope path prefixes)
-  if (S.items.has("n" + n) || !S.data.items) return S.items.has("n" + n) ? "n" + n : null;
-  if (!S.data.groupOf) {
-    S.data.groupOf = new Map();
-    for (const [g, stages] of Object.entries(S.data.members || {})) for (const s of stages) S.data.groupOf.set(s, g);
-  }
-  const g = S.data.groupOf.get(nodeScope[n]);
-  return g !== undefined && S.items.has(g) ? g : null;
 }
 function applyPaths() {
   for (const g of stage.querySelectorAll(".hl")) g.classList.remove("hl");
@@ -144,3 +115,22 @@ function applyPaths() {
   }
 }
 const mark = (name) => S.items.has(name) && S.items.get(name).classList.add("hl");
+// the inspector's links: open the group, go to a node, highlight paths
+$("#inspector").addEventListener("click", (e) => {
+  const a = e.target.closest("[data-open], a[data-node], a[data-gpath], a[data-path]");
+  if (!a) return;
+  e.preventDefault();
+  if (a.dataset.open !== undefined) return open(+a.dataset.open, { from: itemEl(S.sel) });
+  if (a.dataset.node !== undefined) return goNode(+a.dataset.node);
+  if (a.dataset.gpath !== undefined) {
+    const [n, r] = a.dataset.gpath.split(",");
+    const ranks = r === "all" ? [...Array(K).keys()].filter((k) => T.links[+n * K + k] >= 0) : [+r];
+    return setPaths(ranks.map((k) => pathFrom(+n, k)));
+  }
+  const id = scalarId(S.sel), k = a.dataset.path;
+  const ks = k === "none" ? [] : k === "all" ? [...Array(S.data.nodes[id].paths.length).keys()] : [+k];
+  setPaths(ks.map((r) => pathFrom(id, r)));
+});
+on("sel", inspect);
+on("drawn", applyPaths);
+on("paths", applyPaths);

@@ -4,6 +4,10 @@
 // i + 1, the node at backward position j gets its gradient at time N + j + 1; a group lights as its
 // nodes do: [first, last forward position, first, last backward position]. t = 2N (the end) is the
 // step as the static figures show it.
+import { $, stage } from "./dom.js";
+import { END, INDEX, N, T } from "./data.js";
+import { S, on, setPlaying, setTime } from "./state.js";
+
 const tInput = $("#p-t");
 tInput.max = END;
 function phase([fa, fb, ba, bb], t) {
@@ -18,7 +22,7 @@ function ranges() {
   // follows the node or group it points to
   let out = [];
   // (a group opened in place holds both: its groups or scalars inside, the groups around)
-  if (S.data.nodes) out = Object.keys(S.data.nodes).filter((n) => S.items.has("n" + n)).map((n) => ["n" + n, [fpos[n], fpos[n], bpos[n], bpos[n]], "o" + n]);
+  if (S.data.nodes) out = Object.keys(S.data.nodes).filter((n) => S.items.has("n" + n)).map((n) => ["n" + n, [T.fpos[n], T.fpos[n], T.bpos[n], T.bpos[n]], "o" + n]);
   if (S.data.items) out = out.concat(Object.entries(S.data.items).map(([k, it]) => [k, it.times]));
   const by = new Map(out.map((r) => [r[0], r]));
   for (const [name, g] of S.items) {
@@ -45,7 +49,7 @@ function applyPlayer(rebuild) {
   }
   // the node the last operation made (forward) or gave its gradient (backward), if it is in view
   for (const g of stage.querySelectorAll(".p-now")) g.classList.remove("p-now");
-  const t = Math.floor(S.t), now = t > 0 && t < END ? (t <= N ? fwd[t - 1] : bwd[t - N - 1]) : -1;
+  const t = Math.floor(S.t), now = t > 0 && t < END ? (t <= N ? T.fwd[t - 1] : T.bwd[t - N - 1]) : -1;
   const g = now >= 0 && S.items.get("n" + now);
   if (g) g.classList.add("p-now");
   if (rebuild || S.t >= END || S.t % 1 === 0) tInput.value = S.t;
@@ -56,9 +60,9 @@ function where() {
   let text = "";
   if (t >= END) text = "end of the step: every value and gradient";
   else if (t === 0) text = "start: nothing computed yet";
-  else if (fwd) {
-    const n = t <= N ? fwd[t - 1] : bwd[t - N - 1];
-    text = `${t <= N ? "forward " : "backward"} ${t <= N ? t : t - N}/${N} · #${n} ${INDEX.scopes[nodeScope[n]]}`;
+  else if (T.fwd) {
+    const n = t <= N ? T.fwd[t - 1] : T.bwd[t - N - 1];
+    text = `${t <= N ? "forward " : "backward"} ${t <= N ? t : t - N}/${N} · #${n} ${INDEX.scopes[T.nodeScope[n]]}`;
   }
   $("#p-where").textContent = text;
 }
@@ -68,12 +72,10 @@ function events() {
   for (const { r: [, [fa, fb, ba, bb]] } of lit) for (const x of [fa + 1, fb + 1, N + ba + 1, N + bb + 1]) ts.add(x);
   return [...ts].sort((a, b) => a - b);
 }
-function seek(t) {
-  S.t = Math.max(0, Math.min(END, t));
-  applyPlayer(false);
-  saveHash();
+export function seek(t) {
+  setTime(t);
 }
-function step(dir) {
+export function step(dir) {
   const ev = events();
   const next = dir > 0 ? ev.find((x) => x > S.t) : [...ev].reverse().find((x) => x < S.t);
   seek(next === undefined ? (dir > 0 ? END : 0) : next);
@@ -83,17 +85,17 @@ function step(dir) {
 // gradient (backward). Otherwise the first position, which reads every parameter, would take half the
 // forward pass. opsAt[t]: the operations done by time t.
 let opsAt = null;
-function pace() {
+export function pace() {
   if (!opsAt) {
     opsAt = new Int32Array(END + 1);
     for (let t = 1; t <= END; t++) {
-      const n = t <= N ? fwd[t - 1] : bwd[t - N - 1];
+      const n = t <= N ? T.fwd[t - 1] : T.bwd[t - N - 1];
       opsAt[t] = opsAt[t - 1] + (T.inStart[n + 1] > T.inStart[n] ? 1 : 0);
     }
   }
   return opsAt;
 }
-function timeAtOps(k) {
+export function timeAtOps(k) {
   // the time at which the k-th operation is done (with the leaves it reads)
   const a = pace();
   if (k > a[END]) return END;
@@ -101,7 +103,7 @@ function timeAtOps(k) {
   while (lo < hi) { const mid = (lo + hi) >> 1; if (a[mid] >= k) hi = mid; else lo = mid + 1; }
   return lo;
 }
-let last = 0;
+let last = 0, acc = 0, ops; // the time of the last frame; scalar events and operations owed
 function frame(now) {
   if (!S.playing) return;
   const dt = Math.min(0.1, (now - last) / 1000);
@@ -109,27 +111,25 @@ function frame(now) {
   const speed = +$("#p-speed").value;
   if (S.data && S.data.nodes) {
     // scalar level: about three events a second at 1x, so each value and gradient can be read
-    S.acc = (S.acc || 0) + dt * 3 * speed;
-    while (S.acc >= 1) { S.acc -= 1; step(1); }
+    acc += dt * 3 * speed;
+    while (acc >= 1) { acc -= 1; step(1); }
   } else {
-    S.ops = (S.ops === undefined ? pace()[Math.round(S.t)] : S.ops) + (dt * pace()[END] * speed) / 20; // the step in 20 s at 1x
-    seek(S.ops >= pace()[END] ? END : timeAtOps(Math.ceil(S.ops))); // the last leaves' gradients at the end
+    ops = (ops === undefined ? pace()[Math.round(S.t)] : ops) + (dt * pace()[END] * speed) / 20; // the step in 20 s at 1x
+    seek(ops >= pace()[END] ? END : timeAtOps(Math.ceil(ops))); // the last leaves' gradients at the end
   }
   if (S.t >= END) return pause();
   requestAnimationFrame(frame);
 }
-function play() {
-  if (!fwd) return; // the order is still being unpacked
+export function play() {
+  if (!T.fwd) return; // the order is still being unpacked
   if (S.t >= END) seek(0);
-  S.ops = undefined;
-  S.playing = true;
-  $("#p-play").classList.add("playing");
+  ops = undefined;
+  setPlaying(true);
   last = performance.now();
   requestAnimationFrame(frame);
 }
-function pause() {
-  S.playing = false;
-  $("#p-play").classList.remove("playing");
+export function pause() {
+  setPlaying(false);
   seek(Math.round(S.t));
 }
 $("#p-play").onclick = () => (S.playing ? pause() : play());
@@ -138,3 +138,6 @@ $("#p-back").onclick = () => step(-1);
 $("#p-start").onclick = () => seek(0);
 $("#p-end").onclick = () => seek(END);
 tInput.oninput = () => seek(+tInput.value);
+on("playing", () => $("#p-play").classList.toggle("playing", S.playing));
+on("drawn", () => applyPlayer(true));
+on("time", () => applyPlayer(false));

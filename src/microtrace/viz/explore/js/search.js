@@ -1,17 +1,19 @@
 // Search: a node id, a parameter entry (wte[3,5]), a scope path or a source line opens the view that
 // holds it and selects it.
-async function goNode(n) {
+import { $, esc, say } from "./dom.js";
+import { INDEX, N, T, ready, viewOf } from "./data.js";
+import { S } from "./state.js";
+import { open, select } from "./view.js";
+
+export async function goNode(n) {
   await ready;
   if (!(n >= 0 && n < N)) return say(`no node ${n} (ids 0..${N - 1})`);
-  const i = nodeView[n];
+  const i = T.nodeView[n];
   if (i < 0) return say(`node ${n} is drawn inside its operation (a constant)`);
   await open(i, { select: n });
   say(`node #${n} in ${INDEX.views[i].label}`);
 }
-function say(text) {
-  $("#found").textContent = text;
-}
-async function search(q) {
+export async function search(q) {
   q = q.trim();
   if (!q) return;
   let m = /^#?(\d+)$/.exec(q);
@@ -39,7 +41,7 @@ async function search(q) {
   const hits = INDEX.views.map((v, i) => [v, i]).filter(([v]) => v.key.includes(key) || (v.key + " " + v.label).includes(q)).slice(0, 8);
   const src = searchSource(q);
   if (src !== null) return goNode(src);
-  $("#found").innerHTML = hits.length ? "did you mean: " + hits.map(([v, i]) => `<a data-view="${i}">${esc(v.label)}</a>`).join(", ") : `nothing matches ${esc(q)}`;
+  $("#found").innerHTML = hits.length ? "did you mean: " + hits.map(([v, i]) => `<a href="#" data-view="${i}">${esc(v.label)}</a>`).join(", ") : `nothing matches ${esc(q)}`;
 }
 function searchSource(q) {
   // a source line (file:line), where the trace records one per node
@@ -53,5 +55,7 @@ $("#search").addEventListener("submit", (e) => {
 });
 $("#found").addEventListener("click", (e) => {
   const a = e.target.closest("a[data-view]");
-  if (a) open(+a.dataset.view);
+  if (!a) return;
+  e.preventDefault();
+  open(+a.dataset.view);
 });
