@@ -9,16 +9,16 @@ from pathlib import Path
 
 import click
 
-from microtrace.cli.checks import SCALE, command
-from microtrace.cli.common import (
-    StepRange,
-    UserError,
-    check_outputs,
-    figure_format,
-    get_trace,
+from microtrace.cli.checks import command
+from microtrace.cli.common import UserError, check_outputs, figure_format, get_trace, progress, write_output
+from microtrace.cli.options import (
     jobs_option,
-    progress,
-    write_output,
+    output_option,
+    run_option,
+    scale_option,
+    step_option,
+    steps_option,
+    trace_file_option,
 )
 from microtrace.engine.data import DataError
 from microtrace.engine.run import RunError, open_run
@@ -79,23 +79,18 @@ def _json_bytes(value):
 
 
 @command()
-@click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
-@click.option(
-    "--step",
-    type=int,
-    help="Training step (0-based), with --run: its own document, or --text (with --text, "
-    "the run's step count is the trained model, after the last update).",
+@run_option()
+@step_option(
+    "Training step (0-based), with --run: its own document, or --text (with --text, "
+    "the run's step count is the trained model, after the last update)."
 )
-@click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
+@trace_file_option()
 @click.option(
     "--text", help="Any text (e.g. a name) read by the model as it is at --step, instead of the step's document."
 )
-@click.option(
-    "--steps",
-    "steps",
-    type=StepRange(),
-    help="An animated GIF over steps range(A, B, S) of --run (B excluded; B = steps + 1 ends on the trained "
-    "model), for --text (default: the document of step A, cut to block_size).",
+@steps_option(
+    "An animated GIF over steps range(A, B, S) of --run (B excluded; B = steps + 1 ends on the trained "
+    "model), for --text (default: the document of step A, cut to block_size)."
 )
 @click.option("--grad", is_flag=True, help="Draw d loss / d attention weight (blue-white-red, centred on zero).")
 @click.option("--per-token", is_flag=True, help="One strip per query token over its context, for one layer and head.")
@@ -107,7 +102,7 @@ def _json_bytes(value):
     help="Head of --per-token, or the mean of the layer's heads.  [default: mean]",
 )
 @click.option("--values", is_flag=True, help="Print the number in each cell when it fits.")
-@click.option("--scale", type=SCALE, default=1.0, show_default=True, help="Pixel size multiplier.")
+@scale_option("Pixel size multiplier.")
 @click.option(
     "--duration", type=click.IntRange(10, 60000), default=600, show_default=True, help="Milliseconds per GIF frame."
 )
@@ -122,9 +117,7 @@ def _json_bytes(value):
 @click.option(
     "--json", "json_file", type=click.Path(dir_okay=False), help="Also write the numbers behind the figure as JSON."
 )
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), help="Figure to write: .png, .svg or .pdf, or .gif with --steps."
-)
+@output_option("Figure to write: .png, .svg or .pdf, or .gif with --steps.", required=False)
 @jobs_option
 def attention(
     run_dir,

@@ -6,7 +6,6 @@ UsageError, which would print the usage text as well, becomes one such line too 
 Kept apart from cli_common (the trace options) so that `train` does not import the tracer.
 """
 
-import math
 from contextlib import contextmanager
 
 import click
@@ -78,17 +77,3 @@ class Group(click.Group):
 def command(name=None, **attrs):
     """`click.command` as every microtrace command is made: one-line usage errors, -h and --help."""
     return click.command(name, cls=Group.command_class, context_settings=HELP_OPTIONS, **attrs)
-
-
-class FiniteRange(click.FloatRange):
-    """`click.FloatRange` that also refuses nan and inf (they would only fail later, less clearly)."""
-
-    def convert(self, value, param, ctx):
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
-
-
-POSITIVE = FiniteRange(min=0, min_open=True)
-SCALE = FiniteRange(min=0, min_open=True, max=20)  # a figure's size multiplier (fonts.check_scale's rule)

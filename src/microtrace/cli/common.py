@@ -1,13 +1,12 @@
 """What the commands on traces share: getting a trace from `--run DIR --step K`, `--trace FILE` or
-`--script PATH [--step K] [-- SCRIPT_ARGS]`, the
-`--steps A:B[:S]` type, and writing output files.
+`--script PATH [--step K] [-- SCRIPT_ARGS]` (the options themselves are in `options`), progress bars,
+and writing output files.
 
 Outputs are checked before any work (`check_outputs`): never one of the command's inputs, never a run's
 own files, never a directory, a socket or a symbolic link to a file (util/atomic.py says why), and no
 two outputs the same file. Then each is written atomically by `write_output`, a failure one line.
 """
 
-import functools
 import os
 import sys
 from contextlib import contextmanager
@@ -18,7 +17,6 @@ import click
 from microtrace.cli.checks import BadInput as UserError  # one-line error about the input, exit code 2
 from microtrace.engine.run import run_owning
 from microtrace.tracer import ScriptError, TraceError, load_trace, trace_script, trace_step
-from microtrace.tracer.analysis.step_ranges import StepRangeError, default_jobs, parse_steps
 from microtrace.util.atomic import UnsafePath, check_target, write_atomic, write_atomic_chunks
 
 FIGURE_FORMATS = ("png", "svg", "pdf")  # what `viz.draw.canvas` makes
@@ -32,74 +30,8 @@ def figure_format(path):
     return suffix
 
 
-class StepRange(click.ParamType):
-    """`--steps A:B[:S]`: a `range` of 0-based steps, as Python's range (B excluded, S defaults to 1)."""
-
-    name = "A:B[:S]"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, range):
-            return value
-        try:
-            return parse_steps(value)
-        except StepRangeError as e:
-            self.fail(str(e), param, ctx)
-
-
-def jobs_option(command):
-    """`--jobs N`: processes for the steps of `--steps` (each replays its share of the range from its
-    nearest checkpoint; the numbers are those of one process)."""
-    return click.option("--jobs", type=click.IntRange(1), default=default_jobs, show_default="the number of cores",
-                        help="Processes for --steps, each replaying its share from its nearest checkpoint "
-                             "(the same numbers as one process).")(command)  # fmt: skip
-
-
-# The output options of commands with `trace_source_options`, checked before the trace is loaded.
+# The output options of commands with `options.trace_source_options`, checked before the trace is loaded.
 OUTPUT_OPTIONS = ("output", "json_file", "csv_path")
-
-
-def trace_source_options(command):
-    """Add `--run`, `--step`, `--trace` and `--script` (with `--timeout`, `--verbose` and the script's
-    own arguments after `--`) to a command; it receives a `trace` argument instead."""
-
-    @click.option(
-        "--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`."
-    )
-    @click.option(
-        "--step",
-        type=int,
-        help="Training step to trace (0-based), with --run; with --script the K-th backward() call (default 0).",
-    )
-    @click.option(
-        "--trace",
-        "trace_file",
-        type=click.Path(dir_okay=False),
-        help="A trace file from `microtrace trace` (a store or JSON).",
-    )
-    @script_options
-    @functools.wraps(command)
-    def wrapper(run_dir, step, trace_file, script, timeout, verbose, script_args, **kwargs):
-        source = ScriptSource(script, script_args, timeout, verbose)
-        check_outputs([kwargs.get(name) for name in OUTPUT_OPTIONS], inputs=[trace_file, run_dir, script])
-        trace = get_trace(run_dir, step, trace_file, source)
-        try:
-            return command(trace=trace, **kwargs)
-        except TraceError as e:  # a store is read when first asked: damage found then is still one line
-            raise UserError(str(e)) from None
-
-    return wrapper
-
-
-def script_options(command):
-    """`--script`, `--timeout`, `--verbose` and the script's arguments (after `--`)."""
-    for decorator in reversed([
-        click.option("--script", type=click.Path(), help="Your own training script (run unchanged): trace its step --step."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="With --script: stop a script that has not reached the step after this many seconds."),
-        click.option("--verbose", is_flag=True, help="With --script: show the script's output and, if it fails, its traceback."),
-        click.argument("script_args", nargs=-1, metavar="[-- SCRIPT_ARGS...]"),
-    ]):  # fmt: skip
-        command = decorator(command)
-    return command
 
 
 class ScriptSource:

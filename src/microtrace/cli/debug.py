@@ -11,19 +11,27 @@ from pathlib import Path
 
 import click
 
-from microtrace.cli.checks import POSITIVE, SCALE, command, user_errors
+from microtrace.cli.checks import command, user_errors
 from microtrace.cli.common import (
     ScriptSource,
-    StepRange,
     UserError,
     check_outputs,
     figure_format,
     get_trace,
-    jobs_option,
     progress,
-    script_options,
-    trace_source_options,
     write_output,
+)
+from microtrace.cli.options import (
+    POSITIVE,
+    figure_output_option,
+    jobs_option,
+    run_option,
+    scale_option,
+    script_options,
+    step_option,
+    steps_option,
+    trace_file_option,
+    trace_source_options,
 )
 from microtrace.engine.run import open_run
 from microtrace.tracer import TraceError
@@ -31,25 +39,19 @@ from microtrace.viz.draw.canvas import figure_bytes
 
 
 @command()
-@click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
-@click.option("--step", type=int, help="Training step to trace (0-based), with --run.")
-@click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="A trace file from `microtrace trace`.")
-@click.option(
-    "--steps",
-    type=StepRange(),
-    help="A range of steps of --run, as Python's range (0-based, B excluded): statistics as lines, and a CSV.",
-)
+@run_option()
+@step_option("Training step to trace (0-based), with --run.")
+@trace_file_option()
+@steps_option("A range of steps of --run, as Python's range (0-based, B excluded): statistics as lines, and a CSV.")
 @click.option("--per-position", is_flag=True, help="Gradient per token position and block, and through the KV cache.")
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), required=True, help="Figure to write: .png, .svg or .pdf."
-)
+@figure_output_option
 @click.option(
     "--csv",
     "csv_path",
     type=click.Path(dir_okay=False),
     help="Also write the per-matrix numbers as CSV (with --steps the default is OUTPUT with .csv).",
 )
-@click.option("--scale", default=1.0, show_default=True, type=SCALE, help="Size of the figure.")
+@scale_option("Size of the figure.")
 @jobs_option
 def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, scale, jobs):
     """Draw how big each parameter matrix's gradient and Adam update are, for one step or a range.
@@ -121,10 +123,8 @@ def _step_csv(g):
 
 
 @command()
-@click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory made by `microtrace train`.")
-@click.option(
-    "--step", type=int, help="Training step to check (0-based; with --script the K-th backward() call, default 0)."
-)
+@run_option()
+@step_option("Training step to check (0-based; with --script the K-th backward() call, default 0).")
 @click.option(
     "--samples",
     default=3,

@@ -6,8 +6,9 @@ from pathlib import Path
 import click
 
 from microtrace.cli.checks import command
-from microtrace.cli.common import UserError, check_outputs, trace_source_options, write_output
+from microtrace.cli.common import UserError, check_outputs, write_output
 from microtrace.cli.graph import MissingDot
+from microtrace.cli.options import output_option, trace_source_options
 from microtrace.tracer import TraceError, load_trace, trace_step
 from microtrace.viz.explore.page import build_explorer
 from microtrace.viz.explore.views import LIMIT
@@ -15,7 +16,7 @@ from microtrace.viz.graph.render import DotNotFound, RenderError
 
 
 @command()
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@output_option("HTML file to write.")
 @click.option("--compare", "other", type=click.Path(), metavar="TRACE|RUN",
               help="A second trace file, or run directory (with --compare-step), of the same model: colour by the ratio and find the first difference.")  # fmt: skip
 @click.option("--compare-step", type=click.IntRange(0), help="Step of the --compare run (default: the same step).")

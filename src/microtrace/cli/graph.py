@@ -9,7 +9,8 @@ import functools
 import click
 
 from microtrace.cli.checks import command
-from microtrace.cli.common import UserError, trace_source_options
+from microtrace.cli.common import UserError
+from microtrace.cli.options import trace_source_options
 from microtrace.tracer import TraceError
 from microtrace.viz.graph import select as graph_select
 from microtrace.viz.graph.figure import FOCUS_SCOPES, LEVELS, RATIOS, graph_figure, page_attrs

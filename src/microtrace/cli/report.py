@@ -3,13 +3,14 @@
 import click
 
 from microtrace.cli.checks import command
-from microtrace.cli.common import UserError, advance_to, progress, trace_source_options, write_output
+from microtrace.cli.common import UserError, advance_to, progress, write_output
+from microtrace.cli.options import output_option, trace_source_options
 from microtrace.tracer import TraceError
 from microtrace.viz.report.page import build_report
 
 
 @command()
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@output_option("HTML file to write.")
 @click.option(
     "--explorer",
     metavar="HREF",

@@ -3,7 +3,8 @@
 import click
 
 from microtrace.cli.checks import command
-from microtrace.cli.common import UserError, advance_to, output_file, progress, trace_source_options, write_output
+from microtrace.cli.common import UserError, advance_to, output_file, progress, write_output
+from microtrace.cli.options import nan_as_option, output_option, trace_source_options
 from microtrace.tracer import TraceError, dead_relus, top_paths
 from microtrace.tracer.analysis import stats
 from microtrace.tracer.export import strict_json as jsonout
@@ -22,23 +23,11 @@ from microtrace.viz.graph.select import focus_collapsed
 VIEWS = click.Choice(["elementary", "fused"])
 
 
-NAN_AS = click.option(
-    "--nan-as",
-    type=click.Choice(jsonout.NAN_AS),
-    default="string",
-    show_default=True,
-    help='How JSON writes nan and inf: "NaN"/"Infinity"/"-Infinity" strings (strict JSON; '
-    "JavaScript's Number() reads them), null (strict, nan and inf alike), or literal NaN/Infinity "
-    "(Python and JSON5 only).",
-)
-
-
 @command()
 @trace_source_options
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
-              help="Trace file to write: the store (.parquet, any size) or node-link JSON (.json, small steps).")  # fmt: skip
+@output_option("Trace file to write: the store (.parquet, any size) or node-link JSON (.json, small steps).")
 @click.option("--view", type=VIEWS, help="JSON: the view to write (default elementary). A store holds both.")
-@NAN_AS
+@nan_as_option
 def trace(trace, output, view, nan_as):
     """Record every scalar operation of one training step and save it as a trace file.
 
@@ -87,7 +76,7 @@ def trace(trace, output, view, nan_as):
     type=click.Choice(EXPORT_FORMATS),
     help="Default: from the file extension (.json, .graphml, .gexf); model-explorer must be named.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
+@output_option("File to write.")
 @click.option("--view", type=VIEWS, default="elementary", show_default=True)
 @click.option(
     "--level", type=click.Choice(["block", "stage", "layer"]), help="Export the graph collapsed to this level."
@@ -98,7 +87,7 @@ def trace(trace, output, view, nan_as):
     help="Export only the nodes made in SCOPE (pos2/layer0/attn/head1), with their neighbours; with --level, "
     "the groups inside SCOPE and the parameters they read.",
 )
-@NAN_AS
+@nan_as_option
 @click.option(
     "--links", "links", is_flag=True, help='JSON: the edges under "links", the key d3-force reads, not "edges".'
 )
@@ -173,7 +162,7 @@ def _check_export_size(nodes, fmt):
 @click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="How many paths.")
 @click.option("--scope", help="List the nodes of a scope, e.g. pos2/layer0/attn/head1/weights.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (strict: see --nan-as).")
-@NAN_AS
+@nan_as_option
 def inspect(trace, target, k, scope, as_json, nan_as):
     """Summarise a traced step: loss, graph size, per-matrix gradients, NaN/inf origin, dead ReLUs.
 

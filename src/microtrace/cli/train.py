@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from microtrace.cli.checks import POSITIVE, BadInput, Failed, command, user_errors
+from microtrace.cli.checks import BadInput, Failed, command, user_errors
+from microtrace.cli.options import POSITIVE, config_options
 from microtrace.engine.data import load_dataset, visible
 from microtrace.engine.model import GPTConfig
 from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, make_run_dir, open_run, run_lock
@@ -53,47 +54,9 @@ def stdout_is_terminal():
     help="Training data: a UTF-8 text file with one document per line; `names` (default): US Census "
     "first names; `makemore`: microGPT's names.txt, downloaded once.",
 )
-@click.option(
-    "--steps",
-    default=TrainConfig.steps,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Training steps (the learning rate decays linearly to 0 over them).",
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=TrainConfig.seed,
-    show_default=True,
-    help="Seed of the one RNG that shuffles the data, draws the parameters and samples.",
-)
-@click.option(
-    "--n-embd", default=GPTConfig.n_embd, show_default=True, type=click.IntRange(min=1), help="Embedding width."
-)
-@click.option(
-    "--n-head",
-    default=GPTConfig.n_head,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Attention heads (must divide --n-embd).",
-)
-@click.option(
-    "--n-layer", default=GPTConfig.n_layer, show_default=True, type=click.IntRange(min=1), help="Transformer layers."
-)
-@click.option(
-    "--block-size",
-    default=GPTConfig.block_size,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Context length; longer documents are cut.",
-)
-@click.option(
-    "--lr",
-    default=TrainConfig.lr,
-    show_default=True,
-    type=POSITIVE,
-    help="Adam learning rate at step 0 (above 0; it decays linearly to 0).",
-)
+@config_options(TrainConfig, "steps", "seed")
+@config_options(GPTConfig, "n_embd", "n_head", "n_layer", "block_size")
+@config_options(TrainConfig, "lr")
 @click.option(
     "--out",
     "-o",

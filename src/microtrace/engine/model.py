@@ -7,7 +7,7 @@ Scopes name where each value is made (`pos3/layer0/attn/head2/weights`); they co
 
 import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from microtrace.engine.hooks import number, scope
 from microtrace.engine.value import Value, dot, vsum
@@ -17,11 +17,12 @@ from microtrace.util.limits import MEMORY_ENV, LimitError, max_memory_gb
 
 @dataclass(frozen=True)
 class GPTConfig:
+    # A field's metadata is its command-line option (`microtrace train --n-embd`): help text and range.
     vocab_size: int
-    n_embd: int = 16
-    n_head: int = 4
-    n_layer: int = 1
-    block_size: int = 16
+    n_embd: int = field(default=16, metadata=dict(help="Embedding width.", min=1))
+    n_head: int = field(default=4, metadata=dict(help="Attention heads (must divide the embedding width).", min=1))
+    n_layer: int = field(default=1, metadata=dict(help="Transformer layers.", min=1))
+    block_size: int = field(default=16, metadata=dict(help="Context length; longer documents are cut.", min=1))
     init_std: float = 0.08
 
     def __post_init__(self):

@@ -9,7 +9,7 @@ import gc
 import math
 import random
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from microtrace.engine.data import Tokenizer
 from microtrace.engine.model import GPT, GPTConfig, is_number, is_whole, softmax
@@ -46,12 +46,20 @@ class SampleError(Exception):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 1000
-    lr: float = 0.01
+    # A field's metadata is its command-line option (`microtrace train --steps`): help text and range.
+    steps: int = field(
+        default=1000, metadata=dict(help="Training steps (the learning rate decays linearly to 0 over them).", min=1)
+    )
+    lr: float = field(
+        default=0.01,
+        metadata=dict(help="Adam learning rate at step 0 (above 0; it decays linearly to 0).", min=0, min_open=True),
+    )
     beta1: float = 0.85
     beta2: float = 0.99
     eps: float = 1e-8
-    seed: int = 42
+    seed: int = field(
+        default=42, metadata=dict(help="Seed of the one RNG that shuffles the data, draws the parameters and samples.")
+    )
 
     def __post_init__(self):
         # The one check of these values, for the CLI's options and a config.json read from disk alike.
