@@ -20,6 +20,7 @@ CASES = {
     "gradcheck": ["--run", "{tmp}/missing", "--step", "0"],
     "doctor": ["--trace", "{tmp}/garbage.json"],
     "explore": ["--trace", "{tmp}/garbage.json", "-o", "{tmp}/out.html"],
+    "film": ["--run", "{tmp}/missing", "-o", "{tmp}/out.html"],
 }
 
 

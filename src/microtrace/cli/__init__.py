@@ -40,6 +40,7 @@ register("graph")  # graph
 register("attention")  # attention
 register("report")  # report
 register("explore")  # explore
+register("film")  # film
 register("debug")  # gradflow, gradcheck, doctor
 
 

@@ -407,18 +407,35 @@ def _dead_relus(G):
     return out
 
 
-def _saturated_attention(G):
+def attention_row_maxima(G):
+    """(layer, head, query) -> the largest weight of that attention row, for rows of at least 2 keys (with
+    one key the weight is 1 by construction): a row is saturated when it is above SATURATED_P."""
     rows = defaultdict(list)  # (layer, head, query) -> weights
     for _, d in G.nodes(data=True):
         if d.get("stage") == "weights" and "key" in d:
             rows[(d["layer"], d["head"], d["pos"])].append(d["data"])
+    return {key: max(weights) for key, weights in rows.items() if len(weights) >= 2}
+
+
+def output_row_maxima(G):
+    """position -> the largest share of the output softmax there (nan when its numbers are not finite)."""
+    exps = defaultdict(list)
+    for _, d in G.nodes(data=True):
+        if d["op"] == "exp" and d.get("block") == "loss" and d.get("stage") == "softmax":
+            exps[d["pos"]].append(d["data"])
+    out = {}
+    for pos, values in exps.items():
+        total = math.fsum(values) if all(map(math.isfinite, values)) else math.nan
+        out[pos] = max(values) / total if total > 0 else math.nan
+    return out
+
+
+def _saturated_attention(G):
     heads = defaultdict(lambda: [0, 0])  # (layer, head) -> [rows with >= 2 keys, saturated rows]
-    for (layer, head, _), weights in rows.items():
-        if len(weights) < 2:
-            continue  # one key: the weight is 1 by construction
+    for (layer, head, _), top in attention_row_maxima(G).items():
         h = heads[(layer, head)]
         h[0] += 1
-        h[1] += max(weights) > SATURATED_P
+        h[1] += top > SATURATED_P
     by_layer = defaultdict(list)
     for (layer, head), (n, k) in sorted(heads.items()):
         if k >= SATURATED_MIN_ROWS and k >= SATURATED_SHARE * n:
@@ -455,15 +472,8 @@ def _saturated_attention(G):
 
 
 def _saturated_output(G):
-    exps = defaultdict(list)
-    for _, d in G.nodes(data=True):
-        if d["op"] == "exp" and d.get("block") == "loss" and d.get("stage") == "softmax":
-            exps[d["pos"]].append(d["data"])
-    n = k = 0
-    for values in exps.values():
-        total = math.fsum(values) if all(map(math.isfinite, values)) else math.nan
-        n += 1
-        k += total > 0 and max(values) / total > SATURATED_P
+    shares = output_row_maxima(G).values()
+    n, k = len(shares), sum(share > SATURATED_P for share in shares)
     if k >= SATURATED_MIN_ROWS and k >= SATURATED_SHARE * n:
         return [
             Finding(

@@ -1,0 +1,168 @@
+// One frame drawn: the block view's colours and widths, attention and predictions, the numbers.
+const METRIC_LABEL = {grad: "‖g‖", update: "u/d", change: "Δ"};
+const VIRIDIS = D.viridis;
+
+// The block view's SVG (Graphviz's, laid out once): its groups, edges and position clusters by name.
+function blockItems() {
+  const byTitle = sel => {
+    const out = new Map();
+    for (const g of document.querySelectorAll("#svgbox " + sel)) out.set(g.querySelector("title").textContent, g);
+    return out;
+  };
+  const nodes = byTitle("g.node"), edges = byTitle("g.edge"), clusters = byTitle("g.cluster");
+  const groups = D.groups.map(name => {
+    const g = nodes.get(name);
+    const texts = [...g.querySelectorAll("text")];
+    return {
+      g, name,
+      shape: g.querySelector("path, polygon"),
+      value: texts.find(t => t.textContent.startsWith("‖g‖")),
+      loss: texts.find(t => t.textContent.startsWith("loss ")),
+      texts,
+    };
+  });
+  const links = D.edges.map(name => {
+    const g = edges.get(name);
+    return g && {g, parts: [...g.querySelectorAll("path, polygon")]};
+  });
+  const positions = [];
+  for (const [title, g] of clusters) {
+    const m = /^cluster_pos(\d+)$/.exec(title);
+    if (m) positions[+m[1]] = g.querySelector("text");
+  }
+  return {groups, links, positions};
+}
+
+function drawBlock(B, i, metric) {
+  const f = F[i], C = D.colours[metric];
+  B.groups.forEach((grp, j) => {
+    const k = C.fill[i][j];
+    grp.g.classList.toggle("absent", k < 0);
+    if (k < 0) return;
+    const [fill, ink] = D.palette[k].split(" ");
+    grp.shape.setAttribute("fill", fill);
+    for (const t of grp.texts) t.setAttribute("fill", ink);
+    if (grp.value) grp.value.textContent = `${METRIC_LABEL[metric]} ${C.text[i][j]}`;
+    if (grp.loss) grp.loss.textContent = `loss ${short(f.loss)}`;
+  });
+  B.links.forEach((link, j) => {
+    if (!link) return;
+    const w = D.widths[i][j];
+    link.g.classList.toggle("absent", w === null);
+    for (const p of link.parts) {
+      p.setAttribute("stroke-width", w === null ? 0.6 : Math.max(0.6, w));
+      p.setAttribute("stroke-dasharray", w === 0 ? "1,5" : "");
+      if (w === -1) p.setAttribute("stroke", "#e00000");
+    }
+  });
+  B.positions.forEach((t, p) => {
+    if (!t) return;
+    const here = p + 1 < f.chars.length ? `   ${tok(f.chars[p])} → ${tok(f.chars[p + 1])}` : "";
+    t.textContent = `position ${p}${here}`;
+  });
+}
+
+function tok(label) { return label === "<BOS>" ? "BOS" : label; }
+
+function drawLegend(metric) {
+  const box = document.getElementById("legend");
+  box.textContent = "";
+  const C = D.colours[metric];
+  const what = el("span", {}, D.metrics[metric][1] + ":");
+  box.append(what);
+  if (C.legend) {
+    const bar = el("span", {class: "bar"});
+    for (const s of C.legend.swatches) bar.append(el("i", {style: "background:" + s}));
+    box.append(el("span", {}, "≤ " + C.legend.lo), bar, el("span", {}, C.legend.hi));
+  }
+  const pens = el("span", {}, "edge width: Σ|gradient flow|");
+  for (const [w, t] of D.pens) pens.append(el("i", {class: "pen", style: `height:${Math.max(1, Math.round(w))}px`}), document.createTextNode(t));
+  box.append(pens);
+  const kinds = el("span");
+  for (const [colour, t] of D.kinds) kinds.append(el("i", {class: "kind", style: "background:" + colour}), document.createTextNode(t));
+  box.append(kinds, el("span", {}, "faint: not in this step's document"));
+}
+
+// Every head's weights at this frame, on the text: one heat map a head (viridis, 0 to 1, as `attention`).
+function drawAttention(i) {
+  const a = F[i].attention, box = document.getElementById("heads");
+  const heads = a.attention.flatMap((layer, li) => layer.map((rows, hi) => [li, hi, rows]));
+  if (box.children.length !== heads.length) {
+    box.textContent = "";
+    for (const [li, hi] of heads) {
+      const fig = el("figure");
+      fig.append(el("canvas", {width: 380, height: 380, "data-head": `${li}.${hi}`}), el("figcaption", {}, `layer ${li} head ${hi}`));
+      box.append(fig);
+    }
+  }
+  const n = a.tokens.length, pad = 34, cell = (380 - pad) / n;
+  heads.forEach(([, , rows], h) => {
+    const ctx = box.children[h].querySelector("canvas").getContext("2d");
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, 380, 380);
+    ctx.font = `${Math.min(22, cell * 0.8)}px "DejaVu Sans Mono", monospace`;
+    ctx.textAlign = "center"; ctx.textBaseline = "middle"; ctx.fillStyle = "#5a5a5a";
+    a.tokens.forEach((t, q) => {
+      const label = t === "<BOS>" ? "·" : t;
+      ctx.fillText(label, pad / 2, pad + (q + 0.5) * cell);
+      ctx.fillText(label, pad + (q + 0.5) * cell, pad / 2);
+    });
+    rows.forEach((row, q) => row.forEach((w, k) => {
+      w = num(w);
+      ctx.fillStyle = isFinite(w) ? VIRIDIS[Math.max(0, Math.min(VIRIDIS.length - 1, Math.round(w * (VIRIDIS.length - 1))))] : "#808080";
+      ctx.fillRect(pad + k * cell, pad + q * cell, cell - 0.5, cell - 0.5);
+    }));
+  });
+}
+
+function drawPredictions(i) {
+  const body = document.querySelector("#pred tbody"), P = F[i].predictions, tokens = F[i].attention.tokens;
+  while (body.rows.length > P.length) body.deleteRow(-1);
+  while (body.rows.length < P.length) {
+    const tr = body.insertRow();
+    for (const cls of ["at", "next", "p", "top"]) tr.insertCell().className = cls;
+  }
+  P.forEach((p, q) => {
+    const [at, next, pcell, top] = body.rows[q].cells;
+    at.textContent = tok(tokens[q]);
+    next.textContent = tok(p.next);
+    pcell.textContent = "";
+    pcell.append(el("span", {class: "pbar", style: `width:${(num(p.p_next) * 100).toFixed(1)}px`}), document.createTextNode(short(p.p_next)));
+    pcell.title = String(num(p.p_next));
+    top.textContent = "";
+    top.className = "top";
+    for (const [label, prob] of p.top) top.append(el("span", {class: label === p.next ? "hit" : "", title: String(num(prob))}, `${tok(label)} ${short(prob)}`));
+  });
+  document.getElementById("text-loss").textContent = `loss on it at this step ${short(F[i].attention.loss)}`;
+}
+
+// The cursor's numbers per matrix: what `gradflow --steps` writes for this step (exact on hover).
+function drawNumbers(i) {
+  const body = document.querySelector("#numbers tbody"), f = F[i], names = Object.keys(f.params);
+  if (body.rows.length !== names.length) {
+    body.textContent = "";
+    names.forEach((n, j) => {
+      const tr = body.insertRow();
+      const name = tr.insertCell();
+      name.append(el("i", {style: "background:" + MATRIX_COLOURS[j % MATRIX_COLOURS.length]}), document.createTextNode(n));
+      for (const key of ["grad_norm", "update_ratio", "change"]) tr.insertCell().dataset.key = key;
+      tr.dataset.matrix = n;
+    });
+  }
+  names.forEach((n, j) => {
+    const cells = body.rows[j].cells;
+    for (const c of [...cells].slice(1)) {
+      const v = c.dataset.key === "change" ? f.change[n] : f.params[n][c.dataset.key];
+      c.textContent = short(v);
+      c.dataset.value = v === null ? "" : String(num(v));
+      c.title = c.dataset.value;
+    }
+  });
+}
+
+function drawFindings(i) {
+  for (const li of document.querySelectorAll("#findings li")) li.classList.toggle("now", +li.dataset.frame === i);
+  const step = F[i].step;
+  let now = null;
+  for (const tr of document.querySelectorAll("#samplelist tr")) { tr.classList.remove("now"); if (+tr.dataset.step <= step + 1) now = tr; }
+  if (now) now.classList.add("now");
+}

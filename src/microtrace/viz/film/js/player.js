@@ -1,0 +1,61 @@
+// The cursor: which frame is shown, playing at a number of frames per second, and the URL (#s=STEP).
+const state = {i: 0, playing: false, fps: 10, metric: "grad", last: 0, carry: 0};
+let charts = [], B = null;
+
+function show(i) {
+  i = Math.max(0, Math.min(F.length - 1, i));
+  state.i = i;
+  const f = F[i];
+  drawBlock(B, i, state.metric);
+  drawAttention(i);
+  drawPredictions(i);
+  drawNumbers(i);
+  drawFindings(i);
+  moveCursors(charts, f.step);
+  document.getElementById("p-scrub").value = i;
+  const where = `step ${f.step} of ${D.steps} · frame ${i + 1}/${F.length} · “${f.doc}” · loss ${short(f.loss)} · lr ${short(f.lr)}`;
+  document.getElementById("where").textContent = where;
+  document.getElementById("doc").textContent = `step ${f.step}, trained on “${f.doc}”`;
+  const embedded = D.embedded.includes(f.step);
+  const open = document.getElementById("open");
+  open.textContent = embedded ? "open this step" : "command for this step";
+  open.title = embedded ? "open the explorer of this step (O)" : "this step is not embedded: the command that writes its explorer (O)";
+  document.getElementById("command").textContent = D.commands[f.step] || "";
+  document.body.dataset.step = f.step;
+  if (!state.playing) writeHash(f.step);
+}
+
+function writeHash(step) {
+  try { history.replaceState(null, "", "#s=" + step); } catch (e) { /* a sandboxed frame may refuse: the page works without */ }
+}
+
+function readHash() {
+  const m = /^#s=(\d+)$/.exec(location.hash);
+  return m ? frameAt(+m[1]) : 0;
+}
+
+function play(on) {
+  state.playing = on === undefined ? !state.playing : on;
+  document.getElementById("p-play").classList.toggle("playing", state.playing);
+  if (state.playing) {
+    if (state.i === F.length - 1) show(0);
+    state.last = performance.now();
+    state.carry = 0;
+    requestAnimationFrame(tick);
+  } else {
+    writeHash(F[state.i].step);
+  }
+}
+
+function tick(now) {
+  if (!state.playing) return;
+  state.carry += (now - state.last) * state.fps / 1000;
+  state.last = now;
+  const advance = Math.floor(state.carry);
+  if (advance > 0) {
+    state.carry -= advance;
+    if (state.i + advance >= F.length - 1) { show(F.length - 1); play(false); return; }
+    show(state.i + advance);
+  }
+  requestAnimationFrame(tick);
+}

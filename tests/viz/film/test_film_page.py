@@ -1,0 +1,128 @@
+"""`microtrace film`: the page in the system's Chromium, driven by the keyboard and the mouse only.
+
+One page of the session's MINI run (6 steps, every step a frame, step 2 embedded whole), one browser for
+the module. Every request the page makes is intercepted: a page that reaches for anything but its own
+file fails.
+"""
+
+import json
+import re
+
+import pytest
+from explore_browser import NEEDS, Opened
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import invoke
+from microtrace.cli.film import explore_command
+from microtrace.tracer.analysis.attention import attention_series, record
+from microtrace.tracer.analysis.gradstats import range_stats
+from microtrace.viz.film.page import script_json
+
+pytestmark = NEEDS
+
+
+@pytest.fixture(scope="module")
+def film(run_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("film") / "training.html"
+    result = invoke("film", "--run", run_dir, "--steps", "0:6", "--text", "emma", "--open", "2", "--no-auto-open",
+                    "--jobs", "1", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def embedded_data(path):
+    text = path.read_text(encoding="utf-8")
+    return json.loads(re.search(r'<script type="application/json" id="film">(.*?)</script>', text, re.S).group(1))
+
+
+@pytest.fixture
+def opened(browser, film):
+    o = Opened(browser, film)
+    yield o
+    assert o.errors == []
+    assert o.requests == [film.as_uri()]
+    o.context.close()
+
+
+def fills(o):
+    return o.js(
+        "[...document.querySelectorAll('#svgbox g.node')].map(g => g.querySelector('path, polygon').getAttribute('fill'))"
+    )
+
+
+def cursor(o):
+    return o.js("document.querySelector('#loss .cursor').getAttribute('x1')")
+
+
+def test_play_moves_the_cursor_and_the_colours(opened):
+    before, x = fills(opened), cursor(opened)
+    assert opened.js("document.body.dataset.step") == "0"
+    opened.page.keyboard.press("Space")
+    opened.until("document.body.dataset.step === '5' && !document.querySelector('#p-play.playing')")
+    assert cursor(opened) != x
+    assert fills(opened) != before
+    assert opened.js("location.hash") == "#s=5"
+
+
+def test_keys_and_the_url(browser, film):
+    o = Opened(browser, film, hash="#s=3")
+    assert o.js("document.body.dataset.step") == "3"
+    o.page.keyboard.press("ArrowRight")
+    assert o.js("[document.body.dataset.step, location.hash]") == ["4", "#s=4"]
+    o.page.keyboard.press("Home")
+    assert o.js("document.body.dataset.step") == "0"
+    assert o.errors == []
+    o.context.close()
+
+
+def test_a_frames_numbers_are_gradflows_and_attentions(opened, run_dir, film):
+    opened.page.keyboard.press("ArrowRight")
+    opened.page.keyboard.press("ArrowRight")
+    assert opened.js("document.body.dataset.step") == "2"
+    shown = opened.js("[...document.querySelectorAll('#numbers tr[data-matrix]')].map(tr => [tr.dataset.matrix, "
+                      "tr.querySelector('[data-key=grad_norm]').dataset.value, tr.querySelector('[data-key=update_ratio]').dataset.value])")  # fmt: skip
+    stats = range_stats(run_dir, range(2, 3))[0].params
+    assert [(m, float(g), float(u)) for m, g, u in shown] == [
+        (m, p["grad_norm"], p["update_ratio"]) for m, p in stats.items()
+    ]
+    data = embedded_data(film)
+    series = attention_series(run_dir, "emma", range(6))
+    assert [f["attention"]["attention"] for f in data["frames"]] == [record(d)["attention"] for d in series]
+    assert [f["attention"]["tokens"] for f in data["frames"]] == [record(d)["tokens"] for d in series]
+    p_next = opened.js("[...document.querySelectorAll('#pred td.p')].map(td => td.title)")
+    assert [float(p) for p in p_next] == [x["p_next"] for x in data["frames"][2]["predictions"]]
+
+
+def test_open_an_embedded_step_shows_its_explorer(opened):
+    opened.page.keyboard.press("ArrowRight")
+    opened.page.keyboard.press("ArrowRight")
+    opened.page.locator("#open").click()  # the mouse, at the button
+    opened.until("!!document.body.dataset.viewer")
+    frame = opened.page.frame_locator("#frame")
+    frame.locator("body[data-ready]").wait_for()
+    assert "step 2" in frame.locator("#title").inner_text()
+    opened.page.keyboard.press("Escape")
+    frame_box = opened.page.locator("#viewer")
+    assert not frame_box.is_visible()
+
+
+def test_another_step_shows_the_command(opened, run_dir):
+    opened.page.keyboard.press("ArrowRight")
+    opened.page.locator("#open").click()
+    assert opened.page.locator("#command").inner_text() == explore_command(run_dir, 1)
+
+
+def test_drag_on_the_loss_curve_scrubs(opened):
+    box = opened.page.locator("#loss").bounding_box()
+    opened.page.mouse.move(box["x"] + box["width"] - 30, box["y"] + box["height"] / 2)
+    opened.page.mouse.down()
+    opened.page.mouse.up()
+    assert opened.js("document.body.dataset.step") == "5"
+
+
+@given(st.text())
+def test_embedded_json_cannot_end_its_script(text):
+    out = script_json({"doc": text, "names": [text]})
+    assert "<" not in out and ">" not in out and "&" not in out
+    assert json.loads(out) == {"doc": text, "names": [text]}
