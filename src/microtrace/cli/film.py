@@ -5,9 +5,10 @@ import shlex
 import click
 
 from microtrace.cli.checks import command, user_errors
-from microtrace.cli.common import StepRange, UserError, check_outputs, jobs_option, progress, write_output
+from microtrace.cli.common import UserError, check_outputs, progress, write_output
 from microtrace.cli.explore import _check_folder
 from microtrace.cli.graph import MissingDot
+from microtrace.cli.options import jobs_option, output_option, steps_option
 from microtrace.engine.run import open_run
 from microtrace.tracer import TraceError, trace_step
 from microtrace.tracer.analysis.attention import AttentionError
@@ -45,11 +46,7 @@ class StepList(click.ParamType):
     type=click.Path(file_okay=False),
     help="Run directory made by `microtrace train`.",
 )
-@click.option(
-    "--steps",
-    type=StepRange(),
-    help="The frames, as Python's range (0-based, B excluded)  [default: about 100 frames over the whole run].",
-)
+@steps_option("The frames, as Python's range (0-based, B excluded)  [default: about 100 frames over the whole run].")
 @click.option(
     "--text",
     help="The text whose attention and predictions the page shows  [default: the first frame's training document].",
@@ -62,7 +59,7 @@ class StepList(click.ParamType):
     help="Steps embedded whole as explorer pages, besides the largest gradient, the first dead ReLU and the last frame.",
 )
 @click.option("--no-auto-open", is_flag=True, help="Embed only the steps of --open.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@output_option("HTML file to write.")
 @jobs_option
 def film(run_dir, steps, text, open_steps, no_auto_open, output, jobs):
     """Write one HTML page that plays a whole training run: the loss with a cursor, the block view
