@@ -187,7 +187,7 @@ def test_same_inputs_give_identical_png_bytes(run_dir, tmp_path):
         (["--run", "{run}", "--steps", "0:8:1", "-o", "{tmp}/x.gif"], "goes past the run"),
         (
             ["--run", "{run}", "--steps", "0:6:1", "--max-frames", "3", "-o", "{tmp}/x.gif"],
-            "allow 6 frames if you mean it (--max-frames",
+            "the limit if you mean 6 frames; raise it with --max-frames",
         ),
         (
             ["--run", "{run}", "--steps", "0:6:1", "--max-frames", "301", "-o", "{tmp}/x.gif"],

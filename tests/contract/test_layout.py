@@ -101,3 +101,42 @@ def test_library_messages_name_no_command_line_option():
                     f"{path.relative_to(ROOT)}:{node.lineno}: {m}" for m in flag.findall(node.value) if m in options
                 ]
     assert not found, found
+
+
+def _library_modules():
+    for path in modules("util") + modules("engine") + modules("tracer") + modules("viz"):
+        parts = path.relative_to(PKG.parent).with_suffix("").parts
+        yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_every_library_error_has_the_one_root():
+    """Every exception class of the library is a MicrotraceError (BadInput or WorkFailed), so a notebook
+    catches one class and the command line words each in one place; BaseException subclasses are control
+    flow (a recorder's stop, a script's timeout), never shown to a user."""
+    import importlib
+    import inspect
+
+    from microtrace.util.errors import BadInput, MicrotraceError, WorkFailed
+
+    errors = []
+    for name in _library_modules():
+        module = importlib.import_module(name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == name and issubclass(cls, Exception) and cls is not MicrotraceError:
+                errors.append(cls)
+                assert issubclass(cls, (BadInput, WorkFailed)), f"{name}.{cls.__name__} is no MicrotraceError"
+    assert len(errors) >= 15 and all(issubclass(e, MicrotraceError) for e in errors)
+
+
+def test_an_error_is_worded_with_the_option_the_command_line_has_for_its_argument():
+    from microtrace.tracer.analysis.gradcheck import check_eps
+    from microtrace.tracer.analysis.step_ranges import parse_steps
+    from microtrace.util.limits import LimitError
+
+    with pytest.raises(Exception) as e:
+        check_eps(1e-12)
+    assert str(e.value).startswith("eps 1e-12") and e.value.worded("--eps").startswith("--eps 1e-12 makes")
+    with pytest.raises(Exception) as e:
+        parse_steps("3:3")
+    assert e.value.worded("--steps") == "--steps " + str(e.value) and e.value.exit_code == 2
+    assert LimitError("x is 3, above 2", 2, None, "n").worded("--n N") == "x is 3, above 2; raise it with --n N"

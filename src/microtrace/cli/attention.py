@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from microtrace.cli.checks import command
-from microtrace.cli.common import UserError, check_outputs, figure_format, get_trace, progress, write_output
+from microtrace.cli.common import check_outputs, figure_format, get_trace, progress, write_output
 from microtrace.cli.options import (
     jobs_option,
     output_option,
@@ -20,12 +20,10 @@ from microtrace.cli.options import (
     steps_option,
     trace_file_option,
 )
-from microtrace.engine.data import DataError
-from microtrace.engine.run import RunError, open_run
-from microtrace.tracer import TraceError
+from microtrace.engine.run import open_run
 from microtrace.tracer.analysis import attention as TA
-from microtrace.tracer.analysis.step_ranges import StepRangeError
 from microtrace.tracer.export import strict_json as jsonout
+from microtrace.util.errors import BadInput
 from microtrace.util.jsontext import fields_by_line
 from microtrace.viz import attention as A
 from microtrace.viz.attention import figure as AT
@@ -48,28 +46,28 @@ class Head(click.ParamType):
 def _check_combination(run_dir, step, trace_file, text, steps, per_token, layer, head, output, json_file):
     """One line about the first option combination that cannot work (before any slow work)."""
     if not output and not json_file:
-        raise UserError("nothing to write: give -o FILE (.png, .svg or .pdf; .gif with --steps) and/or --json FILE")
+        raise BadInput("nothing to write: give -o FILE (.png, .svg or .pdf; .gif with --steps) and/or --json FILE")
     if (layer is not None or head is not None) and not per_token:
-        raise UserError("--layer and --head choose the head of --per-token; the grid always shows every head")
+        raise BadInput("--layer and --head choose the head of --per-token; the grid always shows every head")
     if steps is not None:
         if trace_file:
-            raise UserError("--steps needs --run (a trace file holds one step only)")
+            raise BadInput("--steps needs --run (a trace file holds one step only)")
         if not run_dir:
-            raise UserError("--steps needs --run DIR")
+            raise BadInput("--steps needs --run DIR")
         if step is not None:
-            raise UserError("give either --step K or --steps A:B:S, not both")
+            raise BadInput("give either --step K or --steps A:B:S, not both")
         if output and Path(output).suffix.lower() != ".gif":
-            raise UserError(f"with --steps the output is an animated GIF: -o {output} should end in .gif")
+            raise BadInput(f"with --steps the output is an animated GIF: -o {output} should end in .gif")
         return
     if output and Path(output).suffix.lower() == ".gif":
-        raise UserError(f"-o {output}: an animated .gif needs --steps A:B:S")
+        raise BadInput(f"-o {output}: an animated .gif needs --steps A:B:S")
     if output:
         figure_format(output)
     if text is not None:
         if trace_file:
-            raise UserError("--text needs --run DIR --step K: a trace file holds its own text")
+            raise BadInput("--text needs --run DIR --step K: a trace file holds its own text")
         if not run_dir or step is None:
-            raise UserError("--text needs --run DIR --step K (the model state to read the text with)")
+            raise BadInput("--text needs --run DIR --step K (the model state to read the text with)")
 
 
 def _json_bytes(value):
@@ -167,15 +165,10 @@ def attention(
         values=values,
         scale=scale,
     )
-    try:
-        if steps is not None:
-            _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_file, jobs)
-        else:
-            _one_step(run_dir, step, trace_file, text, look, output, json_file)
-    except StepRangeError as e:
-        raise UserError(f"--steps {e}") from None
-    except (TraceError, RunError, DataError, TA.AttentionError) as e:
-        raise UserError(str(e)) from None
+    if steps is not None:
+        _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_file, jobs)
+    else:
+        _one_step(run_dir, step, trace_file, text, look, output, json_file)
 
 
 def _one_step(run_dir, step, trace_file, text, look, output, json_file):
@@ -197,10 +190,7 @@ def _one_step(run_dir, step, trace_file, text, look, output, json_file):
 
 def _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_file, jobs):
     run = open_run(run_dir)
-    try:
-        AT.check_steps(steps, run.steps, max_frames)
-    except TA.AttentionError as e:
-        raise UserError(f"--steps {e} (--max-frames sets the limit)") from None
+    AT.check_steps(steps, run.steps, max_frames)
     click.echo(f"tracing {len(steps)} steps of {run_dir} ({steps.start}:{steps.stop}:{steps.step}) ...", err=True)
     with progress("tracing the frames", len(steps)) as advance:
         series = TA.attention_series(run, text, steps, jobs=jobs, on_step=lambda k: advance())

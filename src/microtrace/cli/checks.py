@@ -1,71 +1,64 @@
-"""Errors, the command class and option types of every command; those of runs (train, sample).
+"""The command class of every microtrace command: where errors become one line and an exit code.
 
-Exit codes: 0 success, 1 a failure of the work itself (a diverged run), 2 bad input (options, data, run
-directories, checkpoints). Errors are one `Error: ...` line on stderr, never a traceback. click's own
-UsageError, which would print the usage text as well, becomes one such line too (`OneLineCommand`).
-Kept apart from cli_common (the trace options) so that `train` does not import the tracer.
+Exit codes: 0 success, 2 bad input (options, data, run directories, checkpoints, traces), 1 a failure
+of the work itself (a diverged run), or the failure's own code (3: Graphviz's dot is missing; 130:
+training interrupted). The library raises `util.errors.MicrotraceError` (its `BadInput` or `WorkFailed`
+branch); `OneLineCommand.invoke`, which every command runs through, turns it into one `Error: ...`
+line on stderr and its exit code, worded with the option the command line has for the argument at
+fault (`OPTIONS`). click's own UsageError, which would print the usage text as well, becomes one such
+line too. Never a traceback.
 """
-
-from contextlib import contextmanager
 
 import click
 
-from microtrace.engine.data import DataError
-from microtrace.engine.run import RunDiverged, RunError
-from microtrace.util.limits import LimitError
-from microtrace.util.lock import RunLocked
+from microtrace.util.errors import MicrotraceError
 
 # On every command, not only the group: click caches a command's help option the first time it is
 # built, so a command first run on its own (a test, a script) would otherwise keep only --help.
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
-# The option that raises each limit a library function takes as an argument (LimitError.setting).
-LIMIT_OPTIONS = {"max_memory_gb": "--max-memory GB"}
+# The option the command line has for each library argument an error names (MicrotraceError.setting).
+OPTIONS = {
+    "max_memory_gb": "--max-memory GB",
+    "max_frames": "--max-frames",
+    "steps": "--steps",
+    "eps": "--eps",
+    "samples": "--samples",
+}
 
 
-class BadInput(click.ClickException):
-    """Bad input from the user: one line, exit code 2."""
+class OneLine(click.ClickException):
+    """An error as click shows it: `Error: message` on stderr, then exit with `exit_code`."""
 
-    exit_code = 2
-
-
-class Failed(click.ClickException):
-    """The input was fine but the work failed: one line, exit code 1 (or `exit_code`)."""
-
-    def __init__(self, message, exit_code=1):
+    def __init__(self, message, exit_code=2):
         super().__init__(message)
         self.exit_code = exit_code
 
 
-@contextmanager
-def user_errors():
-    """The library's user-facing errors as click errors: RunDiverged exits 1, bad input exits 2. A limit
-    is worded with the option that raises it (the library names its own argument)."""
-    try:
-        yield
-    except RunDiverged as e:
-        raise Failed(str(e)) from None
-    except (RunError, RunLocked, DataError) as e:
-        raise BadInput(str(e)) from None
-    except LimitError as e:
-        raise BadInput(e.worded(LIMIT_OPTIONS.get(e.setting))) from None
+def one_line(error):
+    """The `OneLine` of a library error: its message in the command line's words, its exit code."""
+    return OneLine(error.worded(OPTIONS.get(error.setting)), error.exit_code)
 
 
 class OneLineCommand(click.Command):
-    """Usage errors as one `Error: ...` line (exit 2), like every other error of a command: the class of
-    every microtrace command (see `command`)."""
+    """Library errors and usage errors as one `Error: ...` line and the exit code: the class of every
+    microtrace command (see `command`)."""
 
     def make_context(self, info_name, args, parent=None, **extra):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as e:
-            raise BadInput(e.format_message()) from None
+            raise OneLine(e.format_message()) from None
+        except MicrotraceError as e:  # an option's own check (a callback) may ask the library
+            raise one_line(e) from None
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except click.UsageError as e:
-            raise BadInput(e.format_message()) from None
+            raise OneLine(e.format_message()) from None
+        except MicrotraceError as e:
+            raise one_line(e) from None
 
 
 class Group(click.Group):
@@ -75,5 +68,5 @@ class Group(click.Group):
 
 
 def command(name=None, **attrs):
-    """`click.command` as every microtrace command is made: one-line usage errors, -h and --help."""
+    """`click.command` as every microtrace command is made: one-line errors, -h and --help."""
     return click.command(name, cls=Group.command_class, context_settings=HELP_OPTIONS, **attrs)

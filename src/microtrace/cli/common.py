@@ -14,19 +14,19 @@ from pathlib import Path
 
 import click
 
-from microtrace.cli.checks import BadInput as UserError  # one-line error about the input, exit code 2
 from microtrace.engine.run import run_owning
-from microtrace.tracer import ScriptError, TraceError, load_trace, trace_script, trace_step
+from microtrace.tracer import ScriptError, load_trace, trace_script, trace_step
 from microtrace.util.atomic import UnsafePath, check_target, write_atomic, write_atomic_chunks
+from microtrace.util.errors import BadInput
 
 FIGURE_FORMATS = ("png", "svg", "pdf")  # what `viz.draw.canvas` makes
 
 
 def figure_format(path):
-    """The figure format the extension of `path` names (png, svg or pdf); UserError for any other."""
+    """The figure format the extension of `path` names (png, svg or pdf); BadInput for any other."""
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in FIGURE_FORMATS:
-        raise UserError(f"cannot tell the figure format from {str(path)!r}: end it in .png, .svg or .pdf")
+        raise BadInput(f"cannot tell the figure format from {str(path)!r}: end it in .png, .svg or .pdf")
     return suffix
 
 
@@ -66,21 +66,21 @@ class ScriptSource:
     def _step(step):
         step = 0 if step is None else step
         if step < 0:
-            raise UserError(f"--step must be 0 or more, got {step}")
+            raise BadInput(f"--step must be 0 or more, got {step}")
         return step
 
     @contextmanager
     def _errors(self):
         try:
             yield
-        except ScriptError as e:
+        except ScriptError as e:  # its one line follows the script's own traceback
             if self.verbose and e.detail:
                 click.echo(e.detail.rstrip("\n"), err=True)
-            raise UserError(str(e)) from None
+            raise
 
 
 def get_trace(run_dir, step, trace_file, script=None):
-    """The trace the options name; UsageError/ClickException (one line, exit 2) when they don't."""
+    """The trace the options name; UsageError or TraceError (one line, exit 2) when they don't."""
     given = [
         name
         for name, v in (
@@ -98,14 +98,11 @@ def get_trace(run_dir, step, trace_file, script=None):
         return script.trace(step)
     if run_dir and step is None:
         raise click.UsageError("--run needs --step K (the 0-based training step to trace)")
-    try:
-        if trace_file:
-            return load_trace(trace_file)
-        click.echo(f"tracing step {step} of {run_dir} ...", err=True)
-        with progress("replaying from the checkpoint", None) as advance:
-            return trace_step(run_dir, step, on_step=lambda done, total: advance(1, total))
-    except TraceError as e:
-        raise UserError(str(e)) from None
+    if trace_file:
+        return load_trace(trace_file)
+    click.echo(f"tracing step {step} of {run_dir} ...", err=True)
+    with progress("replaying from the checkpoint", None) as advance:
+        return trace_step(run_dir, step, on_step=lambda done, total: advance(1, total))
 
 
 def check_outputs(outputs, inputs=()):
@@ -120,17 +117,14 @@ def check_outputs(outputs, inputs=()):
         real = _real(out)
         for given, source in inputs:
             if real == source:
-                raise UserError(f"{out} is also an input ({given}); write the output somewhere else")
+                raise BadInput(f"{out} is also an input ({given}); write the output somewhere else")
         run = run_owning(real)
         if run is not None:
-            raise UserError(f"{out} would replace a file of the run in {run}; write the output somewhere else")
+            raise BadInput(f"{out} would replace a file of the run in {run}; write the output somewhere else")
         if real in seen:
-            raise UserError(f"{out} and {seen[real]} are the same file; give each output its own name")
+            raise BadInput(f"{out} and {seen[real]} are the same file; give each output its own name")
         seen[real] = out
-        try:
-            check_target(out)
-        except UnsafePath as e:
-            raise UserError(str(e)) from None
+        check_target(out)
 
 
 def _real(path):
@@ -183,7 +177,7 @@ def output_file(path):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"cannot create the folder {path.parent} ({e.strerror or e})") from None
+        raise BadInput(f"cannot create the folder {path.parent} ({e.strerror or e})") from None
     return path
 
 
@@ -194,8 +188,8 @@ def write_output(path, data):
     target = output_file(path)
     try:
         write_atomic(target, data) if isinstance(data, (bytes, str)) else write_atomic_chunks(target, data)
-    except UnsafePath as e:
-        raise UserError(str(e)) from None
+    except UnsafePath:
+        raise  # its own line
     except OSError as e:
-        raise UserError(f"cannot write {path} ({e.strerror or e})") from None
+        raise BadInput(f"cannot write {path} ({e.strerror or e})") from None
     return target

@@ -11,16 +11,8 @@ from pathlib import Path
 
 import click
 
-from microtrace.cli.checks import command, user_errors
-from microtrace.cli.common import (
-    ScriptSource,
-    UserError,
-    check_outputs,
-    figure_format,
-    get_trace,
-    progress,
-    write_output,
-)
+from microtrace.cli.checks import command
+from microtrace.cli.common import ScriptSource, check_outputs, figure_format, get_trace, progress, write_output
 from microtrace.cli.options import (
     POSITIVE,
     figure_output_option,
@@ -34,7 +26,7 @@ from microtrace.cli.options import (
     trace_source_options,
 )
 from microtrace.engine.run import open_run
-from microtrace.tracer import TraceError
+from microtrace.util.errors import BadInput
 from microtrace.viz.draw.canvas import figure_bytes
 
 
@@ -78,10 +70,7 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
         from microtrace.viz.gradflow.matrices import trace_figure
 
         trace = get_trace(run_dir, step, trace_file)
-        try:
-            figure = trace_figure(trace, fmt, per_position, scale)
-        except TraceError as e:
-            raise UserError(str(e)) from None
+        figure = trace_figure(trace, fmt, per_position, scale)
         csv_text = _step_csv(trace.meta) if csv_path else None
         note = f"step {trace.step}"
     write_output(output, figure_bytes(figure))
@@ -94,7 +83,7 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
 
 def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs):
     from microtrace.tracer.analysis.gradstats import check_range, progress_length, range_stats, stats_csv
-    from microtrace.tracer.analysis.step_ranges import StepRangeError, check_within
+    from microtrace.tracer.analysis.step_ranges import check_within
     from microtrace.viz.gradflow.over_steps import steps_figure
 
     if trace_file or step is not None:
@@ -103,16 +92,12 @@ def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs):
         raise click.UsageError("--per-position draws one traced step: use --step K, not --steps")
     if not run_dir:
         raise click.UsageError("--steps needs --run DIR")
-    with user_errors():
-        run = open_run(run_dir)
-        try:
-            check_within(steps, run.steps)
-        except StepRangeError as e:
-            raise UserError(f"--steps {e}") from None
-        check_range(run, steps)
-        click.echo(f"computing gradient statistics of {len(steps)} steps of {run_dir} ...", err=True)
-        with progress("training through the range", progress_length(steps, jobs)) as advance:
-            stats = range_stats(run, steps, on_step=lambda k: advance(), jobs=jobs)
+    run = open_run(run_dir)
+    check_within(steps, run.steps)
+    check_range(run, steps)
+    click.echo(f"computing gradient statistics of {len(steps)} steps of {run_dir} ...", err=True)
+    with progress("training through the range", progress_length(steps, jobs)) as advance:
+        stats = range_stats(run, steps, on_step=lambda k: advance(), jobs=jobs)
     return steps_figure(stats, fmt, scale), stats_csv(stats), f"{len(stats)} steps"
 
 
@@ -162,13 +147,10 @@ def gradcheck(ctx, run_dir, step, samples, eps, tol, seed, script, timeout, verb
         microtrace gradcheck --run runs/demo --step 0 --samples 10 --eps 1e-5 --tol 1e-3
         microtrace gradcheck --script my_model/train.py --step 3 --samples 1 -- --steps 100
     """
-    from microtrace.tracer.analysis.gradcheck import GradcheckError, check_eps
+    from microtrace.tracer.analysis.gradcheck import check_eps
     from microtrace.tracer.analysis.gradcheck import gradcheck as check
 
-    try:
-        check_eps(eps)
-    except GradcheckError as e:  # "eps 1e-12 makes ...": the message starts with the argument, here the option
-        raise UserError(f"--{e}") from None
+    check_eps(eps)
     source = ScriptSource(script, script_args, timeout, verbose)
     if bool(run_dir) == bool(script):
         raise click.UsageError("give --run DIR --step K or --script PATH [--step K]")
@@ -177,14 +159,13 @@ def gradcheck(ctx, run_dir, step, samples, eps, tol, seed, script, timeout, verb
     else:
         if step is None:
             raise click.UsageError("--run needs --step K (the 0-based training step to check)")
-        with user_errors():
-            run = open_run(run_dir)
-            if step == run.steps:
-                raise UserError(
-                    f"step {step} is the trained model after the last update: it has no training "
-                    f"step to check (steps 0..{run.steps - 1})"
-                )
-            trainer = run.trainer_at(step)
+        run = open_run(run_dir)
+        if step == run.steps:
+            raise BadInput(
+                f"step {step} is the trained model after the last update: it has no training "
+                f"step to check (steps 0..{run.steps - 1})"
+            )
+        trainer = run.trainer_at(step)
         result = check(trainer, samples=samples, eps=eps, seed=seed)
     click.echo(result.table(tol))
     if not result.passed(tol):

@@ -6,13 +6,12 @@ from pathlib import Path
 import click
 
 from microtrace.cli.checks import command
-from microtrace.cli.common import UserError, check_outputs, write_output
-from microtrace.cli.graph import MissingDot
+from microtrace.cli.common import check_outputs, write_output
 from microtrace.cli.options import output_option, trace_source_options
-from microtrace.tracer import TraceError, load_trace, trace_step
+from microtrace.tracer import load_trace, trace_step
+from microtrace.util.errors import BadInput
 from microtrace.viz.explore.page import build_explorer
 from microtrace.viz.explore.views import LIMIT
-from microtrace.viz.graph.render import DotNotFound, RenderError
 
 
 @command()
@@ -47,14 +46,7 @@ def explore(trace, output, other, compare_step, max_nodes):
                    "a larger page, slower to write; --run RUN --step K (or a trace saved with --view fused) "
                    "draws the engine's own nodes", err=True)  # fmt: skip
     second = _second(trace, other, compare_step) if other else None
-    try:
-        page = build_explorer(trace, second, limit=max_nodes)
-    except TraceError as e:
-        raise UserError(str(e)) from None
-    except DotNotFound as e:
-        raise MissingDot(str(e)) from None
-    except RenderError as e:
-        raise UserError(str(e)) from None
+    page = build_explorer(trace, second, limit=max_nodes)
     path = write_output(output, page)
     click.echo(f"wrote {path} ({len(page.encode('utf-8')) / 1e6:.1f} MB)", err=True)
 
@@ -66,21 +58,18 @@ def _check_folder(output):
     while not folder.exists():
         folder = folder.parent
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write {output}: {folder} is not a folder this user can write in")
+        raise BadInput(f"cannot write {output}: {folder} is not a folder this user can write in")
 
 
 def _second(trace, other, step):
     path = Path(other)
-    try:
-        if path.is_dir():
-            k = trace.step if step is None else step
-            click.echo(f"tracing step {k} of {other} ...", err=True)
-            return trace_step(path, k)
-        if step is not None:
-            raise UserError("--compare-step needs --compare RUN (a run directory)")
-        return load_trace(path)
-    except TraceError as e:
-        raise UserError(str(e)) from None
+    if path.is_dir():
+        k = trace.step if step is None else step
+        click.echo(f"tracing step {k} of {other} ...", err=True)
+        return trace_step(path, k)
+    if step is not None:
+        raise BadInput("--compare-step needs --compare RUN (a run directory)")
+    return load_trace(path)
 
 
 COMMANDS = [explore]

@@ -4,19 +4,18 @@ import shlex
 
 import click
 
-from microtrace.cli.checks import command, user_errors
-from microtrace.cli.common import UserError, check_outputs, progress, write_output
+from microtrace.cli.checks import command
+from microtrace.cli.common import check_outputs, progress, write_output
 from microtrace.cli.explore import _check_folder
-from microtrace.cli.graph import MissingDot
 from microtrace.cli.options import jobs_option, output_option, steps_option
 from microtrace.engine.run import open_run
-from microtrace.tracer import TraceError, trace_step
+from microtrace.tracer import trace_step
 from microtrace.tracer.analysis.attention import AttentionError
 from microtrace.tracer.analysis.film import checkpoint_samples, default_text, film_frames, notable_steps
-from microtrace.tracer.analysis.step_ranges import StepRangeError, check_within
+from microtrace.tracer.analysis.step_ranges import check_within
+from microtrace.util.errors import BadInput
 from microtrace.viz.explore.page import build_explorer
 from microtrace.viz.film.page import build_film
-from microtrace.viz.graph.render import DotNotFound, RenderError
 
 
 class StepList(click.ParamType):
@@ -81,37 +80,28 @@ def film(run_dir, steps, text, open_steps, no_auto_open, output, jobs):
     """
     check_outputs([output], inputs=[run_dir])
     _check_folder(output)
-    with user_errors():
-        run = open_run(run_dir)
-        steps = steps or _default_steps(run)
-        try:
-            check_within(steps, run.steps)
-        except StepRangeError as e:
-            raise UserError(f"--steps {e}") from None
-        run.check_trained(steps[-1])
-        if any(k >= run.steps for k in open_steps):
-            raise UserError(f"--open: this run has steps 0 to {run.steps - 1}")
-        for k in open_steps:
-            run.check_trained(k)
-        text = text if text is not None else default_text(run, steps[0])
-        try:
-            with progress("frames", len(steps)) as advance:
-                frames = film_frames(run, steps, text, jobs=jobs, on_step=lambda k: advance())
-        except AttentionError as e:
-            raise UserError(f"--text: {e}") from None
-        samples = checkpoint_samples(run, steps[-1] + 1)
-    chosen = sorted(set(open_steps) | (set() if no_auto_open else set(notable_steps(frames))))
+    run = open_run(run_dir)
+    steps = steps or _default_steps(run)
+    check_within(steps, run.steps)
+    run.check_trained(steps[-1])
+    if any(k >= run.steps for k in open_steps):
+        raise BadInput(f"--open: this run has steps 0 to {run.steps - 1}")
+    for k in open_steps:
+        run.check_trained(k)
+    text = text if text is not None else default_text(run, steps[0])
     try:
-        explorers = {}
-        for k in chosen:
-            click.echo(f"embedding the explorer of step {k} ...", err=True)
-            explorers[k] = build_explorer(trace_step(run, k), jobs=jobs)
-        commands = {k: explore_command(run_dir, k) for k in steps}
-        page = build_film(run, frames, text, samples, explorers, commands)
-    except (TraceError, RenderError) as e:
-        raise UserError(str(e)) from None
-    except DotNotFound as e:
-        raise MissingDot(str(e)) from None
+        with progress("frames", len(steps)) as advance:
+            frames = film_frames(run, steps, text, jobs=jobs, on_step=lambda k: advance())
+    except AttentionError as e:  # the text cannot be read: worded with this command's option
+        raise BadInput(f"--text: {e}") from None
+    samples = checkpoint_samples(run, steps[-1] + 1)
+    chosen = sorted(set(open_steps) | (set() if no_auto_open else set(notable_steps(frames))))
+    explorers = {}
+    for k in chosen:
+        click.echo(f"embedding the explorer of step {k} ...", err=True)
+        explorers[k] = build_explorer(trace_step(run, k), jobs=jobs)
+    commands = {k: explore_command(run_dir, k) for k in steps}
+    page = build_film(run, frames, text, samples, explorers, commands)
     path = write_output(output, page)
     click.echo(f"wrote {path} ({len(page.encode('utf-8')) / 1e6:.1f} MB, {len(frames)} frames, "
                f"{len(explorers)} steps embedded)", err=True)  # fmt: skip

@@ -9,12 +9,11 @@ import functools
 import click
 
 from microtrace.cli.checks import command
-from microtrace.cli.common import UserError
 from microtrace.cli.options import trace_source_options
-from microtrace.tracer import TraceError
+from microtrace.util.errors import BadInput
 from microtrace.viz.graph import select as graph_select
 from microtrace.viz.graph.figure import FOCUS_SCOPES, LEVELS, RATIOS, graph_figure, page_attrs
-from microtrace.viz.graph.render import DotNotFound, RenderError, output_format, render
+from microtrace.viz.graph.render import RenderError, output_format, render
 
 
 class PageSize(click.ParamType):
@@ -49,10 +48,6 @@ class Ratio(click.ParamType):
         return number
 
 
-class MissingDot(click.ClickException):
-    exit_code = 3
-
-
 def _check_output(ctx, param, value):
     try:
         output_format(value)
@@ -68,17 +63,17 @@ def _check_options(command):
     def wrapper(**kw):
         scalar = kw["level"] == "scalar"
         if scalar and not (kw["focus"] or kw["around"] is not None or kw["highlight"]):
-            raise UserError("--level scalar needs --focus SCOPE, --around NODE or --highlight K --target NODE")
+            raise BadInput("--level scalar needs --focus SCOPE, --around NODE or --highlight K --target NODE")
         if kw["around"] is not None and not scalar:
-            raise UserError("--around draws scalar nodes: add --level scalar")
+            raise BadInput("--around draws scalar nodes: add --level scalar")
         if kw["focus"] and kw["around"] is not None:
-            raise UserError("give --focus SCOPE or --around NODE, not both")
+            raise BadInput("give --focus SCOPE or --around NODE, not both")
         if kw["view"] and not scalar:
-            raise UserError("--view chooses the scalar level's nodes: add --level scalar")
+            raise BadInput("--view chooses the scalar level's nodes: add --level scalar")
         if kw["label"] != "id" and not scalar:
-            raise UserError("--label names scalar nodes: add --level scalar")
+            raise BadInput("--label names scalar nodes: add --level scalar")
         if kw["highlight"] and not kw["target"]:
-            raise UserError("--highlight K needs --target NODE (a node id or a parameter such as layer0.attn_wq[3,7])")
+            raise BadInput("--highlight K needs --target NODE (a node id or a parameter such as layer0.attn_wq[3,7])")
         return command(**kw)
 
     return wrapper
@@ -195,18 +190,12 @@ def graph(trace, output, level, focus, around, hops, view, backward, color, high
             title=title,
             legend=legend,
         )
-    except graph_select.ViewTooLarge as e:
-        raise UserError(_too_large(e)) from None
-    except TraceError as e:
-        raise UserError(str(e)) from None
+    except graph_select.ViewTooLarge as e:  # worded with this command's options
+        raise BadInput(_too_large(e)) from None
     try:
         path = render(digraph, output, dpi=dpi)
-    except DotNotFound as e:
-        raise MissingDot(str(e)) from None
-    except RenderError as e:
-        raise UserError(str(e)) from None
     except OSError as e:
-        raise UserError(f"cannot write {output} ({e.strerror or e})") from None
+        raise BadInput(f"cannot write {output} ({e.strerror or e})") from None
     click.echo(f"wrote {path}", err=True)
 
 

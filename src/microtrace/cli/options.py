@@ -20,8 +20,7 @@ import math
 
 import click
 
-from microtrace.cli.common import OUTPUT_OPTIONS, ScriptSource, UserError, check_outputs, get_trace
-from microtrace.tracer import TraceError
+from microtrace.cli.common import OUTPUT_OPTIONS, ScriptSource, check_outputs, get_trace
 from microtrace.tracer.analysis.step_ranges import StepRangeError, default_jobs, parse_steps
 from microtrace.tracer.export.strict_json import NAN_AS
 
@@ -156,10 +155,6 @@ def trace_source_options(command):
     def wrapper(run_dir, step, trace_file, script, timeout, verbose, script_args, **kwargs):
         source = ScriptSource(script, script_args, timeout, verbose)
         check_outputs([kwargs.get(name) for name in OUTPUT_OPTIONS], inputs=[trace_file, run_dir, script])
-        trace = get_trace(run_dir, step, trace_file, source)
-        try:
-            return command(trace=trace, **kwargs)
-        except TraceError as e:  # a store is read when first asked: damage found then is still one line
-            raise UserError(str(e)) from None
+        return command(trace=get_trace(run_dir, step, trace_file, source), **kwargs)
 
     return wrapper

@@ -3,9 +3,8 @@
 import click
 
 from microtrace.cli.checks import command
-from microtrace.cli.common import UserError, advance_to, progress, write_output
+from microtrace.cli.common import advance_to, progress, write_output
 from microtrace.cli.options import output_option, trace_source_options
-from microtrace.tracer import TraceError
 from microtrace.viz.report.page import build_report
 
 
@@ -31,11 +30,8 @@ def report(trace, output, explorer):
         microtrace report --run runs/demo --step 120 -o step120.html
         microtrace report --trace step120.json -o step120.html --explorer explore120.html
     """
-    try:
-        with progress("writing the report", None) as advance:
-            page = build_report(trace, explorer=explorer, on_progress=advance_to(advance))
-    except TraceError as e:
-        raise UserError(str(e)) from None
+    with progress("writing the report", None) as advance:
+        page = build_report(trace, explorer=explorer, on_progress=advance_to(advance))
     path = write_output(output, page)
     click.echo(f"wrote {path} ({len(page.encode('utf-8')) // 1024} KB)", err=True)
 

@@ -3,7 +3,7 @@
 import click
 
 from microtrace.cli.checks import command
-from microtrace.cli.common import UserError, advance_to, output_file, progress, write_output
+from microtrace.cli.common import advance_to, output_file, progress, write_output
 from microtrace.cli.options import nan_as_option, output_option, trace_source_options
 from microtrace.tracer import TraceError, dead_relus, top_paths
 from microtrace.tracer.analysis import stats
@@ -18,6 +18,7 @@ from microtrace.tracer.storage.io import (
     save_store,
 )
 from microtrace.util.atomic import UnsafePath
+from microtrace.util.errors import BadInput
 from microtrace.viz.graph.select import focus_collapsed
 
 VIEWS = click.Choice(["elementary", "fused"])
@@ -54,14 +55,14 @@ def trace(trace, output, view, nan_as):
         n, e = trace.size(view)
     else:
         if view:
-            raise UserError("--view chooses the view of a .json file; a store holds both")
+            raise BadInput("--view chooses the view of a .json file; a store holds both")
         try:
             with progress("writing the store", None) as advance:
                 counts = save_store(trace, output_file(output), on_progress=advance_to(advance))
-        except OSError as e:  # UnsafePath too: a link, a directory...
-            raise UserError(
-                str(e) if isinstance(e, UnsafePath) else f"cannot write {output} ({e.strerror or e})"
-            ) from None
+        except UnsafePath:
+            raise  # its own line: a link, a directory...
+        except OSError as e:
+            raise BadInput(f"cannot write {output} ({e.strerror or e})") from None
         view = "elementary"
         n, e = counts[view]["nodes"], counts[view]["edges"]
     click.echo(f"step {trace.step}: {n} nodes, {e} edges ({view}), loss {trace.loss:.4f} -> {output}", err=True)
@@ -133,11 +134,7 @@ def export_command(trace, fmt, output, view, level, focus, nan_as, links):
     else:
         _check_export_size(trace.size(view)[0], fmt)
         G = trace.graph(view)
-    try:
-        data = export_bytes(G, fmt, nan_as, "links" if links else "edges")
-    except TraceError as e:
-        raise UserError(str(e)) from None
-    write_output(output, data)
+    write_output(output, export_bytes(G, fmt, nan_as, "links" if links else "edges"))
     click.echo(f"wrote {G.number_of_nodes()} nodes, {G.number_of_edges()} edges -> {output}", err=True)
 
 
@@ -146,7 +143,7 @@ def _check_export_size(nodes, fmt):
     try:
         check_export_size(nodes, fmt)
     except TraceError:
-        raise UserError(
+        raise BadInput(
             f"{nodes:,} nodes are too many to export as {fmt} (at most {EXPORT_MAX_NODES:,}): export a scope "
             "(--focus SCOPE) or a collapsed --level, -f graphml or gexf (any size), or query the store"
         ) from None
@@ -174,26 +171,23 @@ def inspect(trace, target, k, scope, as_json, nan_as):
         microtrace inspect --trace step120.json --scope pos2/layer0/attn/head1/weights
     """
     view = trace.default_view("elementary")
-    try:
-        nodes, edges = trace.size(view)
-        report = {
-            "step": trace.step,
-            "doc": trace.meta["doc"],
-            "loss": trace.loss,
-            "nodes": nodes,
-            "edges": edges,
-            "params": trace.meta["param_stats"],
-            "first_nonfinite": trace.first_nonfinite(view),
-            "dead_relus": dead_relus(trace.select(view, ops=("relu",))),
-        }
-        if target:
-            G = trace.graph(view)
-            report["paths"] = [{**p, "scopes": _scope_runs(G, p["nodes"])} for p in top_paths(G, target, k)]
-        if scope:
-            ids = trace.scope_nodes(scope, view)
-            report["scope"] = [{"node": n, **d} for n, d in trace.data(view).nodes(ids)]
-    except TraceError as e:
-        raise UserError(str(e)) from None
+    nodes, edges = trace.size(view)
+    report = {
+        "step": trace.step,
+        "doc": trace.meta["doc"],
+        "loss": trace.loss,
+        "nodes": nodes,
+        "edges": edges,
+        "params": trace.meta["param_stats"],
+        "first_nonfinite": trace.first_nonfinite(view),
+        "dead_relus": dead_relus(trace.select(view, ops=("relu",))),
+    }
+    if target:
+        G = trace.graph(view)
+        report["paths"] = [{**p, "scopes": _scope_runs(G, p["nodes"])} for p in top_paths(G, target, k)]
+    if scope:
+        ids = trace.scope_nodes(scope, view)
+        report["scope"] = [{"node": n, **d} for n, d in trace.data(view).nodes(ids)]
     click.echo(jsonout.dumps(report, nan_as, indent=1) if as_json else _text(report))
 
 

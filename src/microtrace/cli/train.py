@@ -11,13 +11,14 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from microtrace.cli.checks import BadInput, Failed, command, user_errors
+from microtrace.cli.checks import command
 from microtrace.cli.options import POSITIVE, config_options
 from microtrace.engine.data import load_dataset, visible
 from microtrace.engine.model import GPTConfig
 from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, make_run_dir, open_run, run_lock
 from microtrace.engine.run import train as train_run
-from microtrace.engine.train import SampleError, TrainConfig
+from microtrace.engine.train import TrainConfig
+from microtrace.util.errors import BadInput, WorkFailed
 from microtrace.util.limits import DEFAULT_MAX_MEMORY_GB, MEMORY_ENV
 
 SAMPLES_HEADER = "--- inference (new, hallucinated names) ---"
@@ -145,23 +146,21 @@ def train(
         ]
         if given:
             raise BadInput(f"--resume continues a run with the options it was made with; drop {', '.join(given)}")
-        with user_errors():
-            run = open_run(resume)
-            with run_lock(run.path):
-                _train_and_sample(run, run.latest(), samples, temperature, resuming=True)
+        run = open_run(resume)
+        with run_lock(run.path):
+            _train_and_sample(run, run.latest(), samples, temperature, resuming=True)
         return
     if n_embd % n_head:
         raise BadInput(f"--n-embd ({n_embd}) must be a multiple of --n-head ({n_head})")
     if (out / "config.json").exists() and not force:
         raise BadInput(f"{out} already holds a run: continue it with --resume {out}, or replace it with --force")
-    with user_errors():
-        dataset = load_dataset(data)
-        options = dict(n_embd=n_embd, n_head=n_head, n_layer=n_layer, block_size=block_size)
-        config = TrainConfig(steps=steps, lr=lr, seed=seed)
-        make_run_dir(out)
-        with run_lock(out):  # from creating the run to its last step: no other writer in between
-            run = create_run(out, dataset, config, options, checkpoint_every, overwrite=force, max_memory_gb=max_memory)
-            _train_and_sample(run, run.latest(), samples, temperature)
+    dataset = load_dataset(data)
+    options = dict(n_embd=n_embd, n_head=n_head, n_layer=n_layer, block_size=block_size)
+    config = TrainConfig(steps=steps, lr=lr, seed=seed)
+    make_run_dir(out)
+    with run_lock(out):  # from creating the run to its last step: no other writer in between
+        run = create_run(out, dataset, config, options, checkpoint_every, overwrite=force, max_memory_gb=max_memory)
+        _train_and_sample(run, run.latest(), samples, temperature)
 
 
 def _train_and_sample(run, trainer, samples, temperature, resuming=False):
@@ -183,37 +182,38 @@ def _train_and_sample(run, trainer, samples, temperature, resuming=False):
 def _train_with_progress(run, trainer):
     steps = run.steps
     try:
-        with user_errors():
-            if not stdout_is_terminal():
-                return train_run(run, lambda k, loss: click.echo(step_line(k, steps, loss)), trainer)
-            # A terminal gets a progress bar on stderr, then the last step's line.
-            last = []
-            with click.progressbar(
-                length=steps, label="training", file=sys.stderr, show_pos=True, item_show_func=lambda item: item
-            ) as bar:
-                bar.update(trainer.step)
+        if not stdout_is_terminal():
+            return train_run(run, lambda k, loss: click.echo(step_line(k, steps, loss)), trainer)
+        # A terminal gets a progress bar on stderr, then the last step's line.
+        last = []
+        with click.progressbar(
+            length=steps, label="training", file=sys.stderr, show_pos=True, item_show_func=lambda item: item
+        ) as bar:
+            bar.update(trainer.step)
 
-                def on_step(k, loss):
-                    last[:] = [k, loss]
-                    bar.update(1, f"loss {loss:.4f}")
+            def on_step(k, loss):
+                last[:] = [k, loss]
+                bar.update(1, f"loss {loss:.4f}")
 
-                trainer = train_run(run, on_step, trainer)
-            if last:
-                click.echo(step_line(last[0], steps, last[1]))
-            return trainer
+            trainer = train_run(run, on_step, trainer)
+        if last:
+            click.echo(step_line(last[0], steps, last[1]))
+        return trainer
     except KeyboardInterrupt:
-        raise Failed(
-            f"interrupted; continue from the latest checkpoint with: microtrace train --resume {run.path}",
-            exit_code=130,
+        raise Interrupted(
+            f"interrupted; continue from the latest checkpoint with: microtrace train --resume {run.path}"
         ) from None
+
+
+class Interrupted(WorkFailed):
+    """Training stopped by Ctrl-C (exit code 130, the shell's for SIGINT); the checkpoints stay."""
+
+    exit_code = 130
 
 
 def _print_samples(trainer, count, temperature, rng=None):
     for i in range(1, count + 1):
-        try:
-            name = trainer.sample(temperature, rng)
-        except SampleError as e:
-            raise Failed(str(e)) from None
+        name = trainer.sample(temperature, rng)  # SampleError: a model that cannot be sampled from (exit 1)
         click.echo(f"sample {i:2d}: {visible(name)}")  # a control character shown, not acted on
 
 
@@ -241,9 +241,8 @@ def sample(run_dir, count, temperature, seed):
         microtrace sample --run runs/demo
         microtrace sample --run runs/demo -n 5 --temperature 0.8 --seed 7
     """
-    with user_errors():
-        run = open_run(run_dir)
-        trainer = run.latest()
+    run = open_run(run_dir)
+    trainer = run.latest()
     if trainer.step < run.steps:
         click.echo(f"note: {run.path} stopped after step {trainer.step} of {run.steps}; sampling from there", err=True)
     _print_samples(trainer, count, temperature, random.Random(seed) if seed is not None else None)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from microtrace.util.atomic import write_atomic
+from microtrace.util.errors import BadInput
 from microtrace.util.limits import LimitError, read_input
 
 MAKEMORE_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
@@ -25,7 +26,7 @@ MAKEMORE_BYTES = 228145
 NAMES_FILES = ("dist.female.first", "dist.male.first")
 
 
-class DataError(Exception):
+class DataError(BadInput):
     """A dataset that cannot be used; the message is one line meant for the user."""
 
 

@@ -35,6 +35,7 @@ from microtrace.engine.data import DataError, load_dataset
 from microtrace.engine.model import GPTConfig, check_model, is_number, is_whole
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.util.atomic import write_atomic
+from microtrace.util.errors import BadInput, WorkFailed
 from microtrace.util.jsontext import fields_by_line
 from microtrace.util.limits import LimitError, parse_json, read_input
 from microtrace.util.lock import LOCK_NAME, run_lock
@@ -48,12 +49,13 @@ _CHECKPOINT_FIELDS = ("config", "step", "params", "adam_m", "adam_v", "rng_state
 RUN_FILES = ("config.json", "losses.csv", LOCK_NAME)  # and everything in checkpoints/
 
 
-class RunError(Exception):
+class RunError(BadInput):
     """A run that cannot be made, read or continued; the message is one line meant for the user."""
 
 
-class RunDiverged(RunError):
-    """Training met a non-finite loss or gradient at 0-based step `step`; no update was applied for it."""
+class RunDiverged(WorkFailed, RunError):
+    """Training met a non-finite loss or gradient at 0-based step `step`; no update was applied for it. A
+    RunError (what catches those sees it too) whose work failed: exit code 1."""
 
     def __init__(self, run_dir, step, steps, loss, bad_grad=None):
         self.step, self.loss, self.bad_grad = step, loss, bad_grad

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from microtrace.engine.data import Tokenizer
 from microtrace.engine.model import GPT, GPTConfig, is_number, is_whole, softmax
+from microtrace.util.errors import WorkFailed
 
 
 @contextmanager
@@ -40,7 +41,7 @@ def _square(g):
         return math.inf
 
 
-class SampleError(Exception):
+class SampleError(WorkFailed):
     """The model's next-token probabilities cannot be sampled from (nan, inf or all zero)."""
 
 

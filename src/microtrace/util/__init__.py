@@ -1,7 +1,8 @@
 """What every layer shares, with no knowledge of any of them.
 
-`atomic` (atomic file writes), `jsontext` (the one compact-JSON writer), `limits` (how much is read or
-allocated before refusing), `lock` (one writer at a time on a run directory).
+`errors` (the root of every error for the user, `MicrotraceError`, and its two branches: bad input and
+work that failed), `atomic` (atomic file writes), `jsontext` (the one compact-JSON writer), `limits`
+(how much is read or allocated before refusing), `lock` (one writer at a time on a run directory).
 
 Imports: the standard library only, nothing else of microtrace.
 """

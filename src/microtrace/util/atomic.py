@@ -23,10 +23,12 @@ import stat
 from contextlib import contextmanager
 from pathlib import Path
 
+from microtrace.util.errors import BadInput
+
 _counter = itertools.count()
 
 
-class UnsafePath(OSError):
+class UnsafePath(BadInput, OSError):
     """The output path names something that must not be replaced; the message is one line."""
 
 

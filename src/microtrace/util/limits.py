@@ -11,6 +11,8 @@ import os
 import stat
 import sys
 
+from microtrace.util.errors import BadInput
+
 # Bytes of memory a model may need to train (or trace) one step, estimated by `engine.model.model_memory`.
 # `create_run(max_memory_gb=...)` (`train --max-memory GB`) or the environment variable
 # MICROTRACE_MAX_MEMORY_GB raises it.
@@ -22,18 +24,21 @@ DEFAULT_MAX_FILE_MB = 1024
 FILE_ENV = "MICROTRACE_MAX_FILE_MB"
 
 
-class LimitError(ValueError):
+class LimitError(BadInput, ValueError):
     """An input past a documented limit. It carries the limit (`value`), the environment variable that
     raises it (`env`) and the name of the argument that does (`setting`, e.g. "max_memory_gb", or None);
     the message says what is past the limit and how to raise it. Library code never names a command-line
     option: the command line words the same error with its own (`worded`)."""
 
     def __init__(self, what, value=None, env=None, setting=None):
-        self.what, self.value, self.env, self.setting = what, value, env, setting
-        super().__init__(self.worded(setting))
+        self.what, self.value, self.env = what, value, env
+        super().__init__(self._with(setting), setting)
 
     def worded(self, option):
-        """The message, with `option` (an argument's name, or a command-line option) as a way to raise it."""
+        """The message, with `option` (the command line's name for `setting`) as a way to raise it."""
+        return self._with(option)
+
+    def _with(self, option):
         ways = [w for w in (option, self.env and f"${self.env}") if w]
         return f"{self.what}; raise it with {' or '.join(ways)}" if ways else self.what
 

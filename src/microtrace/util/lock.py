@@ -9,10 +9,12 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from microtrace.util.errors import BadInput
+
 LOCK_NAME = "train.lock"
 
 
-class RunLocked(Exception):
+class RunLocked(BadInput):
     """The run directory is being written by another process, or its lock file cannot be used."""
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from microtrace.tracer.analysis.step_ranges import in_pieces
 from microtrace.tracer.model.trace import FORMAT, Trace, TraceError, trace_text
+from microtrace.util.errors import BadInput
 
 
-class AttentionError(ValueError):
+class AttentionError(BadInput, ValueError):
     """Attention that cannot be read or drawn as asked (a graph without its weights, a text the model
     cannot read, no such layer or head, too many frames); one line for the user."""
 

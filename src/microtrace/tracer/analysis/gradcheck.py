@@ -22,6 +22,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from microtrace.util.errors import BadInput
+
 FLOOR_TIMES_EPS = 1e-11  # floor = FLOOR_TIMES_EPS / eps, see the module docs
 # Step sizes whose comparison means something. Below 1e-8 the floor passes 1e-3, so every gradient below
 # it is compared in absolute terms against it: at eps 1e-12 (floor 10) a 3% error in a gradient of 0.1
@@ -93,13 +95,9 @@ def floor_for(eps):
     return FLOOR_TIMES_EPS / eps
 
 
-class GradcheckError(ValueError):
+class GradcheckError(BadInput, ValueError):
     """A gradient check that cannot be made as asked. `setting` names the argument at fault ("eps",
     "samples") and the message starts with it, so the command line can name its option instead."""
-
-    def __init__(self, message, setting):
-        super().__init__(message)
-        self.setting = setting
 
 
 def check_eps(eps, floor=None):

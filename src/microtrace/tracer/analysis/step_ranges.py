@@ -7,11 +7,17 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from queue import Empty
 
+from microtrace.util.errors import BadInput
+
 _STEPS = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
 
 
-class StepRangeError(ValueError):
-    """A range of steps that is malformed, empty or past the run's end; one line for the user."""
+class StepRangeError(BadInput, ValueError):
+    """A range of steps that is malformed, empty or past the run's end; one line for the user (`setting`:
+    the argument `steps`)."""
+
+    def __init__(self, message):
+        super().__init__(message, "steps")
 
 
 def parse_steps(text, n_steps=None, trained_model=False):

@@ -13,12 +13,13 @@ from microtrace.engine.train import Trainer
 from microtrace.tracer.analysis import stats
 from microtrace.tracer.capture.record import record_step
 from microtrace.tracer.model.columns import GraphData, expand, expand_pieces
+from microtrace.util.errors import BadInput
 
 FORMAT = 1
 GRAPH_WARN = 1_000_000  # nodes: above this, graph() warns that it needs gigabytes
 
 
-class TraceError(Exception):
+class TraceError(BadInput):
     """A request the trace cannot answer (unknown scope, node, step, file); one line for the user."""
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 from microtrace.tracer import Trace
 from microtrace.tracer.analysis.attention import AttentionError, attention_series, read_attention, shared_vmax
 from microtrace.tracer.analysis.step_ranges import check_within
+from microtrace.util.limits import LimitError
 from microtrace.viz import attention as A
 
 # Frames of a --steps range: each is a GIF frame and a tile of the contact sheet. Up to DEFAULT_MAX_FRAMES
@@ -169,21 +170,18 @@ def grid_layout_of(data, *, grad=False, values=False, scale=1.0, vmax=None):
 
 def check_steps(steps, total, max_frames=DEFAULT_MAX_FRAMES):
     """StepRangeError unless the range `steps` lies within a run of `total` steps (step `total` is the
-    trained model); AttentionError when it gives more than `max_frames` frames (itself at most
-    MAX_FRAMES)."""
+    trained model); LimitError when it gives more than `max_frames` frames (AttentionError past MAX_FRAMES,
+    the most that fit in memory)."""
     if not 1 <= max_frames <= MAX_FRAMES:
         raise AttentionError(f"the frame limit must be from 1 to {MAX_FRAMES}, got {max_frames}")
     check_within(steps, total, trained_model=True)
     if len(steps) > max_frames:
         text = f"{steps.start}:{steps.stop}:{steps.step}"
-        more = (
-            f"allow {len(steps)} frames if you mean it"
-            if len(steps) <= MAX_FRAMES
-            else f"at most {MAX_FRAMES} frames fit in memory"
-        )
-        raise AttentionError(
-            f"{text} makes {len(steps)} frames (GIF frames and contact-sheet tiles), more than the "
-            f"limit of {max_frames}: raise S, or {more}"
+        what = f"{text} makes {len(steps)} frames (GIF frames and contact-sheet tiles), more than the limit of {max_frames}"
+        if len(steps) > MAX_FRAMES:
+            raise AttentionError(f"{what}: raise S; at most {MAX_FRAMES} frames fit in memory", "steps")
+        raise LimitError(
+            f"{what}: raise S, or the limit if you mean {len(steps)} frames", max_frames, None, "max_frames"
         )
 
 

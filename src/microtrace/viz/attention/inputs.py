@@ -8,10 +8,12 @@ Numbers that are nan or inf are allowed (the trace may hold them).
 import math
 from numbers import Real
 
+from microtrace.util.errors import BadInput
+
 WEIGHT_TOLERANCE = 1e-6  # weights may stray this far outside [0, 1] from rounding
 
 
-class AttentionInputError(ValueError):
+class AttentionInputError(BadInput, ValueError):
     """Numbers or labels the attention figures cannot be drawn from; the message says where."""
 
 

@@ -11,13 +11,15 @@ carries the glyph numbers, its own widths and a ToUnicode map).
 import struct
 from functools import cached_property
 
+from microtrace.util.errors import BadInput
+
 _KEPT = (b"cvt ", b"fpgm", b"glyf", b"head", b"hhea", b"hmtx", b"loca", b"maxp", b"prep")
 
 # Composite glyph flags (the 'glyf' table): how long a component's record is, and whether one follows.
 _ARGS_ARE_WORDS, _HAS_SCALE, _MORE, _HAS_XY_SCALE, _HAS_2X2 = 0x1, 0x8, 0x20, 0x40, 0x80
 
 
-class FontError(ValueError):
+class FontError(BadInput, ValueError):
     """The bytes are not a TrueType font this reader understands (e.g. a CFF-flavoured OpenType)."""
 
 

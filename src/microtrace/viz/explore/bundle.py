@@ -12,6 +12,8 @@ reassign (`const`, `function`, `class`): what a module hands out is read once, w
 import re
 from importlib import resources
 
+from microtrace.util.errors import WorkFailed
+
 MODULES = (
     "dom.js",  # an element by selector, escaping, a line of news
     "data.js",  # the index, views unpacked on demand, the per-node tables
@@ -33,8 +35,9 @@ IMPORT = re.compile(r'^import (?:\{([^}]*)\} from )?"\./([\w-]+\.js)";\n', re.M)
 EXPORT = re.compile(r"^export (async function\*? |function\*? |class |const |let |var )([\w$]+)?", re.M)
 
 
-class ModuleError(ValueError):
-    """A module the joiner cannot keep apart: a cycle, a name not exported, an export it may reassign."""
+class ModuleError(WorkFailed, ValueError):
+    """A module the joiner cannot keep apart: a cycle, a name not exported, an export it may reassign (the
+    package's own JS is at fault, not the input: work that failed)."""
 
 
 def _names(spec):

@@ -20,6 +20,7 @@ from pathlib import Path
 import graphviz
 
 from microtrace.util.atomic import write_atomic
+from microtrace.util.errors import BadInput, WorkFailed
 
 FORMATS = (".svg", ".png", ".pdf", ".dot")
 DEFAULT_DPI = 144
@@ -30,7 +31,7 @@ PIXELS_ENV = "MICROTRACE_MAX_PIXELS"
 INSTALL_HINT = "install Graphviz: sudo apt-get install graphviz (Debian/Ubuntu) or brew install graphviz (macOS)"
 
 
-class RenderError(Exception):
+class RenderError(BadInput):
     """The figure could not be made (bad extension, dot failed); one line for the user."""
 
 
@@ -38,8 +39,10 @@ class TooManyPixels(RenderError):
     """A PNG larger than the pixel limit; the message names its size and how to make it smaller."""
 
 
-class DotNotFound(RenderError):
-    """Graphviz's `dot` program is not installed; `dot_path` is where the DOT source was written."""
+class DotNotFound(WorkFailed, RenderError):
+    """Graphviz's `dot` program is not installed (exit code 3); `dot_path` is where the DOT source was written."""
+
+    exit_code = 3
 
     def __init__(self, message, dot_path=None):
         super().__init__(message)

@@ -9,11 +9,12 @@ import re
 
 from microtrace.tracer import TraceError, scope_nodes, top_paths
 from microtrace.tracer.model.scopes import prefix
+from microtrace.util.errors import BadInput
 
 DEFAULT_MAX_NODES = 2000
 
 
-class ViewTooLarge(ValueError):
+class ViewTooLarge(BadInput, ValueError):
     """A scalar view with more nodes than the limit. `narrower` is the largest scope inside it that fits
     (None when none does); `fused_would_help` says the fused view would be smaller."""
 
