@@ -1,5 +1,7 @@
-"""Every shell command of the README runs as written, in order, after `make demo`: the README's ```sh
-blocks are extracted and run by bash in a temporary copy of the project whose .venv is this one.
+"""Every shell command of the README and of docs/ runs as written, in order, after `make demo`: the ```sh
+blocks of README.md, then of each docs/*.md in alphabetical order (they may use what the README's commands
+made: runs/mine, step120.json), are extracted and run by bash in a temporary copy of the project whose
+.venv is this one.
 
 `make test` is left out (it would run this test inside itself), and `make demo` runs with its install
 step switched off (MAKEFLAGS), since the copy's .venv is this test's own venv. The published run needs microGPT's
@@ -20,6 +22,7 @@ import pytest
 from conftest import MAKEMORE, ROOT
 
 README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 LEFT_OUT = {"make test", "make test-all"}  # recursion
 
 
@@ -27,9 +30,9 @@ def shell_blocks(text):
     return re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M)
 
 
-def readme_script(text, with_makemore):
+def readme_script(texts, with_makemore):
     lines = []
-    for block in shell_blocks(text):
+    for block in (block for text in texts for block in shell_blocks(text)):
         for line in block.splitlines():
             command = line.split("#")[0].strip()
             if not command or command in LEFT_OUT or ("--data makemore" in command and not with_makemore):
@@ -38,16 +41,15 @@ def readme_script(text, with_makemore):
     return "\n".join(["set -eo pipefail", "set -x", *lines, ""])
 
 
-def test_the_readme_has_shell_blocks_and_no_synopsis_in_them():
-    blocks = shell_blocks(README.read_text())
-    assert len(blocks) >= 8
-    for block in blocks:
+def test_the_pages_have_shell_blocks_and_no_synopsis_in_them():
+    assert len(shell_blocks(README.read_text())) >= 8
+    for block in (block for page in PAGES for block in shell_blocks(page.read_text())):
         assert "[--" not in block and "RUN_DIR" not in block, block  # a synopsis is ```text, not ```sh
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("dot") is None or shutil.which("make") is None, reason="needs Graphviz's dot and make")
-def test_every_readme_command_runs_as_written(tmp_path):
+def test_every_command_of_the_readme_and_docs_runs_as_written(tmp_path):
     copy = tmp_path / "microtrace"
     shutil.copytree(
         ROOT,
@@ -65,7 +67,7 @@ def test_every_readme_command_runs_as_written(tmp_path):
     with_makemore = MAKEMORE.exists()
     if with_makemore:
         env["MICROTRACE_MAKEMORE_URL"] = MAKEMORE.resolve().as_uri()
-    script = readme_script(README.read_text(), with_makemore)
+    script = readme_script([page.read_text() for page in PAGES], with_makemore)
     result = subprocess.run(["bash", "-c", script], cwd=copy, env=env, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr[-4000:]
     for name in (

@@ -2,7 +2,7 @@
 
 `checks` (errors, the command class, option types; what `train` needs without the tracer), `common`
 (trace options, `--steps`, figure formats, writing outputs), one module per family: `train`, `trace`,
-`graph`, `attention`, `debug`, `report`, `explore`; `reference` writes the README's command reference.
+`graph`, `attention`, `debug`, `report`, `explore`; `reference` writes docs/cli.md, the command reference.
 A command checks its options, calls one library function and writes the result; every bad input is one
 `Error:` line and exit code 2. May import everything of microtrace.
 """

@@ -2,7 +2,7 @@
 
 Each is checked before the work starts, from an estimate, so that a hostile or mistaken input is one
 line (exit 2) instead of a hang or the machine running out of memory. Each message names the limit and
-how to raise it (README, "Errors and safety").
+how to raise it (docs/safety.md, "Limits").
 """
 
 import errno
