@@ -5,7 +5,20 @@ import click
 from microtrace.cli.checks import command
 from microtrace.cli.common import advance_to, progress, write_output
 from microtrace.cli.options import output_option, trace_source_options
+from microtrace.viz.page_safety import UnsafeLink, checked_link
 from microtrace.viz.report.page import build_report
+
+
+class Link(click.ParamType):
+    """An http(s) address or a relative path: a link no reader can be harmed by following."""
+
+    name = "href"
+
+    def convert(self, value, param, ctx):
+        try:
+            return checked_link(value)
+        except UnsafeLink as e:
+            self.fail(str(e), param, ctx)
 
 
 @command()
@@ -13,7 +26,9 @@ from microtrace.viz.report.page import build_report
 @click.option(
     "--explorer",
     metavar="HREF",
-    help="Link the graph to this step's explorer page (microtrace explore), e.g. explore.html.",
+    type=Link(),
+    help="Link the graph to this step's explorer page (microtrace explore), e.g. explore.html: a relative "
+    "path or an http(s) address.",
 )
 @trace_source_options
 def report(trace, output, explorer):

@@ -24,6 +24,7 @@ from microtrace.cli.report import report
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, trace_step, trace_text
 from microtrace.viz.explore.chromium import ARGS
+from microtrace.viz.page_safety import script_hash
 from microtrace.viz.report.page import FIGURE_SCALE, SECTIONS, build_report, position_losses
 
 DOCS = ["olivia", "emma", "ava"]
@@ -245,10 +246,11 @@ def console_messages(stderr):
 
 
 def probe(page_path, tmp_path):
+    """The probe's results in a copy of the page whose policy allows the probe (and only it) to run."""
     copy = tmp_path / "probe.html"
-    copy.write_text(
-        Path(page_path).read_text(encoding="utf-8").replace("</body>", PROBE + "\n</body>"), encoding="utf-8"
-    )
+    page = Path(page_path).read_text(encoding="utf-8").replace("</body>", PROBE + "\n</body>")
+    allowed = script_hash(PROBE.removeprefix("<script>").removesuffix("</script>"))
+    copy.write_text(page.replace("script-src 'none'", f"script-src {allowed}", 1), encoding="utf-8")
     dom, stderr = browse(copy, "--window-size=1280,2000", "--dump-dom")
     found = Page(dom).texts
     (result,) = [d for t, _, d in found if t == "pre"]

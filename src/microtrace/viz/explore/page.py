@@ -41,6 +41,7 @@ from microtrace.viz.explore.payload import (
 from microtrace.viz.explore.views import LIMIT, build_views, label
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph.render import DotNotFound, dot_program, layouts
+from microtrace.viz.page_safety import script_json, seal
 
 
 def explorer_graph(trace):
@@ -248,9 +249,10 @@ def _html(index_json, payloads, title):
     parts = {
         "{{title}}": escape(title),
         "{{css}}": _resource("explorer.css"),
-        "{{index}}": index_json.replace("</", "<\\/"),
+        "{{index}}": script_json(index_json),
         "{{payloads}}": blobs,
         "{{js}}": bundle.script(),
     }
     # one pass, so that nothing substituted is itself searched for a placeholder
-    return re.sub(r"\{\{(title|css|index|payloads|js)\}\}", lambda m: parts[m.group(0)], page)
+    page = re.sub(r"\{\{(title|css|index|payloads|js)\}\}", lambda m: parts[m.group(0)], page)
+    return seal(page)  # last: the policy allows the page's scripts by the hash of their final text

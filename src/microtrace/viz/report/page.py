@@ -27,6 +27,7 @@ from microtrace.viz.draw.canvas import png_bytes
 from microtrace.viz.gradflow.matrices import flow_data, gradflow_figure
 from microtrace.viz.graph.block import block_diagram
 from microtrace.viz.graph.render import DotNotFound, RenderError, render_bytes
+from microtrace.viz.page_safety import CSP_PLACEHOLDER, checked_link, seal
 
 # Section id, heading and the one sentence under it. The order is the story of a step: what the model
 # read, how wrong it was, how the computation ran forward and the gradient back, and what to make of it.
@@ -100,6 +101,8 @@ def build_report(trace: Trace, explorer: str | None = None, on_progress=None) ->
     per-matrix gradient statistics, the largest-gradient paths and the doctor's findings. `explorer`:
     where the step's explorer page is (`microtrace explore`; a path relative to the report, or a URL),
     linked from the graph section. `on_progress(done, total)` follows the sections (for a progress bar)."""
+    if explorer:
+        checked_link(explorer)  # before any work: UnsafeLink for javascript:, data:, file:, //host ...
     tell = on_progress or (lambda done, total: None)
     total = len(SECTIONS) + 1
     tell(0, total)
@@ -127,7 +130,8 @@ def build_report(trace: Trace, explorer: str | None = None, on_progress=None) ->
         tell(done, total)
     sections = "\n".join(_section(sid, heading, why, bodies[sid]) for sid, heading, why in SECTIONS)
     title = f"microtrace · step {m['step']} · “{m['doc']}” · loss {numfmt.fixed(m['loss'], 4)}"
-    return _resource("page.html").format(
+    page = _resource("page.html").format(
+        csp=CSP_PLACEHOLDER,
         title=_e(title),
         css=_resource("report.css").strip(),
         header=_header(m, findings),
@@ -135,6 +139,7 @@ def build_report(trace: Trace, explorer: str | None = None, on_progress=None) ->
         sections=sections,
         footer=_footer(m),
     )
+    return seal(page)
 
 
 def _e(text):
