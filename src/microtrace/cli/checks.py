@@ -40,6 +40,12 @@ def one_line(error):
     return OneLine(error.worded(OPTIONS.get(error.setting)), error.exit_code)
 
 
+OUT_OF_MEMORY = (
+    "out of memory: this input needs more memory than this machine gives the process; try a smaller model, "
+    "step, view or --steps range (docs/safety.md)"
+)
+
+
 class OneLineCommand(click.Command):
     """Library errors and usage errors as one `Error: ...` line and the exit code: the class of every
     microtrace command (see `command`)."""
@@ -59,6 +65,8 @@ class OneLineCommand(click.Command):
             raise OneLine(e.format_message()) from None
         except MicrotraceError as e:
             raise one_line(e) from None
+        except MemoryError:  # anywhere in the work: the input asked for more than this machine has
+            raise OneLine(OUT_OF_MEMORY) from None
 
 
 class Group(click.Group):

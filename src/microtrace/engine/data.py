@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import importlib.util
 import os
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,8 +115,12 @@ def _download(url):
         return DataError(f"could not download makemore's names.txt ({reason}); pass a local file of names instead")
 
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            raw = response.read(2 * MAKEMORE_BYTES + 1)  # past twice its size it is not the file
+        where = urllib.parse.urlsplit(url)
+        if where.scheme.lower() == "file":  # a local copy: read as every input file is, never waiting on a FIFO
+            raw = read_input(urllib.request.url2pathname(where.path))[: 2 * MAKEMORE_BYTES + 1]
+        else:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                raw = response.read(2 * MAKEMORE_BYTES + 1)  # past twice its size it is not the file
     except (OSError, ValueError, http.client.HTTPException) as e:
         raise failed(getattr(e, "reason", None) or e or type(e).__name__) from None
     if hashlib.sha256(raw).hexdigest() != MAKEMORE_SHA256:

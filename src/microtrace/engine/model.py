@@ -199,7 +199,11 @@ _BYTES_PER_PARAM_POSITION = 250
 
 
 def num_params(config):
-    return sum(rows * cols for _, rows, cols in matrix_shapes(config))
+    """How many parameters `config` has: the sum over `matrix_shapes`, by its formula (a list of the shapes
+    of a hostile n_layer of 10**18 would exhaust memory before the memory check could refuse it)."""
+    c = config
+    per_layer = 4 * c.n_embd * c.n_embd + 2 * 4 * c.n_embd * c.n_embd  # attn_wq/wk/wv/wo, mlp_fc1/fc2
+    return (2 * c.vocab_size + c.block_size) * c.n_embd + c.n_layer * per_layer
 
 
 def model_memory(config):

@@ -23,6 +23,10 @@ MEMORY_ENV = "MICROTRACE_MAX_MEMORY_GB"
 DEFAULT_MAX_FILE_MB = 1024
 FILE_ENV = "MICROTRACE_MAX_FILE_MB"
 
+# The largest value each limit can be raised to: a petabyte of memory, a terabyte file. Past them a number
+# is a mistake (or a hostile 1e300, which would overflow the sizes it becomes), not a machine.
+MOST = {MEMORY_ENV: 2.0**20, FILE_ENV: 2.0**20}
+
 
 class LimitError(BadInput, ValueError):
     """An input past a documented limit. It carries the limit (`value`), the environment variable that
@@ -43,26 +47,35 @@ class LimitError(BadInput, ValueError):
         return f"{self.what}; raise it with {' or '.join(ways)}" if ways else self.what
 
 
-def _env_number(name, default):
+def env_number(name, default, most):
+    """The number in the environment variable `name` (`default` when unset): LimitError unless it is a
+    number above 0 and at most `most`, so that nothing is ever sized from a nan, an inf or a 1e300."""
     value = os.environ.get(name)
     if value is None:
         return default
+    return in_range(value, f"the environment variable {name}", most)
+
+
+def in_range(value, what, most):
+    """`value` (a number or its text) as a float in (0, most]; LimitError naming `what` otherwise."""
     try:
         number = float(value)
-    except ValueError:
-        raise LimitError(f"the environment variable {name} should be a number, got {value!r}") from None
-    if not number > 0 or number == float("inf"):
-        raise LimitError(f"the environment variable {name} should be a number above 0, got {value!r}")
+    except (TypeError, ValueError, OverflowError):
+        raise LimitError(f"{what} should be a number, got {value!r}") from None
+    if not 0 < number <= most:
+        raise LimitError(f"{what} should be a number above 0 and at most {most:,.0f}, got {value!r}")
     return number
 
 
 def max_memory_gb(given=None):
     """The memory limit in GB: `given` (an option), else $MICROTRACE_MAX_MEMORY_GB, else the default."""
-    return given if given is not None else _env_number(MEMORY_ENV, DEFAULT_MAX_MEMORY_GB)
+    if given is not None:
+        return in_range(given, "the memory limit (GB)", MOST[MEMORY_ENV])
+    return env_number(MEMORY_ENV, DEFAULT_MAX_MEMORY_GB, MOST[MEMORY_ENV])
 
 
 def max_file_bytes():
-    return int(_env_number(FILE_ENV, DEFAULT_MAX_FILE_MB) * 2**20)
+    return int(env_number(FILE_ENV, DEFAULT_MAX_FILE_MB, MOST[FILE_ENV]) * 2**20)
 
 
 def read_input(path):

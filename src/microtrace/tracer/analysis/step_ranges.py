@@ -67,7 +67,8 @@ def default_jobs():
 def pieces_of(steps, jobs):
     """`steps` (a range or list) cut into at most `jobs` contiguous, non-empty pieces."""
     n = len(steps)
-    pieces = [steps[i * n // jobs : (i + 1) * n // jobs] for i in range(max(1, jobs))]
+    jobs = max(1, min(jobs, n))  # never more pieces than steps, however many jobs are asked for
+    pieces = [steps[i * n // jobs : (i + 1) * n // jobs] for i in range(jobs)]
     return [p for p in pieces if len(p)]
 
 

@@ -21,6 +21,7 @@ import graphviz
 
 from microtrace.util.atomic import write_atomic
 from microtrace.util.errors import BadInput, WorkFailed
+from microtrace.util.limits import env_number
 
 FORMATS = (".svg", ".png", ".pdf", ".dot")
 DEFAULT_DPI = 144
@@ -28,6 +29,7 @@ DEFAULT_DPI = 144
 # own cap is 32,767 pixels a side, about 4 GB of image. MICROTRACE_MAX_PIXELS (megapixels) raises it.
 DEFAULT_MAX_MEGAPIXELS = 100
 PIXELS_ENV = "MICROTRACE_MAX_PIXELS"
+MOST_MEGAPIXELS = 1074
 INSTALL_HINT = "install Graphviz: sudo apt-get install graphviz (Debian/Ubuntu) or brew install graphviz (macOS)"
 
 
@@ -139,17 +141,9 @@ def _run_dot(args, src, what):
 
 
 def max_pixels():
-    """The PNG pixel limit: $MICROTRACE_MAX_PIXELS megapixels, else the default."""
-    value = os.environ.get(PIXELS_ENV)
-    try:
-        megapixels = float(value) if value is not None else DEFAULT_MAX_MEGAPIXELS
-    except ValueError:
-        megapixels = float("nan")
-    if not 0 < megapixels < float("inf"):
-        raise RenderError(
-            f"the environment variable {PIXELS_ENV} should be a number of megapixels above 0, got {value!r}"
-        )
-    return megapixels * 1e6
+    """The PNG pixel limit: $MICROTRACE_MAX_PIXELS megapixels, else the default; at most MOST_MEGAPIXELS
+    (cairo draws no image larger than 32767 pixels a side: about 1,074 megapixels)."""
+    return env_number(PIXELS_ENV, DEFAULT_MAX_MEGAPIXELS, MOST_MEGAPIXELS) * 1e6
 
 
 def check_pixels(plain, dpi):
