@@ -319,7 +319,9 @@ def test_trace_script_cli_end_to_end_and_the_process_is_left_as_it_was(tmp_path)
     assert t.meta["script"]["args"] == ["3"] and t.meta["conventions"]["autograd"]["class"] == "Value"
     assert invoke("doctor", "--trace", out).exit_code in (0, 1)
     result = invoke("attention", "--trace", out, "-o", tmp_path / "a.png")
-    assert result.exit_code == 2 and "no loop variable `h` for the head" in result.output
+    assert (
+        result.exit_code == 2 and "no loop over the position or the layer or the head was recognised" in result.output
+    )
 
 
 def test_script_errors_are_trace_errors():

@@ -69,9 +69,14 @@ def read_attention(trace: Trace) -> AttentionData:
 
 def _why_no_attention(found):
     """Why a script's trace has no attention weights, from the conventions it records."""
-    missing = [f"`{var}` for the {kind}" for kind, var in (("head", "h"), ("pos", "pos_id")) if not found.get(kind)]
+    missing = [
+        f"the {kind}"
+        for kind, loop in (("position", "pos"), ("layer", "layer"), ("head", "head"))
+        if not found.get(loop)
+    ]
     if missing:
-        return f"the script has no loop variable {' or '.join(missing)} (microGPT's names), so no head was recognised"
+        return (f"no loop over {' or '.join(missing)} was recognised in the script (a loop over range(n_layer), "
+                "range(n_head) or range(block_size), or one named as microGPT names it: pos_id, li, h)")  # fmt: skip
     return "no function named softmax is called inside a head with one output per key position"
 
 

@@ -12,11 +12,13 @@ must be named (a module-level `state_dict`, `params` list or model with `paramet
 
 import math
 import random
+import sys
 from pathlib import Path
 
 from microtrace.tracer.analysis.gradcheck import Check, GradcheckResult, floor_for, relative_error
+from microtrace.tracer.capture import where
 from microtrace.tracer.capture.observe import Observer, Stop
-from microtrace.tracer.capture.script import ScriptError, _compile, _named_params, _Run
+from microtrace.tracer.capture.script import ScriptError, _compile, _Run
 
 NAMED = ("state_dict", "params")
 
@@ -35,8 +37,8 @@ def gradcheck_script(path, step=0, args=(), samples=3, eps=1e-6, seed=0, timeout
     source = run.snapshot.params_from
     if source is None or source == "persisting leaves":
         raise ScriptError(
-            f"{path.name}: its parameters have no names (no module-level state_dict, params list or model with "
-            "parameters()), so a gradient check cannot find the same parameter in another run"
+            f"{path.name}: its parameters have no names (no state_dict or other dict of matrices, params list or "
+            "model with parameters()), so a gradient check cannot find the same parameter in another run"
         )
     G = run.trace().graph()
     rng = random.Random(seed)
@@ -117,7 +119,8 @@ class _Nudge(Observer):
 
     def _find(self, node):
         name, r, c, _ = self.entry
-        _, named = _named_params(self.glb, type(node))
+        spaces = where.namespaces(self._chain(sys._getframe(1)), self.glb)
+        _, named = where.find_params(spaces, type(node))
         try:
             return named[name][r][c]
         except (KeyError, IndexError):

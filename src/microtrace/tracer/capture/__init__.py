@@ -1,6 +1,7 @@
 """Capture: recording one step as it runs, of a run (`record`), of any code on the engine (`live`), or of a
 user's unmodified script (`script`, which runs it; `observe` watches its autograd class, `autograd`
-recognises that class, `conventions` reads where each node was made).
+recognises that class, `conventions` reads where each node was made, `where` finds the script's
+parameters and document wherever it keeps them).
 
 In order: a recorder is installed, the step runs, and the recording is handed to `tracer.model`.
 

@@ -23,6 +23,10 @@ class Unrecognised(BaseException):
     """backward() was called on an object of no known autograd shape."""
 
 
+class NotReal(BaseException):
+    """A node holds something that is not a real number (BaseException: the script cannot catch it)."""
+
+
 class Observer:
     """The state of one traced run. `step` is the 0-based backward() call to record."""
 
@@ -44,6 +48,9 @@ class Observer:
         self.done = False  # step K's backward() has returned
         self.cls = self.style = None
         self.names = {}  # convention kind -> the variable it was read from
+        self.frames = []  # the script's frames at step K's backward(), innermost first
+        self.loop_codes = set()  # ids of the code objects of the functions that call backward()
+        self.loop_names = []  # their names, outermost first, where they are in the scopes (step 0)
         self._own = {}  # filename -> whether it is the script's own code
         self._plans = {}  # id(code) -> conventions.frame_plan(code)
         self._sources = {}  # (filename, line, function) -> source dict
@@ -154,11 +161,17 @@ class Observer:
         self.calls += 1
         if k == self.step - 1:
             self.clock["reached"] = time.perf_counter()
+            self.loop_codes = {id(f.f_code) for f in self._chain(sys._getframe(2))}
             self.recording = True
             for cls in self.candidates:
                 self._wrap_init(cls)
         elif k == self.step:
             self.loss = node
+            self.frames = self._chain(sys._getframe(2))  # where the script keeps its things at step K
+            if not self.loop_codes:  # step 0: the training loop was not known while its nodes were made
+                self.loop_names = [
+                    _plain(f.f_code.co_name) for f in reversed(self.frames) if f.f_code is not self.module_code
+                ]
             self.done = True
             go_on = self.on_step(node)
             self.clock["recorded"] = time.perf_counter()
@@ -228,17 +241,19 @@ class Observer:
         return (out, seen) if parts else "/".join(out) or "script"
 
     def _frame_parts(self, f, plan, out, seen):
+        """Append a frame's part of the scope: its function's name (not the training loop's: the
+        functions that call backward() hold the whole step) and the conventions it adds. The outermost
+        value of a convention stands (a key loop `for t in ...` inside a position does not move it)."""
         name = plan[3]
-        if not plan[2] and name != "<module>":
+        if not plan[2] and name != "<module>" and id(f.f_code) not in self.loop_codes:
             out.append(_plain(name))
         found = conventions.active(f, plan)
         for kind in conventions.PARTS:
-            if kind in found:
+            if kind in found and kind not in seen:
                 var, value = found[kind]
                 self.names.setdefault(kind, var)
-                if seen.get(kind) != value:
-                    seen[kind] = value
-                    out.append(f"{kind}{value}")
+                seen[kind] = value
+                out.append(f"{kind}{value}")
 
     def _inner(self, frame, plan, outer, seen, function):
         parts = list(outer)
@@ -263,3 +278,21 @@ def _plain(name):
 
 
 _NOT_PLAIN = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+def without_loop(scope, names):
+    """`scope` without the training loop's functions `names` where it begins with them (conventions
+    such as `pos3` between them stay)."""
+    parts, out, i = scope.split("/"), [], 0
+    for k, part in enumerate(parts):
+        if i < len(names) and part == names[i]:
+            i += 1
+        elif _CONVENTION.fullmatch(part):
+            out.append(part)
+        else:
+            out.extend(parts[k:])
+            break
+    return "/".join(out) or "script"
+
+
+_CONVENTION = re.compile(r"(pos|layer|head)\d+")

@@ -21,9 +21,9 @@ import types
 from pathlib import Path
 
 from microtrace.engine.value import Value
-from microtrace.tracer.capture import autograd, conventions
+from microtrace.tracer.capture import autograd, conventions, where
 from microtrace.tracer.capture.live import build_trace
-from microtrace.tracer.capture.observe import Observer, Stop, Unrecognised
+from microtrace.tracer.capture.observe import NotReal, Observer, Stop, Unrecognised, without_loop
 from microtrace.tracer.capture.record import Recording
 from microtrace.tracer.model.trace import TraceError
 
@@ -109,9 +109,12 @@ class _Run:
         self.run_script(args, timeout, output)
         if not self.observer.done:
             raise ScriptError(self._ended())
-        if self.snapshot is None:
-            self.on_step(self.observer.loss)
-        self.read_update()
+        try:
+            if self.snapshot is None:
+                self.on_step(self.observer.loss)
+            self.read_update()
+        except NotReal as e:
+            raise ScriptError(f"{self.path.name}: {e.args[0]}") from None
 
     def run_script(self, args, timeout, output):
         """Run the script until the observer stops it (or it ends); its failures as ScriptError."""
@@ -154,6 +157,8 @@ class _Run:
             ) from None
         except Unrecognised as e:
             raise ScriptError(self._unrecognised(e.args[0])) from None
+        except NotReal as e:
+            raise ScriptError(f"{self.path.name}: {e.args[0]}") from None
         except SystemExit as e:
             if e.code not in (None, 0) and not self.observer.done:
                 raise ScriptError(
@@ -170,8 +175,10 @@ class _Run:
 
     def on_step(self, loss):
         """Step K's backward() has returned: copy the step; go on only if there is an update to see."""
-        self.snapshot = _snapshot(self.observer, loss, self.module.__dict__)
-        self.document = _document(self.module.__dict__)
+        spaces = where.namespaces(self.observer.frames, self.module.__dict__)
+        self.snapshot = _snapshot(self.observer, loss, where.find_params(spaces, self.observer.cls))
+        self.document = _fitted(where.find_document(spaces), self.snapshot.rec.scopes)
+        self.observer.frames = []
         return bool(self.snapshot.params)
 
     def read_update(self):
@@ -179,7 +186,7 @@ class _Run:
         changed = False
         for node, (name, r, c) in snap.params:
             entry = snap.adam[name][r][c]
-            new = node.data
+            new = _real(node.data, node, "its updated value")
             changed = changed or new != entry[0]
             snap.adam[name][r][c] = (entry[0], new, entry[2], None, None)
         if not changed:  # no parameter moved: there is no update to show
@@ -300,13 +307,13 @@ class _deadline:
 # -- copying the step ---------------------------------------------------------------------------------
 
 
-def _snapshot(obs, loss, glb):
+def _snapshot(obs, loss, found):
     """The step as a `Recording` of microtrace `Value`s: every node made since it began, with the
     script's values and gradients as they are now (right after step K's backward), and the nodes made
     before it that it uses (parameters, inputs kept across steps) as leaves."""
-    style, cls = obs.style, obs.cls
+    style = obs.style
     index = {id(n): i for i, n in enumerate(obs.nodes)}
-    params_from, named = _named_params(glb, cls)
+    params_from, named = found
     param_pos = {id(p): pos for p, pos in _entries(named)}
     microgpt = style == autograd.MICROGPT
     copies, older, older_copies = {}, [], []
@@ -314,8 +321,8 @@ def _snapshot(obs, loss, glb):
     def copy_of(k):
         c = copies.get(id(k))
         if c is None:  # made before the step began: a leaf of this step's graph
-            c = copies[id(k)] = Value(k.data)
-            c.grad = k.grad
+            c = copies[id(k)] = Value(_real(k.data, k, "value"))
+            c.grad = _real(k.grad, k, "gradient")
             older.append(k)
             older_copies.append(c)
         return c
@@ -326,7 +333,12 @@ def _snapshot(obs, loss, glb):
 
     values, scopes, marks = [], [], {}
     get = copies.get
-    for n, (scope, source, method, exponent) in zip(obs.nodes, obs.sites):
+    if obs.loop_names:  # step 0: the scopes begin with the training loop's functions
+        names, renamed = obs.loop_names, {}
+        sites = [((renamed.get(s) or renamed.setdefault(s, without_loop(s, names))), *rest) for s, *rest in obs.sites]
+    else:
+        sites = obs.sites
+    for n, (scope, source, method, exponent) in zip(obs.nodes, sites):
         if microgpt:  # the common case, spelled out: this runs for every node of the step
             kids = n._children
             local, known = n._local_grads, True
@@ -344,8 +356,13 @@ def _snapshot(obs, loss, glb):
             operands = (get(id(a)) or copy_of(a), get(id(b)) or copy_of(b))
         else:
             operands = tuple([get(id(k)) or copy_of(k) for k in kids])
-        c = copies[id(n)] = Value(n.data, operands, local, op or "?")
-        c.grad = n.grad
+        data, grad = n.data, n.grad
+        if type(data) is not float or type(grad) is not float:  # numpy scalars, ints, bools: as floats
+            data, grad = _real(data, n, "value"), _real(grad, n, "gradient")
+        if not all(type(x) in (float, int) for x in local):
+            local = tuple(_real(x, n, "local derivative") for x in local)
+        c = copies[id(n)] = Value(data, operands, local, op or "?")
+        c.grad = grad
         values.append(c)
         scopes.append(scope)
         if not known:
@@ -360,7 +377,8 @@ def _snapshot(obs, loss, glb):
     values[:0] = older_copies
     scopes[:0] = ["earlier"] * len(older_copies)
     params = {copies[id(p)]: pos for p, pos in _entries(named) if id(p) in copies}
-    adam = {name: [[(p.data, None, p.grad, None, None) for p in row] for row in mat] for name, mat in named.items()}
+    adam = {name: [[(_real(p.data, p, "value"), None, _real(p.grad, p, "gradient"), None, None) for p in row]
+                   for row in mat] for name, mat in named.items()}  # fmt: skip
     attention = _attention_weights(values, scopes, marks)
     rec = Recording(values, scopes, marks, copies[id(loss)], params, adam, None)
     return _Snapshot(rec, _entries(named), params_from, attention)
@@ -400,65 +418,42 @@ def _method_op(method, exponent):
 _METHOD_OPS = {}
 
 
-def _named_params(glb, cls):
-    """Where the script keeps its parameters: (convention, {matrix name: rows of nodes}).
-
-    A module-level `state_dict` (name -> matrix, microGPT's); else a module-level `params` list; else a
-    module-level object whose `parameters()` gives a list (micrograd's `model`, named
-    `model.parameters`). Lists become one-column matrices. (None, {}) when there is none of these.
-    """
-
-    def nodes(xs):
-        return isinstance(xs, (list, tuple)) and xs and all(isinstance(x, cls) for x in xs)
-
-    sd = glb.get("state_dict")
-    if (
-        isinstance(sd, dict)
-        and sd
-        and all(
-            isinstance(k, str) and isinstance(m, (list, tuple)) and m and all(nodes(r) for r in m)
-            for k, m in sd.items()
-        )
-    ):
-        return "state_dict", {k: [list(r) for r in m] for k, m in sd.items()}
-    ps = glb.get("params")
-    if nodes(ps):
-        return "params", {"params": [[p] for p in ps]}
-    for var, obj in list(glb.items()):
-        if (
-            var.startswith("_")
-            or isinstance(obj, (type, types.ModuleType))
-            or not callable(getattr(obj, "parameters", None))
-        ):
-            continue
+def _real(x, node, what):
+    """`x` as a Python float: numbers of any real type (numpy scalars, ints, bools) are; anything else
+    (complex, None, a list) is no value a trace can hold: NotReal (one line)."""
+    if isinstance(x, float):
+        return float(x)
+    if not isinstance(x, (str, bytes, complex)) and hasattr(type(x), "__float__") and not _complex(x):
         try:
-            ps = list(obj.parameters())
-        except Exception:  # not a model's parameters(): not ours to judge
-            continue
-        if nodes(ps):
-            name = f"{var}.parameters"
-            return name, {name: [[p] for p in ps]}
-    return None, {}
+            return float(x)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    raise NotReal(
+        f"a node of {type(node).__name__} has a {what} of type {type(x).__name__} ({_short(x)}): a trace records real numbers"
+    )
 
 
-def _document(glb):
-    """(doc, tokens, chars, found) from microGPT's module-level `doc` (the step's text), `tokens`
-    (its ids) and `uchars` (the vocabulary; BOS = len(uchars)), as they are at the traced step."""
-    doc, tokens, uchars = glb.get("doc"), glb.get("tokens"), glb.get("uchars")
-    found = {}
-    if not isinstance(doc, str):
-        doc = ""
-    else:
-        found["doc"] = "doc"
-    if isinstance(tokens, list) and tokens and all(type(t) is int for t in tokens):
-        found["tokens"] = "tokens"
-    else:
-        tokens = []
-    chars = []
-    if tokens and isinstance(uchars, (list, str)) and all(isinstance(c, str) for c in uchars):
-        if all(0 <= t <= len(uchars) for t in tokens):
-            chars = ["<BOS>" if t == len(uchars) else uchars[t] for t in tokens]
-            found["chars"] = "uchars"
+def _complex(x):
+    import numbers
+
+    return isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real)
+
+
+def _short(x):
+    text = repr(x)
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+def _fitted(document, scopes):
+    """The document, unless the positions the step's scopes name do not fit it (then none: a reader
+    checks every position against the document)."""
+    doc, tokens, chars, found = document
+    if tokens:
+        from microtrace.tracer.model.scopes import parse
+
+        last = max((parse(s).get("pos", -1) for s in set(scopes)), default=-1)
+        if last >= len(tokens) - 1:
+            return "", [], [], {}
     return doc, tokens, chars, found
 
 
@@ -476,7 +471,7 @@ def _attention_weights(values, scopes, marks):
         while j < n and scopes[j] == scope:
             j += 1
         attrs = parse(scope)
-        if scope.rsplit("/", 1)[-1] == "softmax" and "head" in attrs and "pos" in attrs:
+        if scope.rsplit("/", 1)[-1] == "softmax" and "head" in attrs and "pos" in attrs and "layer" in attrs:
             group = values[i:j]
             used = {id(c) for v in group for c in v._children}
             outputs = [k for k in range(i, j) if id(values[k]) not in used]

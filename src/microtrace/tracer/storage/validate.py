@@ -137,7 +137,7 @@ def _check_graph(graph, n_nodes):
     if graph["loss_node"] >= n_nodes:
         raise TraceError(f"graph: 'loss_node' {graph['loss_node']} is not a node (there are {n_nodes})")
     stats = graph.get("param_stats")
-    if not isinstance(stats, dict) or not stats:
+    if not isinstance(stats, dict) or not (stats or script):  # a script's step may use no parameters
         raise TraceError("graph: 'param_stats' should be an object with one entry per parameter matrix")
     for name, s in stats.items():
         where = f"graph: param_stats {_shown(name)}"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from microtrace.tracer.analysis import stats
 from microtrace.tracer.analysis.queries import dead_relus
+from microtrace.tracer.model.trace import TraceError
 from microtrace.viz.draw import axes, fonts
 from microtrace.viz.draw.axes import INK, MUTED_INK, PALETTE, finite
 from microtrace.viz.draw.canvas import make_canvas
@@ -169,7 +170,9 @@ def gradflow_layout(data, scale=1.0):
     fonts.check_scale(scale)
     stats = data.stats
     if not stats:
-        raise ValueError("no parameter matrices to draw")
+        raise TraceError(
+            "the step uses no parameter matrices (no parameters were found for it): no gradient flow to draw"
+        )
     s = fonts.sizes(scale)
     names = tuple(stats)
     column_w = max(

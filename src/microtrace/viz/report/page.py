@@ -117,9 +117,7 @@ def build_report(trace: Trace, explorer: str | None = None, on_progress=None) ->
         "graph": lambda: _graph_section(trace) + _explorer_link(explorer),
         "attention": lambda: _attention_section(trace, grad=False),
         "attention-grad": lambda: _attention_section(trace, grad=True),
-        "gradflow": lambda: _image(
-            png_bytes(gradflow_figure(flow_data(G), scale=FIGURE_SCALE)), "gradient flow per parameter matrix"
-        ),
+        "gradflow": lambda: _gradflow_section(G),
         "params": lambda: _params_section(m),
         "paths": lambda: _paths_section(trace, view),
         "doctor": lambda: _doctor_section(findings),
@@ -336,6 +334,14 @@ def inline_svg(svg, label):
         )
     svg = _A_TITLE.sub(lambda mt: f"{mt.group(0)}<title>{mt.group(1)}</title>", svg)
     return _GRAPH_TITLE.sub(lambda mt: f"{mt.group(1)}{_e(label)}{mt.group(2)}", svg, count=1).strip()
+
+
+def _gradflow_section(G):
+    try:
+        image = gradflow_figure(flow_data(G), scale=FIGURE_SCALE)
+    except TraceError as e:  # a script's step that uses no parameters: the section says so
+        return _note(str(e))
+    return _image(png_bytes(image), "gradient flow per parameter matrix")
 
 
 def _attention_section(trace, grad):

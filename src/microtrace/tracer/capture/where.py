@@ -1,0 +1,150 @@
+"""Where a script keeps its parameters and its document, found at step K without its help.
+
+Forks keep them in many places: a module-level `state_dict` (microGPT's), a local of `main()`, an
+attribute of a model object (`self.state_dict`, `model.sd`), a tokenizer object's `uchars`. So every
+namespace the step can see is searched, nearest first: the locals of the script's frames from the one
+that called backward() outwards, then the module's globals, then the attributes of the script's own
+objects found there (two levels: `model.tok.uchars`). Each find says where it was (`main().sd`,
+`model.state_dict`), and that goes into the trace's `conventions`.
+"""
+
+import re
+import types
+
+_NAME = re.compile(r"[^A-Za-z0-9_.\-]")
+_MAX_OBJECTS = 200  # objects whose attributes are searched: enough for any script's models and tokenizers
+
+
+def namespaces(frames, glb):
+    """[(label, dict)] to search, nearest first: each frame's locals, the globals, then objects' attributes."""
+    spaces = []
+    for f in frames:
+        if f.f_globals is glb and f.f_code.co_name != "<module>":
+            spaces.append((f"{f.f_code.co_name}().", f.f_locals))
+    spaces.append(("", glb))
+    seen, objects = set(), []
+    for depth in range(2):
+        found = []
+        for label, space in spaces if depth == 0 else objects[-1]:
+            for var, obj in list(space.items()):
+                if _is_object(obj) and id(obj) not in seen and len(seen) < _MAX_OBJECTS:
+                    seen.add(id(obj))
+                    found.append((f"{label}{var}.", vars(obj)))
+        objects.append(found)
+    return spaces + [s for level in objects for s in level]
+
+
+def _is_object(obj):
+    """An instance of a class of the script's (or a library's) with attributes, not a module, class or function."""
+    if isinstance(obj, (type, types.ModuleType, types.FunctionType, types.MethodType, types.BuiltinFunctionType)):
+        return False
+    try:
+        return isinstance(vars(obj), dict) and type(obj).__module__ != "builtins"
+    except TypeError:
+        return False
+
+
+def find_params(spaces, cls):
+    """(where, {matrix name: rows of nodes}) of the script's parameters, or (None, {}).
+
+    First a dict of matrices named `state_dict` anywhere, then any dict whose values are all matrices
+    (or vectors: one-row matrices) of nodes, then a list of nodes named `params`, then an object whose
+    `parameters()` gives a list of nodes (micrograd's `model.parameters`).
+    """
+
+    def nodes(xs):
+        return isinstance(xs, (list, tuple)) and xs and all(isinstance(x, cls) for x in xs)
+
+    def matrices(d):
+        if not (isinstance(d, dict) and d and all(isinstance(k, str) for k in d)):
+            return None
+        out = {}
+        for k, m in d.items():
+            if nodes(m):
+                out[_plain(k)] = [list(m)]
+            elif isinstance(m, (list, tuple)) and m and all(nodes(r) for r in m):
+                out[_plain(k)] = [list(r) for r in m]
+            else:
+                return None
+        return out
+
+    for wanted in ("state_dict", None):
+        for label, space in spaces:
+            for var, value in list(space.items()):
+                if (wanted is None or var == wanted) and (named := matrices(value)):
+                    return f"{label}{var}", named
+    for label, space in spaces:
+        ps = space.get("params")
+        if nodes(ps):
+            return f"{label}params", {"params": [[p] for p in ps]}
+    for label, space in spaces:
+        for var, obj in list(space.items()):
+            if var.startswith("_") or isinstance(obj, (type, types.ModuleType)):
+                continue
+            if not callable(getattr(obj, "parameters", None)):
+                continue
+            try:
+                ps = list(obj.parameters())
+            except Exception:  # not a model's parameters(): not ours to judge
+                continue
+            if nodes(ps):
+                name = _plain(f"{label}{var}.parameters")
+                return name, {name: [[p] for p in ps]}
+    return None, {}
+
+
+def find_document(spaces):
+    """(doc, tokens, chars, found) of the step: `doc` (its text), `tokens` (its ids) and the vocabulary
+    that turns them into characters: `uchars` or `chars` (a list or string, BOS = its length when the
+    ids reach it), or `itos` (id -> character). All or nothing: tokens without their characters are no
+    document a reader can show, so they are left out (a trace records what it knows whole)."""
+    found = {}
+    tokens, where = _first(spaces, ("tokens",), _is_tokens)
+    if tokens is None:
+        return "", [], [], found
+    chars = None
+    for name in ("uchars", "chars", "itos"):
+        vocab, at = _first(spaces, (name,), _is_vocab)
+        if vocab is not None and (chars := _spelled(tokens, vocab)) is not None:
+            found["chars"] = at
+            break
+    if chars is None:
+        return "", [], [], found
+    found["tokens"] = where
+    doc, at = _first(spaces, ("doc",), lambda d: isinstance(d, str))
+    if doc is not None:
+        found["doc"] = at
+    return doc or "", list(tokens), chars, found
+
+
+def _first(spaces, names, ok):
+    for label, space in spaces:
+        for name in names:
+            value = space.get(name)
+            if value is not None and ok(value):
+                return value, f"{label}{name}"
+    return None, None
+
+
+def _is_tokens(t):
+    return isinstance(t, list) and len(t) >= 2 and all(type(x) is int and x >= 0 for x in t)
+
+
+def _is_vocab(v):
+    if isinstance(v, dict):
+        return bool(v) and all(type(k) is int and isinstance(c, str) for k, c in v.items())
+    return isinstance(v, (list, tuple, str)) and len(v) > 0 and all(isinstance(c, str) for c in v)
+
+
+def _spelled(tokens, vocab):
+    """Each token as its character, or None if the vocabulary does not cover them."""
+    if isinstance(vocab, dict):
+        return [vocab[t] for t in tokens] if all(t in vocab for t in tokens) else None
+    if not all(t <= len(vocab) for t in tokens):
+        return None
+    return ["<BOS>" if t == len(vocab) else vocab[t] for t in tokens]
+
+
+def _plain(name):
+    """A name as a trace names a matrix: letters, digits, '_', '.', '-'."""
+    return _NAME.sub("_", name.replace("()", "")).strip(".") or "params"

@@ -1,0 +1,120 @@
+"""The patterns the world's microGPT forks use (bench/forks.py found them in public forks), each in a
+small script of ours (tests/scripts/forks/): traced, named right, and read by every command."""
+
+import math
+
+import pytest
+
+from conftest import ROOT, assert_refused, invoke
+from microtrace.tracer import load_trace, trace_script
+
+FORKS = ROOT / "tests" / "scripts" / "forks"
+
+# script -> (step, what the trace's conventions must say)
+PATTERNS = {
+    # li read inside a comprehension (a cell variable), `chars` with '<BOS>' in it, the head loop `head`
+    "cell_variable_chars": (1, {"pos": "pos_id", "layer": "li", "head": "head", "params": "state_dict", "chars": "chars"}),
+    # a local dict `weights` of main(), doc/tokens locals, backward() two functions deep, loops `layer`, `t`
+    "local_state": (1, {"pos": "t", "layer": "layer", "head": "h", "params": "train_step().weights",
+                        "chars": "train_step().uchars", "doc": "train_step().doc"}),
+    # self.state_dict of a model object, self.tok.uchars, a latent loop `l` over range(self.n_latent)
+    "model_object": (1, {"pos": "pos_id", "layer": "li", "head": "l", "params": "step().self.state_dict",
+                         "chars": "step().self.tok.uchars"}),
+}  # fmt: skip
+
+READERS = {
+    "graph": ["graph", "--level", "block", "-o", "{out}/g.svg"],
+    "attention": ["attention", "-o", "{out}/a.png"],
+    "gradflow": ["gradflow", "-o", "{out}/f.png"],
+    "doctor": ["doctor"],
+    "report": ["report", "-o", "{out}/r.html"],
+    "explore": ["explore", "-o", "{out}/e.html"],
+    "export": ["export", "-o", "{out}/x.graphml"],
+    "inspect": ["inspect"],
+}
+
+
+def read_by_every_command(trace_file, tmp_path, skip=()):
+    for name, args in READERS.items():
+        if name in skip:
+            continue
+        result = invoke(*[a.format(out=tmp_path) for a in args], "--trace", trace_file)
+        assert result.exit_code == 0, (name, result.output)
+
+
+def traced(tmp_path, name, step, *args):
+    out = tmp_path / f"{name}.json"
+    result = invoke("trace", "--script", FORKS / f"{name}.py", "--step", step, "-o", out, "--", *args)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def check_pattern(name, tmp_path):
+    step, expected = PATTERNS[name]
+    out = traced(tmp_path, name, step, 4)
+    t = load_trace(out)  # the readers' own rules
+    found = t.meta["conventions"]
+    assert {k: found.get(k) for k in expected} == expected
+    assert found["attention"] is True
+    assert t.meta["chars"][0] == "<BOS>" and len(t.meta["chars"]) == len(t.meta["tokens"]) >= 3
+    G = t.graph()
+    weights = [d for _, d in G.nodes(data=True) if d.get("stage") == "weights"]
+    n = len(t.meta["tokens"]) - 1
+    assert len(weights) == 2 * n * (n + 1) // 2  # two heads, every query, every key at or before it
+    scopes = {d["scope"] for _, d in G.nodes(data=True)}
+    assert "pos1/gpt/layer0/head1/softmax/weights" in scopes or "pos1/forward/layer0/head1/softmax/weights" in scopes
+    assert not any(part in s.split("/") for s in scopes for part in ("main", "train", "train_step", "step"))
+    read_by_every_command(out, tmp_path)
+
+
+def test_a_cell_variable_and_chars_are_found_and_every_command_reads_the_trace(tmp_path):
+    check_pattern("cell_variable_chars", tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["local_state", "model_object"])
+def test_fork_patterns_are_found_and_every_command_reads_the_trace(name, tmp_path):
+    check_pattern(name, tmp_path)
+
+
+@pytest.mark.slow
+def test_the_training_loop_is_no_scope_at_step_0_either():
+    t = trace_script(FORKS / "local_state.py", step=0, args=["2"])
+    scopes = {d["scope"] for _, d in t.graph().nodes(data=True)}
+    assert "pos0/gpt/layer0/head0/softmax/weights" in scopes
+    assert not any(s.startswith(("main", "train")) for s in scopes)
+
+
+def test_numpy_values_are_floats_and_toy_backward_calls_give_a_readable_trace(tmp_path):
+    pytest.importorskip("numpy")
+    toy = load_trace(traced(tmp_path, "numpy_toy_first", 0, 3))
+    assert toy.meta["param_stats"] == {} and toy.meta["conventions"]["params"] is None
+    # a view that needs what the step does not have says so, in one line; the others draw what there is
+    read_by_every_command(tmp_path / "numpy_toy_first.json", tmp_path, skip=("attention", "gradflow"))
+    refused = invoke("attention", "--trace", tmp_path / "numpy_toy_first.json", "-o", tmp_path / "a.png")
+    assert_refused(refused, "no attention weights", "no loop over the position or the layer or the head")
+    refused = invoke("gradflow", "--trace", tmp_path / "numpy_toy_first.json", "-o", tmp_path / "f.png")
+    assert_refused(refused, "uses no parameter matrices")
+    t = load_trace(traced(tmp_path, "numpy_toy_first", 3, 4))
+    assert t.meta["conventions"]["params"] == "model.parameters" and t.meta["update"] is True
+    G = t.graph()
+    for _, d in G.nodes(data=True):
+        assert type(d["data"]) is float and type(d["grad"]) is float and math.isfinite(d["data"])
+        if d["op"] == "param":
+            assert type(d["new_data"]) is float
+    assert {"tanh", "*", "+", "param"} <= {d["op"] for _, d in G.nodes(data=True)}
+
+
+@pytest.mark.parametrize(
+    "value, kind",
+    [("complex(1, 2)", "complex"), ("None", "NoneType"), ("[1.0]", "list"), ("'3'", "str")],
+)
+def test_a_value_that_is_not_a_real_number_is_one_line_exit_2(tmp_path, value, kind):
+    script = tmp_path / "train.py"
+    script.write_text(
+        (FORKS / "engine.py").read_text() + f"\na = Value(2.0)\nb = a * a\nb.data = {value}\nb.backward()\n"
+    )
+    out = tmp_path / "out" / "s.json"
+    result = invoke("trace", "--script", script, "-o", out)
+    assert_refused(result, f"of type {kind}", "a trace records real numbers")
+    assert not out.exists() and not out.parent.exists()
