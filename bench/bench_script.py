@@ -43,9 +43,9 @@ TRACED = """
 import io, json, sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from microtrace.tracer.capture.script import _compile, _Run
+from microtrace.tracer.capture.script import _Run, compile_script
 path, step = Path(sys.argv[1]), int(sys.argv[2])
-run = _Run(path, step, _compile(path))
+run = _Run(path, step, compile_script(path))
 run.execute(sys.argv[3:], None, None)
 c = run.observer.clock
 b = c["backward"]

@@ -18,8 +18,9 @@ Imports: `microtrace.engine`, `microtrace.util` (never `microtrace.viz`), networ
 """
 
 from microtrace.tracer.analysis.queries import dead_relus, first_nonfinite, resolve_node, scope_nodes, top_paths
+from microtrace.tracer.capture.child import trace_script
 from microtrace.tracer.capture.live import recording, trace_call
-from microtrace.tracer.capture.script import ScriptError, trace_script
+from microtrace.tracer.capture.script import ScriptError
 from microtrace.tracer.model.trace import FORMAT, Trace, TraceError, trace_step, trace_text
 from microtrace.tracer.storage.io import export, load_trace, save_trace
 

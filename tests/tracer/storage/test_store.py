@@ -20,9 +20,8 @@ from hypothesis import strategies as st
 from conftest import MINI, NAMES, ROOT, SMALL
 from microtrace.cli import cli
 from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import load_trace, save_trace, trace_step, trace_text
+from microtrace.tracer import load_trace, save_trace, trace_script, trace_step, trace_text
 from microtrace.tracer.analysis.collapse import LEVELS
-from microtrace.tracer.capture.script import trace_script
 from microtrace.tracer.model.columns import GraphData
 from microtrace.tracer.model.scopes import prefix
 from microtrace.tracer.model.trace import Trace

@@ -18,7 +18,7 @@ from pathlib import Path
 from microtrace.tracer.analysis.gradcheck import Check, GradcheckResult, floor_for, relative_error
 from microtrace.tracer.capture import where
 from microtrace.tracer.capture.observe import Observer, Stop
-from microtrace.tracer.capture.script import ScriptError, _compile, _Run
+from microtrace.tracer.capture.script import ScriptError, _Run, compile_script
 
 NAMED = ("state_dict", "params")
 
@@ -31,7 +31,7 @@ def gradcheck_script(path, step=0, args=(), samples=3, eps=1e-6, seed=0, timeout
     if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a number above 0, got {eps!r}")
     path = Path(path)
-    code = _compile(path)
+    code = compile_script(path)
     run = _Run(path, step, code)
     run.execute(list(args), timeout, None)
     source = run.snapshot.params_from

@@ -1,7 +1,8 @@
-"""`trace_script`: step K of an unmodified training script, as a `Trace`.
+"""Step K of an unmodified training script, as a `Trace` (`trace_script`, which runs this in a process
+of its own: `child`).
 
 The script runs as `python PATH ARGS` would run it (as `__main__`, in its own folder, with its own
-`sys.argv`, imports and seeding), in this process, so that its nodes can be read. Its autograd class is
+`sys.argv`, imports and seeding), in the process that reads its nodes. Its autograd class is
 found by what its instances hold (`observe`, `autograd`); step K is its K-th `backward()` call. Once
 step K's backward returns, the step's nodes are copied into microtrace's own `Value`s (values and
 gradients as they stand then, bit for bit) and the script is stopped at the first sign of the next
@@ -59,23 +60,18 @@ class _NoStdin(io.TextIOBase):
         raise _ReadsStdin
 
 
-def trace_script(path, step=0, args=(), timeout=None, output=None):
-    """Trace backward() call `step` (0-based) of the Python script at `path`, run with `args`.
-
-    `timeout` (seconds) stops a script that has not reached the step by then; `output` (a text file)
-    receives what the script prints (default: discarded). ScriptError (one line; `detail` holds the
-    script's traceback) when the script cannot be traced.
-    """
-    if step < 0:
-        raise ScriptError(f"step must be 0 or more, got {step}")
-    path = Path(path)
-    code = _compile(path)
-    run = _Run(path, step, code)
-    run.execute(list(args), timeout, output)
-    return run.trace()
+def child_run(request):
+    """In the child process (`child.child_main`): run the script to step K and return its step as
+    (graph attributes, elementary GraphData). What the script prints goes to the child's stdout."""
+    path = Path(request["path"])
+    run = _Run(path, request["step"], compile_script(path))
+    run.execute(list(request["args"]), None, sys.__stdout__)
+    trace = run.trace()
+    return trace.meta, trace.data("elementary")
 
 
-def _compile(path):
+def compile_script(path):
+    """The script's code object; ScriptError (one line) for a missing, unreadable or non-Python file."""
     if not path.exists():
         raise ScriptError(f"{path}: no such file")
     if not path.is_file():
@@ -115,6 +111,11 @@ class _Run:
             self.read_update()
         except NotReal as e:
             raise ScriptError(f"{self.path.name}: {e.args[0]}") from None
+        if not self.snapshot.rec.loss._children:
+            raise ScriptError(
+                f"{self.path.name}: backward() call {self.step} is on a leaf (a value no operation made): "
+                "there is no step to trace"
+            )
 
     def run_script(self, args, timeout, output):
         """Run the script until the observer stops it (or it ends); its failures as ScriptError."""
@@ -164,7 +165,9 @@ class _Run:
                 raise ScriptError(
                     f"{self.path.name} exited with status {e.code} after {observer.calls} backward() calls, before step {self.step}"
                 ) from None
-        except Exception as e:
+        except BaseException as e:  # the script's own exceptions, KeyboardInterrupt and its own BaseExceptions too
+            if isinstance(e, ScriptError):
+                raise
             if not observer.done:  # after step K (in its update) the step is recorded all the same
                 raise ScriptError(self._raised(e), detail=self._traceback(e)) from None
         finally:

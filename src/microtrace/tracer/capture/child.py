@@ -1,0 +1,190 @@
+"""The user's script in its own process: `trace_script` starts a child Python that runs it (as
+`script._Run` does) and sends back the recorded step; this process owns everything else.
+
+The parent owns the timeout (the child is killed, whatever it catches or ignores), standard input (the
+child's is /dev/null and its `sys.stdin` refuses to be read), the messages (the child only reports what
+happened, as data) and every file microtrace writes. What the child sends is checked with the readers'
+own rules (`storage.validate.validate_trace`) before anything is built from it, so a script that calls
+`os._exit`, leaves threads running, patches builtins or `os.replace`, or raises an exception of its own
+leaves a clear line and nothing else.
+
+The step crosses as one file in a private folder: a line of JSON (the graph attributes, the tables of
+ops and scopes, the rarer node attributes) and then the view's number columns as raw arrays.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from array import array
+from pathlib import Path
+
+from microtrace.tracer.model.columns import GraphData
+
+# the columns of a GraphData sent as raw arrays, in this order
+_ARRAYS = ("op", "scope", "data", "grad", "src", "dst", "local", "flow")
+_CHILD = "from microtrace.tracer.capture.child import child_main; child_main()"
+
+
+def trace_script(path, step=0, args=(), timeout=None, output=None):
+    """Trace backward() call `step` (0-based) of the Python script at `path`, run with `args` in a
+    process of its own. `timeout` (seconds) kills a script that has not sent the step by then; `output`
+    (a text file) receives what the script printed (default: discarded). ScriptError (one line;
+    `detail` holds the script's traceback) when the script cannot be traced."""
+    from microtrace.tracer.capture.script import ScriptError, compile_script
+
+    if step < 0:
+        raise ScriptError(f"step must be 0 or more, got {step}")
+    path = Path(path)
+    compile_script(path)  # a missing or broken file is told here, before any process starts
+    folder = tempfile.mkdtemp(prefix="microtrace-script-")
+    try:
+        request = {"path": str(path.resolve()), "step": step, "args": list(map(str, args)), "folder": folder}
+        printed = os.path.join(folder, "printed")
+        code = _run_child(request, folder, printed, timeout, path.name, step)
+        if output is not None:
+            with open(printed, encoding="utf-8", errors="replace") as f:
+                shutil.copyfileobj(f, output)
+        return _received(folder, code, path.name, step)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_child(request, folder, printed, timeout, name, step):
+    from microtrace.tracer.capture.script import ScriptError
+
+    with open(printed, "wb") as out:
+        child = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(request)], stdin=subprocess.DEVNULL,
+                                 stdout=out, stderr=out, start_new_session=True)  # fmt: skip
+        try:
+            return child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise ScriptError(f"{name} did not reach step {step} within the timeout of {timeout:g} s") from None
+        finally:
+            if child.poll() is None:  # the whole session: threads and processes the script started too
+                try:
+                    os.killpg(child.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                child.wait()
+
+
+def _received(folder, code, name, step):
+    """The Trace the child sent, checked with the readers' rules; or its report as a ScriptError."""
+    from microtrace.tracer.capture.script import ScriptError
+    from microtrace.tracer.model.trace import Trace, TraceError
+
+    report = os.path.join(folder, "report.json")
+    try:
+        with open(report, encoding="utf-8") as f:
+            said = json.load(f)
+    except (OSError, ValueError):
+        said = None
+    if not isinstance(said, dict) or said.get("ok") is not True:
+        if isinstance(said, dict) and isinstance(said.get("error"), str):
+            raise ScriptError(said["error"].splitlines()[0], detail=said.get("detail"))
+        how = f"with status {code}" if code >= 0 else f"killed by signal {-code}"
+        raise ScriptError(f"{name} ended {how} without sending step {step} (os._exit, or a crash of the interpreter)")
+    try:
+        meta, gd = read_step(os.path.join(folder, "step"))
+        trace = Trace(meta, sources={"elementary": gd, "fused": gd})  # a script's nodes are its own: one view
+        check_step(trace)
+    except (OSError, ValueError, KeyError, TypeError, TraceError) as e:
+        raise ScriptError(
+            f"{name}: the step it sent is not a trace the readers take ({str(e).splitlines()[0]})"
+        ) from None
+    return trace
+
+
+def check_step(trace):
+    """Raise TraceError unless every reader takes `trace` (its one view, node by node, as a file's)."""
+    from microtrace.tracer.storage.validate import validate_trace
+
+    gd = trace.data("elementary")
+    validate_trace({
+        "directed": True, "multigraph": False, "graph": trace.graph_attrs("elementary"),
+        "nodes": [{"id": i, **attrs} for i, attrs in gd.nodes()],
+        "edges": [{"source": u, "target": v, **attrs} for u, v, attrs in gd.edges()],
+    })  # fmt: skip
+
+
+# -- the two ends of the file ----------------------------------------------------------------------------
+
+
+def write_step(path, meta, gd, write, dump=json.dumps):
+    """Write the step with `write(path, bytes)` and `dump` (the child's own, saved before the script ran)."""
+    head = {
+        "meta": meta, "ops": gd.ops, "scopes": gd.scopes, "loss": gd.loss,
+        "extra": [[i, x] for i, x in gd.extra.items()], "multiplicity": [[e, m] for e, m in gd.multiplicity.items()],
+        "sizes": [len(getattr(gd, name)) for name in _ARRAYS],
+    }  # fmt: skip
+    parts = [dump(head).encode() + b"\n"] + [getattr(gd, name).tobytes() for name in _ARRAYS]
+    write(path, b"".join(parts))
+
+
+def read_step(path):
+    """(graph attributes, GraphData) of a step written by `write_step`."""
+    with open(path, "rb") as f:
+        head = json.loads(f.readline())
+        gd = GraphData()
+        for name, size in zip(_ARRAYS, head["sizes"]):
+            column = array(getattr(gd, name).typecode)
+            column.fromfile(f, size)
+            setattr(gd, name, column)
+        if f.read(1):
+            raise ValueError("more bytes than its columns")
+    gd.ops, gd.scopes = list(head["ops"]), list(head["scopes"])
+    gd._op_code = {op: i for i, op in enumerate(gd.ops)}
+    gd._scope_id = {s: i for i, s in enumerate(gd.scopes)}
+    gd.extra = {int(i): dict(x) for i, x in head["extra"]}
+    gd.multiplicity = {int(e): int(m) for e, m in head["multiplicity"]}
+    gd.loss = head["loss"]
+    n, e = len(gd.op), len(gd.src)
+    if not (len(gd.scope) == len(gd.data) == len(gd.grad) == n and len(gd.dst) == len(gd.local) == len(gd.flow) == e):
+        raise ValueError("columns of different lengths")
+    if max(gd.op, default=0) >= max(len(gd.ops), 1) or max(gd.scope, default=0) >= max(len(gd.scopes), 1):
+        raise ValueError("an op or scope outside its table")
+    return head["meta"], gd
+
+
+def child_main():
+    """The child: run the script, then write the step and a report; exit at once (threads the script
+    left running are not waited for)."""
+    from microtrace.tracer.capture.script import ScriptError, child_run
+
+    # microtrace's own means of writing, kept before the script can patch them
+    write_bytes, exit_now, dump = _writer(), os._exit, json.dumps
+    request = json.loads(sys.argv[1])
+    step_file, report = (os.path.join(request["folder"], name) for name in ("step", "report.json"))
+    try:
+        meta, gd = child_run(request)
+        write_step(step_file, meta, gd, write_bytes, dump)
+        said = {"ok": True}
+    except ScriptError as e:
+        said = {"error": str(e), "detail": e.detail}
+    except BaseException as e:  # a failure of microtrace's own, told as one line all the same
+        said = {"error": f"tracing failed: {type(e).__name__}: {e}", "detail": None}
+    try:
+        write_bytes(report, dump(said).encode())
+    finally:
+        sys.stdout.flush() if hasattr(sys.stdout, "flush") else None
+        exit_now(0)
+
+
+def _writer():
+    fd_open, fd_write, fd_close = os.open, os.write, os.close
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+
+    def write(path, data):
+        fd = fd_open(path, flags, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[fd_write(fd, view) :]
+        finally:
+            fd_close(fd)
+
+    return write
