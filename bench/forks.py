@@ -81,7 +81,7 @@ def conventions(store):
     return found, nodes
 
 
-def run_one(name, script, step, args, env, timeout, out):
+def run_one(name, script, step, args, env, timeout, out, skip=()):
     row = {"name": name}
     store = out / "trace.parquet"
     cmd = ["trace", "--script", str(script), "--step", str(step), "-o", str(store), "--", *args]
@@ -95,8 +95,11 @@ def run_one(name, script, step, args, env, timeout, out):
         row["conventions"] = ",".join(f"{k}={found[k]}" for k in CONVENTIONS if found.get(k))
     except Exception as e:  # what the bench reports, not what it judges
         row["conventions"] = f"unreadable metadata ({e})"
-    row["readers"], row["refused"] = 0, []
+    row["readers"], row["refused"], row["skipped"] = 0, [], list(skip)
     for reader, argv in READERS.items():
+        if reader in skip:
+            row[f"{reader}_s"] = None
+            continue
         argv = [a.format(out=out) for a in argv]
         rc, seconds, line = microtrace([*argv, "--trace", str(store)], env, timeout)
         row[f"{reader}_s"] = seconds
@@ -115,7 +118,9 @@ def line_of(repo, row):
     page = f"{row['page_mb']:.1f} MB" if row.get("page_mb") is not None else "-"
     text = (
         f"{row['name']:<22} {repo:<40} traced {row['trace_s']:5.1f} s, {row.get('nodes') or '?'} nodes; "
-        f"read {row['readers']}/{len(READERS)}; explore {row['explore_s']:.1f} s {page}; {row['conventions'] or '-'}"
+        f"read {row['readers']}/{len(READERS) - len(row['skipped'])}; "
+        + (f"explore {row['explore_s']:.1f} s {page}; " if row["explore_s"] is not None else "")
+        + (row["conventions"] or "-")
     )
     return text + "".join(f"\n    refused by {r}" for r in row["refused"])
 
@@ -125,6 +130,7 @@ def main():
     ap.add_argument("folder", type=Path)
     ap.add_argument("--timeout", type=float, default=300, help="seconds one command may take")
     ap.add_argument("--only", action="append", help="only this script (by name); repeatable")
+    ap.add_argument("--skip", action="append", default=[], choices=list(READERS), help="leave out this reader")
     ap.add_argument("--keep", type=Path, help="keep each script's outputs in KEEP/NAME")
     ap.add_argument("--json", type=Path, help="also write every row as JSON here")
     opts = ap.parse_args()
@@ -135,12 +141,12 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             out = opts.keep / name if opts.keep else Path(tmp)
             out.mkdir(parents=True, exist_ok=True)
-            row = run_one(name, script, step, args, env, opts.timeout, out)
+            row = run_one(name, script, step, args, env, opts.timeout, out, opts.skip)
         row["repo"] = repo
         rows.append(row)
         print(line_of(repo, row), flush=True)
     traced = sum(r["traced"] == "yes" for r in rows)
-    whole = sum(r["traced"] == "yes" and r["readers"] == len(READERS) for r in rows)
+    whole = sum(r["traced"] == "yes" and r["readers"] == len(READERS) - len(r["skipped"]) for r in rows)
     print(f"{len(rows)} scripts: {traced} traced, {whole} read by every command")
     if opts.json:
         opts.json.write_text(json.dumps(rows, indent=1))
