@@ -52,7 +52,7 @@ def block_svg(C):
     """The union graph drawn as one step's block view is (no title, no legend: the page has its own),
     as an inline <svg> element; its groups and edges are named by their <title>."""
     g = block_diagram(
-        C, title="block view: a box per position and block, its number at the cursor's step", legend=False
+        C, title="block view: a box per position and block, its number at the cursor's step", legend=False, rankdir="TB"
     )
     source = _TOOLTIP.sub("", g.source)  # a tooltip's numbers would be one frame's: the page shows its own
     svg = render_bytes(source, "svg").decode("utf-8")

@@ -38,7 +38,10 @@ function drawBlock(B, i, metric) {
   B.groups.forEach((grp, j) => {
     const k = C.fill[i][j];
     grp.g.classList.toggle("absent", k < 0);
-    if (k < 0) return;
+    if (k < 0) {  // a position this step's document does not reach: no number of its own
+      if (grp.value) grp.value.textContent = `${METRIC_LABEL[metric]} –`;
+      return;
+    }
     const [fill, ink] = D.palette[k].split(" ");
     grp.shape.setAttribute("fill", fill);
     for (const t of grp.texts) t.setAttribute("fill", ink);
@@ -95,11 +98,11 @@ function drawAttention(i) {
       box.append(fig);
     }
   }
-  const n = a.tokens.length, pad = 34, cell = (380 - pad) / n;
+  const n = a.tokens.length, pad = 44, cell = (380 - pad) / n;
   heads.forEach(([, , rows], h) => {
     const ctx = box.children[h].querySelector("canvas").getContext("2d");
     ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, 380, 380);
-    ctx.font = `${Math.min(22, cell * 0.8)}px "DejaVu Sans Mono", monospace`;
+    ctx.font = `${Math.min(34, cell * 0.9)}px "DejaVu Sans Mono", monospace`;
     ctx.textAlign = "center"; ctx.textBaseline = "middle"; ctx.fillStyle = "#5a5a5a";
     a.tokens.forEach((t, q) => {
       const label = t === "<BOS>" ? "·" : t;
