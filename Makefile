@@ -34,6 +34,7 @@ demo: $(INSTALLED) dot
 	$(MICROTRACE) doctor --trace demo/step.json > demo/doctor.txt; status=$$?; cat demo/doctor.txt; test $$status -le 1
 	$(MICROTRACE) explore --trace demo/step.json -o demo/explore.html
 	$(MICROTRACE) report --trace demo/step.json -o demo/report.html --explorer explore.html
+	$(MICROTRACE) film --run demo/run --steps 0:200:5 --text emma -o demo/training.html
 	@echo
 	@echo "Step $(DEMO_STEP) of demo/run, traced: open demo/report.html in a browser (one page with everything),"
 	@echo "walk it in demo/explore.html (open any box down to single scalars, play forward and backward),"

@@ -21,8 +21,11 @@ from microtrace.viz.explore.views import LIMIT
 @click.option("--compare-step", type=click.IntRange(0), help="Step of the --compare run (default: the same step).")
 @click.option("--max-nodes", type=click.IntRange(1), default=LIMIT, show_default=True,
               help="Scalar nodes one diagram draws at most; a larger group opens as a list of sub-groups.")  # fmt: skip
+@click.option(
+    "--film", metavar="HREF", help="Link to the film of this step's run (microtrace film), e.g. training.html."
+)
 @trace_source_options
-def explore(trace, output, other, compare_step, max_nodes):
+def explore(trace, output, other, compare_step, max_nodes, film):
     """Write one HTML page to walk a traced step: from the block view down to every scalar.
 
     Double-click a group to open it into its stages and scalars (breadcrumbs lead back); search a
@@ -46,7 +49,7 @@ def explore(trace, output, other, compare_step, max_nodes):
                    "a larger page, slower to write; --run RUN --step K (or a trace saved with --view fused) "
                    "draws the engine's own nodes", err=True)  # fmt: skip
     second = _second(trace, other, compare_step) if other else None
-    page = build_explorer(trace, second, limit=max_nodes)
+    page = build_explorer(trace, second, limit=max_nodes, film=film)
     path = write_output(output, page)
     click.echo(f"wrote {path} ({len(page.encode('utf-8')) / 1e6:.1f} MB)", err=True)
 

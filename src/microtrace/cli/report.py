@@ -30,8 +30,15 @@ class Link(click.ParamType):
     help="Link the graph to this step's explorer page (microtrace explore), e.g. explore.html: a relative "
     "path or an http(s) address.",
 )
+@click.option(
+    "--film",
+    metavar="HREF",
+    type=Link(),
+    help="Link to the film of this step's run (microtrace film), e.g. training.html: a relative path or an "
+    "http(s) address.",
+)
 @trace_source_options
-def report(trace, output, explorer):
+def report(trace, output, explorer, film):
     """Write one HTML page that explains a training step, for reading along.
 
     The document and its tokens, the loss per position, the block graph (hover for numbers),
@@ -46,7 +53,7 @@ def report(trace, output, explorer):
         microtrace report --trace step120.json -o step120.html --explorer explore120.html
     """
     with progress("writing the report", None) as advance:
-        page = build_report(trace, explorer=explorer, on_progress=advance_to(advance))
+        page = build_report(trace, explorer=explorer, on_progress=advance_to(advance), film=film)
     path = write_output(output, page)
     click.echo(f"wrote {path} ({len(page.encode('utf-8')) // 1024} KB)", err=True)
 

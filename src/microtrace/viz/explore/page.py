@@ -41,7 +41,7 @@ from microtrace.viz.explore.payload import (
 from microtrace.viz.explore.views import LIMIT, build_views, label
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph.render import DotNotFound, dot_program, layouts
-from microtrace.viz.page_safety import script_json, seal
+from microtrace.viz.page_safety import checked_link, script_json, seal
 
 
 def explorer_graph(trace):
@@ -50,9 +50,12 @@ def explorer_graph(trace):
     return trace.graph(trace.default_view("fused"))
 
 
-def build_explorer(trace, other=None, limit=LIMIT, jobs=2):
+def build_explorer(trace, other=None, limit=LIMIT, jobs=2, film=None):
     """The explorer page (str) of a `Trace`; with `other` (a second Trace of the same model), coloured by
-    the ratio of the two node by node, with the first node where they differ."""
+    the ratio of the two node by node, with the first node where they differ. `film`: where the film of
+    its run is (`microtrace film`), linked from the header at this step."""
+    if film:
+        checked_link(film)  # before any work: UnsafeLink for javascript:, data:, file:, //host ...
     if dot_program() is None:
         raise DotNotFound("the explorer is laid out by Graphviz's dot program, which is not on PATH")
     G = explorer_graph(trace)
@@ -72,7 +75,7 @@ def build_explorer(trace, other=None, limit=LIMIT, jobs=2):
     work = dict(G=G, views=views, index=index, ranges=ranges, links=links, stages=stages, ratios=ratios)
     payloads = _view_payloads(work, jobs)
     index_json = _index(G, views, ranges, packed, G2, limit, (fwd, bwd))
-    return _html(index_json, payloads, _title(G))
+    return _html(index_json, payloads, _title(G), _film_link(film, G.graph["step"]))
 
 
 _WORK = {}  # what the worker processes read: set before they are forked, so they share it, never pickled
@@ -241,7 +244,14 @@ def _resource(name):
     return resources.files("microtrace.viz.explore").joinpath(name).read_text(encoding="utf-8")
 
 
-def _html(index_json, payloads, title):
+def _film_link(href, step):
+    """A link to the film of the run, at this step (empty without one)."""
+    if not href:
+        return ""
+    return f'<a id="film" href="{escape(href)}#s={step}">the film of this training run, at this step</a>'
+
+
+def _html(index_json, payloads, title, film=""):
     blobs = "\n".join(
         f'<script type="application/x-gzip-base64" id="c{i}">{p}</script>' for i, p in enumerate(payloads)
     )
@@ -252,7 +262,8 @@ def _html(index_json, payloads, title):
         "{{index}}": script_json(index_json),
         "{{payloads}}": blobs,
         "{{js}}": bundle.script(),
+        "{{film}}": film,
     }
     # one pass, so that nothing substituted is itself searched for a placeholder
-    page = re.sub(r"\{\{(title|css|index|payloads|js)\}\}", lambda m: parts[m.group(0)], page)
+    page = re.sub(r"\{\{(title|css|index|payloads|js|film)\}\}", lambda m: parts[m.group(0)], page)
     return seal(page)  # last: the policy allows the page's scripts by the hash of their final text

@@ -95,14 +95,16 @@ FIGURE_SCALE = 2.0  # PNGs are drawn at 2x and shown at 1x CSS pixels
 PATHS_PER_TARGET = 3
 
 
-def build_report(trace: Trace, explorer: str | None = None, on_progress=None) -> str:
+def build_report(trace: Trace, explorer: str | None = None, on_progress=None, film: str | None = None) -> str:
     """The HTML page (str) of one `Trace` (from `trace_step` or `load_trace`): the document and its
     tokens, the loss per position, the block graph, attention weights and their gradient, gradient flow,
     per-matrix gradient statistics, the largest-gradient paths and the doctor's findings. `explorer`:
     where the step's explorer page is (`microtrace explore`; a path relative to the report, or a URL),
-    linked from the graph section. `on_progress(done, total)` follows the sections (for a progress bar)."""
-    if explorer:
-        checked_link(explorer)  # before any work: UnsafeLink for javascript:, data:, file:, //host ...
+    linked from the graph section; `film`: where the film of its run is (`microtrace film`), linked at this
+    step. `on_progress(done, total)` follows the sections (for a progress bar)."""
+    for link in (explorer, film):
+        if link:
+            checked_link(link)  # before any work: UnsafeLink for javascript:, data:, file:, //host ...
     tell = on_progress or (lambda done, total: None)
     total = len(SECTIONS) + 1
     tell(0, total)
@@ -114,7 +116,7 @@ def build_report(trace: Trace, explorer: str | None = None, on_progress=None) ->
     makers = {
         "tokens": lambda: _tokens_section(m),
         "loss": lambda: _loss_section(trace.select(view, stages=("logits",), around=trace.stage_nodes(("nll",), view))),
-        "graph": lambda: _graph_section(trace) + _explorer_link(explorer),
+        "graph": lambda: _graph_section(trace) + _explorer_link(explorer) + _film_link(film, m["step"]),
         "attention": lambda: _attention_section(trace, grad=False),
         "attention-grad": lambda: _attention_section(trace, grad=True),
         "gradflow": lambda: _gradflow_section(G),
@@ -299,6 +301,15 @@ def _explorer_link(href):
     return (
         f'<p class="explore"><a href="{_e(href)}">Walk this step in the explorer</a>: open any box down to '
         "its single scalars, search a parameter, and play the forward and the backward pass.</p>"
+    )
+
+
+def _film_link(href, step):
+    if not href:
+        return ""
+    return (
+        f'<p class="explore"><a href="{_e(href)}#s={step}">Watch the whole training run in its film</a>, '
+        "from this step: the loss, the graph's gradients, attention and predictions, step after step.</p>"
     )
 
 

@@ -42,9 +42,12 @@ function drawBlock(B, i, metric) {
       if (grp.value) grp.value.textContent = `${METRIC_LABEL[metric]} –`;
       return;
     }
-    const [fill, ink] = D.palette[k].split(" ");
-    grp.shape.setAttribute("fill", fill);
-    for (const t of grp.texts) t.setAttribute("fill", ink);
+    if (grp.colour !== k) {  // only what changed: an attribute set is a style to recompute
+      grp.colour = k;
+      const [fill, ink] = D.palette[k].split(" ");
+      grp.shape.setAttribute("fill", fill);
+      for (const t of grp.texts) t.setAttribute("fill", ink);
+    }
     if (grp.value) grp.value.textContent = `${METRIC_LABEL[metric]} ${C.text[i][j]}`;
     if (grp.loss) grp.loss.textContent = `loss ${short(f.loss)}`;
   });
@@ -52,6 +55,8 @@ function drawBlock(B, i, metric) {
     if (!link) return;
     const w = D.widths[i][j];
     link.g.classList.toggle("absent", w === null);
+    if (link.width === w) return;
+    link.width = w;
     for (const p of link.parts) {
       p.setAttribute("stroke-width", w === null ? 0.6 : Math.max(0.6, w));
       p.setAttribute("stroke-dasharray", w === 0 ? "1,5" : "");
@@ -61,7 +66,8 @@ function drawBlock(B, i, metric) {
   B.positions.forEach((t, p) => {
     if (!t) return;
     const here = p + 1 < f.chars.length ? `   ${tok(f.chars[p])} → ${tok(f.chars[p + 1])}` : "";
-    t.textContent = `position ${p}${here}`;
+    const text = `position ${p}${here}`;
+    if (t.textContent !== text) t.textContent = text;
   });
 }
 
@@ -87,28 +93,32 @@ function drawLegend(metric) {
 }
 
 // Every head's weights at this frame, on the text: one heat map a head (viridis, 0 to 1, as `attention`).
+// The text is the same at every frame: its labels are drawn once, the cells at each frame.
+const ATT = {canvases: [], pad: 44, size: 380};
+
 function drawAttention(i) {
   const a = F[i].attention, box = document.getElementById("heads");
   const heads = a.attention.flatMap((layer, li) => layer.map((rows, hi) => [li, hi, rows]));
-  if (box.children.length !== heads.length) {
-    box.textContent = "";
+  const n = a.tokens.length, pad = ATT.pad, cell = (ATT.size - pad) / n;
+  if (!ATT.canvases.length) {
     for (const [li, hi] of heads) {
-      const fig = el("figure");
-      fig.append(el("canvas", {width: 380, height: 380, "data-head": `${li}.${hi}`}), el("figcaption", {}, `layer ${li} head ${hi}`));
+      const fig = el("figure"), canvas = el("canvas", {width: ATT.size, height: ATT.size, "data-head": `${li}.${hi}`});
+      fig.append(canvas, el("figcaption", {}, `layer ${li} head ${hi}`));
       box.append(fig);
+      const ctx = canvas.getContext("2d");
+      ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, ATT.size, ATT.size);
+      ctx.font = `${Math.min(34, cell * 0.9)}px "DejaVu Sans Mono", monospace`;
+      ctx.textAlign = "center"; ctx.textBaseline = "middle"; ctx.fillStyle = "#5a5a5a";
+      a.tokens.forEach((t, q) => {
+        const label = t === "<BOS>" ? "·" : t;
+        ctx.fillText(label, pad / 2, pad + (q + 0.5) * cell);
+        ctx.fillText(label, pad + (q + 0.5) * cell, pad / 2);
+      });
+      ATT.canvases.push(ctx);
     }
   }
-  const n = a.tokens.length, pad = 44, cell = (380 - pad) / n;
   heads.forEach(([, , rows], h) => {
-    const ctx = box.children[h].querySelector("canvas").getContext("2d");
-    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, 380, 380);
-    ctx.font = `${Math.min(34, cell * 0.9)}px "DejaVu Sans Mono", monospace`;
-    ctx.textAlign = "center"; ctx.textBaseline = "middle"; ctx.fillStyle = "#5a5a5a";
-    a.tokens.forEach((t, q) => {
-      const label = t === "<BOS>" ? "·" : t;
-      ctx.fillText(label, pad / 2, pad + (q + 0.5) * cell);
-      ctx.fillText(label, pad + (q + 0.5) * cell, pad / 2);
-    });
+    const ctx = ATT.canvases[h];
     rows.forEach((row, q) => row.forEach((w, k) => {
       w = num(w);
       ctx.fillStyle = isFinite(w) ? VIRIDIS[Math.max(0, Math.min(VIRIDIS.length - 1, Math.round(w * (VIRIDIS.length - 1))))] : "#808080";
@@ -128,12 +138,18 @@ function drawPredictions(i) {
     const [at, next, pcell, top] = body.rows[q].cells;
     at.textContent = tok(tokens[q]);
     next.textContent = tok(p.next);
-    pcell.textContent = "";
-    pcell.append(el("span", {class: "pbar", style: `width:${(num(p.p_next) * 100).toFixed(1)}px`}), document.createTextNode(short(p.p_next)));
+    if (!pcell.firstChild) pcell.append(el("span", {class: "pbar"}), document.createTextNode(""));
+    pcell.firstChild.style.width = `${(num(p.p_next) * 100).toFixed(1)}px`;
+    pcell.lastChild.textContent = short(p.p_next);
     pcell.title = String(num(p.p_next));
-    top.textContent = "";
     top.className = "top";
-    for (const [label, prob] of p.top) top.append(el("span", {class: label === p.next ? "hit" : "", title: String(num(prob))}, `${tok(label)} ${short(prob)}`));
+    while (top.children.length < p.top.length) top.append(el("span"));
+    p.top.forEach(([label, prob], r) => {
+      const span = top.children[r];
+      span.className = label === p.next ? "hit" : "";
+      span.title = String(num(prob));
+      span.textContent = `${tok(label)} ${short(prob)}`;
+    });
   });
   document.getElementById("text-loss").textContent = `loss on it at this step ${short(F[i].attention.loss)}`;
 }

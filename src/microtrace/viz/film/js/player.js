@@ -25,8 +25,14 @@ function show(i) {
   if (!state.playing) writeHash(f.step);
 }
 
+// Once the cursor rests (a browser throttles a page that rewrites its URL at every frame of a scrub).
+let hashTimer = 0;
 function writeHash(step) {
-  try { history.replaceState(null, "", "#s=" + step); } catch (e) { /* a sandboxed frame may refuse: the page works without */ }
+  clearTimeout(hashTimer);
+  hashTimer = setTimeout(() => {
+    if (location.hash === "#s=" + step) return;
+    try { history.replaceState(null, "", "#s=" + step); } catch (e) { /* a sandboxed frame may refuse: the page works without */ }
+  }, 120);
 }
 
 function readHash() {
