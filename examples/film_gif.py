@@ -4,7 +4,7 @@
     python examples/film_gif.py demo/training.html docs/gallery/film.gif
 
 Opens the page in the system's Chromium (Playwright) at 1280x800 and moves its cursor as a reader does,
-with the keyboard (→ a frame on), screenshotting the loss curve and the block view at each of about 24
+with the keyboard (→ a frame on), screenshotting the loss curve and the block view at each of about 20
 frames spread over the run. The same page gives the same file.
 """
 
@@ -17,8 +17,8 @@ from playwright.sync_api import sync_playwright
 
 from microtrace.viz.explore.chromium import ARGS, CHROMIUM
 
-FRAMES = 24
-WIDTH = 900  # of the GIF: the page's 1280 pixels scaled down, still legible in a README
+FRAMES = 20
+WIDTH = 800  # of the GIF: the page's 1280 pixels scaled down, still legible in a README
 
 
 def screenshots(path):
@@ -29,7 +29,7 @@ def screenshots(path):
         page.goto(Path(path).resolve().as_uri())
         page.wait_for_selector("body[data-ready]")
         count = int(page.locator("#p-scrub").get_attribute("max")) + 1
-        every = max(1, count // FRAMES)
+        every = max(1, round(count / FRAMES))
         top = page.locator("#timeline").bounding_box()
         graph = page.locator("#graph").bounding_box()
         clip = {"x": 0, "y": top["y"], "width": 1280, "height": graph["y"] + graph["height"] - top["y"]}
@@ -49,7 +49,7 @@ def make_gif(shots, out):
     for png in shots:
         im = Image.open(io.BytesIO(png)).convert("RGB")
         im = im.resize((WIDTH, round(im.height * WIDTH / im.width)), Image.LANCZOS)
-        frames.append(im.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE))
+        frames.append(im.quantize(colors=96, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE))
     durations = [350] * len(frames)
     durations[-1] = 1500  # a pause at the end before it loops
     frames[0].save(out, save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=True)
