@@ -69,11 +69,12 @@ def policy(scripts=()) -> str:
     )
 
 
-def seal(page: str) -> str:
+def seal(page: str, framed=()) -> str:
     """`page` with its policy written at the first CSP_PLACEHOLDER (the page's own, in its <head>, before
-    any data: a document may hold the same characters), allowing each inline script it runs by hash.
-    Call it last, on the finished page: a script changed after this would not run."""
+    any data: a document may hold the same characters), allowing each inline script it runs by hash, and
+    those of the `framed` pages it shows in an <iframe srcdoc> (which run under their parent's policy as
+    well as their own). Call it last, on the finished page: a script changed after this would not run."""
     if CSP_PLACEHOLDER not in page:
         raise ValueError("a page to seal needs a Content-Security-Policy placeholder in its <head>")
-    scripts = [m.group(2) for m in _RUNNABLE.finditer(page)]
+    scripts = [m.group(2) for text in (page, *framed) for m in _RUNNABLE.finditer(text)]
     return page.replace(CSP_PLACEHOLDER, policy(scripts), 1)

@@ -10,14 +10,11 @@ import re
 
 import pytest
 from explore_browser import NEEDS, Opened
-from hypothesis import given
-from hypothesis import strategies as st
 
-from conftest import invoke
+from conftest import MINI, as_options, invoke
 from microtrace.cli.film import explore_command
 from microtrace.tracer.analysis.attention import attention_series, record
 from microtrace.tracer.analysis.gradstats import range_stats
-from microtrace.viz.film.page import script_json
 
 pytestmark = NEEDS
 
@@ -122,8 +119,29 @@ def test_drag_on_the_loss_curve_scrubs(opened):
     assert opened.js("document.body.dataset.step") == "5"
 
 
-@given(st.text())
-def test_embedded_json_cannot_end_its_script(text):
-    out = script_json({"doc": text, "names": [text]})
-    assert "<" not in out and ">" not in out and "&" not in out
-    assert json.loads(out) == {"doc": text, "names": [text]}
+def test_its_policy_runs_only_its_own_scripts_and_its_explorers(film):
+    page = film.read_text(encoding="utf-8")
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page).group(1)
+    assert "default-src 'none'" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert policy.count("'sha256-") >= 2  # the film's script and the embedded explorer's
+
+
+def test_documents_that_look_like_markup(browser, tmp_path):
+    """A run whose documents hold what could end a script, open a comment or a tag: the page starts, shows
+    them as text, runs nothing else."""
+    docs = ["a</script><b>", "<!--<script>", "x&amp;y'\"", "<img src=x onerror=alert(1)>"]
+    data = tmp_path / "docs.txt"
+    data.write_text("\n".join(docs) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    result = invoke(
+        "train", "--data", data, "--steps", 4, *as_options(MINI), "--block-size", 16, "--samples", 0, "--out", run
+    )
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "f.html"
+    result = invoke("film", "--run", run, "--steps", "0:4", "--no-auto-open", "--jobs", 1, "-o", out)
+    assert result.exit_code == 0, result.output
+    o = Opened(browser, out)
+    assert o.js("document.querySelector('#text').textContent") in docs
+    assert o.js("document.querySelectorAll('img').length") == 0
+    assert o.errors == [] and o.requests == [out.as_uri()]
+    o.context.close()

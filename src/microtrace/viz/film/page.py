@@ -27,6 +27,7 @@ from microtrace.viz.draw import colormap
 from microtrace.viz.draw.colormap import hex_color
 from microtrace.viz.film.block import METRICS, block_svg, edge_widths, frame_colours, union_graph
 from microtrace.viz.graph import style as gs
+from microtrace.viz.page_safety import script_json, seal
 
 SCRIPTS = (
     "data.js",  # the film's data, numbers as text, the embedded explorers unpacked
@@ -73,7 +74,7 @@ def build_film(run, frames, text=None, samples=None, explorers=None, commands=No
         f'<script type="application/x-gzip-base64" id="explorer-{k}">{_pack(html)}</script>'
         for k, html in sorted((explorers or {}).items())
     )
-    return _html(data, block_svg(C), blobs)
+    return _html(data, block_svg(C), blobs, list((explorers or {}).values()))
 
 
 def _title(run, frames):
@@ -115,13 +116,6 @@ def _clean(value):
     return _num(value)
 
 
-def script_json(value):
-    """`value` as JSON that can sit inside a <script> element: every <, > and & escaped as \\u003c...
-    (valid JSON, the same value), so that no string in it can end the element or open a comment."""
-    text = compact(_clean(value))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def _pack(text):
     """gzip + base64 of a page (mtime 0: the same bytes each time), unpacked by the browser on opening."""
     return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)).decode("ascii")
@@ -131,17 +125,20 @@ def _resource(name):
     return resources.files("microtrace.viz.film").joinpath(name).read_text(encoding="utf-8")
 
 
-def _html(data, svg, blobs):
+def _html(data, svg, blobs, framed):
     parts = {
         "{{title}}": escape(data["title"]),
         "{{css}}": _resource("film.css"),
-        "{{data}}": script_json(data),
+        "{{data}}": script_json(compact(_clean(data))),
         "{{svg}}": svg,
         "{{explorers}}": blobs,
         "{{js}}": "\n".join(_resource("js/" + name) for name in SCRIPTS),
     }
     # one pass, so that nothing substituted is itself searched for a placeholder
-    return re.sub(r"\{\{(title|css|data|svg|explorers|js)\}\}", lambda m: parts[m.group(0)], _page())
+    page = re.sub(r"\{\{(title|css|data|svg|explorers|js)\}\}", lambda m: parts[m.group(0)], _page())
+    # last: the policy allows the page's scripts, and the embedded explorers' (an <iframe srcdoc> runs
+    # under its parent's policy as well as its own), by the hash of their final text
+    return seal(page, framed=framed)
 
 
 def _page():
