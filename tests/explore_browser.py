@@ -1,6 +1,10 @@
 """The explorer's pages in the system's Chromium (Playwright), for tests/test_explore*.py: one browser
 per module (the `browser` fixture), pages opened from disk with every request intercepted (a page that
-reaches for anything but its own file fails)."""
+reaches for anything but its own file fails).
+
+A test acts as a person does, with Playwright's input devices: the mouse (click, double-click, drag,
+wheel), the keyboard, touch through CDP. It reads the page (the DOM, `window.explorer.state`) to check
+what happened, never calls the page's functions to make it happen (tests/contract/test_real_input.py)."""
 
 import shutil
 import time
@@ -53,22 +57,80 @@ class Opened:
     def js(self, code, arg=None):
         return self.page.evaluate(code, arg)
 
+    def point(self, title):
+        """Where a person puts the pointer to reach the item titled `title`: the middle of a box, a
+        cluster's label; the canvas dragged first if it is out of sight. Checked: the item is what is there."""
+        for _ in range(3):
+            x, y, c = self.js(_POINT, title)
+            dx = min(0, c[2] - 40 - x) or max(0, c[0] + 40 - x)
+            dy = min(0, c[3] - 40 - y) or max(0, c[1] + 40 - y)
+            if not (dx or dy):
+                break
+            self.drag(((c[0] + c[2]) / 2, (c[1] + c[3]) / 2), (dx, dy))
+        hit = self.js(_HIT, [x, y])
+        assert hit == title, f"the pointer at {x:.0f},{y:.0f} is on {hit!r}, not on {title!r}"
+        return x, y
+
+    def click(self, title):
+        self.page.mouse.click(*self.point(title))
+
+    def dblclick(self, title):
+        self.page.mouse.dblclick(*self.point(title))
+
+    def drag(self, start, by, steps=8):
+        """Press the mouse at `start`, move it by `by` in `steps`, release."""
+        m = self.page.mouse
+        m.move(*start)
+        m.down()
+        for k in range(1, steps + 1):
+            m.move(start[0] + by[0] * k / steps, start[1] + by[1] * k / steps)
+        m.up()
+
     def open_item(self, title):
-        """Select the item (group or cluster) whose SVG title is `title` and press Enter: its view
-        replaces this one (a double-click opens a group in place); wait for it."""
+        """Click the item (group or cluster) titled `title` and press Enter: its view replaces this one
+        (a double-click opens a group in place); wait for it."""
         before = self.js("document.body.dataset.opens")
-        self.fire(title, "click")
-        self.page.locator("#canvas").press("Enter")
+        self.click(title)
+        self.page.keyboard.press("Enter")
         self.until("b => document.body.dataset.opens !== b && !document.querySelector('#stage.zooming')", before)
 
-    def fire(self, title, event):
-        """A mouse event on the SVG item whose title is `title` (a cluster lies under its nodes)."""
-        found = self.js(
-            "([t, e]) => { const g = [...document.querySelectorAll('#stage g')].find(g => g.querySelector(':scope > title')?.textContent === t);"
-            " if (g) g.dispatchEvent(new MouseEvent(e, {bubbles: true})); return !!g; }",
-            [title, event],
-        )
-        assert found, f"no item {title!r} in the view"
+    def search(self, text):
+        """Type `text` into the search box and press Enter."""
+        self.page.locator("#q").click()
+        self.page.keyboard.press("Control+A")
+        self.page.keyboard.type(text)
+        self.page.keyboard.press("Enter")
+
+    def go(self, key):
+        """The view of `key` (a scope path; "" the block view), as a person gets there: up with Escape to
+        the block view, then by search."""
+        self.page.mouse.click(*self.js(_TITLE))  # off the search box: keys go to the page
+        while self.js("window.explorer.state.view !== 0 || window.explorer.state.opened.length > 0"):
+            before = self.js("[window.explorer.state.view, window.explorer.state.opened.length]")
+            self.page.keyboard.press("Escape")
+            self.until(
+                "b => window.explorer.state.view !== b[0] || window.explorer.state.opened.length !== b[1]", before
+            )
+        if key:
+            self.search(key)
+            self.until(
+                "k => window.explorer.state.view >= 0 && JSON.parse(document.getElementById('index').textContent).views[window.explorer.state.view].key === k",
+                key,
+            )
+        self.until("!document.querySelector('#stage.zooming')")
+
+    def seek(self, t):
+        """The player's time to `t`: a click on the slider near it, then the arrow keys to exactly it."""
+        box = self.page.locator("#p-t").bounding_box()
+        end = self.js("window.explorer.END")
+        thumb = 8  # the thumb's half width: its centre runs from box.x + 8 to box.x + width - 8
+        self.page.mouse.click(box["x"] + thumb + (box["width"] - 2 * thumb) * t / end, box["y"] + box["height"] / 2)
+        for _ in range(200):
+            now = self.js("window.explorer.state.t")
+            if now == t:
+                return
+            self.page.keyboard.press("ArrowRight" if now < t else "ArrowLeft")
+        raise AssertionError(f"the slider did not reach {t} (at {now})")
 
     def until(self, code, arg=None, timeout=10.0):
         """Wait until `code` is true in the page (polled from here: the page's CSP forbids the eval
@@ -84,7 +146,31 @@ class Opened:
         )
 
     def inspector(self, key):
-        return self.page.locator(f'#inspector td[data-key="{key}"]').first.inner_text()
+        return self.value(f'#inspector td[data-key="{key}"]')
+
+    def value(self, selector):
+        """The text of a cell as copied: a number's full value (it shows 4 significant digits)."""
+        cell = self.page.locator(selector).first
+        fig = cell.locator(".fig")
+        return fig.get_attribute("title") if fig.count() else cell.inner_text()
 
     def close(self):
         self.context.close()
+
+
+# the middle of an item's box (a node), or of its label (a cluster, a group open in place: what is inside
+# lies over their middle); and the canvas
+_POINT = """t => {
+  const g = [...document.querySelectorAll('#stage g')].find(g => g.querySelector(':scope > title')?.textContent === t);
+  if (!g) throw new Error('no item ' + t + ' in the view');
+  const part = g.matches('.cluster, .opened') ? g.querySelector(':scope > text') || g : g.querySelector(':scope > rect, :scope > ellipse, :scope > polygon, :scope > path') || g;
+  const r = part.getBoundingClientRect(), c = document.getElementById('canvas').getBoundingClientRect();
+  return [r.x + r.width / 2, r.y + r.height / 2, [c.left, c.top, c.right, c.bottom]];
+}"""
+# the item under a point, as the page names it
+_HIT = """([x, y]) => {
+  const g = document.elementFromPoint(x, y)?.closest('#stage g.node, #stage g.cluster, #stage g.edge');
+  return g ? g.querySelector(':scope > title').textContent : null;
+}"""
+# somewhere to click that is no control: the page's title
+_TITLE = """() => { const r = document.getElementById('title').getBoundingClientRect(); return [r.x + 4, r.y + r.height / 2]; }"""

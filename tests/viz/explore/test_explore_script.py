@@ -96,7 +96,8 @@ def test_a_path_lights_a_scripts_groups_which_open_into_their_own_nodes(script_p
     block = {n: prefix(s, "block") for n, s in G.nodes(data="scope")}
     group = "pos1/gpt/layer0/softmax"
     assert not any(s == group or s.startswith(group + "/") for _, s in G.nodes(data="scope"))  # no path
-    o.js(f"window.explorer.open(0).then(() => window.explorer.select('{group}'))")
+    o.go("")
+    o.click(group)
     o.until("!!document.querySelector('#inspector a[data-gpath]')")
     o.page.locator("#inspector a[data-gpath$=',0']").click()
     top = max((n for n in sorted(G) if block[n] == group), key=lambda n: abs(G.nodes[n]["grad"]))
@@ -122,8 +123,7 @@ def test_a_scripts_page_names_its_own_nodes_and_no_empty_document(script_page):
     script's own nodes" (not "fused view"), and the block view's title leaves the document out."""
     o, G = script_page
     assert G.graph["doc"] == "" and G.graph["view"] == "fused"
-    o.js("window.explorer.open(0)")
-    o.until("document.body.dataset.ready === '0'")
+    o.go("")
     heading = o.js("document.querySelector('#title').textContent")
     assert heading.endswith(f"{G.number_of_nodes()} nodes (the script's own nodes)"), heading
     texts = o.js("[...document.querySelectorAll('#stage svg text')].map(t => t.textContent)")
@@ -135,8 +135,7 @@ def test_search_a_source_line_of_a_script_opens_down_to_its_first_node(script_pa
     o, G = script_page
     line = next(s for n, s in G.nodes(data="source") if s and G.nodes[n]["op"] not in ("param", "const", "leaf"))
     first = min(n for n, s in G.nodes(data="source") if s == line)
-    o.page.fill("#q", line)
-    o.page.press("#q", "Enter")
+    o.search(line)
     o.until(f"window.explorer.state.sel === {first}")
     assert o.inspector("source") == line
     assert o.js("document.querySelector('#stage g.sel > title').textContent") == f"n{first}"

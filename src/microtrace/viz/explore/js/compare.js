@@ -1,7 +1,7 @@
 // A second trace (--compare): the box that names the first difference, and node colours by the ratio of
 // gradients or values.
 import { $, esc, nodeLink } from "./dom.js";
-import { INDEX, show } from "./data.js";
+import { INDEX, figure } from "./data.js";
 import { S, on, setColour } from "./state.js";
 import { goNode } from "./search.js";
 
@@ -11,9 +11,9 @@ export function setupCompare() {
   const box = $("#compare");
   box.hidden = false;
   const f = c.first;
-  const first = f === null ? "none: the two traces are identical" : `node ${nodeLink(f.node)} (${esc(f.what)}: ${esc(show(f.this))} here, ${esc(show(f.other))} there)`;
+  const first = f === null ? "none: the two traces are identical" : `node ${nodeLink(f.node)} (${esc(f.what)}: ${figure(f.this)} here, ${figure(f.other)} there)`;
   box.innerHTML =
-    `<h3>compared with step ${c.step} “${esc(c.doc)}”, loss ${esc(show(c.loss))}</h3>` +
+    `<h3>compared with step ${c.step} “${esc(c.doc)}”, loss ${figure(c.loss)}</h3>` +
     `<label>colour: <select id="colour"><option value="grad">|grad| (this step)</option><option value="gratio">gradient ratio other / this</option><option value="vratio">value ratio other / this</option></select></label>` +
     `<p>ratio colours: <span style="color:#2166ac">■</span> smaller there · white equal · <span style="color:#b2182b">■</span> larger there (log, ±${c.decades} decades)</p>` +
     `<p id="first-diff">first difference: ${first}</p>`;

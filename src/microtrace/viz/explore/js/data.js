@@ -1,7 +1,7 @@
 // The trace's data: the index (INDEX), the views that wait gzipped until one is opened (payload), and
 // the packed per-node tables (T: nodeView, nodeScope, links, the player's order and the columns)
 // unpacked once (ready). Data only: nothing here changes once it is unpacked.
-import { $ } from "./dom.js";
+import { $, esc } from "./dom.js";
 
 export const INDEX = JSON.parse($("#index").textContent);
 export const META = INDEX.meta;
@@ -11,6 +11,15 @@ export const END = 2 * N; // the player's last time
 const SPECIAL = { nan: NaN, inf: Infinity, "-inf": -Infinity }; // how page.py writes what JSON cannot
 export const num = (v) => (typeof v === "string" && v in SPECIAL ? SPECIAL[v] : v);
 export const show = (v) => String(num(v)); // full precision: the shortest text that reads back as the same double
+// a number as people read it, 4 significant digits (HTML); the full value (show) on hover and when copied
+// (input.js puts it on the clipboard)
+export function figure(v) {
+  const x = num(v);
+  if (typeof x !== "number" || !Number.isFinite(x) || Number.isInteger(x)) return esc(show(v));
+  const full = String(x), short = String(Number(x.toPrecision(4)));
+  return short === full ? full : `<span class="fig" title="${full}" data-full="${full}">${short}</span>`;
+}
+
 export const viewOf = new Map(INDEX.views.map((v, i) => [v.key, i]));
 
 // --- unpacking: the views wait gzipped until one is opened ---------------------

@@ -4,7 +4,7 @@
 // must reach the box under the pointer, so a drag follows the pointer on the window instead.
 import { $, canvas, list, say, stage } from "./dom.js";
 import { END, INDEX } from "./data.js";
-import { S, on } from "./state.js";
+import { S, on, setTrail } from "./state.js";
 import { fit, keepInView, pan, zoomAt } from "./camera.js";
 import { itemEl, itemOf, open, openKey, renderTable, select } from "./view.js";
 import { collapse, expand } from "./inplace.js";
@@ -75,23 +75,37 @@ async function openInPlace(name) {
 async function dive(name) {
   const i = typeof name === "string" ? openKey(name) : undefined;
   if (i === undefined || i === S.view) return;
+  setTrail([...S.trail, { view: S.view, name }]);
   await open(i, { from: itemEl(name) });
   canvas.focus({ preventScroll: true });
 }
-// up: a group open in place closes, else the parent view opens with the group we came from chosen
+// up: a group open in place closes; else back to the view this one was dived into from (or its parent),
+// with the group we came from chosen
 async function up() {
   const last = S.opened[S.opened.length - 1];
   if (last) {
     collapse(last.name);
     return focusItem(last.name);
   }
-  const from = INDEX.views[S.view], parent = from.parent;
+  const back = S.trail[S.trail.length - 1];
+  const parent = INDEX.views[S.view].parent;
+  if (back && within(S.view, back.view)) {
+    setTrail(S.trail.slice(0, -1));
+    await open(back.view);
+    return focusItem(back.name);
+  }
+  setTrail([]);
   if (parent === null || parent === undefined) return select(null);
+  const from = S.view;
   await open(parent);
-  const name = [...S.items.keys()].find((k) => openKey(k) === viewOf(from));
+  const name = [...S.items.keys()].find((k) => openKey(k) === from);
   if (name) focusItem(name);
 }
-const viewOf = (v) => INDEX.views.indexOf(v);
+// whether view i lies inside view `outer` (its parent's parent's ...)
+function within(i, outer) {
+  for (let v = INDEX.views[i].parent; v !== null && v !== undefined; v = INDEX.views[v].parent) if (v === outer) return true;
+  return false;
+}
 
 // --- the keyboard: every box takes the focus (Tab), the arrows walk to the nearest box ----------------
 stage.addEventListener("focusin", (e) => {
@@ -175,3 +189,17 @@ list.addEventListener("click", (e) => {
   goNode(+a.dataset.node);
 });
 window.addEventListener("resize", fit);
+// a copied number is its full value, not the 4 digits shown
+document.addEventListener("copy", (e) => {
+  const sel = getSelection();
+  if (!sel.rangeCount) return;
+  const range = sel.getRangeAt(0), at = range.commonAncestorContainer;
+  const box = document.createElement("div");
+  box.append((at.nodeType === 1 ? at : at.parentElement).closest(".fig")?.cloneNode() || range.cloneContents());
+  if (!box.querySelector(".fig")) return;
+  for (const f of box.querySelectorAll(".fig")) f.textContent = f.dataset.full;
+  for (const r of box.querySelectorAll("tr")) r.append("\n");
+  for (const c of box.querySelectorAll("td + td, th + td")) c.prepend("\t");
+  e.clipboardData.setData("text/plain", box.textContent.trim());
+  e.preventDefault();
+});

@@ -1,7 +1,7 @@
 // The inspector (the selected node's, edge's or group's numbers, all from the trace) and the top
 // gradient paths from a node to the loss (the tracer's path_links), highlighted at any level.
 import { $, esc, nodeLink, stage } from "./dom.js";
-import { INDEX, K, T, operands, show, users } from "./data.js";
+import { INDEX, K, T, operands, figure, users } from "./data.js";
 import { S, on, setPaths } from "./state.js";
 import { itemEl, itemOfNode, open, openKey } from "./view.js";
 import { goNode } from "./search.js";
@@ -36,7 +36,7 @@ export function scalarId(sel) {
 function inspectGroup(name, st, opens) {
   let h = `<h3>${esc(name)}</h3>`;
   if (opens !== null && opens !== undefined && opens !== S.view) h += `<button class="open" data-open="${opens}">open ▸</button>`;
-  h += "<table>" + GROUP.filter((k) => k in st).map((k) => row(k, esc(show(st[k])), k)).join("");
+  h += "<table>" + GROUP.filter((k) => k in st).map((k) => row(k, figure(st[k]), k)).join("");
   if (st.ops) h += row("ops", esc(Object.entries(st.ops).map(([o, c]) => `${o} ${c}`).join(", ")), "ops");
   h += row("nodes", `${nodeLink(st.range[0])} … ${nodeLink(st.range[1])}`) + "</table>";
   if (st.top !== undefined) {
@@ -51,38 +51,38 @@ function inspectGroup(name, st, opens) {
 function inspectEdge(name) {
   const [u, v] = name.split("->");
   const e = S.data.edges && S.data.edges[name];
-  if (e) return `<h3>${esc(u)} → ${esc(v)}</h3><table>${Object.entries(e).map(([k, x]) => row(k, esc(show(x)), k)).join("")}</table>`;
+  if (e) return `<h3>${esc(u)} → ${esc(v)}</h3><table>${Object.entries(e).map(([k, x]) => row(k, figure(x), k)).join("")}</table>`;
   const a = scalarId(u), b = scalarId(v);
   const ed = a !== null && b !== null && operands(b).find((x) => x[0] === a);
   if (!ed) return `<h3>${esc(u)} → ${esc(v)}</h3><p>an edge to or from the rest of the graph, or from an operation to its result</p>`;
-  return `<h3>edge ${nodeLink(a)} → ${nodeLink(b)}</h3><table>${row("local_grad", esc(show(ed[1])), "local_grad")}${row("grad_flow", esc(show(ed[2])), "grad_flow")}${ed[3] ? row("multiplicity", ed[3]) : ""}</table>`;
+  return `<h3>edge ${nodeLink(a)} → ${nodeLink(b)}</h3><table>${row("local_grad", figure(ed[1]), "local_grad")}${row("grad_flow", figure(ed[2]), "grad_flow")}${ed[3] ? row("multiplicity", ed[3]) : ""}</table>`;
 }
 function inspectNode(id, r) {
-  let h = `<h3>node #${id}</h3><table>${row("op", esc(r.op), "op")}${row("data", esc(show(T.data[id])), "data")}${row("grad", esc(show(T.grad[id])), "grad")}`;
+  let h = `<h3>node #${id}</h3><table>${row("op", esc(r.op), "op")}${row("data", figure(T.data[id]), "data")}${row("grad", figure(T.grad[id]), "grad")}`;
   for (const [k, v] of Object.entries(r)) {
     if (k === "op" || k === "paths") continue;
-    h += row(k, esc(Array.isArray(v) ? v.join(", ") : show(v)), k);
+    h += row(k, Array.isArray(v) ? esc(v.join(", ")) : figure(v), k);
   }
   h += "</table>";
-  const edges = (list, dir) => list.map((e) => `<tr><td>${nodeLink(e[0])}${e[3] ? ` ×${e[3]}` : ""}</td><td data-local="${dir}${e[0]}">${esc(show(e[1]))}</td><td data-flow="${dir}${e[0]}">${esc(show(e[2]))}</td></tr>`).join("");
+  const edges = (list, dir) => list.map((e) => `<tr><td>${nodeLink(e[0])}${e[3] ? ` ×${e[3]}` : ""}</td><td data-local="${dir}${e[0]}">${figure(e[1])}</td><td data-flow="${dir}${e[0]}">${figure(e[2])}</td></tr>`).join("");
   const ins = operands(id), outs = users(id);
   const head = "<tr><th>node</th><th>local_grad</th><th>grad_flow</th></tr>";
   if (ins.length) h += `<h3>operands (${ins.length})</h3><table class="edges">${head}${edges(ins, "in")}</table>`;
   if (outs.length) h += `<h3>used by (${outs.length})</h3><table class="edges">${head}${edges(outs, "out")}</table>`;
   const c = S.data.cmp && S.data.cmp["n" + id];
-  if (c) h += compareRows(c, "|grad|", "|data|") + `<table>${row("other data", esc(show(c[4])))}${row("other grad", esc(show(c[5])))}</table>`;
+  if (c) h += compareRows(c, "|grad|", "|data|") + `<table>${row("other data", figure(c[4]))}${row("other grad", figure(c[5]))}</table>`;
   if (r.paths.length) {
     h += `<h3>where its gradient comes from: top ${r.paths.length} paths to the loss</h3><ol id="paths">`;
     r.paths.forEach((c, k) => {
       const p = pathFrom(id, k);
-      h += `<li><a href="#" data-path="${k}">contribution ${esc(show(c))}</a>, ${p.length - 1} steps</li>`;
+      h += `<li><a href="#" data-path="${k}">contribution ${figure(c)}</a>, ${p.length - 1} steps</li>`;
     });
     h += `</ol><a href="#" data-path="all">highlight all</a> · <a href="#" data-path="none">clear</a>`;
   }
   return h;
 }
 function compareRows(c, g, v) {
-  return `<h3>compared</h3><table>${row(`${g} other / this`, esc(show(c[2])), "ratio")}${row(`${v} other / this`, esc(show(c[3])))}</table>`;
+  return `<h3>compared</h3><table>${row(`${g} other / this`, figure(c[2]), "ratio")}${row(`${v} other / this`, figure(c[3]))}</table>`;
 }
 // --- top gradient paths: the tracer's path_links, followed from the selected node ----------------------
 export function pathFrom(n, rank) {

@@ -5,9 +5,10 @@
 //   sel                the selected item (a node id, or an item's name); hl: the highlighted paths
 //   t, playing         the player's time (0 .. END) and whether it runs; colour: how boxes are filled
 //   cam                the camera: translate (x, y), then scale k
+//   trail              the dives that led here: [{view, name}], so that going up returns where one was
 import { END } from "./data.js";
 
-const state = { view: -1, data: null, model: null, items: new Map(), opened: [], sel: null, hl: [], t: END, playing: false, colour: "grad", cam: { x: 0, y: 0, k: 1 } };
+const state = { view: -1, data: null, model: null, items: new Map(), opened: [], sel: null, hl: [], t: END, playing: false, colour: "grad", cam: { x: 0, y: 0, k: 1 }, trail: [] };
 export const S = new Proxy(state, {
   set: (_, key) => { throw new TypeError(`S.${String(key)} is changed only by state.js`); },
   deleteProperty: (_, key) => { throw new TypeError(`S.${String(key)} is changed only by state.js`); },
@@ -59,4 +60,7 @@ export function setColour(colour) {
 export function setCam(cam) {
   state.cam = cam;
   tell("cam");
+}
+export function setTrail(trail) {
+  state.trail = trail;
 }

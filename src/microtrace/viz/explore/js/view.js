@@ -1,7 +1,7 @@
 // The view on screen: opening a view (open), putting its drawing into the page (place), the breadcrumbs,
 // the list of a group too large to draw, what an item's name opens (openKey), and selection (select).
 import { $, esc, list, nodeLink, stage } from "./dom.js";
-import { INDEX, META, T, payload, show, viewOf } from "./data.js";
+import { INDEX, META, T, payload, figure, viewOf } from "./data.js";
 import { S, drawn, on, setSel, setView } from "./state.js";
 import { decode, render } from "./draw.js";
 import { centerOn, fit, zoomInto } from "./camera.js";
@@ -68,7 +68,7 @@ function crumbs() {
 function renderList(data) {
   const v = INDEX.views[S.view];
   const rows = data.parts
-    .map((p) => `<tr><td><a href="#" data-view="${p.view}">${esc(p.label)}</a></td><td>${p.count}</td><td>${esc(show(p.grad_norm))}</td><td>${p.zero_grad}</td><td>${p.nonfinite}</td></tr>`)
+    .map((p) => `<tr><td><a href="#" data-view="${p.view}">${esc(p.label)}</a></td><td>${p.count}</td><td>${figure(p.grad_norm)}</td><td>${p.zero_grad}</td><td>${p.nonfinite}</td></tr>`)
     .join("");
   list.innerHTML =
     `<h3>${esc(v.label)}: ${v.stats.count} nodes, more than the ${META.limit} a diagram shows well</h3>` +
@@ -78,7 +78,7 @@ function renderList(data) {
 export async function renderTable() {
   const parts = await Promise.all(S.data.parts.map((p) => payload(p.view)));
   const rows = [];
-  for (const p of parts) for (const [id, r] of Object.entries(p.nodes)) rows.push(`<tr><td>${nodeLink(id)}</td><td>${esc(r.op)}</td><td>${esc(show(T.data[id]))}</td><td>${esc(show(T.grad[id]))}</td><td>${esc(r.scope)}</td></tr>`);
+  for (const p of parts) for (const [id, r] of Object.entries(p.nodes)) rows.push(`<tr><td>${nodeLink(id)}</td><td>${esc(r.op)}</td><td>${figure(T.data[id])}</td><td>${figure(T.grad[id])}</td><td>${esc(r.scope)}</td></tr>`);
   list.innerHTML = `<h3>${esc(INDEX.views[S.view].label)}: every node</h3><table><tr><th>node</th><th>op</th><th>data</th><th>grad</th><th>scope</th></tr>${rows.join("")}</table>`;
 }
 
