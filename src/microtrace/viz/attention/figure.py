@@ -20,6 +20,7 @@ from microtrace.tracer.analysis.attention import AttentionError, attention_serie
 from microtrace.tracer.analysis.step_ranges import check_within
 from microtrace.util.limits import LimitError
 from microtrace.viz import attention as A
+from microtrace.viz.draw.text import shorten
 
 # Frames of a --steps range: each is a GIF frame and a tile of the contact sheet. Up to DEFAULT_MAX_FRAMES
 # the figure stays readable (a 60-frame sheet of the default model at scale 1 is about 8 x 8 tiles,
@@ -40,7 +41,8 @@ def title_of(data, grad=False):
     """ "Attention weights · step 120 · training document 'olivia' · loss 2.3101" (or text ...)."""
     m = data.meta
     what = "d loss / d attention weight" if grad else "Attention weights"
-    source = f"training document {m['text']!r}" if m["training"] else f"text {m['text']!r}"
+    quoted = repr(shorten(m["text"]))
+    source = f"training document {quoted}" if m["training"] else f"text {quoted}"
     return f"{what} · step {m['step']} · {source} · loss {_loss_text(m['loss'])}"
 
 
@@ -220,7 +222,7 @@ def attention_over_steps(run, text, steps, **options):
 
 def sheet_title(series, grad=False):
     first, last = series[0].meta["step"], series[-1].meta["step"]
-    text = series[0].meta["text"]
+    text = shorten(series[0].meta["text"])
     if grad:
         return (
             f"d loss / d attention weight of {text!r} over training, steps {first} to {last} (one colour scale; "

@@ -210,14 +210,25 @@ def wrap(text, size, width):
             if line:
                 lines.append(line)
             while text_width(word, size) > width and len(word) > 1:
-                cut = len(word) - 1
-                while cut > 1 and text_width(word[:cut], size) > width:
-                    cut -= 1
+                cut = _longest_fitting(word, size, width)
                 lines.append(word[:cut])
                 word = word[cut:]
             line = word
         lines.append(line)
     return lines
+
+
+def _longest_fitting(word, size, width):
+    """How many leading characters of `word` fit in `width` (at least 1): a binary search, so that a long
+    word is split in n log n measurements rather than n squared."""
+    lo, hi = 1, len(word) - 1  # word[:lo] is kept even if it does not fit; word[:hi + 1] never fits
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if text_width(word[:mid], size) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def block_height(lines, size, spacing=0):

@@ -51,6 +51,20 @@ class TextBlock:
             y += fonts.px(PARAGRAPH_GAP, self.scale) - gap
 
 
+# How many characters of a document (or any text from the data) a title or a caption quotes: a title costs
+# the same to lay out whatever the document's length (a 50,000-character name took minutes to wrap, and
+# dot refuses a label over 16,384); the whole text stays in the trace, the report and the explorer.
+QUOTED_CHARS = 60
+
+
+def shorten(text, limit=QUOTED_CHARS):
+    """`text` as a title quotes it: at most `limit` characters, the cut marked with an ellipsis and the
+    length (“abcd…” (50,000 characters)), so that no title grows with its data."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
+
+
 def text_block(paragraphs, width, scale, above=0, below=0):
     """A `TextBlock` of `paragraphs`, each `(text, size, fill)`, wrapped to `width` pixels; empty texts
     are left out."""

@@ -23,6 +23,7 @@ from importlib import resources
 
 from microtrace.util.jsontext import compact
 from microtrace.viz.draw import numfmt
+from microtrace.viz.draw.text import shorten
 from microtrace.viz.explore import bundle
 from microtrace.viz.explore import compare as cmp
 from microtrace.viz.explore.layout import compact_layout
@@ -128,7 +129,7 @@ def _chunk_payloads(ids):
 
 def _title(G):
     m = G.graph
-    doc = f" · “{m['doc']}”" if m.get("doc") else ""  # a traced script may have no document
+    doc = f" · “{shorten(m['doc'])}”" if m.get("doc") else ""  # a traced script may have no document
     return f"step {m['step']}{doc} · loss {numfmt.fixed(m['loss'], 4)} — microtrace explorer"
 
 

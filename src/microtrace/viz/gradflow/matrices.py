@@ -22,7 +22,7 @@ from microtrace.tracer.model.trace import TraceError
 from microtrace.viz.draw import axes, fonts
 from microtrace.viz.draw.axes import INK, MUTED_INK, PALETTE, finite
 from microtrace.viz.draw.canvas import make_canvas
-from microtrace.viz.draw.text import TextBlock, heading, note
+from microtrace.viz.draw.text import TextBlock, heading, note, shorten
 
 NORM_COLOR = PALETTE[0]
 MEAN_COLOR = PALETTE[1]
@@ -149,7 +149,7 @@ def _title(data):
 def _caption(data):
     parts = []
     if data.doc is not None:
-        parts.append(f"Document {data.doc!r}")
+        parts.append(f"Document {shorten(data.doc)!r}")
     if data.loss is not None:
         parts.append(f"loss {data.loss:.4f}" if finite(data.loss) else f"loss {data.loss}")
     lead = ", ".join(parts)

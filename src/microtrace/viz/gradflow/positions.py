@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from microtrace.viz.draw import axes, colormap, fonts, numfmt
 from microtrace.viz.draw.axes import INK, MUTED_INK
 from microtrace.viz.draw.canvas import make_canvas
-from microtrace.viz.draw.text import TextBlock, heading, note
+from microtrace.viz.draw.text import TextBlock, heading, note, shorten
 
 MARGIN = 24
 CELL_W = 46
@@ -222,7 +222,7 @@ def _title(data):
 def _caption(data):
     parts = []
     if data.doc is not None:
-        parts.append(f"Document {data.doc!r}")
+        parts.append(f"Document {shorten(data.doc)!r}")
     if data.loss is not None and math.isfinite(data.loss):
         parts.append(f"loss {data.loss:.4f}")
     return ", ".join(parts) + (". " if parts else "") + "Colours on log scales; grey: nan or inf."

@@ -7,6 +7,7 @@ from collections import defaultdict
 import graphviz
 
 from microtrace.viz.draw import numfmt
+from microtrace.viz.draw.text import shorten
 from microtrace.viz.graph import style as gs
 
 
@@ -105,7 +106,7 @@ def step_title(G, what, backward):
     if "step" in m:
         parts.append(f"step {m['step']}")
     if m.get("doc"):  # a traced script may have no document: say nothing rather than “”
-        parts.append(f"“{m['doc']}”")
+        parts.append(f"“{shorten(m['doc'])}”")
     if "loss" in m:
         parts.append(f"loss {numfmt.fixed(m['loss'], 4)}")
     parts.append(what)

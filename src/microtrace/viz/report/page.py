@@ -24,6 +24,7 @@ from microtrace.tracer.analysis.stats import nonfinite_note
 from microtrace.viz.attention.figure import attention_figure
 from microtrace.viz.draw import numfmt
 from microtrace.viz.draw.canvas import png_bytes
+from microtrace.viz.draw.text import shorten
 from microtrace.viz.gradflow.matrices import flow_data, gradflow_figure
 from microtrace.viz.graph.block import block_diagram
 from microtrace.viz.graph.render import DotNotFound, RenderError, render_bytes
@@ -129,7 +130,7 @@ def build_report(trace: Trace, explorer: str | None = None, on_progress=None, fi
         bodies[sid] = make()
         tell(done, total)
     sections = "\n".join(_section(sid, heading, why, bodies[sid]) for sid, heading, why in SECTIONS)
-    title = f"microtrace · step {m['step']} · “{m['doc']}” · loss {numfmt.fixed(m['loss'], 4)}"
+    title = f"microtrace · step {m['step']} · “{shorten(m['doc'])}” · loss {numfmt.fixed(m['loss'], 4)}"
     page = _resource("page.html").format(
         csp=CSP_PLACEHOLDER,
         title=_e(title),
