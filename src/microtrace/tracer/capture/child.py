@@ -8,8 +8,8 @@ own rules (`storage.validate.validate_trace`) before anything is built from it, 
 `os._exit`, leaves threads running, patches builtins or `os.replace`, or raises an exception of its own
 leaves a clear line and nothing else.
 
-The step crosses as one file in a private folder: a line of JSON (the graph attributes, the tables of
-ops and scopes, the rarer node attributes) and then the view's number columns as raw arrays.
+The step crosses as one file in a private folder: a line of JSON (the graph attributes, each view's
+tables of ops and scopes and its rarer node attributes) and then the views' number columns as raw arrays.
 """
 
 import json
@@ -89,9 +89,12 @@ def _received(folder, code, name, step):
         how = f"with status {code}" if code >= 0 else f"killed by signal {-code}"
         raise ScriptError(f"{name} ended {how} without sending step {step} (os._exit, or a crash of the interpreter)")
     try:
-        meta, gd = read_step(os.path.join(folder, "step"))
-        trace = Trace(meta, sources={"elementary": gd, "fused": gd})  # a script's nodes are its own: one view
-        check_step(trace)
+        meta, views = read_step(os.path.join(folder, "step"))
+        if set(views) != {"elementary", "fused"}:
+            raise ValueError(f"views {sorted(views)}")
+        trace = Trace(meta, sources=views)
+        for view in views:
+            check_step(trace, view)
     except (OSError, ValueError, KeyError, TypeError, TraceError) as e:
         raise ScriptError(
             f"{name}: the step it sent is not a trace the readers take ({str(e).splitlines()[0]})"
@@ -99,13 +102,13 @@ def _received(folder, code, name, step):
     return trace
 
 
-def check_step(trace):
-    """Raise TraceError unless every reader takes `trace` (its one view, node by node, as a file's)."""
+def check_step(trace, view):
+    """Raise TraceError unless every reader takes `trace`'s `view` (node by node, as a file's)."""
     from microtrace.tracer.storage.validate import validate_trace
 
-    gd = trace.data("elementary")
+    gd = trace.data(view)
     validate_trace({
-        "directed": True, "multigraph": False, "graph": trace.graph_attrs("elementary"),
+        "directed": True, "multigraph": False, "graph": trace.graph_attrs(view),
         "nodes": [{"id": i, **attrs} for i, attrs in gd.nodes()],
         "edges": [{"source": u, "target": v, **attrs} for u, v, attrs in gd.edges()],
     })  # fmt: skip
@@ -114,28 +117,37 @@ def check_step(trace):
 # -- the two ends of the file ----------------------------------------------------------------------------
 
 
-def write_step(path, meta, gd, write, dump=json.dumps):
-    """Write the step with `write(path, bytes)` and `dump` (the child's own, saved before the script ran)."""
-    head = {
-        "meta": meta, "ops": gd.ops, "scopes": gd.scopes, "loss": gd.loss,
-        "extra": [[i, x] for i, x in gd.extra.items()], "multiplicity": [[e, m] for e, m in gd.multiplicity.items()],
-        "sizes": [len(getattr(gd, name)) for name in _ARRAYS],
-    }  # fmt: skip
-    parts = [dump(head).encode() + b"\n"] + [getattr(gd, name).tobytes() for name in _ARRAYS]
-    write(path, b"".join(parts))
+def write_step(path, meta, views, write, dump=json.dumps):
+    """Write the step's views with `write(path, bytes)` and `dump` (the child's own, saved before the
+    script ran): a line of JSON, then each view's columns."""
+    head = {"meta": meta, "views": {}}
+    parts = []
+    for name, gd in views.items():
+        head["views"][name] = {
+            "ops": gd.ops, "scopes": gd.scopes, "loss": gd.loss,
+            "extra": [[i, x] for i, x in gd.extra.items()], "multiplicity": [[e, m] for e, m in gd.multiplicity.items()],
+            "sizes": [len(getattr(gd, column)) for column in _ARRAYS],
+        }  # fmt: skip
+        parts += [getattr(gd, column).tobytes() for column in _ARRAYS]
+    write(path, b"".join([dump(head).encode() + b"\n", *parts]))
 
 
 def read_step(path):
-    """(graph attributes, GraphData) of a step written by `write_step`."""
+    """(graph attributes, {view: GraphData}) of a step written by `write_step`."""
     with open(path, "rb") as f:
         head = json.loads(f.readline())
-        gd = GraphData()
-        for name, size in zip(_ARRAYS, head["sizes"]):
-            column = array(getattr(gd, name).typecode)
-            column.fromfile(f, size)
-            setattr(gd, name, column)
+        views = {name: _read_view(f, table) for name, table in head["views"].items()}
         if f.read(1):
             raise ValueError("more bytes than its columns")
+    return head["meta"], views
+
+
+def _read_view(f, head):
+    gd = GraphData()
+    for name, size in zip(_ARRAYS, head["sizes"]):
+        column = array(getattr(gd, name).typecode)
+        column.fromfile(f, size)
+        setattr(gd, name, column)
     gd.ops, gd.scopes = list(head["ops"]), list(head["scopes"])
     gd._op_code = {op: i for i, op in enumerate(gd.ops)}
     gd._scope_id = {s: i for i, s in enumerate(gd.scopes)}
@@ -147,7 +159,7 @@ def read_step(path):
         raise ValueError("columns of different lengths")
     if max(gd.op, default=0) >= max(len(gd.ops), 1) or max(gd.scope, default=0) >= max(len(gd.scopes), 1):
         raise ValueError("an op or scope outside its table")
-    return head["meta"], gd
+    return gd
 
 
 def child_main():
@@ -160,8 +172,8 @@ def child_main():
     request = json.loads(sys.argv[1])
     step_file, report = (os.path.join(request["folder"], name) for name in ("step", "report.json"))
     try:
-        meta, gd = child_run(request)
-        write_step(step_file, meta, gd, write_bytes, dump)
+        meta, views = child_run(request)
+        write_step(step_file, meta, views, write_bytes, dump)
         said = {"ok": True}
     except ScriptError as e:
         said = {"error": str(e), "detail": e.detail}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from microtrace.engine.value import Value
 from microtrace.tracer.capture import autograd, conventions, where
+from microtrace.tracer.capture.fuse import fuse_dots
 from microtrace.tracer.capture.live import build_trace
 from microtrace.tracer.capture.observe import NotReal, Observer, Stop, Unrecognised, without_loop
 from microtrace.tracer.capture.record import Recording
@@ -62,12 +63,12 @@ class _NoStdin(io.TextIOBase):
 
 def child_run(request):
     """In the child process (`child.child_main`): run the script to step K and return its step as
-    (graph attributes, elementary GraphData). What the script prints goes to the child's stdout."""
+    (graph attributes, {view: GraphData}). What the script prints goes to the child's stdout."""
     path = Path(request["path"])
     run = _Run(path, request["step"], compile_script(path))
     run.execute(list(request["args"]), None, sys.__stdout__)
     trace = run.trace()
-    return trace.meta, trace.data("elementary")
+    return trace.meta, {view: trace.data(view) for view in ("elementary", "fused")}
 
 
 def compile_script(path):
@@ -383,6 +384,7 @@ def _snapshot(obs, loss, found):
     adam = {name: [[(_real(p.data, p, "value"), None, _real(p.grad, p, "gradient"), None, None) for p in row]
                    for row in mat] for name, mat in named.items()}  # fmt: skip
     attention = _attention_weights(values, scopes, marks)
+    fuse_dots(values, scopes, marks)  # the fused view: each sum(a * b ...) one dot node (capture/fuse.py)
     rec = Recording(values, scopes, marks, copies[id(loss)], params, adam, None)
     return _Snapshot(rec, _entries(named), params_from, attention)
 
