@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from bench.forks import READERS  # the commands the corpus of forks goes through
 from conftest import ROOT, assert_refused, invoke
 from microtrace.tracer import load_trace, trace_script
 
@@ -21,17 +22,6 @@ PATTERNS = {
     "model_object": (1, {"pos": "pos_id", "layer": "li", "head": "l", "params": "step().self.state_dict",
                          "chars": "step().self.tok.uchars"}),
 }  # fmt: skip
-
-READERS = {
-    "graph": ["graph", "--level", "block", "-o", "{out}/g.svg"],
-    "attention": ["attention", "-o", "{out}/a.png"],
-    "gradflow": ["gradflow", "-o", "{out}/f.png"],
-    "doctor": ["doctor"],
-    "report": ["report", "-o", "{out}/r.html"],
-    "explore": ["explore", "-o", "{out}/e.html"],
-    "export": ["export", "-o", "{out}/x.graphml"],
-    "inspect": ["inspect"],
-}
 
 
 def read_by_every_command(trace_file, tmp_path, skip=()):
