@@ -58,7 +58,7 @@ def _run_child(request, folder, printed, timeout, name, step):
 
     with open(printed, "wb") as out:
         child = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(request)], stdin=subprocess.DEVNULL,
-                                 stdout=out, stderr=out, start_new_session=True)  # fmt: skip
+                                 stdout=out, stderr=out, start_new_session=True, env=_child_env())  # fmt: skip
         try:
             return child.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -70,6 +70,16 @@ def _run_child(request, folder, printed, timeout, name, step):
                 except ProcessLookupError:
                     pass
                 child.wait()
+
+
+def _child_env():
+    """This process's environment, with the folder microtrace was imported from first on PYTHONPATH: the
+    child imports the same microtrace even where it is not installed (a notebook that put it on sys.path)."""
+    import microtrace
+
+    ours = str(Path(microtrace.__file__).resolve().parents[1])
+    paths = [ours] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != ours]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def _received(folder, code, name, step):
