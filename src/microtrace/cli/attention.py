@@ -20,6 +20,7 @@ from microtrace.cli.options import (
     steps_option,
     trace_file_option,
 )
+from microtrace.cli.print_options import print_options
 from microtrace.engine.run import open_run
 from microtrace.tracer.analysis import attention as TA
 from microtrace.tracer.export import strict_json as jsonout
@@ -70,6 +71,11 @@ def _check_combination(run_dir, step, trace_file, text, steps, per_token, layer,
             raise BadInput("--text needs --run DIR --step K (the model state to read the text with)")
 
 
+def _frame_scale(look):
+    """The scale the frames were laid out at (their "step K" labels follow it)."""
+    return look["scale"] if look["print_size"] is None else look["print_size"].scale("png")
+
+
 def _json_bytes(value):
     """One frame per line; floats are reprs, so the numbers are exactly the trace's; strict JSON (nan and
     inf as the strings "NaN", "Infinity", "-Infinity": tracer/export/strict_json.py)."""
@@ -116,6 +122,7 @@ def _json_bytes(value):
     "--json", "json_file", type=click.Path(dir_okay=False), help="Also write the numbers behind the figure as JSON."
 )
 @output_option("Figure to write: .png, .svg or .pdf, or .gif with --steps.", required=False)
+@print_options
 @jobs_option
 def attention(
     run_dir,
@@ -134,6 +141,7 @@ def attention(
     json_file,
     output,
     jobs,
+    print_size,
 ):
     """Attention heatmaps: which earlier characters each character attends to, in every head.
 
@@ -153,10 +161,13 @@ def attention(
         microtrace attention --run runs/demo --step 120 --text emma --grad --values -o grad.png
         microtrace attention --trace step120.json --per-token --head mean -o strips.png
         microtrace attention --run runs/demo --steps 0:200:10 --text emma -o emma.gif --json emma.json
+        microtrace attention --trace step120.json --width column --no-caption -o attn.pdf
     """
     _check_combination(run_dir, step, trace_file, text, steps, per_token, layer, head, output, json_file)
     sheet = AT.sheet_path(output) if steps is not None and output else None
     check_outputs([output, sheet, json_file], inputs=[trace_file])
+    if print_size is not None and scale != 1.0:
+        raise BadInput("give --scale or the print options (--width, --font-size, --dpi ...), not both")
     look = dict(
         grad=grad,
         per_token=per_token,
@@ -164,6 +175,7 @@ def attention(
         head="mean" if head is None else head,
         values=values,
         scale=scale,
+        print_size=print_size,
     )
     if steps is not None:
         _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_file, jobs)
@@ -196,7 +208,7 @@ def _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_f
         series = TA.attention_series(run, text, steps, jobs=jobs, on_step=lambda k: advance())
     if output:
         frames, labels = AT.series_frames(series, **look)
-        write_output(output, A.animate(frames, labels, duration_ms=duration, scale=look["scale"]))
+        write_output(output, A.animate(frames, labels, duration_ms=duration, scale=_frame_scale(look)))
         sheet = AT.sheet_path(output)
         write_output(sheet, A.png_bytes(AT.contact_sheet_of(series, **look)))
         click.echo(

@@ -25,6 +25,7 @@ from microtrace.cli.options import (
     trace_file_option,
     trace_source_options,
 )
+from microtrace.cli.print_options import print_options
 from microtrace.engine.run import open_run
 from microtrace.util.errors import BadInput
 from microtrace.viz.draw.canvas import figure_bytes
@@ -44,8 +45,9 @@ from microtrace.viz.draw.canvas import figure_bytes
     help="Also write the per-matrix numbers as CSV (with --steps the default is OUTPUT with .csv).",
 )
 @scale_option("Size of the figure.")
+@print_options
 @jobs_option
-def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, scale, jobs):
+def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, scale, jobs, print_size):
     """Draw how big each parameter matrix's gradient and Adam update are, for one step or a range.
 
     For one step: per matrix (model order) the gradient norm, mean |g| and max |g| on a log axis, the
@@ -59,18 +61,24 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
         microtrace gradflow --run runs/demo --step 120 -o flow.png
         microtrace gradflow --trace step120.json --per-position -o positions.svg
         microtrace gradflow --run runs/demo --steps 0:1000:10 -o flow.png   # also flow.csv
+        microtrace gradflow --trace step120.json --width page --no-caption -o flow.pdf
     """
     fmt = figure_format(output)
+    if print_size is not None and scale != 1.0:
+        raise BadInput("give --scale or the print options (--width, --font-size, --dpi ...), not both")
     if steps is not None:
         csv_path = csv_path or str(Path(output).with_suffix(".csv"))
     check_outputs([output, csv_path], inputs=[trace_file])
     if steps is not None:
-        figure, csv_text, note = _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs)
+        figure, csv_text, note = _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs, print_size)
     else:
         from microtrace.viz.gradflow.matrices import trace_figure
 
         trace = get_trace(run_dir, step, trace_file)
-        figure = trace_figure(trace, fmt, per_position, scale)
+        try:
+            figure = trace_figure(trace, fmt, per_position, scale, print_size)
+        except ValueError as e:  # nothing to draw (a trace with no positions)
+            raise BadInput(str(e)) from None
         csv_text = _step_csv(trace.meta) if csv_path else None
         note = f"step {trace.step}"
     write_output(output, figure_bytes(figure))
@@ -81,7 +89,7 @@ def gradflow(run_dir, step, trace_file, steps, per_position, output, csv_path, s
     click.echo(f"{note} -> {' and '.join(map(str, written))}", err=True)
 
 
-def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs):
+def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs, print_size):
     from microtrace.tracer.analysis.gradstats import check_range, progress_length, range_stats, stats_csv
     from microtrace.tracer.analysis.step_ranges import check_within
     from microtrace.viz.gradflow.over_steps import steps_figure
@@ -98,7 +106,7 @@ def _steps(run_dir, step, trace_file, steps, per_position, scale, fmt, jobs):
     click.echo(f"computing gradient statistics of {len(steps)} steps of {run_dir} ...", err=True)
     with progress("training through the range", progress_length(steps, jobs)) as advance:
         stats = range_stats(run, steps, on_step=lambda k: advance(), jobs=jobs)
-    return steps_figure(stats, fmt, scale), stats_csv(stats), f"{len(stats)} steps"
+    return steps_figure(stats, fmt, scale, print_size), stats_csv(stats), f"{len(stats)} steps"
 
 
 def _step_csv(g):

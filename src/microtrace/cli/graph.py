@@ -10,6 +10,7 @@ import click
 
 from microtrace.cli.checks import command
 from microtrace.cli.options import trace_source_options
+from microtrace.cli.print_options import print_options
 from microtrace.util.errors import BadInput
 from microtrace.viz.graph import select as graph_select
 from microtrace.viz.graph.figure import FOCUS_SCOPES, LEVELS, RATIOS, graph_figure, page_attrs
@@ -46,6 +47,9 @@ class Ratio(click.ParamType):
         except ValueError:
             self.fail(f"{value!r} is not a number above 0 or one of {', '.join(RATIOS)}", param, ctx)
         return number
+
+
+DEFAULT_DPI = 144  # a .png's resolution without the print options
 
 
 def _check_output(ctx, param, value):
@@ -122,7 +126,6 @@ def _check_options(command):
 @click.option(
     "--precision", type=click.IntRange(1, 10), default=3, show_default=True, help="Significant digits of the numbers."
 )
-@click.option("--dpi", type=click.IntRange(36, 1200), default=144, show_default=True, help="Resolution of a .png.")
 @click.option(
     "--size",
     type=PageSize(),
@@ -142,14 +145,14 @@ def _check_options(command):
     "by side (TB), and wrap parallel parts too wide for it (a ReLU's units) into columns (LR) or rows (TB), "
     "in order. --ratio turns it off.",
 )
-@click.option("--title", help="Title (default: step, document, loss and view).")
 @click.option("--legend/--no-legend", default=True, show_default=True)
 @click.option("--label", type=click.Choice(["id", "source"]), default="id", show_default=True,
               help="Scalar level: name each value by its node id, or also by the file:line that made it (traces of a --script).")  # fmt: skip
+@print_options
 @_check_options
 @trace_source_options
 def graph(trace, output, level, focus, around, hops, view, backward, color, highlight, target, params,
-          max_nodes, rankdir, theme, precision, dpi, size, ratio, fold, title, legend, label):  # fmt: skip
+          max_nodes, rankdir, theme, precision, size, ratio, fold, legend, label, print_size):  # fmt: skip
     """Draw one traced step with Graphviz: the whole step collapsed, or single scalars.
 
     \b
@@ -165,7 +168,12 @@ def graph(trace, output, level, focus, around, hops, view, backward, color, high
         microtrace graph --trace step.json --level scalar --focus pos2/layer0/attn/head1 -o head.png
         microtrace graph --trace step.json --highlight 3 --target "layer0.attn_wq[3,7]" -o paths.pdf
         microtrace graph --trace mine.json --level scalar --focus pos1/gpt/layer0/head0/softmax --label source -o sm.svg
+        microtrace graph --trace step.json --level scalar --focus pos1/layer0/attn/head0 --width column -o head.pdf
     """
+    if print_size is not None and print_size.cols is not None:
+        raise BadInput("--cols sets the heads per row of attention figures; a graph has no panels")
+    if print_size is not None and print_size.width_pt is not None and (size or ratio):
+        raise BadInput("give --width or --size/--ratio, not both")
     try:
         digraph = graph_figure(
             trace,
@@ -187,13 +195,13 @@ def graph(trace, output, level, focus, around, hops, view, backward, color, high
             rankdir=rankdir,
             theme=theme,
             precision=precision,
-            title=title,
             legend=legend,
+            print_size=print_size,
         )
     except graph_select.ViewTooLarge as e:  # worded with this command's options
         raise BadInput(_too_large(e)) from None
     try:
-        path = render(digraph, output, dpi=dpi)
+        path = render(digraph, output, dpi=print_size.dpi if print_size else DEFAULT_DPI)
     except OSError as e:
         raise BadInput(f"cannot write {output} ({e.strerror or e})") from None
     click.echo(f"wrote {path}", err=True)

@@ -29,10 +29,12 @@ from microtrace.viz.attention.frames import (
 )
 from microtrace.viz.attention.grid import GridLayout, attention_grid, grid_layout
 from microtrace.viz.attention.inputs import validate_attention
+from microtrace.viz.attention.parts import Fit
 from microtrace.viz.attention.strips import StripLayout, per_token_strips, strip_layout
 from microtrace.viz.draw.canvas import png_bytes
 
 __all__ = [
+    "Fit",
     "GridLayout",
     "StripLayout",
     "animate",

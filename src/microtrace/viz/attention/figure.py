@@ -11,6 +11,7 @@ the step computed. Functions return images; nothing here writes files.
 """
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image
@@ -20,6 +21,8 @@ from microtrace.tracer.analysis.attention import AttentionError, attention_serie
 from microtrace.tracer.analysis.step_ranges import check_within
 from microtrace.util.limits import LimitError
 from microtrace.viz import attention as A
+from microtrace.viz.attention import parts as P
+from microtrace.viz.draw.printsize import note_too_wide
 from microtrace.viz.draw.text import shorten
 
 # Frames of a --steps range: each is a GIF frame and a tile of the contact sheet. Up to DEFAULT_MAX_FRAMES
@@ -92,46 +95,52 @@ def draw(
     caption=None,
     notes=True,
     fmt="png",
+    print_size=None,
 ):
     """The figure of one `AttentionData`: the heatmap grid (layers x heads), or with `per_token` the
     strips of one layer's `head` (an index or "mean"). `grad` draws d loss / d weight on the diverging
     map, over +-`vmax` when given (a scale shared by several figures), else +-max|grad|. A `PIL.Image`,
-    with `fmt="svg"` an SVG document (str), with `fmt="pdf"` a vector `PDF` (bytes)."""
+    with `fmt="svg"` an SVG document (str), with `fmt="pdf"` a vector `PDF` (bytes).
+
+    `print_size` (a `printsize.PrintSize`) lays the figure out for a printed width instead of `scale`:
+    text of its size in points, as many heads per row as fit (or its `cols`), cells shrunk if even one
+    head is too wide, title and caption its own; a `printsize.FitNote` warning when it cannot fit."""
     numbers = data.grad if grad else data.attention
     title = title_of(data, grad) if title is None else title
     caption = caption_of(data, grad) if caption is None else caption
+    look = dict(title=title, caption=caption, grad=grad, scale=scale, notes=notes, vmax=vmax)
+    if print_size is not None:
+        look, fit, dpi = _for_print(look, print_size, fmt)
+    else:
+        fit, dpi = A.Fit(), None
     if per_token:
         check_layer_head(data, layer, head)
         if values:  # said, not silently dropped
-            caption += (
+            look["caption"] += (
                 " The numbers are not printed on per-token strips: each tile holds its character. "
                 "The grid (not per token) prints them."
             )
-        return A.per_token_strips(
-            numbers,
-            data.labels,
-            layer=layer,
-            head=head,
-            title=title,
-            caption=caption,
-            grad=grad,
-            scale=scale,
-            notes=notes,
-            vmax=vmax,
-            fmt=fmt,
-        )
-    return A.attention_grid(
-        numbers,
-        data.labels,
-        title=title,
-        caption=caption,
-        grad=grad,
-        scale=scale,
-        values=values,
-        notes=notes,
-        vmax=vmax,
-        fmt=fmt,
-    )
+        lay = A.strip_layout(numbers, data.labels, layer=layer, head=head, fit=fit, **look)
+        _check_fit(lay, fit, print_size, fmt)
+        return A.per_token_strips(numbers, data.labels, layer=layer, head=head, fmt=fmt, fit=fit, dpi=dpi, **look)
+    lay = A.grid_layout(numbers, data.labels, values=values, fit=fit, **look)
+    _check_fit(lay, fit, print_size, fmt)
+    return A.attention_grid(numbers, data.labels, values=values, fmt=fmt, fit=fit, dpi=dpi, **look)
+
+
+def _for_print(look, ps, fmt):
+    """The look, `Fit` and DPI of a figure laid out for `ps` (a `PrintSize`)."""
+    look = dict(look, scale=ps.scale(fmt))
+    if ps.title is not None:
+        look["title"] = ps.title
+    if not ps.caption:
+        look.update(caption="", notes=False)
+    return look, A.Fit(width=ps.width_px(fmt), cols=ps.cols, margin=P.PRINT_MARGIN), ps.dpi_of(fmt)
+
+
+def _check_fit(lay, fit, ps, fmt):
+    if fit.width is not None and lay.content_width > fit.width:
+        note_too_wide("the attention figure", lay.content_width, ps, fmt)
 
 
 def attention_figure(
@@ -187,7 +196,9 @@ def check_steps(steps, total, max_frames=DEFAULT_MAX_FRAMES):
         )
 
 
-def series_frames(series, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, notes=True):
+def series_frames(
+    series, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, notes=True, print_size=None
+):
     """`(frames, labels)`: one figure per `AttentionData` of `series`, labels "step K". Weights are on
     the fixed 0..1 scale; with `grad` every frame shares +-max|grad| over all frames, so colours compare."""
     vmax = shared_vmax(series) if grad else None
@@ -209,6 +220,7 @@ def series_frames(series, *, grad=False, per_token=False, layer=0, head="mean", 
                 title=title,
                 caption=caption,
                 notes=notes,
+                print_size=print_size,
             )
         )
     return frames, [f"step {d.meta['step']}" for d in series]
@@ -240,7 +252,7 @@ def sheet_columns(count, width, height):
 
 
 def contact_sheet_of(
-    series, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, columns=None
+    series, *, grad=False, per_token=False, layer=0, head="mean", values=False, scale=1.0, columns=None, print_size=None
 ):
     """A contact sheet (PIL image) of the series: bare figures (the explanations are said once, in the
     sheet's title), each labelled "step K · loss L", in `columns` columns (default: a roughly square sheet)."""
@@ -258,6 +270,7 @@ def contact_sheet_of(
             title="",
             caption="",
             notes=False,
+            print_size=print_size and replace(print_size, title="", caption=False),
         )
         for d in series
     ]

@@ -86,6 +86,7 @@ class GridLayout:
     title_lines: tuple
     caption_lines: tuple
     note_lines: tuple
+    content_width: int = 0  # the width the grid itself needs, margins included
 
     def cell_box(self, layer, head, query, key):
         """(x0, y0, x1, y1) of a cell, inclusive; x grows with `key`, y with `query`."""
@@ -98,52 +99,90 @@ class GridLayout:
         return ((x0 + x1) // 2, (y0 + y1) // 2)
 
 
-def _grid_layout(n, n_layers, n_heads, labels, scale, title, caption, notes, bar_label, scale_obj, nonfinite):
+def _panel_sizes(n, n_layers, n_heads, labels, scale, cell):
+    """(panel width, panel height, row-label width, column-label height, rotate) of one heatmap."""
     s = fonts.sizes(scale)
-    c = fonts.px(P.CELL, scale)
-    m = fonts.px(P.MARGIN, scale)
-    gap = fonts.px(P.PANEL_GAP, scale)
     pad = fonts.px(P.LABEL_PAD, scale)
-
     widest = max(fonts.token_width(label, s.label) for label in labels)
     tallest = max(fonts.token_height(label, s.label) for label in labels)
-    row_label_w = max(c, widest) + pad  # Lq
-    rotate = widest > c - 2
+    row_label_w = max(cell, widest) + pad  # Lq
+    rotate = widest > cell - 2
     col_label_h = (widest if rotate else max(fonts.line_height(s.label), tallest)) + pad  # Lk
     header_h = fonts.line_height(s.header) + fonts.px(P.HEADER_PAD, scale)  # Hh
     header_w = fonts.text_width(f"layer {n_layers - 1} · head {n_heads - 1}", s.header)
+    panel_w = max(row_label_w + n * cell, row_label_w + header_w)  # Pw
+    panel_h = header_h + n * cell + col_label_h  # Ph
+    return panel_w, panel_h, row_label_w, col_label_h, rotate
+
+
+def _fitted(n, n_layers, n_heads, labels, scale, fit, side_w):
+    """(cell, cols) for `fit`: the most heads per row (up to `fit.cols`) that fit its width at the usual
+    cell size, else one head per row with cells as large as fit (down to a label's height)."""
+    s = fonts.sizes(scale)
+    cell = fonts.px(P.CELL, scale)
+    gap = fonts.px(P.PANEL_GAP, scale)
+    cols = min(fit.cols or n_heads, n_heads)
+    if fit.width is None:
+        return cell, cols
+
+    def width(cell, cols):
+        panel_w = _panel_sizes(n, n_layers, n_heads, labels, scale, cell)[0]
+        return side_w + cols * panel_w + (cols - 1) * gap
+
+    while cols > 1 and width(cell, cols) > fit.width and fit.cols is None:
+        cols -= 1
+    smallest = fonts.line_height(s.small)
+    while cell > smallest and width(cell, cols) > fit.width:
+        cell -= 1
+    return cell, cols
+
+
+def _grid_layout(n, n_layers, n_heads, labels, scale, title, caption, notes, bar_label, scale_obj, nonfinite, fit):
+    s = fonts.sizes(scale)
+    m = fonts.px(fit.margin, scale)
+    gap = fonts.px(P.PANEL_GAP, scale)
+    pad = fonts.px(P.LABEL_PAD, scale)
     axis_w = fonts.line_height(s.axis) + pad  # A: "query", written upwards
     key_h = fonts.line_height(s.axis) + fonts.px(2, scale)  # K: "key" below the last row of panels
+    header_h = fonts.line_height(s.header) + fonts.px(P.HEADER_PAD, scale)  # Hh
 
-    panel_w = max(row_label_w + n * c, row_label_w + header_w)  # Pw
-    panel_h = header_h + n * c + col_label_h  # Ph
-    grid_w = axis_w + n_heads * panel_w + (n_heads - 1) * gap
-    grid_h = n_layers * panel_h + (n_layers - 1) * gap + key_h
+    def bar_parts(c):
+        bar_length = max(n * c, fonts.px(P.BAR_MIN_LENGTH, scale), fonts.text_width(bar_label, s.axis))
+        thickness = fonts.px(P.BAR_THICKNESS, scale)
+        bar_w = colormap.colorbar_width(scale_obj, thickness=thickness, label=bar_label, scale=scale)
+        bar_h = header_h - colormap.colorbar_pad(scale) + bar_length + 2 * colormap.colorbar_pad(scale)
+        if nonfinite:
+            legend_w, legend_h = P.nan_legend_size(scale, c)
+            bar_w = max(bar_w, legend_w)
+            bar_h += fonts.px(12, scale) + legend_h
+        return bar_w, bar_h
 
-    bar_length = max(n * c, fonts.px(P.BAR_MIN_LENGTH, scale), fonts.text_width(bar_label, s.axis))
-    bar_w = colormap.colorbar_width(scale_obj, thickness=fonts.px(P.BAR_THICKNESS, scale), label=bar_label, scale=scale)
-    bar_pad = colormap.colorbar_pad(scale)
-    bar_h = header_h - bar_pad + bar_length + 2 * bar_pad
-    if nonfinite:
-        legend_w, legend_h = P.nan_legend_size(scale, c)
-        bar_w = max(bar_w, legend_w)
-        bar_h += fonts.px(12, scale) + legend_h
+    side_w = 2 * m + axis_w + fonts.px(P.BAR_GAP, scale) + bar_parts(fonts.px(P.CELL, scale))[0]
+    c, cols = _fitted(n, n_layers, n_heads, labels, scale, fit, side_w)
+    panel_w, panel_h, row_label_w, col_label_h, rotate = _panel_sizes(n, n_layers, n_heads, labels, scale, c)
+    rows_per_layer = -(-n_heads // cols)
+    n_rows = n_layers * rows_per_layer
+    grid_w = axis_w + cols * panel_w + (cols - 1) * gap
+    grid_h = n_rows * panel_h + (n_rows - 1) * gap + key_h
+    bar_w, bar_h = bar_parts(c)
     content_w = grid_w + fonts.px(P.BAR_GAP, scale) + bar_w
     content_h = max(grid_h, bar_h)
 
-    title_lines, caption_lines, note_lines, text_w = P.text_block(title, caption, notes, content_w, scale)
-    width = 2 * m + max(content_w, text_w)
+    if fit.width is not None:
+        wrap_w = max(fit.width, 2 * m + content_w) - 2 * m
+        title_lines, caption_lines, note_lines, text_w = P.text_block(title, caption, notes, wrap_w, scale, wrap_w)
+    else:
+        title_lines, caption_lines, note_lines, text_w = P.text_block(title, caption, notes, content_w, scale)
+    width = max(2 * m + max(content_w, text_w), fit.width or 0)
     top = m + P.title_height(title_lines, scale)
     height = top + content_h + P.caption_height(caption_lines, note_lines, scale) + m
 
-    origins = tuple(
-        tuple(
-            (m + axis_w + h * (panel_w + gap) + row_label_w, top + li * (panel_h + gap) + header_h)
-            for h in range(n_heads)
-        )
-        for li in range(n_layers)
-    )
-    bar_origin = (m + grid_w + fonts.px(P.BAR_GAP, scale), top + header_h - bar_pad)
+    def origin(li, h):
+        row, col = li * rows_per_layer + h // cols, h % cols
+        return (m + axis_w + col * (panel_w + gap) + row_label_w, top + row * (panel_h + gap) + header_h)
+
+    origins = tuple(tuple(origin(li, h) for h in range(n_heads)) for li in range(n_layers))
+    bar_origin = (m + grid_w + fonts.px(P.BAR_GAP, scale), top + header_h - colormap.colorbar_pad(scale))
     return GridLayout(
         size=(width, height),
         n=n,
@@ -159,6 +198,7 @@ def _grid_layout(n, n_layers, n_heads, labels, scale, title, caption, notes, bar
         title_lines=tuple(title_lines),
         caption_lines=tuple(caption_lines),
         note_lines=tuple(note_lines),
+        content_width=2 * m + content_w,
     )
 
 
@@ -180,7 +220,7 @@ def _grid_texts(labels, grad, nonfinite, scale_obj, notes, values_note=()):
     return bar_label, text
 
 
-def _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, values=False):
+def _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, values=False, fit=P.Fit()):
     """`(GridLayout, plan)`: the layout `grid_layout` returns and, for `attention_grid` to draw with,
     the checked input, its colour scale and texts (as `_strip_plan` does for the strips)."""
     fonts.check_scale(scale)
@@ -189,7 +229,7 @@ def _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, valu
     scale_obj = P.color_scale(numbers, grad, vmax)
     nonfinite = has_nonfinite(numbers)
     unit = value_unit(scale_obj, grad)
-    values_note = _values_note(values, numbers, fonts.px(P.CELL, scale), grad, unit)
+    values_note = _values_note(values, numbers, fonts.px(P.CELL, scale), grad, unit)  # said for the usual cell
     bar_label, note_text = _grid_texts(labels, grad, nonfinite, scale_obj, notes, values_note)
     lay = _grid_layout(
         len(labels),
@@ -203,6 +243,7 @@ def _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, valu
         bar_label,
         scale_obj,
         nonfinite,
+        fit,
     )
     return lay, dict(
         attention=attention,
@@ -226,9 +267,10 @@ def grid_layout(
     values: bool = False,
     notes: bool = True,
     vmax: float | None = None,
+    fit: P.Fit = P.Fit(),
 ) -> GridLayout:
     """The `GridLayout` that `attention_grid` draws with the same arguments (for tests and overlays)."""
-    return _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, values)[0]
+    return _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, values, fit)[0]
 
 
 def attention_grid(
@@ -243,6 +285,8 @@ def attention_grid(
     notes: bool = True,
     vmax: float | None = None,
     fmt: str = "png",
+    fit: P.Fit = P.Fit(),
+    dpi: int | None = None,
 ) -> Image.Image | str:
     """Heatmaps of attention, one per (layer, head): rows of the grid are layers, columns are heads.
 
@@ -279,15 +323,15 @@ def attention_grid(
     `fmt`: "png" returns a `PIL.Image` at `scale` times 96 DPI, "svg" the same figure as an SVG document
     (a str), "pdf" as a vector PDF page (`PDF`, bytes) of the size the PNG prints at.
     """
-    lay, plan = _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, values)
+    lay, plan = _grid_plan(attention, labels, title, caption, grad, scale, notes, vmax, values, fit)
     attention, labels, all_values = plan["attention"], plan["labels"], plan["values"]
     scale_obj, nonfinite, bar_label = plan["scale_obj"], plan["nonfinite"], plan["bar_label"]
     n, n_layers, n_heads = len(labels), len(attention), len(attention[0])
 
     s = fonts.sizes(scale)
     c = lay.cell
-    m = fonts.px(P.MARGIN, scale)
-    canvas = P.new_figure(lay, scale, fmt, title)
+    m = fonts.px(fit.margin, scale)
+    canvas = P.new_figure(lay, scale, fmt, title, m, dpi)
     look = _PanelLook(
         scale=scale,
         grad=grad,
@@ -295,20 +339,21 @@ def attention_grid(
         unit=plan["unit"],
         show_values=values and _values_fit(all_values, c, grad, plan["unit"]),
     )
+    origins = [xy for layer in lay.heatmap_origins for xy in layer]
+    wide, high = fonts.text_size("query", s.axis)  # turned upwards: as high as the text is wide
     for li in range(n_layers):
         for hi in range(n_heads):
             _draw_panel(canvas, lay, li, hi, attention[li][hi], labels, look)
-        # "query" written upwards left of the first heatmap of this layer
-        x0, y0 = lay.heatmap_origins[li][0]
-        wide, high = fonts.text_size("query", s.axis)  # turned upwards: as high as the text is wide
-        top = int(y0 + (n * c - wide) / 2)
-        canvas.vtext((m + high / 2, top + wide / 2), "query", s.axis, P.MUTED_INK)
-    for hi in range(n_heads):  # "key" under the last layer's column labels
-        x0, y0 = lay.heatmap_origins[n_layers - 1][hi]
-        canvas.text((x0 + n * c / 2, y0 + n * c + lay.col_label_height), "key", s.axis, P.MUTED_INK, anchor="ma")
+            x0, y0 = lay.heatmap_origins[li][hi]
+            if x0 == origins[0][0]:  # "query" written upwards left of the first heatmap of each row
+                canvas.vtext((m + high / 2, int(y0 + (n * c - wide) / 2) + wide / 2), "query", s.axis, P.MUTED_INK)
+            if not any(x == x0 and y > y0 for x, y in origins):  # "key" under the heatmaps with none below
+                canvas.text(
+                    (x0 + n * c / 2, y0 + n * c + lay.col_label_height), "key", s.axis, P.MUTED_INK, anchor="ma"
+                )
 
     bar_length = max(n * c, fonts.px(P.BAR_MIN_LENGTH, scale), fonts.text_width(bar_label, s.axis))
-    P.draw_colorbar_and_caption(canvas, lay, scale_obj, bar_length, bar_label, c if nonfinite else None, scale)
+    P.draw_colorbar_and_caption(canvas, lay, scale_obj, bar_length, bar_label, c if nonfinite else None, scale, m)
     return canvas.result()
 
 

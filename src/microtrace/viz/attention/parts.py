@@ -2,6 +2,7 @@
 with its nan/inf legend, the colour scale of weights or gradients. Everything is drawn on a `canvas`."""
 
 import math
+from dataclasses import dataclass
 
 from microtrace.viz.attention.inputs import is_number
 from microtrace.viz.draw import colormap, fonts
@@ -20,6 +21,7 @@ GRID_LINE = (222, 222, 222)  # between cells in grad mode
 # Lengths at scale 1, in pixels (multiplied by `scale` and rounded; see `fonts.px`).
 CELL = 26  # heatmap cell
 MARGIN = 20  # around the figure
+PRINT_MARGIN = 4  # around a figure laid out for a printed width (the page has its own margins)
 PANEL_GAP = 22  # between heatmaps, both ways
 LABEL_PAD = 6  # between a heatmap and its labels
 HEADER_PAD = 4  # between a panel header and the heatmap
@@ -32,6 +34,16 @@ STRIP_CELL = 28  # a character tile in per-token strips
 STRIP_GAP = 2  # between tiles
 TEXT_MIN_WIDTH = 480  # captions wrap at no less than this width
 NAN_TEXT = "nan / inf"
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What a figure is laid out for: `width` pixels (None: as wide as it is drawn), `cols` heatmaps
+    per row (None: as many as fit), `margin` around it at scale 1."""
+
+    width: int | None = None
+    cols: int | None = None
+    margin: int = MARGIN
 
 
 def draw_nan_mark(c, box, scale):
@@ -52,10 +64,11 @@ def notes_text(labels, grad, nonfinite, first):
     return " ".join(notes)
 
 
-def text_block(title, caption, notes, width, scale):
-    """Wrapped title, caption and notes lines for a figure whose content is `width` pixels wide."""
+def text_block(title, caption, notes, width, scale, wrap_w=None):
+    """Wrapped title, caption and notes lines for a figure whose content is `width` pixels wide (lines
+    wrap at `wrap_w` when given, else at the content width but no narrower than TEXT_MIN_WIDTH)."""
     s = fonts.sizes(scale)
-    wrap_w = max(width, fonts.px(TEXT_MIN_WIDTH, scale))
+    wrap_w = wrap_w or max(width, fonts.px(TEXT_MIN_WIDTH, scale))
     title_lines = fonts.wrap(title, s.title, wrap_w) if title else []
     caption_lines = fonts.wrap(caption, s.caption, wrap_w) if caption else []
     note_lines = fonts.wrap(notes, s.caption, wrap_w) if notes else []
@@ -92,15 +105,16 @@ def caption_height(caption_lines, note_lines, scale):
     return foot_block(caption_lines, note_lines, scale).height
 
 
-def new_figure(lay, scale, fmt, title):
-    """A canvas (`fmt` png, svg or pdf) of the layout's size with its title drawn (heatmap grid or strips)."""
-    c = make_canvas(fmt, *lay.size, title=title, scale=scale)
-    m = fonts.px(MARGIN, scale)
+def new_figure(lay, scale, fmt, title, m=None, dpi=None):
+    """A canvas (`fmt` png, svg or pdf) of the layout's size with its title drawn (heatmap grid or strips),
+    `m` pixels from the edges (default the MARGIN), `dpi` pixels to the inch (default 96 * scale)."""
+    c = make_canvas(fmt, *lay.size, title=title, scale=scale, dpi=dpi)
+    m = fonts.px(MARGIN, scale) if m is None else m
     top_block(lay.title_lines, scale).draw(c, m, m)
     return c
 
 
-def draw_colorbar_and_caption(c, lay, scale_obj, bar_length, bar_label, legend_cell, scale):
+def draw_colorbar_and_caption(c, lay, scale_obj, bar_length, bar_label, legend_cell, scale, m=None):
     """How the heatmap grid and the strips end: the colour bar at the layout's place, the nan/inf
     legend under it when `legend_cell` (the cell size its swatch follows) is not None, and the caption
     and notes at the foot."""
@@ -116,7 +130,7 @@ def draw_colorbar_and_caption(c, lay, scale_obj, bar_length, bar_label, legend_c
     )
     if legend_cell is not None:
         draw_nan_legend(c, (x, y + bar_h + fonts.px(12, scale)), scale, legend_cell)
-    m = fonts.px(MARGIN, scale)
+    m = fonts.px(MARGIN, scale) if m is None else m
     foot = foot_block(lay.caption_lines, lay.note_lines, scale)
     foot.draw(c, m, lay.size[1] - m - foot.height)
 

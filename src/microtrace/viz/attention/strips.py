@@ -23,6 +23,7 @@ class StripLayout:
     title_lines: tuple
     caption_lines: tuple
     note_lines: tuple
+    content_width: int = 0  # the width the strips themselves need, margins included
 
     def tile_box(self, query, key):
         """(x0, y0, x1, y1) inclusive of the tile of `key` in the strip of `query`."""
@@ -47,7 +48,7 @@ def _strip_rows(attention, layer, head):
     return attention[layer][head]
 
 
-def _strip_plan(attention, labels, layer, head, title, caption, grad, scale, notes, vmax):
+def _strip_plan(attention, labels, layer, head, title, caption, grad, scale, notes, vmax, fit=P.Fit()):
     fonts.check_scale(scale)
     attention, labels = validate_attention(attention, labels, grad)
     rows = _strip_rows(attention, layer, head)
@@ -59,19 +60,22 @@ def _strip_plan(attention, labels, layer, head, title, caption, grad, scale, not
     s = fonts.sizes(scale)
     t = fonts.px(P.STRIP_CELL, scale)
     gap = fonts.px(P.STRIP_GAP, scale)
-    m = fonts.px(P.MARGIN, scale)
+    m = fonts.px(fit.margin, scale)
     pad = fonts.px(P.LABEL_PAD, scale)
     header = f"layer {layer} · " + (f"mean of {len(attention[layer])} heads" if head == "mean" else f"head {head}")
     header_h = fonts.line_height(s.header) + fonts.px(8, scale)
     index_w = max(fonts.text_width(f"{i}", s.small) for i in range(n)) + pad
     widest = max(fonts.token_width(label, s.label) for label in labels)
-    t = max(t, widest + 4)  # labels wider than a tile (several characters) widen every tile
+    bar_label = "d loss / d weight" if grad else "attention weight"
+    bar_w = colormap.colorbar_width(scale_obj, thickness=fonts.px(P.BAR_THICKNESS, scale), label=bar_label, scale=scale)
+    if fit.width is not None:  # tiles as large as fit the width
+        t = min(t, (fit.width - 2 * m - index_w - fonts.px(P.BAR_GAP, scale) - bar_w) // n - gap)
+    # labels wider than a tile (several characters) widen every tile; a figure fitted to a width keeps less room
+    t = max(t, widest + (2 if fit.width else 4), fonts.line_height(s.small))
     step = t + gap
     strips_w = index_w + n * step
     strips_h = n * step
-    bar_label = "d loss / d weight" if grad else "attention weight"
     bar_length = max(strips_h - gap, fonts.px(P.BAR_MIN_LENGTH, scale), fonts.text_width(bar_label, s.axis))
-    bar_w = colormap.colorbar_width(scale_obj, thickness=fonts.px(P.BAR_THICKNESS, scale), label=bar_label, scale=scale)
     bar_pad = colormap.colorbar_pad(scale)
     bar_h = header_h - bar_pad + bar_length + 2 * bar_pad
     legend_cell = t if nonfinite else None  # the nan/inf legend's swatch follows the tile size
@@ -91,8 +95,9 @@ def _strip_plan(attention, labels, layer, head, title, caption, grad, scale, not
         + "; the outlined tile is the query token itself."
     ]
     note_text = P.notes_text(labels, grad, nonfinite, first) if notes else ""
-    title_lines, caption_lines, note_lines, text_w = P.text_block(title, caption, note_text, content_w, scale)
-    width = 2 * m + max(content_w, text_w)
+    wrap_w = None if fit.width is None else max(fit.width - 2 * m, content_w)
+    title_lines, caption_lines, note_lines, text_w = P.text_block(title, caption, note_text, content_w, scale, wrap_w)
+    width = max(2 * m + max(content_w, text_w), fit.width or 0)
     top = m + P.title_height(title_lines, scale)
     height = top + content_h + P.caption_height(caption_lines, note_lines, scale) + m
     lay = StripLayout(
@@ -105,6 +110,7 @@ def _strip_plan(attention, labels, layer, head, title, caption, grad, scale, not
         title_lines=tuple(title_lines),
         caption_lines=tuple(caption_lines),
         note_lines=tuple(note_lines),
+        content_width=2 * m + content_w,
     )
     return lay, dict(
         labels=labels,
@@ -130,9 +136,10 @@ def strip_layout(
     scale: float = 1.0,
     notes: bool = True,
     vmax: float | None = None,
+    fit: P.Fit = P.Fit(),
 ) -> StripLayout:
     """The `StripLayout` that `per_token_strips` draws with the same arguments."""
-    return _strip_plan(attention, labels, layer, head, title, caption, grad, scale, notes, vmax)[0]
+    return _strip_plan(attention, labels, layer, head, title, caption, grad, scale, notes, vmax, fit)[0]
 
 
 def per_token_strips(
@@ -148,6 +155,8 @@ def per_token_strips(
     notes: bool = True,
     vmax: float | None = None,
     fmt: str = "png",
+    fit: P.Fit = P.Fit(),
+    dpi: int | None = None,
 ) -> Image.Image | str:
     """The per-token view of one head (or `head="mean"`: the mean over the layer's heads).
 
@@ -163,13 +172,13 @@ def per_token_strips(
     text width), height = 2 * px(20) + title block + max(header line + n * (t + px(2)), colour-bar
     height) + caption block. `strip_layout` returns the positions. `fmt` as for `attention_grid`.
     """
-    lay, plan = _strip_plan(attention, labels, layer, head, title, caption, grad, scale, notes, vmax)
+    lay, plan = _strip_plan(attention, labels, layer, head, title, caption, grad, scale, notes, vmax, fit)
     labels, rows, scale_obj = plan["labels"], plan["rows"], plan["scale_obj"]
     s = fonts.sizes(scale)
-    m = fonts.px(P.MARGIN, scale)
+    m = fonts.px(fit.margin, scale)
     pad = fonts.px(P.LABEL_PAD, scale)
     t = lay.cell
-    c = P.new_figure(lay, scale, fmt, title)
+    c = P.new_figure(lay, scale, fmt, title, m, dpi)
     c.text((m, plan["top"]), plan["header"], s.header, P.INK)
     ring = max(2, fonts.px(2.5, scale))
     for q, row in enumerate(rows):
@@ -184,5 +193,5 @@ def per_token_strips(
                 continue
             c.token((box[0] + t / 2, box[1] + t / 2), labels[k], s.label, colormap.text_color_on(color))
         c.rect(lay.tile_box(q, q), outline=P.ACCENT, width=ring)
-    P.draw_colorbar_and_caption(c, lay, scale_obj, plan["bar_length"], plan["bar_label"], plan["legend_cell"], scale)
+    P.draw_colorbar_and_caption(c, lay, scale_obj, plan["bar_length"], plan["bar_label"], plan["legend_cell"], scale, m)
     return c.result()

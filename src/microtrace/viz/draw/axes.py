@@ -169,6 +169,20 @@ def draw_swatch(canvas, kind, x, y, color, scale, dash=None):
         raise ValueError(f"unknown legend sample {kind!r}")
 
 
+def legend_rows(items, size, scale, width, gap=18):
+    """Legend items [(kind, color, label, dash)] in rows no wider than `width` pixels (one item a row at
+    least), in order."""
+    rows, x = [[]], 0
+    for item in items:
+        w = legend_item_width(item[2], size, scale)
+        if rows[-1] and x + w > width:
+            rows.append([])
+            x = 0
+        rows[-1].append(item)
+        x += w + fonts.px(gap, scale)
+    return [tuple(row) for row in rows]
+
+
 def draw_legend_row(canvas, items, x, y, size, scale, gap=18):
     """Legend items [(kind, color, label, dash)] side by side from (x, y); returns the right end."""
     for kind, color, label, dash in items:

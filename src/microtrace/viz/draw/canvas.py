@@ -142,8 +142,11 @@ class PillowCanvas:
 class SvgCanvas(VectorText):
     """Collects SVG elements; `result()` returns the document as a string."""
 
-    def __init__(self, width, height, background=WHITE, title=""):
+    def __init__(self, width, height, background=WHITE, title="", dpi=None):
+        """`dpi`: pixels per inch, for a document whose width and height are said in inches (printed at
+        that size); None says them in pixels."""
         self.width, self.height = int(width), int(height)
+        self.dpi = dpi
         self.parts = []
         self.defs = []
         self.title = title
@@ -232,8 +235,12 @@ class SvgCanvas(VectorText):
             )
 
     def result(self):
+        if self.dpi:
+            size = f'width="{self.width / self.dpi:.4g}in" height="{self.height / self.dpi:.4g}in"'
+        else:
+            size = f'width="{self.width}" height="{self.height}"'
         head = (
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" height="{self.height}" '
+            f'<svg xmlns="http://www.w3.org/2000/svg" {size} '
             f'viewBox="0 0 {self.width} {self.height}" font-family={quoteattr(SVG_FONT_FAMILY)}>'
         )
         title = [f"<title>{_xml_text(self.title)}</title>"] if self.title else []
@@ -254,15 +261,16 @@ class SVG(str):
 FORMATS = ("png", "svg", "pdf")
 
 
-def make_canvas(fmt, width, height, title="", scale=1.0):
+def make_canvas(fmt, width, height, title="", scale=1.0, dpi=None):
     """A canvas for output format `fmt`: "png" (Pillow, at `scale` times the DPI), "svg" or "pdf" (a page
-    the size the PNG prints at its DPI)."""
+    the size the PNG prints at its DPI). `dpi` (a figure laid out for print, `printsize`) says how many
+    pixels make an inch instead; an SVG then gives its size in inches."""
     if fmt == "png":
-        return PillowCanvas(width, height, dpi=round(DPI * scale))
+        return PillowCanvas(width, height, dpi=dpi or round(DPI * scale))
     if fmt == "svg":
-        return SvgCanvas(width, height, title=title)
+        return SvgCanvas(width, height, title=title, dpi=dpi)
     if fmt == "pdf":
-        return PdfCanvas(width, height, WHITE, dpi=round(DPI * scale), title=title)
+        return PdfCanvas(width, height, WHITE, dpi=dpi or round(DPI * scale), title=title)
     raise ValueError(f"unknown figure format {fmt!r}: use {', '.join(FORMATS)}")
 
 

@@ -40,6 +40,10 @@ _BASE_SIZES = {
     "small": 11,
 }
 
+# The smallest text any figure draws at scale 1, in pixels: a BOS badge's "BOS" (`badge_size` of a 15 px
+# label); `printsize` sizes text by it.
+SMALLEST = 10
+
 _FALLBACK_FONTS = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf")
 _NOTDEF_PROBE = "\ue000"  # a private-use code point: fonts draw their "missing glyph" box for it
 
@@ -267,7 +271,7 @@ def badge_text(label):
 
 def badge_size(size):
     """Font size of the text inside a badge for a label font of `size`."""
-    return max(6, int(round(size * 0.58)))
+    return max(6, int(round(size * 0.7)))
 
 
 def badge_box_size(text, size):

@@ -17,6 +17,21 @@ TITLE_GAP = 14  # between a figure's title (or caption) block and its content
 
 
 @dataclass(frozen=True)
+class Words:
+    """A figure's own words as a caller wants them: its `title` (None: the figure's own; "" none), and
+    its caption and notes or none (a paper has its own caption)."""
+
+    title: str | None = None
+    caption: bool = True
+
+    def title_of(self, default):
+        return default if self.title is None else self.title
+
+    def caption_of(self, text):
+        return text if self.caption else ""
+
+
+@dataclass(frozen=True)
 class TextBlock:
     """Wrapped paragraphs, each `(lines, size, fill)`; `above` and `below` are margins in pixels."""
 

@@ -22,7 +22,8 @@ from microtrace.tracer.model.trace import TraceError
 from microtrace.viz.draw import axes, fonts
 from microtrace.viz.draw.axes import INK, MUTED_INK, PALETTE, finite
 from microtrace.viz.draw.canvas import make_canvas
-from microtrace.viz.draw.text import TextBlock, heading, note, shorten
+from microtrace.viz.draw.printsize import note_too_wide, scaled_to_fit
+from microtrace.viz.draw.text import TextBlock, Words, heading, note, shorten
 
 NORM_COLOR = PALETTE[0]
 MEAN_COLOR = PALETTE[1]
@@ -107,6 +108,8 @@ class GradflowLayout:
     note_y: int
     scale: float
     grad_norms: tuple  # per matrix, for bar_box
+    legend_rows: tuple = ()  # the legend's items, row by row
+    foot: TextBlock = None  # the footnote
 
     def column_center(self, i):
         return self.columns_x0 + self.column_w * i + self.column_w / 2
@@ -159,14 +162,38 @@ def _caption(data):
     return text
 
 
-NOTE = (
-    "Zero grad: entries whose gradient is exactly 0 (in wte and wpe, the rows of tokens and positions "
-    "absent from the document). Dead ReLU: MLP units that passed no gradient at any position."
-)
+def _note(names):
+    """The footnote, of the parameters the figure has: the embeddings' zero rows only if it has wte or
+    wpe, dead ReLU units only if it has an MLP."""
+    embeddings = [n for n in ("wte", "wpe") if n in names]
+    zero = "Zero grad: entries whose gradient is exactly 0"
+    if embeddings:
+        zero += f" (in {' and '.join(embeddings)}, the rows of tokens and positions absent from the document)"
+    parts = [zero + "."]
+    if any(n.endswith(".mlp_fc1") for n in names):
+        parts.append("Dead ReLU: MLP units that passed no gradient at any position.")
+    return " ".join(parts)
 
 
-def gradflow_layout(data, scale=1.0):
-    """The `GradflowLayout` of `gradflow_figure(data, scale=scale)`."""
+def _legend_items(data, has_update, scale):
+    items = [
+        ("bar", NORM_COLOR, "gradient norm", None),
+        ("dot", MEAN_COLOR, "mean |g|", None),
+        ("tick", MAX_COLOR, "max |g|", None),
+    ]
+    if has_update:
+        items += [
+            ("bar", RATIO_COLOR, "update / data", None),
+            ("guide", GUIDE_COLOR, GUIDE_LABEL, (fonts.px(6, scale), fonts.px(4, scale))),
+        ]
+    if _has_nonfinite(data.stats):
+        items.append(("bar", NONFINITE_COLOR, "nan / inf", None))
+    return items
+
+
+def gradflow_layout(data, scale=1.0, width=None, words=Words()):
+    """The `GradflowLayout` of `gradflow_figure(data, scale=scale, width=width)`: columns stretched to
+    `width` pixels when given (and narrower than that), the legend in as many rows as it needs."""
     fonts.check_scale(scale)
     stats = data.stats
     if not stats:
@@ -193,14 +220,21 @@ def gradflow_layout(data, scale=1.0):
     probe = axes.LogScale(min(lo, rlo) if has_update else lo, hi, 0, 1)
     axis_w = max(axes.y_axis_width(probe, s.tick), row_label_w)
     x0 = margin + axis_w
-    plot_w = column_w * len(names)
     # The guide's label sits right of the ratio panel, level with its line, clear of the bars.
     gutter = fonts.text_width(GUIDE_LABEL, s.tick) + fonts.px(8, scale) if has_update else 0
-    width = x0 + plot_w + gutter + margin
-    head = heading(_title(data), _caption(data), width - 2 * margin, scale)
+    if width is not None:
+        column_w = max(column_w, (width - x0 - gutter - margin) // len(names))
+    plot_w = column_w * len(names)
+    # at least as wide as the widest legend item, a single matrix's figure too
+    widest_item = max(
+        axes.legend_item_width(label, s.label, scale) for _, _, label, _ in _legend_items(data, has_update, scale)
+    )
+    width = max(x0 + plot_w + gutter + margin, x0 + widest_item + margin, width or 0)
+    head = heading(words.title_of(_title(data)), words.caption_of(_caption(data)), width - 2 * margin, scale)
     y = margin + head.height
     legend_y = y
-    y += fonts.line_height(s.label) + fonts.px(14, scale)
+    legend_rows = axes.legend_rows(_legend_items(data, has_update, scale), s.label, scale, width - x0 - margin)
+    y += len(legend_rows) * (fonts.line_height(s.label) + fonts.px(4, scale)) + fonts.px(10, scale)
     panel_title = fonts.line_height(s.label) + fonts.px(6, scale)
     y += panel_title
     grad_box = (x0, y, x0 + plot_w, y + fonts.px(GRAD_PANEL, scale))
@@ -216,7 +250,8 @@ def gradflow_layout(data, scale=1.0):
         ratio_names_y = ratio_box[3] + fonts.px(8, scale)
         y = ratio_names_y + _names_height(scale)
     note_y = y + fonts.px(12, scale)
-    height = note_y + note(NOTE, width - 2 * margin, scale).height + margin
+    foot = note(words.caption_of(_note(names)), width - 2 * margin, scale)
+    height = note_y + foot.height + margin
     return GradflowLayout(
         width,
         height,
@@ -234,13 +269,16 @@ def gradflow_layout(data, scale=1.0):
         note_y,
         scale,
         tuple(st["grad_norm"] for st in stats.values()),
+        tuple(legend_rows),
+        foot,
     )
 
 
-def gradflow_figure(data, fmt="png", scale=1.0):
-    """The figure as a `PIL.Image` (fmt "png"), an SVG document string (fmt "svg") or a `PDF` (fmt "pdf")."""
-    L = gradflow_layout(data, scale)
-    c = make_canvas(fmt, L.width, L.height, title=_title(data), scale=scale)
+def gradflow_figure(data, fmt="png", scale=1.0, width=None, dpi=None, words=Words()):
+    """The figure as a `PIL.Image` (fmt "png"), an SVG document string (fmt "svg") or a `PDF` (fmt "pdf");
+    `width` and `dpi` as `printsize` gives them (a figure laid out for print), `words` its title and caption."""
+    L = gradflow_layout(data, scale, width, words)
+    c = make_canvas(fmt, L.width, L.height, title=_title(data), scale=scale, dpi=dpi)
     margin = fonts.px(MARGIN, scale)
     L.heading.draw(c, margin, margin)
     _legend(c, L, data)
@@ -250,25 +288,15 @@ def gradflow_figure(data, fmt="png", scale=1.0):
     if L.ratio_box:
         _ratio_panel(c, L, data)
         _names_row(c, L, L.ratio_names_y)
-    note(NOTE, L.width - 2 * margin, scale).draw(c, margin, L.note_y)
+    L.foot.draw(c, margin, L.note_y)
     return c.result()
 
 
 def _legend(c, L, data):
     s = fonts.sizes(L.scale)
-    items = [
-        ("bar", NORM_COLOR, "gradient norm", None),
-        ("dot", MEAN_COLOR, "mean |g|", None),
-        ("tick", MAX_COLOR, "max |g|", None),
-    ]
-    if L.ratio_box:
-        items += [
-            ("bar", RATIO_COLOR, "update / data", None),
-            ("guide", GUIDE_COLOR, GUIDE_LABEL, (fonts.px(6, L.scale), fonts.px(4, L.scale))),
-        ]
-    if _has_nonfinite(data.stats):
-        items.append(("bar", NONFINITE_COLOR, "nan / inf", None))
-    axes.draw_legend_row(c, items, L.grad_box[0], L.legend_y, s.label, L.scale)
+    for i, row in enumerate(L.legend_rows):
+        y = L.legend_y + i * (fonts.line_height(s.label) + fonts.px(4, L.scale))
+        axes.draw_legend_row(c, row, L.grad_box[0], y, s.label, L.scale)
 
 
 def _panel_title(c, L, box, text):
@@ -386,12 +414,28 @@ def _table_rows(c, L, data):
                 c.text((cx, y + _row_height(L.scale)), f"{dead}/{units}", s.label, color, anchor="ma")
 
 
-def trace_figure(trace, fmt="png", per_position=False, scale=1.0):
+def trace_figure(trace, fmt="png", per_position=False, scale=1.0, print_size=None):
     """The gradient-flow figure of a traced step: per matrix, or with `per_position` along the sequence
-    (viz/gradflow_positions.py). Uses the elementary graph, or the fused one if that is all a file holds."""
+    (viz/gradflow_positions.py). Uses the elementary graph, or the fused one if that is all a file holds.
+    `print_size` (a `printsize.PrintSize`) lays it out for print instead of `scale`: the per-matrix
+    columns fill its width, the per-position figure is drawn as large as fits it."""
     view = trace.default_view("elementary")
+    ps = print_size
     if per_position:
-        from microtrace.viz.gradflow.positions import position_data, positions_figure
+        from microtrace.viz.gradflow.positions import position_data, positions_figure, positions_layout
 
-        return positions_figure(position_data(trace.collapse("block", view)), fmt, scale)
-    return gradflow_figure(flow_data(trace.select(view, ops=("relu",))), fmt, scale)
+        data = position_data(trace.collapse("block", view))
+        if ps is None:
+            return positions_figure(data, fmt, scale)
+        scale, dpi = scaled_to_fit(
+            "the gradient-flow figure", ps, fmt, lambda s: positions_layout(data, s, ps.words).width
+        )
+        return positions_figure(data, fmt, scale, dpi, ps.words)
+    data = flow_data(trace.select(view, ops=("relu",)))
+    if ps is None:
+        return gradflow_figure(data, fmt, scale)
+    scale, width = ps.scale(fmt), ps.width_px(fmt)
+    needed = gradflow_layout(data, scale, None, ps.words).width
+    if width is not None and needed > width:
+        note_too_wide("the gradient-flow figure", needed, ps, fmt)
+    return gradflow_figure(data, fmt, scale, width, ps.dpi_of(fmt), ps.words)

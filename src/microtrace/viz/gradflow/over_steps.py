@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from microtrace.viz.draw import axes, fonts
 from microtrace.viz.draw.axes import INK, MUTED_INK, PALETTE, finite
 from microtrace.viz.draw.canvas import make_canvas
-from microtrace.viz.draw.text import TextBlock, heading
+from microtrace.viz.draw.printsize import scaled_to_fit
+from microtrace.viz.draw.text import TextBlock, Words, heading
 from microtrace.viz.gradflow.matrices import GUIDE_COLOR, GUIDE_LABEL, GUIDE_RATIO
 
 MARGIN = 24
@@ -69,7 +70,7 @@ def _series(stats, key):
     return {n: [(s.step, s.params[n].get(key, math.nan)) for s in stats] for n in names}
 
 
-def steps_layout(stats, scale=1.0):
+def steps_layout(stats, scale=1.0, words=Words()):
     fonts.check_scale(scale)
     if not stats:
         raise ValueError("no steps to draw")
@@ -111,7 +112,7 @@ def steps_layout(stats, scale=1.0):
     cell_w = probe_axis + pw
     legend_w = max(axes.legend_item_width(n, s.label, scale) for n in list(stats[0].params) + ["loss"])
     width = margin + 2 * cell_w + fonts.px(COL_GAP, scale) + fonts.px(24, scale) + legend_w + margin
-    head = heading(_title(stats), _caption(), width - 2 * margin, scale)
+    head = heading(words.title_of(_title(stats)), words.caption_of(_caption()), width - 2 * margin, scale)
     top = margin + head.height
     panels, xs = [], []
     visible = [p for p in PANELS if p[0] in scales]
@@ -144,11 +145,18 @@ def _caption():
     )
 
 
-def steps_figure(stats, fmt="png", scale=1.0):
-    """The figure of `range_stats(...)` as a `PIL.Image` (fmt "png"), an SVG string (fmt "svg") or a `PDF`."""
-    L = steps_layout(stats, scale)
+def steps_figure(stats, fmt="png", scale=1.0, print_size=None):
+    """The figure of `range_stats(...)` as a `PIL.Image` (fmt "png"), an SVG string (fmt "svg") or a `PDF`;
+    `print_size` (a `printsize.PrintSize`) draws it as large as fits its width, with its words."""
+    dpi, words = None, Words()
+    if print_size is not None:
+        words = print_size.words
+        scale, dpi = scaled_to_fit(
+            "the gradient-flow figure", print_size, fmt, lambda s: steps_layout(stats, s, words).width
+        )
+    L = steps_layout(stats, scale, words)
     s = fonts.sizes(scale)
-    c = make_canvas(fmt, L.width, L.height, title=_title(stats), scale=scale)
+    c = make_canvas(fmt, L.width, L.height, title=_title(stats), scale=scale, dpi=dpi)
     margin = fonts.px(MARGIN, scale)
     L.heading.draw(c, margin, margin)
     dots = len(stats) <= MAX_DOTS

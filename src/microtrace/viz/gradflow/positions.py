@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from microtrace.viz.draw import axes, colormap, fonts, numfmt
 from microtrace.viz.draw.axes import INK, MUTED_INK
 from microtrace.viz.draw.canvas import make_canvas
-from microtrace.viz.draw.text import TextBlock, heading, note, shorten
+from microtrace.viz.draw.text import TextBlock, Words, heading, note, shorten
 
 MARGIN = 24
 CELL_W = 46
@@ -154,7 +154,7 @@ def _bar(scale_obj, label, span, scale):
     return colormap.colorbar_width(scale_obj, thickness=thick, label=label, scale=scale), length
 
 
-def positions_layout(data, scale=1.0):
+def positions_layout(data, scale=1.0, words=Words()):
     fonts.check_scale(scale)
     s = fonts.sizes(scale)
     n = len(data.labels)
@@ -182,7 +182,7 @@ def positions_layout(data, scale=1.0):
     )  # token labels, and "key position i" written upwards
     kv_w = kv_label_w + n * kv_cell
     width = kv_x + kv_w + fonts.px(16, scale) + kv_bar_w + margin if data.kv else heat_bar[0] + heat_bar_w + margin
-    head = heading(_title(data), _caption(data), width - 2 * margin, scale)
+    head = heading(words.title_of(_title(data)), words.caption_of(_caption(data)), width - 2 * margin, scale)
     top = margin + head.height + panel_title
     heat_y0 = top
     heat_h = len(data.rows) * cell_h + token_rows
@@ -196,7 +196,8 @@ def positions_layout(data, scale=1.0):
     kv_bar = (kv_x + kv_w + fonts.px(16, scale), top - pad, kv_len)
     bottom = max(heat_y0 + heat_h, heat_y0 + heat_len + pad, kv_bottom, top + kv_len + pad if data.kv else top)
     note_y = bottom + fonts.px(14, scale)
-    height = note_y + note(NOTE, width - 2 * margin, scale).height + margin
+    foot = note(words.caption_of(NOTE), width - 2 * margin, scale)
+    height = note_y + foot.height + margin
     return PositionsLayout(
         width,
         height,
@@ -228,11 +229,12 @@ def _caption(data):
     return ", ".join(parts) + (". " if parts else "") + "Colours on log scales; grey: nan or inf."
 
 
-def positions_figure(data, fmt="png", scale=1.0):
-    """The figure as a `PIL.Image` (fmt "png"), an SVG document string (fmt "svg") or a `PDF` (fmt "pdf")."""
-    L = positions_layout(data, scale)
+def positions_figure(data, fmt="png", scale=1.0, dpi=None, words=Words()):
+    """The figure as a `PIL.Image` (fmt "png"), an SVG document string (fmt "svg") or a `PDF` (fmt "pdf");
+    `dpi` (pixels per inch, default 96 * scale) and `words` (title, caption) as a `PrintSize` gives them."""
+    L = positions_layout(data, scale, words)
     s = fonts.sizes(scale)
-    c = make_canvas(fmt, L.width, L.height, title=_title(data), scale=scale)
+    c = make_canvas(fmt, L.width, L.height, title=_title(data), scale=scale, dpi=dpi)
     margin = fonts.px(MARGIN, scale)
     L.heading.draw(c, margin, margin)
     n = len(data.labels)
@@ -305,7 +307,7 @@ def positions_figure(data, fmt="png", scale=1.0):
         )
     if data.kv:
         _colorbar(c, kv_scale, L.kv_bar, KV_LABEL, scale)
-    note(NOTE, L.width - 2 * margin, scale).draw(c, margin, L.note_y)
+    note(words.caption_of(NOTE), L.width - 2 * margin, scale).draw(c, margin, L.note_y)
     return c.result()
 
 

@@ -8,6 +8,8 @@ draws it (the command is a thin shell over this function).
 
 from microtrace.viz.graph import select as graph_select
 from microtrace.viz.graph.block import block_diagram
+from microtrace.viz.graph.printed import fit_to_width, say_if_long
+from microtrace.viz.graph.render import layout_size
 from microtrace.viz.graph.scalar import scalar_diagram
 
 LEVELS = ("block", "stage", "layer", "scalar")
@@ -62,6 +64,7 @@ def graph_figure(
     size=None,
     ratio=None,
     fold=True,
+    print_size=None,
     **style,
 ):
     """The `graphviz.Digraph` of a traced step at `level` (block, stage, layer: collapsed; scalar: real
@@ -70,11 +73,23 @@ def graph_figure(
     rankdir, theme, precision, title, legend (as `block_diagram` and `scalar_diagram` take them); `size`
     and `ratio` fit it to a page (`page_attrs`); `fold` cuts a scalar chain too long for a page into bands,
     and wraps parallel parts too wide for it into rows (viz/graph/fold.py), unless a `ratio` is asked for. TraceError or ValueError (one line) for a scope,
-    node or size that cannot be drawn."""
+    node or size that cannot be drawn.
+
+    `print_size` (a `printsize.PrintSize`) scales the figure to its width, text no smaller than its
+    font size, with its title (and no legend without its caption). A scalar view left longer than 3:1
+    and a figure wider than asked are said as `printsize.FitNote` warnings, with their size."""
     if level == "scalar":
         style["fold"] = fold and ratio is None
+    if print_size is not None:
+        style["title"] = print_size.title if print_size.title is not None else style.get("title")
+        style["legend"] = style.get("legend", True) and print_size.caption
     g = _diagram(trace, level, focus, around, hops, view, highlight, target, params, max_nodes, label, style)
     g.attr("graph", **page_attrs(size, ratio))
+    what = f"the {level} view"
+    measured = layout_size(g) if level == "scalar" or (print_size and print_size.width_pt) else None
+    if level == "scalar" and size is None and ratio is None:
+        say_if_long(what, measured)
+    fit_to_width(g, print_size, what, measured)
     return g
 
 

@@ -1,0 +1,56 @@
+"""Graphviz figures for print: scaled to a printed width (`printsize.PrintSize`) but never so far that
+text falls below the size asked, and a view that stays long (more than 3:1) said to be long, with its size.
+
+dot lays a figure out in points at the font sizes of its source; `size="W,H!"` then scales the whole
+drawing, text and lines with it. So the scale is chosen once from the unscaled layout: the width asked
+over the width drawn, or, where that would shrink the smallest text below `font_pt`, the scale that
+keeps it at `font_pt` (the figure is then wider than asked, and a `printsize.FitNote` says so).
+"""
+
+import re
+
+from microtrace.viz.draw import printsize
+from microtrace.viz.graph.render import layout_size
+
+LONGEST = 3.0  # a view longer than this (width / height or height / width) is said to be long
+_FONT_SIZES = re.compile(r'(?:fontsize|POINT-SIZE)="?([0-9]+(?:\.[0-9]+)?)')
+DOT_FONT_SIZE = 14.0  # dot's own default, for a source that sets none
+
+
+def smallest_font(digraph):
+    """The smallest font size (points) the DOT source of `digraph` asks for."""
+    return min((float(x) for x in _FONT_SIZES.findall(digraph.source)), default=DOT_FONT_SIZE)
+
+
+def fit_to_width(digraph, ps, what, size=None):
+    """Scale `digraph` (in place) for `ps`; returns its (width, height) in inches as it will be drawn
+    (None without dot or without a width asked). `size`: the unscaled layout's, if measured already."""
+    if ps is None or ps.width_pt is None:
+        return None
+    size = size or layout_size(digraph)
+    if size is None:
+        return None
+    w, h = size
+    scale = ps.width_pt / 72 / w
+    floor = ps.font_pt / smallest_font(digraph)
+    if scale < floor:
+        scale = floor
+        printsize.note(
+            f"{what} needs {w * scale:.3g} in at {ps.font_pt:g} pt text, more than the "
+            f"{printsize.inches(ps.width_pt)} asked: drawn {w * scale:.3g} × {h * scale:.3g} in "
+            "(a narrower focus, the other direction or smaller text draws it narrower)"
+        )
+    digraph.attr("graph", size=f"{w * scale:.4f},{h * scale + 1:.4f}!")
+    return w * scale, h * scale
+
+
+def say_if_long(what, size):
+    """A `FitNote` when a figure of `size` (inches) is more than LONGEST to 1 either way."""
+    if size is None:
+        return
+    w, h = size
+    if max(w / h, h / w) > LONGEST:
+        printsize.note(
+            f"{what} is {w:.3g} × {h:.3g} in ({max(w / h, h / w):.1f}:1): it could not be folded into rows or "
+            "columns that keep its order (a narrower focus or the other direction shortens it)"
+        )
