@@ -63,12 +63,21 @@ def microtrace(args, env, timeout):
     """(exit code, seconds, the last line it wrote to stderr) of one `microtrace` command."""
     start = time.perf_counter()
     try:
-        out = subprocess.run([sys.executable, "-c", CLI, *args], env={**os.environ, **env},
+        out = subprocess.run([sys.executable, "-c", CLI, *args], env=_merged(env),
                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
     except subprocess.TimeoutExpired:
         return None, time.perf_counter() - start, f"timed out after {timeout:g} s"
     lines = [x for x in out.stderr.splitlines() if x.strip() and "\r" not in x]
     return out.returncode, time.perf_counter() - start, (lines[-1] if lines else "")
+
+
+def _merged(env):
+    """This process's environment with `env`: a PYTHONPATH of the script's goes before this one's (the
+    microtrace under test stays importable)."""
+    merged = {**os.environ, **env}
+    if "PYTHONPATH" in env and os.environ.get("PYTHONPATH"):
+        merged["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], os.environ["PYTHONPATH"]])
+    return merged
 
 
 def conventions(store):
