@@ -70,8 +70,12 @@ $(INSTALLED): pyproject.toml | $(PY)
 	$(PY) -m pip install -e .
 	@touch $@
 
+# axe-core (npm, pinned) for the accessibility tests, which inject it into the pages; they skip without npm
+AXE_CORE := axe-core@4.10.3
 $(INSTALLED_TEST): pyproject.toml | $(PY)
 	$(PY) -m pip install -e '.[test]'
+	@if command -v npm >/dev/null 2>&1; then npm install --prefix $(VENV)/axe --no-audit --no-fund --silent $(AXE_CORE); \
+		else echo "npm not found: the accessibility tests will skip" >&2; fi
 	@touch $@ $(INSTALLED)
 
 clean:
