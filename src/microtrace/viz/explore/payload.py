@@ -40,11 +40,12 @@ def num(x):
     return x
 
 
-def _clean(value):
+def json_ready(value):
+    """`value` with every number JSON cannot spell (nan, inf) made a string (`num`), inside dicts and lists."""
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_ready(v) for v in value]
     return num(value)
 
 
@@ -52,7 +53,7 @@ def node_record(G, n, links):
     """A scalar node as the inspector shows it: its attributes and its top path contributions (its value,
     gradient and edges are in the step's `tables`)."""
     d = G.nodes[n]
-    rec = {k: _clean(d[k]) for k in _NODE_KEYS if k in d}
+    rec = {k: json_ready(d[k]) for k in _NODE_KEYS if k in d}
     rec["paths"] = [num(c) for c, _ in links.get(n, ())]
     return rec
 
@@ -152,14 +153,14 @@ def payload(G, view, views, index, ranges, links, stages, extra=None):
         level = ("level", C.graph["level"])  # computed beside the scope paths, under a key no path has
         items = {}
         for n, d in C.nodes(data=True):
-            item = {k: _clean(d[k]) for k in _GROUP_KEYS if k in d}
+            item = {k: json_ready(d[k]) for k in _GROUP_KEYS if k in d}
             item["range"] = ranges[level][n][:2]
             item["top"] = ranges[level][n][2]
             item["times"] = ranges[level][n][3:]
             item["open"] = index.get(n)
             items[n] = item
         edges = {
-            f"{u}->{v}": _clean({k: d[k] for k in ("count", "grad_flow", "grad_flow_abs")})
+            f"{u}->{v}": json_ready({k: d[k] for k in ("count", "grad_flow", "grad_flow_abs")})
             for u, v, d in C.edges(data=True)
         }
         clusters = {k: i for k, i in index.items() if k and k in ranges and any(n.startswith(k + "/") for n in C)}
@@ -184,7 +185,7 @@ def _part(G, key, nodes, index):
         "label": label(key),
         "view": index[key],
         "range": [nodes[0], nodes[-1]],
-        **_clean({k: stats[k] for k in _GROUP_KEYS}),
+        **json_ready({k: stats[k] for k in _GROUP_KEYS}),
     }
 
 
@@ -195,7 +196,7 @@ def view_stats(G, view, ranges):
         stats = group_stats(G, [n for n in G.nodes if _in_scope(G.nodes[n]["scope"], view.key)])
     if stats is None:
         stats = group_stats(G, G.nodes)
-    out = _clean({k: stats[k] for k in _GROUP_KEYS})
+    out = json_ready({k: stats[k] for k in _GROUP_KEYS})
     out["range"] = (
         ranges[view.key][:2]
         if view.key in ranges

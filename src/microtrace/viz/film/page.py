@@ -16,7 +16,6 @@ order, in one function scope), film.css and template.html beside this file.
 
 import base64
 import gzip
-import math
 import re
 from html import escape
 from importlib import resources
@@ -25,6 +24,7 @@ from microtrace.tracer.analysis.film import VIEW
 from microtrace.util.jsontext import compact
 from microtrace.viz.draw import colormap
 from microtrace.viz.draw.colormap import hex_color
+from microtrace.viz.explore.payload import json_ready
 from microtrace.viz.film.block import METRICS, block_svg, edge_widths, frame_colours, union_graph
 from microtrace.viz.graph import style as gs
 from microtrace.viz.page_safety import script_json, seal
@@ -52,7 +52,7 @@ def build_film(run, frames, text=None, samples=None, explorers=None, commands=No
         "title": _title(run, frames),
         "steps": run.steps,
         "stopped": run.stopped_at(),
-        "losses": [_num(x) for x in run.losses()],
+        "losses": run.losses(),
         "frames": [_frame(f) for f in frames],
         "text": frames[0].attention["text"] if text is None else text,
         "groups": list(C),
@@ -85,35 +85,19 @@ def _title(run, frames):
 def _frame(f):
     return {
         "step": f.step,
-        "loss": _num(f.loss),
-        "lr": _num(f.lr),
+        "loss": f.loss,
+        "lr": f.lr,
         "doc": f.doc,
         "chars": f.chars,
-        "params": {name: {k: _num(v) for k, v in p.items() if k != "shape"} for name, p in f.params.items()},
-        "change": {name: _num(v) for name, v in f.change.items()},
+        "params": {name: {k: v for k, v in p.items() if k != "shape"} for name, p in f.params.items()},
+        "change": f.change,
         "relu": f.relu,
         "saturated": f.saturated,
         "nonfinite": f.nonfinite,
         "findings": f.findings,
         "attention": {k: f.attention[k] for k in ("tokens", "attention", "loss")},
         "predictions": f.predictions,
-        "gradNorm": _num(math.sqrt(math.fsum(p["grad_norm"] ** 2 for p in f.params.values()))),
     }
-
-
-def _num(x):
-    """A float for JSON: nan and inf as strings (JSON has no spelling for them); None stays null."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return "nan" if x != x else ("inf" if x > 0 else "-inf")
-    return x
-
-
-def _clean(value):
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return _num(value)
 
 
 def _pack(text):
@@ -129,7 +113,7 @@ def _html(data, svg, blobs, framed):
     parts = {
         "{{title}}": escape(data["title"]),
         "{{css}}": _resource("film.css"),
-        "{{data}}": script_json(compact(_clean(data))),
+        "{{data}}": script_json(compact(json_ready(data))),
         "{{svg}}": svg,
         "{{explorers}}": blobs,
         "{{js}}": "\n".join(_resource("js/" + name) for name in SCRIPTS),
