@@ -59,17 +59,20 @@ def script_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def policy(scripts=()) -> str:
+def policy(scripts=(), wasm=False) -> str:
     """The Content-Security-Policy of a page that makes no request of any kind: only its own inline
-    scripts (`scripts`, their texts) run, styles are inline, images are data: URLs."""
+    scripts (`scripts`, their texts) run, styles are inline, images are data: URLs; with `wasm`, the
+    scripts may compile WebAssembly they carry (the explorer's Graphviz), and nothing else more."""
     script_src = " ".join(script_hash(s) for s in scripts) or "'none'"
+    if wasm:
+        script_src += " 'wasm-unsafe-eval'"
     return (
         f"default-src 'none'; script-src {script_src}; style-src 'unsafe-inline'; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
 
 
-def seal(page: str, framed=()) -> str:
+def seal(page: str, framed=(), wasm=False) -> str:
     """`page` with its policy written at the first CSP_PLACEHOLDER (the page's own, in its <head>, before
     any data: a document may hold the same characters), allowing each inline script it runs by hash, and
     those of the `framed` pages it shows in an <iframe srcdoc> (which run under their parent's policy as
@@ -77,4 +80,4 @@ def seal(page: str, framed=()) -> str:
     if CSP_PLACEHOLDER not in page:
         raise ValueError("a page to seal needs a Content-Security-Policy placeholder in its <head>")
     scripts = [m.group(2) for text in (page, *framed) for m in _RUNNABLE.finditer(text)]
-    return page.replace(CSP_PLACEHOLDER, policy(scripts), 1)
+    return page.replace(CSP_PLACEHOLDER, policy(scripts, wasm), 1)

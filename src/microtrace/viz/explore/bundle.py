@@ -21,6 +21,7 @@ MODULES = (
     "draw.js",  # a view's compact layout -> shapes -> SVG
     "camera.js",  # where the drawing sits: fit, zoom, pan, centre, dive
     "view.js",  # opening a view, placing its drawing, breadcrumbs, selection
+    "relayout.js",  # a view laid out again by Graphviz (in the page) with groups open in place
     "inplace.js",  # a group opened in place, and closed again
     "search.js",  # node ids, parameter entries, scopes, source lines
     "inspector.js",  # the selected item's numbers, gradient paths

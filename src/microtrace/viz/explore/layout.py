@@ -16,6 +16,11 @@ text] (anchor -1 start, 0 middle, 1 end). Coordinates are whole points (a third 
 each point given from the one before it within an item (the first from 0, 0): a box's texts and an
 edge's arrowhead are then the same few small numbers everywhere, which gzip packs well.
 Items come in drawing order: the graph's label, clusters, edges, then nodes on top.
+
+With them, under "dot", what the page needs to lay the view out again when a group opens in place
+(js/relayout.js, Graphviz in the page): the graph's layout attributes, every node's name and size,
+the clusters (each within the one before it in the list that holds it), the rank constraints and the
+edges with their layout attributes, invisible ones included (`skeleton`).
 """
 
 _ANCHOR = {"l": -1, "c": 0, "r": 1}
@@ -69,7 +74,60 @@ def compact_layout(doc):
         "paints": [list(k) for k in tables.paints],
         "fonts": [list(k) for k in tables.fonts],
         "items": items,
+        "dot": skeleton(doc),
     }
+
+
+_GRAPH_KEYS = ("rankdir", "nodesep", "ranksep", "newrank", "pad", "splines")
+_CLUSTER_KEYS = ("label", "fontsize", "margin", "labeljust", "labelloc")
+_NODE_KEYS = ("shape", "style", "penwidth", "peripheries")
+_EDGE_KEYS = ("style", "weight", "constraint", "minlen", "tailport", "headport", "arrowsize", "arrowhead", "dir")
+
+
+def skeleton(doc):
+    """The view as a graph to lay out again, sizes fixed: {"g": graph attributes, "n": [[name, width,
+    height (inches, as dot sized the node), attributes, cluster]], "c": [[name, parent, attributes]],
+    "r": [[rank, node, ...]], "e": [[tail, head, attributes]]}, attributes as DOT text, nodes,
+    clusters and parents by their place in these lists (-1: none)."""
+    objects, subs = doc.get("objects", []), doc.get("_subgraph_cnt", 0)
+    clusters = [i for i in range(subs) if objects[i]["name"].startswith("cluster")]
+    parent, depth = {}, {}
+
+    def walk(i, d, up):  # every subgraph's depth and the cluster around it
+        depth[i], parent[i] = d, up
+        for j in objects[i].get("subgraphs", []):
+            walk(j, d + 1, i if i in clusters else up)
+
+    inner = {j for o in objects[:subs] for j in o.get("subgraphs", [])}
+    for i in range(subs):
+        if i not in inner:
+            walk(i, 0, None)
+    place = {c: k for k, c in enumerate(clusters)}
+    home = {}  # node -> its innermost cluster
+    for c in sorted(clusters, key=depth.get):
+        home.update(dict.fromkeys(objects[c].get("nodes", []), place[c]))
+    nodes = list(range(subs, len(objects)))
+    at = {n: k for k, n in enumerate(nodes)}
+    return {
+        "g": _attrs(doc, _GRAPH_KEYS),
+        "n": [
+            [objects[n]["name"], float(objects[n]["width"]), float(objects[n]["height"]), _attrs(objects[n], _NODE_KEYS), home.get(n, -1)]
+            for n in nodes
+        ],
+        "c": [[objects[c]["name"], place.get(parent[c], -1), _attrs(objects[c], _CLUSTER_KEYS)] for c in clusters],
+        "r": [[objects[i]["rank"], *(at[n] for n in objects[i].get("nodes", []))] for i in range(subs) if "rank" in objects[i] and i not in place],
+        "e": [[at[e["tail"]], at[e["head"]], _attrs(e, _EDGE_KEYS)] for e in doc.get("edges", [])],
+    }  # fmt: skip
+
+
+def _attrs(obj, keys):
+    """Attributes of a dot JSON object as DOT text, each value quoted: `rankdir="LR" nodesep="0.18"`."""
+    return " ".join(f"{k}={quote(obj[k])}" for k in keys if k in obj)
+
+
+def quote(text):
+    """A DOT string literal of any text (a backslash kept as itself, not read as an escape)."""
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _frame(doc):

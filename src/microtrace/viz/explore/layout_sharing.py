@@ -211,11 +211,13 @@ def member_layout(shape, steps, tmpl, member):
         if next(texts, None) is not None:
             raise ValueError("a text not drawn")
         items.append([kind, new_title, *out])
+    skel = shape["dot"]
     return {
         **shape,
         "paints": [list(k) for k in tables.paints],
         "fonts": [list(k) for k in tables.fonts],
         "items": items,
+        "dot": {**skel, "n": [[rename.get(n[0], n[0]), *n[1:]] for n in skel["n"]]},
     }
 
 

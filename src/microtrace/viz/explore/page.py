@@ -39,6 +39,7 @@ from microtrace.viz.explore.payload import (
     tables,
     view_stats,
 )
+from microtrace.viz.explore.routing import route_free_edges
 from microtrace.viz.explore.views import LIMIT, build_views, label
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph.render import DotNotFound, dot_program, layouts
@@ -117,7 +118,7 @@ def _chunk_payloads(ids):
     alone = [i for i, src in drawn.items() if "subgraph" in src]
     batch = [i for i in drawn if i not in alone]
     laid = compact_layouts({i: drawn[i] for i in batch}) if batch else {}
-    laid.update((i, compact_layout(layouts([drawn[i]])[0])) for i in alone)
+    laid.update((i, compact_layout(route_free_edges(layouts([drawn[i]])[0]))) for i in alone)
     out = []
     for i in ids:
         extra = {"layout": laid[i]} if i in laid else {}
@@ -241,6 +242,21 @@ def _pack(data):
     return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
 
 
+# Graphviz for the page (js/relayout.js): @hpcc-js/wasm-graphviz 1.29.2 (Graphviz 14.1.0 compiled to
+# WebAssembly, the binary inside the script; Apache-2.0, vendor/wasm-graphviz.LICENSE), its dist/index.js
+# as npm ships it. It is an ES module, in a script of its own after the page's: its export statement
+# becomes GRAPHVIZ, its Graphviz class, a global the page's script reads once the page has loaded.
+GRAPHVIZ = "vendor/wasm-graphviz.js"
+_EXPORT = re.compile(r"export\{([^}]*)\};\s*(//# sourceMappingURL=\S*\s*)?$")
+
+
+def _graphviz():
+    lib = _resource(GRAPHVIZ)
+    m = _EXPORT.search(lib)
+    name = next(a.split(" as ")[0] for a in m.group(1).split(",") if a.endswith(" as Graphviz"))
+    return f"const GRAPHVIZ = (() => {{\n{lib[: m.start()]}\nreturn {name};\n}})();"
+
+
 def _resource(name):
     return resources.files("microtrace.viz.explore").joinpath(name).read_text(encoding="utf-8")
 
@@ -264,7 +280,8 @@ def _html(index_json, payloads, title, film=""):
         "{{payloads}}": blobs,
         "{{js}}": bundle.script(),
         "{{film}}": film,
+        "{{graphviz}}": _graphviz(),
     }
     # one pass, so that nothing substituted is itself searched for a placeholder
-    page = re.sub(r"\{\{(title|css|index|payloads|js|film)\}\}", lambda m: parts[m.group(0)], page)
-    return seal(page)  # last: the policy allows the page's scripts by the hash of their final text
+    page = re.sub(r"\{\{(title|css|index|payloads|js|film|graphviz)\}\}", lambda m: parts[m.group(0)], page)
+    return seal(page, wasm=True)  # last: the policy allows the page's scripts by the hash of their final text
