@@ -1,0 +1,182 @@
+"""Opening groups in place lays the drawing out again (js/relayout.js): checked on the geometry the page
+draws, in the system's Chromium, with the mouse a person would use (Playwright's `page.mouse`: the page
+is only read, never acted on through its own functions).
+
+After every double-click: no two boxes overlap (clusters and the frames of open groups nest, never cut
+each other), no edge passes through a box that is not one of its ends, the positions keep their order
+and the heads theirs; after closing what was opened the page's drawing is, byte for byte, the one from
+before. A model with 4 heads (as microGPT's) reads 7 positions; `limit` is lowered so that attention
+opens into its heads and a head into its scalars.
+"""
+
+import random
+import re
+
+import pytest
+from explore_browser import NEEDS, Opened
+
+from microtrace.engine.train import TrainConfig, Trainer
+from microtrace.tracer import trace_step
+from microtrace.viz.explore.page import build_explorer
+
+pytestmark = NEEDS
+HEADS = dict(n_embd=8, n_head=4, n_layer=1, block_size=8)
+
+# every box (node), cluster and edge of the drawing, in the SVG's own units
+_GEOMETRY = """() => {
+  const box = (el) => { const b = el.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; };
+  const title = (g) => g.querySelector(':scope > title')?.textContent;
+  const out = {nodes: {}, clusters: {}, edges: []};
+  for (const g of document.querySelectorAll('#stage g.node')) {
+    const s = g.querySelector(':scope > rect, :scope > ellipse, :scope > polygon, :scope > path');
+    if (s && title(g) !== 'legend') out.nodes[title(g)] = box(s);
+  }
+  for (const g of document.querySelectorAll('#stage g.cluster')) out.clusters[title(g)] = box(g.querySelector(':scope > rect, :scope > path, :scope > polygon'));
+  for (const g of document.querySelectorAll('#stage g.edge')) for (const p of g.querySelectorAll(':scope > path')) {
+    const L = p.getTotalLength(), pts = [];
+    for (let s = 0; s <= L; s += 2) { const q = p.getPointAtLength(s); pts.push([q.x, q.y]); }
+    out.edges.push([title(g), pts]);
+  }
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def page_file(tmp_path_factory):
+    trace = trace_step(Trainer(["olivia", "emma"], TrainConfig(steps=3, seed=1), **HEADS), 0)
+    path = tmp_path_factory.mktemp("relayout") / "step.html"
+    path.write_text(build_explorer(trace, limit=40), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def opened(browser, page_file):
+    o = Opened(browser, page_file)
+    yield o
+    o.close()
+
+
+def where(o, title):
+    """The point a person double-clicks to open or close `title`: a box's middle, a bare spot of a
+    cluster's (or an open group's frame's) ground; the camera first fits the drawing (the 0 key)."""
+    o.page.keyboard.press("0")
+    return o.js(
+        """t => { const g = [...document.querySelectorAll('#stage g')].find(g => g.querySelector(':scope > title')?.textContent === t);
+        const r = g.getBoundingClientRect();
+        if (!g.classList.contains('cluster')) return [r.x + r.width / 2, r.y + r.height / 2];
+        for (let y = r.y + 3; y < r.bottom; y += 3) for (let x = r.x + 3; x < r.right; x += 3)
+          if (document.elementFromPoint(x, y)?.closest('#stage g') === g) return [x, y];
+        return null; }""",
+        title,
+    )
+
+
+def drawing(o):
+    """The drawing's SVG, as the page has it (the selection, a double-click's first click, set aside)."""
+    return re.sub(r'( class="[^"]*?) sel\b', r"\1", o.js("document.getElementById('stage').innerHTML"))
+
+
+def double_click(o, title):
+    before = o.js("document.getElementById('stage').innerHTML")
+    x, y = where(o, title)
+    o.page.mouse.dblclick(x, y)
+    o.until("b => document.getElementById('stage').innerHTML !== b", before)
+    o.until("!document.getAnimations().length")  # moved into place
+
+
+def check(o):
+    """The drawing's invariants; returns its geometry."""
+    geo = o.js(_GEOMETRY)
+    nodes, clusters = geo["nodes"], geo["clusters"]
+    names = sorted(nodes)
+    for i, a in enumerate(names):  # no two boxes overlap
+        for b in names[i + 1 :]:
+            assert _apart(nodes[a], nodes[b], 1), (a, b)
+    rects = list(clusters.items())
+    for i, (a, ra) in enumerate(rects):  # clusters nest or stand apart
+        for b, rb in rects[i + 1 :]:
+            assert _apart(ra, rb, 1) or _inside(ra, rb) or _inside(rb, ra), (a, b)
+        for n, rn in nodes.items():
+            assert _apart(ra, rn, 1) or _inside(rn, ra), (a, n)
+    for t, pts in geo["edges"]:  # an edge touches no box but its ends
+        ends = set(t.split("->"))
+        for n, (x0, y0, x1, y1) in nodes.items():
+            if n not in ends:
+                assert not any(x0 + 2 < x < x1 - 2 and y0 + 2 < y < y1 - 2 for x, y in pts), (t, n)
+    pos = [nodes[f"pos{p}/embed"][1] for p in range(7) if f"pos{p}/embed" in nodes]
+    assert pos == sorted(pos)  # position 0 above position 1 ...
+    heads = [(p, h) for p in range(7) for h in range(4) if f"cluster_pos{p}/layer0/attn/head{h}" in clusters]
+    for p, h in heads:  # ... and head 0 above head 1
+        if (p, h + 1) in heads:
+            assert (
+                clusters[f"cluster_pos{p}/layer0/attn/head{h}"][1]
+                < clusters[f"cluster_pos{p}/layer0/attn/head{h + 1}"][1]
+            )
+    return geo
+
+
+def _apart(a, b, tol):
+    return a[2] <= b[0] + tol or b[2] <= a[0] + tol or a[3] <= b[1] + tol or b[3] <= a[1] + tol
+
+
+def _inside(a, b):
+    """a within b."""
+    return b[0] <= a[0] + 0.5 and b[1] <= a[1] + 0.5 and a[2] <= b[2] + 0.5 and a[3] <= b[3] + 0.5
+
+
+def test_open_attention_then_a_head_then_close_both(opened):
+    html = drawing(opened)
+    attn, head = "pos3/layer0/attn", "cluster_pos3/layer0/attn/head2"
+    double_click(opened, attn)
+    geo = check(opened)
+    assert attn in geo["clusters"] and attn not in geo["nodes"]  # a frame now, holding its heads
+    assert {f"cluster_{attn}/head{h}" for h in range(4)} <= set(geo["clusters"])
+    # an edge that ran into attention now runs to the stage it really reaches
+    assert any(t.startswith("pos3/embed->" + attn + "/") for t, _ in geo["edges"])
+    double_click(opened, head)
+    geo = check(opened)
+    scalars = [n for n in geo["nodes"] if n[0] in "no" and n[1:].isdigit()]
+    assert scalars and all(_inside(geo["nodes"][n], geo["clusters"][head]) for n in scalars)
+    double_click(opened, head)
+    check(opened)
+    double_click(opened, attn)
+    assert drawing(opened) == html
+    assert opened.errors == [] and len(opened.requests) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(3))
+def test_random_opening_and_closing_keeps_the_drawing_sound(opened, seed):
+    """Property: any sequence of double-clicks on groups, clusters and open frames keeps the invariants,
+    and closing everything gives back the first drawing."""
+    rng = random.Random(seed)
+    html = drawing(opened)
+    openable = "t => [...document.querySelectorAll('#stage g.node, #stage g.cluster')].map(g => g.querySelector(':scope > title').textContent).filter(t => t !== 'legend' && !t.startsWith('param') && !t.startsWith('cluster_param') && !/^[no]\\d+$/.test(t))"
+    for _ in range(6):
+        frames = opened.js(
+            "() => [...document.querySelectorAll('#stage g.opened')].map(g => g.querySelector(':scope > title').textContent)"
+        )
+        choices = [t for t in opened.js(openable) if t.count("/") >= 1 or t.startswith("cluster_pos")]
+        title = rng.choice(frames if frames and rng.random() < 0.4 else choices)
+        spot = where(opened, title)
+        if spot is None:  # a cluster its boxes cover whole: nowhere to double-click it
+            continue
+        before = opened.js("document.getElementById('stage').innerHTML")
+        opened.page.mouse.dblclick(*spot)
+        # laid out again, or dived into (nothing to open in place), or told that its inside is drawn
+        opened.until(
+            "b => document.getElementById('stage').innerHTML !== b || window.explorer.state.view !== 0 || !document.getElementById('toast').hidden",
+            before,
+        )
+        opened.until("!document.getAnimations().length")
+        while opened.js("window.explorer.state.view") != 0:  # dived: back up
+            opened.page.keyboard.press("Backspace")
+            opened.page.wait_for_timeout(200)
+        check(opened)
+    while frames := opened.js(
+        "() => [...document.querySelectorAll('#stage g.opened')].map(g => g.querySelector(':scope > title').textContent)"
+    ):
+        opened.page.locator("#canvas").press("Backspace")  # up: the last group opened closes
+        opened.until("n => document.querySelectorAll('#stage g.opened').length < n", len(frames))
+    opened.until("!document.getAnimations().length")
+    assert drawing(opened) == html
