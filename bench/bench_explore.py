@@ -48,6 +48,53 @@ _MEASURE = """async () => {
 }"""
 
 
+# A double-click on a bare spot of cluster `t` (a position), as a person would; the page says how long
+# the layout took (data-relayout-ms: composing the graph, Graphviz, drawing) and the boxes then slide
+# for MOVE_MS (js/relayout.js).
+_SPOT = """t => { const g = [...document.querySelectorAll('#stage g.cluster')].find(g => g.querySelector(':scope > title').textContent === t);
+  const r = g.getBoundingClientRect();
+  for (let y = r.y + 3; y < r.bottom; y += 3) for (let x = r.x + 3; x < r.right; x += 3)
+    if (document.elementFromPoint(x, y)?.closest('#stage g') === g) return [x, y];
+  return null; }"""
+MOVE_MS = 250
+
+
+def open_in_place(page, title):
+    """Double-click `title` with the mouse; the ms the page took to lay the view out again (None when
+    it did not open in place)."""
+    page.keyboard.press("0")  # the whole view on the screen
+    spot = page.evaluate(_SPOT, title)
+    if spot is None:
+        return None
+    page.evaluate("() => { delete document.body.dataset.relayoutMs; }")
+    page.mouse.dblclick(*spot)
+    for _ in range(3000):
+        ms = page.evaluate("() => document.body.dataset.relayoutMs")
+        if ms is not None:
+            page.wait_for_timeout(MOVE_MS + 50)
+            return float(ms)
+        page.wait_for_timeout(10)
+    return None
+
+
+def measure_relayout(page):
+    """The block view laid out again: the first position opened (Graphviz warm from the first paint), then
+    position 3 opened after closing it, then every position open."""
+    page.evaluate("() => window.explorer.open(0)")
+    page.wait_for_timeout(1500)  # the page warms Graphviz up once it has drawn
+    first = open_in_place(page, "cluster_pos3")
+    page.keyboard.press("Backspace")
+    page.wait_for_timeout(MOVE_MS + 100)
+    again = open_in_place(page, "cluster_pos3")
+    every = [open_in_place(page, f"cluster_pos{p}") for p in (0, 1, 2, 4, 5)]
+    return {
+        "re-layout, one position open (first time) ms": first,
+        "re-layout, one position open ms": again,
+        "re-layout, every position open ms": every[-1],
+        "animation after a re-layout ms": MOVE_MS,
+    }
+
+
 def measure_page(path):
     from playwright.sync_api import sync_playwright
 
@@ -55,6 +102,7 @@ def measure_page(path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=list(ARGS))
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         (_, t_load) = timed(lambda: (page.goto(Path(path).as_uri()), page.wait_for_selector("body[data-ready]")))
+        relayout = measure_relayout(page)
         m = page.evaluate(_MEASURE)
         browser.close()
     opens = sorted(m["open"])
@@ -67,6 +115,7 @@ def measure_page(path):
         "search wte[0,5] ms": m["searchParam"],
         "search a scope path ms": m["searchScope"],
         "player frames per second (block level)": m["fps"],
+        **relayout,
     }
 
 

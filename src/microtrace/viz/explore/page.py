@@ -121,11 +121,17 @@ def _chunk_payloads(ids):
     laid.update((i, compact_layout(route_free_edges(layouts([drawn[i]])[0]))) for i in alone)
     out = []
     for i in ids:
-        extra = {"layout": laid[i]} if i in laid else {}
+        extra = {"layout": _relayable(laid[i], views[i])} if i in laid else {}
         if i in w["ratios"]:
             extra["cmp"] = w["ratios"][i]
         out.append(compact(payload(G, views[i], views, w["index"], w["ranges"], w["links"], w["stages"], extra)))
     return _pack("\n".join(out))  # compact JSON has no newline of its own
+
+
+def _relayable(layout, view):
+    """A view's layout, with the graph to lay it out again (layout.py's "dot") only where it may be
+    needed: a sub-group of a list (scope#unit5) never opens in place, nor holds a group that does."""
+    return {k: v for k, v in layout.items() if k != "dot"} if "#" in view.key else layout
 
 
 def _title(G):
