@@ -59,7 +59,9 @@ class Opened:
 
     def point(self, title):
         """Where a person puts the pointer to reach the item titled `title`: the middle of a box, a
-        cluster's label; the canvas dragged first if it is out of sight. Checked: the item is what is there."""
+        cluster's label; the canvas dragged first if it is out of sight. Checked: the item is what is there.
+        First the drawing stops moving (after a group opens in place the boxes slide for a moment)."""
+        self.until("!document.getAnimations().length")
         for _ in range(3):
             x, y, c = self.js(_POINT, title)
             dx = min(0, c[2] - 40 - x) or max(0, c[0] + 40 - x)
