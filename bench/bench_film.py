@@ -6,8 +6,9 @@ The writing time is wall-clock and CPU time of the command in its own process (i
 the machine's load average beside it: on a shared machine the wall time is the CPU time spread over what
 the other processes leave.
 
-Run alone: python bench/bench_film.py [--run RUN_DIR]   (a 1,000-step run is trained first without one;
-needs /usr/bin/chromium and playwright for the page's figures)
+Run alone: python bench/bench_film.py [--run RUN_DIR | --page FILM.html]   (a 1,000-step run is trained
+first without one; --page measures a page already written; needs /usr/bin/chromium and playwright for the
+page's figures)
 """
 
 import importlib.util
@@ -44,6 +45,10 @@ _MEASURE = """async () => {
     await painted();
     out.scrub.push(performance.now() - t);
   }
+  // what the browser gives a still page: the ceiling of any animation on this machine right now
+  let idle = 0; const t0 = performance.now();
+  await new Promise(r => { const f = () => { idle++; if (performance.now() - t0 < 1000) requestAnimationFrame(f); else r(); }; requestAnimationFrame(f); });
+  out.idle = idle / ((performance.now() - t0) / 1000);
   return out;
 }"""
 
@@ -103,6 +108,7 @@ def measure_page(path):
         "scrub: the page's script alone, median ms": script[len(script) // 2],
         "playing at 60 fps: frames shown per s": play["shown"],
         "playing: animation frames per s": play["animation"],
+        "a still page: animation frames per s (the machine's ceiling)": m["idle"],
     }
 
 
@@ -125,5 +131,8 @@ def bench_film(run_dir=None):
 
 
 if __name__ == "__main__":
+    if "--page" in sys.argv:
+        print_results(measure_page(sys.argv[sys.argv.index("--page") + 1]))
+        sys.exit()
     given = sys.argv[sys.argv.index("--run") + 1] if "--run" in sys.argv else None
     print_results(bench_film(given))
