@@ -8,6 +8,7 @@ number that slipped through to an allocation shows as a MemoryError or a kill, n
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 
@@ -117,18 +118,25 @@ def bases(folder, run, data, trace):
         "doctor": ["--trace", trace],
         "report": ["--trace", trace, "-o", out / "r.html"],
         "explore": ["--run", run, "--step", "1", "-o", out / "x.html"],
+        "film": ["--run", run, "--steps", "0:3", "-o", out / "film.html"],
     }
 
 
+# Options that take numbers in a structure of their own, and how the test writes three numbers into one.
+STRUCTURED = {"StepRange": "{0}:{1}:{2}", "PageSize": "{0},{1}", "Ratio": "{0}", "StepList": "{0},{1}", "Head": "{0}"}
+
+
 def numeric_options():
-    """(command, option) for every option of every command that takes a number."""
+    """(command, option, format) for every option of every command that takes numbers: the format writes
+    three generated numbers into the option's value."""
     numeric = (click.types.IntParamType, click.types.FloatParamType)
-    return sorted(
-        (name, max(p.opts, key=len))
-        for name, command in cli.commands.items()
-        for p in command.params
-        if isinstance(p, click.Option) and isinstance(p.type, numeric)
-    )
+    found = []
+    for name, command in cli.commands.items():
+        for p in command.params:
+            kind = type(p.type).__name__
+            if isinstance(p, click.Option) and (isinstance(p.type, numeric) or kind in STRUCTURED):
+                found.append((name, max(p.opts, key=len), STRUCTURED.get(kind, "{0}")))
+    return sorted(found)
 
 
 # Options that ask for an amount of work, done one step or one name at a time in constant memory: a huge
@@ -137,13 +145,13 @@ WORK = {("train", "--steps"), ("train", "--samples"), ("sample", "--num"), ("gra
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command, option", numeric_options())
+@pytest.mark.parametrize("command, option, form", numeric_options())
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=NUMBERS)
-def test_any_number_in_any_numeric_option_is_one_line_or_success(tiny, command, option, value):
+@given(values=st.tuples(NUMBERS, NUMBERS, NUMBERS))
+def test_any_number_in_any_numeric_option_is_one_line_or_success(tiny, command, option, form, values):
     folder, run, data, trace = tiny
     (folder / "out").mkdir(exist_ok=True)
-    args = [command, *bases(folder, run, data, trace)[command], option, value]
+    args = [command, *bases(folder, run, data, trace)[command], option, form.format(*values)]
     try:
         result = run_capped(args, folder, timeout=60)
     except subprocess.TimeoutExpired:
@@ -172,3 +180,28 @@ def test_running_out_of_memory_is_one_line_and_exit_2(tiny):
     assert_one_line_or_success(result)
     assert result.returncode == 2 and "out of memory" in result.stderr
     assert not (folder / "big").exists()
+
+
+def test_every_command_has_a_quick_invocation(tmp_path):
+    assert set(cli.commands) <= set(bases(tmp_path, "run", "data", "trace")), "add the command to bases()"
+
+
+@pytest.mark.parametrize("where", ["losses.csv", "makemore"])
+def test_a_fifo_that_gives_nothing_is_refused_not_waited_on(tiny, tmp_path, where):
+    """A FIFO nobody writes, as a run's losses.csv (read by every --run command) or as the makemore
+    download (MICROTRACE_MAKEMORE_URL=file://...): one line and exit 2 at once; both hung before."""
+    _, run, _, _ = tiny
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    if where == "losses.csv":
+        copy = tmp_path / "run"
+        shutil.copytree(run, copy)
+        (copy / "losses.csv").unlink()
+        os.mkfifo(copy / "losses.csv")
+        args, env = ["inspect", "--run", copy, "--step", "1"], {}
+    else:
+        args = ["train", "--data", "makemore", "--out", tmp_path / "r", "--steps", "1", "--samples", "0"]
+        env = {"MICROTRACE_MAKEMORE_URL": fifo.as_uri(), "MICROTRACE_CACHE": str(tmp_path / "cache")}
+    result = run_capped(args, tmp_path, env=env, timeout=60)
+    assert_one_line_or_success(result)
+    assert result.returncode == 2 and "not a regular file" in result.stderr

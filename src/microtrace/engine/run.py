@@ -341,7 +341,7 @@ class Run:
         """The losses in losses.csv, index i for 0-based step i (a stopped run's last one is not finite)."""
         path = self.losses_path
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_input(path).decode("utf-8")  # as every input: a FIFO is refused, not waited on
         except (OSError, UnicodeDecodeError) as e:
             raise RunError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
         rows = list(csv.reader(io.StringIO(text)))
