@@ -96,7 +96,8 @@ def _view_payloads(work, jobs):
     try:
         chunks = [range(i, min(i + CHUNK, len(work["views"]))) for i in range(0, len(work["views"]), CHUNK)]
         if jobs > 1 and len(chunks) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            # never more workers than chunks: `film --jobs 10**7` would otherwise fork ten million processes
+            with multiprocessing.get_context("fork").Pool(min(jobs, len(chunks))) as pool:
                 done = pool.map(_chunk_payloads, chunks, chunksize=1)
         else:
             done = [_chunk_payloads(c) for c in chunks]
