@@ -22,7 +22,7 @@ from microtrace.tracer.analysis.step_ranges import check_within
 from microtrace.util.limits import LimitError
 from microtrace.viz import attention as A
 from microtrace.viz.attention import parts as P
-from microtrace.viz.draw.printsize import note_too_wide
+from microtrace.viz.draw.printsize import note_if_long, note_too_wide
 from microtrace.viz.draw.text import shorten
 
 # Frames of a --steps range: each is a GIF frame and a tile of the contact sheet. Up to DEFAULT_MAX_FRAMES
@@ -139,8 +139,11 @@ def _for_print(look, ps, fmt):
 
 
 def _check_fit(lay, fit, ps, fmt):
+    if ps is None:
+        return
     if fit.width is not None and lay.content_width > fit.width:
         note_too_wide("the attention figure", lay.content_width, ps, fmt)
+    note_if_long("the attention figure", *lay.size, ps, fmt)
 
 
 def attention_figure(

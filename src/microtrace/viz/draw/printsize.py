@@ -114,6 +114,19 @@ def note_too_wide(what, needed_px, ps, fmt):
     )
 
 
+LONGEST = 3.0  # a figure longer than this either way is said to be long
+
+
+def note_if_long(what, width, height, ps, fmt):
+    """Say (a `FitNote`) that a figure of `width` x `height` pixels is more than LONGEST to 1 either way."""
+    if max(width / height, height / width) > LONGEST:
+        w, h = (v / ps.dpi_of(fmt) * 72 for v in (width, height))
+        note(
+            f"{what} is {inches(w)} × {inches(h)} ({max(w / h, h / w):.1f}:1): more heads per row, "
+            "a wider width or no caption makes it less long"
+        )
+
+
 def scaled_to_fit(what, ps, fmt, width_at):
     """(scale, dpi) of a figure that is scaled rather than reflowed to `ps.width_pt` (`width_at(scale)`:
     its width in pixels at a scale): drawn larger until it is as wide as asked, never with text smaller

@@ -164,7 +164,7 @@ def positions_layout(data, scale=1.0, words=Words()):
     row_label_w = max(fonts.text_width(r, s.label) for r in data.rows) + fonts.px(10, scale)
     cell_w, cell_h = fonts.px(CELL_W, scale), fonts.px(CELL_H, scale)
     kv_cell = fonts.px(KV_CELL, scale)
-    token_rows = fonts.line_height(s.label) + fonts.line_height(s.small) + fonts.px(12, scale)
+    token_rows = 2 * fonts.line_height(s.label) + fonts.px(12, scale)
     heat_scale = _log_scale([v for row in data.grad for v in row])
     kv_scale = _log_scale([v for m in data.kv for row in m for v in row if v is not None])
     heat_bar_w, heat_len = _bar(heat_scale, HEAT_LABEL, len(data.rows) * cell_h, scale)
@@ -331,14 +331,15 @@ def _cell(c, box, value, scale_obj, s, show_value):
 
 
 def _token_row(c, data, xs, y, s, scale, targets=True):
-    """Tokens read at each position and, smaller and below, the tokens to predict there."""
+    """Tokens read at each position and, muted below, the tokens to predict there (the same size: a BOS
+    badge of a smaller font would be text smaller than a figure's smallest)."""
     for p, x in enumerate(xs):
         c.token((x, y + fonts.line_height(s.label) / 2), data.labels[p], s.label, INK)
         if targets:
             c.token(
-                (x, y + fonts.line_height(s.label) + fonts.px(3, scale) + fonts.line_height(s.small) / 2),
+                (x, y + fonts.line_height(s.label) + fonts.px(3, scale) + fonts.line_height(s.label) / 2),
                 data.targets[p],
-                s.small,
+                s.label,
                 MUTED_INK,
             )
 

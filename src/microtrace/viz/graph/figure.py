@@ -86,10 +86,9 @@ def graph_figure(
     g = _diagram(trace, level, focus, around, hops, view, highlight, target, params, max_nodes, label, style)
     g.attr("graph", **page_attrs(size, ratio))
     what = f"the {level} view"
-    measured = layout_size(g) if level == "scalar" or (print_size and print_size.width_pt) else None
     if level == "scalar" and size is None and ratio is None:
-        say_if_long(what, measured)
-    fit_to_width(g, print_size, what, measured)
+        say_if_long(what, layout_size(g))
+    fit_to_width(g, print_size, what)
     return g
 
 

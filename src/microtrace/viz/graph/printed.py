@@ -10,10 +10,12 @@ keeps it at `font_pt` (the figure is then wider than asked, and a `printsize.Fit
 import re
 
 from microtrace.viz.draw import printsize
-from microtrace.viz.graph.render import layout_size
+from microtrace.viz.draw.printsize import LONGEST
+from microtrace.viz.graph.render import dot_program, render_bytes
 
-LONGEST = 3.0  # a view longer than this (width / height or height / width) is said to be long
 _FONT_SIZES = re.compile(r'(?:fontsize|POINT-SIZE)="?([0-9]+(?:\.[0-9]+)?)')
+CUSHION = 1.01  # dot writes its scale with two decimals: kept clear of the floor
+PAD = 4 / 72  # dot's pad around a drawing (inches), its default
 DOT_FONT_SIZE = 14.0  # dot's own default, for a source that sets none
 
 
@@ -22,17 +24,27 @@ def smallest_font(digraph):
     return min((float(x) for x in _FONT_SIZES.findall(digraph.source)), default=DOT_FONT_SIZE)
 
 
-def fit_to_width(digraph, ps, what, size=None):
+def drawn_size(digraph):
+    """(width, height) in inches of the drawing in dot's SVG, its pad left out (dot's plain layout
+    leaves out what its labels add), or None without dot."""
+    if dot_program() is None:
+        return None
+    head = render_bytes(digraph, "svg")[:2000].decode("utf-8", "replace")
+    w, h = (float(x) for x in re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', head).groups())
+    return w / 72 - 2 * PAD, h / 72 - 2 * PAD
+
+
+def fit_to_width(digraph, ps, what):
     """Scale `digraph` (in place) for `ps`; returns its (width, height) in inches as it will be drawn
-    (None without dot or without a width asked). `size`: the unscaled layout's, if measured already."""
+    (None without dot or without a width asked)."""
     if ps is None or ps.width_pt is None:
         return None
-    size = size or layout_size(digraph)
+    size = drawn_size(digraph)
     if size is None:
         return None
     w, h = size
-    scale = ps.width_pt / 72 / w
-    floor = ps.font_pt / smallest_font(digraph)
+    scale = (ps.width_pt / 72 - 2 * PAD) / w  # the size dot fits includes its pad around the drawing
+    floor = ps.font_pt / smallest_font(digraph) * CUSHION
     if scale < floor:
         scale = floor
         printsize.note(
@@ -40,8 +52,8 @@ def fit_to_width(digraph, ps, what, size=None):
             f"{printsize.inches(ps.width_pt)} asked: drawn {w * scale:.3g} × {h * scale:.3g} in "
             "(a narrower focus, the other direction or smaller text draws it narrower)"
         )
-    digraph.attr("graph", size=f"{w * scale:.4f},{h * scale + 1:.4f}!")
-    return w * scale, h * scale
+    digraph.attr("graph", size=f"{w * scale + 2 * PAD:.4f},{h * scale + 1:.4f}!")
+    return w * scale + 2 * PAD, h * scale + 2 * PAD
 
 
 def say_if_long(what, size):
