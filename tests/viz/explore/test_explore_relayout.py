@@ -180,3 +180,28 @@ def test_random_opening_and_closing_keeps_the_drawing_sound(opened, seed):
         opened.until("n => document.querySelectorAll('#stage g.opened').length < n", len(frames))
     opened.until("!document.getAnimations().length")
     assert drawing(opened) == html
+
+
+def test_the_minimap_shows_where_the_view_is_and_moves_it(opened):
+    """The minimap outlines the part of the view on screen; a click on it, then a drag, moves the camera
+    there (the mouse, as a person uses it)."""
+    lens = "() => { const r = document.querySelector('#minimap .lens').getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2, r.width, r.height]; }"
+    box = opened.page.locator("#minimap").bounding_box()
+    assert box and box["width"] > 100 and not opened.js("document.getElementById('minimap').hidden")
+    whole = opened.js(lens)
+    opened.page.mouse.click(640, 400)  # the canvas takes the keys
+    for _ in range(6):
+        opened.page.keyboard.press("+")
+    small = opened.js(lens)
+    assert small[2] < whole[2] / 2 and small[3] < whole[3] / 2  # zoomed in: a smaller part on screen
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.7
+    opened.page.mouse.click(x, y)
+    cx, cy, _, _ = opened.js(lens)
+    assert abs(cx - x) < 3 and abs(cy - y) < 3  # the screen now shows what lies there
+    opened.page.mouse.move(x, y)
+    opened.page.mouse.down()
+    opened.page.mouse.move(x + 30, y - 20, steps=5)
+    opened.page.mouse.up()
+    cx, cy, _, _ = opened.js(lens)
+    assert abs(cx - x - 30) < 3 and abs(cy - y + 20) < 3
+    assert opened.js("window.explorer.state.view") == 0 and opened.errors == []

@@ -23,6 +23,7 @@ MODULES = (
     "view.js",  # opening a view, placing its drawing, breadcrumbs, selection
     "relayout.js",  # a view laid out again by Graphviz (in the page) with groups open in place
     "inplace.js",  # a group opened in place, and closed again
+    "minimap.js",  # the whole view small, the part on screen outlined; click or drag to move there
     "search.js",  # node ids, parameter entries, scopes, source lines
     "inspector.js",  # the selected item's numbers, gradient paths
     "compare.js",  # a second trace's colours and first difference
