@@ -142,3 +142,19 @@ def test_an_error_is_worded_with_the_option_the_command_line_has_for_its_argumen
         parse_steps("3:3")
     assert e.value.worded("--steps") == "--steps " + str(e.value) and e.value.exit_code == 2
     assert LimitError("x is 3, above 2", 2, None, "n").worded("--n N") == "x is 3, above 2; raise it with --n N"
+
+
+def _packages():
+    return sorted(init.parent for init in PKG.rglob("__init__.py"))
+
+
+@pytest.mark.parametrize("package", _packages(), ids=lambda p: str(p.relative_to(PKG.parent)))
+def test_each_package_docstring_names_all_its_modules(package):
+    """The docstring of a package is its map: each module and sub-package named as `name` in it, so a
+    module added without a word in the map fails here."""
+    doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text(encoding="utf-8"))) or ""
+    named = {part for name in re.findall(r"`([\w.]+)", doc) for part in [name, *name.split(".")]}
+    parts = [p.stem for p in package.glob("*.py") if p.stem != "__init__"]
+    parts += [p.name for p in package.iterdir() if (p / "__init__.py").is_file()]
+    missing = sorted(p for p in parts if p not in named and f"{package.name}.{p}" not in named)
+    assert not missing, f"{package.relative_to(ROOT)}/__init__.py does not name {missing}"

@@ -1,8 +1,9 @@
 """The `microtrace` command: one click group; each family of commands lives in a small module of this package.
 
-`checks` (errors, the command class, option types; what `train` needs without the tracer), `common`
-(trace options, `--steps`, figure formats, writing outputs), one module per family: `train`, `trace`,
-`graph`, `attention`, `debug`, `report`, `explore`; `reference` writes docs/cli.md, the command reference.
+`checks` (the command class: where a library error becomes one `Error:` line and its exit code),
+`options` (the shared options, one decorator per group, and the option types), `common` (getting a
+trace, progress bars, checking and writing outputs), one module per family: `train`, `trace`, `graph`,
+`attention`, `debug`, `report`, `explore`, `film`; `reference` writes docs/cli.md, the command reference.
 A command checks its options, calls one library function and writes the result; every bad input is one
 `Error:` line and exit code 2. May import everything of microtrace.
 """

@@ -2,12 +2,12 @@
 
 Sub-packages: `draw` (canvas, fonts, colours, axes, text, number formats), `graph` (Graphviz
 diagrams), `attention` (attention figures), `gradflow` (gradient-flow figures), `report` (the HTML
-report), `explore` (the explorer page), `cli` (the commands, thin shells over the others). One module
-beside them: `page_safety` (what makes a page no string can break: JSON embedded in a script, links, and
-the Content-Security-Policy of every page, each inline script allowed by its hash).
+report), `explore` (the explorer page), `film` (a whole training run on one page). One module beside
+them: `page_safety` (what makes a page no string can break: JSON embedded in a script, links, and the
+Content-Security-Policy of every page, each inline script allowed by its hash).
 
-Imports: `microtrace.engine` and `microtrace.tracer`; `draw` imports no other sub-package of viz, and
-only `cli` imports click.
+Imports: `microtrace.engine`, `microtrace.tracer` and `microtrace.util`; `draw` imports no other
+sub-package of viz; never click or `microtrace.cli`.
 
 The figure functions, each returning what a notebook shows (docs/api.md):
 

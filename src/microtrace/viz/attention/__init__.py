@@ -12,8 +12,8 @@ d loss / d weight instead. Every figure function returns a `PIL.Image.Image` (RG
 malformed input raises `ValueError` with a one-line message saying where; nan and inf are drawn in a
 grey that neither colour map uses, crossed, with a legend note.
 
-Modules: `validate` (the input, checked), `parts` (colours, lengths, title and caption, colour bar),
-`grid`, `strips`, `frames` (padding, GIF, contact sheet, files), `data` (figures of real traced steps
+Modules: `inputs` (the input, checked), `parts` (colours, lengths, title and caption, colour bar),
+`grid`, `strips`, `frames` (padding, GIF, contact sheet, files), `figure` (figures of real traced steps
 and runs, titles and captions; the numbers come from `tracer.analysis.attention`). May import `microtrace.engine`,
 `microtrace.tracer` and `microtrace.viz.draw`.
 """

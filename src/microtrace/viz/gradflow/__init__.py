@@ -2,7 +2,7 @@
 
 `matrices` (one step: per parameter matrix, gradient norm, mean and max |g|, zero share, dead ReLUs,
 update/data ratio; `trace_figure`), `positions` (one step: the gradient per token position and
-block, and through the KV cache), `steps` (the statistics of `tracer.analysis.gradstats` over a range of steps).
+block, and through the KV cache), `over_steps` (the statistics of `tracer.analysis.gradstats` over a range of steps).
 
 Imports: `microtrace.tracer` and `microtrace.viz.draw`.
 """
