@@ -1,6 +1,6 @@
 # make demo   the README's main command: set up .venv, check Graphviz, train a small run, trace one
 #             step and write its figures, report and explorer into demo/
-# make test   the same set-up, then the lint check and the fast tests (the `slow` ones skipped)
+# make test   the same set-up, then the lint checks (ruff, mypy) and the fast tests (the `slow` ones skipped)
 # make test-all  the same with every test: what .ci/run runs
 # make bench  speed of the engine (bench/run.py)
 # make clean  remove .venv and everything the targets above made

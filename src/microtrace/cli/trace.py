@@ -52,7 +52,7 @@ def trace(trace, output, view, nan_as):
         view = view or "elementary"
         check_export_size(trace.size(view)[0], "json")
         write_output(output, export_bytes(trace.graph(view), "json", nan_as))
-        n, e = trace.size(view)
+        n, m = trace.size(view)
     else:
         if view:
             raise BadInput("--view chooses the view of a .json file; a store holds both")
@@ -64,8 +64,8 @@ def trace(trace, output, view, nan_as):
         except OSError as e:
             raise BadInput(f"cannot write {output} ({e.strerror or e})") from None
         view = "elementary"
-        n, e = counts[view]["nodes"], counts[view]["edges"]
-    click.echo(f"step {trace.step}: {n} nodes, {e} edges ({view}), loss {trace.loss:.4f} -> {output}", err=True)
+        n, m = counts[view]["nodes"], counts[view]["edges"]
+    click.echo(f"step {trace.step}: {n} nodes, {m} edges ({view}), loss {trace.loss:.4f} -> {output}", err=True)
 
 
 @command(name="export")

@@ -9,8 +9,8 @@ observer (the normal case) a new `Value` costs one `if`, `scope` returns a share
 from contextlib import contextmanager
 
 observer = None  # callable(value) | None: called with every Value made while set
-stack = []  # names of the scopes open right now, outermost first, e.g. ["pos3", "layer0", "attn"]
-marks = {}  # value -> dict of extra attributes (e.g. {"key": 2} on an attention weight)
+stack: list[str] = []  # names of the scopes open right now, outermost first, e.g. ["pos3", "layer0", "attn"]
+marks: dict = {}  # value -> dict of extra attributes (e.g. {"key": 2} on an attention weight)
 
 
 class _Scope:

@@ -18,7 +18,9 @@ class RunLocked(BadInput):
     """The run directory is being written by another process, or its lock file cannot be used."""
 
 
-_held_locks = {}  # real path of a run directory -> [open lock file, depth]; a process re-enters its own
+_held_locks: dict[
+    str, list
+] = {}  # real path of a run directory -> [open lock file, depth]; a process re-enters its own
 
 
 @contextmanager

@@ -44,15 +44,15 @@ class _Group:
 
 def collapse(src, level="block"):
     """A DiGraph whose nodes are the scopes of `level`, with counts and gradient totals, from the
-    columns of a step (`GraphData`) in one pass over nodes and one over edges; a store's view is
-    aggregated in Arrow, a batch of rows at a time (tracer/storage/store_collapse.py), to the same numbers.
+    columns of a step, by their own `collapse_stats`: `column_stats` in one Python pass over nodes and
+    one over edges (`GraphData`), or in Arrow a batch of rows at a time for a store's view
+    (tracer/storage/store_collapse.py), to the same numbers.
 
     Node ids are scope paths (`pos3/layer0/attn`); see docs/trace-format.md for the attributes.
     """
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}: use one of {', '.join(LEVELS)}")
-    in_store = getattr(src, "collapse_stats", None)
-    keys, attrs, flows = in_store(lambda s: prefix(s, level)) if in_store else _collapse_stats(src, level)
+    keys, attrs, flows = src.collapse_stats(lambda scope: prefix(scope, level))
     C = nx.DiGraph()
     C.graph["level"] = level
     for key, a in zip(keys, attrs):
@@ -62,10 +62,10 @@ def collapse(src, level="block"):
     return C
 
 
-def _collapse_stats(src, level):
-    """(group keys in order of first node, their statistics, {(group u, group v): (count, grad_flow,
-    grad_flow_abs)} in order of first edge), in one Python pass over the columns."""
-    key_of_scope = [prefix(s, level) for s in src.scopes]
+def column_stats(src, key_of):
+    """(group keys `key_of(scope)` in order of first node, their statistics, {(group u, group v): (count,
+    grad_flow, grad_flow_abs)} in order of first edge), in one Python pass over the columns of `src`."""
+    key_of_scope = [key_of(s) for s in src.scopes]
     group_of = array("I")  # node id -> group number
     keys, groups, number = [], [], {}
     for op, data, grad, sid in src.node_columns():

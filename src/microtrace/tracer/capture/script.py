@@ -420,7 +420,7 @@ def _method_op(method, exponent):
     return op
 
 
-_METHOD_OPS = {}
+_METHOD_OPS: dict[str, str] = {}
 
 
 def _real(x, node, what):

@@ -146,6 +146,34 @@ class GraphData:
         """(src, dst, grad_flow) of every edge."""
         return zip(self.src, self.dst, self.flow)
 
+    # What every source of columns answers, each its own way (a store's `StoreData` in Arrow, from disk):
+    # `collapse_stats`, `stream` and `nonfinite`. Callers never ask which kind of columns they hold.
+
+    STREAM_PASSES = 2  # `stream` reads the nodes and the edges twice: once for their types, once to write
+
+    def collapse_stats(self, key_of):
+        """`analysis.collapse.collapse`'s groups (`key_of(scope)` of each node's scope), their statistics
+        and the flows between them, in one Python pass over the columns."""
+        from microtrace.tracer.analysis.collapse import column_stats
+
+        return column_stats(self, key_of)
+
+    def stream(self, count=iter):
+        """(node types, edge types, nodes, edges) of the whole view for a writer that streams (GraphML,
+        GEXF: `export.xml_graph.graphml_chunks`): the types from a first pass over the columns, then the
+        nodes in id order and the edges by source then result, as networkx lists a whole graph's. `count`
+        wraps each pass over nodes or edges (a progress counter: STREAM_PASSES passes of each)."""
+        from microtrace.tracer.export import xml_graph
+
+        by_source = sorted(range(self.n_edges()), key=self.src.__getitem__)  # networkx's order: source, result
+
+        def edges():
+            return count((self.src[e], self.dst[e], self.edge_attrs(e)) for e in by_source)
+
+        node_types = xml_graph.attr_types(xml_graph.flat_attrs(d) for _, d in count(self.nodes()))
+        edge_types = xml_graph.attr_types(xml_graph.flat_attrs(d) for *_, d in edges())
+        return node_types, edge_types, count(self.nodes()), edges()
+
     def nonfinite(self):
         """(where nan/inf starts, how many nodes are non-finite): see `Trace.nonfinite`."""
         value = grad = None

@@ -140,18 +140,91 @@ def param_stats(adam):
     return out
 
 
-class Trace:
-    """One traced step, read lazily: its graph lives as compact columns (`GraphData`, from the recording
-    or a store on disk), and networkx graphs are built only of what is asked for. `graph()` is
-    the whole step; `subgraph`, `select` and `collapse` are the parts commands draw. See
-    docs/trace-format.md for the attributes."""
+class Source:
+    """Where a trace's columns come from; one small class per backend, the same questions of each, so
+    `Trace` never asks which it has. `views`: the views it can give; `read(view)`: a view's columns
+    (`GraphData`, or a store's `StoreData`, which answer `collapse_stats`, `stream` and `nonfinite` each
+    their own way); `pieces`: a view in pieces of `rows` nodes (by default whole, in one piece); `size`:
+    (nodes, edges) of a view when known without reading it, else None."""
 
-    def __init__(self, graph_attrs, recording=None, sources=None, graphs=None, store=None):
+    views: tuple[str, ...] = ()
+    recording = None  # the live recording, for a trace made in this process
+
+    def read(self, view: str) -> GraphData:
+        raise NotImplementedError
+
+    def pieces(self, view: str, rows: int, on_progress=None):
+        yield self.read(view)
+        if on_progress:
+            on_progress(1, 1)
+
+    def size(self, view: str) -> tuple[int, int] | None:
+        return None
+
+
+class RecordingSource(Source):
+    """A step recorded in this process: both views, each expanded from the recording when first asked,
+    or a row group at a time while a store is written (`columns.expand_pieces`)."""
+
+    views = ("elementary", "fused")
+
+    def __init__(self, recording):
+        self.recording = recording
+
+    def read(self, view):
+        return expand(self.recording, view)
+
+    def pieces(self, view, rows, on_progress=None):
+        return expand_pieces(self.recording, view, rows, on_progress)
+
+
+class ColumnSource(Source):
+    """Columns already in memory: the one view of a JSON trace file, or `GraphData` handed in."""
+
+    def __init__(self, columns):
+        self.columns = dict(columns)
+        self.views = tuple(self.columns)
+
+    def read(self, view):
+        return self.columns[view]
+
+
+class StoreSource(Source):
+    """A trace store on disk (tracer/storage/store.py): its views read when first asked, their sizes
+    from its metadata."""
+
+    def __init__(self, store):
+        self.store = store
+        self.views = tuple(store.views)
+
+    def read(self, view):
+        return self.store.read(view)
+
+    def size(self, view):
+        info = self.store.views[view]
+        return info["nodes"], info["edges"]
+
+
+class Trace:
+    """One traced step, read lazily: its graph lives as compact columns (`GraphData`, from one `Source`:
+    the recording, a store on disk, or a file's columns), and networkx graphs are built only of what is
+    asked for. `graph()` is the whole step; `subgraph`, `select` and `collapse` are the parts commands
+    draw. See docs/trace-format.md for the attributes."""
+
+    def __init__(self, graph_attrs: dict, recording=None, sources=None, graphs=None, store=None) -> None:
         self.meta = graph_attrs
-        self._rec = recording
-        self._store = store  # a trace store (tracer/storage/store.py): its views are read when first asked
-        self._sources = dict(sources or {})  # view -> GraphData
-        self._graphs = dict(graphs or {})  # view -> the full networkx graph, once built
+        if recording is not None:
+            self._source: Source = RecordingSource(recording)
+        elif store is not None:
+            self._source = StoreSource(store)
+        else:
+            self._source = ColumnSource(sources or {})
+        self._sources = dict(sources or {})  # view -> GraphData, once read
+        self._graphs = dict(graphs or {})  # view -> the full networkx graph, once built (a JSON file's, as read)
+
+    @property
+    def _rec(self):
+        return self._source.recording
 
     def __repr__(self):
         m = self.meta
@@ -171,9 +244,7 @@ class Trace:
 
     def views(self) -> tuple[str, ...]:
         """The views this trace can give: both for a live trace, those saved for a loaded one."""
-        if self._rec is not None:
-            return ("elementary", "fused")
-        return tuple(self._store.views) if self._store else tuple(self._sources)
+        return self._source.views
 
     def default_view(self, prefer: str = "elementary") -> str:
         """`prefer` when this trace can give it, else the one view a trace file holds. "elementary" is
@@ -187,9 +258,8 @@ class Trace:
         `keep` is False (writing a store needs each view once)."""
         if view in self._sources:
             return self._sources[view]
-        if view not in self.views():
-            raise TraceError(f"this trace file holds the {', '.join(self.views())} view, not {view!r}")
-        gd = self._store.read(view) if self._store else expand(self._rec, view)
+        self._check_view(view)
+        gd = self._source.read(view)
         if keep:
             self._sources[view] = gd
         return gd
@@ -199,20 +269,20 @@ class Trace:
         kept by no one here (`expand.expand_pieces`): writing a live step's store never holds the view
         whole. A view built already, or read from a file, comes whole, in one piece. `on_progress(done,
         total)` follows the making (for a progress bar)."""
-        if self._rec is not None and view not in self._sources:
-            return expand_pieces(self._rec, view, rows, on_progress)
-        return self._whole(view, on_progress)
+        self._check_view(view)
+        if view in self._sources:  # read already: whole
+            return ColumnSource(self._sources).pieces(view, rows, on_progress)
+        return self._source.pieces(view, rows, on_progress)
 
-    def _whole(self, view, on_progress):
-        yield self.data(view, keep=False)
-        if on_progress:
-            on_progress(1, 1)
+    def _check_view(self, view):
+        if view not in self.views():
+            raise TraceError(f"this trace file holds the {', '.join(self.views())} view, not {view!r}")
 
     def size(self, view: str = "elementary") -> tuple[int, int]:
         """(nodes, edges) of a view, without building anything."""
-        if self._store and view in self._store.views:
-            info = self._store.views[view]
-            return info["nodes"], info["edges"]
+        known = self._source.size(view) if view in self.views() else None
+        if known is not None:
+            return known
         src = self.data(view)
         return len(src), src.n_edges()
 

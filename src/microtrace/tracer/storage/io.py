@@ -12,8 +12,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from microtrace.tracer.export import strict_json as jsonout
-from microtrace.tracer.export import xml_graph as xmlout
+from microtrace.tracer.export import strict_json, xml_graph
 from microtrace.tracer.model.columns import from_graph
 from microtrace.tracer.model.trace import Trace, TraceError
 from microtrace.tracer.storage.store import ROW_GROUP, Store, is_store
@@ -35,7 +34,7 @@ def to_json(G: nx.DiGraph, nan_as: str = "string", edges_key: str = "edges") -> 
     JSON with non-finite numbers as `nan_as` says (tracer/export/strict_json.py)."""
     if edges_key not in EDGES_KEYS:
         raise TraceError(f"unknown edges key {edges_key!r}: use one of {', '.join(EDGES_KEYS)}")
-    return jsonout.dumps(nx.node_link_data(G, edges=edges_key), nan_as, separators=(",", ":"))
+    return strict_json.dumps(nx.node_link_data(G, edges=edges_key), nan_as, separators=(",", ":"))
 
 
 def _graph_of(G):
@@ -101,7 +100,7 @@ def load_trace(path: str | os.PathLike) -> Trace:
     del raw
     if isinstance(data, dict) and "links" in data and "edges" not in data:
         data["edges"] = data.pop("links")  # d3's name for the same list (export --links)
-    jsonout.decode_nonfinite(data)  # "NaN", "Infinity" (strict JSON) back to numbers
+    strict_json.decode_nonfinite(data)  # "NaN", "Infinity" (strict JSON) back to numbers
     try:
         validate_trace(data)
     except TraceError as e:
@@ -128,26 +127,15 @@ def export_chunks(trace: Trace, fmt: str, view: str = "elementary", on_progress=
     edges as they are written (a live trace's are also read once before, for their types)."""
     if fmt not in STREAMED:
         raise TraceError(f"only {' and '.join(STREAMED)} stream, not {fmt!r}")
-    write = xmlout.graphml_chunks if fmt == "graphml" else xmlout.gexf_chunks
+    write = xml_graph.graphml_chunks if fmt == "graphml" else xml_graph.gexf_chunks
     if trace.has_graph(view):  # (a JSON trace file: its graph, as it was read)
         G = trace.graph(view)
         count = _Count(on_progress, G.number_of_nodes() + G.number_of_edges())
-        return write(G.graph, *xmlout.types_of(G), count(G.nodes(data=True)), count(G.edges(data=True)))
-    gd = trace.data(view)
-    stream = getattr(gd, "stream", None)
-    if stream:
-        node_types, edge_types, nodes, edges = stream()
-        count = _Count(on_progress, len(gd) + gd.n_edges())
-        return write(trace.graph_attrs(view), node_types, edge_types, count(nodes), count(edges))
-    by_source = sorted(range(gd.n_edges()), key=gd.src.__getitem__)  # networkx's order: source, then result
-    count = _Count(on_progress, 2 * (len(gd) + gd.n_edges()))
-
-    def edges():
-        return count((gd.src[e], gd.dst[e], gd.edge_attrs(e)) for e in by_source)
-
-    node_types = xmlout.attr_types(xmlout.flat_attrs(d) for _, d in count(gd.nodes()))
-    edge_types = xmlout.attr_types(xmlout.flat_attrs(d) for *_, d in edges())
-    return write(trace.graph_attrs(view), node_types, edge_types, count(gd.nodes()), edges())
+        node_types, edge_types = xml_graph.types_of(G)
+        return write(G.graph, node_types, edge_types, count(G.nodes(data=True)), count(G.edges(data=True)))
+    gd = trace.data(view)  # columns, from a recording or a store: each streams its own way
+    count = _Count(on_progress, gd.STREAM_PASSES * (len(gd) + gd.n_edges()))
+    return write(trace.graph_attrs(view), *gd.stream(count))
 
 
 class _Count:
@@ -185,7 +173,7 @@ def export_bytes(G: Trace | nx.DiGraph, fmt: str, nan_as: str = "string", edges_
         from microtrace.tracer.export.model_explorer import model_explorer_json
 
         return model_explorer_json(G).encode("utf-8")
-    return (xmlout.graphml(G) if fmt == "graphml" else xmlout.gexf(G)).encode("utf-8")
+    return (xml_graph.graphml(G) if fmt == "graphml" else xml_graph.gexf(G)).encode("utf-8")
 
 
 def export(

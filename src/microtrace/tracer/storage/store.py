@@ -311,18 +311,20 @@ class StoreData(GraphData):
 
         return store_collapse.collapse_stats(batches, self._n_edges, key_of)
 
-    def stream(self):
+    STREAM_PASSES = 1
+
+    def stream(self, count=iter):
         """(node types, edge types, nodes, edges) of the whole view for a writer that streams (GraphML,
-        GEXF: `xmlout.graphml_chunks`), in bounded memory (tracer/storage/store_stream.py): the nodes in id
-        order, the edges by source then result, as networkx lists a whole graph's."""
+        GEXF: `xml_graph.graphml_chunks`), in bounded memory (tracer/storage/store_stream.py): the nodes in id
+        order, the edges by source then result, as networkx lists a whole graph's; `count` wraps each."""
         from microtrace.tracer.storage import store_stream  # pyarrow, which this module imports only if it can
 
         file, groups = self._store.file, self._store.groups[self._view]
         with self._corrupt():
             node_types = store_stream.node_types(file, groups)
             edge_types = store_stream.edge_types(file, groups, self._n_edges)
-        nodes = self._guard(store_stream.nodes(file, groups))
-        return node_types, edge_types, nodes, self._guard(store_stream.edges(file, groups, self._n_edges))
+        nodes = count(self._guard(store_stream.nodes(file, groups)))
+        return node_types, edge_types, nodes, count(self._guard(store_stream.edges(file, groups, self._n_edges)))
 
     def _guard(self, items):
         """`items` (a generator reading the store), damage found on the way a one-line TraceError."""

@@ -80,7 +80,7 @@ def build_explorer(trace, other=None, limit=LIMIT, jobs=2, film=None):
     return _html(index_json, payloads, _title(G), _film_link(film, G.graph["step"]))
 
 
-_WORK = {}  # what the worker processes read: set before they are forked, so they share it, never pickled
+_WORK: dict = {}  # what the worker processes read: set before they are forked, so they share it, never pickled
 _TOOLTIP = re.compile(r' tooltip="(?:[^"\\]|\\.)*"')
 CHUNK = 32  # views laid out by one `dot` process: starting dot costs more than laying out a small view
 

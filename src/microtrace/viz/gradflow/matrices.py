@@ -50,10 +50,10 @@ class FlowData:
     """What the figure shows: per-matrix `param_stats` (model order) and where they come from."""
 
     stats: dict
-    step: int = None
-    loss: float = None
-    doc: str = None
-    dead: dict = None  # "layer0" -> (dead units, units), from the step's trace; None if unknown
+    step: int | None = None
+    loss: float | None = None
+    doc: str | None = None
+    dead: dict | None = None  # "layer0" -> (dead units, units), from the step's trace; None if unknown
 
 
 def flow_data(G):

@@ -41,9 +41,9 @@ class PositionData:
     rows: tuple  # block names, top to bottom: "loss", "lm_head", "layer0 mlp", "layer0 attn", "embed"
     grad: tuple  # grad[row][pos]: gradient norm inside the block
     kv: tuple  # kv[layer][i][j]: |gradient flow| from position j back into position i (i < j), else None
-    step: int = None
-    loss: float = None
-    doc: str = None
+    step: int | None = None
+    loss: float | None = None
+    doc: str | None = None
 
 
 def position_data(C):

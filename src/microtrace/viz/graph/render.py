@@ -116,7 +116,8 @@ def layouts(digraphs: list) -> list[dict]:
         raise DotNotFound(f"Graphviz's dot program is not on PATH: {INSTALL_HINT}")
     src = b"".join(source_bytes(g) for g in digraphs)
     text = _run_dot([exe, "-Tjson"], src, "lay out").decode("utf-8")
-    decoder, out, i = json.JSONDecoder(), [], 0
+    decoder, i = json.JSONDecoder(), 0
+    out: list = []
     while True:  # one JSON document per graph, one after the other
         while i < len(text) and text[i].isspace():
             i += 1

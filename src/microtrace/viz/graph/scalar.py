@@ -127,7 +127,7 @@ def scalar_diagram(
     g_title = title if title is not None else dg.step_title(G, f"{what} ({dg.view_name(G.graph)})", backward)
     stub_in, stub_out = _stubs(G, drawn, S, inlined)
 
-    units = []  # the view's independent parts, when a wide view is cut into rows
+    units: list = []  # the view's independent parts, when a wide view is cut into rows
 
     def draw(band, row):
         g = dg.new_digraph(th, rankdir, g_title, "scalar")
@@ -149,7 +149,7 @@ def scalar_diagram(
         return g
     successors = _successors(G, drawn, edges, S, stub_in, stub_out)
     rank, sizes = gf.ranks(successors), {name: gf.SIZES[name[0]] for name in successors}
-    measured = []
+    measured: list = []
 
     def measure():  # dot's layout of the unfolded view, once
         if not measured:
