@@ -109,7 +109,7 @@ class GradflowLayout:
     scale: float
     grad_norms: tuple  # per matrix, for bar_box
     legend_rows: tuple = ()  # the legend's items, row by row
-    foot: TextBlock = None  # the footnote
+    foot: TextBlock | None = None  # the footnote
 
     def column_center(self, i):
         return self.columns_x0 + self.column_w * i + self.column_w / 2
