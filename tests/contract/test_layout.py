@@ -44,8 +44,8 @@ def ours(names):
     ],
 )
 def test_each_layer_imports_only_what_is_below_it(folder, allowed):
-    for path in modules(folder):
-        bad = {n for n in ours(imports(path)) if not n.startswith(allowed)}
+    for path in modules(folder):  # the bare root package is no layer: it holds a docstring (where it is installed)
+        bad = {n for n in ours(imports(path)) - {"microtrace"} if not n.startswith(allowed)}
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 

@@ -1,7 +1,8 @@
 """The `microtrace` command: one click group; each family of commands lives in a small module of this package.
 
 `checks` (the command class: where a library error becomes one `Error:` line and its exit code),
-`options` (the shared options, one decorator per group, and the option types), `common` (getting a
+`options` (the shared options, one decorator per group, and the option types), `print_options` (a
+figure's print size: `--width`, `--font-size`, `--cols`, ...), `common` (getting a
 trace, progress bars, checking and writing outputs), one module per family: `train`, `trace`, `graph`,
 `attention`, `debug`, `report`, `explore`, `film`; `reference` writes docs/cli.md, the command reference.
 A command checks its options, calls one library function and writes the result; every bad input is one
