@@ -75,9 +75,7 @@ def _run_child(request, folder, printed, timeout, name, step):
 def _child_env():
     """This process's environment, with the folder microtrace was imported from first on PYTHONPATH: the
     child imports the same microtrace even where it is not installed (a notebook that put it on sys.path)."""
-    import microtrace
-
-    ours = str(Path(microtrace.__file__).resolve().parents[1])
+    ours = str(Path(__file__).resolve().parents[3])  # src/ (or site-packages/), where microtrace/ is
     paths = [ours] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != ours]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
