@@ -127,9 +127,17 @@ function frameItem(box, title, bg) {
 
 // G as DOT: every node a fixed-size empty box (or ellipse) of the size dot gave it when the page was
 // written; `edges`: G's edges that place nodes (an edge that does not, constraint=false, such as the
-// KV cache's, still takes part in ordering each rank, and would put position 3 above position 2)
-const placing = (e) => !/constraint="false"/.test(e.a);
-export function toDot(G, edges = G.edges.filter(placing)) {
+// KV cache's, still takes part in ordering each rank, and would put position 3 above position 2); nor
+// does an edge from one position's cluster into another's (inside an opened position, a key or value
+// feeding a later position's heads), which would scramble the heads' order
+function placing(G, e) {
+  if (/style="invis"/.test(e.a)) return true; // drawn by nobody: they are there to keep an order
+  if (/constraint="false"/.test(e.a)) return false;
+  const top = (c) => { while (c && G.clusters.get(c).up) c = G.clusters.get(c).up; return c; };
+  const a = top(G.nodes.get(e.tail)?.c), b = top(G.nodes.get(e.head)?.c);
+  return !(a && b && a !== b);
+}
+export function toDot(G, edges = G.edges.filter((e) => placing(G, e))) {
   const out = [`digraph{graph[${G.attrs}];node[fixedsize="true" label=""];`], kids = new Map(), here = new Map();
   for (const [c, k] of G.clusters) (kids.get(k.up) || kids.set(k.up, []).get(k.up)).push(c);
   for (const [n, k] of G.nodes) (here.get(k.c) || here.set(k.c, []).get(k.c)).push(n);
@@ -163,11 +171,11 @@ function routed(gv, doc, edges) {
 // view's title (in `base`, its drawing as written) stays where it was
 export async function relaidOut(G, base) {
   const gv = await layoutEngine();
-  const free = G.edges.filter((e) => !placing(e));
+  const free = G.edges.filter((e) => !placing(G, e));
   let doc, lines;
   try {
     doc = JSON.parse(gv.layout(toDot(G), "json", "dot"));
-    const main = G.edges.filter(placing);
+    const main = G.edges.filter((e) => placing(G, e));
     lines = [...(doc.edges || []).map((e, k) => [e, main[k]]), ...routed(gv, doc, free).map((e, k) => [e, free[k]])];
   } catch (e) {
     say(`Graphviz could not lay this out (${String(e.message || e).slice(0, 80)}): opening the group on its own`);
