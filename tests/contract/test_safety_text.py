@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from safety import SMALL_RUN
 
 from conftest import invoke
-from microtrace.engine.data import parse_docs, visible
+from microtrace.engine.data import parse_docs
+from microtrace.util.text import visible
 from microtrace.viz.explore.chromium import ARGS
 from microtrace.viz.graph.style import dot_text, tooltip
 

@@ -22,12 +22,12 @@ from microtrace.cli.options import (
 )
 from microtrace.cli.print_options import print_options
 from microtrace.engine.run import open_run
-from microtrace.tracer.analysis import attention as TA
-from microtrace.tracer.export import strict_json as jsonout
+from microtrace.tracer.analysis import attention as tracer_attention
+from microtrace.tracer.export import strict_json
 from microtrace.util.errors import BadInput
 from microtrace.util.jsontext import fields_by_line
-from microtrace.viz import attention as A
-from microtrace.viz.attention import figure as AT
+from microtrace.viz import attention as viz_attention
+from microtrace.viz.attention import figure
 from microtrace.viz.draw.canvas import figure_bytes
 
 
@@ -79,7 +79,7 @@ def _frame_scale(look):
 def _json_bytes(value):
     """One frame per line; floats are reprs, so the numbers are exactly the trace's; strict JSON (nan and
     inf as the strings "NaN", "Infinity", "-Infinity": tracer/export/strict_json.py)."""
-    return fields_by_line(jsonout.strict(value), expand=("frames",)).encode("utf-8")
+    return fields_by_line(strict_json.strict(value), expand=("frames",)).encode("utf-8")
 
 
 @command()
@@ -112,11 +112,11 @@ def _json_bytes(value):
 )
 @click.option(
     "--max-frames",
-    type=click.IntRange(1, AT.MAX_FRAMES),
-    default=AT.DEFAULT_MAX_FRAMES,
+    type=click.IntRange(1, figure.MAX_FRAMES),
+    default=figure.DEFAULT_MAX_FRAMES,
     show_default=True,
     help=f"With --steps: refuse a range of more frames than this (each a GIF frame and a contact-sheet "
-    f"tile); at most {AT.MAX_FRAMES}.",
+    f"tile); at most {figure.MAX_FRAMES}.",
 )
 @click.option(
     "--json", "json_file", type=click.Path(dir_okay=False), help="Also write the numbers behind the figure as JSON."
@@ -164,7 +164,7 @@ def attention(
         microtrace attention --trace step120.json --width column --no-caption -o attn.pdf
     """
     _check_combination(run_dir, step, trace_file, text, steps, per_token, layer, head, output, json_file)
-    sheet = AT.sheet_path(output) if steps is not None and output else None
+    sheet = figure.sheet_path(output) if steps is not None and output else None
     check_outputs([output, sheet, json_file], inputs=[trace_file])
     if print_size is not None and scale != 1.0:
         raise BadInput("give --scale or the print options (--width, --font-size, --dpi ...), not both")
@@ -186,31 +186,31 @@ def attention(
 def _one_step(run_dir, step, trace_file, text, look, output, json_file):
     if text is not None:
         click.echo(f"reading {text!r} with the model at step {step} of {run_dir} ...", err=True)
-        trace = TA.text_trace(run_dir, step, text)
+        trace = tracer_attention.text_trace(run_dir, step, text)
     else:
         trace = get_trace(run_dir, step, trace_file)
-    data = TA.read_attention(trace)
+    data = tracer_attention.read_attention(trace)
     if output:
         fmt = figure_format(output)
-        figure = AT.draw(data, fmt=fmt, **look)
-        write_output(output, figure_bytes(figure))
+        image = figure.draw(data, fmt=fmt, **look)
+        write_output(output, figure_bytes(image))
         click.echo(f"step {data.meta['step']}: {data.meta['text']!r} -> {output}", err=True)
     if json_file:
-        write_output(json_file, _json_bytes(TA.record(data, look["grad"])))
+        write_output(json_file, _json_bytes(tracer_attention.record(data, look["grad"])))
         click.echo(f"numbers -> {json_file}", err=True)
 
 
 def _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_file, jobs):
     run = open_run(run_dir)
-    AT.check_steps(steps, run.steps, max_frames)
+    figure.check_steps(steps, run.steps, max_frames)
     click.echo(f"tracing {len(steps)} steps of {run_dir} ({steps.start}:{steps.stop}:{steps.step}) ...", err=True)
     with progress("tracing the frames", len(steps)) as advance:
-        series = TA.attention_series(run, text, steps, jobs=jobs, on_step=lambda k: advance())
+        series = tracer_attention.attention_series(run, text, steps, jobs=jobs, on_step=lambda k: advance())
     if output:
-        frames, labels = AT.series_frames(series, **look)
-        write_output(output, A.animate(frames, labels, duration_ms=duration, scale=_frame_scale(look)))
-        sheet = AT.sheet_path(output)
-        write_output(sheet, A.png_bytes(AT.contact_sheet_of(series, **look)))
+        frames, labels = figure.series_frames(series, **look)
+        write_output(output, viz_attention.animate(frames, labels, duration_ms=duration, scale=_frame_scale(look)))
+        sheet = figure.sheet_path(output)
+        write_output(sheet, viz_attention.png_bytes(figure.contact_sheet_of(series, **look)))
         click.echo(
             f"{len(frames)} frames of {series[0].meta['text']!r} -> {output}, contact sheet -> {sheet}", err=True
         )
@@ -218,7 +218,7 @@ def _over_steps(run_dir, text, steps, look, duration, max_frames, output, json_f
         doc = {
             "text": series[0].meta["text"],
             "steps": list(steps),
-            "frames": [TA.record(d, look["grad"]) for d in series],
+            "frames": [tracer_attention.record(d, look["grad"]) for d in series],
         }
         write_output(json_file, _json_bytes(doc))
         click.echo(f"numbers -> {json_file}", err=True)

@@ -7,7 +7,7 @@ from microtrace.cli.common import advance_to, output_file, progress, write_outpu
 from microtrace.cli.options import nan_as_option, output_option, trace_source_options
 from microtrace.tracer import TraceError, dead_relus, top_paths
 from microtrace.tracer.analysis import stats
-from microtrace.tracer.export import strict_json as jsonout
+from microtrace.tracer.export import strict_json
 from microtrace.tracer.storage.io import (
     EXPORT_FORMATS,
     EXPORT_MAX_NODES,
@@ -17,6 +17,7 @@ from microtrace.tracer.storage.io import (
     export_chunks,
     save_store,
 )
+from microtrace.util import numfmt
 from microtrace.util.atomic import UnsafePath
 from microtrace.util.errors import BadInput
 from microtrace.viz.graph.select import focus_collapsed
@@ -188,7 +189,7 @@ def inspect(trace, target, k, scope, as_json, nan_as):
     if scope:
         ids = trace.scope_nodes(scope, view)
         report["scope"] = [{"node": n, **d} for n, d in trace.data(view).nodes(ids)]
-    click.echo(jsonout.dumps(report, nan_as, indent=1) if as_json else _text(report))
+    click.echo(strict_json.dumps(report, nan_as, indent=1) if as_json else _text(report))
 
 
 def _scope_runs(G, nodes):
@@ -213,8 +214,8 @@ def _text(r):
     for name, s in r["params"].items():
         shape = "x".join(map(str, s["shape"]))
         lines.append(
-            f"{name:<16} {shape:>7} {stats.short(s['grad_norm']):>10} {stats.short(s['grad_abs_mean']):>10} "
-            f"{stats.short(s['grad_abs_max']):>10} {s['zero_fraction']:>6.1%} {stats.short(s.get('update_ratio', '-')):>12}"
+            f"{name:<16} {shape:>7} {numfmt.terminal(s['grad_norm']):>10} {numfmt.terminal(s['grad_abs_mean']):>10} "
+            f"{numfmt.terminal(s['grad_abs_max']):>10} {s['zero_fraction']:>6.1%} {numfmt.terminal(s.get('update_ratio', '-')):>12}"
             + ("  " + stats.nonfinite_note(s["nonfinite"], s["shape"][0] * s["shape"][1]) if s.get("nonfinite") else "")
         )
     bad = r["first_nonfinite"]
@@ -237,7 +238,7 @@ def _text(r):
         lines.append("  " + " -> ".join(f"{scope} ({n})" if n > 1 else scope for scope, n in p["scopes"]))
     for d in r.get("scope", []):
         lines.append(
-            f"{d['node']:>7} {d['op']:>6} value {stats.short(d['data']):>11} grad {stats.short(d['grad']):>11}  {d['scope']}"
+            f"{d['node']:>7} {d['op']:>6} value {numfmt.terminal(d['data']):>11} grad {numfmt.terminal(d['grad']):>11}  {d['scope']}"
         )
     return "\n".join(lines)
 

@@ -13,13 +13,14 @@ from click.core import ParameterSource
 
 from microtrace.cli.checks import command
 from microtrace.cli.options import POSITIVE, config_options
-from microtrace.engine.data import load_dataset, visible
+from microtrace.engine.data import load_dataset
 from microtrace.engine.model import GPTConfig
 from microtrace.engine.run import DEFAULT_CHECKPOINT_EVERY, create_run, make_run_dir, open_run, run_lock
 from microtrace.engine.run import train as train_run
 from microtrace.engine.train import TrainConfig
 from microtrace.util.errors import BadInput, WorkFailed
 from microtrace.util.limits import DEFAULT_MAX_MEMORY_GB, MEMORY_ENV
+from microtrace.util.text import visible
 
 SAMPLES_HEADER = "--- inference (new, hallucinated names) ---"
 # Options that define a run; --resume takes them from the run's config.json instead.

@@ -20,6 +20,7 @@ from pathlib import Path
 from microtrace.util.atomic import write_atomic
 from microtrace.util.errors import BadInput
 from microtrace.util.limits import LimitError, read_input
+from microtrace.util.text import visible
 
 MAKEMORE_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
 MAKEMORE_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
@@ -135,22 +136,6 @@ def load_dataset(spec=None):
     if spec == "makemore":
         return makemore_dataset()
     return read_docs(spec)
-
-
-# Characters that act instead of showing (a terminal's escape sequences, a DOT or XML parser's
-# forbidden characters): C0 controls and DEL become their Unicode control pictures (U+2400..U+2421),
-# C1 controls U+2426 (a reversed question mark, "substitute"), and what XML 1.0 forbids besides
-# (U+FFFE, U+FFFF, lone surrogates) U+FFFD. Each stays one visible character.
-_VISIBLE = {c: 0x2400 + c for c in range(0x20)}
-_VISIBLE.update({0x7F: 0x2421, 0xFFFE: 0xFFFD, 0xFFFF: 0xFFFD})
-_VISIBLE.update({c: 0x2426 for c in range(0x80, 0xA0)})
-_VISIBLE.update({c: 0xFFFD for c in range(0xD800, 0xE000)})
-
-
-def visible(text):
-    """`text` with every control character (and what XML cannot hold) shown as a visible stand-in,
-    so that a document is safe to print to a terminal and to put in DOT, XML or HTML text."""
-    return str(text).translate(_VISIBLE)
 
 
 class Tokenizer:

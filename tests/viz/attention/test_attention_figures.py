@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from microtrace.tracer import FORMAT
+from microtrace.util import numfmt
 from microtrace.viz import attention as A
 from microtrace.viz.attention import parts as P
 from microtrace.viz.draw import colormap as C
 from microtrace.viz.draw import fonts as F
-from microtrace.viz.draw import numfmt
 from microtrace.viz.draw.canvas import PillowCanvas
 
 BG = P.BACKGROUND

@@ -12,9 +12,9 @@ from PIL import Image, ImageChops
 from test_attention_figures import labels_for, random_attention
 
 from microtrace.cli import cli
+from microtrace.util import numfmt
 from microtrace.viz import attention as A
 from microtrace.viz.draw import fonts as F
-from microtrace.viz.draw import numfmt
 from microtrace.viz.draw.canvas import figure_bytes
 from microtrace.viz.draw.pdf import PDF
 from microtrace.viz.draw.truetype import TrueType

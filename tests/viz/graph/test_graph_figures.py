@@ -21,7 +21,7 @@ from PIL import Image
 from conftest import MINI, assert_refused, invoke
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, top_paths, trace_step
-from microtrace.viz.draw import numfmt
+from microtrace.util import numfmt
 from microtrace.viz.graph import style as gs
 from microtrace.viz.graph.block import block_diagram, edge_kind
 from microtrace.viz.graph.render import DotNotFound, RenderError, fix_pdf_dates, render, render_bytes

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from microtrace.tracer.analysis.queries import dead_relus, first_nonfinite, nonfinite_count
-from microtrace.tracer.analysis.stats import short
+from microtrace.util.numfmt import terminal
 
 # Gradient norm of one matrix above which it is exploding. The default run's largest is 3.7 (lm_head)
 # and gradient clipping is customarily set around 1; 100 is well past both, and a diverging step (lr 1e6)
@@ -156,7 +156,7 @@ def report(G, findings):
 
 
 def _fmt(x):
-    return short(x, 3)
+    return terminal(x, 3)
 
 
 def _expression(G, bad):

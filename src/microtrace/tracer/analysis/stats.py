@@ -10,6 +10,8 @@ inspect, gradflow, the CSVs, the report and the collapsed graph views all use th
 import math
 from fractions import Fraction
 
+from microtrace.util import numfmt
+
 
 def fsum(xs):
     """math.fsum: the correctly rounded sum, with nan where it would raise (inf + -inf), and where only
@@ -66,20 +68,12 @@ def summary(xs):
     }
 
 
-def short(x, digits=4):
-    """A number as a person reads it in the terminal (inspect's tables, the doctor's findings): `digits`
-    significant digits, nan/inf as such, anything else as str(). The one such format: viz imports it."""
-    if isinstance(x, float) and math.isfinite(x):
-        return f"{x:.{digits}g}"
-    return str(x)
-
-
 def nonfinite_note(nonfinite, count):
     """`(80 of 96 non-finite)`, the words every statistic of a group with nan/inf entries carries."""
     return f"({nonfinite} of {count} non-finite)"
 
 
-def describe(value, nonfinite=0, count=None, fmt=short):
+def describe(value, nonfinite=0, count=None, fmt=numfmt.terminal):
     """`value` formatted, followed by how many of the group were not finite when any were:
     `nan (80 of 96 non-finite)`."""
     return f"{fmt(value)} {nonfinite_note(nonfinite, count)}" if nonfinite else fmt(value)

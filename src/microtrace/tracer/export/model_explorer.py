@@ -11,7 +11,7 @@ step.json`, or drop it on its page): one collection holding one graph, whose nod
 import dataclasses
 import math
 
-from microtrace.tracer.export import strict_json as jsonout
+from microtrace.tracer.export import strict_json
 from microtrace.tracer.export.xml_graph import node_label
 from microtrace.tracer.model.trace import TraceError
 
@@ -83,7 +83,7 @@ def model_explorer_collection(G):
 
 def _value_text(v):
     if isinstance(v, (dict, list, tuple)):
-        return jsonout.dumps(v, separators=(",", ":"))
+        return strict_json.dumps(v, separators=(",", ":"))
     return _number(v)
 
 
@@ -93,4 +93,4 @@ def model_explorer_json(G):
     from model_explorer.utils import remove_none  # installed: model_explorer_collection checked it
 
     data = remove_none(dataclasses.asdict(collection))
-    return jsonout.dumps(data, separators=(",", ":"))
+    return strict_json.dumps(data, separators=(",", ":"))

@@ -13,15 +13,15 @@ Here:
 - GEXF node labels say what a node is: `op scope` (`* pos3/layer0/attn/head2/weights`), `wte[3,5]` for a
   parameter, a collapsed node's own label;
 - any character is valid XML: control characters and what XML 1.0 forbids are shown as visible
-  stand-ins (`engine.data.visible`, the project's one such function: U+0001 becomes U+2401).
+  stand-ins (`util.text.visible`, the project's one such function: U+0001 becomes U+2401).
 """
 
 import math
 from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
-from microtrace.engine.data import visible
-from microtrace.tracer.export import strict_json as jsonout
+from microtrace.tracer.export import strict_json
+from microtrace.util.text import visible
 
 
 @lru_cache(maxsize=1 << 16)  # scopes and ops repeat on every node of a stream
@@ -59,7 +59,7 @@ def flat_attrs(d):
         if k == "index" and isinstance(v, (list, tuple)) and len(v) == 2:
             out["index_row"], out["index_col"] = v
         elif isinstance(v, (dict, list, tuple)):
-            out[k] = jsonout.dumps(v, separators=(",", ":"))
+            out[k] = strict_json.dumps(v, separators=(",", ":"))
         else:
             out[k] = v
     return out
@@ -198,7 +198,7 @@ def gexf_chunks(graph, node_types, edge_types, nodes, edges):
         "  <meta>",
         f"    <creator>{_text(f'microtrace {version}'.strip())}</creator>",
         f"    <keywords>{_text(_keywords(graph))}</keywords>",
-        f"    <description>{_text(jsonout.dumps(dict(graph), separators=(',', ':')))}</description>",
+        f"    <description>{_text(strict_json.dumps(dict(graph), separators=(',', ':')))}</description>",
         "  </meta>",
         '  <graph defaultedgetype="directed" mode="static">',
     ]

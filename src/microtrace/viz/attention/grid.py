@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from microtrace.util import numfmt
 from microtrace.viz.attention import parts as P
 from microtrace.viz.attention.inputs import all_values, has_nonfinite, validate_attention
-from microtrace.viz.draw import colormap, fonts, numfmt
+from microtrace.viz.draw import colormap, fonts
 
 
 def _format_cell(v, grad, unit=1.0):

@@ -8,7 +8,8 @@ grid lines and labels on a canvas. Log scales span whole decades (ticks at the p
 import math
 from dataclasses import dataclass
 
-from microtrace.viz.draw import colormap, fonts, numfmt
+from microtrace.util import numfmt
+from microtrace.viz.draw import colormap, fonts
 from microtrace.viz.draw.ticks import nice_ticks
 
 INK = colormap.INK

@@ -17,9 +17,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from PIL import Image, ImageDraw
 
+from microtrace.util.numfmt import coordinate as _num
 from microtrace.viz.draw import colormap, fonts
 from microtrace.viz.draw.colormap import hex_color
-from microtrace.viz.draw.numfmt import coordinate as _num
 from microtrace.viz.draw.pdf import PDF, PdfCanvas
 from microtrace.viz.draw.vector import VectorText
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from microtrace.viz.draw import fonts, numfmt
+from microtrace.util import numfmt
+from microtrace.viz.draw import fonts
 from microtrace.viz.draw.ticks import nice_step
 
 # Viridis control points: every 8th entry (and the last) of the 256-entry table published with

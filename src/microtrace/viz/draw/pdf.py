@@ -16,9 +16,9 @@ import math
 import zlib
 from functools import lru_cache
 
+from microtrace.util.numfmt import coordinate as _num
 from microtrace.viz.draw import fonts
 from microtrace.viz.draw.colormap import hex_color
-from microtrace.viz.draw.numfmt import coordinate as _num
 from microtrace.viz.draw.truetype import TrueType
 from microtrace.viz.draw.vector import VectorText
 

@@ -21,8 +21,8 @@ from array import array
 from html import escape
 from importlib import resources
 
+from microtrace.util import numfmt
 from microtrace.util.jsontext import compact
-from microtrace.viz.draw import numfmt
 from microtrace.viz.draw.text import shorten
 from microtrace.viz.explore import bundle
 from microtrace.viz.explore import compare as cmp

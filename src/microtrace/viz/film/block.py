@@ -13,7 +13,7 @@ import re
 
 import networkx as nx
 
-from microtrace.viz.draw import numfmt
+from microtrace.util import numfmt
 from microtrace.viz.draw.colormap import hex_color
 from microtrace.viz.graph import style as gs
 from microtrace.viz.graph.block import block_diagram

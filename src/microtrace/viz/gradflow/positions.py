@@ -15,7 +15,8 @@ those edges (`grad_flow_abs` of the collapsed edge posI/layerL/attn -> posJ/laye
 import math
 from dataclasses import dataclass
 
-from microtrace.viz.draw import axes, colormap, fonts, numfmt
+from microtrace.util import numfmt
+from microtrace.viz.draw import axes, colormap, fonts
 from microtrace.viz.draw.axes import INK, MUTED_INK
 from microtrace.viz.draw.canvas import make_canvas
 from microtrace.viz.draw.text import TextBlock, Words, heading, note, shorten

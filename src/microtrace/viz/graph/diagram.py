@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import graphviz
 
-from microtrace.viz.draw import numfmt
+from microtrace.util import numfmt
 from microtrace.viz.draw.text import shorten
 from microtrace.viz.graph import style as gs
 

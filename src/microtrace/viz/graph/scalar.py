@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 import graphviz
 import networkx as nx
 
-from microtrace.viz.draw import numfmt
+from microtrace.util import numfmt
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph import fold as gf
 from microtrace.viz.graph import style as gs

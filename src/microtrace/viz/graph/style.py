@@ -11,8 +11,9 @@ from html import escape
 
 from graphviz import nohtml
 
-from microtrace.engine.data import visible
-from microtrace.viz.draw import colormap, numfmt
+from microtrace.util import numfmt
+from microtrace.util.text import visible
+from microtrace.viz.draw import colormap
 from microtrace.viz.draw.colormap import hex_color
 
 # One fontconfig family list: DejaVu Sans ships with Graphviz's Debian/Ubuntu packages (fonts-dejavu-core)
@@ -110,7 +111,7 @@ def check_rankdir(rankdir):
 
 # The two ways any text reaches DOT: every plain label and tooltip through `dot_text` (or `tooltip`),
 # every piece of an HTML-like label through `html`. Both show control characters as visible stand-ins
-# (engine.data.visible), which also keeps the SVG that dot writes valid XML.
+# (util.text.visible), which also keeps the SVG that dot writes valid XML.
 
 
 def edge_label(text):

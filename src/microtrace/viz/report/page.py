@@ -16,13 +16,13 @@ import math
 import re
 from importlib import resources
 
-from microtrace.engine.data import visible
 from microtrace.tracer import Trace, TraceError
 from microtrace.tracer.analysis.doctor import checked_graph, diagnose
 from microtrace.tracer.analysis.queries import best_links, follow_links
 from microtrace.tracer.analysis.stats import nonfinite_note
+from microtrace.util import numfmt
+from microtrace.util.text import visible
 from microtrace.viz.attention.figure import attention_figure
-from microtrace.viz.draw import numfmt
 from microtrace.viz.draw.canvas import png_bytes
 from microtrace.viz.draw.text import shorten
 from microtrace.viz.gradflow.matrices import flow_data, gradflow_figure
@@ -144,7 +144,7 @@ def build_report(trace: Trace, explorer: str | None = None, on_progress=None, fi
 
 
 def _e(text):
-    """Any text in the page, escaped, with control characters shown (engine.data.visible)."""
+    """Any text in the page, escaped, with control characters shown (util.text.visible)."""
     return html.escape(visible(text), quote=True)
 
 

@@ -5,8 +5,8 @@
     weight(v)     an attention weight in a cell                     '.25', '0', '1'
     count(n)      a count                                          '59,647'
     coordinate(x) a length in an SVG or PDF file                   '12', '0.5', '-3.25'
-nan and inf are spelled out by all of them. The terminal's tables and reports (inspect, doctor) use
-`tracer.analysis.stats.short`, which the tracer, below viz, shares.
+    terminal(x)   the terminal's tables and findings (inspect, doctor)  '0.001234', 'nan', '-'
+nan and inf are spelled out by all of them. Here, below both, so that the tracer and viz share them.
 """
 
 import math
@@ -66,3 +66,11 @@ def coordinate(x):
     """A coordinate in an SVG or PDF file: at most two decimals, no trailing zeros, never '-0'."""
     text = f"{x:.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def terminal(x, digits=4):
+    """A number as a person reads it in the terminal (inspect's tables, the doctor's findings): `digits`
+    significant digits, nan/inf as such, anything else (a missing value's '-') as str()."""
+    if isinstance(x, float) and math.isfinite(x):
+        return f"{x:.{digits}g}"
+    return str(x)
