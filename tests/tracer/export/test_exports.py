@@ -11,12 +11,12 @@ from click.testing import CliRunner
 
 from conftest import MINI, ROOT
 from microtrace.cli import cli
+from microtrace.engine.data import visible
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import export, load_trace, save_trace, trace_script, trace_step
-from microtrace.tracer.export import strict_json as jsonout
+from microtrace.tracer.export import strict_json
 from microtrace.tracer.storage import io, store, store_stream
 from microtrace.tracer.storage.io import export_bytes, export_chunks, save_store
-from microtrace.util.text import visible
 
 GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
 GEXF = "{http://www.gexf.net/1.2draft}"
@@ -293,7 +293,7 @@ def test_json_above_the_limit_is_refused_naming_focus_and_a_focused_export_is_th
     result = CliRunner().invoke(cli, ["export", "--trace", str(path), "--focus", scope, "-o", str(out)])
     assert result.exit_code == 0, result.output
     data = strict_loads(out.read_text())
-    jsonout.decode_nonfinite(data)  # "NaN", "Infinity" back to numbers
+    strict_json.decode_nonfinite(data)  # "NaN", "Infinity" back to numbers
     G = nx.node_link_graph(data, edges="edges")  # (a part of a step: not a trace file, its loss is outside)
     inside = set(nan_trace.scope_nodes(scope))
     assert inside < set(G) and all(n in inside or set(G.pred[n]) | set(G.succ[n]) for n in G)

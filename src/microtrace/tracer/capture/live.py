@@ -11,11 +11,12 @@
     trace = trace_call(my_loss, x, params=state_dict)   # the same; backward() is called if fn did not
 """
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from microtrace.engine import hooks
 from microtrace.engine.run import microtrace_version
-from microtrace.engine.value import topological_order
+from microtrace.engine.value import Value, topological_order
 from microtrace.tracer.capture.record import Recording
 from microtrace.tracer.model.trace import FORMAT, Trace, TraceError, param_stats
 
@@ -58,7 +59,7 @@ class Recorder:
 
 
 @contextmanager
-def recording(params=None):
+def recording(params: dict | None = None) -> Iterator[Recording]:
     """Record every `microtrace.engine.Value` made inside the block; the previous observer, scopes and
     marks are put back on exit, so recordings nest (an outer one sees the inner one's values). `params`: a state_dict-like dict of matrices (or a
     list) that names the parameters."""
@@ -70,7 +71,7 @@ def recording(params=None):
             rec.marks = dict(hooks.marks)
 
 
-def trace_call(fn, *args, params=None, **kwargs):
+def trace_call(fn: Callable[..., Value], *args, params: dict | None = None, **kwargs) -> Trace:
     """Call `fn(*args, **kwargs)`, which returns a loss `Value`, recording it; backward() is called on
     the loss unless `fn` did. Returns the step's `Trace`."""
     with recording(params) as rec:

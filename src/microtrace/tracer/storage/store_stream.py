@@ -28,7 +28,7 @@ def nodes(file, groups):
 
 
 def node_types(file, groups):
-    """`xmlout.attr_types` of every node's flattened attributes, from the first node of each shape (its
+    """`xml_graph.attr_types` of every node's flattened attributes, from the first node of each shape (its
     scope and which sparse columns it has: they fix its attribute names and their types) and every node
     with free-form `extra` attributes, in id order (the names keep their order of first appearance)."""
     seen = set()
