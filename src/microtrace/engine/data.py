@@ -129,7 +129,7 @@ def _download(url):
     return raw
 
 
-def load_dataset(spec=None):
+def load_dataset(spec: str | os.PathLike | None = None) -> "Dataset":
     """`None`/"names" -> the default names, "makemore" -> the cached download, else a file path."""
     if spec in (None, "names"):
         return names_dataset()

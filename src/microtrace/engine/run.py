@@ -31,7 +31,7 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
-from microtrace.engine.data import DataError, load_dataset
+from microtrace.engine.data import DataError, Dataset, load_dataset
 from microtrace.engine.model import GPTConfig, check_model, is_number, is_whole
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.util.atomic import write_atomic
@@ -77,14 +77,14 @@ def microtrace_version():
 
 
 def create_run(
-    run_dir,
-    dataset,
-    train_config=TrainConfig(),
-    model_options=None,
-    checkpoint_every=DEFAULT_CHECKPOINT_EVERY,
-    overwrite=False,
-    max_memory_gb=None,
-):
+    run_dir: str | os.PathLike,
+    dataset: Dataset,
+    train_config: TrainConfig = TrainConfig(),
+    model_options: dict | None = None,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    overwrite: bool = False,
+    max_memory_gb: float | None = None,
+) -> "Run":
     """Start a run in `run_dir`: write config.json, an empty losses.csv and the step-0 checkpoint.
 
     `dataset` is a `data.Dataset`; `model_options` are `GPTConfig` fields but vocab_size (n_embd, n_head,
@@ -151,7 +151,7 @@ def _new_trainer(docs, train_config, model_options, max_memory_gb=None, setting=
         raise RunError(str(e)) from None
 
 
-def open_run(run_dir):
+def open_run(run_dir: str | os.PathLike) -> "Run":
     """The run in `run_dir`, its config.json checked; RunError if there is none or it is unreadable."""
     run_dir = Path(run_dir)
     path = run_dir / "config.json"
@@ -164,7 +164,7 @@ def open_run(run_dir):
     return Run(run_dir, config)
 
 
-def train(run, on_step=None, trainer=None):
+def train(run: "Run", on_step=None, trainer: Trainer | None = None) -> Trainer:
     """Train `run` to its last step and return the final `Trainer`.
 
     Starts from `trainer` if given (a state of this run, e.g. from `run.latest()`), else from the latest

@@ -42,7 +42,7 @@ class _Group:
         self.data.append(data)
 
 
-def collapse(src, level="block"):
+def collapse(src, level: str = "block") -> nx.DiGraph:
     """A DiGraph whose nodes are the scopes of `level`, with counts and gradient totals, from the
     columns of a step, by their own `collapse_stats`: `column_stats` in one Python pass over nodes and
     one over edges (`GraphData`), or in Arrow a batch of rows at a time for a store's view

@@ -20,16 +20,23 @@ import subprocess
 import sys
 import tempfile
 from array import array
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from microtrace.tracer.model.columns import GraphData
+
+if TYPE_CHECKING:  # imported when a trace is made (the child process imports less)
+    from microtrace.tracer.model.trace import Trace
 
 # the columns of a GraphData sent as raw arrays, in this order
 _ARRAYS = ("op", "scope", "data", "grad", "src", "dst", "local", "flow")
 _CHILD = "from microtrace.tracer.capture.child import child_main; child_main()"
 
 
-def trace_script(path, step=0, args=(), timeout=None, output=None):
+def trace_script(
+    path: str | os.PathLike, step: int = 0, args: Sequence[str] = (), timeout: float | None = None, output=None
+) -> "Trace":
     """Trace backward() call `step` (0-based) of the Python script at `path`, run with `args` in a
     process of its own. `timeout` (seconds) kills a script that has not sent the step by then; `output`
     (a text file) receives what the script printed (default: discarded). ScriptError (one line;

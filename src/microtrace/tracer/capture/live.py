@@ -59,7 +59,7 @@ class Recorder:
 
 
 @contextmanager
-def recording(params: dict | None = None) -> Iterator[Recording]:
+def recording(params: dict | None = None) -> Iterator[Recorder]:
     """Record every `microtrace.engine.Value` made inside the block; the previous observer, scopes and
     marks are put back on exit, so recordings nest (an outer one sees the inner one's values). `params`: a state_dict-like dict of matrices (or a
     list) that names the parameters."""

@@ -11,11 +11,13 @@ the step computed. Functions return images; nothing here writes files.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image
 
+from microtrace.engine.run import Run
 from microtrace.tracer import Trace
 from microtrace.tracer.analysis.attention import AttentionError, attention_series, read_attention, shared_vmax
 from microtrace.tracer.analysis.step_ranges import check_within
@@ -229,7 +231,7 @@ def series_frames(
     return frames, [f"step {d.meta['step']}" for d in series]
 
 
-def attention_over_steps(run, text, steps, **options):
+def attention_over_steps(run: Run, text: str | None, steps: Sequence[int], **options) -> tuple[list, list]:
     """`(frames, labels)`: the attention figure of the same `text` at each of `steps` of `run`, one PIL
     image each, labelled "step K". `options` as `series_frames` (grad, per_token, layer, head, ...)."""
     return series_frames(attention_series(run, text, steps), **options)

@@ -21,6 +21,7 @@ from array import array
 from html import escape
 from importlib import resources
 
+from microtrace.tracer import Trace
 from microtrace.util import numfmt
 from microtrace.util.jsontext import compact
 from microtrace.viz.draw.text import shorten
@@ -52,7 +53,9 @@ def explorer_graph(trace):
     return trace.graph(trace.default_view("fused"))
 
 
-def build_explorer(trace, other=None, limit=LIMIT, jobs=2, film=None):
+def build_explorer(
+    trace: Trace, other: Trace | None = None, limit: int = LIMIT, jobs: int = 2, film: str | None = None
+) -> str:
     """The explorer page (str) of a `Trace`; with `other` (a second Trace of the same model), coloured by
     the ratio of the two node by node, with the first node where they differ. `film`: where the film of
     its run is (`microtrace film`), linked from the header at this step."""

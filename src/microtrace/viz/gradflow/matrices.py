@@ -16,6 +16,7 @@ column, a nan or inf is a grey bar over the whole height labelled "nan" / "inf".
 
 from dataclasses import dataclass
 
+from microtrace.tracer import Trace
 from microtrace.tracer.analysis import stats
 from microtrace.tracer.analysis.queries import dead_relus
 from microtrace.tracer.model.trace import TraceError
@@ -414,7 +415,7 @@ def _table_rows(c, L, data):
                 c.text((cx, y + _row_height(L.scale)), f"{dead}/{units}", s.label, color, anchor="ma")
 
 
-def trace_figure(trace, fmt="png", per_position=False, scale=1.0, print_size=None):
+def trace_figure(trace: Trace, fmt: str = "png", per_position: bool = False, scale: float = 1.0, print_size=None):
     """The gradient-flow figure of a traced step: per matrix, or with `per_position` along the sequence
     (viz/gradflow_positions.py). Uses the elementary graph, or the fused one if that is all a file holds.
     `print_size` (a `printsize.PrintSize`) lays it out for print instead of `scale`: the per-matrix

@@ -145,7 +145,7 @@ def _caption():
     )
 
 
-def steps_figure(stats, fmt="png", scale=1.0, print_size=None):
+def steps_figure(stats: list, fmt: str = "png", scale: float = 1.0, print_size=None):
     """The figure of `range_stats(...)` as a `PIL.Image` (fmt "png"), an SVG string (fmt "svg") or a `PDF`;
     `print_size` (a `printsize.PrintSize`) draws it as large as fits its width, with its words."""
     dpi, words = None, Words()

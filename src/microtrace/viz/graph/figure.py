@@ -6,6 +6,9 @@ draws it (the command is a thin shell over this function).
     graph_figure(trace, "scalar", focus="pos2/layer0/attn/head1")  # one head, scalar by scalar
 """
 
+import graphviz
+
+from microtrace.tracer import Trace
 from microtrace.viz.graph import select as graph_select
 from microtrace.viz.graph.block import block_diagram
 from microtrace.viz.graph.printed import fit_to_width, say_if_long
@@ -49,8 +52,8 @@ def page_attrs(size=None, ratio=None):
 
 
 def graph_figure(
-    trace,
-    level="block",
+    trace: Trace,
+    level: str = "block",
     *,
     focus=None,
     around=None,
@@ -66,7 +69,7 @@ def graph_figure(
     fold=True,
     print_size=None,
     **style,
-):
+) -> graphviz.Digraph:
     """The `graphviz.Digraph` of a traced step at `level` (block, stage, layer: collapsed; scalar: real
     scalars of `focus`, `around` a node within `hops`, or the `highlight` top gradient paths from
     `target`; `label` names scalar values by "id" or also by "source" line). `style`: backward, color,
