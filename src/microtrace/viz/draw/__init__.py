@@ -8,6 +8,4 @@ rule), `text` (titles, captions and notes), `printsize` (a figure laid out for a
 text no smaller than asked); numbers as text come from `microtrace.util.numfmt`.
 
 Imports: Pillow, the standard library and `microtrace.util`; nothing else of microtrace.
-
-Imports: Pillow, the standard library and `microtrace.util`; nothing else of microtrace.
 """
