@@ -11,12 +11,12 @@ from click.testing import CliRunner
 
 from conftest import MINI, ROOT
 from microtrace.cli import cli
-from microtrace.engine.data import visible
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import export, load_trace, save_trace, trace_script, trace_step
 from microtrace.tracer.export import strict_json
 from microtrace.tracer.storage import io, store, store_stream
 from microtrace.tracer.storage.io import export_bytes, export_chunks, save_store
+from microtrace.util.text import visible
 
 GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
 GEXF = "{http://www.gexf.net/1.2draft}"
