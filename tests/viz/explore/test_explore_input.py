@@ -157,3 +157,25 @@ def test_the_inspector_shows_4_significant_digits_and_copies_the_full_value(open
     opened.page.mouse.up()
     opened.page.keyboard.press("Control+C")
     assert opened.js("navigator.clipboard.readText()") == f"grad_norm\t{full}"
+
+
+def test_compare_says_when_the_steps_read_different_documents_and_which_scale_is_in_use(browser, tmp_path):
+    run = Trainer(["olivia", "emma", "lola"], TrainConfig(steps=4, seed=1), **SMALL)
+    one, two = trace_step(run, 1), trace_step(run, 2)
+    assert one.meta["doc"] != two.meta["doc"]
+    path = tmp_path / "compare.html"
+    path.write_text(build_explorer(one, other=two, limit=40), encoding="utf-8")
+    o = Opened(browser, path)
+    try:
+        warn = o.page.locator("#compare .warn").inner_text()
+        assert "different documents" in warn and one.meta["doc"] in warn and two.meta["doc"] in warn
+        assert o.js("getComputedStyle(document.getElementById('scale')).fontWeight") == "400"
+        o.page.locator("#colour").click()
+        o.page.keyboard.press("ArrowDown")
+        o.page.keyboard.press("Enter")
+        o.until(f"{STATE}.colour === 'gratio'")
+        assert o.js("getComputedStyle(document.getElementById('scale')).fontWeight") == "700"  # the scale in use
+        assert float(o.js(f"{STATE}.items.get('legend').style.opacity")) < 1  # the |grad| legend fades
+        assert o.errors == []
+    finally:
+        o.close()

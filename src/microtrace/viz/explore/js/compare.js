@@ -12,10 +12,14 @@ export function setupCompare() {
   box.hidden = false;
   const f = c.first;
   const first = f === null ? "none: the two traces are identical" : `node ${nodeLink(f.node)} (${esc(f.what)}: ${figure(f.this)} here, ${figure(f.other)} there)`;
+  // two steps that read different documents compute different things: a node's id names another
+  // computation there, so node-by-node ratios compare unlike with unlike
+  const docs = c.doc !== INDEX.meta.doc;
+  const warn = docs ? `<p class="warn">These steps read different documents (“${esc(INDEX.meta.doc)}” here, “${esc(c.doc)}” there): the same node id is a different computation in each, so node-by-node ratios and the first difference below compare unlike things. The parameter matrices are the same entries in both.</p>` : "";
   box.innerHTML =
-    `<h3>compared with step ${c.step} “${esc(c.doc)}”, loss ${figure(c.loss)}</h3>` +
+    `<h3>compared with step ${c.step} “${esc(c.doc)}”, loss ${figure(c.loss)}</h3>` + warn +
     `<label>colour: <select id="colour"><option value="grad">|grad| (this step)</option><option value="gratio">gradient ratio other / this</option><option value="vratio">value ratio other / this</option></select></label>` +
-    `<p>ratio colours: <span style="color:#2166ac">■</span> smaller there · white equal · <span style="color:#b2182b">■</span> larger there (log, ±${c.decades} decades)</p>` +
+    `<p id="scale">ratio colours: <span style="color:#2166ac">■</span> smaller there · white equal · <span style="color:#b2182b">■</span> larger there (log, ±${c.decades} decades)</p>` +
     `<p id="first-diff">first difference: ${first}</p>`;
   $("#colour").value = S.colour;
   box.addEventListener("change", (e) => setColour(e.target.value));
@@ -37,9 +41,14 @@ function applyColour() {
     const fill = S.colour === "grad" || !INDEX.compare ? shape.dataset.fill : c ? c[S.colour === "gratio" ? 0 : 1] : "#ffffff";
     shape.setAttribute("fill", fill);
   }
+  // the drawing's legend is of |grad|: faded while the boxes show a ratio (its scale is in the compare box)
+  const legend = S.items.get("legend");
+  if (legend) legend.style.opacity = S.colour === "grad" || !INDEX.compare ? "" : "0.3";
 }
 on("drawn", applyColour);
 on("colour", () => {
   applyColour();
+  // the scale in use: the drawing's own legend is of |grad|; the ratio scale is said here, in bold
+  $("#scale")?.classList.toggle("in-use", S.colour !== "grad");
   if ($("#colour") && $("#colour").value !== S.colour) $("#colour").value = S.colour;
 });

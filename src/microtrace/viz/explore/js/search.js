@@ -24,7 +24,9 @@ export async function search(q) {
     const p = INDEX.params[name];
     if (!p) return say(`no parameter matrix ${m[1]}; there are ${Object.keys(INDEX.params).join(", ")}`);
     const n = p.ids[`${m[2]},${m[3]}`];
-    if (n === undefined) return say(`${name}[${m[2]},${m[3]}] takes no part in this step (shape ${p.shape.join("×")})`);
+    // no node: the forward pass never read it, so its gradient this step is 0; Adam's momentum from the
+    // steps before still moves it (the trace keeps the update of the entries the step reads only)
+    if (n === undefined) return say(`${name}[${m[2]},${m[3]}]: no gradient this step (the forward pass does not read it, shape ${p.shape.join("×")}); Adam's update still moves it by its momentum, which this trace does not record`);
     return goNode(n);
   }
   const key = q.replace(/^\/+|\/+$/g, "");
