@@ -121,8 +121,9 @@ def _html(data, svg, blobs, framed):
     # one pass, so that nothing substituted is itself searched for a placeholder
     page = re.sub(r"\{\{(title|css|data|svg|explorers|js)\}\}", lambda m: parts[m.group(0)], _page())
     # last: the policy allows the page's scripts, and the embedded explorers' (an <iframe srcdoc> runs
-    # under its parent's policy as well as its own), by the hash of their final text
-    return seal(page, framed=framed)
+    # under its parent's policy as well as its own), by the hash of their final text; and, when it
+    # embeds explorers, the WebAssembly their Graphviz compiles (viz/explore/page.py)
+    return seal(page, framed=framed, wasm=bool(framed))
 
 
 def _page():
