@@ -128,3 +128,13 @@ def test_the_saved_file_is_the_documented_node_link_json(schema, traces, tmp_pat
     assert data["directed"] is True and data["multigraph"] is False
     assert data["nodes"][0]["id"] == 0 and {"source", "target"} <= set(data["edges"][0])
     assert set(data["graph"]) <= set(schema["graph"])
+
+
+def test_the_pages_tables_are_the_schemas():
+    """docs/trace-format.md's tables are written from tracer/model/schema.py: regenerate them with
+    `python -m microtrace.tracer.model.schema_doc docs/trace-format.md` after changing the schema."""
+    from microtrace.tracer.model import schema_doc
+
+    text = DOC.read_text()
+    assert schema_doc.rewrite(text) == text
+    assert "| `local_grad` |" in text and "| `grad_flows` | list<double> |" in text

@@ -3,6 +3,17 @@ as Infinity and NaN (which `json.loads` reads back), and for files a person may 
 field per line."""
 
 import json
+import math
+
+# The spelling of a number that is not finite wherever microtrace writes one as text (strict JSON, GraphML,
+# GEXF, the explorer's data, figures and pages): JavaScript's `Number()`, Java's `Double.parseDouble` and
+# Python's `float()` read these three words back. The trace schema (tracer/model/schema.py) names them.
+NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def nonfinite_word(x):
+    """The word of the non-finite float `x`: "NaN", "Infinity" or "-Infinity"."""
+    return "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")
 
 
 def compact(value):

@@ -13,6 +13,7 @@ import math
 
 from microtrace.tracer.export import strict_json
 from microtrace.tracer.export.xml_graph import node_label
+from microtrace.tracer.model.schema import nonfinite_word
 from microtrace.tracer.model.trace import TraceError
 
 INSTALL = "pip install 'microtrace[explorer]'"
@@ -28,7 +29,7 @@ def _builder():
 
 def _number(x):
     if isinstance(x, float) and not math.isfinite(x):
-        return "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")
+        return nonfinite_word(x)
     return repr(x) if isinstance(x, float) else str(x)
 
 

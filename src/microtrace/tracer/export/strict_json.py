@@ -16,38 +16,13 @@ fields that hold numbers (NUMBER_FIELDS), and nowhere else: a document may well 
 import json
 import math
 
+from microtrace.tracer.model import schema
+
 NAN_AS = ("string", "null", "literal")
-_WORDS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_WORDS = schema.NONFINITE
 
 # Every attribute of a trace (docs/trace-format.md) that holds a number which may be nan or inf.
-NUMBER_FIELDS = frozenset(
-    {
-        "data",
-        "grad",
-        "new_data",
-        "adam_m",
-        "adam_v",
-        "update_ratio",
-        "local_grad",
-        "grad_flow",
-        "loss",
-        "lr",
-        "grad_norm",
-        "grad_abs_mean",
-        "grad_abs_max",
-        "data_norm",
-        "update_norm",
-        "grad_abs_sum",
-        "data_abs_max",
-        "grad_flow_abs",
-        "exponent",
-        "contribution",
-    }
-)
-
-
-def _word(x):
-    return "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")
+NUMBER_FIELDS = schema.number_fields()
 
 
 def strict(value, nan_as="string"):
@@ -62,7 +37,7 @@ def strict(value, nan_as="string"):
     def walk(v):
         t = type(v)
         if t is float:
-            return v if math.isfinite(v) else (None if null else _word(v))
+            return v if math.isfinite(v) else (None if null else schema.nonfinite_word(v))
         if t is dict:
             return {k: walk(x) for k, x in v.items()}
         if t is list or t is tuple:

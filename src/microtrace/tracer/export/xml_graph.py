@@ -21,6 +21,7 @@ from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
 from microtrace.tracer.export import strict_json
+from microtrace.tracer.model import schema
 from microtrace.util.text import visible
 
 
@@ -75,12 +76,14 @@ def _kind(v):
     return "string"
 
 
-def attr_types(dicts):
-    """attribute name -> type, in order of first appearance; ints and floats under one name: double."""
-    types = {}
+def attr_types(dicts, domain):
+    """attribute name -> type, in order of first appearance, of the attributes of `domain` ("graph",
+    "node" or "edge"): the schema's type for a trace's own attribute (tracer/model/schema.py), else
+    the values' (ints and floats under one name: double)."""
+    types, known = {}, schema.xml_types(domain)
     for d in dicts:
         for k, v in d.items():
-            t, seen = _kind(v), types.get(k)
+            t, seen = known.get(k) or _kind(v), types.get(k)
             if seen is None or seen == t:
                 types[k] = t
             elif {seen, t} == {"long", "double"}:
@@ -93,7 +96,7 @@ def attr_types(dicts):
 def _value(v, kind):
     if kind == "double":
         x = float(v)
-        return repr(x) if math.isfinite(x) else ("NaN" if x != x else ("Infinity" if x > 0 else "-Infinity"))
+        return repr(x) if math.isfinite(x) else schema.nonfinite_word(x)
     if kind == "boolean":
         return "true" if v else "false"
     if kind == "long":
@@ -103,8 +106,8 @@ def _value(v, kind):
 
 def types_of(G):
     """(node types, edge types) of a networkx graph's attributes, as the writers declare them."""
-    return attr_types(flat_attrs(d) for _, d in G.nodes(data=True)), attr_types(
-        flat_attrs(d) for *_, d in G.edges(data=True)
+    return attr_types((flat_attrs(d) for _, d in G.nodes(data=True)), "node"), attr_types(
+        (flat_attrs(d) for *_, d in G.edges(data=True)), "edge"
     )
 
 
@@ -126,7 +129,7 @@ def graphml_chunks(graph, node_types, edge_types, nodes, edges):
     graph's attributes, `nodes` (id, attrs) and `edges` (u, v, attrs) iterables whose flattened
     attributes (`flat_attrs`) have the types `node_types` and `edge_types` (`types_of`)."""
     graph = flat_attrs(graph)
-    domains = {"graph": attr_types([graph]), "node": node_types, "edge": edge_types}
+    domains = {"graph": attr_types([graph], "graph"), "node": node_types, "edge": edge_types}
     ids = {}
     head = ['<?xml version="1.0" encoding="UTF-8"?>', GRAPHML_HEAD]
     for domain, types in domains.items():

@@ -170,8 +170,8 @@ class GraphData:
         def edges():
             return count((self.src[e], self.dst[e], self.edge_attrs(e)) for e in by_source)
 
-        node_types = xml_graph.attr_types(xml_graph.flat_attrs(d) for _, d in count(self.nodes()))
-        edge_types = xml_graph.attr_types(xml_graph.flat_attrs(d) for *_, d in edges())
+        node_types = xml_graph.attr_types((xml_graph.flat_attrs(d) for _, d in count(self.nodes())), "node")
+        edge_types = xml_graph.attr_types((xml_graph.flat_attrs(d) for *_, d in edges()), "edge")
         return node_types, edge_types, count(self.nodes()), edges()
 
     def nonfinite(self):

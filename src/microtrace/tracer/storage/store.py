@@ -25,6 +25,7 @@ from bisect import bisect_right
 from contextlib import contextmanager
 from pathlib import Path
 
+from microtrace.tracer.model import schema
 from microtrace.tracer.model.columns import GraphData, node_attrs
 from microtrace.tracer.model.trace import FORMAT, TraceError
 from microtrace.tracer.storage.validate import validate_graph
@@ -39,11 +40,18 @@ except ImportError:  # an optional dependency: JSON trace files work without it
 MAGIC = b"PAR1"
 STORE_VERSION = 1
 ROW_GROUP = 65_536  # nodes per row group: a reader of one view skips the other's groups
-_INTS = ("row", "col", "key", "unit")
-_FLOATS = ("exponent", "new_data", "adam_m", "adam_v", "update_ratio")
-_SCOPE_INTS = ("pos", "layer", "head")
-_SCOPE_TEXT = ("block", "stage")
-_EXTRAS = ("param", *_INTS, *_FLOATS, "extra")  # the sparse columns
+# The columns, their types and which are sparse come from the schema (tracer/model/schema.py).
+_COLUMNS = schema.store_columns()
+_SCOPE_INTS = tuple(n for n, t, _ in _COLUMNS if n in schema.SCOPE_IMPLIED and t == "int32")  # pos, layer, head
+_SCOPE_TEXT = tuple(n for n, t, _ in _COLUMNS if n in schema.SCOPE_IMPLIED and t == "text")  # block, stage
+_DENSE = ("view", "id", *(f.name for f in schema.NODES if f.required), *_SCOPE_INTS, *_SCOPE_TEXT, *schema.EDGE_LISTS)
+_EXTRAS = tuple(n for n, _, _ in _COLUMNS if n not in _DENSE)  # the sparse columns: param, row, ... extra
+_INTS = tuple(n for n, t, _ in _COLUMNS if n in schema.SCOPE_IMPLIED and t == "int32")  # pos, layer, head
+_SCOPE_TEXT = tuple(n for n, t, _ in _COLUMNS if n in schema.SCOPE_IMPLIED and t == "text")  # block, stage
+_EXTRAS = tuple(n for n, _, _ in _COLUMNS[_COLUMNS.index(next(c for c in _COLUMNS if c[0] == _SCOPE_TEXT[-1])) + 1 :]
+                if n not in schema.EDGE_LISTS)  # the sparse columns: param ... extra  # fmt: skip
+_INTS = tuple(n for n, t, _ in _COLUMNS if n in _EXTRAS and t == "int32")
+_FLOATS = tuple(n for n, t, _ in _COLUMNS if n in _EXTRAS and t == "double")
 NODE_COLUMNS = ["op", "data", "grad", "scope", *_EXTRAS]  # what a node's attributes are made of
 
 
@@ -52,14 +60,18 @@ def _require():
         raise TraceError("trace stores need pyarrow: pip install 'microtrace[store]' (or write a .json trace)")
 
 
+def _arrow(kind):
+    """The Arrow type of a schema column type (`text`: a dictionary-encoded string)."""
+    if kind.startswith("list<"):
+        return pa.list_(_arrow(kind[5:-1]))
+    if kind == "text":
+        return pa.dictionary(pa.int32(), pa.string())
+    return {"string": pa.string(), "double": pa.float64(), "int32": pa.int32(), "uint32": pa.uint32(),
+            "uint8": pa.uint8()}[kind]  # fmt: skip
+
+
 def _schema():
-    text = pa.dictionary(pa.int32(), pa.string())
-    fields = [("view", text), ("id", pa.uint32()), ("op", text), ("data", pa.float64()), ("grad", pa.float64()),
-              ("scope", text), *((k, pa.int32()) for k in _SCOPE_INTS), *((k, text) for k in _SCOPE_TEXT),
-              ("param", text), *((k, pa.int32()) for k in _INTS), *((k, pa.float64()) for k in _FLOATS),
-              ("extra", pa.string()), ("operands", pa.list_(pa.uint32())), ("local_grads", pa.list_(pa.float64())),
-              ("grad_flows", pa.list_(pa.float64())), ("multiplicity", pa.list_(pa.uint8()))]  # fmt: skip
-    return pa.schema(fields)
+    return pa.schema([(name, _arrow(kind)) for name, kind, _ in _COLUMNS])
 
 
 def _buffer(arr, typ):

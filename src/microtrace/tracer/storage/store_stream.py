@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from microtrace.tracer.export.xml_graph import attr_types, flat_attrs
+from microtrace.tracer.model import schema
 from microtrace.tracer.storage.store import NODE_COLUMNS, node_rows
 
 EDGE_BUDGET = 2_000_000  # edges sorted at once (~40 bytes each in Arrow)
@@ -60,7 +61,7 @@ def node_types(file, groups):
                 yield from (flat_attrs(d) for _, d in node_rows(t, [start + r for r in rows]))
             start += size
 
-    return attr_types(firsts())
+    return attr_types(firsts(), "node")
 
 
 def edge_types(file, groups, n_edges):
@@ -68,13 +69,14 @@ def edge_types(file, groups, n_edges):
     twice somewhere (x * x)."""
     if not n_edges:
         return {}
-    types = {"local_grad": "double", "grad_flow": "double"}
+    known = schema.xml_types("edge")
+    types = {k: known[k] for k in ("local_grad", "grad_flow")}
     for k in groups:
         if (
             file.read_row_group(k, columns=["multiplicity"])["multiplicity"].null_count
             < file.metadata.row_group(k).num_rows
         ):
-            types["multiplicity"] = "long"
+            types["multiplicity"] = known["multiplicity"]
             break
     return types
 

@@ -12,10 +12,11 @@ messages say where (`graph`, `node N`, `edge N (U -> V)`) and then what.
 import re
 
 from microtrace.engine.model import is_number, is_whole
+from microtrace.tracer.model import schema
 from microtrace.tracer.model.trace import FORMAT, TraceError
 
-VIEWS = ("elementary", "fused")
-OPS = ("param", "const", "leaf", "+", "*", "**", "exp", "log", "relu", "dot", "lin", "sum")
+VIEWS = schema.VIEWS
+OPS = schema.OPS
 # A trace of a user's script (graph attribute `conventions`, tracer/capture/script.py) may also hold its own
 # operations (`tanh`, `sigmoid`, `pow`), no run config, seed or learning rate, no known tokens, and an
 # update without Adam's moments.
@@ -25,31 +26,23 @@ _POSITION_SCOPE = re.compile(r"pos(\d+)/")
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 _SCOPE = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 
-# Graph attributes: name -> the check of its value.
+# What a value of each of the schema's types must be, as messages say it (tracer/model/schema.py).
 _NUMBER = "a number"
 _WHOLE = "a whole number"
 _NATURAL = "a whole number, 0 or more"
 _TEXT = "a string"
-
-# Node attributes: present on every node, and present on some, with what they must be.
-_NODE_REQUIRED = {"op": _TEXT, "data": _NUMBER, "grad": _NUMBER, "scope": _TEXT, "stage": _TEXT}
-_NODE_OPTIONAL = {
-    "block": _TEXT,
-    "pos": _NATURAL,
-    "layer": _NATURAL,
-    "head": _NATURAL,
-    "key": _NATURAL,
-    "unit": _NATURAL,
-    "exponent": _NUMBER,
-    "param": _TEXT,
-    "new_data": _NUMBER,
-    "adam_m": _NUMBER,
-    "adam_v": _NUMBER,
-    "update_ratio": _NUMBER,
-}
-_ADAM = ("new_data", "adam_m", "adam_v", "update_ratio")
-_STATS = ("grad_norm", "grad_abs_mean", "grad_abs_max", "zero_fraction", "data_norm")
-_UPDATE_STATS = ("update_norm", "update_ratio")
+_BOOL = "true or false"
+_OBJECT = "an object"
+_KIND = {"number": _NUMBER, "int": _WHOLE, "natural": _NATURAL, "str": _TEXT, "name": _TEXT, "bool": _BOOL,
+         "dict": _OBJECT}  # fmt: skip
+# The rules of the tables: (name, what it must be, required); lists and a parameter's index are checked
+# on their own.
+_NODE_RULES = [(f.name, _KIND[f.type], f.required) for f in schema.NODES if f.type in _KIND]
+_NAMES = tuple(f.name for f in schema.NODES if f.type == "name")  # plain names, as scopes are made of
+_GRAPH_RULES = [(f.name, _KIND[f.type], f.required) for f in schema.GRAPH
+                if f.type in _KIND and f.name not in ("format", "param_stats")]  # fmt: skip
+_STATS_RULES = [(f.name, _KIND[f.type], f.required) for f in schema.PARAM_STATS if f.type in _KIND]
+_EDGE_RULES = [(f.name, _KIND[f.type], f.required) for f in schema.EDGES]
 
 
 def _fits(value, kind):
@@ -59,6 +52,10 @@ def _fits(value, kind):
         return is_whole(value)
     if kind == _NATURAL:
         return is_whole(value) and value >= 0
+    if kind == _BOOL:
+        return isinstance(value, bool)
+    if kind == _OBJECT:
+        return isinstance(value, dict)
     return isinstance(value, str)
 
 
@@ -111,22 +108,10 @@ def validate_graph(graph, n_nodes):
 def _check_graph(graph, n_nodes):
     where = "graph"
     script = _is_script(graph)
-    for name, kind in (
-        ("step", _NATURAL),
-        ("doc", _TEXT),
-        ("loss", _NUMBER),
-        ("loss_node", _NATURAL),
-        ("seed", _WHOLE),
-        ("lr", _NUMBER),
-        ("view", _TEXT),
-    ):
-        _check(where, graph, name, kind, required=not (script and name in ("seed", "lr")))
+    for name, kind, required in _GRAPH_RULES:
+        _check(where, graph, name, kind, required=required and not (script and name in schema.GRAPH_NOT_OF_SCRIPTS))
     if graph["view"] not in VIEWS:
         raise TraceError(f"graph: 'view' should be one of {', '.join(VIEWS)}, got {_shown(graph['view'])}")
-    if not isinstance(graph.get("update"), bool):
-        raise TraceError(f"graph: 'update' should be true or false, got {_shown(graph.get('update'))}")
-    if not isinstance(graph.get("config"), dict) and not script:
-        raise TraceError("graph: 'config' should be an object")
     tokens, chars = graph.get("tokens"), graph.get("chars")
     if script and tokens == [] and chars == []:
         pass  # a script whose tokens were not recognised
@@ -148,8 +133,8 @@ def _check_graph(graph, n_nodes):
         shape = s.get("shape")
         if not (isinstance(shape, list) and len(shape) == 2 and all(is_whole(x) and x >= 1 for x in shape)):
             raise TraceError(f"{where}: 'shape' should be [rows, cols]")
-        for key in _STATS + (_UPDATE_STATS if graph["update"] else ()):
-            _check(where, s, key, _NUMBER)
+        for key, kind, required in _STATS_RULES:
+            _check(where, s, key, kind, required=required or (graph["update"] and key in schema.UPDATE_STATS))
     return stats
 
 
@@ -159,15 +144,13 @@ def _check_node(i, node, graph, stats):
         raise TraceError(f"{where}: should be an object, got {_shown(node)}")
     if node.get("id") != i or not is_whole(node.get("id")):
         raise TraceError(f"{where}: its id is {_shown(node.get('id'))}; node ids are 0, 1, 2, ... in file order")
-    for name, kind in _NODE_REQUIRED.items():
-        _check(where, node, name, kind)
-    for name, kind in _NODE_OPTIONAL.items():
-        _check(where, node, name, kind, required=False)
+    for name, kind, required in _NODE_RULES:
+        _check(where, node, name, kind, required)
     if not _SCOPE.fullmatch(node["scope"]):
         raise TraceError(
             f"{where}: 'scope' should be a path of names such as pos3/layer0/attn, got {_shown(node['scope'])}"
         )
-    for name in ("stage", "block", "param"):
+    for name in _NAMES:
         if name in node and not _NAME.fullmatch(node[name]):
             raise TraceError(
                 f"{where}: {name!r} should be a name of letters, digits, '_', '.' or '-', got {_shown(node[name])}"
@@ -190,8 +173,8 @@ def _check_node(i, node, graph, stats):
             and 0 <= index[1] < cols
         ):
             raise TraceError(f"{where}: 'index' should be [row, col] inside the {rows}x{cols} {node['param']}")
-        for name in _ADAM if graph["update"] else ():
-            _check(where, node, name, _NUMBER, required=not (_is_script(graph) and name in ("adam_m", "adam_v")))
+        for name in schema.ADAM if graph["update"] else ():
+            _check(where, node, name, _NUMBER, required=not (_is_script(graph) and name in schema.SCRIPT_ADAM_OPTIONAL))
     positions = len(graph["tokens"]) - 1 if graph["tokens"] else float("inf")
     m = _POSITION_SCOPE.match(node["scope"])
     if m:
@@ -227,6 +210,5 @@ def _check_edges(edges, n_nodes):
         if (u, v) in seen:
             raise TraceError(f"{where}: a second edge between the same nodes")
         seen.add((u, v))
-        _check(where, edge, "local_grad", _NUMBER)
-        _check(where, edge, "grad_flow", _NUMBER)
-        _check(where, edge, "multiplicity", _NATURAL, required=False)
+        for name, kind, required in _EDGE_RULES:
+            _check(where, edge, name, kind, required)

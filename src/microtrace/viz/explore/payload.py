@@ -12,6 +12,7 @@ from array import array
 from microtrace.tracer.analysis.collapse import group_stats
 from microtrace.tracer.analysis.queries import path_links
 from microtrace.tracer.model.order import backward_order, forward_order
+from microtrace.tracer.model.schema import nonfinite_word
 from microtrace.tracer.model.scopes import prefix
 from microtrace.viz.explore.views import label
 
@@ -34,9 +35,10 @@ _GROUP_KEYS = (
 
 
 def num(x):
-    """A float for JSON: nan and inf as strings (JSON has no spelling for them)."""
+    """A float for JSON: nan and inf as the schema's words (JSON has no spelling for them; js/data.js reads
+    them back)."""
     if isinstance(x, float) and not math.isfinite(x):
-        return "nan" if x != x else ("inf" if x > 0 else "-inf")
+        return nonfinite_word(x)
     return x
 
 

@@ -8,7 +8,7 @@ export const META = INDEX.meta;
 export const N = META.nodes; // nodes in the step
 export const K = META.paths; // gradient paths kept per node
 export const END = 2 * N; // the player's last time
-const SPECIAL = { nan: NaN, inf: Infinity, "-inf": -Infinity }; // how page.py writes what JSON cannot
+const SPECIAL = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity }; // what JSON cannot hold, as tracer/model/schema.py spells it
 export const num = (v) => (typeof v === "string" && v in SPECIAL ? SPECIAL[v] : v);
 export const show = (v) => String(num(v)); // full precision: the shortest text that reads back as the same double
 // a number as people read it, 4 significant digits (HTML); the full value (show) on hover and when copied
