@@ -18,17 +18,18 @@ contiguous, in row groups of their own, in id order. Pages carry CRC checksums, 
 This module reads a store (`Store`, and `StoreData`, a view read lazily); `store_write` writes one.
 """
 
-import json
 import os
 from array import array
 from bisect import bisect_right
 from contextlib import contextmanager
 from pathlib import Path
 
+from microtrace.engine.model import is_whole
 from microtrace.tracer.model import schema
 from microtrace.tracer.model.columns import GraphData, node_attrs
 from microtrace.tracer.model.trace import FORMAT, TraceError
-from microtrace.tracer.storage.validate import validate_graph
+from microtrace.tracer.storage.validate import VIEWS, NodeRules, shown, validate_graph
+from microtrace.util.limits import FILE_ENV, LimitError, max_file_bytes, parse_json
 
 try:
     import pyarrow as pa
@@ -53,6 +54,11 @@ _EXTRAS = tuple(n for n, _, _ in _COLUMNS[_COLUMNS.index(next(c for c in _COLUMN
 _INTS = tuple(n for n, t, _ in _COLUMNS if n in _EXTRAS and t == "int32")
 _FLOATS = tuple(n for n, t, _ in _COLUMNS if n in _EXTRAS and t == "double")
 NODE_COLUMNS = ["op", "data", "grad", "scope", *_EXTRAS]  # what a node's attributes are made of
+# What the `extra` column may not hold: the attributes with a column of their own (a parameter's `index`
+# is two), which a cell would silently override.
+_OWN_COLUMN = frozenset(
+    ("id", "index", *(f.name for f in schema.NODES if f.column and f.name not in schema.SCOPE_IMPLIED))
+)
 
 
 def _require():
@@ -92,18 +98,28 @@ def is_store(path):
 
 
 class Store:
-    """An open store, validated: its schema, versions and row counts. Views are read when asked."""
+    """An open store, validated before anything trusts it: its size against MICROTRACE_MAX_FILE_MB, its
+    metadata (JSON under the nesting bound, each field of its type), its schema and versions, and the
+    row counts the metadata and the footer claim, against each other and against the bytes the file
+    holds. Views are read when asked, and each column is checked as it is read (`StoreData`)."""
 
     def __init__(self, path):
         _require()
         self.path = Path(path)
+        limit = max_file_bytes()
         try:
+            size = self.path.stat().st_size
+            if size > limit:
+                raise TraceError(str(LimitError(f"{self.path} is {size / 2**20:.0f} MB, above the limit of "
+                                                f"{limit / 2**20:g} MB", limit, FILE_ENV)))  # fmt: skip
             self.file = pq.ParquetFile(self.path, page_checksum_verification=True)
             raw = (self.file.metadata.metadata or {}).get(b"microtrace")
-            meta = json.loads(raw) if raw else {}
+            meta = parse_json(raw) if raw else {}
+        except RecursionError:
+            raise TraceError(f"{self.path}: corrupt trace store (its metadata is nested too deeply)") from None
         except (OSError, pa.ArrowException, ValueError) as e:
             raise TraceError(f"{self.path}: not a readable trace store ({_one_line(e)})") from None
-        if meta.get("store") != STORE_VERSION or "format" not in meta:
+        if not isinstance(meta, dict) or meta.get("store") != STORE_VERSION or "format" not in meta:
             raise TraceError(
                 f"{self.path}: not a microtrace trace store (no microtrace metadata of store version {STORE_VERSION})"
             )
@@ -113,35 +129,63 @@ class Store:
             raise TraceError(
                 f"{self.path}: corrupt trace store (its columns are not those of store version {STORE_VERSION})"
             )
-        self.views = meta.pop("views")
+        self.views = meta.pop("views", None)
         self.meta = {k: v for k, v in meta.items() if k != "store"}
+        self._check_views(size)
         self.groups = self._row_groups()
         for view, info in self.views.items():
             try:
-                validate_graph({**self.meta, "view": view, "loss_node": info.get("loss_node")}, info["nodes"])
+                validate_graph({**self.meta, "view": view, "loss_node": info["loss_node"]}, info["nodes"])
             except TraceError as e:
                 raise TraceError(f"{self.path}: {e}") from None
+        self.rules = NodeRules(self.meta)
+
+    def _check_views(self, size):
+        """The metadata's `views`: {view: {"nodes", "edges", "loss_node"}}, whole numbers no larger than the
+        file can hold (every node and every edge takes at least a byte of it: the writer's take ~45 a node)."""
+        views = self.views
+        if not (isinstance(views, dict) and views and set(views) <= set(VIEWS)):
+            raise TraceError(f"{self.path}: corrupt trace store (its metadata's views are {shown(views)})")
+        for view, info in views.items():
+            if not isinstance(info, dict):
+                raise TraceError(f"{self.path}: corrupt trace store (view {view}: {shown(info)} is not an object)")
+            for key in ("nodes", "edges", "loss_node"):
+                n = info.get(key)
+                if not (is_whole(n) and 0 <= n):
+                    raise TraceError(f"{self.path}: corrupt trace store ({view} {key}: {shown(n)})")
+            if info["nodes"] + info["edges"] > size:
+                raise TraceError(
+                    f"{self.path}: corrupt trace store ({view}: {info['nodes']:,} nodes and {info['edges']:,} edges "
+                    f"claimed by a file of {size:,} bytes)"
+                )
 
     def _row_groups(self):
-        """view -> indices of its row groups, checked against the counts the metadata gives."""
+        """view -> indices of its row groups, checked against the counts the metadata gives, and each
+        row group's counts in the footer against each other (a column chunk holds a value a row)."""
         md = self.file.metadata
-        if not isinstance(self.views, dict) or not self.views or not set(self.views) <= {"elementary", "fused"}:
-            raise TraceError(f"{self.path}: corrupt trace store (views {self.views!r})")
         groups, first = {}, 0
         for view, info in self.views.items():
             rows, k = 0, first
-            while rows < info.get("nodes", 0) and k < md.num_row_groups:
+            while rows < info["nodes"] and k < md.num_row_groups:
                 rows += md.row_group(k).num_rows
                 k += 1
-            if rows != info.get("nodes"):
+            if rows != info["nodes"]:
                 raise TraceError(
-                    f"{self.path}: corrupt trace store ({view}: {rows} rows, the metadata says {info.get('nodes')} nodes)"
+                    f"{self.path}: corrupt trace store ({view}: {rows} rows, the metadata says {info['nodes']} nodes)"
                 )
             groups[view], first = list(range(first, k)), k
         if first != md.num_row_groups:
             raise TraceError(
                 f"{self.path}: corrupt trace store ({md.num_row_groups - first} row groups belong to no view)"
             )
+        for k in range(md.num_row_groups):
+            group = md.row_group(k)
+            for c in range(group.num_columns):
+                if group.column(c).num_values < group.num_rows:
+                    raise TraceError(
+                        f"{self.path}: corrupt trace store (row group {k} claims {group.num_rows} rows, its column "
+                        f"{group.column(c).path_in_schema} holds {group.column(c).num_values} values)"
+                    )
         return groups
 
     def read(self, view):
@@ -185,8 +229,8 @@ class StoreData(GraphData):
         """What a damaged store raises while it is read, as one line: TraceError."""
         try:
             yield
-        except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as e:
-            raise TraceError(f"{self._store.path}: corrupt trace store ({_one_line(e)})") from None
+        except (OSError, pa.ArrowException, ValueError, KeyError, TypeError, TraceError) as e:
+            raise TraceError(f"{self._store.path}: corrupt trace store ({self._view}: {_one_line(e)})") from None
 
     def _read_ids(self):
         n, view = self._n, self._view
@@ -199,10 +243,14 @@ class StoreData(GraphData):
 
     def _read_op(self):
         self.op, self.ops = _codes(self._store.columns(self._view, ["op"])["op"], "H")
+        for op in self.ops:
+            self._store.rules.op(op)
         self._op_code = {op: i for i, op in enumerate(self.ops)}
 
     def _read_scope(self):
         self.scope, self.scopes = _codes(self._store.columns(self._view, ["scope"])["scope"], "I")
+        for scope in self.scopes:
+            self._store.rules.scope(scope)
         self._scope_id = {s: i for i, s in enumerate(self.scopes)}
 
     def _read_data(self):
@@ -216,7 +264,8 @@ class StoreData(GraphData):
         src, dst, local, flow = array("I"), array("I"), array("d"), array("d")
         self.multiplicity, file, first = {}, self._store.file, 0
         for k in self._store.groups[self._view]:
-            t = file.read_row_group(k, columns=["operands", "local_grads", "grad_flows", "multiplicity"])
+            t = file.read_row_group(k, columns=list(schema.EDGE_LISTS))
+            check_edge_lists(t)
             operands = t["operands"].combine_chunks()
             _read_multiplicity(self, t["multiplicity"].combine_chunks(), operands.offsets, len(src))
             src += _ints(operands.flatten(), "I")
@@ -231,8 +280,14 @@ class StoreData(GraphData):
         self.src, self.dst, self.local, self.flow = src, dst, local, flow
 
     def _read_extra(self):
+        """The sparse columns, each node that has any held to the node rules (with its op and scope), and
+        so is every parameter and power (whose rules need them)."""
         self.extra = {}
         _read_extras(self, self._store.columns(self._view, list(_EXTRAS)))
+        rules, ops, scopes = self._store.rules, self.ops, self.scopes
+        for i in sorted({*self.extra, *self.ids_with_op("param"), *self.ids_with_op("**")}):
+            op, scope = ops[self.op[i]], scopes[self.scope[i]]
+            rules.node(f"node {i}", node_attrs(op, 0.0, 0.0, scope, self.extra.get(i)))
 
     def __len__(self):
         return self._n
@@ -266,7 +321,8 @@ class StoreData(GraphData):
         attrs = {}
         for g, members in by_group.items():
             rows = pa.array([i - first[g] for i in members], pa.uint32())
-            attrs.update(node_rows(file.read_row_group(groups[g], columns=NODE_COLUMNS).take(rows), members))
+            t = file.read_row_group(groups[g], columns=NODE_COLUMNS).take(rows)
+            attrs.update(node_rows(t, members, self._store.rules))
         return [(i, attrs[i]) for i in ids]
 
     def edges(self, ids=None):
@@ -290,7 +346,8 @@ class StoreData(GraphData):
             result = pc.add(pc.cast(pc.list_parent_indices(operands), pa.uint32()), pa.scalar(lo, pa.uint32()))
             hits = pc.indices_nonzero(pc.or_(pc.is_in(flat, value_set=wanted), pc.is_in(result, value_set=wanted)))
             if len(hits):
-                t = file.read_row_group(k, columns=["local_grads", "grad_flows", "multiplicity"])
+                t = file.read_row_group(k, columns=list(schema.EDGE_LISTS))
+                check_edge_lists(t)
                 local, flow = (
                     t[c].combine_chunks().flatten().take(hits).to_pylist() for c in ("local_grads", "grad_flows")
                 )
@@ -316,12 +373,17 @@ class StoreData(GraphData):
     def _read_collapse_stats(self, key_of):
         from microtrace.tracer.storage import store_collapse  # pyarrow, which this module imports only if it can
 
-        file, groups = self._store.file, self._store.groups[self._view]
+        file, groups, rules = self._store.file, self._store.groups[self._view], self._store.rules
+        self.ops  # the op column checked (read when first used)
 
         def batches(columns):
             return file.iter_batches(batch_size=store_collapse.BATCH, row_groups=groups, columns=columns)
 
-        return store_collapse.collapse_stats(batches, self._n_edges, key_of)
+        def checked_key_of(scope):  # each scope the collapse meets is held to the rules once
+            rules.scope(scope)
+            return key_of(scope)
+
+        return store_collapse.collapse_stats(batches, self._n_edges, checked_key_of)
 
     STREAM_PASSES = 1
 
@@ -332,10 +394,11 @@ class StoreData(GraphData):
         from microtrace.tracer.storage import store_stream  # pyarrow, which this module imports only if it can
 
         file, groups = self._store.file, self._store.groups[self._view]
+        rules = self._store.rules
         with self._corrupt():
-            node_types = store_stream.node_types(file, groups)
+            node_types = store_stream.node_types(file, groups, rules)
             edge_types = store_stream.edge_types(file, groups, self._n_edges)
-        nodes = count(self._guard(store_stream.nodes(file, groups)))
+        nodes = count(self._guard(store_stream.nodes(file, groups, rules)))
         return node_types, edge_types, nodes, count(self._guard(store_stream.edges(file, groups, self._n_edges)))
 
     def _guard(self, items):
@@ -399,17 +462,38 @@ def _floats(column):
     return out
 
 
-def node_rows(t, ids):
-    """[(id, attrs)] of the rows of `t` (a table of NODE_COLUMNS), whose node ids are `ids`."""
+def node_rows(t, ids, rules):
+    """[(id, attrs)] of the rows of `t` (a table of NODE_COLUMNS), whose node ids are `ids`, held to the
+    node `rules` (`NodeRules`: each op and scope once, each node with sparse attributes in full)."""
     if sum(t[c].null_count for c in ("op", "data", "grad", "scope")):
         raise ValueError("a node has no op, scope, value or gradient")
     found = GraphData()  # its `extra`, keyed by row
     _read_extras(found, t)
     columns = zip(*(t[c].to_pylist() for c in ("op", "data", "grad", "scope")))
-    return [
-        (i, node_attrs(op, data, grad, s, found.extra.get(k)))
-        for k, (i, (op, data, grad, s)) in enumerate(zip(ids, columns))
-    ]
+    out = []
+    for k, (i, (op, data, grad, s)) in enumerate(zip(ids, columns)):
+        rules.op(op)
+        rules.scope(s)
+        attrs = node_attrs(op, data, grad, s, found.extra.get(k))
+        if k in found.extra or op in ("param", "**"):
+            rules.node(f"node {i}", attrs)
+        out.append((i, attrs))
+    return out
+
+
+def check_edge_lists(t):
+    """ValueError unless the edge lists of the rows of `t` agree: operands and their gradients present,
+    as many of each, and a multiplicity (1 or more) for each operand where there are any (a list one
+    short would shift every later value onto the wrong edge)."""
+    operands, local, flow, mult = (t[c].combine_chunks() for c in schema.EDGE_LISTS)
+    if operands.null_count or local.null_count or flow.null_count:
+        raise ValueError("a node's operands or their gradients are missing")
+    n = pc.list_value_length(operands)
+    for name, lists in (("local_grads", local), ("grad_flows", flow), ("multiplicity", mult)):
+        if pc.all(pc.equal(pc.list_value_length(lists), n)).as_py() is False:  # (null rows of multiplicity skipped)
+            raise ValueError(f"a node's {name} and its operands are not as many")
+    if len(mult.flatten()) and pc.min(mult.flatten()).as_py() < 1:
+        raise ValueError("a multiplicity is 0")
 
 
 def _read_extras(gd, t):
@@ -423,11 +507,26 @@ def _read_extras(gd, t):
         for i, v in zip(ids, values):
             x = gd.extra.setdefault(i, {})
             if name == "extra":
-                x.update(json.loads(v))
+                x.update(_extra_json(v))
             elif name in ("row", "col"):
                 x.setdefault("index", [None, None])[name == "col"] = v
             else:
                 x[name] = v
+
+
+def _extra_json(text):
+    """The attributes of an `extra` cell: a JSON object (nested no deeper than any JSON microtrace reads)
+    that names no attribute with a column of its own: it may not stand in for a node's op or value."""
+    try:
+        value = parse_json(text)
+    except RecursionError:
+        raise ValueError("an extra attribute is nested too deeply") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"an extra cell is {shown(value)}, not a JSON object")
+    own = _OWN_COLUMN.intersection(value)
+    if own:
+        raise ValueError(f"an extra cell holds {sorted(own)[0]!r}, which has a column of its own")
+    return value
 
 
 def _read_multiplicity(gd, col, starts, base=0):

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 from microtrace.tracer.export.xml_graph import attr_types, flat_attrs
 from microtrace.tracer.model import schema
-from microtrace.tracer.storage.store import NODE_COLUMNS, node_rows
+from microtrace.tracer.storage.store import NODE_COLUMNS, check_edge_lists, node_rows
 
 EDGE_BUDGET = 2_000_000  # edges sorted at once (~40 bytes each in Arrow)
 _BUCKET = 16  # sources are counted in buckets of 2**16 ids
@@ -19,16 +19,16 @@ _SLICE = 65_536  # rows turned into Python objects at once
 _SHAPED = tuple(c for c in NODE_COLUMNS if c not in ("op", "data", "grad", "scope", "extra"))
 
 
-def nodes(file, groups):
-    """(id, attrs) of every node in id order, one row group in memory at a time."""
+def nodes(file, groups, rules):
+    """(id, attrs) of every node in id order, one row group in memory at a time, held to the node `rules`."""
     first = 0
     for k in groups:
         t = file.read_row_group(k, columns=NODE_COLUMNS)
-        yield from node_rows(t, range(first, first + t.num_rows))
+        yield from node_rows(t, range(first, first + t.num_rows), rules)
         first += t.num_rows
 
 
-def node_types(file, groups):
+def node_types(file, groups, rules):
     """`xml_graph.attr_types` of every node's flattened attributes, from the first node of each shape (its
     scope and which sparse columns it has: they fix its attribute names and their types) and every node
     with free-form `extra` attributes, in id order (the names keep their order of first appearance)."""
@@ -58,7 +58,7 @@ def node_types(file, groups):
             if picks:
                 rows = sorted(picks)
                 t = file.read_row_group(k, columns=NODE_COLUMNS).take(pa.array(rows, pa.int64()))
-                yield from (flat_attrs(d) for _, d in node_rows(t, [start + r for r in rows]))
+                yield from (flat_attrs(d) for _, d in node_rows(t, [start + r for r in rows], rules))
             start += size
 
     return attr_types(firsts(), "node")
@@ -131,12 +131,9 @@ def _source_ranges(file, groups, n_edges, budget):
 def _edges_from(file, k, first, lo, hi):
     """The edges of row group k (whose first node is `first`) from sources in [lo, hi) (hi None: no
     end), as a table."""
-    t = file.read_row_group(k, columns=["operands", "local_grads", "grad_flows", "multiplicity"])
+    t = file.read_row_group(k, columns=list(schema.EDGE_LISTS))
+    check_edge_lists(t)
     operands, local, flow = (t[c].combine_chunks() for c in ("operands", "local_grads", "grad_flows"))
-    if operands.null_count or local.null_count or flow.null_count:
-        raise ValueError("a node's operands are missing")
-    if not (operands.offsets.equals(local.offsets) and operands.offsets.equals(flow.offsets)):
-        raise ValueError("a node's operands and their gradients do not match")
     src = operands.flatten()
     dst = pc.add(pc.cast(pc.list_parent_indices(operands), pa.uint32()), pa.scalar(first, pa.uint32()))
     if len(src) and not pc.all(pc.less(src, dst)).as_py():

@@ -59,7 +59,7 @@ def _fits(value, kind):
     return isinstance(value, str)
 
 
-def _shown(value):
+def shown(value):
     """A value as a message shows it: short, on one line."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -71,7 +71,7 @@ def _check(where, attrs, name, kind, required=True):
             raise TraceError(f"{where}: no {name!r}")
         return
     if not _fits(attrs[name], kind):
-        raise TraceError(f"{where}: {name!r} should be {kind}, got {_shown(attrs[name])}")
+        raise TraceError(f"{where}: {name!r} should be {kind}, got {shown(attrs[name])}")
 
 
 def validate_trace(data):
@@ -82,7 +82,7 @@ def validate_trace(data):
     if not isinstance(graph, dict) or "format" not in graph:
         raise TraceError("not a microtrace trace file (no format field)")
     if graph["format"] != FORMAT:
-        raise TraceError(f"trace format {_shown(graph['format'])}, this microtrace reads format {FORMAT}")
+        raise TraceError(f"trace format {shown(graph['format'])}, this microtrace reads format {FORMAT}")
     if data.get("directed") is not True or data.get("multigraph") not in (False, None):
         raise TraceError("not a trace: a trace is a directed graph, not a multigraph")
     nodes, edges = data.get("nodes"), data.get("edges")
@@ -111,7 +111,7 @@ def _check_graph(graph, n_nodes):
     for name, kind, required in _GRAPH_RULES:
         _check(where, graph, name, kind, required=required and not (script and name in schema.GRAPH_NOT_OF_SCRIPTS))
     if graph["view"] not in VIEWS:
-        raise TraceError(f"graph: 'view' should be one of {', '.join(VIEWS)}, got {_shown(graph['view'])}")
+        raise TraceError(f"graph: 'view' should be one of {', '.join(VIEWS)}, got {shown(graph['view'])}")
     tokens, chars = graph.get("tokens"), graph.get("chars")
     if script and tokens == [] and chars == []:
         pass  # a script whose tokens were not recognised
@@ -125,7 +125,7 @@ def _check_graph(graph, n_nodes):
     if not isinstance(stats, dict) or not (stats or script):  # a script's step may use no parameters
         raise TraceError("graph: 'param_stats' should be an object with one entry per parameter matrix")
     for name, s in stats.items():
-        where = f"graph: param_stats {_shown(name)}"
+        where = f"graph: param_stats {shown(name)}"
         if not _NAME.fullmatch(name):
             raise TraceError(f"{where}: a matrix name should be letters, digits, '_', '.' or '-'")
         if not isinstance(s, dict):
@@ -141,23 +141,51 @@ def _check_graph(graph, n_nodes):
 def _check_node(i, node, graph, stats):
     where = f"node {i}"
     if not isinstance(node, dict):
-        raise TraceError(f"{where}: should be an object, got {_shown(node)}")
+        raise TraceError(f"{where}: should be an object, got {shown(node)}")
     if node.get("id") != i or not is_whole(node.get("id")):
-        raise TraceError(f"{where}: its id is {_shown(node.get('id'))}; node ids are 0, 1, 2, ... in file order")
+        raise TraceError(f"{where}: its id is {shown(node.get('id'))}; node ids are 0, 1, 2, ... in file order")
+    check_node(where, node, graph, stats)
+
+
+def _positions(graph):
+    return len(graph["tokens"]) - 1 if graph["tokens"] else float("inf")
+
+
+def check_op(op, graph):
+    """TraceError unless `op` is an operation the node rules allow (a script's trace: any plain name)."""
+    if not (isinstance(op, str) and (op in OPS or (_is_script(graph) and _NAME.fullmatch(op)))):
+        raise TraceError(f"unknown op {shown(op)}")
+
+
+def check_scope(scope, graph):
+    """TraceError unless `scope` is a path of plain names whose position (`pos3/...`) is in the document.
+    The store checks each of its scopes with it once; a JSON file's nodes meet it in `check_node`."""
+    if not (isinstance(scope, str) and _SCOPE.fullmatch(scope)):
+        raise TraceError(f"'scope' should be a path of names such as pos3/layer0/attn, got {shown(scope)}")
+    m, positions = _POSITION_SCOPE.match(scope), _positions(graph)
+    if m and int(m.group(1)) >= positions:
+        raise TraceError(
+            f"'pos' {int(m.group(1))} does not fit its scope {scope!r} and the document's {positions} positions"
+        )
+
+
+def check_node(where, node, graph, stats):
+    """Raise TraceError (`where`: ...) unless the attributes `node` (a dict, its id aside) keep the node rules
+    (docs/trace-format.md): each attribute of its type, a plain scope, a known op, a parameter inside
+    its matrix, a position inside the document. The JSON validator and the store share them."""
     for name, kind, required in _NODE_RULES:
         _check(where, node, name, kind, required)
-    if not _SCOPE.fullmatch(node["scope"]):
-        raise TraceError(
-            f"{where}: 'scope' should be a path of names such as pos3/layer0/attn, got {_shown(node['scope'])}"
-        )
+    for check, value in ((check_scope, node["scope"]), (check_op, node["op"])):
+        try:
+            check(value, graph)
+        except TraceError as e:
+            raise TraceError(f"{where}: {e}") from None
     for name in _NAMES:
         if name in node and not _NAME.fullmatch(node[name]):
             raise TraceError(
-                f"{where}: {name!r} should be a name of letters, digits, '_', '.' or '-', got {_shown(node[name])}"
+                f"{where}: {name!r} should be a name of letters, digits, '_', '.' or '-', got {shown(node[name])}"
             )
     op = node["op"]
-    if op not in OPS and not (_is_script(graph) and _NAME.fullmatch(op)):
-        raise TraceError(f"{where}: unknown op {_shown(op)}")
     if op == "**":
         _check(where, node, "exponent", _NUMBER)
     if op == "param":
@@ -175,7 +203,7 @@ def _check_node(i, node, graph, stats):
             raise TraceError(f"{where}: 'index' should be [row, col] inside the {rows}x{cols} {node['param']}")
         for name in schema.ADAM if graph["update"] else ():
             _check(where, node, name, _NUMBER, required=not (_is_script(graph) and name in schema.SCRIPT_ADAM_OPTIONAL))
-    positions = len(graph["tokens"]) - 1 if graph["tokens"] else float("inf")
+    positions = _positions(graph)
     m = _POSITION_SCOPE.match(node["scope"])
     if m:
         _check(where, node, "pos", _NATURAL)
@@ -195,10 +223,10 @@ def _check_edges(edges, n_nodes):
     seen = set()
     for i, edge in enumerate(edges):
         if not isinstance(edge, dict):
-            raise TraceError(f"edge {i}: should be an object, got {_shown(edge)}")
+            raise TraceError(f"edge {i}: should be an object, got {shown(edge)}")
         u, v = edge.get("source"), edge.get("target")
         if not (is_whole(u) and is_whole(v)):
-            raise TraceError(f"edge {i}: 'source' and 'target' should be node ids, got {_shown(u)} and {_shown(v)}")
+            raise TraceError(f"edge {i}: 'source' and 'target' should be node ids, got {shown(u)} and {shown(v)}")
         where = f"edge {i} ({u} -> {v})"
         for end in (u, v):
             if not 0 <= end < n_nodes:
@@ -212,3 +240,26 @@ def _check_edges(edges, n_nodes):
         seen.add((u, v))
         for name, kind, required in _EDGE_RULES:
             _check(where, edge, name, kind, required)
+
+
+class NodeRules:
+    """The node rules for the nodes of one trace whose graph attributes `graph` are valid: each op and
+    scope checked once (`op`, `scope`), a node's attributes in full (`node`). The store holds its
+    columns to them as it reads them (tracer/storage/store.py), as `validate_trace` holds a JSON file's
+    nodes."""
+
+    def __init__(self, graph):
+        self.graph, self.stats, self._ok = graph, graph["param_stats"], set()
+
+    def op(self, op):
+        if ("op", op) not in self._ok:
+            check_op(op, self.graph)
+            self._ok.add(("op", op))
+
+    def scope(self, scope):
+        if ("scope", scope) not in self._ok:
+            check_scope(scope, self.graph)
+            self._ok.add(("scope", scope))
+
+    def node(self, where, attrs):
+        check_node(where, attrs, self.graph, self.stats)
