@@ -178,6 +178,13 @@ class Store:
             raise TraceError(
                 f"{self.path}: corrupt trace store ({md.num_row_groups - first} row groups belong to no view)"
             )
+        for view, ks in groups.items():  # edges: the operands present (leaf values but null or empty lists)
+            edges = _operands_in(md, ks)
+            if edges is not None and edges != self.views[view]["edges"]:
+                raise TraceError(
+                    f"{self.path}: corrupt trace store ({view}: {edges} operands, "
+                    f"the metadata says {self.views[view]['edges']} edges)"
+                )
         for k in range(md.num_row_groups):
             group = md.row_group(k)
             for c in range(group.num_columns):
@@ -421,6 +428,22 @@ class StoreData(GraphData):
         count = pc.sum(pc.or_(bad_data, bad_grad)).as_py() or 0
         found = first[0].as_py() if len(first) else last[-1].as_py() if len(last) else None
         return found, count
+
+
+def _operands_in(md, groups):
+    """How many operands the footer says row groups `groups` hold, from the `operands` column's counts
+    (values less nulls: a node without operands is one null slot); None without its statistics."""
+    total = 0
+    for k in groups:
+        group = md.row_group(k)
+        chunk = next(
+            group.column(c) for c in range(group.num_columns) if group.column(c).path_in_schema.startswith("operands")
+        )
+        stats = chunk.statistics
+        if stats is None or not stats.has_null_count:
+            return None
+        total += chunk.num_values - stats.null_count
+    return total
 
 
 def _where_in(codes, values):
