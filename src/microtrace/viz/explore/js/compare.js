@@ -30,6 +30,12 @@ export function setupCompare() {
     goNode(+n.dataset.node);
   });
 }
+// WCAG's relative luminance of #rrggbb, and the ink of better contrast on it
+const luminance = (hex) => {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const inkOn = (fill) => (/^#[0-9a-f]{6}$/i.test(fill) && (luminance(fill) + 0.05) / 0.05 < 1.05 / (luminance(fill) + 0.05) ? "#ffffff" : "#141414");
 function applyColour() {
   if (!S.data || !S.data.layout) return;
   const cmp = S.data.cmp || {};
@@ -40,6 +46,11 @@ function applyColour() {
     const c = cmp[name];
     const fill = S.colour === "grad" || !INDEX.compare ? shape.dataset.fill : c ? c[S.colour === "gratio" ? 0 : 1] : "#ffffff";
     shape.setAttribute("fill", fill);
+    // its words in whichever of near-black and white stands out more on the new fill (white vanished on pale ratios)
+    for (const t of g.querySelectorAll(":scope > text")) {
+      if (t.dataset.ink === undefined) t.dataset.ink = t.getAttribute("fill");
+      t.setAttribute("fill", fill === shape.dataset.fill ? t.dataset.ink : inkOn(fill));
+    }
   }
   // the drawing's legend is of |grad|: faded while the boxes show a ratio (its scale is in the compare box)
   const legend = S.items.get("legend");
