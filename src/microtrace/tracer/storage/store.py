@@ -36,7 +36,7 @@ try:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 except ImportError:  # an optional dependency: JSON trace files work without it
-    pa = None
+    pa = pc = pq = None
 
 MAGIC = b"PAR1"
 STORE_VERSION = 1
