@@ -132,7 +132,7 @@ nan_as_option = click.option(
 # `--script`, `--timeout`, `--verbose` and the script's arguments (after `--`).
 script_options = options(
     click.option("--script", type=click.Path(), help="Your own training script (run unchanged): trace its step --step."),
-    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="With --script: stop a script that has not reached the step after this many seconds."),
+    click.option("--timeout", type=POSITIVE, help="With --script: stop a script that has not reached the step after this many seconds."),
     click.option("--verbose", is_flag=True, help="With --script: show the script's output and, if it fails, its traceback."),
     click.argument("script_args", nargs=-1, metavar="[-- SCRIPT_ARGS...]"),
 )  # fmt: skip

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import click
 
+from microtrace.cli.options import FiniteRange
 from microtrace.viz.draw import printsize
 
 
@@ -33,7 +34,7 @@ def print_options(command):
     @click.option("--width", type=Width(),
                   help="Lay the figure out for this printed width: column (3.25 in), page (6.75 in), or e.g. "
                        "8.5cm, 3in, 240pt. Text keeps --font-size; heads per row, cells and lines fit the width.")  # fmt: skip
-    @click.option("--font-size", type=click.FloatRange(4, 72), help="Smallest text at the printed size, in points "
+    @click.option("--font-size", type=FiniteRange(4, 72), help="Smallest text at the printed size, in points "
                   f"(with --width: default {printsize.DEFAULT_FONT_PT:g}).")  # fmt: skip
     @click.option("--cols", type=click.IntRange(1), help="Panels (heads) per row (default: as many as fit --width).")
     @click.option("--caption/--no-caption", default=True, show_default=True,
