@@ -22,6 +22,7 @@ from microtrace.cli.explore import explore
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import resolve_node, save_trace, top_paths, trace_step
 from microtrace.tracer.model.order import backward_order, forward_order
+from microtrace.viz.explore import compare as cmp
 from microtrace.viz.explore import page
 from microtrace.viz.explore.layout import compact_layout
 from microtrace.viz.explore.page import build_explorer, explorer_graph
@@ -311,8 +312,7 @@ def test_screenshot_has_the_graph_and_its_legend(opened, tmp_path):
 
 
 def test_compare_finds_the_first_difference(browser, files, G, other):
-    G2 = explorer_graph(other)
-    first = next(n for n in sorted(G) if G.nodes[n]["data"] != G2.nodes[n]["data"])
+    first = cmp.Pairing(G, explorer_graph(other)).first_difference()  # the same document: every node pairs
     o = Opened(browser, files / "compare.html")
     try:
         assert o.errors == [] and len(o.requests) == 1
@@ -320,9 +320,9 @@ def test_compare_finds_the_first_difference(browser, files, G, other):
         text = o.page.content().replace(page._graphviz(), "")
         assert "{{" not in text and "http://" not in text.replace("http://www.w3.org/", "")
         text = o.page.locator("#first-diff").inner_text()
-        assert f"#{first} " in text + " " and "value" in text
+        assert f"first difference: {first['name']} (value" in text
         o.page.locator("#first-diff a").click()
-        o.until(f"window.explorer.state.sel === {first}")
+        o.until(f"window.explorer.state.sel === {first['node']}")
 
         def fills():
             return o.js(

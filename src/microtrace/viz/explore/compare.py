@@ -1,11 +1,16 @@
-"""Two traces of the same model side by side: node by node ratios and the first node that differs.
+"""Two traces of the same model side by side: nodes paired by what they are, their ratios and the first
+pair that differs.
 
-Node ids are a topological order made by the same code, so two steps of one model agree node by node
-as far as their documents do (the same scope and op at the same id); beyond that they are not
-comparable and only groups (scopes, which both steps have) are.
+A node id is only a place in one step's order: two steps that read documents of different lengths
+number the same computation differently. So nodes are paired by what they are: a parameter by its
+matrix and entry (`layer0.attn_wq[3,7]`), any other node by its scope (which holds its position), its op
+and its order among the nodes of that scope and op (`pos3/layer0/attn/head2/weights exp #1`). Two steps
+that read different documents compute different things at the same place, so then only the parameters
+are paired node by node, and the groups by their statistics (‖grad‖, ‖value‖ per block or stage).
 """
 
 import math
+from collections import Counter
 
 from microtrace.tracer import TraceError
 from microtrace.viz.draw import colormap
@@ -26,37 +31,91 @@ def check_same_model(m1, m2):
         )
 
 
-def same_node(d1, d2):
-    return d1["op"] == d2["op"] and d1["scope"] == d2["scope"]
+def identities(G):
+    """Node id -> what it is: ("param", matrix, row, col), or (scope, op, k) for the k-th node (in the
+    step's order) of that scope and op."""
+    seen: Counter = Counter()
+    out = {}
+    for n in sorted(G):
+        d = G.nodes[n]
+        if "param" in d:
+            out[n] = ("param", d["param"], *d["index"])
+        else:
+            out[n] = (d["scope"], d["op"], seen[d["scope"], d["op"]])
+            seen[d["scope"], d["op"]] += 1
+    return out
+
+
+def name(what):
+    """A node's name by what it is: `layer0.attn_wq[3,7]`, `pos3/layer0/attn/head2/weights exp #1`."""
+    if what[0] == "param":
+        return f"{what[1]}[{what[2]},{what[3]}]"
+    return f"{what[0]} {what[1]} #{what[2]}"
+
+
+def comparable(G1, G2):
+    """Why only the parameters pair node by node ("" when every node may): the documents differ, or
+    the two graphs are of different views (fused and elementary number their nodes differently)."""
+    g1, g2 = G1.graph, G2.graph
+    if g1["view"] != g2["view"]:
+        return f"the two traces hold different views ({g1['view']} here, {g2['view']} there)"
+    if g1["tokens"] != g2["tokens"]:
+        return "the two steps read different documents"
+    return ""
+
+
+class Pairing:
+    """The nodes of G1 and G2 paired by what they are (`identities`); with `params_only`, parameters only."""
+
+    def __init__(self, G1, G2, params_only=False):
+        self.G1, self.G2 = G1, G2
+        self.what1, self.what2 = identities(G1), identities(G2)
+        ids2 = {w: n for n, w in self.what2.items()}
+        self.pairs = {n: ids2[w] for n, w in self.what1.items() if w in ids2 and (w[0] == "param" or not params_only)}
+        self.params_only = params_only
+
+    def first_difference(self):
+        """The first node of G1 (forward order) whose value differs from its pair's, or that has no pair;
+        else the first in backward order whose gradient differs; else the first node G2 has that G1 does not
+        (each as {"node", "name", "what", "this", "other"}; node: G1's id, None for a node only G2 has).
+        None when every pair agrees. With `params_only`, over the parameters only."""
+        G1, G2 = self.G1, self.G2
+        mine = [n for n in sorted(G1) if not self.params_only or "param" in G1.nodes[n]]
+        for n in mine:
+            if n not in self.pairs:
+                return self._diff(n, "structure", "read here", "not there")
+            d1, d2 = G1.nodes[n], G2.nodes[self.pairs[n]]
+            if _differ(d1["data"], d2["data"]):
+                return self._diff(n, "value", d1["data"], d2["data"])
+        for n in reversed(mine):
+            d1, d2 = G1.nodes[n], G2.nodes[self.pairs[n]]
+            if _differ(d1["grad"], d2["grad"]):
+                return self._diff(n, "gradient", d1["grad"], d2["grad"])
+        paired = set(self.pairs.values())
+        for m in sorted(G2):
+            if m not in paired and (not self.params_only or "param" in G2.nodes[m]):
+                return _found(None, self.what2[m], "structure", "not here", "there")
+        return None
+
+    def _diff(self, n, what, this, other):
+        return _found(n, self.what1[n], what, this, other)
+
+    def ratios(self, nodes):
+        """Per node of `nodes` that has a pair: (grad ratio, value ratio, its pair's value and gradient)."""
+        out = {}
+        for n in nodes:
+            if n in self.pairs:
+                d1, d2 = self.G1.nodes[n], self.G2.nodes[self.pairs[n]]
+                out[n] = (ratio(d1["grad"], d2["grad"]), ratio(d1["data"], d2["data"]), d2["data"], d2["grad"])
+        return out
+
+
+def _found(node, what, how, this, other):
+    return {"node": node, "name": name(what), "what": how, "this": this, "other": other}
 
 
 def _differ(a, b):
     return not (a == b or (a != a and b != b))
-
-
-def first_difference(G1, G2):
-    """The first node id (forward order) where the traces differ, and how: the node's op or scope
-    ("structure"), its value, or else the first in backward order whose gradient differs. None if equal."""
-    n1, n2 = G1.number_of_nodes(), G2.number_of_nodes()
-    common = 0
-    for n in range(min(n1, n2)):
-        d1, d2 = G1.nodes[n], G2.nodes[n]
-        if not same_node(d1, d2):
-            return {
-                "node": n,
-                "what": "structure",
-                "this": f"{d1['op']} in {d1['scope']}",
-                "other": f"{d2['op']} in {d2['scope']}",
-            }
-        if _differ(d1["data"], d2["data"]):
-            return {"node": n, "what": "value", "this": d1["data"], "other": d2["data"]}
-        common = n + 1
-    if n1 != n2:
-        return {"node": common, "what": "structure", "this": f"{n1} nodes", "other": f"{n2} nodes"}
-    for n in range(n1 - 1, -1, -1):
-        if _differ(G1.nodes[n]["grad"], G2.nodes[n]["grad"]):
-            return {"node": n, "what": "gradient", "this": G1.nodes[n]["grad"], "other": G2.nodes[n]["grad"]}
-    return None
 
 
 def ratio(a, b):
@@ -84,11 +143,7 @@ def group_ratios(C1, C2):
     }
 
 
-def node_ratios(G1, G2, nodes):
-    """Per node of `nodes` that is the same node in G2: (grad ratio, value ratio, other data, other grad)."""
-    out = {}
-    for n in nodes:
-        if n in G2 and same_node(G1.nodes[n], G2.nodes[n]):
-            d1, d2 = G1.nodes[n], G2.nodes[n]
-            out[n] = (ratio(d1["grad"], d2["grad"]), ratio(d1["data"], d2["data"]), d2["data"], d2["grad"])
-    return out
+def matrices(m1, m2):
+    """Per parameter matrix: ‖grad‖ here and there (what two steps of one model always share)."""
+    s1, s2 = m1["param_stats"], m2["param_stats"]
+    return [[k, s1[k]["grad_norm"], s2[k]["grad_norm"]] for k in s1]

@@ -57,17 +57,19 @@ def build_explorer(
     trace: Trace, other: Trace | None = None, limit: int = LIMIT, jobs: int = 2, film: str | None = None
 ) -> str:
     """The explorer page (str) of a `Trace`; with `other` (a second Trace of the same model), coloured by
-    the ratio of the two node by node, with the first node where they differ. `film`: where the film of
+    the ratio of the two, nodes paired by what they are (viz/explore/compare.py), with the first pair
+    that differs. `film`: where the film of
     its run is (`microtrace film`), linked from the header at this step."""
     if film:
         checked_link(film)  # before any work: UnsafeLink for javascript:, data:, file:, //host ...
     if dot_program() is None:
         raise DotNotFound("the explorer is laid out by Graphviz's dot program, which is not on PATH")
     G = explorer_graph(trace)
-    G2 = None
+    pairing = None
     if other is not None:
         cmp.check_same_model(trace.meta, other.meta)
         G2 = explorer_graph(other)
+        pairing = cmp.Pairing(G, G2, params_only=bool(cmp.comparable(G, G2)))
     views, index = build_views(trace, G, limit)
     fwd, bwd, fpos, bpos = play_positions(G)
     ranges = scope_ranges(G, fpos, bpos)
@@ -76,10 +78,10 @@ def build_explorer(
             ranges["level", v.collapsed.graph["level"]] = level_ranges(G, v.collapsed.graph["level"], fpos, bpos)
     stages = {s: i for i, s in enumerate(_stages(G))}
     links, packed = all_links(G)
-    ratios = _ratios(trace, other, G, G2, views) if other is not None else {}
+    ratios = _ratios(trace, other, pairing, views) if other is not None else {}
     work = dict(G=G, views=views, index=index, ranges=ranges, links=links, stages=stages, ratios=ratios)
     payloads = _view_payloads(work, jobs)
-    index_json = _index(G, views, ranges, packed, G2, limit, (fwd, bwd))
+    index_json = _index(G, views, ranges, packed, pairing, limit, (fwd, bwd))
     return _html(index_json, payloads, _title(G), _film_link(film, G.graph["step"]))
 
 
@@ -149,7 +151,7 @@ def _stages(G):
     return sorted({s for _, s in G.nodes(data="scope")})
 
 
-def _index(G, views, ranges, packed, G2, limit, order):
+def _index(G, views, ranges, packed, pairing, limit, order):
     N = G.number_of_nodes()
     columns, mult = tables(G)
     node_view = array("i", [-1] * N)
@@ -187,11 +189,8 @@ def _index(G, views, ranges, packed, G2, limit, order):
         "mult": mult,
         "sources": _sources(G),
     }  # fmt: skip
-    if G2 is not None:
-        index["compare"] = {
-            "step": G2.graph["step"], "doc": G2.graph["doc"], "loss": num(G2.graph["loss"]),
-            "first": _first(G, G2), "decades": cmp.DECADES,
-        }  # fmt: skip
+    if pairing is not None:
+        index["compare"] = _compared(pairing)
     return compact(index)
 
 
@@ -204,14 +203,21 @@ def _sources(G):
     return out
 
 
-def _first(G, G2):
-    diff = cmp.first_difference(G, G2)
-    if diff is None:
-        return None
-    return {k: num(v) for k, v in diff.items()}
+def _compared(pairing):
+    """The compare box's facts: the other step, why only parameters pair (if so), how many nodes each
+    has and how many pair, the first pair that differs, and each matrix's norms here and there."""
+    G, G2 = pairing.G1, pairing.G2
+    m2 = G2.graph
+    diff = pairing.first_difference()
+    return {
+        "step": m2["step"], "doc": m2["doc"], "loss": num(m2["loss"]), "view": dg.view_name(m2),
+        "nodes": [G.number_of_nodes(), G2.number_of_nodes()], "paired": len(pairing.pairs),
+        "only": cmp.comparable(G, G2), "first": None if diff is None else {k: num(v) for k, v in diff.items()},
+        "matrices": [[k, *map(num, v)] for k, *v in cmp.matrices(G.graph, m2)], "decades": cmp.DECADES,
+    }  # fmt: skip
 
 
-def _ratios(trace, other, G, G2, views):
+def _ratios(trace, other, pairing, views):
     """Per view: {item name in its SVG: [grad ratio colour, value ratio colour, grad ratio, value ratio, ...]}."""
     out = {}
     collapsed = {}
@@ -220,12 +226,12 @@ def _ratios(trace, other, G, G2, views):
             level = v.collapsed.graph["level"]
             if level not in collapsed:
                 collapsed[level] = cmp.group_ratios(
-                    trace.collapse(level, G.graph["view"]), other.collapse(level, G2.graph["view"])
+                    trace.collapse(level, pairing.G1.graph["view"]), other.collapse(level, pairing.G2.graph["view"])
                 )
             r = collapsed[level]
             out[i] = {n: _cmp_entry(*r[n]) for n in v.collapsed if n in r}
         elif v.kind == "scalar":
-            out[i] = {f"n{n}": _cmp_entry(*r) for n, r in cmp.node_ratios(G, G2, v.nodes).items()}
+            out[i] = {f"n{n}": _cmp_entry(*r) for n, r in pairing.ratios(v.nodes).items()}
     return out
 
 

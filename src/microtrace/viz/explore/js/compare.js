@@ -1,6 +1,6 @@
 // A second trace (--compare): the box that names the first difference, and node colours by the ratio of
 // gradients or values.
-import { $, esc, nodeLink } from "./dom.js";
+import { $, esc } from "./dom.js";
 import { INDEX, figure } from "./data.js";
 import { S, on, setColour } from "./state.js";
 import { goNode } from "./search.js";
@@ -10,17 +10,23 @@ export function setupCompare() {
   if (!c) return;
   const box = $("#compare");
   box.hidden = false;
+  const count = (n) => n.toLocaleString("en-US");
+  // nodes are paired by what they are (a parameter entry; a scope, op and order), never by id; two steps
+  // that read different documents compute different things at the same place: only parameters pair then
+  const sizes = `${count(c.nodes[0])} nodes here, ${count(c.nodes[1])} there (${esc(c.view)})`;
+  const pairing = c.only
+    ? `<p class="warn">${esc(c.only[0].toUpperCase() + c.only.slice(1))} (“${esc(INDEX.meta.doc)}” here, “${esc(c.doc)}” there): ${sizes}. The same place computes different things in each, so only the parameters are paired, entry by entry (${count(c.paired)} of them), and the groups by their statistics; nodes are not.</p>`
+    : `<p>${sizes}; ${count(c.paired)} paired by what they are (a parameter by its entry, any other node by its scope, op and order).</p>`;
   const f = c.first;
-  const first = f === null ? "none: the two traces are identical" : `node ${nodeLink(f.node)} (${esc(f.what)}: ${figure(f.this)} here, ${figure(f.other)} there)`;
-  // two steps that read different documents compute different things: a node's id names another
-  // computation there, so node-by-node ratios compare unlike with unlike
-  const docs = c.doc !== INDEX.meta.doc;
-  const warn = docs ? `<p class="warn">These steps read different documents (“${esc(INDEX.meta.doc)}” here, “${esc(c.doc)}” there): the same node id is a different computation in each, so node-by-node ratios and the first difference below compare unlike things. The parameter matrices are the same entries in both.</p>` : "";
+  const where = (f) => (f.node === null ? esc(f.name) : `<a href="#" data-node="${f.node}">${esc(f.name)}</a>`);
+  const first = f === null ? "none: every pair is equal" : `${where(f)} (${esc(f.what)}: ${figure(f.this)} here, ${figure(f.other)} there)`;
+  const rows = c.matrices.map(([k, g1, g2]) => `<tr><td>${esc(k)}</td><td>${figure(g1)}</td><td>${figure(g2)}</td></tr>`).join("");
   box.innerHTML =
-    `<h3>compared with step ${c.step} “${esc(c.doc)}”, loss ${figure(c.loss)}</h3>` + warn +
+    `<h3>compared with step ${c.step} “${esc(c.doc)}”, loss ${figure(c.loss)}</h3>` + pairing +
     `<label>colour: <select id="colour"><option value="grad">|grad| (this step)</option><option value="gratio">gradient ratio other / this</option><option value="vratio">value ratio other / this</option></select></label>` +
     `<p id="scale">ratio colours: <span style="color:#2166ac">■</span> smaller there · white equal · <span style="color:#b2182b">■</span> larger there (log, ±${c.decades} decades)</p>` +
-    `<p id="first-diff">first difference: ${first}</p>`;
+    `<p id="first-diff">first difference: ${first}</p>` +
+    `<table id="matrices"><tr><th>matrix</th><th>‖grad‖ here</th><th>there</th></tr>${rows}</table>`;
   $("#colour").value = S.colour;
   box.addEventListener("change", (e) => setColour(e.target.value));
   box.addEventListener("click", (e) => {

@@ -1,0 +1,124 @@
+"""`explore --compare`: two steps paired by what their nodes are, never by id (issue 20).
+
+One MINI run of three documents traced at four steps: steps 0 and 2 read "emma" and "olivia" (different
+documents and sizes), steps 1 and 4 both read "lola". The pairing is checked in Python; one page of two
+different documents is opened in Chromium.
+"""
+
+import re
+
+import pytest
+from explore_browser import NEEDS, Opened
+
+from conftest import MINI
+from microtrace.engine.train import TrainConfig, Trainer
+from microtrace.tracer import trace_step
+from microtrace.viz.explore import compare as cmp
+from microtrace.viz.explore.page import build_explorer, explorer_graph
+
+DOCS = ["olivia", "emma", "lola"]  # the run reads emma, lola, olivia, emma, lola, ...
+
+
+@pytest.fixture(scope="module")
+def traces():
+    trainer = Trainer(DOCS, TrainConfig(steps=8, seed=1), **MINI)
+    return {k: trace_step(trainer, k) for k in (0, 1, 2, 4)}
+
+
+@pytest.fixture(scope="module")
+def graphs(traces):
+    return {k: explorer_graph(t) for k, t in traces.items()}
+
+
+def what(d):
+    return ("param", d["param"], *d["index"]) if "param" in d else (d["scope"], d["op"])
+
+
+def test_steps_of_different_documents_pair_their_parameters_by_entry(graphs):
+    G1, G2 = graphs[0], graphs[2]
+    assert (G1.graph["doc"], G2.graph["doc"]) == ("emma", "olivia")
+    assert G1.number_of_nodes() != G2.number_of_nodes()
+    assert cmp.comparable(G1, G2) == "the two steps read different documents"
+    p = cmp.Pairing(G1, G2, params_only=True)
+    # by id, the same number is another entry in each (the old pairing compared them without a word)
+    assert any(what(G1.nodes[n]) != what(G2.nodes[n]) for n in G1 if "param" in G1.nodes[n])
+    both = {what(d) for _, d in G1.nodes(data=True) if "param" in d} & {
+        what(d) for _, d in G2.nodes(data=True) if "param" in d
+    }
+    assert len(p.pairs) == len(both) > 0
+    for a, b in p.pairs.items():
+        assert what(G1.nodes[a]) == what(G2.nodes[b])
+    first = p.first_difference()
+    assert re.fullmatch(r"[\w.]+\[\d+,\d+\]", first["name"]), first
+    assert first["name"] == cmp.name(p.what1[first["node"]]) and "param" in G1.nodes[first["node"]]
+
+
+def test_steps_of_the_same_document_pair_every_node(graphs):
+    G1, G2 = graphs[1], graphs[4]
+    assert G1.graph["doc"] == G2.graph["doc"] == "lola" and cmp.comparable(G1, G2) == ""
+    p = cmp.Pairing(G1, G2)
+    assert len(p.pairs) == G1.number_of_nodes() == G2.number_of_nodes()
+    for a, b in p.pairs.items():
+        assert what(G1.nodes[a]) == what(G2.nodes[b])
+    # the step after the update starts from other parameters: the first difference is an entry's value
+    first = p.first_difference()
+    assert first["what"] == "value" and first["name"].endswith("]")
+    ratios = p.ratios(list(G1))
+    assert len(ratios) == G1.number_of_nodes()
+
+
+def test_the_first_difference_names_a_computed_node_by_scope_op_and_order(graphs):
+    G1 = graphs[1]
+    G2 = G1.copy()
+    exps = [n for n in sorted(G1) if G1.nodes[n]["op"] == "exp" and G1.nodes[n]["scope"].startswith("pos2/")]
+    n = exps[1]
+    G2.nodes[n]["data"] = G1.nodes[n]["data"] + 1  # one computed value changed
+    first = cmp.Pairing(G1, G2).first_difference()
+    scope = G1.nodes[n]["scope"]
+    k = [m for m in sorted(G1) if G1.nodes[m]["scope"] == scope and G1.nodes[m]["op"] == "exp"].index(n)
+    assert first == {
+        "node": n,
+        "name": f"{scope} exp #{k}",
+        "what": "value",
+        "this": G1.nodes[n]["data"],
+        "other": G2.nodes[n]["data"],
+    }
+    assert cmp.Pairing(G1, G1.copy()).first_difference() is None
+
+
+def test_traces_of_different_views_pair_their_parameters_only(traces, graphs):
+    G1 = graphs[1]
+    G2 = traces[4].graph("elementary")
+    assert "different views" in cmp.comparable(G1, G2)
+    p = cmp.Pairing(G1, G2, params_only=True)
+    assert p.pairs and all("param" in G1.nodes[n] for n in p.pairs)
+
+
+@pytest.fixture(scope="module")
+def page(traces, tmp_path_factory):
+    path = tmp_path_factory.mktemp("compare") / "compare.html"
+    path.write_text(build_explorer(traces[0], traces[2], limit=40), encoding="utf-8")
+    return path
+
+
+@NEEDS[0]
+@NEEDS[1]
+def test_the_page_says_the_documents_differ_and_names_the_first_difference(browser, page, graphs):
+    o = Opened(browser, page)
+    try:
+        assert o.errors == []
+        box = o.page.locator("#compare").inner_text()
+        assert "different documents" in box and "“emma” here, “olivia” there" in box
+        sizes = [f"{graphs[k].number_of_nodes():,}" for k in (0, 2)]
+        assert f"{sizes[0]} nodes here, {sizes[1]} there (fused view)" in box and sizes[0] != sizes[1]
+        link = o.page.locator("#first-diff a")
+        name = link.inner_text()
+        assert re.fullmatch(r"[\w.]+\[\d+,\d+\]", name) and "#" not in o.page.locator("#first-diff").inner_text()
+        link.click()  # Playwright's mouse, on the link
+        o.until("window.explorer.state.sel !== null")
+        n = o.js("window.explorer.state.sel")
+        G = graphs[0]
+        assert cmp.name(("param", G.nodes[n]["param"], *G.nodes[n]["index"])) == name
+        assert o.page.locator("#matrices tr").count() == 1 + len(G.graph["param_stats"])
+    finally:
+        o.close()
