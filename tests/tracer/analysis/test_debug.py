@@ -14,9 +14,10 @@ from microtrace.engine.data import load_dataset
 from microtrace.engine.run import open_run
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, trace_step
-from microtrace.tracer.analysis.doctor import STATE_CHECKS, diagnose
+from microtrace.tracer.analysis.doctor import DEAD_RELU_SHARE, STATE_CHECKS, diagnose
 from microtrace.tracer.analysis.gradcheck import gradcheck, relative_error
 from microtrace.tracer.analysis.gradstats import range_stats, read_stats_csv
+from microtrace.tracer.analysis.queries import dead_relu_counts, dead_relus
 from microtrace.tracer.analysis.step_ranges import parse_steps
 from microtrace.viz.gradflow import matrices as GF
 from microtrace.viz.gradflow.positions import position_data, positions_layout
@@ -227,6 +228,19 @@ def test_doctor_healthy_step(run_dir):
     result = invoke("doctor", "--run", run_dir, "--step", 2)
     assert result.exit_code == 0, result.output
     assert "healthy: no findings" in result.output
+
+
+def test_doctor_and_gradflow_count_the_same_dead_relus(run_dir):
+    """A healthy step with a few dead ReLU units: doctor says healthy and how many are dead, the count
+    gradflow's 'dead ReLU' row shows (it said only "healthy" while gradflow showed 4 of 64 dead)."""
+    steps = [trace_step(run_dir, k).graph() for k in range(6)]
+    G = next(G for G in steps if dead_relu_counts(G)[0][0] > 0)
+    dead, units = dead_relu_counts(G)[0]
+    assert 0 < dead < DEAD_RELU_SHARE * units and dead == len(dead_relus(G))
+    assert GF.flow_data(G).dead == {"layer0": (dead, units)}
+    result = invoke("doctor", "--run", run_dir, "--step", G.graph["step"])
+    assert result.exit_code == 0 and "healthy: no findings" in result.output
+    assert f"dead ReLU units (no gradient at any position): {dead} of {units} in layer0" in result.output
 
 
 @pytest.mark.slow

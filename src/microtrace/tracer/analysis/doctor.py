@@ -14,7 +14,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from microtrace.tracer.analysis.queries import dead_relus, first_nonfinite, nonfinite_count
+from microtrace.tracer.analysis.queries import dead_relu_counts, first_nonfinite, nonfinite_count
 from microtrace.util.numfmt import terminal
 
 # Gradient norm of one matrix above which it is exploding. The default run's largest is 3.7 (lm_head)
@@ -142,14 +142,28 @@ def report(G, findings):
     loss = g.get("loss")
     loss_text = f"{loss:.4f}" if isinstance(loss, float) and math.isfinite(loss) else str(loss)
     head = f"step {g.get('step')}  doc {g.get('doc')!r}  loss {loss_text}"
+    dead = dead_relus_said(G)
     if not findings:
         return (
             f"{head}\nhealthy: no findings (checks: non-finite values, exploding/vanishing gradients, "
-            "update ratios, zero gradients, dead ReLUs, saturated softmaxes)"
+            "update ratios, zero gradients, dead ReLUs, saturated softmaxes)" + (f"\n{dead}" if dead else "")
         )
     counts = {s: sum(f.severity == s for f in findings) for s in SEVERITIES}
     summary = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
-    return "\n".join([f"{head}  ->  {summary}"] + [f.line() for f in findings])
+    return "\n".join([f"{head}  ->  {summary}"] + [f.line() for f in findings] + ([dead] if dead else []))
+
+
+def dead_relus_said(G):
+    """The dead ReLU units of each layer as counted (gradflow's 'dead ReLU' row shows the same), and from
+    what share they are a finding: a healthy step has some ("" without an MLP)."""
+    counts = dead_relu_counts(G)
+    if not counts or _weights_nonfinite(G):
+        return ""
+    each = ", ".join(f"{k} of {n} in layer{layer}" for layer, (k, n) in counts.items())
+    return (
+        f"dead ReLU units (no gradient at any position): {each}; a finding from {DEAD_RELU_SHARE:.0%} "
+        "(a short document leaves many units unused for one step)"
+    )
 
 
 # --- checks -----------------------------------------------------------------------------------------
@@ -374,16 +388,8 @@ def _matrices(G):
 
 
 def _dead_relus(G):
-    units = defaultdict(set)
-    for _, d in G.nodes(data=True):
-        if d["op"] == "relu" and "unit" in d:
-            units[d["layer"]].add(d["unit"])
-    dead = defaultdict(int)
-    for d in dead_relus(G):
-        dead[d["layer"]] += 1
     out = []
-    for layer in sorted(units):
-        n, k = len(units[layer]), dead[layer]
+    for layer, (k, n) in dead_relu_counts(G).items():
         if k == n:
             out.append(
                 Finding(

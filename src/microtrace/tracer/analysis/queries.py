@@ -174,6 +174,19 @@ def dead_relus(G: nx.DiGraph) -> list:
     ]
 
 
+def dead_relu_counts(G: nx.DiGraph) -> dict[int, tuple[int, int]]:
+    """Layer -> (dead units, units) of its MLP, dead as `dead_relus` says: the one count doctor, gradflow
+    and the report give."""
+    units: dict = defaultdict(set)
+    for _, d in G.nodes(data=True):
+        if d["op"] == "relu" and "unit" in d:
+            units[d["layer"]].add(d["unit"])
+    dead: dict = defaultdict(int)
+    for d in dead_relus(G):
+        dead[d["layer"]] += 1
+    return {layer: (dead[layer], len(units[layer])) for layer in sorted(units)}
+
+
 def scope_nodes(G: nx.DiGraph, scope: str) -> list[int]:
     """Ids of the nodes made in `scope` or inside it; TraceError if the trace has no such scope."""
     scope = scope.strip("/")

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from microtrace.tracer import Trace
 from microtrace.tracer.analysis import stats
-from microtrace.tracer.analysis.queries import dead_relus
+from microtrace.tracer.analysis.doctor import DEAD_RELU_SHARE
+from microtrace.tracer.analysis.queries import dead_relu_counts
 from microtrace.tracer.model.trace import TraceError
 from microtrace.viz.draw import axes, fonts
 from microtrace.viz.draw.axes import INK, MUTED_INK, PALETTE, finite
@@ -36,7 +37,6 @@ ALERT = (200, 30, 30)
 
 GUIDE_RATIO = 1e-3  # the customary healthy update-to-data ratio (Karpathy, CS231n notes)
 GUIDE_LABEL = "1e-3 guide"
-DEAD_ALERT = 0.9  # dead share drawn in the alert colour: doctor's threshold (see viz/doctor.py)
 
 # Lengths at scale 1.
 MARGIN = 24
@@ -61,13 +61,7 @@ def flow_data(G):
     """`FlowData` of a trace graph (its ReLU nodes suffice): its param_stats, step, loss, document and
     dead ReLU units."""
     stats = G.graph["param_stats"]
-    dead = {}
-    for name, s in stats.items():
-        if name.endswith(".mlp_fc1"):
-            dead[name.split(".")[0]] = (0, s["shape"][0])
-    for d in dead_relus(G):
-        key = f"layer{d['layer']}"
-        dead[key] = (dead[key][0] + 1, dead[key][1])
+    dead = {f"layer{layer}": counts for layer, counts in dead_relu_counts(G).items()}  # as doctor counts them
     return FlowData(stats, G.graph.get("step"), G.graph.get("loss"), G.graph.get("doc"), dead)
 
 
@@ -411,7 +405,7 @@ def _table_rows(c, L, data):
         if name.endswith(".mlp_fc1") and data.dead is not None:
             dead, units = data.dead.get(name.split(".")[0], (0, 0))
             if units:
-                color = ALERT if dead >= DEAD_ALERT * units else (INK if dead else MUTED_INK)
+                color = ALERT if dead >= DEAD_RELU_SHARE * units else (INK if dead else MUTED_INK)
                 c.text((cx, y + _row_height(L.scale)), f"{dead}/{units}", s.label, color, anchor="ma")
 
 

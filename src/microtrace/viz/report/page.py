@@ -17,7 +17,7 @@ import re
 from importlib import resources
 
 from microtrace.tracer import Trace, TraceError
-from microtrace.tracer.analysis.doctor import checked_graph, diagnose
+from microtrace.tracer.analysis.doctor import checked_graph, dead_relus_said, diagnose
 from microtrace.tracer.analysis.queries import best_links, follow_links
 from microtrace.tracer.analysis.stats import nonfinite_note
 from microtrace.util import numfmt
@@ -123,7 +123,7 @@ def build_report(trace: Trace, explorer: str | None = None, on_progress=None, fi
         "gradflow": lambda: _gradflow_section(G),
         "params": lambda: _params_section(m),
         "paths": lambda: _paths_section(trace, view),
-        "doctor": lambda: _doctor_section(findings),
+        "doctor": lambda: _doctor_section(findings, dead_relus_said(G)),
     }
     bodies = {}
     for done, (sid, make) in enumerate(makers.items(), 2):
@@ -453,16 +453,17 @@ def _paths_section(trace, view):
     return "\n".join(cards)
 
 
-def _doctor_section(findings):
+def _doctor_section(findings, dead):
+    said = f"<p>{_e(dead[0].upper() + dead[1:])}.</p>" if dead else ""  # the count gradflow's figure shows
     if not findings:
-        return '<p class="finding ok"><b>Healthy</b>: none of the checks found a problem in this step.</p>'
+        return f'<p class="finding ok"><b>Healthy</b>: none of the checks found a problem in this step.</p>{said}'
     items = []
     for f in findings:
         items.append(
             f'<li class="finding {"bad" if f.severity == "error" else "warn"}"><b>{_e(f.severity)}</b> '
             f'<code>{_e(f.where)}</code> {_e(f.what)}.<br><span class="hint">What to try: {_e(f.hint)}</span></li>'
         )
-    return f'<ul class="findings">{"".join(items)}</ul>'
+    return f'<ul class="findings">{"".join(items)}</ul>{said}'
 
 
 # --- page ---------------------------------------------------------------------------------------------
