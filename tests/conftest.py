@@ -1,7 +1,23 @@
-"""Shared fixtures: small datasets, a small run made by the command line, and where the microGPT
-reference files live. bench/ (microGPT's plain engine, the yardstick) is importable through pytest's
-`pythonpath` setting in pyproject.toml."""
+"""Shared fixtures and helpers. bench/ (microGPT's plain engine, the yardstick) is importable through
+pytest's `pythonpath` setting in pyproject.toml.
 
+`make test` runs on two xdist workers and must stay under a minute: what is expensive is made once and
+shared, never made again per module. Read-only, so a test that changes one copies it first:
+
+- `run_dir` (session): a 6-step run of the MINI model on NAMES, checkpoints every 3 steps.
+- `browser` (session): one headless Chromium per worker (tests/explore_browser.py's `Opened` opens a
+  page in a fresh context of it).
+- `small_trace()`: the step most page tests read (SMALL model, DOCS, step 1); cheap, made per call.
+- `explorer_page` (session): `build_explorer(small_trace(), limit=40)` written to a file once for the
+  whole run, whichever worker asks first (`shared_file`).
+- `shared_file(name, make)`: the same for anything else slow to make (a page, a store, a run): `make(path)`
+  writes `path` once per `make test`, under a lock, and every worker reads that file.
+
+Helpers: `invoke` (the command line in this process), `assert_refused` (the bad-input contract),
+`as_options` (a model's sizes as `train` options), `needs_shared` (skip without ../shared/data)."""
+
+import fcntl
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +34,7 @@ NAMES = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper
 WORDS = NAMES + ["liam", "noah", "oliver", "elijah", "james"]
 SMALL = dict(n_embd=8, n_head=2, n_layer=1, block_size=8)
 MINI = dict(n_embd=4, n_head=2, n_layer=1, block_size=8)  # a step of a few thousand nodes: for tests of files
+DOCS = ["olivia", "emma", "lola"]  # small_trace's documents: step 1 reads "lola" (wte row 3, "l", takes part)
 
 
 def as_options(model):
@@ -93,9 +110,54 @@ def needs_shared():
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
-    """One headless Chromium per module that asks for it (tests/explore_browser.py)."""
+    """One headless Chromium per xdist worker, started when a test first asks for it (a launch costs
+    about a second); tests open pages in contexts of their own (tests/explore_browser.py's `Opened`)."""
     from explore_browser import launch
 
     yield from launch()
+
+
+def small_trace(lr=0.01):
+    """Step 1 of the SMALL model on DOCS (4 steps, seed 1): what the explorer's page tests read. A trace
+    costs a few milliseconds: made per call, so a test may change what it gets."""
+    from microtrace.engine.train import TrainConfig, Trainer
+    from microtrace.tracer import trace_step
+
+    return trace_step(Trainer(DOCS, TrainConfig(steps=4, seed=1, lr=lr), **SMALL), 1)
+
+
+@pytest.fixture(scope="session")
+def shared_file(tmp_path_factory):
+    """`shared_file(name, make)`: the path of a file made once for the whole test run, whichever xdist
+    worker asks first; `make(path)` writes it (the others wait on a lock, then read the same file). The
+    folder is the run's own (xdist's workers share their base temp's parent), so nothing outlives the run
+    or leaks into another engineer's. Read it, never change it."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared"
+    folder.mkdir(exist_ok=True)
+
+    def get(name, make):
+        path = folder / name
+        with open(folder / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or if this worker dies
+            if not path.exists():
+                part = folder / f"{name}.part"
+                make(part)
+                part.rename(path)  # whole or not there: a worker that dies mid-way leaves no half file
+        return path
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def explorer_page(shared_file):
+    """The explorer's page of `small_trace()` (limit 40: every level, block view to scalars), made once."""
+
+    def make(path):
+        from microtrace.viz.explore.page import build_explorer
+
+        path.write_text(build_explorer(small_trace(), limit=40), encoding="utf-8")
+
+    return shared_file("explorer.html", make)

@@ -3,15 +3,13 @@ Makefile, installed into .venv/axe by `make test`; injected by Playwright into t
 page, nothing added to the page itself): no violation of impact serious or critical, and the checks that
 matter here were run (every control has a name, text colours meet WCAG AA contrast)."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 from explore_browser import NEEDS
 
-from conftest import SMALL
-from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import trace_step
-from microtrace.viz.explore.page import build_explorer
+from conftest import small_trace
 from microtrace.viz.report.page import build_report
 
 AXE = Path(__file__).resolve().parents[3] / ".venv" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -33,11 +31,10 @@ RUN = "axe.run(document, {resultTypes: ['violations']}).then(r => ({violations: 
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory):
+def pages(explorer_page, tmp_path_factory):
     d = tmp_path_factory.mktemp("a11y")
-    trace = trace_step(Trainer(["olivia", "emma", "lola"], TrainConfig(steps=4, seed=1), **SMALL), 1)
-    (d / "explore.html").write_text(build_explorer(trace, limit=40), encoding="utf-8")
-    (d / "report.html").write_text(build_report(trace, explorer="explore.html"), encoding="utf-8")
+    shutil.copyfile(explorer_page, d / "explore.html")
+    (d / "report.html").write_text(build_report(small_trace(), explorer="explore.html"), encoding="utf-8")
     return d
 
 

@@ -9,6 +9,7 @@ still has every level (block view, stage view, head, scalars).
 import io
 import json
 import math
+import shutil
 import time
 
 import graphviz
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 from explore_browser import NEEDS, Opened
 from PIL import Image
 
-from conftest import SMALL
+from conftest import DOCS, small_trace
 from microtrace.cli.explore import explore
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import resolve_node, save_trace, top_paths, trace_step
@@ -29,23 +30,18 @@ from microtrace.viz.explore.page import build_explorer, explorer_graph
 from microtrace.viz.explore.views import build_views
 from microtrace.viz.graph.render import layouts
 
-DOCS = ["olivia", "emma", "lola"]  # step 1 reads "lola": wte row 3 ("l") takes part
-LIMIT = 40
+LIMIT = 40  # conftest's explorer_page is small_trace()'s page at this limit
 pytestmark = NEEDS
-
-
-def new_trace(lr=0.01):
-    return trace_step(Trainer(DOCS, TrainConfig(steps=4, seed=1, lr=lr), **SMALL), 1)
 
 
 @pytest.fixture(scope="module")
 def trace():
-    return new_trace()
+    return small_trace()
 
 
 @pytest.fixture(scope="module")
 def other():
-    return new_trace(lr=0.05)
+    return small_trace(lr=0.05)
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +57,11 @@ def trace_file(G, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def files(trace, other, trace_file, tmp_path_factory):
-    """step.html from the library; compare.html through the command, from two trace files."""
+def files(other, trace_file, explorer_page, tmp_path_factory):
+    """step.html from the library (the session's explorer_page); compare.html through the command, from
+    two trace files."""
     d = tmp_path_factory.mktemp("explore")
-    (d / "step.html").write_text(build_explorer(trace, limit=LIMIT), encoding="utf-8")
+    shutil.copyfile(explorer_page, d / "step.html")
     save_trace(explorer_graph(other), d / "other.json")
     result = run("--trace", trace_file, "--compare", d / "other.json", "--max-nodes", LIMIT, "-o", d / "compare.html")
     assert result.exit_code == 0, result.output
@@ -595,5 +592,5 @@ def test_a_group_shows_where_its_gradient_comes_from(opened, G):
 
 @pytest.mark.slow
 def test_the_same_step_gives_the_same_bytes(files):
-    again = build_explorer(new_trace(), limit=LIMIT)
+    again = build_explorer(small_trace(), limit=LIMIT)
     assert again == (files / "step.html").read_text(encoding="utf-8")

@@ -15,11 +15,8 @@ STATE = "window.explorer.state"
 
 
 @pytest.fixture(scope="module")
-def opened(browser, tmp_path_factory):
-    path = tmp_path_factory.mktemp("input") / "step.html"
-    trace = trace_step(Trainer(["olivia", "emma", "lola"], TrainConfig(steps=4, seed=1), **SMALL), 1)
-    path.write_text(build_explorer(trace, limit=40), encoding="utf-8")
-    o = Opened(browser, path)
+def opened(browser, explorer_page):
+    o = Opened(browser, explorer_page)
     yield o
     assert o.errors == []
     o.close()
