@@ -79,6 +79,18 @@ DAMAGES = {
     "edge without local_grad": (lambda d: d["edges"][5].pop("local_grad"), "no 'local_grad'"),
     "no param_stats": (lambda d: d["graph"].pop("param_stats"), "param_stats"),
     "shape wrong": (lambda d: next(iter(d["graph"]["param_stats"].values())).update(shape="8x8"), "'shape'"),
+    "moved entry outside the matrix": (
+        lambda d: d["graph"]["param_stats"]["wte"].update(moved_without_grad={"99,0": [0.1, 0.2]}),
+        "moved_without_grad '99,0' is not an entry",
+    ),
+    "moved entry not a pair": (
+        lambda d: d["graph"]["param_stats"]["wte"].update(moved_without_grad={"0,0": [0.1, "NaN"]}),
+        "moved_without_grad 0,0 should be [value before, value after]",
+    ),
+    "moved not an object": (
+        lambda d: d["graph"]["param_stats"]["wte"].update(moved_without_grad=[1]),
+        "'moved_without_grad' should be an object",
+    ),
     "loss_node missing": (lambda d: d["graph"].update(loss_node=10**9), "'loss_node'"),
     "chars short": (lambda d: d["graph"]["chars"].pop(), "'chars'"),
     "doc a number": (lambda d: d["graph"].update(doc=5), "'doc'"),

@@ -6,6 +6,7 @@ different documents is opened in Chromium.
 """
 
 import re
+from decimal import Decimal
 
 import pytest
 from explore_browser import NEEDS, Opened
@@ -97,7 +98,7 @@ def test_traces_of_different_views_pair_their_parameters_only(traces, graphs):
 @pytest.fixture(scope="module")
 def page(traces, tmp_path_factory):
     path = tmp_path_factory.mktemp("compare") / "compare.html"
-    path.write_text(build_explorer(traces[0], traces[2], limit=40), encoding="utf-8")
+    path.write_text(build_explorer(traces[2], traces[0], limit=40), encoding="utf-8")
     return path
 
 
@@ -108,8 +109,8 @@ def test_the_page_says_the_documents_differ_and_names_the_first_difference(brows
     try:
         assert o.errors == []
         box = o.page.locator("#compare").inner_text()
-        assert "different documents" in box and "“emma” here, “olivia” there" in box
-        sizes = [f"{graphs[k].number_of_nodes():,}" for k in (0, 2)]
+        assert "different documents" in box and "“olivia” here, “emma” there" in box
+        sizes = [f"{graphs[k].number_of_nodes():,}" for k in (2, 0)]
         assert f"{sizes[0]} nodes here, {sizes[1]} there (fused view)" in box and sizes[0] != sizes[1]
         link = o.page.locator("#first-diff a")
         name = link.inner_text()
@@ -117,8 +118,31 @@ def test_the_page_says_the_documents_differ_and_names_the_first_difference(brows
         link.click()  # Playwright's mouse, on the link
         o.until("window.explorer.state.sel !== null")
         n = o.js("window.explorer.state.sel")
-        G = graphs[0]
+        G = graphs[2]
         assert cmp.name(("param", G.nodes[n]["param"], *G.nodes[n]["index"])) == name
         assert o.page.locator("#matrices tr").count() == 1 + len(G.graph["param_stats"])
+    finally:
+        o.close()
+
+
+def short(x):
+    """4 significant digits as the page writes them (JavaScript's String: no exponent from 1e-6 on)."""
+    return format(Decimal(repr(float(f"{x:.4g}"))), "f").replace("-", "−")
+
+
+@NEEDS[0]
+@NEEDS[1]
+def test_search_of_an_entry_the_step_does_not_read_shows_its_update(browser, page, graphs):
+    G = graphs[2]
+    read = {tuple(d["index"]) for _, d in G.nodes(data=True) if d.get("param") == "wte"}
+    moved = G.graph["param_stats"]["wte"]["moved_without_grad"]
+    rc, (before, after) = next((k, v) for k, v in moved.items() if tuple(map(int, k.split(","))) not in read)
+    o = Opened(browser, page)
+    try:
+        o.search(f"wte[{rc}]")
+        o.until("document.getElementById('found').textContent.includes('moves it')")
+        said = o.page.locator("#found").inner_text()
+        assert "no gradient this step" in said
+        assert f"the update still moves it by {short(after - before)} ({short(before)} → {short(after)})" in said
     finally:
         o.close()

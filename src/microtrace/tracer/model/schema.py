@@ -65,7 +65,7 @@ GRAPH = (
     _f("param_stats", "dict", "per parameter matrix (model order): `shape`, `grad_norm`, `grad_abs_mean`, "
        "`grad_abs_max`, `zero_fraction`, `nonfinite` (entries whose gradient is nan or inf), `data_norm`, "
        "`data_nonfinite` (entries whose value is nan or inf), `update_norm`, `update_ratio` (= update_norm / "
-       "data_norm), over all its entries. A statistic over entries of which any is nan is nan, never the "
+       "data_norm), over all its entries, and `moved_without_grad` (the update of entries no node holds). A statistic over entries of which any is nan is nan, never the "
        "statistic of the finite rest", required=True),
     _f("conventions", "dict", "traces not made by `microtrace train` only (`trace_script`, `trace_call`): what was "
        "recognised, see [Traces of your own code](#traces-of-your-own-code)"),
@@ -86,7 +86,11 @@ PARAM_STATS = (
     _f("data_nonfinite", "natural", "entries whose value is nan or inf"),
     _f("update_norm", "number", "norm of the update (training steps)"),
     _f("update_ratio", "number", "update_norm / data_norm (training steps)"),
-)
+    _f("moved_without_grad", "dict", "training steps: the entries whose gradient this step is exactly 0 (the step "
+       "does not read them, or passes them no gradient), so that no node holds their update, which the update moves "
+       "all the same (Adam's momentum from earlier steps): `\"row,col\"` -> `[value before, value after]`, finite "
+       "values only (a training step's file written before it was recorded lacks it: not known)"),
+)  # fmt: skip
 UPDATE_STATS = ("update_norm", "update_ratio")  # required of a training step's matrices
 
 # --- nodes ---------------------------------------------------------------------------------------

@@ -137,7 +137,19 @@ def param_stats(adam):
             update_norm = stats.norm(e[1] - e[0] for e in entries)
             out[name]["update_norm"] = update_norm
             out[name]["update_ratio"] = update_norm / data_norm if data_norm else math.inf
+            out[name]["moved_without_grad"] = moved_without_grad(rows)
     return out
+
+
+def moved_without_grad(rows):
+    """{"row,col": [before, after]} of the entries the update moves although their gradient is 0: no
+    node of the step holds them when it does not read them, yet Adam's momentum moves them."""
+    return {
+        f"{r},{c}": [before, after]
+        for r, row in enumerate(rows)
+        for c, (before, after, grad, *_) in enumerate(row)
+        if grad == 0 and after != before and math.isfinite(before) and math.isfinite(after)
+    }
 
 
 class Source:

@@ -135,7 +135,25 @@ def _check_graph(graph, n_nodes):
             raise TraceError(f"{where}: 'shape' should be [rows, cols]")
         for key, kind, required in _STATS_RULES:
             _check(where, s, key, kind, required=required or (graph["update"] and key in schema.UPDATE_STATS))
+        _check_moved(where, s.get("moved_without_grad", {}), shape)
     return stats
+
+
+_ENTRY = re.compile(r"(0|[1-9][0-9]*),(0|[1-9][0-9]*)")
+
+
+def _check_moved(where, moved, shape):
+    """`moved_without_grad`: entries "row,col" inside the matrix, each [before, after], finite numbers."""
+    for key, pair in moved.items():
+        m = _ENTRY.fullmatch(key)
+        if not (m and int(m[1]) < shape[0] and int(m[2]) < shape[1]):
+            raise TraceError(
+                f'{where}: moved_without_grad {shown(key)} is not an entry "row,col" of its {shape[0]}x{shape[1]} matrix'
+            )
+        if not (isinstance(pair, list) and len(pair) == 2 and all(is_number(x) and x - x == 0 for x in pair)):
+            raise TraceError(
+                f"{where}: moved_without_grad {key} should be [value before, value after], two finite numbers"
+            )
 
 
 def _check_node(i, node, graph, stats):

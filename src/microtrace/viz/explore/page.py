@@ -166,14 +166,14 @@ def _index(G, views, ranges, packed, pairing, limit, order):
     params = {}
     for n, d in G.nodes(data=True):
         if "param" in d:
-            p = params.setdefault(d["param"], {"shape": G.graph["param_stats"][d["param"]]["shape"], "ids": {}})
+            p = params.setdefault(d["param"], _param_index(G.graph, d["param"]))
             p["ids"][f"{d['index'][0]},{d['index'][1]}"] = n
     m = G.graph
     index = {
         "meta": {
             "heading": f"{_title(G).split(' — ')[0]} · {N:,} nodes ({dg.view_name(m)})",
             "step": m["step"], "doc": m["doc"], "loss": num(m["loss"]), "chars": m["chars"], "nodes": N,
-            "edges": G.number_of_edges(), "loss_node": m["loss_node"], "view": m["view"], "paths": PATHS, "limit": limit, "chunk": CHUNK,
+            "edges": G.number_of_edges(), "loss_node": m["loss_node"], "view": m["view"], "update": bool(m.get("update")), "paths": PATHS, "limit": limit, "chunk": CHUNK,
         },
         "views": [
             {"key": v.key, "label": label(v.key), "kind": v.kind, "parent": v.parent, "stats": view_stats(G, v, ranges)}
@@ -192,6 +192,14 @@ def _index(G, views, ranges, packed, pairing, limit, order):
     if pairing is not None:
         index["compare"] = _compared(pairing)
     return compact(index)
+
+
+def _param_index(m, name):
+    """A matrix for search: its shape, its entries' node ids (filled in by `_index`) and the update of the
+    entries no node holds (`moved_without_grad`: null when the trace does not record it)."""
+    stats = m["param_stats"][name]
+    moved = stats.get("moved_without_grad") if m.get("update") else None
+    return {"shape": stats["shape"], "ids": {}, "moved": moved}
 
 
 def _sources(G):

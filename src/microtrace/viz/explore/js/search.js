@@ -1,7 +1,7 @@
 // Search: a node id, a parameter entry (wte[3,5]), a scope path or a source line opens the view that
 // holds it and selects it.
 import { $, esc, say } from "./dom.js";
-import { INDEX, N, T, ready, viewOf } from "./data.js";
+import { INDEX, N, T, num, ready, viewOf } from "./data.js";
 import { S } from "./state.js";
 import { open, select } from "./view.js";
 
@@ -24,9 +24,7 @@ export async function search(q) {
     const p = INDEX.params[name];
     if (!p) return say(`no parameter matrix ${m[1]}; there are ${Object.keys(INDEX.params).join(", ")}`);
     const n = p.ids[`${m[2]},${m[3]}`];
-    // no node: the forward pass never read it, so its gradient this step is 0; Adam's momentum from the
-    // steps before still moves it (the trace keeps the update of the entries the step reads only)
-    if (n === undefined) return say(`${name}[${m[2]},${m[3]}]: no gradient this step (the forward pass does not read it, shape ${p.shape.join("×")}); Adam's update still moves it by its momentum, which this trace does not record`);
+    if (n === undefined) return say(unread(name, p, `${m[2]},${m[3]}`));
     return goNode(n);
   }
   const key = q.replace(/^\/+|\/+$/g, "");
@@ -44,6 +42,17 @@ export async function search(q) {
   const src = searchSource(q);
   if (src !== null) return goNode(src);
   $("#found").innerHTML = hits.length ? "did you mean: " + hits.map(([v, i]) => `<a href="#" data-view="${i}">${esc(v.label)}</a>`).join(", ") : `nothing matches ${esc(q)}`;
+}
+// An entry no node holds: the forward pass does not read it, so its gradient is 0; Adam's momentum from
+// the steps before may still move it, by what the trace records (moved_without_grad)
+function unread(name, p, rc) {
+  const what = `${name}[${rc}]: no gradient this step (the forward pass does not read it; ${p.shape.join("×")} matrix)`;
+  if (!INDEX.meta.update) return `${what}; this trace has no update`;
+  if (p.moved === null) return `${what}; the update may still move it by its momentum: this trace does not record by how much`;
+  const mv = p.moved[rc];
+  if (!mv) return `${what}; the update does not move it either`;
+  const short = (x) => String(Number(num(x).toPrecision(4))).replace("-", "−");
+  return `${what}; the update still moves it by ${short(num(mv[1]) - num(mv[0]))} (${short(mv[0])} → ${short(mv[1])})`;
 }
 function searchSource(q) {
   // a source line (file:line), where the trace records one per node
