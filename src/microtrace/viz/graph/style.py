@@ -50,46 +50,27 @@ class Theme:
     scale_floor: float = 0.0
 
 
-LIGHT = Theme(
-    name="light",
-    background="#ffffff",
-    ink="#1f1f1f",
-    muted="#5a5a5a",
-    cluster_pen="#b8b8b8",
-    cluster_fills=("#f6f6f4", "#ecebe7", "#e2e0da", "#d8d6cf"),
-    node_fill="#ffffff",
-    op_fill="#ffffff",
-    stream="#2b6cb0",
-    kv="#dd6b20",
-    param="#8c8c8c",
-    data="#4a4a4a",
-    highlight="#e53e3e",
-    zero_fill="#ffffff",
-    nonfinite_fill=hex_color(colormap.NAN_COLOR),
-    nonfinite_pen="#e00000",
-    stub_fill="#ffffff",
-)
-
-DARK = Theme(
-    name="dark",
-    background="#16181d",
-    ink="#e8e8e8",
-    muted="#a8a8a8",
-    cluster_pen="#4a4f5a",
-    cluster_fills=("#1e2128", "#252932", "#2c313b", "#333845"),
-    node_fill="#2a2e37",
-    op_fill="#2a2e37",
-    stream="#63a4ff",
-    kv="#f6ad55",
-    param="#8a8f99",
-    data="#b5b5b5",
-    highlight="#ff5c5c",
-    zero_fill="#16181d",
-    nonfinite_fill=hex_color(colormap.NAN_COLOR),
-    nonfinite_pen="#ff3030",
-    stub_fill="#16181d",
-    scale_floor=0.35,
-)
+# Each colour of the two themes side by side: (light, dark).
+_COLOURS = {
+    "background": ("#ffffff", "#16181d"),
+    "ink": ("#1f1f1f", "#e8e8e8"),
+    "muted": ("#5a5a5a", "#a8a8a8"),
+    "cluster_pen": ("#b8b8b8", "#4a4f5a"),
+    "cluster_fills": (("#f6f6f4", "#ecebe7", "#e2e0da", "#d8d6cf"), ("#1e2128", "#252932", "#2c313b", "#333845")),
+    "node_fill": ("#ffffff", "#2a2e37"),
+    "op_fill": ("#ffffff", "#2a2e37"),
+    "stream": ("#2b6cb0", "#63a4ff"),
+    "kv": ("#dd6b20", "#f6ad55"),
+    "param": ("#8c8c8c", "#8a8f99"),
+    "data": ("#4a4a4a", "#b5b5b5"),
+    "highlight": ("#e53e3e", "#ff5c5c"),
+    "zero_fill": ("#ffffff", "#16181d"),
+    "nonfinite_fill": (hex_color(colormap.NAN_COLOR),) * 2,
+    "nonfinite_pen": ("#e00000", "#ff3030"),
+    "stub_fill": ("#ffffff", "#16181d"),
+}
+LIGHT = Theme(name="light", **{key: pair[0] for key, pair in _COLOURS.items()})
+DARK = Theme(name="dark", **{key: pair[1] for key, pair in _COLOURS.items()}, scale_floor=0.35)
 
 THEMES = {"light": LIGHT, "dark": DARK}
 
