@@ -3,8 +3,8 @@ the last two written directly as vector shapes and text.
 
 A figure is laid out once, in pixels, and drawn onto a `Canvas`; `PillowCanvas`, `SvgCanvas` and
 `pdf.PdfCanvas` turn the same calls into the same picture. Text is measured with `fonts` for both, so a layout that fits in the
-PNG fits in the SVG (the SVG names the bundled font first, then common sans-serif fonts, and keeps the
-same baseline).
+PNG fits in the SVG (the SVG embeds the glyphs it uses of the bundled font, and of a fallback that drew
+characters it lacks, through `webfont`, and keeps the same baseline).
 
 The SVG writer is deliberately small: rectangles, polylines, circles, polygons and text, numbers with
 at most two decimals, attributes in a fixed order. The same calls give the same bytes, and the text is
@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 from PIL import Image, ImageDraw
 
 from microtrace.util.numfmt import coordinate as _num
-from microtrace.viz.draw import colormap, fonts
+from microtrace.viz.draw import colormap, fonts, webfont
 from microtrace.viz.draw.colormap import hex_color
 from microtrace.viz.draw.pdf import PDF, PdfCanvas
 from microtrace.viz.draw.vector import VectorText
@@ -151,6 +151,7 @@ class SvgCanvas(VectorText):
         self.defs = []
         self.title = title
         self.background = background
+        self.used = {}  # font family -> [its TrueType bytes, the characters drawn with it]
         self.rect((0, 0, self.width, self.height), fill=background)
 
     def _add(self, element):
@@ -198,10 +199,18 @@ class SvgCanvas(VectorText):
             f"{_xml_text(text)}</text>"
         )
 
+    def _note_fonts(self, text, size):
+        """Remember which font draws each character (`fonts.runs`), to embed those glyphs."""
+        for f, run in fonts.runs(text, size):
+            name, data = fonts.font_file(f)
+            self.used.setdefault(name, [data, set()])[1].update(run)
+
     def _run(self, x, baseline, text, size, fill):
+        self._note_fonts(text, size)
         self._add(self._text_element(x, baseline, text, size, fill))
 
     def _turned_run(self, x, baseline, text, size, fill):
+        self._note_fonts(text, size)
         turn = f' transform="rotate(-90 {_num(x)} {_num(baseline)})"'
         self._add(self._text_element(x, baseline, text, size, fill, turn))
 
@@ -239,12 +248,19 @@ class SvgCanvas(VectorText):
             size = f'width="{self.width / self.dpi:.4g}in" height="{self.height / self.dpi:.4g}in"'
         else:
             size = f'width="{self.width}" height="{self.height}"'
+        # The fonts the text was measured with, their used glyphs embedded (webfont): the bundled one
+        # first, then the installed fallbacks that drew characters it lacks; a browser takes each
+        # character from the first family of the list that has it.
+        embedded = sorted(self.used, key=lambda name: name != fonts.BUNDLED_NAME)
+        faces = [webfont.font_face(name, data, "".join(chars)) for name, (data, chars) in sorted(self.used.items())]
+        family = ", ".join([*(f"'{name}'" for name in embedded), SVG_FONT_FAMILY])
         head = (
             f'<svg xmlns="http://www.w3.org/2000/svg" {size} '
-            f'viewBox="0 0 {self.width} {self.height}" font-family={quoteattr(SVG_FONT_FAMILY)}>'
+            f'viewBox="0 0 {self.width} {self.height}" font-family={quoteattr(family)}>'
         )
         title = [f"<title>{_xml_text(self.title)}</title>"] if self.title else []
-        defs = ["<defs>", *self.defs, "</defs>"] if self.defs else []
+        style = ["<style>", *faces, "</style>"] if faces else []
+        defs = ["<defs>", *style, *self.defs, "</defs>"] if self.defs or faces else []
         return SVG(
             "\n".join(['<?xml version="1.0" encoding="UTF-8"?>', head, *title, *defs, *self.parts, "</svg>"]) + "\n"
         )

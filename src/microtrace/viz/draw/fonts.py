@@ -44,6 +44,7 @@ _BASE_SIZES = {
 # label); `printsize` sizes text by it.
 SMALLEST = 10
 
+BUNDLED_NAME = "Aileron-Regular"  # the bundled font's name in a PDF or SVG that embeds it
 _FALLBACK_FONTS = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf")
 _NOTDEF_PROBE = "\ue000"  # a private-use code point: fonts draw their "missing glyph" box for it
 
@@ -142,7 +143,7 @@ def font_file(f):
     document that embeds it (a PDF)."""
     data = getattr(f, "font_bytes", None)
     if data:
-        return "Aileron-Regular", data
+        return BUNDLED_NAME, data
     with open(f.path, "rb") as file:
         return os.path.splitext(os.path.basename(f.path))[0], file.read()
 

@@ -4,7 +4,7 @@ atomically, the same bytes for the same input.
     render(digraph, "step.svg")          # .svg .png .pdf .dot
     render(digraph, "step.png", dpi=200)
 
-Without `dot` on PATH, `render` writes the `.dot` source next to the requested file and raises
+An SVG file carries the glyphs it uses (`viz.draw.webfont`). Without `dot` on PATH, `render` writes the `.dot` source next to the requested file and raises
 `DotNotFound`, whose message is one line with the install command (the CLI maps it to exit code 3).
 """
 
@@ -22,6 +22,7 @@ import graphviz
 from microtrace.util.atomic import write_atomic
 from microtrace.util.errors import BadInput, WorkFailed
 from microtrace.util.limits import env_number
+from microtrace.viz.draw.webfont import embed_dot_fonts
 
 FORMATS = (".svg", ".png", ".pdf", ".dot")
 DEFAULT_DPI = 144
@@ -216,7 +217,10 @@ def render(digraph: graphviz.Digraph | str, path: str | os.PathLike, dpi: int | 
         raise DotNotFound(
             f"wrote {dot_path} but not {path.name}: Graphviz's dot program is not on PATH; {INSTALL_HINT}", dot_path
         )
-    _write(path, render_bytes(digraph, fmt, dpi=dpi))
+    data = render_bytes(digraph, fmt, dpi=dpi)
+    if fmt == "svg":  # a file stands alone: its glyphs go with it (pages that show SVGs style their own)
+        data = embed_dot_fonts(data)
+    _write(path, data)
     return path
 
 
