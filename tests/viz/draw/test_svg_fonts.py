@@ -13,7 +13,9 @@ from fontTools.ttLib import TTFont
 
 from conftest import invoke
 
-FACE = re.compile(r'@font-face\{font-family:"([^"]+)";font-weight:(\w+);src:url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)')
+FACE = re.compile(
+    r'@font-face\{font-family:"([^"]+)";font-weight:(\w+);src:url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)'
+)
 
 
 def embedded_fonts(svg_text):
