@@ -52,6 +52,7 @@ test-all: lint $(INSTALLED_TEST) dot
 lint: $(INSTALLED_TEST)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 bench: $(INSTALLED)
 	$(PY) bench/run.py

@@ -10,6 +10,8 @@ shared, never made again per module. Read-only, so a test that changes one copie
 - `small_trace()`: the step most page tests read (SMALL model, DOCS, step 1); cheap, made per call.
 - `explorer_page` (session): `build_explorer(small_trace(), limit=40)` written to a file once for the
   whole run, whichever worker asks first (`shared_file`).
+- `compare_page` (session): `explore --compare` of steps 2 and 0 of a MINI run on DOCS ("olivia" here,
+  "emma" there: two documents), made once, as `explorer_page`.
 - `shared_file(name, make)`: the same for anything else slow to make (a page, a store, a run): `make(path)`
   writes `path` once per `make test`, under a lock, and every worker reads that file.
 
@@ -161,3 +163,20 @@ def explorer_page(shared_file):
         path.write_text(build_explorer(small_trace(), limit=40), encoding="utf-8")
 
     return shared_file("explorer.html", make)
+
+
+@pytest.fixture(scope="session")
+def compare_page(shared_file):
+    """The explorer's page of step 2 compared with step 0 of a MINI run on DOCS (8 steps, seed 1): steps
+    that read different documents ("olivia" here, "emma" there), made once."""
+
+    def make(path):
+        from microtrace.engine.train import TrainConfig, Trainer
+        from microtrace.tracer import trace_step
+        from microtrace.viz.explore.page import build_explorer
+
+        trainer = Trainer(DOCS, TrainConfig(steps=8, seed=1), **MINI)
+        zero, two = trace_step(trainer, 0), trace_step(trainer, 2)
+        path.write_text(build_explorer(two, zero, limit=40), encoding="utf-8")
+
+    return shared_file("compare.html", make)

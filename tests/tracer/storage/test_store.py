@@ -99,6 +99,7 @@ def test_store_round_trip_is_the_traced_graph(make, tmp_path):
         assert not {"src", "data", "extra"} & set(vars(fresh.data(view)))  # nor did collapse read all
 
 
+@pytest.mark.slow  # a bigger model than the streaming test below, which reads many row groups back too
 def test_a_store_of_many_row_groups_reads_back_the_traced_graph(tmp_path, monkeypatch):
     """Edges are read a row group at a time: their indices (multiplicities are keyed by them) and
     results carry across groups."""

@@ -15,7 +15,7 @@ from conftest import MINI
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
 from microtrace.viz.explore import compare as cmp
-from microtrace.viz.explore.page import build_explorer, explorer_graph
+from microtrace.viz.explore.page import explorer_graph
 
 DOCS = ["olivia", "emma", "lola"]  # the run reads emma, lola, olivia, emma, lola, ...
 
@@ -96,10 +96,9 @@ def test_traces_of_different_views_pair_their_parameters_only(traces, graphs):
 
 
 @pytest.fixture(scope="module")
-def page(traces, tmp_path_factory):
-    path = tmp_path_factory.mktemp("compare") / "compare.html"
-    path.write_text(build_explorer(traces[2], traces[0], limit=40), encoding="utf-8")
-    return path
+def page(compare_page):
+    """traces[2] against traces[0]: the session's compare page (conftest), made once for the run."""
+    return compare_page
 
 
 @NEEDS[0]
