@@ -28,6 +28,12 @@ function el(tag, attrs, text) {
   return e;
 }
 
+// Text that changed only: a text node rewritten is laid out (and its glyphs shaped) again even when it
+// says the same, and most of a frame's texts (the positions' labels, the predictions' characters) do.
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 // An embedded explorer page: gzip + base64 in a script element, unpacked when first opened.
 async function explorerPage(step) {
   const b64 = document.getElementById("explorer-" + step).textContent;

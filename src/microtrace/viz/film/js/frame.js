@@ -39,7 +39,7 @@ function drawBlock(B, i, metric) {
     const k = C.fill[i][j];
     grp.g.classList.toggle("absent", k < 0);
     if (k < 0) {  // a position this step's document does not reach: no number of its own
-      if (grp.value) grp.value.textContent = `${METRIC_LABEL[metric]} –`;
+      if (grp.value) setText(grp.value, `${METRIC_LABEL[metric]} –`);
       return;
     }
     if (grp.colour !== k) {  // only what changed: an attribute set is a style to recompute
@@ -48,8 +48,8 @@ function drawBlock(B, i, metric) {
       grp.shape.setAttribute("fill", fill);
       for (const t of grp.texts) t.setAttribute("fill", ink);
     }
-    if (grp.value) grp.value.textContent = `${METRIC_LABEL[metric]} ${C.text[i][j]}`;
-    if (grp.loss) grp.loss.textContent = `loss ${short(f.loss)}`;
+    if (grp.value) setText(grp.value, `${METRIC_LABEL[metric]} ${C.text[i][j]}`);
+    if (grp.loss) setText(grp.loss, `loss ${short(f.loss)}`);
   });
   B.links.forEach((link, j) => {
     if (!link) return;
@@ -66,8 +66,7 @@ function drawBlock(B, i, metric) {
   B.positions.forEach((t, p) => {
     if (!t) return;
     const here = p + 1 < f.chars.length ? `   ${tok(f.chars[p])} → ${tok(f.chars[p + 1])}` : "";
-    const text = `position ${p}${here}`;
-    if (t.textContent !== text) t.textContent = text;
+    setText(t, `position ${p}${here}`);
   });
 }
 
@@ -136,22 +135,21 @@ function drawPredictions(i) {
   }
   P.forEach((p, q) => {
     const [at, next, pcell, top] = body.rows[q].cells;
-    at.textContent = tok(tokens[q]);
-    next.textContent = tok(p.next);
+    setText(at, tok(tokens[q]));
+    setText(next, tok(p.next));
     if (!pcell.firstChild) pcell.append(el("span", {class: "pbar"}), document.createTextNode(""));
     pcell.firstChild.style.width = `${(num(p.p_next) * 100).toFixed(1)}px`;
-    pcell.lastChild.textContent = short(p.p_next);
+    setText(pcell.lastChild, short(p.p_next));
     pcell.title = String(num(p.p_next));
-    top.className = "top";
     while (top.children.length < p.top.length) top.append(el("span"));
     p.top.forEach(([label, prob], r) => {
       const span = top.children[r];
-      span.className = label === p.next ? "hit" : "";
+      span.classList.toggle("hit", label === p.next);
       span.title = String(num(prob));
-      span.textContent = `${tok(label)} ${short(prob)}`;
+      setText(span, `${tok(label)} ${short(prob)}`);
     });
   });
-  document.getElementById("text-loss").textContent = `loss on it at this step ${short(F[i].attention.loss)}`;
+  setText(document.getElementById("text-loss"), `loss on it at this step ${short(F[i].attention.loss)}`);
 }
 
 // The cursor's numbers per matrix: what `gradflow --steps` writes for this step (exact on hover).
@@ -171,7 +169,7 @@ function drawNumbers(i) {
     const cells = body.rows[j].cells;
     for (const c of [...cells].slice(1)) {
       const v = c.dataset.key === "change" ? f.change[n] : f.params[n][c.dataset.key];
-      c.textContent = short(v);
+      setText(c, short(v));
       c.dataset.value = v === null ? "" : String(num(v));
       c.title = c.dataset.value;
     }

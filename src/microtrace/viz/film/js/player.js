@@ -14,13 +14,13 @@ function show(i) {
   moveCursors(charts, f.step);
   document.getElementById("p-scrub").value = i;
   const where = `step ${f.step} of ${D.steps} · frame ${i + 1}/${F.length} · “${f.doc}” · loss ${short(f.loss)} · lr ${short(f.lr)}`;
-  document.getElementById("where").textContent = where;
-  document.getElementById("doc").textContent = `step ${f.step}, trained on “${f.doc}”`;
+  setText(document.getElementById("where"), where);
+  setText(document.getElementById("doc"), `step ${f.step}, trained on “${f.doc}”`);
   const embedded = D.embedded.includes(f.step);
   const open = document.getElementById("open");
-  open.textContent = embedded ? "open this step" : "command for this step";
+  setText(open, embedded ? "open this step" : "command for this step");
   open.title = embedded ? "open the explorer of this step (O)" : "this step is not embedded: the command that writes its explorer (O)";
-  document.getElementById("command").textContent = D.commands[f.step] || "";
+  setText(document.getElementById("command"), D.commands[f.step] || "");
   document.body.dataset.step = f.step;
   if (!state.playing) writeHash(f.step);
 }
