@@ -198,7 +198,7 @@ def doctor(ctx, trace, as_json):
     """
     from microtrace.tracer.analysis.doctor import checked_graph, diagnose, report
 
-    G, nonfinite = checked_graph(trace, trace.default_view("elementary"))
+    G, nonfinite = checked_graph(trace, trace.default_view())
     findings = diagnose(G, nonfinite)
     if as_json:
         click.echo(json.dumps({"step": G.graph.get("step"), "findings": [asdict(f) for f in findings]}, indent=1))

@@ -171,9 +171,10 @@ def inspect(trace, target, k, scope, as_json, nan_as):
         microtrace inspect --trace step120.json --paths "layer0.attn_wq[3,7]" -k 3
         microtrace inspect --trace step120.json --scope pos2/layer0/attn/head1/weights
     """
-    view = trace.default_view("elementary")
+    view = trace.default_view()
     nodes, edges = trace.size(view)
     report = {
+        "view": view,
         "step": trace.step,
         "doc": trace.meta["doc"],
         "loss": trace.loss,
@@ -207,7 +208,8 @@ def _scope_runs(G, nodes):
 
 def _text(r):
     lines = [
-        f"step {r['step']}  doc {r['doc']!r}  loss {r['loss']:.4f}  ({r['nodes']} nodes, {r['edges']} edges)",
+        f"step {r['step']}  doc {r['doc']!r}  loss {r['loss']:.4f}  ({r['nodes']:,} nodes, {r['edges']:,} edges, "
+        f"{r['view']} view: node ids are this view's, as the explorer's)",
         "",
         f"{'matrix':<16} {'shape':>7} {'grad norm':>10} {'mean |g|':>10} {'max |g|':>10} {'zero':>6} {'update/data':>12}",
     ]

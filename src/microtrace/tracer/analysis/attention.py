@@ -36,7 +36,7 @@ class AttentionData:
 def _graph_for_attention(trace):
     """The attention-weight nodes of the smallest view the trace gives (a live trace builds the fused
     view, 7x fewer nodes; its weights are the very same engine values as in the elementary view)."""
-    return trace.select(trace.default_view("fused"), stages=("weights",))
+    return trace.select(trace.default_view(), stages=("weights",))
 
 
 def read_attention(trace: Trace) -> AttentionData:

@@ -199,7 +199,8 @@ def _nonfinite(G, counts):
         what = f"first non-finite value, node {bad['node']}: {_expression(G, bad)}"
     else:
         what = f"first non-finite gradient (from the loss down), node {bad['node']} ({bad['op']}): grad {bad['grad']}"
-    what += f"; {total} of {nodes} nodes are non-finite"
+    view = f" of the {G.graph['view']} view" if G.graph.get("view") else ""  # node ids and counts are per view
+    what += f"; {total:,} of {nodes:,} nodes{view} are non-finite"
     return [Finding("error", "nonfinite", where, what, _nonfinite_hint(bad))]
 
 

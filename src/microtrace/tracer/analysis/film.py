@@ -35,9 +35,9 @@ from microtrace.tracer.analysis.doctor import (
 )
 from microtrace.tracer.analysis.queries import dead_relus
 from microtrace.tracer.analysis.step_ranges import in_pieces
-from microtrace.tracer.model.trace import trace_step, trace_text
+from microtrace.tracer.model.trace import DEFAULT_VIEW, trace_step, trace_text
 
-VIEW = "fused"  # the explorer's view: the engine's own nodes (a dot product is one node)
+VIEW = DEFAULT_VIEW  # the explorer's view and every command's: the engine's own nodes (a dot product is one node)
 TOP = 5  # predictions shown per position
 SAMPLES = 5  # names sampled from each checkpoint
 

@@ -38,6 +38,13 @@ def trace_step(source: str | os.PathLike | Run | Trainer, step: int | None = Non
     return _trace(trainer, k, trainer.doc_for(k), trainer.tokens_for(k), rec, meta)
 
 
+# The view every command and page counts, draws and numbers nodes in when a trace has both (a file holds
+# one): the fused view, the engine's own nodes (a dot product is one Value, as `backward()` walks them).
+# The explorer can only draw that one down to its scalars (the elementary view is 7x the nodes), so the
+# report, inspect, doctor, graph and film count in it too: one step, one node count, one id per node.
+DEFAULT_VIEW = "fused"
+
+
 def trace_text(source: str | os.PathLike | Run | Trainer, step: int, text: str) -> "Trace":
     """Forward and backward of `text`, as if it were a training document, with the model state at the
     start of `step` (of a run directory, a `Run` or a `Trainer`); `step` = the run's steps is the trained
@@ -258,10 +265,11 @@ class Trace:
         """The views this trace can give: both for a live trace, those saved for a loaded one."""
         return self._source.views
 
-    def default_view(self, prefer: str = "elementary") -> str:
-        """`prefer` when this trace can give it, else the one view a trace file holds. "elementary" is
-        microGPT's own ops; "fused" is 7x smaller with the same values and gradients at every node
-        outside the dot products."""
+    def default_view(self, prefer: str = "") -> str:
+        """`prefer` (by default DEFAULT_VIEW, what every command and page counts and draws) when this trace
+        can give it, else the one view a trace file holds. "elementary" is microGPT's own ops; "fused"
+        is 7x smaller with the same values and gradients at every node outside the dot products."""
+        prefer = prefer or DEFAULT_VIEW
         views = self.views()
         return prefer if prefer in views else views[0]
 

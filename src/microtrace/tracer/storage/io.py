@@ -38,8 +38,9 @@ def to_json(G: nx.DiGraph, nan_as: str = "string", edges_key: str = "edges") -> 
 
 
 def _graph_of(G):
-    """A graph from a `Trace` (its elementary view, or the one view a loaded file holds) or a graph."""
-    return G.graph(G.default_view()) if isinstance(G, Trace) else G
+    """A graph from a `Trace` (its elementary view, or the one view a loaded file holds) or a graph: a file
+    keeps microGPT's own ops unless asked for the fused view (`trace --view`)."""
+    return G.graph(G.default_view("elementary")) if isinstance(G, Trace) else G
 
 
 def save_trace(
@@ -182,6 +183,6 @@ def export(
     """Write G as `export_bytes` makes it, atomically; GraphML and GEXF of a `Trace` stream
     (`export_chunks`: any size, in bounded memory)."""
     if isinstance(G, Trace) and fmt in STREAMED:
-        write_atomic_chunks(path, export_chunks(G, fmt, G.default_view()))
+        write_atomic_chunks(path, export_chunks(G, fmt, G.default_view("elementary")))
     else:
         write_atomic(path, export_bytes(G, fmt, nan_as, edges_key))

@@ -50,7 +50,7 @@ from microtrace.viz.page_safety import checked_link, script_json, seal
 def explorer_graph(trace):
     """The graph the explorer shows: the engine's own nodes (fused: a dot product is one node, as in
     `graph --level scalar`) when the trace has them, else the view the trace file holds."""
-    return trace.graph(trace.default_view("fused"))
+    return trace.graph(trace.default_view())
 
 
 def build_explorer(

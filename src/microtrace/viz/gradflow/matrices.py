@@ -414,7 +414,7 @@ def trace_figure(trace: Trace, fmt: str = "png", per_position: bool = False, sca
     (viz/gradflow_positions.py). Uses the elementary graph, or the fused one if that is all a file holds.
     `print_size` (a `printsize.PrintSize`) lays it out for print instead of `scale`: the per-matrix
     columns fill its width, the per-position figure is drawn as large as fits it."""
-    view = trace.default_view("elementary")
+    view = trace.default_view()
     ps = print_size
     if per_position:
         from microtrace.viz.gradflow.positions import position_data, positions_figure, positions_layout

@@ -124,6 +124,15 @@ def _group_tooltip(d, C):
     return gs.tooltip(pairs)
 
 
+def _counted(C):
+    """How many nodes the groups hold and of which view (the boxes' op counts are of it): every page and
+    command that counts says which view, as the explorer's heading does ("" for a graph of no view)."""
+    if "view" not in C.graph:
+        return ""
+    total = sum(d.get("count", 0) for _, d in C.nodes(data=True))
+    return f" · {total:,} nodes ({dg.view_name(C.graph)})"
+
+
 def block_diagram(
     C: nx.DiGraph,
     *,
@@ -162,7 +171,7 @@ def block_diagram(
     pens = gs.pen_scale([d["grad_flow_abs"] for _, _, d in edges] + stub_flows)
     hl_nodes, hl_edges = dg.highlighted_sets(highlight)
 
-    what = (what or f"{level} view") + ("" if params else " (parameters hidden)")
+    what = (what or f"{level} view") + ("" if params else " (parameters hidden)") + _counted(C)
     g = dg.new_digraph(th, rankdir, title if title is not None else dg.step_title(C, what, backward), level)
     if legend:
         _legend(g, C, keep, colors, pens, th, params, backward, hl_edges)

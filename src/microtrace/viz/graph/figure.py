@@ -99,7 +99,7 @@ def _diagram(trace, level, focus, around, hops, view, highlight, target, params,
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}: use one of {', '.join(LEVELS)}")
     if level != "scalar":
-        view = trace.default_view("elementary")
+        view = trace.default_view()
         C = trace.collapse(level, view)
         if focus:
             C = graph_select.focus_collapsed(C, focus, params)
@@ -109,7 +109,7 @@ def _diagram(trace, level, focus, around, hops, view, highlight, target, params,
             paths = graph_select.collapse_paths(G, graph_select.highlight_paths(G, target, highlight), level)
             what += f", top {highlight} gradient path{'s' * (highlight > 1)} from {target}"
         return block_diagram(C, params=params, highlight=paths, what=what, **style)
-    view = view or trace.default_view("fused")
+    view = view or trace.default_view()
     paths = graph_select.highlight_paths(trace.graph(view), target, highlight) if highlight else []
     if focus:
         nodes, what = trace.scope_nodes(focus, view), focus.strip("/")

@@ -109,7 +109,7 @@ def build_report(trace: Trace, explorer: str | None = None, on_progress=None, fi
     tell = on_progress or (lambda done, total: None)
     total = len(SECTIONS) + 1
     tell(0, total)
-    view = trace.default_view("fused")  # 7x fewer nodes than elementary, the same numbers where read
+    view = trace.default_view()  # the explorer's and every command's (tracer.model.trace.DEFAULT_VIEW)
     G, nonfinite = checked_graph(trace, view)  # the nodes the doctor reads: ReLUs, softmaxes, matrices
     m = G.graph
     findings = diagnose(G, nonfinite)
@@ -315,8 +315,7 @@ def _film_link(href, step):
 
 
 def _graph_section(trace):
-    view = trace.default_view("elementary")  # microGPT's own ops
-    C = trace.collapse("block", view)
+    C = trace.collapse("block", trace.default_view())  # the explorer's block view, count for count
     try:
         svg = render_bytes(block_diagram(C, what="block view"), "svg").decode("utf-8")
     except DotNotFound:
