@@ -21,7 +21,6 @@ from microtrace.tracer import trace_step  # noqa: E402
 from microtrace.viz.graph.block import block_diagram  # noqa: E402
 from microtrace.viz.graph.render import render_bytes  # noqa: E402
 from microtrace.viz.graph.scalar import scalar_diagram  # noqa: E402
-from microtrace.viz.graph.select import focus_nodes  # noqa: E402
 
 STEP = 50  # "wanda": a 7-token name on the default data with seed 42
 HEAD = "pos2/layer0/attn/head1"
@@ -43,7 +42,7 @@ def bench_graph():
     }
     S = trace.collapse("stage")
     stage, t_stage_source = timed(block_diagram, S)
-    head_nodes = focus_nodes(F, HEAD)
+    head_nodes = trace.scope_nodes(HEAD, "fused")
     head, t_head_source = timed(scalar_diagram, F, head_nodes)
     out["stage: DOT source s"] = t_stage_source
     out["scalar head (fused): DOT source s"] = t_head_source
@@ -62,7 +61,7 @@ def bench_graph():
     _, out["scalar head (fused): dot -> SVG s"] = timed(render_bytes, head, "svg")
     E = trace.graph()
     _, out["scalar head (elementary): source + dot SVG s"] = timed(
-        lambda: render_bytes(scalar_diagram(E, focus_nodes(E, HEAD)), "svg")
+        lambda: render_bytes(scalar_diagram(E, trace.scope_nodes(HEAD)), "svg")
     )
     return out
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from microtrace.engine.data import load_dataset
 from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import top_paths, trace_step
+from microtrace.tracer import trace_step
 from microtrace.util.atomic import write_atomic
 from microtrace.viz.graph.render import DotNotFound, render
 from microtrace.viz.graph.scalar import scalar_diagram
@@ -78,13 +78,13 @@ def main(argv=None):
     trace = trace_step(trainer, args.steps)
     G, fused = trace.graph(), trace.graph("fused")
     target = f"wte[{G.graph['tokens'][1]},0]"  # the first character's embedding, first dimension
-    best = top_paths(G, target, k=1)[0]["nodes"]
+    best = trace.top_paths(target, k=1)[0]["nodes"]
     text = walkthrough(G, target, best)
     args.out.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out / "walkthrough.md", text)
     print(text)
 
-    paths = [p["nodes"] for p in top_paths(fused, target, k=args.paths)]
+    paths = [p["nodes"] for p in trace.top_paths(target, k=args.paths, view="fused")]
     nodes = sorted({n for p in paths for n in p})
     what = f"the {args.paths} strongest gradient paths from {target} ({G.graph['chars'][1]!r}) to the loss"
     digraph = scalar_diagram(fused, nodes, highlight=paths, what=what)

@@ -27,7 +27,6 @@ from microtrace.tracer import trace_step
 from microtrace.viz.graph.block import block_diagram
 from microtrace.viz.graph.render import DotNotFound, render
 from microtrace.viz.graph.scalar import scalar_diagram
-from microtrace.viz.graph.select import focus_nodes
 
 HERE = Path(__file__).resolve().parent
 
@@ -50,7 +49,7 @@ def main(argv=None):
     fused = trace.graph("fused")  # one node per dot product: a head fits a screen
     figures = {
         "block": block_diagram(trace.collapse("block")),
-        "head": scalar_diagram(fused, focus_nodes(fused, args.head), what=f"scalar view of {args.head}"),
+        "head": scalar_diagram(fused, trace.scope_nodes(args.head, "fused"), what=f"scalar view of {args.head}"),
     }
     try:
         for name, digraph in figures.items():

@@ -5,7 +5,7 @@ import click
 from microtrace.cli.checks import command
 from microtrace.cli.common import advance_to, output_file, progress, write_output
 from microtrace.cli.options import nan_as_option, output_option, trace_source_options
-from microtrace.tracer import TraceError, dead_relus, top_paths
+from microtrace.tracer import TraceError
 from microtrace.tracer.analysis import stats
 from microtrace.tracer.export import strict_json
 from microtrace.tracer.storage.io import (
@@ -182,11 +182,11 @@ def inspect(trace, target, k, scope, as_json, nan_as):
         "edges": edges,
         "params": trace.meta["param_stats"],
         "first_nonfinite": trace.first_nonfinite(view),
-        "dead_relus": dead_relus(trace.select(view, ops=("relu",))),
+        "dead_relus": trace.dead_relus(view),
     }
     if target:
         G = trace.graph(view)
-        report["paths"] = [{**p, "scopes": _scope_runs(G, p["nodes"])} for p in top_paths(G, target, k)]
+        report["paths"] = [{**p, "scopes": _scope_runs(G, p["nodes"])} for p in trace.top_paths(target, k, view)]
     if scope:
         ids = trace.scope_nodes(scope, view)
         report["scope"] = [{"node": n, **d} for n, d in trace.data(view).nodes(ids)]

@@ -17,7 +17,6 @@ nothing here draws.
 Imports: `microtrace.engine`, `microtrace.util` (never `microtrace.viz`), networkx and the standard library.
 """
 
-from microtrace.tracer.analysis.queries import dead_relus, first_nonfinite, resolve_node, scope_nodes, top_paths
 from microtrace.tracer.capture.child import trace_script
 from microtrace.tracer.capture.live import recording, trace_call
 from microtrace.tracer.capture.script import ScriptError
@@ -29,15 +28,10 @@ __all__ = [
     "ScriptError",
     "Trace",
     "TraceError",
-    "dead_relus",
     "export",
-    "first_nonfinite",
     "load_trace",
     "recording",
-    "resolve_node",
     "save_trace",
-    "scope_nodes",
-    "top_paths",
     "trace_call",
     "trace_script",
     "trace_step",

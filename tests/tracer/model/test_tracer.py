@@ -15,14 +15,9 @@ from conftest import MINI, NAMES, SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import (
     TraceError,
-    dead_relus,
     export,
-    first_nonfinite,
     load_trace,
-    resolve_node,
     save_trace,
-    scope_nodes,
-    top_paths,
     trace_step,
     trace_text,
 )
@@ -255,8 +250,7 @@ def test_collapse_rejects_unknown_level(traced):
 def test_nan_finder_on_an_absurd_learning_rate():
     t = Trainer(NAMES, TrainConfig(steps=10, seed=1, lr=1e6), **SMALL)
     t.train_step()
-    G = trace_step(t, 1).graph()
-    found = first_nonfinite(G)
+    found = trace_step(t, 1).first_nonfinite()
     assert found is not None
     assert found["what"] in ("value", "gradient") and found["scope"]
     assert not math.isfinite(found["data"] if found["what"] == "value" else found["grad"])
@@ -265,14 +259,14 @@ def test_nan_finder_on_an_absurd_learning_rate():
 
 
 def test_nan_finder_on_a_healthy_step(traced):
-    assert first_nonfinite(traced.graph()) is None
+    assert traced.first_nonfinite() is None
 
 
 def test_top_paths_are_real_paths_with_their_products(traced):
     G = traced.graph()
     target = "layer0.attn_wq[1,2]"
-    src = resolve_node(G, target)
-    paths = top_paths(G, target, k=4)
+    src = traced.resolve(target)
+    paths = traced.top_paths(target, k=4)
     assert len(paths) == 4
     mags = [abs(p["contribution"]) for p in paths]
     assert mags == sorted(mags, reverse=True)
@@ -336,7 +330,7 @@ def test_a_node_with_one_path_gets_its_whole_gradient(traced):
     G = traced.graph()
     loss = G.graph["loss_node"]
     const = next(u for u in G.predecessors(loss) if G.nodes[u]["op"] == "const")  # the 1/n of the mean
-    (path,) = top_paths(G, const, k=3)
+    (path,) = traced.top_paths(const, k=3)
     assert path["contribution"] == pytest.approx(G.nodes[const]["grad"])
 
 
@@ -344,7 +338,7 @@ def test_dead_relus_are_found():
     t = trainer(seed=3)
     for c in range(len(t.model.state_dict["layer0.mlp_fc1"][5])):
         t.model.state_dict["layer0.mlp_fc1"][5][c].data = 0.0  # unit 5 never fires
-    dead = dead_relus(trace_step(t, 0).graph())
+    dead = trace_step(t, 0).dead_relus()
     assert {"layer": 0, "unit": 5, "positions": len(t.tokens_for(0)) - 1} in dead
     assert all(d["unit"] != 5 or d["layer"] == 0 for d in dead)
 
@@ -352,11 +346,11 @@ def test_dead_relus_are_found():
 def test_bad_requests_give_one_line_errors(mini, tmp_path):
     G = mini.graph()
     with pytest.raises(TraceError, match="no scope"):
-        scope_nodes(G, "pos99/layer0")
-    with pytest.raises(TraceError):
-        resolve_node(G, "nosuch[1,2]")
-    with pytest.raises(TraceError):
-        resolve_node(G, 10**9)
+        mini.scope_nodes("pos99/layer0")
+    with pytest.raises(TraceError, match="no parameter matrix"):
+        mini.resolve("nosuch[1,2]")
+    with pytest.raises(TraceError, match="no node"):
+        mini.resolve(10**9)
     with pytest.raises(TraceError, match="beyond"):
         trace_step(trainer(steps=3), 5)
     path = tmp_path / "t.json"

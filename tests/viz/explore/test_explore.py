@@ -21,7 +21,7 @@ from PIL import Image
 from conftest import DOCS, small_trace
 from microtrace.cli.explore import explore
 from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import resolve_node, save_trace, top_paths, trace_step
+from microtrace.tracer import save_trace, trace_step
 from microtrace.tracer.model.order import backward_order, forward_order
 from microtrace.viz.explore import compare as cmp
 from microtrace.viz.explore import page
@@ -132,8 +132,8 @@ def test_group_inspector_shows_the_collapsed_statistics(opened, trace, G):
     assert int(opened.inspector("zero_grad")) == d["zero_grad"]
 
 
-def test_search_a_parameter_entry_opens_down_to_it(opened, G):
-    n = resolve_node(G, "wte[3,5]")
+def test_search_a_parameter_entry_opens_down_to_it(opened, trace, G):
+    n = trace.resolve("wte[3,5]", "fused")
     opened.search("wte[3,5]")
     opened.until(f"window.explorer.state.sel === {n}")
     assert opened.inspector("param") == "wte"
@@ -150,9 +150,9 @@ def test_search_a_scope_path_and_an_unknown_name(opened):
     opened.until("document.querySelector('#found').textContent.includes('no parameter matrix')")
 
 
-def test_paths_follow_the_tracers_top_paths(opened, G):
-    for n in [resolve_node(G, "wte[3,5]"), G.graph["loss_node"] - 5, 10]:
-        want = [p["nodes"] for p in top_paths(G, n, 3)]
+def test_paths_follow_the_tracers_top_paths(opened, trace, G):
+    for n in [trace.resolve("wte[3,5]", "fused"), G.graph["loss_node"] - 5, 10]:
+        want = [p["nodes"] for p in trace.top_paths(n, 3, "fused")]
         got = [opened.js(f"window.explorer.pathFrom({n}, {r})") for r in range(len(want))]
         assert got == want
 
@@ -577,14 +577,14 @@ def test_works_inside_an_iframe(browser, files):
         page.close()
 
 
-def test_a_group_shows_where_its_gradient_comes_from(opened, G):
+def test_a_group_shows_where_its_gradient_comes_from(opened, trace, G):
     opened.go("")
     opened.click("pos2/lm_head")
     opened.until("!!document.querySelector('#inspector a[data-gpath]')")
     top = max((n for n in G if G.nodes[n]["scope"].startswith("pos2/lm_head/")), key=lambda n: abs(G.nodes[n]["grad"]))
     assert opened.page.locator("#inspector a[data-node]").nth(2).inner_text() == f"#{top}"
     opened.page.locator("#inspector a[data-gpath$=',0']").click()
-    best = top_paths(G, top, 1)[0]["nodes"]
+    best = trace.top_paths(top, 1, "fused")[0]["nodes"]
     scopes = {G.nodes[n]["scope"] for n in best}
     lit = set(opened.js("[...document.querySelectorAll('#stage g.node.hl > title')].map(t => t.textContent)"))
     assert "pos2/lm_head" in lit and ("loss" in lit) == any(s.startswith("loss") for s in scopes)

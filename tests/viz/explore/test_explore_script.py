@@ -8,7 +8,7 @@ import pytest
 from explore_browser import NEEDS, Opened
 
 from conftest import ROOT
-from microtrace.tracer import top_paths, trace_script
+from microtrace.tracer import trace_script
 from microtrace.tracer.model.scopes import prefix
 from microtrace.viz.explore.page import build_explorer, explorer_graph
 from microtrace.viz.explore.views import build_views
@@ -87,12 +87,12 @@ def script_page(browser, tmp_path_factory):
     G = explorer_graph(t)
     (d / "script.html").write_text(build_explorer(t, limit=LIMIT), encoding="utf-8")
     o = Opened(browser, d / "script.html")
-    yield o, G
+    yield o, G, t
     o.close()
 
 
 def test_a_path_lights_a_scripts_groups_which_open_into_their_own_nodes(script_page):
-    o, G = script_page
+    o, G, t = script_page
     block = {n: prefix(s, "block") for n, s in G.nodes(data="scope")}
     group = "pos1/gpt/layer0/softmax"
     assert not any(s == group or s.startswith(group + "/") for _, s in G.nodes(data="scope"))  # no path
@@ -101,7 +101,7 @@ def test_a_path_lights_a_scripts_groups_which_open_into_their_own_nodes(script_p
     o.until("!!document.querySelector('#inspector a[data-gpath]')")
     o.page.locator("#inspector a[data-gpath$=',0']").click()
     top = max((n for n in sorted(G) if block[n] == group), key=lambda n: abs(G.nodes[n]["grad"]))
-    path = top_paths(G, top, 1)[0]["nodes"]
+    path = t.top_paths(top, 1, G.graph["view"])[0]["nodes"]
     lit = set(o.js("[...document.querySelectorAll('#stage g.node.hl > title')].map(t => t.textContent)"))
     assert lit == {block[n] for n in path}  # by prefix, its nodes would light pos1/gpt/layer0
     o.open_item(group)
@@ -121,7 +121,7 @@ def test_a_path_lights_a_scripts_groups_which_open_into_their_own_nodes(script_p
 def test_a_scripts_page_names_its_own_nodes_and_no_empty_document(script_page):
     """The script has no `doc` and its autograd class makes no dot product: the heading says "the
     script's own nodes" (not "fused view"), and the block view's title leaves the document out."""
-    o, G = script_page
+    o, G, t = script_page
     assert G.graph["doc"] == "" and G.graph["view"] == "fused"
     o.go("")
     heading = o.js("document.querySelector('#title').textContent")
@@ -132,7 +132,7 @@ def test_a_scripts_page_names_its_own_nodes_and_no_empty_document(script_page):
 
 
 def test_search_a_source_line_of_a_script_opens_down_to_its_first_node(script_page):
-    o, G = script_page
+    o, G, t = script_page
     line = next(s for n, s in G.nodes(data="source") if s and G.nodes[n]["op"] not in ("param", "const", "leaf"))
     first = min(n for n, s in G.nodes(data="source") if s == line)
     o.search(line)

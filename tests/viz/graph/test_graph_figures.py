@@ -20,13 +20,13 @@ from PIL import Image
 
 from conftest import MINI, assert_refused, invoke
 from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import save_trace, top_paths, trace_step
+from microtrace.tracer import save_trace, trace_step
 from microtrace.util import numfmt
 from microtrace.viz.graph import style as gs
 from microtrace.viz.graph.block import block_diagram, edge_kind
 from microtrace.viz.graph.render import DotNotFound, RenderError, fix_pdf_dates, render, render_bytes
 from microtrace.viz.graph.scalar import scalar_diagram
-from microtrace.viz.graph.select import ViewTooLarge, check_size, collapse_paths, focus_collapsed, focus_nodes
+from microtrace.viz.graph.select import ViewTooLarge, check_size, collapse_paths, focus_collapsed
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
@@ -130,7 +130,7 @@ def test_pen_scale_is_monotone_and_bounded():
 def test_block_diagram_backward_highlight_and_params(trace):
     C = trace.collapse("block")
     G = trace.graph()
-    paths = collapse_paths(G, [p["nodes"] for p in top_paths(G, "layer0.attn_wq[1,2]", 2)], "block")
+    paths = collapse_paths(G, [p["nodes"] for p in trace.top_paths("layer0.attn_wq[1,2]", 2)], "block")
     assert paths and paths[0][0] == "param/layer0.attn_wq" and paths[0][-1] == "loss"
     assert all(a != b for p in paths for a, b in zip(p, p[1:]))
     src = block_diagram(C, backward=True, highlight=paths).source
@@ -173,7 +173,7 @@ def test_scalar_view_of_a_head_shows_values_grads_ops_and_stubs(trace, files, tm
     result = graph("--trace", files / "fused.json", "--level", "scalar", "--focus", HEAD, "-o", out)
     assert result.exit_code == 0, result.output
     F = trace.graph("fused")
-    inside = set(focus_nodes(F, HEAD))
+    inside = set(trace.scope_nodes(HEAD, "fused"))
     nodes, edges, clusters = svg_parts(out)
     values = {int(k[1:]) for k in nodes if k.startswith("n")}
     ops = {int(k[1:]) for k in nodes if k.startswith("o")}
@@ -241,8 +241,7 @@ def test_scalar_diagram_marks_nan_inf_and_zero_gradients():
 
 
 def test_guard_refuses_big_scalar_views_with_a_narrower_focus(trace):
-    G = trace.graph()
-    nodes = focus_nodes(G, "pos1")
+    nodes = trace.scope_nodes("pos1")
     with pytest.raises(ViewTooLarge, match=r"has [\d,]+ nodes, more than the limit of 500; pos1/\S+ fits") as e:
         check_size(trace.data().scope_of, nodes, 500, "pos1")
     assert e.value.narrower.startswith("pos1/") and e.value.count == len(nodes) and e.value.limit == 500
@@ -303,8 +302,9 @@ def test_same_input_gives_identical_bytes(trace, tmp_path):
         a = render_bytes(block_diagram(C), fmt, dpi=50)
         b = render_bytes(block_diagram(trace.collapse("stage")), fmt, dpi=50)
         assert a == b, fmt
-    s1 = render_bytes(scalar_diagram(F, focus_nodes(F, HEAD)), "svg")
-    s2 = render_bytes(scalar_diagram(F, list(reversed(focus_nodes(F, HEAD)))), "svg")
+    head = trace.scope_nodes(HEAD, "fused")
+    s1 = render_bytes(scalar_diagram(F, head), "svg")
+    s2 = render_bytes(scalar_diagram(F, list(reversed(head))), "svg")
     assert s1 == s2
 
 

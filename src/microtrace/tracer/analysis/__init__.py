@@ -1,5 +1,5 @@
 """Questions asked of a trace, in plain numbers: statistics that never hide a nan (`stats`), collapsed views
-(`collapse`), queries (`queries`), diagnosis (`doctor`), gradients against finite differences
+(`collapse`), the algorithms behind `Trace`'s queries (`queries`), diagnosis (`doctor`), gradients against finite differences
 (`gradcheck`, `gradcheck_script`), per-matrix statistics over steps (`gradstats`), attention weights
 (`attention`), ranges of steps (`step_ranges`) and a whole run's frames for the film (`film`).
 

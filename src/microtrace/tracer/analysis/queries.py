@@ -1,4 +1,7 @@
-"""Questions a person debugging training asks of one step's graph.
+"""How the questions a person debugging training asks of one step are answered. They are asked of a
+`Trace` (its methods `resolve`, `scope_nodes`, `around`, `top_paths`, `first_nonfinite`, `dead_relus`:
+the one API); here are the algorithms behind them, over the graphs and columns a Trace hands out, which
+doctor, the report and the explorer share.
 
 Node ids are a topological order (every operand has a smaller id than its result), which the
 forward-order and backward-order questions below rely on.
@@ -28,7 +31,7 @@ def _describe(G, n):
 
 
 def first_nonfinite(G: nx.DiGraph) -> dict | None:
-    """Where nan/inf starts: the first node (forward order) whose value is not finite, else the first
+    """(`Trace.first_nonfinite`, of a graph holding the node it finds and its neighbours) Where nan/inf starts: the first node (forward order) whose value is not finite, else the first
     node in backward order (from the loss down) whose gradient is not finite; None if all is finite.
     The answer names the node, its op and scope, and its operands."""
     ids = sorted(G.nodes)
@@ -82,25 +85,14 @@ def locate(target, n_nodes, find_param, param_names) -> int:
     raise TraceError(f"{name}[{row},{col}] does not take part in this step (unused row or out of range)")
 
 
-def resolve_node(G: nx.DiGraph, target: int | str) -> int:
-    """A node id from an id, its string, or a parameter entry such as `layer0.attn_wq[3,7]`."""
-    params = [(n, d) for n, d in G.nodes(data=True) if "param" in d]
-    return locate(
-        target,
-        G.number_of_nodes(),
-        lambda name, row, col: next((n for n, d in params if d["param"] == name and d["index"] == [row, col]), None),
-        lambda: {d["param"] for _, d in params},
-    )
-
-
-def top_paths(G: nx.DiGraph, target: int | str, k: int = 5) -> list[dict]:
-    """The k paths from `target` up to the loss that carry the most gradient.
+def top_paths(G: nx.DiGraph, src: int, k: int = 5) -> list[dict]:
+    """The k paths from node `src` of the step's whole graph `G` up to the loss that carry the most
+    gradient (`Trace.top_paths`).
 
     A path's contribution is the product of the local derivatives along it: d loss / d target summed
-    over every path is the target's gradient. Returns [{"contribution": c, "nodes": [target, ..., loss]}],
+    over every path is the target's gradient. Returns [{"contribution": c, "nodes": [src, ..., loss]}],
     largest |c| first.
     """
-    src = resolve_node(G, target)
     loss = G.graph["loss_node"]
     region = nx.descendants(G, src) | {src}
     if loss not in region:
@@ -162,7 +154,8 @@ def _magnitude(c):
 
 
 def dead_relus(G: nx.DiGraph) -> list:
-    """MLP units whose ReLU passed no gradient at any position: [{"layer", "unit", "positions"}]."""
+    """MLP units whose ReLU passed no gradient at any position: [{"layer", "unit", "positions"}] (of a
+    graph holding the step's ReLUs: `Trace.dead_relus`)."""
     alive = defaultdict(list)
     for _, d in G.nodes(data=True):
         if d["op"] == "relu" and "unit" in d:
@@ -185,22 +178,6 @@ def dead_relu_counts(G: nx.DiGraph) -> dict[int, tuple[int, int]]:
     for d in dead_relus(G):
         dead[d["layer"]] += 1
     return {layer: (dead[layer], len(units[layer])) for layer in sorted(units)}
-
-
-def scope_nodes(G: nx.DiGraph, scope: str) -> list[int]:
-    """Ids of the nodes made in `scope` or inside it; TraceError if the trace has no such scope."""
-    scope = scope.strip("/")
-    inner = scope + "/"
-    found = [n for n, d in G.nodes(data=True) if d["scope"] == scope or d["scope"].startswith(inner)]
-    if not found:
-        example = next((d["scope"] for _, d in G.nodes(data=True) if d["scope"].count("/") >= 4), "pos0/embed")
-        raise TraceError(f"no scope {scope!r} in this trace (scopes look like {example})")
-    return found
-
-
-def param_stats(G):
-    """Per parameter matrix: grad norm, mean and max |g|, zero fraction, update ratio (model order)."""
-    return G.graph["param_stats"]
 
 
 def nonfinite_count(G):

@@ -409,16 +409,33 @@ class Trace:
     def nonfinite(self, view="elementary"):
         """(where nan/inf starts, how many nodes are non-finite) in one pass over the columns. Where it
         starts is the first node whose value is not finite, else the last whose gradient is not (the
-        first from the loss down), else None: the node `queries.first_nonfinite` describes."""
+        first from the loss down), else None: the node `first_nonfinite` describes."""
         return self.data(view).nonfinite()
 
-    def first_nonfinite(self, view="elementary"):
-        """`queries.first_nonfinite` of the whole step: only the node found and its neighbours become a
-        graph (they decide the answer: every node before it is finite)."""
+    def first_nonfinite(self, view: str = "elementary") -> dict | None:
+        """Where nan/inf starts: the first node (forward order) whose value is not finite, else the first
+        in backward order (from the loss down) whose gradient is not; None if all is finite. The answer
+        names the node, its op and scope, its operands and results. Only the node found and its neighbours
+        become a graph (they decide the answer: every node before it is finite)."""
         from microtrace.tracer.analysis.queries import first_nonfinite
 
         found, _ = self.nonfinite(view)
         return None if found is None else first_nonfinite(self.subgraph([found], view))
+
+    def top_paths(self, target: int | str, k: int = 5, view: str = "elementary") -> list[dict]:
+        """The k paths from `target` (a node id or a parameter entry, as `resolve` reads it) up to the loss
+        that carry the most gradient: [{"contribution": c, "nodes": [target, ..., loss]}], largest |c|
+        first. A path's contribution is the product of the local derivatives along it; summed over every
+        path it is the target's gradient."""
+        from microtrace.tracer.analysis.queries import top_paths
+
+        return top_paths(self.graph(view), self.resolve(target, view), k)
+
+    def dead_relus(self, view: str = "elementary") -> list[dict]:
+        """MLP units whose ReLU passed no gradient at any position: [{"layer", "unit", "positions"}]."""
+        from microtrace.tracer.analysis.queries import dead_relus
+
+        return dead_relus(self.select(view, ops=("relu",)))
 
     def collapse(self, level: str = "block", view: str = "elementary") -> nx.DiGraph:
         """One node per scope of `level` with counts and gradient totals, in one pass over the columns."""

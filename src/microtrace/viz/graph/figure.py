@@ -105,12 +105,12 @@ def _diagram(trace, level, focus, around, hops, view, highlight, target, params,
             C = graph_select.focus_collapsed(C, focus, params)
         paths, what = [], f"{level} view" + (f" of {focus.strip('/')}" if focus else "")
         if highlight:
-            G = trace.graph(view)
-            paths = graph_select.collapse_paths(G, graph_select.highlight_paths(G, target, highlight), level)
+            paths = graph_select.highlight_paths(trace, target, highlight, view)
+            paths = graph_select.collapse_paths(trace.graph(view), paths, level)
             what += f", top {highlight} gradient path{'s' * (highlight > 1)} from {target}"
         return block_diagram(C, params=params, highlight=paths, what=what, **style)
     view = view or trace.default_view()
-    paths = graph_select.highlight_paths(trace.graph(view), target, highlight) if highlight else []
+    paths = graph_select.highlight_paths(trace, target, highlight, view) if highlight else []
     if focus:
         nodes, what = trace.scope_nodes(focus, view), focus.strip("/")
     elif around is not None:

@@ -1,13 +1,13 @@
 """What a diagram shows: the nodes of a focus scope or around a node, the size guard, and the top
 gradient paths mapped onto a collapsed graph.
 
-Errors are one line for the user: `TraceError` (unknown scope or node, from the tracer's queries) and
+Errors are one line for the user: `TraceError` (unknown scope or node, from the Trace's queries) and
 `ViewTooLarge`.
 """
 
 import re
 
-from microtrace.tracer import TraceError, scope_nodes, top_paths
+from microtrace.tracer import TraceError
 from microtrace.tracer.model.scopes import prefix
 from microtrace.util.errors import BadInput
 
@@ -23,11 +23,6 @@ class ViewTooLarge(BadInput, ValueError):
         self.narrower, self.fused_would_help = narrower, fused_would_help
         fits = f"; {narrower} fits" if narrower else ""
         super().__init__(f"the scalar view of {what} has {count:,} nodes, more than the limit of {limit:,}{fits}")
-
-
-def focus_nodes(G, scope):
-    """Ids of the nodes made in `scope` or inside it (TraceError if there are none)."""
-    return scope_nodes(G, scope)
 
 
 def check_size(scope_of, nodes, max_nodes, what, fused_hint=False):
@@ -51,12 +46,12 @@ def _narrower(scope_of, nodes, max_nodes):
     return max(sorted(fits), key=lambda k: sizes[k])
 
 
-def highlight_paths(G, target, k):
+def highlight_paths(trace, target, k, view):
     """The k paths from `target` (node id or parameter entry) to the loss carrying the most gradient,
-    as lists of G's node ids."""
+    as lists of node ids of `view`."""
     if k < 1:
         raise ValueError(f"highlight needs at least 1 path, got {k}")
-    return [p["nodes"] for p in top_paths(G, target, k)]
+    return [p["nodes"] for p in trace.top_paths(target, k, view)]
 
 
 def collapse_paths(G, paths, level):
