@@ -3,10 +3,8 @@ parser, so that every reader accepts and rejects the same text alike."""
 
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
-from queue import Empty
 
+from microtrace.util import pool
 from microtrace.util.errors import BadInput
 
 _STEPS = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
@@ -73,46 +71,11 @@ def pieces_of(steps, jobs):
 
 
 def in_pieces(fn, steps, jobs, *args, on_step=None):
-    """`fn(piece, *args)` for contiguous pieces of `steps` (a range or list) in `jobs` worker processes,
-    the lists it returns joined in step order. That is the very list `fn(steps, *args)` gives in one
-    process: each piece replays the run from its nearest checkpoint, bit for bit (engine/run.py).
-    `fn` must be a module-level function (it is sent to the workers by name). With `on_step`, `fn` is
-    called with `on_step=` too and what the workers report reaches `on_step` here, as they go (for a
-    progress bar)."""
-    pieces = pieces_of(steps, jobs)
-    if len(pieces) <= 1:
-        return fn(steps, *args, **({"on_step": on_step} if on_step else {}))
-    # spawn, not fork: a fresh interpreter per worker, whatever threads this one runs
-    context = get_context("spawn")
-    queue = context.Queue() if on_step else None
-    with ProcessPoolExecutor(
-        len(pieces), mp_context=context, initializer=_worker_reports_to, initargs=(queue,)
-    ) as pool:
-        futures = [pool.submit(_piece, fn, piece, *args) for piece in pieces]
-        if on_step:
-            _relay(queue, futures, on_step)
-        parts = [f.result() for f in futures]
+    """`fn(piece, *args)` for contiguous pieces of `steps` (a range or list) in `jobs` worker processes
+    (util/pool.py), the lists it returns joined in step order. That is the very list `fn(steps, *args)`
+    gives in one process: each piece replays the run from its nearest checkpoint, bit for bit
+    (engine/run.py). `fn` must be a module-level function (the workers call it by name). With `on_step`,
+    `fn` is called with `on_step=` too and what the workers report reaches `on_step` here, as they go
+    (for a progress bar)."""
+    parts = pool.in_order(fn, pieces_of(steps, jobs), jobs, *args, on_step=on_step)
     return [x for part in parts for x in part]
-
-
-_reports = None  # in a worker process: the queue its progress goes to (None: nobody listens)
-
-
-def _worker_reports_to(queue):
-    global _reports
-    _reports = queue
-
-
-def _piece(fn, piece, *args):
-    return fn(piece, *args, **({"on_step": _reports.put} if _reports is not None else {}))
-
-
-def _relay(queue, futures, on_step):
-    """Pass what the workers put on `queue` to `on_step` until every future is done, then what is left."""
-    while True:
-        finished = all(f.done() for f in futures)
-        try:
-            on_step(queue.get(timeout=0.05))
-        except Empty:
-            if finished:
-                return

@@ -14,7 +14,6 @@ disk, offline and inside an <iframe>.
 
 import base64
 import gzip
-import multiprocessing
 import re
 import sys
 from array import array
@@ -22,7 +21,7 @@ from html import escape
 from importlib import resources
 
 from microtrace.tracer import Trace
-from microtrace.util import numfmt
+from microtrace.util import numfmt, pool
 from microtrace.util.jsontext import compact
 from microtrace.viz.draw.text import shorten
 from microtrace.viz.explore import bundle
@@ -93,20 +92,14 @@ CHUNK = 32  # views laid out by one `dot` process: starting dot costs more than 
 def _view_payloads(work, jobs):
     """The views' data and pictures in fixed chunks of CHUNK views (whatever `jobs`), one packed blob
     per chunk. A chunk is one piece of work: its DOT built, laid out by one `dot` (see
-    `_chunk_payloads`), compacted and packed; `jobs` forked workers share the Python side as well as
-    the layouts. Packed together, neighbouring views (the units of one layer look alike) compress to
-    two thirds of what they would alone. Fixed chunks keep the bytes the same from run to run (a graph's
-    layout may depend on the graphs laid out before it in the same process)."""
+    `_chunk_payloads`), compacted and packed; `jobs` forked workers (util/pool.py) share the Python side
+    as well as the layouts. Packed together, neighbouring views (the units of one layer look alike)
+    compress to two thirds of what they would alone. Fixed chunks keep the bytes the same from run to run
+    (a graph's layout may depend on the graphs laid out before it in the same process)."""
     _WORK.update(work)
     try:
         chunks = [range(i, min(i + CHUNK, len(work["views"]))) for i in range(0, len(work["views"]), CHUNK)]
-        if jobs > 1 and len(chunks) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            # never more workers than chunks: `film --jobs 10**7` would otherwise fork ten million processes
-            with multiprocessing.get_context("fork").Pool(min(jobs, len(chunks))) as pool:
-                done = pool.map(_chunk_payloads, chunks, chunksize=1)
-        else:
-            done = [_chunk_payloads(c) for c in chunks]
-        return done
+        return pool.in_order(_chunk_payloads, chunks, jobs)
     finally:
         _WORK.clear()
 
