@@ -145,3 +145,53 @@ def test_search_of_an_entry_the_step_does_not_read_shows_its_update(browser, pag
         assert f"the update still moves it by {short(after - before)} ({short(before)} → {short(after)})" in said
     finally:
         o.close()
+
+
+# where an item is drawn in each pane: the middle of its shape (a group open in place: its label)
+_BOTH = """t => ['#stage', '#stage2'].map(s => {
+  const g = [...document.querySelectorAll(s + ' g')].find(g => g.querySelector(':scope > title')?.textContent === t);
+  if (!g) return null;
+  const part = g.matches('.cluster, .opened') ? g.querySelector(':scope > text') : g.querySelector(':scope > rect, :scope > polygon, :scope > path');
+  const r = part.getBoundingClientRect();
+  return [r.x + r.width / 2, r.y + r.height / 2];
+})"""
+# where the right pane's drawing starts (inside its left border), its top and width
+_SPLIT = "(() => { const p = document.getElementById('split'), r = p.getBoundingClientRect(); return [r.x + p.clientLeft, r.y, r.width]; })()"
+
+
+@NEEDS[0]
+@NEEDS[1]
+def test_the_split_view_moves_and_opens_both_steps_as_one(browser, page):
+    o = Opened(browser, page)
+    try:
+        o.page.locator("#split-on").click()  # the split view's box, with the mouse
+        o.until("!!document.getElementById('stage2')")
+        left, top, half = o.js(_SPLIT)
+        group = "pos1/layer0/attn"
+        a, b = o.js(_BOTH, group)
+        assert a[0] < left <= b[0] and b[0] - a[0] == pytest.approx(
+            left - o.js("document.getElementById('canvas').getBoundingClientRect().x"), abs=1
+        )
+        # a drag in the left pane pans both: the group moves by the drag in each, one pane apart still
+        o.drag((left - half / 2, top + 40), (-37, 23))
+        a2, b2 = o.js(_BOTH, group)
+        assert a2[0] - a[0] == pytest.approx(-37, abs=1) and a2[1] - a[1] == pytest.approx(23, abs=1)
+        assert (b2[0] - b[0], b2[1] - b[1]) == pytest.approx((a2[0] - a[0], a2[1] - a[1]), abs=1)
+        # the wheel over the right pane zooms both about the pointer there
+        o.page.mouse.move(b2[0], b2[1])
+        o.page.mouse.wheel(0, -200)
+        o.until(
+            "document.getElementById('stage').style.transform === document.getElementById('stage2').style.transform"
+        )
+        a3, b3 = o.js(_BOTH, group)
+        assert b3 == pytest.approx(b2, abs=2) and a3 == pytest.approx((b3[0] - (b2[0] - a2[0]), b3[1]), abs=2)
+        # a double-click in the left pane opens the group in place in both; one in the right closes it in both
+        o.page.mouse.dblclick(*a3)
+        o.until(f"window.explorer.state.opened.map(o => o.name).join() === '{group}'")
+        o.until("!!document.querySelector('#stage2 g.opened') && !document.getAnimations().length")
+        assert o.js("[...document.querySelectorAll('#stage2 g.opened > title')].map(t => t.textContent)") == [group]
+        o.page.mouse.dblclick(*o.js(_BOTH, group)[1])
+        o.until("window.explorer.state.opened.length === 0 && !document.querySelector('#stage2 g.opened')")
+        assert o.errors == []
+    finally:
+        o.close()

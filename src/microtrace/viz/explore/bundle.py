@@ -27,6 +27,7 @@ MODULES = (
     "search.js",  # node ids, parameter entries, scopes, source lines
     "inspector.js",  # the selected item's numbers, gradient paths
     "compare.js",  # a second trace's colours and first difference
+    "split.js",  # the two steps side by side under one camera
     "player.js",  # forward and backward, one operation at a time
     "hash.js",  # the URL
     "input.js",  # the mouse, touch and the keys

@@ -41,7 +41,9 @@ from microtrace.viz.explore.payload import (
 )
 from microtrace.viz.explore.routing import route_free_edges
 from microtrace.viz.explore.views import LIMIT, build_views, label
+from microtrace.viz.graph import block, scalar
 from microtrace.viz.graph import diagram as dg
+from microtrace.viz.graph import style as gs
 from microtrace.viz.graph.render import DotNotFound, dot_program, layouts
 from microtrace.viz.page_safety import checked_link, script_json, seal
 
@@ -219,27 +221,31 @@ def _compared(pairing):
 
 
 def _ratios(trace, other, pairing, views):
-    """Per view: {item name in its SVG: [grad ratio colour, value ratio colour, grad ratio, value ratio, ...]}."""
+    """Per view: {item name in its SVG: [grad ratio colour, value ratio colour, the other step's |grad|
+    colour on this view's scale, grad ratio, value ratio(, other data, other grad)]}."""
     out = {}
     collapsed = {}
+    th = gs.theme("light")
     for i, v in enumerate(views):
         if v.kind == "collapsed":
             level = v.collapsed.graph["level"]
             if level not in collapsed:
-                collapsed[level] = cmp.group_ratios(
-                    trace.collapse(level, pairing.G1.graph["view"]), other.collapse(level, pairing.G2.graph["view"])
-                )
-            r = collapsed[level]
-            out[i] = {n: _cmp_entry(*r[n]) for n in v.collapsed if n in r}
+                C2 = other.collapse(level, pairing.G2.graph["view"])
+                collapsed[level] = C2, cmp.group_ratios(trace.collapse(level, pairing.G1.graph["view"]), C2)
+            C2, r = collapsed[level]
+            scale = block.colouring(v.collapsed)
+            out[i] = {n: _cmp_entry(scale.fill(C2.nodes[n]["grad_norm"], th)[0], *r[n]) for n in v.collapsed if n in r}
         elif v.kind == "scalar":
-            out[i] = {f"n{n}": _cmp_entry(*r) for n, r in pairing.ratios(v.nodes).items()}
+            scale = scalar.colouring(pairing.G1, v.nodes)
+            out[i] = {f"n{n}": _cmp_entry(scale.fill(r[3], th)[0], *r) for n, r in pairing.ratios(v.nodes).items()}
     return out
 
 
-def _cmp_entry(grad_ratio, value_ratio, *other):
+def _cmp_entry(other_fill, grad_ratio, value_ratio, *other):
     return [
         cmp.ratio_color(grad_ratio),
         cmp.ratio_color(value_ratio),
+        other_fill,
         num(grad_ratio),
         num(value_ratio),
         *map(num, other),

@@ -124,6 +124,13 @@ def _group_tooltip(d, C):
     return gs.tooltip(pairs)
 
 
+def colouring(C, color="grad", params=True):
+    """The fills `block_diagram(C, color=color, params=params)` uses (`style.NodeColors`). A group has no
+    single value: by value, it is coloured by the norm of the values inside."""
+    keep = [d for _, d in C.nodes(data=True) if params or not _is_param(d)]
+    return gs.node_colors("norm" if color == "value" else color, (_coloured(d, color) for d in keep))
+
+
 def _counted(C):
     """How many nodes the groups hold and of which view (the boxes' op counts are of it): every page and
     command that counts says which view, as the explorer's heading does ("" for a graph of no view)."""
@@ -164,8 +171,7 @@ def block_diagram(
     # Parameter reads (one edge per matrix and position) would cross every position: they are left out
     # of the picture and summed up in each matrix's tooltip; the matrix sits above the column reading it.
     edges = [(u, v, d) for u, v, d in C.edges(data=True) if not _is_param(C.nodes[u])]
-    # A group has no single value: by value, it is coloured by the norm of the values inside.
-    colors = gs.node_colors("norm" if color == "value" else color, (_coloured(C.nodes[n], color) for n in keep))
+    colors = colouring(C, color, params)
     boundary = C.graph.get("boundary") or {}
     stub_flows = [f for side in boundary.values() for st in side.values() for _, f in st["edges"].values()]
     pens = gs.pen_scale([d["grad_flow_abs"] for _, _, d in edges] + stub_flows)

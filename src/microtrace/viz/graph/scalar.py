@@ -114,8 +114,7 @@ def scalar_diagram(
     inline = _inline_constants(G, inside, S)
     inlined = {u for us in inline.values() for u in us}
     drawn = [n for n in inside if n not in inlined]
-    values = [G.nodes[n]["grad" if color == "grad" else "data"] for n in drawn]
-    colors = gs.node_colors(color, values)
+    colors = _colouring(G, drawn, color)
     edges = [(u, v, d) for u, v, d in G.in_edges(drawn, data=True) if u not in inlined]
     pens = gs.pen_scale(d["grad_flow"] for _, _, d in edges)
     hl_nodes, hl_edges = dg.highlighted_sets(highlight)
@@ -171,6 +170,18 @@ def _foldable(folded, unfolded):
     except RenderError:
         return unfolded
     return folded
+
+
+def colouring(G, nodes, color="grad"):
+    """The fills `scalar_diagram(G, nodes, color=color)` uses (`style.NodeColors`): its scale spans the
+    nodes it draws as boxes (not the constants written inside an op)."""
+    inside = sorted(set(nodes))
+    inlined = {u for us in _inline_constants(G, inside, set(inside)).values() for u in us}
+    return _colouring(G, [n for n in inside if n not in inlined], color)
+
+
+def _colouring(G, drawn, color):
+    return gs.node_colors(color, [G.nodes[n]["grad" if color == "grad" else "data"] for n in drawn])
 
 
 def _inline_constants(G, inside, S):

@@ -23,12 +23,13 @@ export function setupCompare() {
   const rows = c.matrices.map(([k, g1, g2]) => `<tr><td>${esc(k)}</td><td>${figure(g1)}</td><td>${figure(g2)}</td></tr>`).join("");
   box.innerHTML =
     `<h3>compared with step ${c.step} “${esc(c.doc)}”, loss ${figure(c.loss)}</h3>` + pairing +
-    `<label>colour: <select id="colour"><option value="grad">|grad| (this step)</option><option value="gratio">gradient ratio other / this</option><option value="vratio">value ratio other / this</option></select></label>` +
+    `<label>colour: <select id="colour"><option value="grad">|grad| (this step)</option><option value="gratio">gradient ratio other / this</option><option value="vratio">value ratio other / this</option><option value="other">|grad| of the other step (this step's scale)</option></select></label>` +
     `<p id="scale">ratio colours: <span style="color:#2166ac">■</span> smaller there · white equal · <span style="color:#b2182b">■</span> larger there (log, ±${c.decades} decades)</p>` +
     `<p id="first-diff">first difference: ${first}</p>` +
+    `<label class="split-toggle"><input type="checkbox" id="split-on"> split view: the two steps side by side, one camera</label>` +
     `<table id="matrices"><tr><th>matrix</th><th>‖grad‖ here</th><th>there</th></tr>${rows}</table>`;
   $("#colour").value = S.colour;
-  box.addEventListener("change", (e) => setColour(e.target.value));
+  box.addEventListener("change", (e) => e.target.id === "colour" && setColour(e.target.value));
   box.addEventListener("click", (e) => {
     const n = e.target.closest("a[data-node]");
     if (!n) return;
@@ -41,7 +42,8 @@ const luminance = (hex) => {
   const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
   return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 };
-const inkOn = (fill) => (/^#[0-9a-f]{6}$/i.test(fill) && (luminance(fill) + 0.05) / 0.05 < 1.05 / (luminance(fill) + 0.05) ? "#ffffff" : "#141414");
+export const NONE = "#e4e4e4"; // the fill of a box the other step has no such node for
+export const inkOn = (fill) => (/^#[0-9a-f]{6}$/i.test(fill) && (luminance(fill) + 0.05) / 0.05 < 1.05 / (luminance(fill) + 0.05) ? "#ffffff" : "#141414");
 function applyColour() {
   if (!S.data || !S.data.layout) return;
   const cmp = S.data.cmp || {};
@@ -50,7 +52,7 @@ function applyColour() {
     if (!shape) continue;
     if (shape.dataset.fill === undefined) shape.dataset.fill = shape.getAttribute("fill");
     const c = cmp[name];
-    const fill = S.colour === "grad" || !INDEX.compare ? shape.dataset.fill : c ? c[S.colour === "gratio" ? 0 : 1] : "#ffffff";
+    const fill = S.colour === "grad" || !INDEX.compare ? shape.dataset.fill : c ? c[{ gratio: 0, vratio: 1, other: 2 }[S.colour]] : S.colour === "other" ? NONE : "#ffffff";
     shape.setAttribute("fill", fill);
     // its words in whichever of near-black and white stands out more on the new fill (white vanished on pale ratios)
     for (const t of g.querySelectorAll(":scope > text")) {
@@ -60,12 +62,12 @@ function applyColour() {
   }
   // the drawing's legend is of |grad|: faded while the boxes show a ratio (its scale is in the compare box)
   const legend = S.items.get("legend");
-  if (legend) legend.style.opacity = S.colour === "grad" || !INDEX.compare ? "" : "0.3";
+  if (legend) legend.style.opacity = S.colour === "grad" || S.colour === "other" || !INDEX.compare ? "" : "0.3";
 }
 on("drawn", applyColour);
 on("colour", () => {
   applyColour();
   // the scale in use: the drawing's own legend is of |grad|; the ratio scale is said here, in bold
-  $("#scale")?.classList.toggle("in-use", S.colour !== "grad");
+  $("#scale")?.classList.toggle("in-use", S.colour === "gratio" || S.colour === "vratio");
   if ($("#colour") && $("#colour").value !== S.colour) $("#colour").value = S.colour;
 });

@@ -70,7 +70,7 @@ function inspectNode(id, r) {
   if (ins.length) h += `<h3>operands (${ins.length})</h3><table class="edges">${head}${edges(ins, "in")}</table>`;
   if (outs.length) h += `<h3>used by (${outs.length})</h3><table class="edges">${head}${edges(outs, "out")}</table>`;
   const c = S.data.cmp && S.data.cmp["n" + id];
-  if (c) h += compareRows(c, "|grad|", "|data|") + `<table>${row("other data", figure(c[4]))}${row("other grad", figure(c[5]))}</table>`;
+  if (c) h += compareRows(c, "|grad|", "|data|") + `<table>${row("other data", figure(c[5]))}${row("other grad", figure(c[6]))}</table>`;
   if (r.paths.length) {
     h += `<h3>where its gradient comes from: top ${r.paths.length} paths to the loss</h3><ol id="paths">`;
     r.paths.forEach((c, k) => {
@@ -82,7 +82,7 @@ function inspectNode(id, r) {
   return h;
 }
 function compareRows(c, g, v) {
-  return `<h3>compared</h3><table>${row(`${g} other / this`, figure(c[2]), "ratio")}${row(`${v} other / this`, figure(c[3]))}</table>`;
+  return `<h3>compared</h3><table>${row(`${g} other / this`, figure(c[3]), "ratio")}${row(`${v} other / this`, figure(c[4]))}</table>`;
 }
 // --- top gradient paths: the tracer's path_links, followed from the selected node ----------------------
 export function pathFrom(n, rank) {
