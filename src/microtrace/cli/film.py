@@ -91,7 +91,7 @@ def film(run_dir, steps, text, open_steps, no_auto_open, output, jobs):
     text = text if text is not None else default_text(run, steps[0])
     try:
         with progress("frames", len(steps)) as advance:
-            frames = film_frames(run, steps, text, jobs=jobs, on_step=lambda k: advance())
+            frames = film_frames(run, steps, text, jobs=jobs, on_step=lambda k: advance(), keep=open_steps)
     except AttentionError as e:  # the text cannot be read: worded with this command's option
         raise BadInput(f"--text: {e}") from None
     samples = checkpoint_samples(run, steps[-1] + 1)
@@ -99,7 +99,7 @@ def film(run_dir, steps, text, open_steps, no_auto_open, output, jobs):
     explorers = {}
     for k in chosen:
         click.echo(f"embedding the explorer of step {k} ...", err=True)
-        explorers[k] = build_explorer(trace_step(run, k), jobs=jobs)
+        explorers[k] = build_explorer(trace_step(run, k), jobs=jobs)  # from the state the frames kept
     commands = {k: explore_command(run_dir, k) for k in steps}
     page = build_film(run, frames, text, samples, explorers, commands)
     path = write_output(output, page)

@@ -252,6 +252,7 @@ class Run:
         self.path = Path(path)
         self.config = config
         self._dataset = None
+        self._states = {}  # completed steps -> a trainer's state kept in memory (`remember`)
 
     def __repr__(self):
         return f"Run({str(self.path)!r})"
@@ -327,14 +328,33 @@ class Run:
             )
         self.check_trained(step)
         earlier = [s for s in self.checkpoint_steps() if s <= step]
-        if not earlier:
+        kept = max((s for s in self._states if s <= step), default=None)
+        if kept is not None and (not earlier or kept > earlier[-1]):
+            trainer = self._restored(self._states[kept])
+        elif not earlier:
             raise RunError(f"{self.path} has no checkpoint at or before step {step}")
-        trainer = self.load(earlier[-1])
+        else:
+            trainer = self.load(earlier[-1])
         start = trainer.step
         while trainer.step < step:
             trainer.train_step()
             if on_step:
                 on_step(trainer.step - start, step - start)
+        return trainer
+
+    def remember(self, state):
+        """Keep a trainer's `state` (`trainer_state`, of this run, from any process) in memory: `trainer_at`
+        starts from it as from a checkpoint. Whoever replayed the run to a step anyway keeps the step at
+        hand for later (the film, for the steps it embeds)."""
+        self._states[state["step"]] = state
+
+    def _restored(self, state):
+        trainer = _new_trainer(self.dataset().docs, self.train_config, self.model_options)
+        for p, x in zip(trainer.model.params, state["params"]):
+            p.data = x
+        trainer.m, trainer.v = list(state["adam_m"]), list(state["adam_v"])
+        trainer.step, trainer.losses = state["step"], list(state["losses"])
+        trainer.rng.setstate(state["rng_state"])
         return trainer
 
     def losses(self):
@@ -392,6 +412,19 @@ class Run:
 
 
 # -- checkpoints -------------------------------------------------------------------------------------------
+
+
+def trainer_state(trainer):
+    """What a checkpoint holds of a trainer, in memory: its parameters, Adam's moments, its step, the losses
+    so far and its random generator (`Run.remember` takes it)."""
+    return {
+        "step": trainer.step,
+        "params": [p.data for p in trainer.model.params],
+        "adam_m": list(trainer.m),
+        "adam_v": list(trainer.v),
+        "losses": list(trainer.losses),
+        "rng_state": trainer.rng.getstate(),
+    }
 
 
 def _shaped_like(state_dict, flat):

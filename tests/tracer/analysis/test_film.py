@@ -82,3 +82,19 @@ def test_notable_steps_and_samples(run_dir, frames):
 def test_text_outside_the_vocabulary(run_dir):
     with pytest.raises(AttentionError, match="vocabulary"):
         film_frames(run_dir, STEPS, text="zz{")
+
+
+def test_the_run_remembers_the_steps_worth_embedding(run_dir, frames):
+    """The states the frames kept (the notable steps, and those asked for) give the very trace a
+    checkpoint's replay gives, without replaying."""
+    run = open_run(run_dir)
+    assert film_frames(run, STEPS, text="emma", jobs=2, keep=[4]) == frames
+    for k in [*notable_steps(frames), 4]:
+        replayed = []
+        kept = trace_step(run, k, on_step=lambda done, total: replayed.append(done))
+        fresh = trace_step(run_dir, k)
+        assert replayed == [] and kept.meta == fresh.meta
+        a, b = kept.data("fused"), fresh.data("fused")
+        for column in ("op", "scope", "data", "grad", "src", "dst", "local", "flow"):
+            assert getattr(a, column).tobytes() == getattr(b, column).tobytes()
+        assert (a.extra, a.multiplicity, a.scopes) == (b.extra, b.multiplicity, b.scopes)

@@ -12,7 +12,9 @@ A frame is the numbers of one step, each the very number another command gives f
 Frames are made by replaying the run from its checkpoints: between frames the steps are trained
 untraced; a frame's step is traced (`trace_step`), which trains it exactly as an untraced step would.
 With `jobs` > 1 the steps are cut into pieces, each replayed by its own process from its nearest
-checkpoint (step_ranges.in_pieces): the same frames, bit for bit.
+checkpoint (step_ranges.in_pieces): the same frames, bit for bit. On the way the trainer's state is kept
+at the steps worth embedding whole (`notable_steps`, and those asked for): the run remembers them, so
+that tracing such a step again for its explorer starts there instead of replaying from a checkpoint.
 
     frames = film_frames("runs/demo", range(0, 1000, 10), text="emma", jobs=2)
 """
@@ -22,7 +24,7 @@ import random
 from dataclasses import asdict, dataclass
 
 from microtrace.engine.model import softmax
-from microtrace.engine.run import Run, open_run
+from microtrace.engine.run import Run, open_run, trainer_state
 from microtrace.engine.train import SampleError
 from microtrace.tracer.analysis import stats
 from microtrace.tracer.analysis.attention import check_text, read_attention, record
@@ -63,10 +65,12 @@ class Frame:
     predictions: list  # per position of the text: {"next", "p_next", "top": [[label, p], ...]}
 
 
-def film_frames(run, steps, text=None, jobs=1, on_step=None):
+def film_frames(run, steps, text=None, jobs=1, on_step=None, keep=()):
     """`Frame`s of `run` (a directory or `Run`) at each of `steps` (ascending 0-based steps), on `text`
     (default: the training document of the first step, cut to block_size). `on_step(k)` after each frame
-    (from the workers as they go when `jobs` > 1). RunError/AttentionError (one line) for bad input."""
+    (from the workers as they go when `jobs` > 1). A `Run` given remembers the trainer at the notable
+    steps and at the steps of `keep` the replay passes (`Run.remember`). RunError/AttentionError (one
+    line) for bad input."""
     run = run if isinstance(run, Run) else open_run(run)
     steps = list(steps)
     if not steps or any(b <= a for a, b in zip(steps, steps[1:])):
@@ -75,7 +79,11 @@ def film_frames(run, steps, text=None, jobs=1, on_step=None):
     if text is None:
         text = default_text(run, steps[0])
     check_text(run, text)
-    return in_pieces(_piece_frames, steps, jobs, str(run.path), text, steps, on_step=on_step)
+    done = in_pieces(_piece_frames, steps, jobs, str(run.path), text, steps, set(keep), on_step=on_step)
+    for _, states in done:
+        for state in states:
+            run.remember(state)
+    return [frame for frame, _ in done]
 
 
 def default_text(run, step=0):
@@ -85,24 +93,32 @@ def default_text(run, step=0):
     return trainer.doc_for(step)[: trainer.config.block_size]
 
 
-def _piece_frames(piece, run_dir, text, steps, on_step=None):
-    """The frames of `piece` (a contiguous part of `steps`), from one trainer replayed forward; the
-    previous frame's parameters (for `change`) are taken on the way, even before the piece."""
+def _piece_frames(piece, run_dir, text, steps, keep, on_step=None):
+    """(frame, [trainer states kept up to it]) of each step of `piece` (a contiguous part of `steps`), from
+    one trainer replayed forward; the previous frame's parameters (for `change`) are taken on the way, even
+    before the piece. States are kept at the steps of `keep` and at the piece's own notable steps (the
+    notable steps of all frames are among those of the pieces), at most four of them at any time."""
     run = open_run(run_dir)
     i = steps.index(piece[0])
     previous = steps[i - 1] if i else None
     trainer = run.trainer_at(previous if previous is not None else piece[0])
     before = _weights(trainer) if previous is not None else None
-    frames = []
+    frames, kept = [], {}
     for k in piece:
         while trainer.step < k:
+            if trainer.step in keep:
+                kept[trainer.step] = trainer_state(trainer)
             trainer.train_step()
+        kept[k] = trainer_state(trainer)  # before the frame trains the step
         weights = _weights(trainer)
         frames.append(_frame(trainer, text, _change(before, weights)))
+        wanted = keep | set(notable_steps(frames))
+        kept = {s: state for s, state in kept.items() if s in wanted}
         before = weights
         if on_step:
             on_step(k)
-    return frames
+    return [(f, [kept[s] for s in sorted(kept) if s <= f.step and (j == 0 or s > frames[j - 1].step)])
+            for j, f in enumerate(frames)]  # fmt: skip
 
 
 def _frame(trainer, text, change):
@@ -111,8 +127,7 @@ def _frame(trainer, text, change):
     read = trace_text(trainer, k, text)  # leaves the trainer as it was
     attention = record(read_attention(read))
     predictions = _predictions(trainer, read.meta["tokens"])
-    trace = trace_step(trainer)  # trains step k
-    trainer.losses.append(trace.loss)
+    trace = trace_step(trainer)  # trains step k (and keeps its loss)
     G, nonfinite = checked_graph(trace, VIEW)
     C = trace.collapse("block", VIEW)
     rows, outputs = attention_row_maxima(G).values(), output_row_maxima(G).values()

@@ -38,6 +38,10 @@ SCRIPTS = (
 )
 
 
+SHOWN = ("grad_norm", "update_ratio")  # of each matrix's param_stats: what the page draws (moved_without_grad
+# alone, the entries a step moved without a gradient, would be 58 KB a frame)
+
+
 def build_film(run, frames, text=None, samples=None, explorers=None, commands=None, theme="light"):
     """The film page (str) of `run` (a `Run`) from its `frames` (tracer.analysis.film.film_frames).
 
@@ -89,7 +93,7 @@ def _frame(f):
         "lr": f.lr,
         "doc": f.doc,
         "chars": f.chars,
-        "params": {name: {k: v for k, v in p.items() if k != "shape"} for name, p in f.params.items()},
+        "params": {name: {k: p[k] for k in SHOWN if k in p} for name, p in f.params.items()},
         "change": f.change,
         "relu": f.relu,
         "saturated": f.saturated,
