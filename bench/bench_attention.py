@@ -19,9 +19,9 @@ from microtrace.engine.data import load_dataset  # noqa: E402
 from microtrace.engine.run import create_run  # noqa: E402
 from microtrace.engine.train import TrainConfig  # noqa: E402
 from microtrace.tracer import load_trace, save_trace, trace_step  # noqa: E402
-from microtrace.tracer.analysis import attention as TA  # noqa: E402
-from microtrace.viz import attention as A  # noqa: E402
-from microtrace.viz.attention import figure as AT  # noqa: E402
+from microtrace.tracer.analysis.attention import attention_series  # noqa: E402
+from microtrace.viz.attention import animate, png_bytes  # noqa: E402
+from microtrace.viz.attention.figure import attention_figure, contact_sheet_of, series_frames  # noqa: E402
 
 RUN_STEPS = 1000
 FRAMES = range(0, RUN_STEPS, RUN_STEPS // 20)  # 20 frames spanning the whole run
@@ -35,19 +35,19 @@ def bench_attention():
         # worst case for --steps (a trained run would start from its nearest checkpoint instead).
         run = create_run(tmp / "run", load_dataset(None), TrainConfig(steps=RUN_STEPS, seed=42))
         trace = trace_step(run, 0)
-        image, t_figure = timed(AT.attention_figure, trace)
-        png, t_png = timed(A.png_bytes, image)
+        image, t_figure = timed(attention_figure, trace)
+        png, t_png = timed(png_bytes, image)
         save_trace(trace.graph(), tmp / "s0.json")
         loaded = load_trace(tmp / "s0.json")
         loaded.graph()
-        _, t_file_figure = timed(AT.attention_figure, loaded)
-        _, t_grad = timed(AT.attention_figure, trace, grad=True)
+        _, t_file_figure = timed(attention_figure, loaded)
+        _, t_grad = timed(attention_figure, trace, grad=True)
 
-        series, t_series = timed(TA.attention_series, run, TEXT, FRAMES)
-        (frames, labels), t_frames = timed(AT.series_frames, series)
-        gif, t_gif = timed(A.animate, frames, labels)
-        sheet, t_sheet = timed(AT.contact_sheet_of, series)
-        _, t_sheet_png = timed(A.png_bytes, sheet)
+        series, t_series = timed(attention_series, run, TEXT, FRAMES)
+        (frames, labels), t_frames = timed(series_frames, series)
+        gif, t_gif = timed(animate, frames, labels)
+        sheet, t_sheet = timed(contact_sheet_of, series)
+        _, t_sheet_png = timed(png_bytes, sheet)
     total = t_series + t_frames + t_gif + t_sheet + t_sheet_png
     return {
         "figure s, live trace (read + draw, < 1)": t_figure,

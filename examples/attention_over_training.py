@@ -22,10 +22,10 @@ from microtrace.engine.data import load_dataset
 from microtrace.engine.run import create_run, train
 from microtrace.engine.train import TrainConfig
 from microtrace.tracer import trace_step, trace_text
-from microtrace.tracer.analysis import attention as TA
+from microtrace.tracer.analysis.attention import attention_series
 from microtrace.util.atomic import write_atomic
-from microtrace.viz import attention as A
-from microtrace.viz.attention import figure as AT
+from microtrace.viz.attention import animate, png_bytes
+from microtrace.viz.attention.figure import attention_figure, contact_sheet_of, series_frames
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,18 +51,18 @@ def main():
 
     last = args.steps - 1
     trainer = run.trainer_at(last)  # one replay for both: trace_text leaves the trainer as it was
-    per_token = AT.attention_figure(trace_text(trainer, last, args.name), per_token=True, head="mean")
+    per_token = attention_figure(trace_text(trainer, last, args.name), per_token=True, head="mean")
     trace = trace_step(trainer, last)  # the last step, on its own training document
-    write_atomic(out / "grid.png", A.png_bytes(AT.attention_figure(trace)))
-    write_atomic(out / "grad.png", A.png_bytes(AT.attention_figure(trace, grad=True)))
-    write_atomic(out / "per_token.png", A.png_bytes(per_token))
+    write_atomic(out / "grid.png", png_bytes(attention_figure(trace)))
+    write_atomic(out / "grad.png", png_bytes(attention_figure(trace, grad=True)))
+    write_atomic(out / "per_token.png", png_bytes(per_token))
     note(f"step {last} ({trace.meta['doc']!r}): grid.png, grad.png; per_token.png of {args.name!r}")
 
     # One trainer, trained forward from frame to frame: the run is replayed once, not once per frame.
-    series = TA.attention_series(run, args.name, range(0, args.steps, args.steps // 20))
-    frames, labels = AT.series_frames(series)
-    write_atomic(out / f"{args.name}.gif", A.animate(frames, labels))
-    write_atomic(out / f"{args.name}-sheet.png", A.png_bytes(AT.contact_sheet_of(series)))
+    series = attention_series(run, args.name, range(0, args.steps, args.steps // 20))
+    frames, labels = series_frames(series)
+    write_atomic(out / f"{args.name}.gif", animate(frames, labels))
+    write_atomic(out / f"{args.name}-sheet.png", png_bytes(contact_sheet_of(series)))
     note(f"{len(frames)} frames of {args.name!r}: {args.name}.gif, {args.name}-sheet.png in {out}")
 
 

@@ -14,9 +14,10 @@ from conftest import invoke
 from microtrace.cli import cli
 from microtrace.engine.run import open_run
 from microtrace.tracer import trace_step, trace_text
-from microtrace.tracer.analysis import attention as TA
-from microtrace.viz.attention import figure as AT
-from microtrace.viz.draw import colormap as C
+from microtrace.tracer.analysis.attention import attention_of, read_attention
+from microtrace.viz.attention import png_bytes
+from microtrace.viz.attention.figure import attention_figure, attention_over_steps, grid_layout_of
+from microtrace.viz.draw import colormap
 
 
 def attention(*args):
@@ -65,20 +66,20 @@ def test_json_is_the_tracers_weight_nodes_and_pixels_follow_them(run_dir, tmp_pa
                 assert len(row) == q + 1 and math.isclose(math.fsum(row), 1.0, abs_tol=1e-12)
 
     img = Image.open(tmp_path / "a.png").convert("RGB")
-    data = TA.read_attention(trace)
-    lay = AT.grid_layout_of(data)
+    data = read_attention(trace)
+    lay = grid_layout_of(data)
     assert img.size == lay.size
     for li, layer in enumerate(record["attention"]):
         for hi, rows in enumerate(layer):
             for q, row in enumerate(rows):
                 colours = [img.getpixel(lay.cell_center(li, hi, q, k)) for k in range(q + 1)]
-                assert colours == [C.viridis(v) for v in row]
-                lum = [C.luminance(c) for c in colours]
+                assert colours == [colormap.viridis(v) for v in row]
+                lum = [colormap.luminance(c) for c in colours]
                 assert lum[row.index(max(row))] == max(lum)  # the brightest cell is the row's argmax
             # the masked upper triangle is not painted with any weight colour
             for q in range(len(rows) - 1):
                 assert img.getpixel(lay.cell_center(li, hi, q, len(rows) - 1)) not in {
-                    C.viridis(v) for r in rows for v in r
+                    colormap.viridis(v) for r in rows for v in r
                 }
 
 
@@ -103,11 +104,11 @@ def test_grad_and_text(run_dir, tmp_path):
     assert as_cells(record["attention"]) == weight_nodes(G)
     assert as_cells(record["grad"]) == weight_nodes(G, "grad")
     img = Image.open(tmp_path / "g.png").convert("RGB")
-    data = TA.read_attention(trace_text(run_dir, 3, "emma"))
-    lay = AT.grid_layout_of(data, grad=True)
+    data = read_attention(trace_text(run_dir, 3, "emma"))
+    lay = grid_layout_of(data, grad=True)
     vmax = max(abs(v) for v in as_cells(record["grad"]).values())
     for (li, hi, q, k), v in as_cells(record["grad"]).items():
-        assert img.getpixel(lay.cell_center(li, hi, q, k)) == C.diverging(v, vmax)
+        assert img.getpixel(lay.cell_center(li, hi, q, k)) == colormap.diverging(v, vmax)
 
 
 def test_trace_file_works_without_the_run_and_matches_it(run_dir, tmp_path):
@@ -220,12 +221,12 @@ def test_bad_input_is_one_line_and_exit_2(run_dir, tmp_path, args, message):
 
 def test_library_returns_images(run_dir):
     trace = trace_text(run_dir, 2, "ava")
-    attention, labels, meta = TA.attention_of(trace)
+    attention, labels, meta = attention_of(trace)
     assert labels == ["<BOS>", "a", "v", "a"] and len(meta["grad"]) == len(attention)
-    assert isinstance(AT.attention_figure(trace, grad=True), Image.Image)
-    frames, labels = AT.attention_over_steps(run_dir, "ava", range(0, 3), per_token=True, head=0)
+    assert isinstance(attention_figure(trace, grad=True), Image.Image)
+    frames, labels = attention_over_steps(run_dir, "ava", range(0, 3), per_token=True, head=0)
     assert labels == ["step 0", "step 1", "step 2"] and all(isinstance(f, Image.Image) for f in frames)
-    image = Image.open(io.BytesIO(AT.A.png_bytes(frames[0])))
+    image = Image.open(io.BytesIO(png_bytes(frames[0])))
     assert image.size == frames[0].size
 
 
@@ -237,7 +238,7 @@ def test_text_reads_with_the_trained_model_after_the_last_update(run_dir, tmp_pa
     assert doc["step"] == steps
     final = open_run(run_dir).latest()  # the checkpoint written after the last update
     assert final.step == steps
-    expected = TA.read_attention(trace_text(final, steps, "ava"))
+    expected = read_attention(trace_text(final, steps, "ava"))
     assert doc["attention"] == expected.attention
     ok(
         "--run",

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+import microtrace.cli.train
 from conftest import MAKEMORE, PUBLISHED_LOG, TINY, WORDS, invoke, needs_shared
 from microtrace.cli import cli
-from microtrace.cli import train as cli_train
 from microtrace.engine.data import load_dataset
 from microtrace.engine.run import create_run, open_run, train
 from microtrace.engine.train import TrainConfig
@@ -118,7 +118,7 @@ def test_an_existing_run_is_kept_unless_force(tmp_path, data_file):
 
 
 def test_a_terminal_gets_a_progress_bar_instead_of_step_lines(tmp_path, data_file, monkeypatch):
-    monkeypatch.setattr(cli_train, "stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(microtrace.cli.train, "stdout_is_terminal", lambda: True)
     out = tmp_path / "run"
     result = invoke(*train_args(data_file, out, 3, "--samples", "0"))
     assert result.exit_code == 0, result.output
@@ -225,7 +225,7 @@ def test_bad_input_is_a_one_line_error_with_exit_code_2(tmp_path, data_file, cas
 @needs_shared()
 def test_published_run_starts_exactly_like_the_published_log(tmp_path, monkeypatch):
     """The first steps of seed 42 on makemore's names, through the real command, cut short by ^C."""
-    real_train = cli_train.train_run
+    real_train = microtrace.cli.train.train_run
 
     def five_steps(run, on_step, trainer):
         def then_interrupt(k, loss):
@@ -235,7 +235,7 @@ def test_published_run_starts_exactly_like_the_published_log(tmp_path, monkeypat
 
         return real_train(run, then_interrupt, trainer)
 
-    monkeypatch.setattr(cli_train, "train_run", five_steps)
+    monkeypatch.setattr(microtrace.cli.train, "train_run", five_steps)
     out = tmp_path / "published"
     result = invoke(*["train", "--data", MAKEMORE, "--seed", "42", "--steps", "1000", "--out", out])
     assert result.exit_code == 130

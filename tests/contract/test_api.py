@@ -7,8 +7,8 @@ import graphviz
 import pytest
 from PIL import Image
 
-import microtrace.viz as viz
 from conftest import NAMES, SMALL
+from microtrace import viz
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
 

@@ -9,17 +9,17 @@ import pytest
 from PIL import Image
 
 from conftest import MINI, NAMES, SMALL, as_options, invoke
-from microtrace.engine import value as engine_value
 from microtrace.engine.data import load_dataset
 from microtrace.engine.run import open_run
 from microtrace.engine.train import TrainConfig, Trainer
+from microtrace.engine.value import Value, _exp
 from microtrace.tracer import save_trace, trace_step
 from microtrace.tracer.analysis.doctor import DEAD_RELU_SHARE, STATE_CHECKS, diagnose
 from microtrace.tracer.analysis.gradcheck import gradcheck, relative_error
 from microtrace.tracer.analysis.gradstats import range_stats, read_stats_csv
 from microtrace.tracer.analysis.queries import dead_relu_counts, dead_relus
 from microtrace.tracer.analysis.step_ranges import parse_steps
-from microtrace.viz.gradflow import matrices as GF
+from microtrace.viz.gradflow import matrices
 from microtrace.viz.gradflow.positions import position_data, positions_layout
 
 
@@ -64,8 +64,8 @@ def test_gradflow_png_size_content_and_tallest_bar(run_dir, tmp_path):
     result = invoke("gradflow", "--run", run_dir, "--step", 2, "-o", out)
     assert result.exit_code == 0, result.output
     image = _png(out)
-    data = GF.flow_data(trace_step(run_dir, 2).graph())
-    layout = GF.gradflow_layout(data)
+    data = matrices.flow_data(trace_step(run_dir, 2).graph())
+    layout = matrices.gradflow_layout(data)
     assert image.size == (layout.width, layout.height)
     assert len(image.getcolors(1 << 24)) > 20  # not blank
     # The bar of the matrix with the largest gradient norm reaches highest: scan each bar's left edge
@@ -74,7 +74,9 @@ def test_gradflow_png_size_content_and_tallest_bar(run_dir, tmp_path):
     for i, name in enumerate(layout.names):
         x0, y_top, _, y_bottom = layout.bar_box(i)
         x = x0 + 1
-        y = next((y for y in range(layout.grad_box[1], y_bottom) if image.getpixel((x, y)) == GF.NORM_COLOR), None)
+        y = next(
+            (y for y in range(layout.grad_box[1], y_bottom) if image.getpixel((x, y)) == matrices.NORM_COLOR), None
+        )
         assert y is not None, name
         assert abs(y - y_top) <= 4, name  # where the layout says the bar ends
         tops.append(y)
@@ -161,7 +163,7 @@ def test_gradflow_from_a_trace_file_and_nonfinite_values(huge_lr_run, tmp_path):
     result = invoke("gradflow", "--trace", path, "-o", out)
     assert result.exit_code == 0, result.output
     image = _png(out)
-    assert GF.NONFINITE_COLOR in {c for _, c in image.getcolors(1 << 24)}  # nan gradients: grey bars
+    assert matrices.NONFINITE_COLOR in {c for _, c in image.getcolors(1 << 24)}  # nan gradients: grey bars
 
 
 # --- gradcheck ------------------------------------------------------------------------------------------
@@ -183,12 +185,12 @@ def test_gradcheck_passes_on_a_healthy_step(run_dir):
 def test_gradcheck_catches_a_wrong_derivative(run_dir, monkeypatch):
     # exp's local derivative 1% off: the forward pass (and the numeric gradient) is unchanged,
     # every gradient through a softmax is wrong.
-    exp = engine_value._exp
+    exp = _exp
 
     def wrong_exp(self):
-        return engine_value.Value(exp(self.data), (self,), (exp(self.data) * 1.01,), "exp")
+        return Value(exp(self.data), (self,), (exp(self.data) * 1.01,), "exp")
 
-    monkeypatch.setattr(engine_value.Value, "exp", wrong_exp)
+    monkeypatch.setattr(Value, "exp", wrong_exp)
     result = invoke("gradcheck", "--run", run_dir, "--step", 3, "--samples", 2)
     assert result.exit_code == 1, result.output
     assert _max_error(result.output) > 1e-3 and "FAILED" in result.output
@@ -238,7 +240,7 @@ def test_doctor_and_gradflow_count_the_same_dead_relus(run_dir):
     G = next(G for G in steps if dead_relu_counts(G)[0][0] > 0)
     dead, units = dead_relu_counts(G)[0]
     assert 0 < dead < DEAD_RELU_SHARE * units and dead == len(dead_relus(G))
-    assert GF.flow_data(G).dead == {"layer0": (dead, units)}
+    assert matrices.flow_data(G).dead == {"layer0": (dead, units)}
     result = invoke("doctor", "--run", run_dir, "--step", G.graph["step"])
     assert result.exit_code == 0 and "healthy: no findings" in result.output
     assert f"dead ReLU units (no gradient at any position): {dead} of {units} in layer0" in result.output
@@ -347,7 +349,7 @@ def test_parse_steps():
 
 
 def test_figures_render_at_another_scale(run_dir):
-    data = GF.flow_data(trace_step(run_dir, 1).graph())
-    small, big = GF.gradflow_figure(data), GF.gradflow_figure(data, scale=2)
+    data = matrices.flow_data(trace_step(run_dir, 1).graph())
+    small, big = matrices.gradflow_figure(data), matrices.gradflow_figure(data, scale=2)
     assert big.size[0] > 1.8 * small.size[0]
-    assert io.BytesIO(GF.gradflow_figure(data, fmt="svg").encode()).read(5) == b"<?xml"
+    assert io.BytesIO(matrices.gradflow_figure(data, fmt="svg").encode()).read(5) == b"<?xml"

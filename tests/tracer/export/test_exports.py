@@ -195,7 +195,7 @@ def test_any_character_is_valid_xml(tmp_path):
 def test_model_explorer_graph_is_what_model_explorer_reads(nan_trace, tmp_path):
     pytest.importorskip("model_explorer")
     dacite = pytest.importorskip("dacite")
-    from model_explorer import graph_builder as gb
+    from model_explorer import graph_builder
 
     C = nan_trace.collapse("stage")
     for G in (C, nan_trace.graph()):
@@ -204,7 +204,7 @@ def test_model_explorer_graph_is_what_model_explorer_reads(nan_trace, tmp_path):
         data = strict_loads(path.read_text())
         # What Model Explorer's page accepts for a dropped .json: a collection with a label and graphs.
         assert isinstance(data["label"], str) and len(data["graphs"]) == 1
-        collection = dacite.from_dict(gb.GraphCollection, data)  # the package's own classes
+        collection = dacite.from_dict(graph_builder.GraphCollection, data)  # the package's own classes
         graph = collection.graphs[0]
         ids = {n.id for n in graph.nodes}
         assert len(ids) == G.number_of_nodes()

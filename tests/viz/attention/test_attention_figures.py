@@ -13,18 +13,29 @@ from PIL import Image
 
 from microtrace.tracer import FORMAT
 from microtrace.util import numfmt
-from microtrace.viz import attention as A
-from microtrace.viz.attention import parts as P
-from microtrace.viz.draw import colormap as C
-from microtrace.viz.draw import fonts as F
+from microtrace.viz.attention import (
+    animate,
+    animation_frames,
+    attention_grid,
+    contact_sheet,
+    from_trace_graph,
+    grid_layout,
+    parts,
+    per_token_strips,
+    png_bytes,
+    save_gif,
+    save_png,
+    strip_layout,
+)
+from microtrace.viz.draw import colormap, fonts
 from microtrace.viz.draw.canvas import PillowCanvas
 
-BG = P.BACKGROUND
+BG = parts.BACKGROUND
 
 
 def reopen(image):
     """The image as a reader of the PNG file sees it."""
-    return Image.open(io.BytesIO(A.png_bytes(image))).convert("RGB")
+    return Image.open(io.BytesIO(png_bytes(image))).convert("RGB")
 
 
 def softmax(xs):
@@ -56,59 +67,59 @@ def centre(img, box):
 
 
 def luminance(rgb):
-    return C.luminance(rgb)
+    return colormap.luminance(rgb)
 
 
 # --- colour maps ----------------------------------------------------------------------------------
 
 
 def test_viridis_ends_and_monotone_luminance():
-    assert C.viridis(0.0) == (0x44, 0x01, 0x54)
-    assert C.viridis(1.0) == (0xFD, 0xE7, 0x25)
-    assert C.viridis(128 / 255) == (0x21, 0x91, 0x8C)  # a control point
-    lums = [luminance(C.viridis(i / 100)) for i in range(101)]
+    assert colormap.viridis(0.0) == (0x44, 0x01, 0x54)
+    assert colormap.viridis(1.0) == (0xFD, 0xE7, 0x25)
+    assert colormap.viridis(128 / 255) == (0x21, 0x91, 0x8C)  # a control point
+    lums = [luminance(colormap.viridis(i / 100)) for i in range(101)]
     assert all(b > a for a, b in zip(lums, lums[1:]))
-    assert C.viridis(-3) == C.viridis(0) and C.viridis(7) == C.viridis(1)
-    assert C.viridis(float("nan")) == C.NAN_COLOR
+    assert colormap.viridis(-3) == colormap.viridis(0) and colormap.viridis(7) == colormap.viridis(1)
+    assert colormap.viridis(float("nan")) == colormap.NAN_COLOR
 
 
 def test_diverging_is_centred_on_zero():
-    assert C.diverging(0.0, 0.3) == C.DIVERGING_CENTER == (247, 247, 247)
-    blue, red = C.diverging(-1.0), C.diverging(1.0)
+    assert colormap.diverging(0.0, 0.3) == colormap.DIVERGING_CENTER == (247, 247, 247)
+    blue, red = colormap.diverging(-1.0), colormap.diverging(1.0)
     assert blue == (0x05, 0x30, 0x61) and red == (0x67, 0x00, 0x1F)
-    assert C.diverging(-0.5)[2] > C.diverging(-0.5)[0]  # negative is blue
-    assert C.diverging(0.5)[0] > C.diverging(0.5)[2]  # positive is red
-    assert C.diverging(5.0, 0.0) == C.DIVERGING_CENTER
-    assert C.diverging(float("inf")) == C.NAN_COLOR
+    assert colormap.diverging(-0.5)[2] > colormap.diverging(-0.5)[0]  # negative is blue
+    assert colormap.diverging(0.5)[0] > colormap.diverging(0.5)[2]  # positive is red
+    assert colormap.diverging(5.0, 0.0) == colormap.DIVERGING_CENTER
+    assert colormap.diverging(float("inf")) == colormap.NAN_COLOR
 
 
 def test_log_helpers_and_ticks():
-    assert C.log_position(1e-3, 1e-4, 1e-2) == pytest.approx(0.5)
-    assert C.log_position(0, 1e-4, 1e-2) == 0.0
-    assert C.symlog_position(-1e-2, 1e-4, 1e-2) == pytest.approx(-1.0)
+    assert colormap.log_position(1e-3, 1e-4, 1e-2) == pytest.approx(0.5)
+    assert colormap.log_position(0, 1e-4, 1e-2) == 0.0
+    assert colormap.symlog_position(-1e-2, 1e-4, 1e-2) == pytest.approx(-1.0)
     with pytest.raises(ValueError):
-        C.log_position(1, 0, 1)
-    scale = C.log_scale(1e-5, 1e-1)
+        colormap.log_position(1, 0, 1)
+    scale = colormap.log_scale(1e-5, 1e-1)
     assert [label for _, label in scale.ticks][0] == "1e-05"
-    sym = C.symmetric_scale(0.0185)
+    sym = colormap.symmetric_scale(0.0185)
     values = [v for v, _ in sym.ticks]
     assert values[0] == -0.0185 and values[-1] == 0.0185 and 0.0 in values
     assert numfmt.short(0.25) == "0.25" and numfmt.short(3.2e-5) == "3.2e-05"
 
 
 def test_colorbar_has_gradient_and_fits_its_labels():
-    scale = C.weight_scale()
-    width = C.colorbar_width(scale, thickness=F.px(16, 1), label="attention weight")
-    canvas = PillowCanvas(width, 200 + 2 * C.colorbar_pad())
-    assert C.draw_colorbar(canvas, scale, (0, 0), length=200, label="attention weight") == canvas.height
+    scale = colormap.weight_scale()
+    width = colormap.colorbar_width(scale, thickness=fonts.px(16, 1), label="attention weight")
+    canvas = PillowCanvas(width, 200 + 2 * colormap.colorbar_pad())
+    assert colormap.draw_colorbar(canvas, scale, (0, 0), length=200, label="attention weight") == canvas.height
     bar = canvas.result()
-    pad = C.colorbar_pad()
+    pad = colormap.colorbar_pad()
     # the label, written upwards, fits inside the bar's width
     assert any(bar.getpixel((width - 3, y)) != (255, 255, 255) for y in range(bar.height))
     # top row = maximum, bottom row = minimum (the outermost rows are the outline)
-    assert bar.getpixel((5, pad + 1)) == C.viridis(1 - 1 / 199)
-    assert bar.getpixel((5, pad + 198)) == C.viridis(1 / 199)
-    assert bar.getpixel((0, pad + 100)) == C.MUTED_INK
+    assert bar.getpixel((5, pad + 1)) == colormap.viridis(1 - 1 / 199)
+    assert bar.getpixel((5, pad + 198)) == colormap.viridis(1 / 199)
+    assert bar.getpixel((0, pad + 100)) == colormap.MUTED_INK
 
 
 # --- the heatmap grid -----------------------------------------------------------------------------
@@ -131,13 +142,13 @@ def test_brightest_cell_of_each_row_is_its_argmax():
     heads = [crafted(n), [list(reversed(r)) for r in crafted(n)]]
     attention = [heads]
     labels = labels_for(n)
-    img = reopen(A.attention_grid(attention, labels, title="crafted"))
-    lay = A.grid_layout(attention, labels, title="crafted")
+    img = reopen(attention_grid(attention, labels, title="crafted"))
+    lay = grid_layout(attention, labels, title="crafted")
     assert img.size == lay.size
     for h, rows in enumerate(heads):
         for q, row in enumerate(rows):
             colours = [centre(img, lay.cell_box(0, h, q, k)) for k in range(q + 1)]
-            assert colours == [C.viridis(v) for v in row]
+            assert colours == [colormap.viridis(v) for v in row]
             lum = [luminance(c) for c in colours]
             assert lum.index(max(lum)) == row.index(max(row))
 
@@ -149,8 +160,8 @@ def test_masked_cells_have_the_background_colour():
         data = (
             attention if not grad else [[[[v - 0.2 for v in r] for r in rows] for rows in layer] for layer in attention]
         )
-        img = reopen(A.attention_grid(data, labels_for(n), grad=grad))
-        lay = A.grid_layout(data, labels_for(n), grad=grad)
+        img = reopen(attention_grid(data, labels_for(n), grad=grad))
+        lay = grid_layout(data, labels_for(n), grad=grad)
         for layer in range(2):
             for head in range(3):
                 for q in range(n):
@@ -158,36 +169,36 @@ def test_masked_cells_have_the_background_colour():
                         pixels = cell_pixels(img, lay.cell_box(layer, head, q, k))
                         share = pixels.count(BG) / len(pixels)
                         assert share > 0.7, (grad, layer, head, q, k, share)
-                        assert set(pixels) <= {BG, P.HATCH}
-        zero = C.viridis(0.0) if not grad else C.DIVERGING_CENTER
+                        assert set(pixels) <= {BG, parts.HATCH}
+        zero = colormap.viridis(0.0) if not grad else colormap.DIVERGING_CENTER
         assert zero != BG
 
 
 def test_size_follows_tokens_heads_layers_and_scale():
     def size(n, layers, heads, scale=1.0):
-        return A.attention_grid(random_attention(n, layers, heads), labels_for(n), notes=False, scale=scale).size
+        return attention_grid(random_attention(n, layers, heads), labels_for(n), notes=False, scale=scale).size
 
-    c = F.px(P.CELL, 1)
+    c = fonts.px(parts.CELL, 1)
     w8, h8 = size(8, 2, 3)
     w16, h16 = size(16, 2, 3)
     assert (w16 - w8, h16 - h8) == (3 * 8 * c, 2 * 8 * c)  # doubling tokens: +H*n*c, +L*n*c
-    lay = A.grid_layout(random_attention(8, 2, 3), labels_for(8), notes=False)
+    lay = grid_layout(random_attention(8, 2, 3), labels_for(8), notes=False)
     pw, ph = lay.panel_size
-    gap = F.px(P.PANEL_GAP, 1)
+    gap = fonts.px(parts.PANEL_GAP, 1)
     assert size(8, 2, 4)[0] - w8 == pw + gap
     assert size(8, 3, 3)[1] - h8 == ph + gap
     # the documented formula, term by term
-    s = F.sizes(1.0)
-    lq = c + F.px(P.LABEL_PAD, 1)
-    lk = F.line_height(s.label) + F.px(P.LABEL_PAD, 1)
-    hh = F.line_height(s.header) + F.px(P.HEADER_PAD, 1)
-    axis_w = F.line_height(s.axis) + F.px(P.LABEL_PAD, 1)
-    key_h = F.line_height(s.axis) + F.px(2, 1)
+    s = fonts.sizes(1.0)
+    lq = c + fonts.px(parts.LABEL_PAD, 1)
+    lk = fonts.line_height(s.label) + fonts.px(parts.LABEL_PAD, 1)
+    hh = fonts.line_height(s.header) + fonts.px(parts.HEADER_PAD, 1)
+    axis_w = fonts.line_height(s.axis) + fonts.px(parts.LABEL_PAD, 1)
+    key_h = fonts.line_height(s.axis) + fonts.px(2, 1)
     n = 8
     assert (pw, ph) == (lq + n * c, hh + n * c + lk)
-    bar_w = C.colorbar_width(C.weight_scale(), thickness=F.px(16, 1), label="attention weight")
-    m = F.px(P.MARGIN, 1)
-    assert w8 == 2 * m + axis_w + 3 * pw + 2 * gap + F.px(P.BAR_GAP, 1) + bar_w
+    bar_w = colormap.colorbar_width(colormap.weight_scale(), thickness=fonts.px(16, 1), label="attention weight")
+    m = fonts.px(parts.MARGIN, 1)
+    assert w8 == 2 * m + axis_w + 3 * pw + 2 * gap + fonts.px(parts.BAR_GAP, 1) + bar_w
     assert h8 == 2 * m + 2 * ph + gap + key_h
     # scale: every length grows with it
     w2, h2 = size(8, 2, 3, scale=2.0)
@@ -198,29 +209,29 @@ def test_grad_mode_zero_is_the_centre_colour_and_signs_have_sides():
     n = 4
     rows = [[0.0], [0.02, -0.01], [-0.04, 0.0, 0.01], [0.005, 0.0, -0.002, 0.03]]
     attention = [[rows]]
-    img = reopen(A.attention_grid(attention, labels_for(n), grad=True))
-    lay = A.grid_layout(attention, labels_for(n), grad=True)
+    img = reopen(attention_grid(attention, labels_for(n), grad=True))
+    lay = grid_layout(attention, labels_for(n), grad=True)
     zero = centre(img, lay.cell_box(0, 0, 0, 0))
-    assert zero == C.DIVERGING_CENTER and min(zero) > 240
+    assert zero == colormap.DIVERGING_CENTER and min(zero) > 240
     most_negative = centre(img, lay.cell_box(0, 0, 2, 0))
-    assert most_negative == C.diverging(-1.0)  # the scale is symmetric at max |grad| = 0.04
+    assert most_negative == colormap.diverging(-1.0)  # the scale is symmetric at max |grad| = 0.04
     positive = centre(img, lay.cell_box(0, 0, 3, 3))
-    assert positive[0] > positive[2] and positive == C.diverging(0.03, 0.04)
+    assert positive[0] > positive[2] and positive == colormap.diverging(0.03, 0.04)
     # a shared vmax (for animations) changes the mapping
-    lay2 = A.grid_layout(attention, labels_for(n), grad=True, vmax=0.08)
-    img2 = reopen(A.attention_grid(attention, labels_for(n), grad=True, vmax=0.08))
-    assert centre(img2, lay2.cell_box(0, 0, 2, 0)) == C.diverging(-0.5)
+    lay2 = grid_layout(attention, labels_for(n), grad=True, vmax=0.08)
+    img2 = reopen(attention_grid(attention, labels_for(n), grad=True, vmax=0.08))
+    assert centre(img2, lay2.cell_box(0, 0, 2, 0)) == colormap.diverging(-0.5)
 
 
 def test_bos_is_drawn_as_a_badge_and_explained():
     attention = random_attention(3, 1, 1)
-    lay = A.grid_layout(attention, ["<BOS>", "a", "b"])
-    img = reopen(A.attention_grid(attention, ["<BOS>", "a", "b"]))
+    lay = grid_layout(attention, ["<BOS>", "a", "b"])
+    img = reopen(attention_grid(attention, ["<BOS>", "a", "b"]))
     x0, y0, x1, y1 = lay.cell_box(0, 0, 0, 0)
     gutter = [img.getpixel((x, y)) for x in range(x0 - lay.row_label_width, x0) for y in range(y0, y1 + 1)]
-    assert F.BOS_BADGE_FILL in gutter
+    assert fonts.BOS_BADGE_FILL in gutter
     assert any("BOS" in line for line in lay.note_lines)
-    lay_plain = A.grid_layout(attention, ["x", "a", "b"])
+    lay_plain = grid_layout(attention, ["x", "a", "b"])
     assert not any("BOS" in line for line in lay_plain.note_lines)
 
 
@@ -228,27 +239,27 @@ def test_nan_cells_get_the_nan_colour_and_a_legend_note():
     attention = random_attention(4, 1, 2)
     attention[0][1][2][1] = float("nan")
     attention[0][0][3][0] = float("inf")
-    img = reopen(A.attention_grid(attention, labels_for(4)))
-    lay = A.grid_layout(attention, labels_for(4))
+    img = reopen(attention_grid(attention, labels_for(4)))
+    lay = grid_layout(attention, labels_for(4))
     for head, q, k in ((1, 2, 1), (0, 3, 0)):
         x0, y0, x1, y1 = lay.cell_box(0, head, q, k)
-        assert img.getpixel((x0 + 2, (y0 + y1) // 2)) == C.NAN_COLOR  # left of the cross
-        assert img.getpixel(((x0 + x1) // 2, (y0 + y1) // 2)) == P.NAN_MARK  # the cross
+        assert img.getpixel((x0 + 2, (y0 + y1) // 2)) == colormap.NAN_COLOR  # left of the cross
+        assert img.getpixel(((x0 + x1) // 2, (y0 + y1) // 2)) == parts.NAN_MARK  # the cross
     assert any("nan" in line for line in lay.note_lines)
 
 
 def test_values_are_printed_when_cells_are_large_enough_else_omitted():
     attention = [[[[1.0], [0.25, 0.75]]]]
     labels = ["<BOS>", "a"]
-    big = reopen(A.attention_grid(attention, labels, values=True, scale=2.0))
-    lay = A.grid_layout(attention, labels, values=True, scale=2.0)
+    big = reopen(attention_grid(attention, labels, values=True, scale=2.0))
+    lay = grid_layout(attention, labels, values=True, scale=2.0)
     pixels = cell_pixels(big, lay.cell_box(0, 0, 1, 0))  # 0.25: dark cell, white text
     assert (255, 255, 255) in pixels
     pixels = cell_pixels(big, lay.cell_box(0, 0, 0, 0))  # 1.0: yellow cell, dark text
     assert any(luminance(p) < 0.05 for p in pixels)
-    tiny_on = reopen(A.attention_grid(attention, labels, values=True, scale=0.5))
-    tiny_off = reopen(A.attention_grid(attention, labels, values=False, scale=0.5))
-    tiny = A.grid_layout(attention, labels, values=True, scale=0.5)
+    tiny_on = reopen(attention_grid(attention, labels, values=True, scale=0.5))
+    tiny_off = reopen(attention_grid(attention, labels, values=False, scale=0.5))
+    tiny = grid_layout(attention, labels, values=True, scale=0.5)
     for q, k in ((0, 0), (1, 0), (1, 1)):  # too small for numbers: none printed, and the notes say why
         assert cell_pixels(tiny_on, tiny.cell_box(0, 0, q, k)) == cell_pixels(tiny_off, tiny.cell_box(0, 0, q, k))
     assert "do not fit" in " ".join(tiny.note_lines)
@@ -258,13 +269,13 @@ def test_long_labels_and_text_are_not_clipped():
     attention = random_attention(3, 1, 1)
     labels = ["<BOS>", "longlabel", "é"]
     title = "a long title " * 12
-    lay = A.grid_layout(attention, labels, title=title, caption="caption " * 30)
-    img = A.attention_grid(attention, labels, title=title, caption="caption " * 30)
+    lay = grid_layout(attention, labels, title=title, caption="caption " * 30)
+    img = attention_grid(attention, labels, title=title, caption="caption " * 30)
     assert lay.rotate_col_labels
     assert len(lay.title_lines) > 1 and len(lay.caption_lines) > 1
-    m = F.px(P.MARGIN, 1)
-    s = F.sizes(1)
-    assert all(F.text_width(line, s.title) <= img.width - 2 * m for line in lay.title_lines)
+    m = fonts.px(parts.MARGIN, 1)
+    s = fonts.sizes(1)
+    assert all(fonts.text_width(line, s.title) <= img.width - 2 * m for line in lay.title_lines)
     # the right and bottom margins stay empty
     assert all(img.getpixel((x, y)) == BG for x in range(img.width - m + 1, img.width) for y in range(img.height))
     assert all(img.getpixel((x, y)) == BG for y in range(img.height - m + 1, img.height) for x in range(img.width))
@@ -273,29 +284,29 @@ def test_long_labels_and_text_are_not_clipped():
 def test_same_input_gives_identical_png_bytes(tmp_path):
     attention = random_attention(7, 1, 4, seed=3)
     labels = labels_for(7)
-    a = A.png_bytes(A.attention_grid(attention, labels, title="step 120 · doc 'olivia' · loss 2.31"))
-    b = A.png_bytes(A.attention_grid(attention, labels, title="step 120 · doc 'olivia' · loss 2.31"))
+    a = png_bytes(attention_grid(attention, labels, title="step 120 · doc 'olivia' · loss 2.31"))
+    b = png_bytes(attention_grid(attention, labels, title="step 120 · doc 'olivia' · loss 2.31"))
     assert a == b
     path = tmp_path / "fig.png"
-    A.save_png(A.attention_grid(attention, labels, title="step 120 · doc 'olivia' · loss 2.31"), path)
+    save_png(attention_grid(attention, labels, title="step 120 · doc 'olivia' · loss 2.31"), path)
     assert path.read_bytes() == a
     assert os.listdir(tmp_path) == ["fig.png"]  # no temporary file left behind
-    A.save_png(A.attention_grid(attention, labels), path)  # replaces
+    save_png(attention_grid(attention, labels), path)  # replaces
     assert path.read_bytes() != a
 
 
 def test_png_carries_the_dpi_of_its_scale():
     attention, labels = random_attention(3, 1, 1, seed=1), labels_for(3)
     for scale, dpi in ((1.0, 96), (2.0, 192)):
-        png = Image.open(io.BytesIO(A.png_bytes(A.attention_grid(attention, labels, scale=scale))))
+        png = Image.open(io.BytesIO(png_bytes(attention_grid(attention, labels, scale=scale))))
         assert [round(v) for v in png.info["dpi"]] == [dpi, dpi]
 
 
 def test_svg_is_the_same_figure_as_the_png():
     attention, labels = random_attention(5, 1, 2, seed=4), labels_for(5)
-    image = A.attention_grid(attention, labels, title="a <title> & more")
-    svg = A.attention_grid(attention, labels, title="a <title> & more", fmt="svg")
-    assert svg == A.attention_grid(attention, labels, title="a <title> & more", fmt="svg")  # deterministic
+    image = attention_grid(attention, labels, title="a <title> & more")
+    svg = attention_grid(attention, labels, title="a <title> & more", fmt="svg")
+    assert svg == attention_grid(attention, labels, title="a <title> & more", fmt="svg")  # deterministic
     root = ET.fromstring(svg.encode("utf-8"))
     ns = {"s": "http://www.w3.org/2000/svg"}
     assert (int(root.get("width")), int(root.get("height"))) == image.size
@@ -304,14 +315,14 @@ def test_svg_is_the_same_figure_as_the_png():
     assert len(hatched) == 2 * (5 - 1)  # one band of masked cells per query row but the last, per head
     tips = [t.text for t in root.iter("{http://www.w3.org/2000/svg}title")]
     assert sum(1 for t in tips if t.startswith("query ")) == 2 * sum(range(1, 6))  # every cell has its value
-    lay = A.grid_layout(attention, labels, title="a <title> & more")
+    lay = grid_layout(attention, labels, title="a <title> & more")
     x0, y0, x1, y1 = lay.cell_box(0, 1, 4, 2)
     cell = next(
         r
         for r in root.iter("{http://www.w3.org/2000/svg}rect")
         if (r.get("x"), r.get("y")) == (str(x0), str(y0)) and r.find("s:title", ns) is not None
     )
-    assert cell.get("fill") == C.hex_color(image.getpixel((x0 + 3, y0 + 3)))
+    assert cell.get("fill") == colormap.hex_color(image.getpixel((x0 + 3, y0 + 3)))
 
 
 @pytest.mark.parametrize(
@@ -336,15 +347,15 @@ def test_svg_is_the_same_figure_as_the_png():
 )
 def test_bad_input_raises_a_one_line_value_error(attention, labels, kwargs, message):
     with pytest.raises(ValueError) as info:
-        A.attention_grid(attention, labels, **kwargs)
+        attention_grid(attention, labels, **kwargs)
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
 def test_grad_mode_accepts_any_sign_and_nonfinite():
     attention, labels = [[[[-3.0], [2.0, float("nan")]]]], ["<BOS>", "a"]
-    img = reopen(A.attention_grid(attention, labels, grad=True))
-    lay = A.grid_layout(attention, labels, grad=True)
-    scale = C.symmetric_scale(3.0)  # +-max|finite value|: -3 is the blue end
+    img = reopen(attention_grid(attention, labels, grad=True))
+    lay = grid_layout(attention, labels, grad=True)
+    scale = colormap.symmetric_scale(3.0)  # +-max|finite value|: -3 is the blue end
 
     def inside(q, k):  # a pixel of the cell clear of its borders and of the nan cross
         x0, y0, _, _ = lay.cell_box(0, 0, q, k)
@@ -352,9 +363,9 @@ def test_grad_mode_accepts_any_sign_and_nonfinite():
 
     assert inside(0, 0) == tuple(scale.color(-3.0)) and inside(1, 0) == tuple(scale.color(2.0))
     assert inside(0, 0) != inside(1, 0)
-    assert inside(1, 1) == C.NAN_COLOR
+    assert inside(1, 1) == colormap.NAN_COLOR
     x0, y0, x1, y1 = lay.cell_box(0, 0, 1, 1)
-    assert img.getpixel(((x0 + x1) // 2, (y0 + y1) // 2)) == P.NAN_MARK  # the cross
+    assert img.getpixel(((x0 + x1) // 2, (y0 + y1) // 2)) == parts.NAN_MARK  # the cross
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -380,8 +391,8 @@ def test_random_ragged_attention_builds_and_argmax_is_brightest(n, heads, layers
             layer.append(rows)
         attention.append(layer)
     labels = labels_for(n)
-    img = reopen(A.attention_grid(attention, labels, scale=0.5))
-    lay = A.grid_layout(attention, labels, scale=0.5)
+    img = reopen(attention_grid(attention, labels, scale=0.5))
+    lay = grid_layout(attention, labels, scale=0.5)
     assert img.size == lay.size
     for li in range(layers):
         for hi in range(heads):
@@ -397,8 +408,8 @@ def test_per_token_strips_shade_tiles_and_outline_the_query():
     n = 5
     attention = random_attention(n, 2, 3, seed=4)
     labels = labels_for(n)
-    img = reopen(A.per_token_strips(attention, labels, layer=1, head=2, title="strips"))
-    lay = A.strip_layout(attention, labels, layer=1, head=2, title="strips")
+    img = reopen(per_token_strips(attention, labels, layer=1, head=2, title="strips"))
+    lay = strip_layout(attention, labels, layer=1, head=2, title="strips")
     assert img.size == lay.size
     rows = attention[1][2]
     for q in range(n):
@@ -406,28 +417,28 @@ def test_per_token_strips_shade_tiles_and_outline_the_query():
             x0, y0, x1, y1 = lay.tile_box(q, k)
             inside = img.getpixel((x0 + 4, y0 + 4))
             if k < q:
-                assert inside == C.viridis(rows[q][k])
+                assert inside == colormap.viridis(rows[q][k])
         x0, y0, x1, y1 = lay.tile_box(q, q)
-        assert img.getpixel((x0, (y0 + y1) // 2)) == P.ACCENT
+        assert img.getpixel((x0, (y0 + y1) // 2)) == parts.ACCENT
         if q + 1 < n:  # nothing right of the query's tile
             x0, y0, x1, y1 = lay.tile_box(q, q + 1)
             assert set(cell_pixels(img, (x0, y0, x1, y1))) == {BG}
     # the mean over heads
-    mean = A.strip_layout(attention, labels, layer=0, head="mean")
-    img = reopen(A.per_token_strips(attention, labels, layer=0, head="mean"))
+    mean = strip_layout(attention, labels, layer=0, head="mean")
+    img = reopen(per_token_strips(attention, labels, layer=0, head="mean"))
     expected = sum(attention[0][h][3][1] for h in range(3)) / 3
     x0, y0, _, _ = mean.tile_box(3, 1)
-    assert img.getpixel((x0 + 4, y0 + 4)) == C.viridis(expected)
+    assert img.getpixel((x0 + 4, y0 + 4)) == colormap.viridis(expected)
     # size grows with tokens
-    bigger = A.strip_layout(random_attention(2 * n, 1, 1), labels_for(2 * n), notes=False)
-    smaller = A.strip_layout(random_attention(n, 1, 1), labels_for(n), notes=False)
+    bigger = strip_layout(random_attention(2 * n, 1, 1), labels_for(2 * n), notes=False)
+    smaller = strip_layout(random_attention(n, 1, 1), labels_for(n), notes=False)
     assert bigger.size[0] > smaller.size[0] and bigger.size[1] > smaller.size[1]
 
 
 @pytest.mark.parametrize("kwargs", [{"layer": 2}, {"layer": -1}, {"head": 3}, {"head": "max"}, {"layer": True}])
 def test_per_token_strips_reject_missing_layer_or_head(kwargs):
     with pytest.raises(ValueError):
-        A.per_token_strips(random_attention(3, 2, 3), labels_for(3), **kwargs)
+        per_token_strips(random_attention(3, 2, 3), labels_for(3), **kwargs)
 
 
 # --- animation and contact sheet ------------------------------------------------------------------
@@ -435,7 +446,7 @@ def test_per_token_strips_reject_missing_layer_or_head(kwargs):
 
 def small_frames(count):
     return [
-        A.attention_grid(random_attention(3 + i % 3, 1, 2, seed=i), labels_for(3 + i % 3), notes=False)
+        attention_grid(random_attention(3 + i % 3, 1, 2, seed=i), labels_for(3 + i % 3), notes=False)
         for i in range(count)
     ]
 
@@ -444,15 +455,15 @@ def test_gif_has_every_frame_padded_to_one_size_and_is_deterministic(tmp_path):
     frames = small_frames(5)
     assert len({f.size for f in frames}) > 1
     labels = [f"step {100 * i}" for i in range(5)]
-    data = A.animate(frames, labels, duration_ms=250)
-    assert data == A.animate(frames, labels, duration_ms=250)
+    data = animate(frames, labels, duration_ms=250)
+    assert data == animate(frames, labels, duration_ms=250)
     gif = Image.open(io.BytesIO(data))
     assert gif.n_frames == 5
     assert gif.info.get("duration") == 250
-    padded = A.animation_frames(frames, labels)
+    padded = animation_frames(frames, labels)
     assert len({f.size for f in padded}) == 1 and gif.size == padded[0].size
     path = tmp_path / "anim.gif"
-    A.save_gif(frames, path, 250, labels=labels)
+    save_gif(frames, path, 250, labels=labels)
     assert path.read_bytes() == data and os.listdir(tmp_path) == ["anim.gif"]
     # the last frame still shows the top-left of the smallest figure in place
     gif.seek(4)
@@ -462,29 +473,29 @@ def test_gif_has_every_frame_padded_to_one_size_and_is_deterministic(tmp_path):
 def test_gif_input_validation():
     frames = small_frames(2)
     with pytest.raises(ValueError):
-        A.animate([], None)
+        animate([], None)
     with pytest.raises(ValueError):
-        A.animate(frames, ["only one"])
+        animate(frames, ["only one"])
     with pytest.raises(ValueError):
-        A.animate(frames, None, duration_ms=0)
+        animate(frames, None, duration_ms=0)
     with pytest.raises(ValueError):
-        A.animate(frames + ["not an image"], None)
+        animate(frames + ["not an image"], None)
 
 
 def test_contact_sheet_labels_and_size():
     frames = small_frames(5)
     labels = [f"step {100 * i}" for i in range(5)]
-    sheet = A.contact_sheet(frames, labels, columns=2)
+    sheet = contact_sheet(frames, labels, columns=2)
     tw = max(f.width for f in frames)
     th = max(f.height for f in frames)
-    m, gap = F.px(P.MARGIN, 1), F.px(16, 1)
-    label_h = F.line_height(F.sizes(1).header) + F.px(6, 1)
+    m, gap = fonts.px(parts.MARGIN, 1), fonts.px(16, 1)
+    label_h = fonts.line_height(fonts.sizes(1).header) + fonts.px(6, 1)
     assert sheet.size == (2 * m + 2 * (tw + 2) + gap, 2 * m + 3 * (label_h + th + 2) + 2 * gap)
-    thumbs = A.contact_sheet(frames, labels, columns=5, tile_width=200)
+    thumbs = contact_sheet(frames, labels, columns=5, tile_width=200)
     assert thumbs.width == 2 * m + 5 * 202 + 4 * gap
-    assert A.png_bytes(sheet) == A.png_bytes(A.contact_sheet(frames, labels, columns=2))
+    assert png_bytes(sheet) == png_bytes(contact_sheet(frames, labels, columns=2))
     with pytest.raises(ValueError):
-        A.contact_sheet(frames, labels, columns=0)
+        contact_sheet(frames, labels, columns=0)
 
 
 # --- from a trace graph ---------------------------------------------------------------------------
@@ -517,11 +528,11 @@ def test_from_trace_graph_reads_weight_nodes():
                     }
                 )
     g = FakeGraph({"format": FORMAT, "chars": ["<BOS>", "a", "b", "<BOS>"]}, nodes)
-    got, labels = A.from_trace_graph(g)
+    got, labels = from_trace_graph(g)
     assert got == attention and labels == ["<BOS>", "a", "b"]
-    grads, _ = A.from_trace_graph(g, field="grad")
+    grads, _ = from_trace_graph(g, field="grad")
     assert grads[0][1][2][0] == -attention[0][1][2][0]
     with pytest.raises(ValueError):
-        A.from_trace_graph(FakeGraph({"format": 2, "chars": []}, nodes))
+        from_trace_graph(FakeGraph({"format": 2, "chars": []}, nodes))
     with pytest.raises(ValueError):
-        A.from_trace_graph(FakeGraph({"format": FORMAT, "chars": ["a"]}, nodes[:-1]))
+        from_trace_graph(FakeGraph({"format": FORMAT, "chars": ["a"]}, nodes[:-1]))

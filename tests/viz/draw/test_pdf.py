@@ -13,8 +13,8 @@ from test_attention_figures import labels_for, random_attention
 
 from microtrace.cli import cli
 from microtrace.util import numfmt
-from microtrace.viz import attention as A
-from microtrace.viz.draw import fonts as F
+from microtrace.viz.attention import attention_grid, grid_layout
+from microtrace.viz.draw import fonts
 from microtrace.viz.draw.canvas import figure_bytes
 from microtrace.viz.draw.pdf import PDF
 from microtrace.viz.draw.truetype import TrueType
@@ -43,9 +43,9 @@ def rendered(path, dpi, tmp_path):
 def test_attention_pdf_is_vector_text_that_renders_as_the_png(tmp_path):
     attention, labels = random_attention(5, 1, 2, seed=3), labels_for(5)
     look = dict(scale=2.0, values=True, title="Attention of 1 layer × 2 heads → weights", caption="<&> as they are.")
-    png = A.attention_grid(attention, labels, fmt="png", **look)
-    pdf = A.attention_grid(attention, labels, fmt="pdf", **look)
-    assert isinstance(pdf, PDF) and figure_bytes(pdf) == bytes(A.attention_grid(attention, labels, fmt="pdf", **look))
+    png = attention_grid(attention, labels, fmt="png", **look)
+    pdf = attention_grid(attention, labels, fmt="pdf", **look)
+    assert isinstance(pdf, PDF) and figure_bytes(pdf) == bytes(attention_grid(attention, labels, fmt="pdf", **look))
     path = tmp_path / "a.pdf"
     path.write_bytes(figure_bytes(pdf))
     assert b"/Image" not in figure_bytes(pdf)  # shapes and text, no picture of them
@@ -59,12 +59,12 @@ def test_attention_pdf_is_vector_text_that_renders_as_the_png(tmp_path):
     assert numfmt.weight(attention[0][1][4][2]) in words  # a cell's printed weight
     fonts_used = poppler("pdffonts", path).decode()
     assert "Aileron-Regular" in fonts_used and "CID TrueType" in fonts_used and " yes yes " in fonts_used
-    if F.font_for("×", 13) is not F.font(13):  # a fallback font draws what Aileron lacks: embedded too
+    if fonts.font_for("×", 13) is not fonts.font(13):  # a fallback font draws what Aileron lacks: embedded too
         assert "× 2 heads → weights" in text
     # rendered at the PNG's DPI it is the PNG's picture: same size, the same cell colours, text in place
     page = rendered(path, 192, tmp_path)
     assert page.size == png.size
-    lay = A.grid_layout(attention, labels, **look)
+    lay = grid_layout(attention, labels, **look)
     for q, k in ((0, 0), (3, 1), (4, 4)):
         x0, y0, _, _ = lay.cell_box(0, 1, q, k)
         px = (x0 + 4, y0 + 4)
@@ -91,7 +91,7 @@ def test_gradflow_pdf_through_the_command(run_dir, tmp_path):
 
 
 def test_a_font_subset_keeps_the_glyphs_and_their_numbers():
-    font = TrueType(F.font(13).font_bytes)
+    font = TrueType(fonts.font(13).font_bytes)
     used = [font.glyph(ch) for ch in "Ag1"]
     sub = TrueType(font.subset(used))
     assert max(used) < sub.num_glyphs <= font.num_glyphs and sub.units_per_em == font.units_per_em

@@ -14,7 +14,7 @@ from explore_browser import NEEDS, Opened
 from conftest import MINI
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
-from microtrace.viz.explore import compare as cmp
+from microtrace.viz.explore import compare
 from microtrace.viz.explore.page import explorer_graph
 
 DOCS = ["olivia", "emma", "lola"]  # the run reads emma, lola, olivia, emma, lola, ...
@@ -39,8 +39,8 @@ def test_steps_of_different_documents_pair_their_parameters_by_entry(graphs):
     G1, G2 = graphs[0], graphs[2]
     assert (G1.graph["doc"], G2.graph["doc"]) == ("emma", "olivia")
     assert G1.number_of_nodes() != G2.number_of_nodes()
-    assert cmp.comparable(G1, G2) == "the two steps read different documents"
-    p = cmp.Pairing(G1, G2, params_only=True)
+    assert compare.comparable(G1, G2) == "the two steps read different documents"
+    p = compare.Pairing(G1, G2, params_only=True)
     # by id, the same number is another entry in each (the old pairing compared them without a word)
     assert any(what(G1.nodes[n]) != what(G2.nodes[n]) for n in G1 if "param" in G1.nodes[n])
     both = {what(d) for _, d in G1.nodes(data=True) if "param" in d} & {
@@ -51,13 +51,13 @@ def test_steps_of_different_documents_pair_their_parameters_by_entry(graphs):
         assert what(G1.nodes[a]) == what(G2.nodes[b])
     first = p.first_difference()
     assert re.fullmatch(r"[\w.]+\[\d+,\d+\]", first["name"]), first
-    assert first["name"] == cmp.name(p.what1[first["node"]]) and "param" in G1.nodes[first["node"]]
+    assert first["name"] == compare.name(p.what1[first["node"]]) and "param" in G1.nodes[first["node"]]
 
 
 def test_steps_of_the_same_document_pair_every_node(graphs):
     G1, G2 = graphs[1], graphs[4]
-    assert G1.graph["doc"] == G2.graph["doc"] == "lola" and cmp.comparable(G1, G2) == ""
-    p = cmp.Pairing(G1, G2)
+    assert G1.graph["doc"] == G2.graph["doc"] == "lola" and compare.comparable(G1, G2) == ""
+    p = compare.Pairing(G1, G2)
     assert len(p.pairs) == G1.number_of_nodes() == G2.number_of_nodes()
     for a, b in p.pairs.items():
         assert what(G1.nodes[a]) == what(G2.nodes[b])
@@ -74,7 +74,7 @@ def test_the_first_difference_names_a_computed_node_by_scope_op_and_order(graphs
     exps = [n for n in sorted(G1) if G1.nodes[n]["op"] == "exp" and G1.nodes[n]["scope"].startswith("pos2/")]
     n = exps[1]
     G2.nodes[n]["data"] = G1.nodes[n]["data"] + 1  # one computed value changed
-    first = cmp.Pairing(G1, G2).first_difference()
+    first = compare.Pairing(G1, G2).first_difference()
     scope = G1.nodes[n]["scope"]
     k = [m for m in sorted(G1) if G1.nodes[m]["scope"] == scope and G1.nodes[m]["op"] == "exp"].index(n)
     assert first == {
@@ -84,14 +84,14 @@ def test_the_first_difference_names_a_computed_node_by_scope_op_and_order(graphs
         "this": G1.nodes[n]["data"],
         "other": G2.nodes[n]["data"],
     }
-    assert cmp.Pairing(G1, G1.copy()).first_difference() is None
+    assert compare.Pairing(G1, G1.copy()).first_difference() is None
 
 
 def test_traces_of_different_views_pair_their_parameters_only(traces, graphs):
     G1 = graphs[1]
     G2 = traces[4].graph("elementary")
-    assert "different views" in cmp.comparable(G1, G2)
-    p = cmp.Pairing(G1, G2, params_only=True)
+    assert "different views" in compare.comparable(G1, G2)
+    p = compare.Pairing(G1, G2, params_only=True)
     assert p.pairs and all("param" in G1.nodes[n] for n in p.pairs)
 
 
@@ -118,7 +118,7 @@ def test_the_page_says_the_documents_differ_and_names_the_first_difference(brows
         o.until("window.explorer.state.sel !== null")
         n = o.js("window.explorer.state.sel")
         G = graphs[2]
-        assert cmp.name(("param", G.nodes[n]["param"], *G.nodes[n]["index"])) == name
+        assert compare.name(("param", G.nodes[n]["param"], *G.nodes[n]["index"])) == name
         assert o.page.locator("#matrices tr").count() == 1 + len(G.graph["param_stats"])
     finally:
         o.close()

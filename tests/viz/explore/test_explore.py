@@ -23,8 +23,7 @@ from microtrace.cli.explore import explore
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, trace_step
 from microtrace.tracer.model.order import backward_order, forward_order
-from microtrace.viz.explore import compare as cmp
-from microtrace.viz.explore import page
+from microtrace.viz.explore import compare, page
 from microtrace.viz.explore.layout import compact_layout
 from microtrace.viz.explore.page import build_explorer, explorer_graph
 from microtrace.viz.explore.views import build_views
@@ -309,7 +308,7 @@ def test_screenshot_has_the_graph_and_its_legend(opened, tmp_path):
 
 
 def test_compare_finds_the_first_difference(browser, files, G, other):
-    first = cmp.Pairing(G, explorer_graph(other)).first_difference()  # the same document: every node pairs
+    first = compare.Pairing(G, explorer_graph(other)).first_difference()  # the same document: every node pairs
     o = Opened(browser, files / "compare.html")
     try:
         assert o.errors == [] and len(o.requests) == 1

@@ -22,7 +22,7 @@ from conftest import MINI, assert_refused, invoke
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, trace_step
 from microtrace.util import numfmt
-from microtrace.viz.graph import style as gs
+from microtrace.viz.graph import style
 from microtrace.viz.graph.block import block_diagram, edge_kind
 from microtrace.viz.graph.render import DotNotFound, RenderError, fix_pdf_dates, render, render_bytes
 from microtrace.viz.graph.scalar import scalar_diagram
@@ -120,11 +120,11 @@ def test_edge_pen_width_grows_with_the_gradient_flow(trace, files, tmp_path):
 
 
 def test_pen_scale_is_monotone_and_bounded():
-    pens = gs.pen_scale([1e-9, 1e-3, 0.5, 2.0, 0.0])
+    pens = style.pen_scale([1e-9, 1e-3, 0.5, 2.0, 0.0])
     flows = [0, 1e-12, 1e-9, 1e-6, 1e-4, 1e-3, 0.01, 0.5, 1, 2, 5]
     widths = [pens.width(f) for f in flows]
-    assert widths == sorted(widths) and widths[0] == gs.MIN_PEN and widths[-1] == gs.MAX_PEN
-    assert pens.width(math.nan) == gs.MAX_PEN and pens.width(-2.0) == pens.width(2.0)
+    assert widths == sorted(widths) and widths[0] == style.MIN_PEN and widths[-1] == style.MAX_PEN
+    assert pens.width(math.nan) == style.MAX_PEN and pens.width(-2.0) == pens.width(2.0)
 
 
 def test_block_diagram_backward_highlight_and_params(trace):
@@ -135,7 +135,7 @@ def test_block_diagram_backward_highlight_and_params(trace):
     assert all(a != b for p in paths for a, b in zip(p, p[1:]))
     src = block_diagram(C, backward=True, highlight=paths).source
     assert src.count("dir=back") == sum(1 for u, _ in C.edges if not u.startswith("param/"))
-    assert gs.LIGHT.highlight in src
+    assert style.LIGHT.highlight in src
     hidden = block_diagram(C, params=False).source
     assert "param/" not in hidden and "param/wte" in block_diagram(C).source
     by_value = block_diagram(C, color="value").source
@@ -147,7 +147,7 @@ def test_block_diagram_backward_highlight_and_params(trace):
 def test_block_view_of_layers_and_a_dark_top_to_bottom_theme(trace):
     L = trace.collapse("layer")
     src = block_diagram(L, rankdir="TB", theme="dark").source
-    assert "rankdir=TB" in src and gs.DARK.background in src
+    assert "rankdir=TB" in src and style.DARK.background in src
     for n in L:
         assert f'"{n}"' in src or f"\t{n} " in src
 
@@ -161,7 +161,7 @@ def test_focused_collapsed_view_keeps_its_boundary_as_stubs(trace):
     assert any("from pos0,1/layer0/attn/k" in line for line in stubs)  # the KV cache, one stub
     assert any("to loss/mean" in line for line in src.splitlines() if line.strip().startswith("stub_out"))
     kv_in = [line for line in src.splitlines() if "stub_in" in line and "->" in line]
-    assert kv_in and all(gs.LIGHT.kv in line for line in kv_in)
+    assert kv_in and all(style.LIGHT.kv in line for line in kv_in)
 
 
 # --- scalar views ---------------------------------------------------------------------------------
@@ -232,8 +232,8 @@ def test_scalar_diagram_marks_nan_inf_and_zero_gradients():
     src = scalar_diagram(G, [0, 1, 2]).source
     zero = next(line for line in src.splitlines() if line.strip().startswith("n0 ["))
     bad = next(line for line in src.splitlines() if line.strip().startswith("n2 ["))
-    assert "dashed" in zero and gs.LIGHT.zero_fill in zero
-    assert "penwidth=3" in bad and gs.LIGHT.nonfinite_pen in bad and "data inf" in bad and "grad nan" in bad
+    assert "dashed" in zero and style.LIGHT.zero_fill in zero
+    assert "penwidth=3" in bad and style.LIGHT.nonfinite_pen in bad and "data inf" in bad and "grad nan" in bad
     assert "× 2.00" in src  # the constant, written in its op
     assert "n1 [" not in src
     value = scalar_diagram(G, [0, 1, 2], color="value", backward=True, precision=5).source

@@ -18,12 +18,11 @@ from conftest import MINI, NAMES, SMALL
 from microtrace.cli import cli, common
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
-from microtrace.tracer.analysis import attention as TA
+from microtrace.tracer.analysis.attention import read_attention
 from microtrace.viz import graph_figure, render
-from microtrace.viz.attention import figure as AT
+from microtrace.viz.attention.figure import draw, grid_layout_of
 from microtrace.viz.draw import colormap
-from microtrace.viz.graph import scalar
-from microtrace.viz.graph import style as gs
+from microtrace.viz.graph import scalar, style
 from microtrace.viz.graph.render import RenderError
 
 
@@ -53,13 +52,13 @@ def _contrast(a, b):
 
 
 def test_dark_theme_lowest_colour_is_visible():
-    colors = gs.node_colors("grad", [1e-4, 1.0])
-    dark = gs.theme("dark")
+    colors = style.node_colors("grad", [1e-4, 1.0])
+    dark = style.theme("dark")
     lowest = colors.color_at(0.0, dark)
     assert _contrast(lowest, colormap.rgb_from_hex(dark.background.lstrip("#"))) >= 3
     fill, _ = colors.fill(1e-4, dark)
     assert fill == colormap.hex_color(lowest)
-    assert colors.color_at(0.0, gs.theme("light")) == colormap.rgb_from_hex("440154")  # light unchanged
+    assert colors.color_at(0.0, style.theme("light")) == colormap.rgb_from_hex("440154")  # light unchanged
 
 
 @pytest.fixture(scope="module")
@@ -186,15 +185,15 @@ def test_a_long_scalar_chain_folds_to_fit_a_page(four_heads, tmp_path):
 
 
 def test_grad_values_are_printed_in_a_compact_unit(trace):
-    data = TA.read_attention(trace)
-    with_values = AT.draw(data, grad=True, values=True)
-    without = AT.draw(data, grad=True)
+    data = read_attention(trace)
+    with_values = draw(data, grad=True, values=True)
+    without = draw(data, grad=True)
     assert with_values.tobytes() != without.tobytes()
-    layout = AT.grid_layout_of(data, grad=True, values=True)
+    layout = grid_layout_of(data, grad=True, values=True)
     assert "in units of" in " ".join(layout.note_lines)
-    small = AT.grid_layout_of(data, grad=True, values=True, scale=0.3)
+    small = grid_layout_of(data, grad=True, values=True, scale=0.3)
     assert "do not fit" in " ".join(small.note_lines)
-    strips = AT.draw(data, per_token=True, values=True)
+    strips = draw(data, per_token=True, values=True)
     assert isinstance(strips, Image.Image)  # and its caption says why there are no numbers
 
 
@@ -272,10 +271,10 @@ def test_writing_a_store_shows_a_bar_that_ends_only_on_a_terminal(run_dir, tmp_p
 def test_saving_a_store_reports_its_progress_to_the_end(tmp_path, monkeypatch):
     """Small row groups and few recorded values between reports: many reports, rising from 0 to the
     total, both views in one count."""
-    from microtrace.tracer.model import columns as expand
+    from microtrace.tracer.model import columns
     from microtrace.tracer.storage.io import save_store
 
-    monkeypatch.setattr(expand, "PROGRESS_EVERY", 64)
+    monkeypatch.setattr(columns, "PROGRESS_EVERY", 64)
     seen = []
     counts = save_store(
         _second_step(**MINI), tmp_path / "s.parquet", row_group=256, on_progress=lambda *a: seen.append(a)
