@@ -245,22 +245,30 @@ def test_recording_nests_and_puts_the_previous_observer_back():
 # -- (d) bad input: one line, exit 2, nothing written --------------------------------------------------
 
 
+SLOW = pytest.mark.slow
+
+
 @pytest.mark.parametrize(
     "body, message",
     [
         ("print('hello')\n", "makes no scalar autograd class"),
-        (MICROGPT.read_text().replace("    loss.backward()\n", "    pass\n"), "never calls backward()"),
-        (
+        # the rest of the kinds of bad script run in make test-all (each a child process, ~1 s)
+        pytest.param(
+            MICROGPT.read_text().replace("    loss.backward()\n", "    pass\n"), "never calls backward()", marks=SLOW
+        ),
+        pytest.param(
             MICROGPT.read_text().replace("num_steps = int", "num_steps = 1 or int"),
             "ended after 1 backward() call: step 2 needs 3",
+            marks=SLOW,
         ),
         ("raise RuntimeError('boom')\n", "raised RuntimeError: boom at train.py:1"),
-        ("name = input('your name? ')\n", "reads standard input"),
-        (
+        pytest.param("name = input('your name? ')\n", "reads standard input", marks=SLOW),
+        pytest.param(
             "class V:\n    def __init__(self, x):\n        self.data, self.grad = x, 0\n"
             "    def __add__(self, o):\n        return V(self.data + o.data)\n"
             "    def backward(self):\n        pass\n\nV(1.0).backward()\n",
             "cannot recognise V's nodes",
+            marks=SLOW,
         ),
         ("def f(:\n", "is not a Python file"),
         (

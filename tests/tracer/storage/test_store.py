@@ -280,6 +280,14 @@ def big_store(tmp_path_factory):
     return path, trace.size()[0]
 
 
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory):
+    """The SMALL model's step: two views of a few thousand nodes, each its own row groups."""
+    path = tmp_path_factory.mktemp("small") / "small.parquet"
+    save_store(_small_trace(), path)
+    return path
+
+
 def _peak_mb(args):
     """Peak memory (MB) of `microtrace ARGS` in a fresh process: its VmHWM (ru_maxrss would carry over
     the parent's peak across exec)."""
@@ -296,6 +304,7 @@ def _peak_mb(args):
     return int(out.stdout.split()[-1])
 
 
+@pytest.mark.slow  # ~5 s: a 300k-node step made, then read in a fresh process
 def test_inspect_of_a_big_store_stays_in_bounded_memory(big_store):
     path, nodes = big_store
     assert nodes > 250_000
@@ -354,8 +363,8 @@ def _damaged(path, tmp_path, how):
     ("foreign", "not a microtrace trace store"),
     ("meta", "'param_stats' should be an object"),
 ])  # fmt: skip
-def test_a_damaged_store_is_refused_in_one_line(big_store, tmp_path, how, message):
-    bad = _damaged(big_store[0], tmp_path, how)
+def test_a_damaged_store_is_refused_in_one_line(small_store, tmp_path, how, message):
+    bad = _damaged(small_store, tmp_path, how)
     for args in (
         ["inspect"],
         ["graph", "-o", str(tmp_path / "g.svg")],
