@@ -2,9 +2,10 @@
 
 Sub-packages: `draw` (canvas, fonts, colours, axes, text, number formats), `graph` (Graphviz
 diagrams), `attention` (attention figures), `gradflow` (gradient-flow figures), `report` (the HTML
-report), `explore` (the explorer page), `film` (a whole training run on one page). One module beside
+report), `explore` (the explorer page), `film` (a whole training run on one page). Two modules beside
 them: `page_safety` (what makes a page no string can break: JSON embedded in a script, links, and the
-Content-Security-Policy of every page, each inline script allowed by its hash).
+Content-Security-Policy of every page, each inline script allowed by its hash) and `player` (the player's
+buttons, one markup for the explorer and the film).
 
 Imports: `microtrace.engine`, `microtrace.tracer` and `microtrace.util`; `draw` imports no other
 sub-package of viz; never click or `microtrace.cli`.

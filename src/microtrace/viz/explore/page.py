@@ -46,6 +46,7 @@ from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph import style as gs
 from microtrace.viz.graph.render import DotNotFound, dot_program, layouts
 from microtrace.viz.page_safety import checked_link, script_json, seal
+from microtrace.viz.player import player_buttons
 
 
 def explorer_graph(trace):
@@ -291,6 +292,16 @@ def _film_link(href, step):
     return f'<a id="film" href="{escape(href)}#s={step}">the film of this training run, at this step</a>'
 
 
+# the player's buttons (viz/player.py), in the words of a step's pass: (title, aria-label)
+PLAYER = {
+    "p-start": ("start (Home)", "start"),
+    "p-back": ("step back (,)", "step back"),
+    "p-play": ("play / pause (Space)", "play or pause"),
+    "p-next": ("step on (.)", "step on"),
+    "p-end": ("end (End)", "end"),
+}
+
+
 def _html(index_json, payloads, title, film=""):
     blobs = "\n".join(
         f'<script type="application/x-gzip-base64" id="c{i}">{p}</script>' for i, p in enumerate(payloads)
@@ -304,7 +315,8 @@ def _html(index_json, payloads, title, film=""):
         "{{js}}": bundle.script(),
         "{{film}}": film,
         "{{graphviz}}": _graphviz(),
+        "{{player}}": player_buttons(PLAYER),
     }
     # one pass, so that nothing substituted is itself searched for a placeholder
-    page = re.sub(r"\{\{(title|css|index|payloads|js|film|graphviz)\}\}", lambda m: parts[m.group(0)], page)
+    page = re.sub(r"\{\{(title|css|index|payloads|js|film|graphviz|player)\}\}", lambda m: parts[m.group(0)], page)
     return seal(page, wasm=True)  # last: the policy allows the page's scripts by the hash of their final text

@@ -28,6 +28,7 @@ from microtrace.viz.explore.payload import json_ready
 from microtrace.viz.film.block import METRICS, block_svg, edge_widths, frame_colours, union_graph
 from microtrace.viz.graph import style as gs
 from microtrace.viz.page_safety import script_json, seal
+from microtrace.viz.player import player_buttons
 
 SCRIPTS = (
     "data.js",  # the film's data, numbers as text, the embedded explorers unpacked
@@ -81,6 +82,16 @@ def build_film(run, frames, text=None, samples=None, explorers=None, commands=No
     return _html(data, block_svg(C), blobs, list((explorers or {}).values()))
 
 
+# the player's buttons (viz/player.py), in the words of frames: (title, aria-label)
+PLAYER = {
+    "p-start": ("first frame (Home)", "first frame"),
+    "p-back": ("frame back (←)", "frame back"),
+    "p-play": ("play / pause (Space)", "play or pause"),
+    "p-next": ("frame on (→)", "frame on"),
+    "p-end": ("last frame (End)", "last frame"),
+}
+
+
 def _title(run, frames):
     first, last = frames[0].step, frames[-1].step
     return f"{run.path.name} · training steps {first}–{last} ({len(frames)} frames of {run.steps} steps)"
@@ -121,9 +132,10 @@ def _html(data, svg, blobs, framed):
         "{{svg}}": svg,
         "{{explorers}}": blobs,
         "{{js}}": "\n".join(_resource("js/" + name) for name in SCRIPTS),
+        "{{player}}": player_buttons(PLAYER, indent="    "),
     }
     # one pass, so that nothing substituted is itself searched for a placeholder
-    page = re.sub(r"\{\{(title|css|data|svg|explorers|js)\}\}", lambda m: parts[m.group(0)], _page())
+    page = re.sub(r"\{\{(title|css|data|svg|explorers|js|player)\}\}", lambda m: parts[m.group(0)], _page())
     # last: the policy allows the page's scripts, and the embedded explorers' (an <iframe srcdoc> runs
     # under its parent's policy as well as its own), by the hash of their final text; and, when it
     # embeds explorers, the WebAssembly their Graphviz compiles (viz/explore/page.py)
