@@ -13,6 +13,7 @@ import re
 
 import networkx as nx
 
+from microtrace.tracer.analysis.film import VIEW
 from microtrace.util import numfmt
 from microtrace.viz.draw.colormap import hex_color
 from microtrace.viz.graph import style as gs
@@ -51,9 +52,8 @@ def union_graph(frames):
 def block_svg(C):
     """The union graph drawn as one step's block view is (no title, no legend: the page has its own),
     as an inline <svg> element; its groups and edges are named by their <title>."""
-    g = block_diagram(
-        C, title="block view: a box per position and block, its number at the cursor's step", legend=False, rankdir="TB"
-    )
+    title = f"block view: a box per position and block, its number at the cursor's step; op counts of the {VIEW} view"
+    g = block_diagram(C, title=title, legend=False, rankdir="TB")
     source = _TOOLTIP.sub("", g.source)  # a tooltip's numbers would be one frame's: the page shows its own
     svg = render_bytes(source, "svg").decode("utf-8")
     return _SVG.search(svg).group(0)
