@@ -39,7 +39,7 @@ def test_steps_of_different_documents_pair_their_parameters_by_entry(graphs):
     G1, G2 = graphs[0], graphs[2]
     assert (G1.graph["doc"], G2.graph["doc"]) == ("emma", "olivia")
     assert G1.number_of_nodes() != G2.number_of_nodes()
-    assert compare.comparable(G1, G2) == "the two steps read different documents"
+    assert compare.comparable(G1, G2) == "the two steps read different documents (“emma” here, “olivia” there)"
     p = compare.Pairing(G1, G2, params_only=True)
     # by id, the same number is another entry in each (the old pairing compared them without a word)
     assert any(what(G1.nodes[n]) != what(G2.nodes[n]) for n in G1 if "param" in G1.nodes[n])

@@ -15,6 +15,7 @@ from collections import Counter
 from microtrace.tracer import TraceError
 from microtrace.viz.draw import colormap
 from microtrace.viz.draw.colormap import hex_color
+from microtrace.viz.draw.text import shorten
 
 DECADES = 2.0  # the ratio colour saturates at 100x (and 1/100x)
 
@@ -60,7 +61,7 @@ def comparable(G1, G2):
     if g1["view"] != g2["view"]:
         return f"the two traces hold different views ({g1['view']} here, {g2['view']} there)"
     if g1["tokens"] != g2["tokens"]:
-        return "the two steps read different documents"
+        return f"the two steps read different documents (“{shorten(g1['doc'])}” here, “{shorten(g2['doc'])}” there)"
     return ""
 
 

@@ -15,7 +15,7 @@ export function setupCompare() {
   // that read different documents compute different things at the same place: only parameters pair then
   const sizes = `${count(c.nodes[0])} nodes here, ${count(c.nodes[1])} there (${esc(c.view)})`;
   const pairing = c.only
-    ? `<p class="warn">${esc(c.only[0].toUpperCase() + c.only.slice(1))} (“${esc(INDEX.meta.doc)}” here, “${esc(c.doc)}” there): ${sizes}. The same place computes different things in each, so only the parameters are paired, entry by entry (${count(c.paired)} of them), and the groups by their statistics; nodes are not.</p>`
+    ? `<p class="warn">${esc(c.only[0].toUpperCase() + c.only.slice(1))}: ${sizes}. The same place computes different things in each, so only the parameters are paired, entry by entry (${count(c.paired)} of them), and the groups by their statistics; nodes are not.</p>`
     : `<p>${sizes}; ${count(c.paired)} paired by what they are (a parameter by its entry, any other node by its scope, op and order).</p>`;
   const f = c.first;
   const where = (f) => (f.node === null ? esc(f.name) : `<a href="#" data-node="${f.node}">${esc(f.name)}</a>`);
