@@ -357,14 +357,14 @@ def test_the_report_shows_a_bar_that_ends_only_on_a_terminal(run_dir, tmp_path, 
 def test_a_fold_dot_cannot_lay_out_gives_the_unfolded_view(four_heads, monkeypatch):
     """dot 2.43 cannot rank some folded views ("trouble in init_rank": the README's gradient paths of
     layer0.attn_wq[3,7] at step 120); the figure then comes unfolded instead of not at all."""
-    real = scalar.layout_size
+    real = scalar.node_places
 
     def refuses_folds(g):
         if "cluster_fold" in g.source:
             raise RenderError("dot failed to lay out: Error: trouble in init_rank")
         return real(g)
 
-    monkeypatch.setattr(scalar, "layout_size", refuses_folds)
+    monkeypatch.setattr(scalar, "node_places", refuses_folds)
     g = graph_figure(four_heads, "scalar", focus="pos1/layer0/attn/head0")
     assert "cluster_fold" not in g.source
     assert g.source == graph_figure(four_heads, "scalar", focus="pos1/layer0/attn/head0", fold=False).source

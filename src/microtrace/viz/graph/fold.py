@@ -86,11 +86,14 @@ def _too_long(along, wide, measure, rankdir, long_side):
     return along, wide
 
 
-def bands(rank, sizes, rankdir, measure=None):
+def bands(rank, sizes, rankdir, measure=None, groups=None):
     """node -> its band (0, 1, ...) when the drawing needs folding, else {}. `rank`: node -> rank
     (`ranks`); `sizes`: node -> (width, height) in inches; `measure()`: the unfolded drawing's real
     (width, height) in inches, or None. The estimate from the sizes tells which views are plainly short
-    enough; the others are measured (when `measure` can) before they are cut."""
+    enough; the others are measured (when `measure` can) before they are cut. `groups`: node -> the
+    clusters it is drawn in; a cut never goes through one (a cluster cut in two was two boxes of one
+    name, joined by long loops back), so the cuts move to the nearest ranks between clusters, and a view
+    with none is not folded."""
     along, wide, lengths = _extent(rank, sizes, rankdir)
     n_ranks = len(lengths)
     extent = None if n_ranks < 4 else _too_long(along, wide, measure, rankdir, "along")
@@ -104,7 +107,25 @@ def bands(rank, sizes, rankdir, measure=None):
     for r in range(n_ranks):
         band_of_rank.append(min(k - 1, int(done / along * k)))
         done += lengths[r] + RANKSEP
+    if groups:
+        band_of_rank = _between_clusters(band_of_rank, rank, groups)
+    if len(set(band_of_rank)) < 2:
+        return {}
     return {n: band_of_rank[r] for n, r in rank.items()}
+
+
+def _between_clusters(band_of_rank, rank, groups):
+    """The bands' cuts (the first rank of each band but the first) moved to the nearest rank that starts
+    no cluster's middle: each cut goes where no group spans it."""
+    spans = {}
+    for n, inside in groups.items():
+        for g in inside if n in rank else ():
+            lo, hi = spans.get(g, (rank[n], rank[n]))
+            spans[g] = (min(lo, rank[n]), max(hi, rank[n]))
+    free = [c for c in range(1, len(band_of_rank)) if not any(lo < c <= hi for lo, hi in spans.values())]
+    wanted = [r for r in range(1, len(band_of_rank)) if band_of_rank[r] != band_of_rank[r - 1]]
+    cuts = sorted({min(free, key=lambda c: (abs(c - w), c)) for w in wanted} if free else set())
+    return [sum(r >= c for c in cuts) for r in range(len(band_of_rank))]
 
 
 def rows(rank, sizes, rankdir, parts, measure=None):

@@ -176,6 +176,18 @@ def layout_size(digraph: graphviz.Digraph | str):
     return None if exe is None else _plain_size(_run_dot([exe, "-Tplain"], source_bytes(digraph), "lay out"))
 
 
+_PLAIN_NODE = re.compile(r'^node ("(?:[^"\\]|\\.)*"|\S+) (\S+) (\S+) ', re.M)
+
+
+def node_places(digraph: graphviz.Digraph | str) -> dict[str, tuple[float, float]] | None:
+    """Where `dot` puts each node of `digraph`: name -> (x, y) in inches, y up; None without `dot`."""
+    exe = dot_program()
+    if exe is None:
+        return None
+    plain = _run_dot([exe, "-Tplain"], source_bytes(digraph), "lay out").decode("utf-8", "replace")
+    return {m.group(1).strip('"'): (float(m.group(2)), float(m.group(3))) for m in _PLAIN_NODE.finditer(plain)}
+
+
 # cairo draws PNG and PDF with antialiased text; the svg device is Graphviz's own (text as text, tooltips
 # kept as xlink:title), which browsers render crisply.
 _DEVICE = {"svg": "svg", "png": "png:cairo", "pdf": "pdf:cairo"}

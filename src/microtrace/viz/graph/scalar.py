@@ -15,7 +15,7 @@ from microtrace.util import numfmt
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph import fold as gf
 from microtrace.viz.graph import style as gs
-from microtrace.viz.graph.render import RenderError, layout_size
+from microtrace.viz.graph.render import RenderError, layout_size, node_places
 
 _LEAVES = ("param", "const", "leaf")
 _OP_TEXT = {"*": "×", "+": "+", "**": "**", "exp": "exp", "log": "log", "relu": "relu", "dot": "dot", "sum": "Σ"}
@@ -128,14 +128,16 @@ def scalar_diagram(
 
     units: list = []  # the view's independent parts, when a wide view is cut into rows
 
-    def draw(band, row):
+    def draw(band, row, flip=frozenset(), runs=None):
         g = dg.new_digraph(th, rankdir, g_title, "scalar")
         g.attr("graph", nodesep="0.10", ranksep="0.16")
         if legend:
             parts = _scalar_legend(colors, pens, th, inline, stub_in or stub_out, backward, hl_edges)
             g.attr("graph", label=gs.title_label(g_title, parts, th))
-        _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label == "source", band,
-                      row, rankdir == "LR")  # fmt: skip
+        found = _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes,
+                              label == "source", band, row, rankdir == "LR", flip)  # fmt: skip
+        if runs is not None:
+            runs.extend(found)
         _scalar_edges(g, G, drawn, edges, S, pens, th, backward, precision, hl_edges, band)
         _row_edges(g, drawn, edges, S, row, units)
         for suffix, (ins, outs) in _row_stubs(G, drawn, S, inlined, row) if row else [("", (stub_in, stub_out))]:
@@ -145,7 +147,7 @@ def scalar_diagram(
 
     g = draw({}, {})
     if not fold:
-        return g
+        return _runs_in_order(draw, {}, {}, rankdir) or g
     successors = _successors(G, drawn, edges, S, stub_in, stub_out)
     rank, sizes = gf.ranks(successors), {name: gf.SIZES[name[0]] for name in successors}
     measured: list = []
@@ -155,21 +157,52 @@ def scalar_diagram(
             measured.append(layout_size(g))
         return measured[0]
 
-    band = {name: b for name, b in gf.bands(rank, sizes, rankdir, measure).items() if name[0] != "s"}
+    scope_path = scope_paths(scopes, common)
+    groups = {
+        name: [s for s, _ in scope_path(G.nodes[int(name[1:])]["scope"])] for name in successors if name[0] in "no"
+    }
+    band = {name: b for name, b in gf.bands(rank, sizes, rankdir, measure, groups).items() if name[0] != "s"}
     units[:] = _parts(drawn, edges, S, G)
-    row = {} if band else gf.rows(rank, sizes, rankdir, units, measure)
-    return _foldable(draw(band, row), g) if band or row else g
+    # rows of parts stay inside one box: only a view whose nodes all sit in the same clusters wraps
+    one_box = len({tuple(p) for p in groups.values()}) == 1
+    row = {} if band or not one_box else gf.rows(rank, sizes, rankdir, units, measure)
+    # folded when dot can lay the fold out: its invisible clusters and anchors can ask dot (2.43) for a
+    # ranking it cannot make ("trouble in init_rank", e.g. a view of gradient paths that crosses many
+    # scopes), and a figure that fits no page is better than no figure
+    folded = _runs_in_order(draw, band, row, rankdir) if band or row else None
+    return folded or _runs_in_order(draw, {}, {}, rankdir) or g
 
 
-def _foldable(folded, unfolded):
-    """`folded` when dot can lay it out, else `unfolded`: the invisible clusters and anchors of a fold can
-    ask dot (2.43) for a ranking it cannot make ("trouble in init_rank", e.g. a view of gradient paths
-    that crosses many scopes), and a figure that fits no page is better than no figure."""
+def _runs_in_order(draw, band, row, rankdir):
+    """`draw(band, row)` with its parallel runs (keys, units) reading 0, 1, 2... across their ranks, or
+    None when dot cannot lay it out, or when it is folded and dot keeps a run backwards (a fold keeps the
+    view's order or is not made). Which way dot reads an anchor chain depends on where its anchors sit
+    and on what crosses them, so the chains are checked against dot's layout, and those read backwards
+    turned round."""
+    folded = bool(band or row)
+    runs: list = []
+    g = draw(band, row, frozenset(), runs)
+    backwards = _backwards(g, runs, rankdir)
+    if backwards is None or not backwards:
+        return g if backwards is not None or not folded else None
+    turned = draw(band, row, frozenset(backwards))
+    return None if folded and _backwards(turned, runs, rankdir) else turned
+
+
+def _backwards(g, runs, rankdir):
+    """The first names of the runs that dot does not lay out in order ({} without dot), None if it cannot
+    lay `g` out."""
     try:
-        layout_size(folded)
+        places = node_places(g) or {}
     except RenderError:
-        return unfolded
-    return folded
+        return None
+    axis, sign = (1, -1) if rankdir == "LR" else (0, 1)  # reading order: top to bottom, or left to right
+    backwards = set()
+    for run in runs:
+        read = [sign * places[name][axis] for name in run if name in places]
+        if read != sorted(read):
+            backwards.add(run[0])
+    return backwards
 
 
 def colouring(G, nodes, color="grad"):
@@ -252,25 +285,51 @@ def _parts(drawn, edges, S, G):
     return list(parts.values())
 
 
-def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label_source, band, row, lr):
+def scope_paths(scopes, common):
+    """scope -> the clusters it is drawn in, outermost first, as [(scope, label)]: one cluster per scope of
+    the view, a scope inside another drawn inside its cluster (a script's head0/softmax/weights in
+    head0/softmax in head0), each labelled with its path below the cluster around it (`common`, the
+    view's scope, in full). A view of one scope, `common`, has no cluster at all."""
+    kinds = sorted(set(scopes), key=lambda s: (s.count("/"), s))
+    if kinds == [common]:
+        return lambda scope: []
+
+    def path(scope):
+        chain = [s for s in kinds if s == scope or scope.startswith(s + "/")]
+        out, above = [], common
+        for s in chain:
+            label = s[len(above) :].strip("/") if above and s.startswith(above + "/") else s
+            out.append((s, label))
+            above = s
+        return out
+
+    return path
+
+
+def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl_nodes, label_source, band, row, lr,
+                  flip):  # fmt: skip
     """A value box per drawn node (and an op ellipse unless a leaf), in one cluster per scope below `common`,
     parallel values in order of their key, unit or head (in each `row` of a wide view its own run);
     folded, each band in an invisible cluster of its own, the bands in order."""
+    scope_path = scope_paths(scopes, common)
     clusters = dg.Clusters()
     first = {}  # band -> its first op (the values may be anchored in a run, below)
     path_of = {}
     for n in drawn:
         d = G.nodes[n]
-        scope = d["scope"]
-        rel = scope[len(common) :].strip("/") if common and scope != common else ""
-        scoped = rel or len(set(scopes)) > 1
+        scoped = [
+            (f"s_{s}", dg.cluster_attrs(label, depth, th)) for depth, (s, label) in enumerate(scope_path(d["scope"]))
+        ]
         for name in (f"n{n}", f"o{n}") if d["op"] not in _LEAVES else (f"n{n}",):
-            path = [(f"s_{scope}", dg.cluster_attrs(rel or scope, 0, th))] if scoped else []
-            if name in band or name in row:
-                b = band.get(name, row.get(name))
-                if name[0] == "o" and band:
+            path = scoped
+            fold = {"label": "", "peripheries": "0"}
+            if name in band:  # a band holds whole clusters (fold.bands cuts between them)
+                b = band[name]
+                if name[0] == "o":
                     first.setdefault(b, name)
-                path = [(f"fold{b}", {"label": "", "peripheries": "0"})] + [(f"{c}#{b}", a) for c, a in path]
+                path = [(f"fold{b}", fold)] + [(f"{c}#{b}", a) for c, a in path]
+            elif name in row:  # the rows of one cluster's parts, inside it
+                path = path + [(f"fold{row[name]}", fold)]
             path_of[name] = path
             if name[0] == "n":
                 attrs = _value_attrs(n, d, colors, th, precision, n in hl_nodes, label_source)
@@ -283,10 +342,12 @@ def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl
         # folded, the anchors sit in the run's cluster (anchors at the top level turn the bands around),
         # where dot reads a chain bottom to top with LR
         where = path_of[run[0]] if band else []
-        clusters.order_siblings(where, [(f"anchor#{name}", [name]) for name in run], reverse=bool(where) and lr)
+        reverse = (bool(where) and lr) != (run[0] in flip)
+        clusters.order_siblings(where, [(f"anchor#{name}", [name]) for name in run], reverse=reverse)
     if first:
         clusters.order_siblings([], [(f"anchor#fold{b}", [first[b]]) for b in sorted(first)])
     clusters.emit(g)
+    return runs
 
 
 _INDEXES = ("head", "key", "unit")
