@@ -98,3 +98,16 @@ def test_the_run_remembers_the_steps_worth_embedding(run_dir, frames):
         for column in ("op", "scope", "data", "grad", "src", "dst", "local", "flow"):
             assert getattr(a, column).tobytes() == getattr(b, column).tobytes()
         assert (a.extra, a.multiplicity, a.scopes) == (b.extra, b.multiplicity, b.scopes)
+
+
+def test_pieces_start_after_a_checkpoint_where_it_is_cheaper():
+    """A piece replays from the checkpoint before its previous frame: the bench's film in two is cut
+    after step 500's checkpoint (nothing replayed), every piece kept, none empty, nothing lost."""
+    from microtrace.tracer.analysis.film import _pieces
+
+    checkpoints = range(0, 1001, 100)
+    assert [p[0] for p in _pieces(range(0, 1000, 10), 2, checkpoints)] == [0, 510]
+    for steps, jobs in [(range(0, 1000, 10), 3), (range(0, 6), 6), (range(1, 6, 2), 2), (range(0, 40), 4)]:
+        pieces = _pieces(steps, jobs, checkpoints)
+        assert [k for p in pieces for k in p] == list(steps) and all(pieces)
+        assert len(pieces) == min(jobs, len(steps))
