@@ -11,6 +11,7 @@ opens into its heads and a head into its scalars.
 
 import random
 import re
+import time
 
 import pytest
 from explore_browser import NEEDS, Opened
@@ -77,10 +78,14 @@ def drawing(o):
 
 
 def double_click(o, title):
-    before = o.js("document.getElementById('stage').innerHTML")
+    before = drawing(o)
     x, y = where(o, title)
     o.page.mouse.dblclick(x, y)
-    o.until("b => document.getElementById('stage').innerHTML !== b", before)
+    # the selection the first click makes is no change: on a busy machine it shows before the opening
+    end = time.monotonic() + 10
+    while drawing(o) == before:
+        assert time.monotonic() < end, f"double-clicking {title} changed nothing"
+        time.sleep(0.02)
     o.until("!document.getAnimations().length")  # moved into place
 
 
@@ -145,7 +150,7 @@ def test_open_attention_then_a_head_then_close_both(opened):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, *(pytest.param(s, marks=pytest.mark.slow) for s in (1, 2))])  # more in CI
+@pytest.mark.parametrize("seed", range(3))
 def test_random_opening_and_closing_keeps_the_drawing_sound(opened, seed):
     """Property: any sequence of double-clicks on groups, clusters and open frames keeps the invariants,
     and closing everything gives back the first drawing."""
