@@ -78,7 +78,7 @@ def compact_layout(doc):
     }
 
 
-_GRAPH_KEYS = ("rankdir", "nodesep", "ranksep", "newrank", "pad", "splines")
+_GRAPH_KEYS = ("rankdir", "nodesep", "ranksep", "newrank", "pad", "splines", "remincross")
 _CLUSTER_KEYS = ("label", "fontsize", "margin", "labeljust", "labelloc")
 _NODE_KEYS = ("shape", "style", "penwidth", "peripheries")
 _EDGE_KEYS = ("style", "weight", "constraint", "minlen", "tailport", "headport", "arrowsize", "arrowhead", "dir")

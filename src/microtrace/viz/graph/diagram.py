@@ -28,6 +28,12 @@ def new_digraph(th, rankdir, title, name):
         ranksep="0.45",
         pad="0.2",
         outputorder="edgesfirst",
+        # no second crossing minimisation over the whole graph once clusters are laid out: in it
+        # Graphviz 2.43's dot compares two nodes of a cluster by the top level's table of chained nodes
+        # (order_siblings' chains), indexed by their places in the cluster, and reads past its end
+        # (valgrind: dot_mincross, left2right) when the cluster holds more nodes in that rank; the
+        # order, and so the layout, then changed from run to run
+        remincross="false",
     )
     g.attr("node", fontname=gs.FONT, fontsize="11", fontcolor=th.ink, color=th.ink, penwidth="1")
     g.attr("edge", fontname=gs.FONT, fontsize="9", fontcolor=th.muted, arrowsize="0.6", color=th.data)
