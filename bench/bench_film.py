@@ -89,7 +89,7 @@ def measure_page(path):
         page.evaluate(_WATCH)
         ceiling = _still(page)
         scrub, cpu = _scrubs(browser, page)
-        playing = _play(page)
+        playing = _play(browser, page)
         browser.close()
     return {
         "first contentful paint ms": paint,
@@ -99,6 +99,8 @@ def measure_page(path):
         "scrub: renderer CPU per scrub, rasterising ms": cpu["raster"],
         "playing at 60 fps: frames shown per s": playing["shown"],
         "playing: animation frames per s": playing["animation"],
+        "playing: renderer CPU per animation frame, main thread ms": playing["main"],
+        "playing: renderer CPU per animation frame, rasterising ms": playing["raster"],
         "a still page: animation frames per s (the machine's ceiling now)": ceiling,
     }
 
@@ -112,23 +114,28 @@ def _still(page):
 
 def _scrubs(browser, page):
     """SCRUBS clicks on the loss curve, to frames spread over the run: each one's input to next paint (ms,
-    sorted), and the renderer's CPU time per click (main thread, rasterisation) from Chromium's trace."""
+    sorted); then as many again, traced, for the renderer's CPU time per click (main thread, rasterising):
+    tracing costs the page time of its own, so it is not on while the times are taken."""
     box = page.locator("#loss").bounding_box()
+
+    def clicks():
+        for k in range(SCRUBS):
+            x = box["x"] + 60 + (box["width"] - 90) * ((k * 37) % SCRUBS) / (SCRUBS - 1)
+            page.mouse.click(x, box["y"] + box["height"] / 2)
+            page.wait_for_timeout(80)
+
     page.evaluate("() => { __inp = []; }")
-    browser.start_tracing(page=page, categories=["devtools.timeline", "disabled-by-default-devtools.timeline"])
-    for k in range(SCRUBS):
-        x = box["x"] + 60 + (box["width"] - 90) * ((k * 37) % SCRUBS) / (SCRUBS - 1)
-        page.mouse.click(x, box["y"] + box["height"] / 2)
-        page.wait_for_timeout(80)
-    events = json.loads(browser.stop_tracing())["traceEvents"]
+    clicks()
     shown = page.evaluate("() => __inp")
     times = sorted(shown + [16.0] * (SCRUBS - len(shown)))  # not reported: under 16 ms
-    return times, _renderer_cpu(events)
+    browser.start_tracing(page=page, categories=["devtools.timeline", "disabled-by-default-devtools.timeline"])
+    clicks()
+    return times, _renderer_cpu(json.loads(browser.stop_tracing())["traceEvents"])
 
 
-def _renderer_cpu(events):
-    """CPU ms per scrub of the renderer's main thread (its top-level tasks) and of rasterising (tdur: the
-    thread's own time, whatever else the machine runs)."""
+def _renderer_cpu(events, count=SCRUBS):
+    """CPU ms per scrub (or `count` of anything) of the renderer's main thread (its top-level tasks) and
+    of rasterising (tdur: the thread's own time, whatever else the machine runs)."""
     main = {
         (e["pid"], e["tid"]) for e in events if e.get("name") == "thread_name" and e["args"]["name"] == "CrRendererMain"
     }
@@ -137,25 +144,34 @@ def _renderer_cpu(events):
         if e.get("ph") != "X" or "tdur" not in e:
             continue
         if e["name"] == "RunTask" and (e["pid"], e["tid"]) in main:
-            cpu["main"] += e["tdur"] / 1000 / SCRUBS
+            cpu["main"] += e["tdur"] / 1000 / count
         elif e["name"] == "RasterTask":
-            cpu["raster"] += e["tdur"] / 1000 / SCRUBS
+            cpu["raster"] += e["tdur"] / 1000 / count
     return cpu
 
 
-def _play(page):
+def _play(browser, page):
     """Play at 60 frames per second from the first frame to the last (the mouse on play): animation frames
-    per second and distinct frames shown per second, from requestAnimationFrame's timestamps."""
+    per second and distinct frames shown per second, from requestAnimationFrame's timestamps; then played
+    again, traced, for the renderer's CPU per animation frame."""
     page.select_option("#p-speed", "60")
     page.keyboard.press("Tab")  # off the select: Home goes to the page
-    page.keyboard.press("Home")
-    page.locator("#p-play").click()
-    page.wait_for_function(_PLAYING)
-    page.evaluate(_FRAMES)
-    page.wait_for_function(f"() => !({_PLAYING})()", timeout=120_000)
-    frames = page.evaluate(_FRAMES)
-    seconds = (frames[-1][0] - frames[0][0]) / 1000
-    return {"animation": (len(frames) - 1) / seconds, "shown": len({s for _, s in frames}) / seconds}
+    out = {}
+    for traced in (False, True):
+        page.keyboard.press("Home")
+        if traced:
+            browser.start_tracing(page=page, categories=["devtools.timeline", "disabled-by-default-devtools.timeline"])
+        page.locator("#p-play").click()
+        page.wait_for_function(_PLAYING)
+        page.evaluate(_FRAMES)
+        page.wait_for_function(f"() => !({_PLAYING})()", timeout=120_000)
+        frames = page.evaluate(_FRAMES)
+        if traced:
+            out.update(_renderer_cpu(json.loads(browser.stop_tracing())["traceEvents"], len(frames)))
+        else:
+            seconds = (frames[-1][0] - frames[0][0]) / 1000
+            out.update(animation=(len(frames) - 1) / seconds, shown=len({s for _, s in frames}) / seconds)
+    return out
 
 
 def budgets(results, load):

@@ -52,7 +52,7 @@ def cursor(o):
     return o.js("document.querySelector('#loss .cursor').getAttribute('x1')")
 
 
-def test_play_moves_the_cursor_and_the_colours(opened):
+def test_play_moves_the_cursor_and_the_colours(opened, film):
     before, x = fills(opened), cursor(opened)
     assert opened.js("document.body.dataset.step") == "0"
     opened.page.keyboard.press("Space")
@@ -60,6 +60,16 @@ def test_play_moves_the_cursor_and_the_colours(opened):
     assert cursor(opened) != x
     assert fills(opened) != before
     opened.until("location.hash === '#s=5'")
+    # while playing the numbers are written a few times a second; where it stops, they are the frame's
+    data = embedded_data(film)
+    shown = opened.js("[...document.querySelectorAll('#numbers tr[data-matrix]')].map(tr => "
+                      "+tr.querySelector('[data-key=grad_norm]').dataset.value)")  # fmt: skip
+    assert shown == [p["grad_norm"] for p in data["frames"][5]["params"].values()]
+    boxes = opened.js("Object.fromEntries([...document.querySelectorAll('#svgbox g.node')].map(g => "
+                      "[g.querySelector('title').textContent, [...g.querySelectorAll('text')].map(t => t.textContent)"
+                      ".find(t => t.startsWith('‖g‖'))]).filter(([, t]) => t))")  # fmt: skip
+    frame = dict(zip(data["groups"], data["colours"]["grad"]["text"][5]))
+    assert boxes and boxes == {name: f"‖g‖ {frame[name]}" for name in boxes}
 
 
 def test_keys_and_the_url(browser, film):

@@ -33,13 +33,15 @@ function blockItems() {
   return {groups, links, positions};
 }
 
-function drawBlock(B, i, metric) {
+// `words`: the numbers and labels too (while playing they are written a few times a second: at 30 frames
+// a second nobody reads them, and they are most of what a frame costs the browser).
+function drawBlock(B, i, metric, words) {
   const f = F[i], C = D.colours[metric];
   B.groups.forEach((grp, j) => {
     const k = C.fill[i][j];
     grp.g.classList.toggle("absent", k < 0);
     if (k < 0) {  // a position this step's document does not reach: no number of its own
-      if (grp.value) setText(grp.value, `${METRIC_LABEL[metric]} –`);
+      if (grp.value && words) setText(grp.value, `${METRIC_LABEL[metric]} –`);
       return;
     }
     if (grp.colour !== k) {  // only what changed: an attribute set is a style to recompute
@@ -48,6 +50,7 @@ function drawBlock(B, i, metric) {
       grp.shape.setAttribute("fill", fill);
       for (const t of grp.texts) t.setAttribute("fill", ink);
     }
+    if (!words) return;
     if (grp.value) setText(grp.value, `${METRIC_LABEL[metric]} ${C.text[i][j]}`);
     if (grp.loss) setText(grp.loss, `loss ${short(f.loss)}`);
   });
@@ -64,7 +67,7 @@ function drawBlock(B, i, metric) {
     }
   });
   B.positions.forEach((t, p) => {
-    if (!t) return;
+    if (!t || !words) return;
     const here = p + 1 < f.chars.length ? `   ${tok(f.chars[p])} → ${tok(f.chars[p + 1])}` : "";
     setText(t, `position ${p}${here}`);
   });
@@ -126,7 +129,7 @@ function drawAttention(i) {
   });
 }
 
-function drawPredictions(i) {
+function drawPredictions(i, words) {
   const body = document.querySelector("#pred tbody"), P = F[i].predictions, tokens = F[i].attention.tokens;
   while (body.rows.length > P.length) body.deleteRow(-1);
   while (body.rows.length < P.length) {
@@ -139,6 +142,7 @@ function drawPredictions(i) {
     setText(next, tok(p.next));
     if (!pcell.firstChild) pcell.append(el("span", {class: "pbar"}), document.createTextNode(""));
     pcell.firstChild.style.width = `${(num(p.p_next) * 100).toFixed(1)}px`;
+    if (!words) return;
     setText(pcell.lastChild, short(p.p_next));
     pcell.title = String(num(p.p_next));
     while (top.children.length < p.top.length) top.append(el("span"));
@@ -149,11 +153,11 @@ function drawPredictions(i) {
       setText(span, `${tok(label)} ${short(prob)}`);
     });
   });
-  setText(document.getElementById("text-loss"), `loss on it at this step ${short(F[i].attention.loss)}`);
+  if (words) setText(document.getElementById("text-loss"), `loss on it at this step ${short(F[i].attention.loss)}`);
 }
 
 // The cursor's numbers per matrix: what `gradflow --steps` writes for this step (exact on hover).
-function drawNumbers(i) {
+function drawNumbers(i, words) {
   const body = document.querySelector("#numbers tbody"), f = F[i], names = Object.keys(f.params);
   if (body.rows.length !== names.length) {
     body.textContent = "";
@@ -165,6 +169,7 @@ function drawNumbers(i) {
       tr.dataset.matrix = n;
     });
   }
+  if (!words) return;
   names.forEach((n, j) => {
     const cells = body.rows[j].cells;
     for (const c of [...cells].slice(1)) {

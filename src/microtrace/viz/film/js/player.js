@@ -1,15 +1,18 @@
 // The cursor: which frame is shown, playing at a number of frames per second, and the URL (#s=STEP).
-const state = {i: 0, playing: false, fps: 10, metric: "grad", last: 0, carry: 0};
+const state = {i: 0, playing: false, fps: 10, metric: "grad", last: 0, carry: 0, wordsAt: -Infinity};
+const WORDS_MS = 250;  // while playing, the numbers and labels are written at most this often
 let charts = [], B = null;
 
 function show(i) {
   i = Math.max(0, Math.min(F.length - 1, i));
   state.i = i;
-  const f = F[i];
-  drawBlock(B, i, state.metric);
+  const f = F[i], now = performance.now();
+  const words = !state.playing || now - state.wordsAt >= WORDS_MS;
+  if (words) state.wordsAt = now;
+  drawBlock(B, i, state.metric, words);
   drawAttention(i);
-  drawPredictions(i);
-  drawNumbers(i);
+  drawPredictions(i, words);
+  drawNumbers(i, words);
   drawFindings(i);
   moveCursors(charts, f.step);
   document.getElementById("p-scrub").value = i;
@@ -41,6 +44,7 @@ function readHash() {
 }
 
 function play(on) {
+  const was = state.playing;
   state.playing = on === undefined ? !state.playing : on;
   document.getElementById("p-play").classList.toggle("playing", state.playing);
   if (state.playing) {
@@ -48,8 +52,8 @@ function play(on) {
     state.last = performance.now();
     state.carry = 0;
     requestAnimationFrame(tick);
-  } else {
-    writeHash(F[state.i].step);
+  } else if (was) {
+    show(state.i);  // the numbers and labels of the frame it stops at
   }
 }
 
