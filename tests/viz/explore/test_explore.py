@@ -56,16 +56,22 @@ def trace_file(G, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def files(other, trace_file, explorer_page, tmp_path_factory):
-    """step.html from the library (the session's explorer_page); compare.html through the command, from
-    two trace files."""
+def files(explorer_page, tmp_path_factory):
+    """step.html from the library (the session's explorer_page)."""
     d = tmp_path_factory.mktemp("explore")
     shutil.copyfile(explorer_page, d / "step.html")
+    return d
+
+
+@pytest.fixture(scope="module")
+def compare_file(other, trace_file, tmp_path_factory):
+    """compare.html through the command, from two trace files."""
+    d = tmp_path_factory.mktemp("compare")
     save_trace(explorer_graph(other), d / "other.json")
     result = run("--trace", trace_file, "--compare", d / "other.json", "--max-nodes", LIMIT, "-o", d / "compare.html")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("wrote ") and result.output.count("\n") == 1
-    return d
+    return d / "compare.html"
 
 
 @pytest.fixture(scope="module")
@@ -307,9 +313,10 @@ def test_screenshot_has_the_graph_and_its_legend(opened, tmp_path):
     assert "Legend" in legend.text_content()
 
 
-def test_compare_finds_the_first_difference(browser, files, G, other):
+@pytest.mark.slow  # another page (~4 s); test_compare and test_explore_input open the session's compare_page
+def test_compare_finds_the_first_difference(browser, compare_file, G, other):
     first = compare.Pairing(G, explorer_graph(other)).first_difference()  # the same document: every node pairs
-    o = Opened(browser, files / "compare.html")
+    o = Opened(browser, compare_file)
     try:
         assert o.errors == [] and len(o.requests) == 1
         # the page's own text (the vendored Graphviz is code, whose braces are not placeholders)
