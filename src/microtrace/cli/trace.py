@@ -64,9 +64,11 @@ def trace(trace, output, view, nan_as):
             raise  # its own line: a link, a directory...
         except OSError as e:
             raise BadInput(f"cannot write {output} ({e.strerror or e})") from None
-        view = "elementary"
+        view = trace.default_view()  # a store holds both: counted in the view every command counts in
         n, m = counts[view]["nodes"], counts[view]["edges"]
-    click.echo(f"step {trace.step}: {n} nodes, {m} edges ({view}), loss {trace.loss:.4f} -> {output}", err=True)
+    click.echo(
+        f"step {trace.step}: {n:,} nodes, {m:,} edges ({view} view), loss {trace.loss:.4f} -> {output}", err=True
+    )
 
 
 @command(name="export")
@@ -130,13 +132,14 @@ def export_command(trace, fmt, output, view, level, focus, nan_as, links):
         with progress("writing " + fmt, None) as advance:
             write_output(output, export_chunks(trace, fmt, view, advance_to(advance)))
         n, e = trace.size(view)
-        click.echo(f"wrote {n} nodes, {e} edges -> {output}", err=True)
+        click.echo(f"wrote {n:,} nodes, {e:,} edges ({view} view) -> {output}", err=True)
         return
     else:
         _check_export_size(trace.size(view)[0], fmt)
         G = trace.graph(view)
     write_output(output, export_bytes(G, fmt, nan_as, "links" if links else "edges"))
-    click.echo(f"wrote {G.number_of_nodes()} nodes, {G.number_of_edges()} edges -> {output}", err=True)
+    what = f"{level}-level groups of the {view} view" if level else f"{view} view"
+    click.echo(f"wrote {G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges ({what}) -> {output}", err=True)
 
 
 def _check_export_size(nodes, fmt):
