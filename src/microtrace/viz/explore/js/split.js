@@ -13,15 +13,17 @@ import { NONE, inkOn } from "./compare.js";
 let pane = null, copy = null; // the right pane and the drawing in it, while the split view is on
 
 const titleOf = (g) => g && g.querySelector(":scope > title")?.textContent;
-// the other step's colours on a copy of the drawing; numbers but each box's first line hidden (they are
-// this step's: the inspector gives both)
+// the other step's colours on a copy of the drawing; each box shows its name only (its numbers are this
+// step's: the inspector gives both). The copy is for the eyes: the keyboard and screen readers have the
+// left pane, so the copy takes no focus, holds no id twice and is hidden from assistive technology.
 function paint() {
   if (!pane) return;
   copy?.remove();
   copy = stage.cloneNode(true);
   copy.id = "stage2";
   copy.classList.remove("zooming");
-  copy.removeAttribute("aria-hidden");
+  copy.setAttribute("aria-hidden", "true");
+  for (const el of copy.querySelectorAll("[id], [tabindex], [role], [aria-label]")) ["id", "tabindex", "role", "aria-label"].forEach((a) => el.removeAttribute(a));
   for (const t of copy.querySelectorAll("g.graph > text")) t.setAttribute("visibility", "hidden"); // this step's title: the pane names its own
   const cmp = (S.data && S.data.cmp) || {};
   for (const g of copy.querySelectorAll("g.node")) {
