@@ -163,15 +163,18 @@ def test_micrograd_style_mlp_values_gradients_and_local_derivatives():
 
 
 def test_a_scripts_figure_titles_name_its_own_nodes_and_leave_out_the_missing_document():
-    """A micrograd-style script has no `doc` and makes no dot product node: a title says neither “” nor
-    "fused" (the block view's and a scalar view's, as `graph` draws them and the explorer shows them)."""
+    """A micrograd-style script has no `doc`: a title has no “”, and names its view: the script's own nodes
+    (elementary), or the fused view folded from them (the block view's and a scalar view's, as `graph` draws
+    them and the explorer shows them)."""
     t = trace_script(MICROGRAD, step=1, args=["4"])
     assert t.meta["doc"] == ""
     block = graph_figure(t, level="block").source
-    scalar = graph_figure(t, level="scalar", around=5, hops=1).source
-    for source in (block, scalar):
-        assert "step 1" in source and "“" not in source and "fused" not in source
+    scalar = graph_figure(t, level="scalar", around=5, hops=1, view="elementary").source
+    fused = graph_figure(t, level="scalar", around=5, hops=1, view="fused").source
+    for source in (block, scalar, fused):
+        assert "step 1" in source and "“" not in source
     assert "own nodes)" in scalar  # (the script's own nodes), the apostrophe escaped in the HTML label
+    assert "fused view" in fused and "own nodes" not in fused
     # a model on microtrace's own engine has real fused dot products: its view is named as before
     assert view_name({"view": "fused", "conventions": {"autograd": {"style": "microtrace"}}}) == "fused view"
 

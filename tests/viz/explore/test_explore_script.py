@@ -119,13 +119,13 @@ def test_a_path_lights_a_scripts_groups_which_open_into_their_own_nodes(script_p
 
 
 def test_a_scripts_page_names_its_own_nodes_and_no_empty_document(script_page):
-    """The script has no `doc` and its autograd class makes no dot product: the heading says "the
-    script's own nodes" (not "fused view"), and the block view's title leaves the document out."""
+    """The script has no `doc`: the heading names the view (its fused view, folded from the script's own
+    nodes as a run's is), and the block view's title leaves the document out."""
     o, G, t = script_page
     assert G.graph["doc"] == "" and G.graph["view"] == "fused"
     o.go("")
     heading = o.js("document.querySelector('#title').textContent")
-    assert heading.endswith(f"{G.number_of_nodes()} nodes (the script's own nodes)"), heading
+    assert heading.endswith(f"{G.number_of_nodes()} nodes (fused view)"), heading
     texts = o.js("[...document.querySelectorAll('#stage svg text')].map(t => t.textContent)")
     title = next(t for t in texts if t.startswith("step 1"))
     assert "“" not in title and "block view" in title, title

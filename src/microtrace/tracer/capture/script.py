@@ -23,11 +23,10 @@ from pathlib import Path
 
 from microtrace.engine.value import Value
 from microtrace.tracer.capture import autograd, conventions, where
-from microtrace.tracer.capture.fuse import fuse_dots
 from microtrace.tracer.capture.live import build_trace
 from microtrace.tracer.capture.observe import NotReal, Observer, Stop, Unrecognised, without_loop
 from microtrace.tracer.capture.record import Recording
-from microtrace.tracer.model.trace import TraceError
+from microtrace.tracer.model.trace import Trace, TraceError
 
 
 class ScriptError(TraceError):
@@ -258,9 +257,11 @@ class _Run:
         rel = os.path.relpath(self.path, os.getcwd()) if self.path.is_relative_to(os.getcwd()) else str(self.path)
         script = {"path": rel, "args": self.args}
         doc, tokens, chars, _ = self.document
-        return build_trace(
+        trace = build_trace(
             snap.rec, self.step, found, update=snap.update, script=script, doc=doc, tokens=tokens, chars=chars
         )
+        # the script's own nodes; its fused view is derived from them as a trace file's is (model/fused.py)
+        return Trace(trace.meta, sources={"elementary": trace.data("elementary")})
 
 
 class _Saved:
@@ -384,7 +385,6 @@ def _snapshot(obs, loss, found):
     adam = {name: [[(_real(p.data, p, "value"), None, _real(p.grad, p, "gradient"), None, None) for p in row]
                    for row in mat] for name, mat in named.items()}  # fmt: skip
     attention = _attention_weights(values, scopes, marks)
-    fuse_dots(values, scopes, marks)  # the fused view: each sum(a * b ...) one dot node (capture/fuse.py)
     rec = Recording(values, scopes, marks, copies[id(loss)], params, adam, None)
     return _Snapshot(rec, _entries(named), params_from, attention)
 

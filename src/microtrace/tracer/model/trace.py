@@ -262,8 +262,10 @@ class Trace:
         return self.meta["loss"]
 
     def views(self) -> tuple[str, ...]:
-        """The views this trace can give: both for a live trace, those saved for a loaded one."""
-        return self._source.views
+        """The views this trace can give: both for a live trace; for a loaded one, those saved, and the
+        fused view wherever the elementary one is (derived from it: `model.fused`)."""
+        views = self._source.views
+        return (*views, "fused") if "elementary" in views and "fused" not in views else views
 
     def default_view(self, prefer: str = "") -> str:
         """`prefer` (by default DEFAULT_VIEW, what every command and page counts and draws) when this trace
@@ -279,7 +281,12 @@ class Trace:
         if view in self._sources:
             return self._sources[view]
         self._check_view(view)
-        gd = self._source.read(view)
+        if view in self._source.views:
+            gd = self._source.read(view)
+        else:  # the fused view of a file that holds only the elementary one
+            from microtrace.tracer.model.fused import fuse
+
+            gd = fuse(self.data("elementary", keep))
         if keep:
             self._sources[view] = gd
         return gd
@@ -290,8 +297,8 @@ class Trace:
         whole. A view built already, or read from a file, comes whole, in one piece. `on_progress(done,
         total)` follows the making (for a progress bar)."""
         self._check_view(view)
-        if view in self._sources:  # read already: whole
-            return ColumnSource(self._sources).pieces(view, rows, on_progress)
+        if view in self._sources or view not in self._source.views:  # read already, or derived: whole
+            return ColumnSource({view: self.data(view)}).pieces(view, rows, on_progress)
         return self._source.pieces(view, rows, on_progress)
 
     def _check_view(self, view):
@@ -300,7 +307,7 @@ class Trace:
 
     def size(self, view: str = "elementary") -> tuple[int, int]:
         """(nodes, edges) of a view, without building anything."""
-        known = self._source.size(view) if view in self.views() else None
+        known = self._source.size(view) if view in self._source.views else None
         if known is not None:
             return known
         src = self.data(view)

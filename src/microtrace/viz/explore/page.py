@@ -44,7 +44,7 @@ from microtrace.viz.explore.views import LIMIT, build_views, label
 from microtrace.viz.graph import block, scalar
 from microtrace.viz.graph import diagram as dg
 from microtrace.viz.graph import style as gs
-from microtrace.viz.graph.render import DotNotFound, dot_program, layouts
+from microtrace.viz.graph.render import DotNotFound, RenderError, dot_program, layouts
 from microtrace.viz.page_safety import checked_link, script_json, seal
 from microtrace.viz.player import player_buttons
 
@@ -120,7 +120,7 @@ def _chunk_payloads(ids):
     alone = [i for i, src in drawn.items() if "subgraph" in src]
     batch = [i for i in drawn if i not in alone]
     laid = compact_layouts({i: drawn[i] for i in batch}) if batch else {}
-    laid.update((i, compact_layout(route_free_edges(layouts([drawn[i]])[0]))) for i in alone)
+    laid.update((i, compact_layout(route_free_edges(_layout_alone(drawn[i])))) for i in alone)
     out = []
     for i in ids:
         extra = {"layout": _relayable(laid[i], views[i])} if i in laid else {}
@@ -128,6 +128,18 @@ def _chunk_payloads(ids):
             extra["cmp"] = w["ratios"][i]
         out.append(compact(payload(G, views[i], views, w["index"], w["ranges"], w["links"], w["stages"], extra)))
     return _pack("\n".join(out))  # compact JSON has no newline of its own
+
+
+def _layout_alone(src):
+    """dot's layout of one view with clusters. dot (2.43) cannot rank a few of them with `newrank` ("trouble
+    in init_rank": a script's scalar view of a position, its parallel values anchored across clusters); such
+    a view is laid out without it (the order of its parallel values left to dot) rather than no page at all."""
+    try:
+        return layouts([src])[0]
+    except RenderError as e:
+        if "init_rank" not in str(e):
+            raise
+        return layouts([src.replace(" newrank=true", "", 1)])[0]  # (dot ranks the new way if it is there at all)
 
 
 def _relayable(layout, view):

@@ -123,11 +123,11 @@ def step_title(G, what, backward):
 
 def view_name(m):
     """What the scalar nodes of a graph with attributes `m` are, for a title: its view ("fused view",
-    "elementary view"), or for a script on an autograd class of its own (microGPT's or micrograd's style,
-    tracer/capture/script.py) "the script's own nodes": it makes no dot product node, so "fused" would promise
-    a fusion that is not there."""
+    "elementary view"); a script's elementary view (on an autograd class of its own, microGPT's or
+    micrograd's style, tracer/capture/script.py) is "the script's own nodes", its fused view folded from
+    them as a run's is (tracer/model/fused.py)."""
     style = ((m.get("conventions") or {}).get("autograd") or {}).get("style")
-    if style not in (None, "microtrace"):
+    if style not in (None, "microtrace") and m.get("view", "elementary") == "elementary":
         return "the script's own nodes"
     return f"{m.get('view', 'elementary')} view"
 
