@@ -249,7 +249,18 @@ def test_guard_refuses_big_scalar_views_with_a_narrower_focus(trace):
 
 
 def test_guard_through_the_command(files, tmp_path):
-    args = ["--level", "scalar", "--focus", "pos1", "--max-nodes", "500", "-o", tmp_path / "x.svg"]
+    args = [
+        "--level",
+        "scalar",
+        "--focus",
+        "pos1",
+        "--view",
+        "elementary",
+        "--max-nodes",
+        "500",
+        "-o",
+        tmp_path / "x.svg",
+    ]
     line = assert_refused(graph("--trace", files / "elementary.json", *args), alone=True)
     assert "nodes, more than --max-nodes 500" in line and "--focus pos1/" in line and "--level block" in line
     assert not (tmp_path / "x.svg").exists()
@@ -367,13 +378,20 @@ def test_missing_dot_through_the_installed_command(files, tmp_path):
         (["--level", "scalar"], "--level scalar needs --focus"),
         (["--around", "3"], "--around draws scalar nodes"),
         (["--highlight", "2"], "--highlight K needs --target"),
-        (["--level", "scalar", "--focus", HEAD, "--view", "fused"], "holds the elementary view"),
         (["--rankdir", "RL"], "Invalid value for '--rankdir'"),
     ],
 )
 def test_bad_options_are_one_line_exit_2(files, tmp_path, args, message):
     result = graph("--trace", files / "elementary.json", "-o", tmp_path / "x.svg", *args)
     assert message in assert_refused(result, alone=True)
+
+
+def test_a_file_of_the_fused_view_has_no_elementary_one_but_a_file_of_the_elementary_view_has_both(files, tmp_path):
+    scalar = ["--level", "scalar", "--focus", HEAD, "-o", tmp_path / "x.svg"]
+    refused = graph("--trace", files / "fused.json", *scalar, "--view", "elementary")
+    assert "holds the fused view" in assert_refused(refused, alone=True)
+    result = graph("--trace", files / "elementary.json", *scalar, "--view", "fused")  # folded from it
+    assert result.exit_code == 0, result.output
 
 
 def test_bad_extension_is_refused_before_tracing(tmp_path):
