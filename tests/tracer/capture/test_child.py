@@ -1,7 +1,10 @@
 """The user's script runs in its own process (tracer/capture/child.py): whatever it does to its process,
-the trace is complete or nothing is written, with one line and exit 2."""
+the trace is complete or nothing is written, with one line and exit 2; `gradcheck --script` runs it so
+too, each of its runs a child of its own."""
 
+import os
 import tempfile
+import textwrap
 
 import pytest
 
@@ -22,11 +25,14 @@ def own_tmp(tmp_path, monkeypatch):
     return folder
 
 
-def run(tmp_path, body, *options):
+def run(tmp_path, body, *options, command="trace"):
+    """`command` (trace, or gradcheck, which writes no file) on a script of `body`: (result, the output
+    file trace would write)."""
     script = tmp_path / "train.py"
     script.write_text(body)
     out = tmp_path / "out" / "s.json"
-    return invoke("trace", "--script", script, "-o", out, *options), out
+    output = ("-o", out) if command == "trace" else ()
+    return invoke(command, "--script", script, *output, *options), out
 
 
 @pytest.mark.parametrize(
@@ -61,4 +67,48 @@ def test_a_script_that_patches_builtins_and_os_replace_or_leaves_threads_running
     assert result.exit_code == 0, result.output
     t = load_trace(out)
     assert t.meta["update"] is True and t.meta["loss"] == pytest.approx((0.2 * 3 - 1) ** 2)
+    assert list(own_tmp.iterdir()) == []
+
+
+# a parameter list gradcheck can find again in every run, two steps
+NAMED = "params = [Value(0.5)]\nfor step in range(2):\n    loss = (params[0] * 3.0 - 1.0) ** 2\n    loss.backward()\n    params[0].data -= 0.1 * params[0].grad\n    params[0].grad = 0\n"
+
+
+@pytest.mark.parametrize(
+    "later, options, words",
+    [
+        ("import os\nos._exit(5)\n", (), ["ended with status 5 without sending step 1"]),
+        ("class Mine(BaseException):\n    pass\n\nraise Mine('again')\n", (), ["raised Mine: again at train.py"]),
+        ("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass\n", ("--timeout", 4),
+         ["did not reach step 1 within the timeout of 4 s"]),
+    ],
+)  # fmt: skip
+def test_gradcheck_gives_one_line_when_a_later_run_misbehaves_and_leaves_no_process(
+    tmp_path, own_tmp, later, options, words
+):
+    """The first run traces the step in a child, as `trace` does (the misbehaviours above); the runs with an
+    entry moved are children of their own too: one that exits, raises its own BaseException or hangs (its
+    signals ignored) is one line, and is gone."""
+    marker, pid = tmp_path / "ran", tmp_path / "pid"
+    body = ENGINE + (
+        f"import os, pathlib\npathlib.Path({str(pid)!r}).write_text(str(os.getpid()))\n"
+        f"marker = pathlib.Path({str(marker)!r})\nif marker.exists():\n{textwrap.indent(later, '    ')}"
+        f"marker.write_text('')\n{NAMED}"
+    )
+    result, _ = run(tmp_path, body, "--step", 1, "--samples", 1, *options, command="gradcheck")
+    assert_refused(result, *words)
+    assert marker.exists() and list(own_tmp.iterdir()) == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid.read_text()), 0)  # the last run's process (the one that hung, too) is no more
+
+
+def test_gradcheck_of_a_script_that_leaves_threads_running_and_patches_builtins_checks_its_gradients(tmp_path, own_tmp):
+    body = ENGINE + (
+        "import builtins, json, threading, time\n"
+        "threading.Thread(target=time.sleep, args=(600,)).start()  # never joined\n"
+        "builtins.open = None\njson.dumps = None\n" + NAMED
+    )
+    result, _ = run(tmp_path, body, "--step", 1, "--samples", 1, command="gradcheck")
+    assert result.exit_code == 0, result.output
+    assert "params" in result.output and result.output.rstrip().endswith("OK")
     assert list(own_tmp.iterdir()) == []

@@ -115,8 +115,8 @@ def test_the_fused_view_of_a_script_folds_its_sums_as_the_engine_makes_them(tmp_
     from microtrace.tracer.model.fused import fuse
 
     request = {"path": str(FORKS / "cell_variable_chars.py"), "step": 1, "args": ["3"]}
-    _, views = script.child_run(request)  # what the child process sends
-    elementary, fused = views["elementary"], views["fused"]
+    trace = script.child_run(request).trace()  # what the child process sends, and its fused view
+    elementary, fused = trace.data("elementary"), trace.data("fused")
     assert not {"dot", "lin", "sum"} & set(elementary.ops)  # the script's own nodes
     assert {"dot", "lin", "sum"} <= set(fused.ops) and len(fused) * 2 < len(elementary)
     assert fused.data[fused.loss] == elementary.data[elementary.loss]

@@ -7,7 +7,9 @@ begins: the loss it is called on is L(w +- eps). Where the entry is moved:
   moves `data` (SGD, Adam) moves the nudged value as it would the value (up to one rounding);
 - step 0: as the parameter is made (the run makes its nodes in the same order every time).
 The difference is divided by the step actually taken (the two entries' values at step K). Parameters
-must be named (a module-level `state_dict`, `params` list or model with `parameters()`).
+must be named (a module-level `state_dict`, `params` list or model with `parameters()`). Each run of the
+script is a process of its own, as `trace --script`'s is (tracer/capture/child.py): the timeout, standard
+input and the messages are this process's.
 """
 
 import math
@@ -17,63 +19,83 @@ from pathlib import Path
 
 from microtrace.tracer.analysis.gradcheck import Check, GradcheckResult, floor_for, relative_error
 from microtrace.tracer.capture import where
+from microtrace.tracer.capture.child import in_child, received, script_request, send_trace
 from microtrace.tracer.capture.observe import Observer, Stop
-from microtrace.tracer.capture.script import ScriptError, _Run, compile_script
-
-NAMED = ("state_dict", "params")
+from microtrace.tracer.capture.script import ScriptError, _Run, child_run, compile_script
 
 
 def gradcheck_script(path, step=0, args=(), samples=3, eps=1e-6, seed=0, timeout=None):
     """Compare the script's gradients of `samples` entries per parameter matrix at backward() call
-    `step` with central differences; a `GradcheckResult` (tracer.analysis.gradcheck)."""
+    `step` with central differences; a `GradcheckResult` (tracer.analysis.gradcheck). Every run of the
+    script is a process of its own (`capture.child.in_child`), each stopped at `timeout` seconds."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ValueError(f"samples must be a whole number of at least 1, got {samples!r}")
     if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a number above 0, got {eps!r}")
     path = Path(path)
-    code = compile_script(path)
-    run = _Run(path, step, code)
-    run.execute(list(args), timeout, None)
-    source = run.snapshot.params_from
+    compile_script(path)  # a missing or broken file is told before any process starts
+    request = script_request(path, step, args)
+    with in_child(f"{__name__}:child_trace", request, timeout) as (made, folder):
+        trace = received(folder, path.name, step)
+    source = trace.meta["conventions"].get("params")
     if source is None or source == "persisting leaves":
         raise ScriptError(
             f"{path.name}: its parameters have no names (no state_dict or other dict of matrices, params list or "
             "model with parameters()), so a gradient check cannot find the same parameter in another run"
         )
-    G = run.trace().graph()
+    G = trace.graph()
     rng = random.Random(seed)
     by_matrix = {}
     for _, d in G.nodes(data=True):
         if d["op"] == "param":
             by_matrix.setdefault(d["param"], []).append((tuple(d["index"]), d["grad"]))
-    created = {id(n): i for i, n in enumerate(run.observer.nodes)} if step == 0 else {}
-    nodes = {pos: node for node, pos in run.snapshot.params}
+    created = {(name, r, c): i for name, r, c, i in made}  # step 0: where each parameter was made
     checks = []
     for name, entries in by_matrix.items():
         for (r, c), grad in sorted(rng.sample(sorted(entries), min(samples, len(entries)))):
-            node = nodes[(name, r, c)]
-            where = created.get(id(node))
-            up = _nudged_loss(path, code, step, args, timeout, (name, r, c, where), eps)
-            down = _nudged_loss(path, code, step, args, timeout, (name, r, c, where), -eps)
+            entry = (name, r, c, created.get((name, r, c)))
+            up = _nudged_loss(request, timeout, entry, eps)
+            down = _nudged_loss(request, timeout, entry, -eps)
             numeric = (up[0] - down[0]) / (up[1] - down[1])
             floor = floor_for(eps)
             checks.append(Check(name, (r, c), grad, numeric, relative_error(grad, numeric, floor)))
     return GradcheckResult(step, G.graph["loss"], eps, floor_for(eps), tuple(checks))
 
 
-def _nudged_loss(path, code, step, args, timeout, entry, delta):
-    """(step K's loss, the entry's value at step K) of a run with `entry` moved by `delta`."""
+def child_trace(request, write, dump):
+    """The first child: the step, as `trace_script`'s child sends it, and at step 0 where each parameter
+    was made (the n-th node of the run: the nudged runs move it as it is made)."""
+    run = child_run(request)
+    send_trace(run, request, write, dump)
+    if run.step != 0:
+        return []
+    made = {id(n): i for i, n in enumerate(run.observer.nodes)}
+    return [[name, r, c, made.get(id(node))] for node, (name, r, c) in run.snapshot.params]
+
+
+def _nudged_loss(request, timeout, entry, delta):
+    """(step K's loss, the entry's value at step K) of a run, in a child, with `entry` moved by `delta`."""
+    with in_child(f"{__name__}:child_nudged", {**request, "entry": entry, "delta": delta}, timeout) as (said, _):
+        return said["loss"], said["value"]
+
+
+def child_nudged(request, write, dump):
+    """A child of `_nudged_loss`: run the script with the entry moved, stop it as step K's backward() begins."""
+    path, step, (name, r, c, made), delta = Path(request["path"]), request["step"], request["entry"], request["delta"]
 
     def observer(k, folder, module_code, on_step):
-        return _Nudge(k, folder, module_code, on_step, entry, delta)
+        return _Nudge(k, folder, module_code, on_step, (name, r, c, made), delta)
 
-    run = _Run(path, step, code, observer)
+    run = _Run(path, step, compile_script(path), observer)
     run.observer.glb = run.module.__dict__  # where the script's parameters will be
-    run.run_script(list(args), timeout, None)
+    run.run_script(list(request["args"]), None, None)
     obs = run.observer
     if obs.result is None:
-        raise ScriptError(f"{path.name} did not reach step {step} again with {entry[0]}[{entry[1]},{entry[2]}] moved")
-    return obs.result
+        raise ScriptError(f"{path.name} did not reach step {step} again with {name}[{r},{c}] moved")
+    try:
+        return {"loss": float(obs.result[0]), "value": float(obs.result[1])}
+    except (TypeError, ValueError):
+        raise ScriptError(f"{path.name}: its loss at step {step} is not a real number") from None
 
 
 class _Nudge(Observer):

@@ -1,5 +1,6 @@
 """The user's script in its own process: `trace_script` starts a child Python that runs it (as
-`script._Run` does) and sends back the recorded step; this process owns everything else.
+`script._Run` does) and sends back the recorded step; this process owns everything else. Every run of a
+script goes through `in_child` (`gradcheck --script` runs it once per nudged entry, each in a child).
 
 The parent owns the timeout (the child is killed, whatever it catches or ignores), standard input (the
 child's is /dev/null and its `sys.stdin` refuses to be read), the messages (the child only reports what
@@ -12,6 +13,7 @@ The step crosses as one file in a private folder: a line of JSON (the graph attr
 tables of ops and scopes and its rarer node attributes) and then the views' number columns as raw arrays.
 """
 
+import importlib
 import json
 import os
 import shutil
@@ -21,6 +23,7 @@ import sys
 import tempfile
 from array import array
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,20 +50,37 @@ def trace_script(
         raise ScriptError(f"step must be 0 or more, got {step}")
     path = Path(path)
     compile_script(path)  # a missing or broken file is told here, before any process starts
+    request = script_request(path, step, args)
+    with in_child(f"{__name__}:child_trace", request, timeout, output) as (_, folder):
+        return received(folder, path.name, step)
+
+
+def script_request(path, step, args):
+    """What a child needs to run the script at `path` to step `step` with `args`."""
+    return {"path": str(Path(path).resolve()), "step": step, "args": list(map(str, args))}
+
+
+@contextmanager
+def in_child(target, request, timeout=None, output=None):
+    """Run `target` ("module:function", called with the request and microtrace's own means of writing
+    and dumping JSON, returning what to report as JSON) in a child Python that runs the script of
+    `request`, in a private folder; give (what it reported, the folder) while the folder lasts.
+    ScriptError (one line) when the child reports a failure, is killed at `timeout` seconds, or ends
+    without a report. `output` (a text file) receives what the script printed."""
     folder = tempfile.mkdtemp(prefix="microtrace-script-")
     try:
-        request = {"path": str(path.resolve()), "step": step, "args": list(map(str, args)), "folder": folder}
+        request = {**request, "target": target, "folder": folder}
         printed = os.path.join(folder, "printed")
-        code = _run_child(request, folder, printed, timeout, path.name, step)
+        code = _run_child(request, printed, timeout)
         if output is not None:
             with open(printed, encoding="utf-8", errors="replace") as f:
                 shutil.copyfileobj(f, output)
-        return _received(folder, code, path.name, step)
+        yield _report(folder, code, request), folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run_child(request, folder, printed, timeout, name, step):
+def _run_child(request, printed, timeout):
     from microtrace.tracer.capture.script import ScriptError
 
     with open(printed, "wb") as out:
@@ -69,6 +89,7 @@ def _run_child(request, folder, printed, timeout, name, step):
         try:
             return child.wait(timeout)
         except subprocess.TimeoutExpired:
+            name, step = Path(request["path"]).name, request["step"]
             raise ScriptError(f"{name} did not reach step {step} within the timeout of {timeout:g} s") from None
         finally:
             if child.poll() is None:  # the whole session: threads and processes the script started too
@@ -87,29 +108,35 @@ def _child_env():
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-def _received(folder, code, name, step):
-    """The Trace the child sent, checked with the readers' rules; or its report as a ScriptError."""
+def _report(folder, code, request):
+    """What the child reported (its target's result), or its failure as a ScriptError."""
     from microtrace.tracer.capture.script import ScriptError
-    from microtrace.tracer.model.trace import Trace, TraceError
 
-    report = os.path.join(folder, "report.json")
     try:
-        with open(report, encoding="utf-8") as f:
+        with open(os.path.join(folder, "report.json"), encoding="utf-8") as f:
             said = json.load(f)
     except (OSError, ValueError):
         said = None
-    if not isinstance(said, dict) or said.get("ok") is not True:
-        if isinstance(said, dict) and isinstance(said.get("error"), str):
-            raise ScriptError(said["error"].splitlines()[0], detail=said.get("detail"))
-        how = f"with status {code}" if code >= 0 else f"killed by signal {-code}"
-        raise ScriptError(f"{name} ended {how} without sending step {step} (os._exit, or a crash of the interpreter)")
+    if isinstance(said, dict) and said.get("ok") is True:
+        return said.get("result")
+    if isinstance(said, dict) and isinstance(said.get("error"), str):
+        raise ScriptError(said["error"].splitlines()[0], detail=said.get("detail"))
+    name, step = Path(request["path"]).name, request["step"]
+    how = f"with status {code}" if code >= 0 else f"killed by signal {-code}"
+    raise ScriptError(f"{name} ended {how} without sending step {step} (os._exit, or a crash of the interpreter)")
+
+
+def received(folder, name, step):
+    """The Trace a child sent (`send_trace`), checked with the readers' rules."""
+    from microtrace.tracer.capture.script import ScriptError
+    from microtrace.tracer.model.trace import Trace, TraceError
+
     try:
         meta, views = read_step(os.path.join(folder, "step"))
-        if set(views) != {"elementary", "fused"}:
+        if set(views) != {"elementary"}:
             raise ValueError(f"views {sorted(views)}")
-        trace = Trace(meta, sources=views)
-        for view in views:
-            check_step(trace, view)
+        trace = Trace(meta, sources=views)  # its fused view is folded from it here (tracer/model/fused.py)
+        check_step(trace, "elementary")
     except (OSError, ValueError, KeyError, TypeError, TraceError) as e:
         raise ScriptError(
             f"{name}: the step it sent is not a trace the readers take ({str(e).splitlines()[0]})"
@@ -177,19 +204,33 @@ def _read_view(f, head):
     return gd
 
 
+def child_trace(request, write, dump):
+    """The child of `trace_script`: run the script to step K and send the step."""
+    from microtrace.tracer.capture.script import child_run
+
+    send_trace(child_run(request), request, write, dump)
+
+
+def send_trace(run, request, write, dump):
+    """Write the step of a run of the script (`script._Run`) for `received`: its elementary view."""
+    trace = run.trace()
+    write_step(
+        os.path.join(request["folder"], "step"), trace.meta, {"elementary": trace.data("elementary")}, write, dump
+    )
+
+
 def child_main():
-    """The child: run the script, then write the step and a report; exit at once (threads the script
-    left running are not waited for)."""
-    from microtrace.tracer.capture.script import ScriptError, child_run
+    """The child: call the request's target (it runs the script), then write its report; exit at once
+    (threads the script left running are not waited for)."""
+    from microtrace.tracer.capture.script import ScriptError
 
     # microtrace's own means of writing, kept before the script can patch them
     write_bytes, exit_now, dump = _writer(), os._exit, json.dumps
     request = json.loads(sys.argv[1])
-    step_file, report = (os.path.join(request["folder"], name) for name in ("step", "report.json"))
+    report = os.path.join(request["folder"], "report.json")
     try:
-        meta, views = child_run(request)
-        write_step(step_file, meta, views, write_bytes, dump)
-        said = {"ok": True}
+        module, _, name = request["target"].partition(":")
+        said = {"ok": True, "result": getattr(importlib.import_module(module), name)(request, write_bytes, dump)}
     except ScriptError as e:
         said = {"error": str(e), "detail": e.detail}
     except BaseException as e:  # a failure of microtrace's own, told as one line all the same

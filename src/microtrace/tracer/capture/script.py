@@ -61,13 +61,12 @@ class _NoStdin(io.TextIOBase):
 
 
 def child_run(request):
-    """In the child process (`child.child_main`): run the script to step K and return its step as
-    (graph attributes, {view: GraphData}). What the script prints goes to the child's stdout."""
+    """In the child process (`child.child_main`): run the script to step K; the `_Run` (its `trace()` is
+    the step). What the script prints goes to the child's stdout."""
     path = Path(request["path"])
     run = _Run(path, request["step"], compile_script(path))
     run.execute(list(request["args"]), None, sys.__stdout__)
-    trace = run.trace()
-    return trace.meta, {view: trace.data(view) for view in ("elementary", "fused")}
+    return run
 
 
 def compile_script(path):
