@@ -182,12 +182,12 @@ def test_text_is_escaped_and_a_trace_without_update_has_no_update_column():
 
 
 def test_command_writes_the_page_from_a_trace_file(trace, tmp_path):
-    save_trace(trace.graph(), tmp_path / "step.json")  # a file holds one view: the elementary one
+    save_trace(trace.graph(), tmp_path / "step.json")  # the elementary view, and the fused one folded from it
     out = tmp_path / "deep" / "report.html"
     result = CliRunner().invoke(report, ["--trace", str(tmp_path / "step.json"), "-o", str(out)])
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
-    assert text.startswith("<!DOCTYPE html>") and "(elementary view)" in text
+    assert text.startswith("<!DOCTYPE html>") and "(fused view)" in text
     assert float(Page(text).all("data")[0][0]["value"]) == trace.loss
 
 
