@@ -83,7 +83,7 @@ def test_block_view_svg_has_every_scope_cluster_and_tooltip(trace, files, tmp_pa
     out = tmp_path / "block.svg"
     result = graph("--trace", files / "elementary.json", "-o", out)
     assert result.exit_code == 0, result.output
-    C = trace.collapse("block")
+    C = trace.collapse("block", "fused")  # the file's fused view, folded from its elementary one
     nodes, edges, clusters = svg_parts(out)
     assert set(nodes) == set(C.nodes) | {"legend"}
     n_pos = len(C.graph["tokens"]) - 1
@@ -328,7 +328,7 @@ def test_pdf_dates_are_fixed_in_place():
 def test_dot_output_is_the_source(trace, files, tmp_path):
     out = tmp_path / "b.dot"
     assert graph("--trace", files / "elementary.json", "--no-params", "-o", out).exit_code == 0
-    assert out.read_text() == block_diagram(trace.collapse("block"), params=False).source
+    assert out.read_text() == block_diagram(trace.collapse("block", "fused"), params=False).source
 
 
 # --- errors ---------------------------------------------------------------------------------------
