@@ -5,6 +5,7 @@ documents and sizes), steps 1 and 4 both read "lola". The pairing is checked in 
 different documents is opened in Chromium.
 """
 
+import json
 import re
 from decimal import Decimal
 
@@ -13,8 +14,9 @@ from explore_browser import NEEDS, Opened
 
 from conftest import MINI
 from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import trace_step
+from microtrace.tracer import load_trace, save_trace, trace_step
 from microtrace.viz.explore import compare
+from microtrace.viz.explore import page as explore_page
 from microtrace.viz.explore.page import explorer_graph
 
 DOCS = ["olivia", "emma", "lola"]  # the run reads emma, lola, olivia, emma, lola, ...
@@ -195,3 +197,19 @@ def test_the_split_view_moves_and_opens_both_steps_as_one(browser, page):
         assert o.errors == []
     finally:
         o.close()
+
+
+def test_a_trace_file_from_before_the_update_of_unread_entries_still_reads(graphs, tmp_path):
+    """Files written before `moved_without_grad` was recorded still load; search says it does not know."""
+    path = tmp_path / "old.json"
+    save_trace(graphs[2], path)
+    data = json.loads(path.read_text())
+    for s in data["graph"]["param_stats"].values():
+        del s["moved_without_grad"]
+    path.write_text(json.dumps(data))
+    old = load_trace(path)
+    assert old.meta["update"] and explore_page._param_index(old.meta, "wte")["moved"] is None
+    assert (
+        explore_page._param_index(graphs[2].graph, "wte")["moved"]
+        == graphs[2].graph["param_stats"]["wte"]["moved_without_grad"]
+    )
