@@ -21,6 +21,9 @@ PATTERNS = {
     # self.state_dict of a model object, self.tok.uchars, a latent loop `l` over range(self.n_latent)
     "model_object": (1, {"pos": "pos_id", "layer": "li", "head": "l", "params": "step().self.state_dict",
                          "chars": "step().self.tok.uchars"}),
+    # the state in dicts: state["state_dict"], tokenizer["uchars"]; sums from a Value(0.0) of its own
+    "dict_state": (1, {"pos": "pos_id", "layer": "li", "head": "h", "params": "run_one_step().state.state_dict",
+                       "chars": "run_one_step().tokenizer.uchars"}),
 }  # fmt: skip
 
 
@@ -59,6 +62,13 @@ def check_pattern(name, tmp_path):
 
 def test_a_cell_variable_and_chars_are_found_and_every_command_reads_the_trace(tmp_path):
     check_pattern("cell_variable_chars", tmp_path)
+
+
+def test_state_kept_in_dicts_is_found_and_sums_from_a_value_of_its_own_are_fused(tmp_path):
+    check_pattern("dict_state", tmp_path)
+    t = load_trace(tmp_path / "dict_state.json")
+    fused = t.data("fused")
+    assert {"lin", "dot", "sum"} <= set(fused.ops) and len(fused) * 2 < len(t.data("elementary"))
 
 
 @pytest.mark.slow

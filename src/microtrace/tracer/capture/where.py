@@ -1,11 +1,12 @@
 """Where a script keeps its parameters and its document, found at step K without its help.
 
 Forks keep them in many places: a module-level `state_dict` (microGPT's), a local of `main()`, an
-attribute of a model object (`self.state_dict`, `model.sd`), a tokenizer object's `uchars`. So every
-namespace the step can see is searched, nearest first: the locals of the script's frames from the one
-that called backward() outwards, then the module's globals, then the attributes of the script's own
-objects found there (two levels: `model.tok.uchars`). Each find says where it was (`main().sd`,
-`model.state_dict`), and that goes into the trace's `conventions`.
+attribute of a model object (`self.state_dict`, `model.sd`), a tokenizer object's `uchars`, an item of a
+dict (`state["state_dict"]`, `tokenizer["uchars"]`). So every namespace the step can see is searched,
+nearest first: the locals of the script's frames from the one that called backward() outwards, then the
+module's globals, then the attributes of the script's own objects and the items of the dicts found there
+(two levels: `model.tok.uchars`). Each find says where it was (`main().sd`, `model.state_dict`,
+`run_one_step().state.state_dict`), and that goes into the trace's `conventions`.
 """
 
 import re
@@ -16,7 +17,8 @@ _MAX_OBJECTS = 200  # objects whose attributes are searched: enough for any scri
 
 
 def namespaces(frames, glb):
-    """[(label, dict)] to search, nearest first: each frame's locals, the globals, then objects' attributes."""
+    """[(label, dict)] to search, nearest first: each frame's locals, the globals, then objects' attributes
+    and dicts' items."""
     spaces = []
     for f in frames:
         if f.f_globals is glb and f.f_code.co_name != "<module>":
@@ -27,11 +29,20 @@ def namespaces(frames, glb):
         found = []
         for label, space in spaces if depth == 0 else objects[-1]:
             for var, obj in list(space.items()):
-                if _is_object(obj) and id(obj) not in seen and len(seen) < _MAX_OBJECTS:
-                    seen.add(id(obj))
-                    found.append((f"{label}{var}.", vars(obj)))
+                if id(obj) in seen or len(seen) >= _MAX_OBJECTS or (members := _members(obj)) is None:
+                    continue
+                seen.add(id(obj))
+                found.append((f"{label}{var}.", members))
         objects.append(found)
     return spaces + [s for level in objects for s in level]
+
+
+def _members(obj):
+    """What an object holds by name: a dict's items (when every key is a string), an instance's
+    attributes; None for anything else."""
+    if type(obj) is dict:
+        return obj if obj and all(isinstance(k, str) for k in obj) else None
+    return vars(obj) if _is_object(obj) else None
 
 
 def _is_object(obj):

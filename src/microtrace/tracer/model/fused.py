@@ -5,7 +5,8 @@ An elementary view (a run's, expanded by `columns.expand`; a script's, its own n
 from a trace file or a store) spells every sum out: the constant 0 Python's `sum` starts from, then one
 partial sum per term, `0 + t0`, `+ t1`, ... Each such chain, whose partial sums and constant nothing else
 uses and which were all made in one scope, is folded into one node at its last sum's place, with that
-sum's value, gradient, scope and attributes:
+sum's value, gradient, scope and attributes (a script may start its sums from a `Value(0.0)` of its own,
+`sum(terms, Value(0.0))`: a leaf 0 made in the chain's scope and used by it only starts a chain too):
 - `dot` when every term is a product `a * x` that nothing else uses, made in the same scope (`sum(a * x
   for ...)`): its operands `a0, x0, a1, x1, ...`, each with its product's local derivative;
 - `lin` when, besides, every `a` is a leaf (a weight) and every `x` is not (what `engine.value.linear`
@@ -73,7 +74,8 @@ class _Chains:
         n = len(el)
         self.el = el
         code = {name: c for c, name in enumerate(el.ops)}
-        self.plus, self.times, self.const = (code.get(name, -1) for name in ("+", "*", "const"))
+        self.plus, self.times = code.get("+", -1), code.get("*", -1)
+        self.zeros = {code[name] for name in ("const", "leaf") if name in code}  # 0, or a script's Value(0.0)
         self.first = _starts(el.dst, n)
         self.uses = _uses(el.src, el.multiplicity, n)
         self.link = {}  # sum -> (the running sum before it or the constant 0, the edge of its term)
@@ -128,7 +130,7 @@ class _Chains:
 
     def _zero(self, c):
         el = self.el
-        return el.op[c] == self.const and el.data[c] == 0 and self.uses[c] == 1 and self._leaf_id(c)
+        return el.op[c] in self.zeros and el.data[c] == 0 and self.uses[c] == 1 and self._leaf_id(c)
 
     def _product(self, t, scope):
         el, first = self.el, self.first
