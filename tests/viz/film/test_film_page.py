@@ -9,6 +9,7 @@ import json
 import re
 
 import pytest
+from a11y import NEEDS_AXE, audit
 from explore_browser import NEEDS, Opened
 
 from conftest import MINI, as_options, invoke
@@ -155,3 +156,14 @@ def test_documents_that_look_like_markup(browser, tmp_path):
     assert o.js("document.querySelectorAll('img').length") == 0
     assert o.errors == [] and o.requests == [out.as_uri()]
     o.context.close()
+
+
+@NEEDS_AXE
+def test_the_film_has_no_serious_violation(browser, film):
+    """axe-core on the film page as a reader finds it, and after a step forward with the keyboard."""
+
+    def step(page):
+        page.wait_for_selector("body[data-ready]")
+        page.keyboard.press("ArrowRight")
+
+    assert audit(browser, film, step) == []
