@@ -247,13 +247,21 @@ def from_graph(G):
     return gd
 
 
-def _by_source(src, n):
-    """Edge indices grouped by source node (a counting sort): (start offsets, edge indices)."""
+def offsets(ids, n):
+    """start[i]..start[i + 1]: where the entries of node i lie once grouped by node, given each entry's node
+    (`ids`) among `n` nodes: a counting sort's prefix sums. Of `dst`, whose edges are in order, the
+    in-edges of each node."""
     start = array("I", bytes(4 * (n + 1)))
-    for u in src:
+    for u in ids:
         start[u + 1] += 1
     for i in range(n):
         start[i + 1] += start[i]
+    return start
+
+
+def _by_source(src, n):
+    """Edge indices grouped by source node (a counting sort): (start offsets, edge indices)."""
+    start = offsets(src, n)
     order = array("I", bytes(4 * len(src)))
     fill = array("I", start)
     for e, u in enumerate(src):

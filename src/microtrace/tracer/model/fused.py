@@ -19,7 +19,7 @@ captured with it, node for node and bit for bit, and a script's fused view is ma
 
 from array import array
 
-from microtrace.tracer.model.columns import GraphData
+from microtrace.tracer.model.columns import GraphData, offsets
 
 
 def fuse(el) -> GraphData:
@@ -76,7 +76,7 @@ class _Chains:
         code = {name: c for c, name in enumerate(el.ops)}
         self.plus, self.times = code.get("+", -1), code.get("*", -1)
         self.zeros = {code[name] for name in ("const", "leaf") if name in code}  # 0, or a script's Value(0.0)
-        self.first = _starts(el.dst, n)
+        self.first = offsets(el.dst, n)  # first[i]..first[i + 1]: the edges into node i
         self.uses = _uses(el.src, el.multiplicity, n)
         self.link = {}  # sum -> (the running sum before it or the constant 0, the edge of its term)
         op, plus = el.op, self.plus
@@ -151,16 +151,6 @@ class _Chains:
 
     def _leaf_id(self, i):
         return self.first[i] == self.first[i + 1]
-
-
-def _starts(dst, n):
-    """first[i]..first[i + 1]: the edges into node i (edges are ordered by their result)."""
-    first = array("I", bytes(4 * (n + 1)))
-    for v in dst:
-        first[v + 1] += 1
-    for i in range(n):
-        first[i + 1] += first[i]
-    return first
 
 
 def _uses(src, multiplicity, n):
