@@ -182,6 +182,8 @@ def _runs_in_order(draw, band, row, rankdir):
     folded = bool(band or row)
     runs: list = []
     g = draw(band, row, frozenset(), runs)
+    if not folded and all(len(run) < 2 for run in runs):
+        return g  # nothing to read backwards, and no fold to try: no dot (most of the explorer's views)
     backwards = _backwards(g, runs, rankdir)
     if backwards is None or not backwards:
         return g if backwards is not None or not folded else None
