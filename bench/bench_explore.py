@@ -10,6 +10,7 @@ Run alone: python bench/bench_explore.py [--big]   (needs /usr/bin/chromium and 
 """
 
 import importlib.util
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -57,12 +58,16 @@ _SPOT = """t => { const g = [...document.querySelectorAll('#stage g.cluster')].f
     if (document.elementFromPoint(x, y)?.closest('#stage g') === g) return [x, y];
   return null; }"""
 MOVE_MS = 250
+# where a re-layout's time went (js/inplace.js, js/relayout.js): the graph composed, Graphviz's dot, the
+# router of the edges that place no node, the drawing put into the page
+_PARTS = """() => { const d = document.body.dataset;
+  return `compose ${d.relayoutComposeMs}, dot ${d.relayoutDotMs}, route ${d.relayoutRouteMs}, draw ${d.relayoutDrawMs} ms`; }"""
 
 
 def open_in_place(page, cdp, title):
     """Double-click `title` with the mouse: (ms the page took to lay the view out again, ms of CPU the
-    page's main thread spent meanwhile: on a shared machine the first counts the waits, the second not);
-    None when it did not open in place."""
+    page's main thread spent meanwhile: on a shared machine the first counts the waits, the second not,
+    and where the time went); None when it did not open in place."""
     page.keyboard.press("0")  # the whole view on the screen
     spot = page.evaluate(_SPOT, title)
     if spot is None:
@@ -75,7 +80,8 @@ def open_in_place(page, cdp, title):
         if ms is not None:
             cpu = (_busy(cdp) - busy) * 1000
             page.wait_for_timeout(MOVE_MS + 50)
-            return float(ms), round(cpu, 1)
+            parts = page.evaluate(_PARTS)
+            return float(ms), round(cpu, 1), parts
         page.wait_for_timeout(10)
     return None
 
@@ -172,7 +178,37 @@ def bench_explore():
     return {**measure(step, "default step"), **measure(saved(step), "trace file")}
 
 
+# issue 20's budgets: (result key ending, limit, "<" or ">=" or "<="); the limits are wall times on an
+# idle machine: on a shared one, the CPU figures beside them say what the page itself spent
+BUDGETS = (
+    ("first contentful paint ms", 2000, "<"),
+    ("open a view: slowest ms", 300, "<"),
+    ("search wte[0,5] ms", 200, "<"),
+    ("search a scope path ms", 200, "<"),
+    ("player frames per second (block level)", 30, ">="),
+    ("file MB", 10, "<="),
+    ("re-layout, one position open: ms, CPU ms", 300, "<"),
+    ("re-layout, every position open: ms, CPU ms", 1000, "<"),
+)
+
+
+def print_budgets(results):
+    """Each budget with its limit and what was measured (wall ms, and CPU ms where measured)."""
+    print(f"  budgets (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
+    for key, value in results.items():
+        for end, limit, op in BUDGETS:
+            if key.endswith(end) and value is not None:
+                wall = value[0] if isinstance(value, tuple) else value
+                ok = {"<": wall < limit, ">=": wall >= limit, "<=": wall <= limit}[op]
+                cpu = f"  (page CPU {value[1]:.0f} ms; {value[2]})" if isinstance(value, tuple) else ""
+                print(
+                    f"    {key.split(': ')[0] if ':' in key else key}: {end.split(': ')[0]} {wall:.1f} {op} {limit}  {'ok' if ok else 'OVER'}{cpu}"
+                )
+
+
 if __name__ == "__main__":
-    print_results(bench_explore())
+    results = bench_explore()
+    print_results(results)
+    print_budgets(results)
     if "--big" in sys.argv:
         print_results(measure(big_step(), "big step"))

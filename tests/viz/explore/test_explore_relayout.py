@@ -73,8 +73,11 @@ def where(o, title):
 
 
 def drawing(o):
-    """The drawing's SVG, as the page has it (the selection, a double-click's first click, set aside)."""
-    return re.sub(r'( class="[^"]*?) sel\b', r"\1", o.js("document.getElementById('stage').innerHTML"))
+    """The drawing's SVG, as the page has it: the selection (a double-click's first click) set aside, and
+    which texts show at this zoom and how large (js/lod.js: a text's class and style)."""
+    svg = re.sub(r'( class="[^"]*?) sel\b', r"\1", o.js("document.getElementById('stage').innerHTML"))
+    svg = re.sub(r' class="(?:lod-hide)?"', "", svg).replace(" lod-hide", "")
+    return re.sub(r'(<text[^>]*?) style="[^"]*"', r"\1", svg)
 
 
 def double_click(o, title):
@@ -210,3 +213,32 @@ def test_the_minimap_shows_where_the_view_is_and_moves_it(opened):
     cx, cy, _, _ = opened.js(lens)
     assert abs(cx - x - 30) < 3 and abs(cy - y + 20) < 3
     assert opened.js("window.explorer.state.view") == 0 and opened.errors == []
+
+
+# every text a person sees in the drawing: its size on screen (its computed font size times the SVG's
+# scale on the screen) and its words
+_TEXTS = """() => [...document.querySelectorAll('#stage text')].filter(t => {
+  const r = t.getBoundingClientRect(), c = document.getElementById('canvas').getBoundingClientRect();
+  return getComputedStyle(t).visibility === 'visible' && r.width > 0 && r.right > c.left && r.left < c.right && r.bottom > c.top && r.top < c.bottom;
+}).map(t => { const m = t.getScreenCTM(); return [parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b), t.textContent, t.getBoundingClientRect().height]; })"""
+
+
+def test_no_text_on_screen_is_smaller_than_9_px_and_zooming_in_shows_more(opened):
+    """Level of detail (js/lod.js): at the first view every text shown is at least 9 px on screen (a box
+    keeps its name, its numbers wait); a real wheel zoom shows the numbers, still at least 9 px."""
+    first = opened.js(_TEXTS)
+    assert first and min(size for size, _, _ in first) >= 8.99, sorted(first)[:3]
+    assert all(height >= 8 for _, _, height in first)  # drawn at that size, not merely declared
+    words = {w for _, w, _ in first}
+    assert {"attn", "mlp", "embed"} <= words  # the boxes' names stay
+    x, y = opened.js(
+        "() => { const r = [...document.querySelectorAll('#stage g.node')].find(g => g.querySelector('title').textContent === 'pos3/layer0/attn').getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }"
+    )
+    k = opened.js("window.explorer.state.cam.k")
+    opened.page.mouse.move(x, y)
+    for _ in range(4):
+        opened.page.mouse.wheel(0, -120)
+    opened.until("k => window.explorer.state.cam.k > k * 1.5", k)
+    near = opened.js(_TEXTS)
+    assert min(size for size, _, _ in near) >= 8.99
+    assert any(w.endswith(" ops") for _, w, _ in near) and not any(w.endswith(" ops") for w in words)

@@ -9,6 +9,7 @@ import { pathFrom } from "./inspector.js";
 import { setupCompare } from "./compare.js";
 import { pace, seek, timeAtOps } from "./player.js";
 import { loadHash } from "./hash.js";
+import "./lod.js";
 import "./input.js";
 
 $("#title").textContent = META.heading;
