@@ -186,7 +186,28 @@ def block_diagram(
     if boundary:
         _collapsed_stubs(g, C, boundary, pens, th, backward)
     _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges)
+    if level == "stage":
+        _as_if_read_later(g, C, keep, edges)
     return g
+
+
+def _as_if_read_later(g, C, keep, edges):
+    """The last position's keys and values pulled as the earlier ones are. dot orders a rank by the edges
+    through it: a position's keys and values are read by every later position, whose edges pull them
+    (and the attention around them) to the side of the later positions; the last position's are read by
+    none, and its attention came out on the other side of its stream, the MLP below it. An invisible
+    edge from each of them to one invisible node after it stands for the readers it does not have."""
+    made = {(C.nodes[u]["pos"], C.nodes[u].get("stage")) for u, v, _ in edges if edge_kind(C, u, v) == "kv"}
+    last = max((p for p, _ in made), default=None)  # the last position that has readers
+    if last is None:
+        return
+    last += 1
+    unread = [n for n in keep if C.nodes[n].get("pos") == last and (last - 1, C.nodes[n].get("stage")) in made]
+    if not unread:
+        return
+    g.node("later#", label="", style="invis", shape="point", width="0")
+    for n in unread:
+        g.edge(n, "later#", style="invis", weight="4")
 
 
 def _drawing_order(C, keep, rankdir):
