@@ -1,12 +1,12 @@
 """Attention figures: pixels of real PNG/GIF bytes, sizes, determinism and input validation."""
 
 import io
-import math
 import os
 import random
 import xml.etree.ElementTree as ET
 
 import pytest
+from attention_data import labels_for, random_attention
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -36,25 +36,6 @@ BG = parts.BACKGROUND
 def reopen(image):
     """The image as a reader of the PNG file sees it."""
     return Image.open(io.BytesIO(png_bytes(image))).convert("RGB")
-
-
-def softmax(xs):
-    m = max(xs)
-    e = [math.exp(x - m) for x in xs]
-    t = sum(e)
-    return [v / t for v in e]
-
-
-def random_attention(n, layers, heads, seed=0):
-    rng = random.Random(seed)
-    return [
-        [[softmax([rng.gauss(0, 2) for _ in range(q + 1)]) for q in range(n)] for _ in range(heads)]
-        for _ in range(layers)
-    ]
-
-
-def labels_for(n):
-    return ["<BOS>"] + [chr(ord("a") + i % 26) for i in range(n - 1)]
 
 
 def cell_pixels(img, box):

@@ -7,9 +7,9 @@ import shutil
 import subprocess
 
 import pytest
+from attention_data import labels_for, random_attention
 from click.testing import CliRunner
 from PIL import Image, ImageChops
-from test_attention_figures import labels_for, random_attention
 
 from microtrace.cli import cli
 from microtrace.util import numfmt
