@@ -58,6 +58,10 @@ _SPOT = """t => { const g = [...document.querySelectorAll('#stage g.cluster')].f
     if (document.elementFromPoint(x, y)?.closest('#stage g') === g) return [x, y];
   return null; }"""
 MOVE_MS = 250
+# the middle of cluster `t` and of the canvas, on the screen
+_CENTRES = """t => { const g = [...document.querySelectorAll('#stage g.cluster')].find(g => g.querySelector(':scope > title').textContent === t);
+  const r = g.getBoundingClientRect(), c = document.getElementById('canvas').getBoundingClientRect();
+  return [[r.x + r.width / 2, r.y + Math.min(r.height / 2, 40)], [c.x + c.width / 2, c.y + c.height / 2]]; }"""
 # where a re-layout's time went (js/inplace.js, js/relayout.js): the graph composed, Graphviz's dot, the
 # router of the edges that place no node, the drawing put into the page
 _PARTS = """() => { const d = document.body.dataset;
@@ -68,8 +72,16 @@ def open_in_place(page, cdp, title):
     """Double-click `title` with the mouse: (ms the page took to lay the view out again, ms of CPU the
     page's main thread spent meanwhile: on a shared machine the first counts the waits, the second not,
     and where the time went); None when it did not open in place."""
-    page.keyboard.press("0")  # the whole view on the screen
-    spot = page.evaluate(_SPOT, title)
+    page.keyboard.press("0")  # the whole view on the screen (a tall one: its width, from the top)
+    for _ in range(10):  # dragged until the cluster is in sight, as a person would
+        spot = page.evaluate(_SPOT, title)
+        if spot is not None:
+            break
+        (x, y), (cx, cy) = page.evaluate(_CENTRES, title)
+        page.mouse.move(cx, cy)
+        page.mouse.down()
+        page.mouse.move(cx, cy + max(-300, min(300, cy - y)), steps=8)
+        page.mouse.up()
     if spot is None:
         return None
     page.evaluate("() => { delete document.body.dataset.relayoutMs; }")
