@@ -229,6 +229,12 @@ _TEXTS = """() => [...document.querySelectorAll('#stage text')].filter(t => {
 }).map(t => { const m = t.getScreenCTM(); return [parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b), t.textContent, t.getBoundingClientRect().height]; })"""
 
 
+# the boxes (the legend's aside) whose every line is hidden
+_NAMELESS = """[...document.querySelectorAll('#stage g.node')].filter(g => g.querySelector(':scope > title')?.textContent !== 'legend'
+  && g.querySelector(':scope > text') && [...g.querySelectorAll(':scope > text')].every(t => t.classList.contains('lod-hide')))
+  .map(g => g.querySelector(':scope > text').textContent)"""
+
+
 def test_no_text_on_screen_is_smaller_than_9_px_and_zooming_in_shows_more(opened):
     """Level of detail (js/lod.js): at the first view every text shown is at least 9 px on screen (a box
     keeps its name, its numbers wait); a real wheel zoom shows the numbers, still at least 9 px."""
@@ -237,6 +243,7 @@ def test_no_text_on_screen_is_smaller_than_9_px_and_zooming_in_shows_more(opened
     assert all(height >= 8 for _, _, height in first)  # drawn at that size, not merely declared
     words = {w for _, w, _ in first}
     assert {"attn", "mlp", "embed"} <= words  # the boxes' names stay
+    assert opened.js(_NAMELESS) == []  # every box keeps its name ("mean loss" lost its on a small box)
     x, y = opened.js(
         "() => { const r = [...document.querySelectorAll('#stage g.node')].find(g => g.querySelector('title').textContent === 'pos3/layer0/attn').getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }"
     )

@@ -41,7 +41,10 @@ function fit() {
     x.state = "";
     if (x.size * s < MIN_PX - 0.01) {
       const big = MIN_PX / s, wide = (x.width * big) / x.size;
-      x.state = x.main && wide <= x.room.width + 4 && (x.cluster || big <= x.room.height - 2) ? "big" : "hide";
+      // a box's name may run a quarter of its width past each side ("mean loss" on its small box): a
+      // box without its name tells a reader nothing; a cluster's label stays within its frame
+      const fits = x.main && wide <= (x.cluster ? x.room.width + 4 : x.room.width * 1.5);
+      x.state = fits && (x.cluster || big <= x.room.height - 2) ? "big" : "hide";
     }
     if (x.state === "hide") hidden.add(x.g);
   }
