@@ -76,9 +76,9 @@ def main(argv=None):
 
     trainer = Trainer(load_dataset(None).docs, TrainConfig(steps=1000, seed=42))
     trace = trace_step(trainer, args.steps)
-    G, fused = trace.graph(), trace.graph("fused")
+    G, fused = trace.graph("elementary"), trace.graph("fused")  # the walk goes op by op, as microGPT
     target = f"wte[{G.graph['tokens'][1]},0]"  # the first character's embedding, first dimension
-    best = trace.top_paths(target, k=1)[0]["nodes"]
+    best = trace.top_paths(target, k=1, view="elementary")[0]["nodes"]
     text = walkthrough(G, target, best)
     args.out.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out / "walkthrough.md", text)

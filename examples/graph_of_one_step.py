@@ -43,7 +43,7 @@ def main(argv=None):
     trainer = Trainer(load_dataset(None).docs, TrainConfig(steps=1000, seed=args.seed))
     trace = trace_step(trainer, args.steps)  # trains steps 0..steps-1 untraced, then traces one
     print(
-        f"step {trace.step}: {trace.meta['doc']!r}, loss {trace.loss:.4f}, {trace.graph().number_of_nodes():,} scalar nodes"
+        f"step {trace.step}: {trace.meta['doc']!r}, loss {trace.loss:.4f}, {trace.size('elementary')[0]:,} scalar nodes"
     )
 
     fused = trace.graph("fused")  # one node per dot product: a head fits a screen

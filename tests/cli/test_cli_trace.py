@@ -15,7 +15,7 @@ def test_trace_writes_a_loadable_file_with_the_run_step(run_dir, tmp_path):
     result = invoke("trace", "--run", run_dir, "--step", 4, "-o", out)
     assert result.exit_code == 0, result.output
     trace = load_trace(out)
-    G = trace.graph()
+    G = trace.graph("elementary")  # what the file holds; graph() would derive the fused view from it
     assert G.graph["step"] == 4 and G.graph["format"] == 1
     losses = (run_dir / "losses.csv").read_text().splitlines()
     assert losses[5] == f"5,{G.graph['loss']!r}"  # the header, then steps 1..6; bit-identical loss

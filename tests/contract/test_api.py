@@ -7,10 +7,10 @@ import graphviz
 import pytest
 from PIL import Image
 
-from conftest import NAMES, SMALL
+from conftest import NAMES, SMALL, invoke
 from microtrace import viz
 from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import trace_step
+from microtrace.tracer import load_trace, save_trace, trace_step
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +46,16 @@ def test_trace_repr_and_html(trace):
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
 def test_a_digraph_renders_for_a_notebook(trace):
     assert "<svg" in viz.graph_figure(trace)._repr_image_svg_xml()
+
+
+def test_a_notebook_counts_in_the_view_the_commands_count_in(trace, tmp_path):
+    """`trace.graph()` and the other methods, their view left out, give the view `inspect`, the report and
+    the explorer count in (issue 20's one set of numbers), for a live trace and for a file that holds the
+    elementary view only (the fused one is derived from it)."""
+    save_trace(trace, tmp_path / "step.json")
+    for t in (trace, load_trace(tmp_path / "step.json")):
+        nodes, edges = t.size()
+        assert t.graph().graph["view"] == t.collapse("block").graph["view"] == t.default_view() == "fused"
+        assert t.graph().number_of_nodes() == nodes < t.size("elementary")[0]
+        line = invoke("inspect", "--trace", tmp_path / "step.json").output.splitlines()[0]
+        assert f"({nodes:,} nodes, {edges:,} edges, fused view" in line

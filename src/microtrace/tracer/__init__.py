@@ -2,7 +2,8 @@
 
     from microtrace.tracer import trace_step
     trace = trace_step("runs/demo", step=120)
-    G = trace.graph()                 # networkx.DiGraph, ~60,000 nodes (docs/trace-format.md)
+    G = trace.graph()                 # networkx.DiGraph of the fused view, ~8,000 nodes
+    E = trace.graph("elementary")     # microGPT's own ops, ~60,000 nodes (docs/trace-format.md)
     blocks = trace.collapse("block")  # one node per position x layer x block
 
     trace = trace_script("my_model/train.py", step=3)   # an unmodified script's 4th backward()

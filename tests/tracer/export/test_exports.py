@@ -263,7 +263,7 @@ def test_graphml_and_gexf_stream_from_a_store_byte_for_byte(nan_trace, tmp_path,
         assert "Infinity" in out.read_text() and ">inf<" not in out.read_text()
     live = tmp_path / f"live.{fmt}"
     export(nan_trace, live, fmt)  # a live trace streams from its columns
-    assert live.read_bytes() == export_bytes(nan_trace.graph(), fmt)
+    assert live.read_bytes() == export_bytes(nan_trace.graph("elementary"), fmt)  # a file keeps microGPT's ops
 
 
 def test_a_script_trace_streams_byte_for_byte(tmp_path, monkeypatch):
@@ -295,9 +295,9 @@ def test_json_above_the_limit_is_refused_naming_focus_and_a_focused_export_is_th
     data = strict_loads(out.read_text())
     strict_json.decode_nonfinite(data)  # "NaN", "Infinity" back to numbers
     G = nx.node_link_graph(data, edges="edges")  # (a part of a step: not a trace file, its loss is outside)
-    inside = set(nan_trace.scope_nodes(scope))
+    inside = set(nan_trace.scope_nodes(scope, "elementary"))  # the file's own view, which export keeps
     assert inside < set(G) and all(n in inside or set(G.pred[n]) | set(G.succ[n]) for n in G)
-    _assert_same_graph(G, load_trace(path).subgraph(inside))  # the scope, its neighbours, their edges
+    _assert_same_graph(G, load_trace(path).subgraph(inside, "elementary"))  # the scope, its neighbours, their edges
 
 
 def test_a_focused_export_of_a_json_trace_is_the_scope_as_from_its_store(nan_trace, tmp_path):

@@ -103,7 +103,7 @@ def expected_counts(n_embd, n_head, n_layer, vocab, n):
 def test_node_and_edge_counts_follow_from_the_shapes(options):
     t = trainer(**options)
     tr = trace_step(t, 0)
-    G = tr.graph()
+    G = tr.graph("elementary")  # microGPT's own ops, whose counts the shapes give
     c = t.config
     n = len(tr.meta["tokens"]) - 1
     ops, consts = expected_counts(c.n_embd, c.n_head, c.n_layer, c.vocab_size, n)
@@ -130,7 +130,7 @@ def test_tracing_changes_no_number():
         plain.train_step()
     tr = trace_step(traced_t, 2)
     loss = plain.forward_backward()
-    G = tr.graph()
+    G = tr.graph("elementary")  # microGPT's own ops, whose counts the shapes give
     assert tr.loss == loss.data == G.nodes[G.graph["loss_node"]]["data"]
     grads = {}
     for name, mat in plain.model.state_dict.items():
@@ -149,7 +149,7 @@ def test_tracing_changes_no_number():
 
 
 def test_elementary_values_equal_the_fused_ones(traced):
-    G, F = traced.graph(), traced.graph("fused")
+    G, F = traced.graph("elementary"), traced.graph("fused")
     assert G.graph["loss"] == F.graph["loss"]
     assert F.number_of_nodes() < G.number_of_nodes() / 4
     fused_dots = [d for _, d in F.nodes(data=True) if d["op"] == "dot"]
@@ -191,7 +191,7 @@ def test_hand_computed_attention_weights():
     sd = {k: [[p.data for p in row] for row in m] for k, m in t.model.state_dict.items()}
     tokens = t.tokens_for(0)
     tr = trace_step(t, 0)
-    G = tr.graph()
+    G = tr.graph("elementary")  # microGPT's own ops, whose counts the shapes give
     weights = sorted(
         (
             (d["key"], d["data"])
@@ -406,7 +406,7 @@ def test_graphml_and_gexf_exports_parse(mini, tmp_path, fmt):
 def test_trace_text_leaves_the_trainer_as_it_was():
     t, plain = trainer(seed=6), trainer(seed=6)
     tr = trace_text(t, 0, "ava")
-    G = tr.graph()
+    G = tr.graph("elementary")  # microGPT's own ops, whose counts the shapes give
     assert (
         G.graph["doc"] == "ava" and G.graph["update"] is False and G.graph["chars"] == ["<BOS>", "a", "v", "a", "<BOS>"]
     )

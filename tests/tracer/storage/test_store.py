@@ -167,7 +167,7 @@ def test_the_store_is_plain_parquet(tmp_path):
     save_store(trace, tmp_path / "s.parquet")
     table = pq.read_table(tmp_path / "s.parquet", filters=[("view", "=", "elementary")])
     rows = table.to_pylist()
-    G = trace.graph()
+    G = trace.graph("elementary")
     assert len(rows) == G.number_of_nodes()
     row = rows[G.graph["loss_node"]]
     assert row["data"] == G.graph["loss"] and row["scope"] == "loss/mean" and row["id"] == G.graph["loss_node"]
@@ -256,9 +256,9 @@ def test_collapsed_statistics_from_the_store_equal_the_full_graphs(gd, level, tm
     write_store(path, meta, [("elementary", [gd])])
     stored = load_trace(path)
     with mock.patch.object(store_collapse, "BATCH", 3):  # Arrow's partial sums of batches, added exactly
-        C = stored.collapse(level)
-    assert_same_graph(C, Trace(meta, sources={"elementary": gd}).collapse(level), operand_order=False)
-    expected = reference_collapse(Trace(meta, sources={"elementary": gd}).graph(), level)
+        C = stored.collapse(level, "elementary")
+    assert_same_graph(C, Trace(meta, sources={"elementary": gd}).collapse(level, "elementary"), operand_order=False)
+    expected = reference_collapse(Trace(meta, sources={"elementary": gd}).graph("elementary"), level)
     got = {n: {k: d[k] for k in expected[n]} for n, d in C.nodes(data=True)}
     got.update({(u, v): {k: d[k] for k in expected[u, v]} for u, v, d in C.edges(data=True)})
     assert got.keys() == expected.keys()

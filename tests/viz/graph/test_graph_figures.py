@@ -44,7 +44,7 @@ def trace():
 @pytest.fixture(scope="module")
 def files(trace, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("traces")
-    save_trace(trace.graph(), tmp / "elementary.json")
+    save_trace(trace.graph("elementary"), tmp / "elementary.json")
     save_trace(trace.graph("fused"), tmp / "fused.json")
     return tmp
 
@@ -241,11 +241,11 @@ def test_scalar_diagram_marks_nan_inf_and_zero_gradients():
 
 
 def test_guard_refuses_big_scalar_views_with_a_narrower_focus(trace):
-    nodes = trace.scope_nodes("pos1")
+    nodes = trace.scope_nodes("pos1", "elementary")
     with pytest.raises(ViewTooLarge, match=r"has [\d,]+ nodes, more than the limit of 500; pos1/\S+ fits") as e:
-        check_size(trace.data().scope_of, nodes, 500, "pos1")
+        check_size(trace.data("elementary").scope_of, nodes, 500, "pos1")
     assert e.value.narrower.startswith("pos1/") and e.value.count == len(nodes) and e.value.limit == 500
-    check_size(trace.data().scope_of, nodes, len(nodes), "pos1")
+    check_size(trace.data("elementary").scope_of, nodes, len(nodes), "pos1")
 
 
 def test_guard_through_the_command(files, tmp_path):

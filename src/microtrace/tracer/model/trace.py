@@ -228,7 +228,9 @@ class Trace:
     """One traced step, read lazily: its graph lives as compact columns (`GraphData`, from one `Source`:
     the recording, a store on disk, or a file's columns), and networkx graphs are built only of what is
     asked for. `graph()` is the whole step; `subgraph`, `select` and `collapse` are the parts commands
-    draw. See docs/trace-format.md for the attributes."""
+    draw. Every method takes a `view`; left out, it is `default_view()`, the one the commands and pages
+    use (the fused view), so a notebook counts what the CLI counts. See docs/trace-format.md for the
+    attributes."""
 
     def __init__(self, graph_attrs: dict, recording=None, sources=None, graphs=None, store=None) -> None:
         self.meta = graph_attrs
@@ -275,9 +277,10 @@ class Trace:
         views = self.views()
         return prefer if prefer in views else views[0]
 
-    def data(self, view: str = "elementary", keep: bool = True) -> GraphData:
+    def data(self, view: str | None = None, keep: bool = True) -> GraphData:
         """The graph before networkx, as compact columns (`GraphData`); kept for the next call unless
         `keep` is False (writing a store needs each view once)."""
+        view = view or self.default_view()
         if view in self._sources:
             return self._sources[view]
         self._check_view(view)
@@ -305,20 +308,23 @@ class Trace:
         if view not in self.views():
             raise TraceError(f"this trace file holds the {', '.join(self.views())} view, not {view!r}")
 
-    def size(self, view: str = "elementary") -> tuple[int, int]:
+    def size(self, view: str | None = None) -> tuple[int, int]:
         """(nodes, edges) of a view, without building anything."""
+        view = view or self.default_view()
         known = self._source.size(view) if view in self._source.views else None
         if known is not None:
             return known
         src = self.data(view)
         return len(src), src.n_edges()
 
-    def graph_attrs(self, view: str = "elementary") -> dict:
+    def graph_attrs(self, view: str | None = None) -> dict:
         """The attributes `graph(view)` carries: the step's, its view and its loss node."""
+        view = view or self.default_view()
         return {**self.meta, "view": view, "loss_node": self.data(view).loss}
 
-    def has_graph(self, view: str = "elementary") -> bool:
+    def has_graph(self, view: str | None = None) -> bool:
         """Whether `graph(view)` is built already (a JSON trace file's is)."""
+        view = view or self.default_view()
         return view in self._graphs
 
     def _new_graph(self, view):
@@ -326,9 +332,10 @@ class Trace:
         g.graph.update(self.graph_attrs(view))
         return g
 
-    def graph(self, view: str = "elementary") -> nx.DiGraph:
+    def graph(self, view: str | None = None) -> nx.DiGraph:
         """The step's whole computation graph as a `networkx.DiGraph` (cached; do not mutate). It costs
         ~2.5 KB a node: above GRAPH_WARN nodes a warning suggests the partial views."""
+        view = view or self.default_view()
         if view not in self._graphs:
             src = self.data(view)
             if len(src) > GRAPH_WARN:
@@ -348,9 +355,10 @@ class Trace:
 
         return html_summary(self)
 
-    def subgraph(self, nodes, view: str = "elementary") -> nx.DiGraph:
+    def subgraph(self, nodes, view: str | None = None) -> nx.DiGraph:
         """`nodes` with their neighbours and every edge of either (so the neighbours' degrees are true):
         what a scalar view draws, its stubs included."""
+        view = view or self.default_view()
         if view in self._graphs:  # already whole (a JSON trace): cut the same out of it
             return _near(self._graphs[view], nodes)
         src = self.data(view)
@@ -362,9 +370,10 @@ class Trace:
         g.add_edges_from(edges)
         return g
 
-    def select(self, view: str = "elementary", ops=(), stages=(), around=()) -> nx.DiGraph:
+    def select(self, view: str | None = None, ops=(), stages=(), around=()) -> nx.DiGraph:
         """A graph of the nodes with one of `ops` or in a scope of one of `stages` (no edges), plus
         `subgraph(around)`: what a check that reads a few kinds of node needs of a step of any size."""
+        view = view or self.default_view()
         if view in self._graphs:  # built already: the whole graph holds all of it
             return self._graphs[view]
         src = self.data(view)
@@ -374,14 +383,14 @@ class Trace:
         G.add_nodes_from(src.nodes(sorted(ids - set(G))))
         return G
 
-    def stage_nodes(self, stages, view="elementary"):
+    def stage_nodes(self, stages, view: str | None = None):
         """Ids of the nodes made in a scope whose last part is one of `stages` (`weights`, `nll`...)."""
         src = self.data(view)
         return (
             src.ids_in_scopes({i for i, s in enumerate(src.scopes) if s.rsplit("/", 1)[-1] in stages}) if stages else []
         )
 
-    def scope_nodes(self, scope: str, view: str = "elementary") -> list[int]:
+    def scope_nodes(self, scope: str, view: str | None = None) -> list[int]:
         """Ids of the nodes made in `scope` or inside it; TraceError if the trace has no such scope."""
         src = self.data(view)
         scope = scope.strip("/")
@@ -392,14 +401,14 @@ class Trace:
             raise TraceError(f"no scope {scope!r} in this trace (scopes look like {example})")
         return src.ids_in_scopes(sids)
 
-    def resolve(self, target: int | str, view: str = "elementary") -> int:
+    def resolve(self, target: int | str, view: str | None = None) -> int:
         """A node id from an id, its string, or a parameter entry such as `layer0.attn_wq[3,7]`."""
         from microtrace.tracer.analysis.queries import locate
 
         src = self.data(view)
         return locate(target, len(src), src.param_node, src.param_names)
 
-    def around(self, target: int | str, hops: int, view: str = "elementary") -> list[int]:
+    def around(self, target: int | str, hops: int, view: str | None = None) -> list[int]:
         """Ids of the nodes at most `hops` edges from `target`, whichever way the edges point."""
         if hops < 0:
             raise ValueError(f"hops must be 0 or more, got {hops}")
@@ -413,13 +422,13 @@ class Trace:
             seen |= frontier
         return sorted(seen)
 
-    def nonfinite(self, view="elementary"):
+    def nonfinite(self, view: str | None = None):
         """(where nan/inf starts, how many nodes are non-finite) in one pass over the columns. Where it
         starts is the first node whose value is not finite, else the last whose gradient is not (the
         first from the loss down), else None: the node `first_nonfinite` describes."""
         return self.data(view).nonfinite()
 
-    def first_nonfinite(self, view: str = "elementary") -> dict | None:
+    def first_nonfinite(self, view: str | None = None) -> dict | None:
         """Where nan/inf starts: the first node (forward order) whose value is not finite, else the first
         in backward order (from the loss down) whose gradient is not; None if all is finite. The answer
         names the node, its op and scope, its operands and results. Only the node found and its neighbours
@@ -429,7 +438,7 @@ class Trace:
         found, _ = self.nonfinite(view)
         return None if found is None else first_nonfinite(self.subgraph([found], view))
 
-    def top_paths(self, target: int | str, k: int = 5, view: str = "elementary") -> list[dict]:
+    def top_paths(self, target: int | str, k: int = 5, view: str | None = None) -> list[dict]:
         """The k paths from `target` (a node id or a parameter entry, as `resolve` reads it) up to the loss
         that carry the most gradient: [{"contribution": c, "nodes": [target, ..., loss]}], largest |c|
         first. A path's contribution is the product of the local derivatives along it; summed over every
@@ -438,14 +447,15 @@ class Trace:
 
         return top_paths(self.graph(view), self.resolve(target, view), k)
 
-    def dead_relus(self, view: str = "elementary") -> list[dict]:
+    def dead_relus(self, view: str | None = None) -> list[dict]:
         """MLP units whose ReLU passed no gradient at any position: [{"layer", "unit", "positions"}]."""
         from microtrace.tracer.analysis.queries import dead_relus
 
         return dead_relus(self.select(view, ops=("relu",)))
 
-    def collapse(self, level: str = "block", view: str = "elementary") -> nx.DiGraph:
+    def collapse(self, level: str = "block", view: str | None = None) -> nx.DiGraph:
         """One node per scope of `level` with counts and gradient totals, in one pass over the columns."""
+        view = view or self.default_view()
         from microtrace.tracer.analysis.collapse import collapse
 
         C = collapse(self.data(view), level)

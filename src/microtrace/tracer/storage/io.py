@@ -121,13 +121,14 @@ def check_export_size(nodes, fmt):
         )
 
 
-def export_chunks(trace: Trace, fmt: str, view: str = "elementary", on_progress=None):
+def export_chunks(trace: Trace, fmt: str, view: str | None = None, on_progress=None):
     """A whole view of `trace` as GraphML or GEXF text, piece by piece, streamed in bounded memory
     from a store (`StoreData.stream`) or from the columns of a live trace: the same text `export_bytes`
     makes of `trace.graph(view)`, without building it. `on_progress(done, total)` counts the nodes and
     edges as they are written (a live trace's are also read once before, for their types)."""
     if fmt not in STREAMED:
         raise TraceError(f"only {' and '.join(STREAMED)} stream, not {fmt!r}")
+    view = view or trace.default_view()
     write = xml_graph.graphml_chunks if fmt == "graphml" else xml_graph.gexf_chunks
     if trace.has_graph(view):  # (a JSON trace file: its graph, as it was read)
         G = trace.graph(view)
