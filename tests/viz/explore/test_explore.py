@@ -27,6 +27,7 @@ from microtrace.viz.explore import compare, page
 from microtrace.viz.explore.layout import compact_layout
 from microtrace.viz.explore.page import build_explorer, explorer_graph
 from microtrace.viz.explore.views import build_views
+from microtrace.viz.graph import scalar
 from microtrace.viz.graph.render import layouts
 
 LIMIT = 40  # conftest's explorer_page is small_trace()'s page at this limit
@@ -511,6 +512,33 @@ def test_compact_layout_keeps_dots_shapes_and_texts():
     assert L["paints"][edge[2][1]][2] == 2.5
     cluster = next(it for it in L["items"] if it[0] == "cluster")
     assert cluster[1] == "cluster_a" and any(s[0] == "t" and s[5] == "a <group>" for s in cluster[2:])
+
+
+def test_keys_and_units_are_checked_on_the_layout_the_page_makes(trace, monkeypatch):
+    # the explorer lays every view out anyway: a scalar view's keys and units are read on that layout (a
+    # dot per view of the check's own cost the default step's page 80 more dots), and only a view dot
+    # reads backwards is drawn turned round and laid out again
+    def refused(g):
+        raise AssertionError("the order check laid a view out with a dot of its own")
+
+    relaid = []
+    real_layouts = page._layouts
+
+    def layouts_seen(sources):
+        relaid.append(sources)
+        return real_layouts(sources)
+
+    monkeypatch.setattr(scalar, "node_places", refused)
+    monkeypatch.setattr(page, "_layouts", layouts_seen)
+    build_explorer(trace, limit=LIMIT, jobs=1)
+    assert [turned for _, turned in zip(relaid[::2], relaid[1::2])] == [{}] * (len(relaid) // 2)  # in order
+    mirrored = page._places
+    monkeypatch.setattr(page, "_places", lambda layout: {k: (x, -y) for k, (x, y) in mirrored(layout).items()})
+    relaid.clear()
+    build_explorer(trace, limit=LIMIT, jobs=1)  # read upside down: every run of two or more is backwards
+    turned = {i: src for _, again in zip(relaid[::2], relaid[1::2]) for i, src in again.items()}
+    first = {i: src for sources in relaid[::2] for i, src in sources.items()}
+    assert turned and all(src != first[i] for i, src in turned.items())
 
 
 # --- the command ------------------------------------------------------------------------------------

@@ -113,14 +113,22 @@ def _chunk_payloads(ids):
     the workers call it by name)."""
     w = _WORK
     G, views = w["G"], w["views"]
-    # the page's inspector shows every number: tooltips would be laid out by dot only to be dropped
-    drawn = {i: _TOOLTIP.sub("", g.source) for i in ids if (g := views[i].digraph(G)) is not None}
-    # dot orders a graph's clusters by where their names sit in memory: after another graph in the same
-    # process that order (so the layout) changes from run to run. A view with clusters gets its own dot.
-    alone = [i for i, src in drawn.items() if "subgraph" in src]
-    batch = [i for i in drawn if i not in alone]
-    laid = compact_layouts({i: drawn[i] for i in batch}) if batch else {}
-    laid.update((i, compact_layout(route_free_edges(_layout_alone(drawn[i])))) for i in alone)
+    unchecked = set()  # scalar views whose keys and units are to be checked on the layout made below
+
+    def drawn(i, places):
+        # the page's inspector shows every number: tooltips would be laid out by dot only to be dropped
+        g = views[i].digraph(G, places)
+        return None if g is None else _TOOLTIP.sub("", g.source)
+
+    def later(i):
+        return lambda g: unchecked.add(i) or {}  # taken as in order until the page has laid it out
+
+    sources = {i: src for i in ids if (src := drawn(i, later(i))) is not None}
+    laid = _layouts(sources)
+    # the order check reads the layout the page makes (not a dot of its own); a view that dot reads
+    # backwards is drawn turned round and laid out again
+    turned = {i: src for i in sorted(unchecked) if (src := drawn(i, lambda g, i=i: _places(laid[i]))) != sources[i]}
+    laid.update(_layouts(turned))
     out = []
     for i in ids:
         extra = {"layout": _relayable(laid[i], views[i])} if i in laid else {}
@@ -128,6 +136,23 @@ def _chunk_payloads(ids):
             extra["cmp"] = w["ratios"][i]
         out.append(compact(payload(G, views[i], views, w["index"], w["ranges"], w["links"], w["stages"], extra)))
     return _pack("\n".join(out))  # compact JSON has no newline of its own
+
+
+def _layouts(sources):
+    """{i: the page's layout} of views {i: DOT source}."""
+    # dot orders a graph's clusters by where their names sit in memory: after another graph in the same
+    # process that order (so the layout) changes from run to run. A view with clusters gets its own dot.
+    alone = [i for i, src in sources.items() if "subgraph" in src]
+    batch = [i for i in sources if i not in alone]
+    laid = compact_layouts({i: sources[i] for i in batch}) if batch else {}
+    laid.update((i, compact_layout(route_free_edges(_layout_alone(sources[i])))) for i in alone)
+    return laid
+
+
+def _places(layout):
+    """Where a compact layout puts each drawn node: name -> (x, y), y up (as `render.node_places`): the
+    first shape's first point (shapes begin with their kind, paint or font, then x, y)."""
+    return {item[1]: (item[2][2], -item[2][3]) for item in layout["items"] if item[0] == "node" and len(item) > 2}
 
 
 def _layout_alone(src):

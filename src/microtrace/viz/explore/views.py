@@ -26,8 +26,9 @@ class View:
     collapsed: object = None  # collapsed views: the collapsed graph drawn
     parts: dict = field(default_factory=dict)  # list views: sub-group key -> its node ids
 
-    def digraph(self, G):
-        """The Graphviz diagram of this view (None for a list)."""
+    def digraph(self, G, places=None):
+        """The Graphviz diagram of this view (None for a list). `places`: the page's layout of a drawing,
+        on which a scalar view's keys and units are checked to read in order (`scalar_diagram`)."""
         if self.kind == "collapsed":
             level = self.collapsed.graph["level"]
             what = f"{level} view" + (f" of {self.key}" if self.key else "")
@@ -38,8 +39,9 @@ class View:
             # and the page opens a cluster by its scope's name, which a band would change
             # quick: one network-simplex pass places the nodes, 5x faster on the long chains of microGPT's
             # elementary sums (hundreds of views); set inside, so that the keys' and units' order is
-            # checked on a layout made with the same settings as the page's
-            return scalar_diagram(G, self.nodes, what=f"scalar view of {label(self.key)}", fold=False, quick=True)
+            # checked on the page's own layout (`places`)
+            what = f"scalar view of {label(self.key)}"
+            return scalar_diagram(G, self.nodes, what=what, fold=False, quick=True, places=places)
         return None
 
 

@@ -6,7 +6,7 @@ A pure function of the graph and the options: the same input gives the same DOT 
 """
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import graphviz
 import networkx as nx
@@ -93,6 +93,7 @@ def scalar_diagram(
     label: str = "id",
     fold: bool = True,
     quick: bool = False,
+    places: Callable | None = None,
 ) -> graphviz.Digraph:
     """The scalar nodes `nodes` of G (ids of `trace.graph(view)`) in micrograd's style.
 
@@ -108,6 +109,9 @@ def scalar_diagram(
     ReLU's units) into columns (LR) or rows (TB), each with its own stubs, so that the drawing fits a
     page (viz/graph/fold.py). `quick`: one network-simplex pass places the nodes (as clean, a little
     less compact, 5x faster on long chains); the order of parallel runs is checked on that same layout.
+    `places`: where dot puts the nodes of a drawing (a `graphviz.Digraph` -> {name: (x, y)}, or None when
+    dot cannot lay it out), for a caller that lays the view out anyway (the explorer) and so checks the
+    order on its own layout; by default a `dot` run of the check's own (`render.node_places`).
     """
     th = gs.theme(theme)
     gs.check_rankdir(rankdir)
@@ -151,7 +155,7 @@ def scalar_diagram(
 
     g = draw({}, {})
     if not fold:
-        return _runs_in_order(draw, {}, {}, rankdir) or g
+        return _runs_in_order(draw, {}, {}, rankdir, places) or g
     successors = _successors(G, drawn, edges, S, stub_in, stub_out)
     rank, sizes = gf.ranks(successors), {name: gf.SIZES[name[0]] for name in successors}
     measured: list = []
@@ -173,11 +177,11 @@ def scalar_diagram(
     # folded when dot can lay the fold out: its invisible clusters and anchors can ask dot (2.43) for a
     # ranking it cannot make ("trouble in init_rank", e.g. a view of gradient paths that crosses many
     # scopes), and a figure that fits no page is better than no figure
-    folded = _runs_in_order(draw, band, row, rankdir) if band or row else None
-    return folded or _runs_in_order(draw, {}, {}, rankdir) or g
+    folded = _runs_in_order(draw, band, row, rankdir, places) if band or row else None
+    return folded or _runs_in_order(draw, {}, {}, rankdir, places) or g
 
 
-def _runs_in_order(draw, band, row, rankdir):
+def _runs_in_order(draw, band, row, rankdir, places=None):
     """`draw(band, row)` with its parallel runs (keys, units) reading 0, 1, 2... across their ranks, or
     None when dot cannot lay it out, or when it is folded and dot keeps a run backwards (a fold keeps the
     view's order or is not made). Which way dot reads an anchor chain depends on where its anchors sit
@@ -188,18 +192,18 @@ def _runs_in_order(draw, band, row, rankdir):
     g = draw(band, row, frozenset(), runs)
     if not folded and all(len(run) < 2 for run in runs):
         return g  # nothing to read backwards, and no fold to try: no dot (most of the explorer's views)
-    backwards = _backwards(g, runs, rankdir)
+    backwards = _backwards(g, runs, rankdir, places or node_places)
     if backwards is None or not backwards:
         return g if backwards is not None or not folded else None
     turned = draw(band, row, frozenset(backwards))
-    return None if folded and _backwards(turned, runs, rankdir) else turned
+    return None if folded and _backwards(turned, runs, rankdir, places or node_places) else turned
 
 
-def _backwards(g, runs, rankdir):
+def _backwards(g, runs, rankdir, laid_out):
     """The first names of the runs that dot does not lay out in order ({} without dot), None if it cannot
-    lay `g` out."""
+    lay `g` out. `laid_out(g)`: dot's places of g's nodes."""
     try:
-        places = node_places(g) or {}
+        places = laid_out(g) or {}
     except RenderError:
         return None
     axis, sign = (1, -1) if rankdir == "LR" else (0, 1)  # reading order: top to bottom, or left to right
