@@ -63,7 +63,7 @@ def svg_parts(path):
             a = g.find(f".//{SVG}a")
             texts = " ".join(t.text or "" for t in g.iter(f"{SVG}text"))
             nodes[title.text] = {"tooltip": a.get(f"{XLINK}title") if a is not None else "", "text": texts}
-        elif cls == "edge":
+        elif cls in ("edge", "edge kv"):  # kv: drawn in lanes (viz/graph/lanes.py)
             path = g.find(f".//{SVG}path")
             a = g.find(f".//{SVG}a")
             edges[re.sub(r":(n|ne|e|se|s|sw|w|nw)(?=->|$)", "", title.text)] = {  # ports: a:e->b:e

@@ -1,13 +1,16 @@
-"""Edges that do not place nodes, routed around the boxes: dot draws an edge with constraint=false (the
-block view's KV cache: every earlier position's attention to every later one's) as an arc that cuts
-through the boxes beside it. Graphviz's own spline router (neato on the positions dot chose, its -n2)
-draws each of them around every box instead; the page routes them the same way when it lays a view out
-again (js/relayout.js), so a view looks alike before and after a group opens in it."""
+"""Edges that do not place nodes, drawn where dot placed the boxes: dot draws an edge with
+constraint=false (the block view's KV cache: every earlier position's attention to every later one's)
+as an arc that cuts through the boxes beside it. The KV cache's edges run in lanes beside the attention
+column (viz/graph/lanes.py); any other such edge, or all of them when the lanes do not fit, is drawn by
+Graphviz's own spline router (neato on the positions dot chose, its -n2) around every box. The page
+does the same when it lays a view out again (js/lanes.js, js/relayout.js), so a view looks alike before
+and after a group opens in it."""
 
 import json
 from pathlib import Path
 
 from microtrace.viz.explore.layout import quote
+from microtrace.viz.graph import lanes
 from microtrace.viz.graph.render import _run_dot, dot_program
 
 _KEEP = ("color", "penwidth", "arrowsize", "arrowhead", "dir", "style", "tailport", "headport")
@@ -19,9 +22,11 @@ def free_edges(doc):
 
 
 def route_free_edges(doc):
-    """`doc` (dot's JSON of a view) with its constraint=false edges drawn by the spline router; the
-    same doc when it has none."""
+    """`doc` (dot's JSON of a view) with its constraint=false edges drawn in lanes (the KV cache's) or by
+    the spline router; the same doc when it has none."""
     free = free_edges(doc)
+    if _in_lanes(doc, [e for e in free if e.get("class") == "kv"]):
+        free = [e for e in free if e.get("class") != "kv"]
     neato = Path(dot_program() or "dot").with_name("neato")  # Graphviz's programs live side by side
     if not free or not neato.exists():
         return doc
@@ -50,3 +55,23 @@ def route_free_edges(doc):
                     for op in r[key]
                 ]
     return doc
+
+
+def _in_lanes(doc, kv):
+    """Draw the edges `kv` of `doc` in lanes (their xdot operations replaced); False when they do not fit."""
+    names = [o.get("name") for o in doc.get("objects", [])]
+    laid = kv and lanes.plan(
+        lanes.boxes(doc), [(names[e["tail"]], names[e["head"]]) for e in kv], lanes.label_boxes(doc)
+    )
+    if not laid:
+        return False
+    paths, labels = laid
+    for e, path in zip(kv, paths):
+        e["_draw_"], e["_hdraw_"] = lanes.xdot_ops(path, e.get("color", "#000000"), float(e.get("penwidth", 1)))
+        e.pop("_tdraw_", None)
+    firsts = {}
+    for e in kv:  # the count on the first edge of each bundle
+        firsts.setdefault(names[e["tail"]], e)
+    for t, e in firsts.items():
+        e["_ldraw_"] = lanes.count_ops(*labels[t], e.get("color", "#000000"))
+    return True

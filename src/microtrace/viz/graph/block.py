@@ -283,8 +283,11 @@ def _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges):
     kinds = {(u, v): edge_kind(C, u, v) for u, v, _ in edges}
     # KV-cache arcs first, so that the residual stream is drawn over them where they cross
     edges = sorted(edges, key=lambda e: kinds[e[0], e[1]] != "kv")
+    lanes = level == "block" and rankdir == "LR" and "kv" in kinds.values()
     for u, v, d in edges:
         attrs = _group_edge_attrs(u, v, d, kinds[u, v], level, pens, th, rankdir, backward, (u, v) in hl_edges)
+        if lanes and kinds[u, v] == "stream" and C.nodes[u].get("block") == "attn":
+            attrs["minlen"] = "2"  # a column's room after attention for the KV cache's lanes
         g.edge(u, v, **attrs)
 
 
@@ -307,9 +310,12 @@ def _group_edge_attrs(u, v, d, kind, level, pens, th, rankdir, backward, highlig
         attrs["weight"] = "8"  # keep the stream straight: it is the spine of each position
     elif kind == "kv" and level == "block":
         # cross-position edges must not pull the positions out of line; leaving and entering on the
-        # same side draws them as nested arcs beside the attention column instead of through it
+        # same side draws them as nested arcs beside the attention column instead of through it, and
+        # in LR, class "kv" has them drawn in lanes there (viz/graph/lanes.py) when rendered
         tail = head = "e" if rankdir == "LR" else "s"
         attrs.update(constraint="false", tailport=tail, headport=head)
+        if rankdir == "LR":
+            attrs["class"] = "kv"
     elif kind == "kv":
         # at the stage level a key or value feeds every later position's heads: a dense bundle,
         # drawn translucent so that it does not hide what it crosses

@@ -23,6 +23,7 @@ from microtrace.util.atomic import write_atomic
 from microtrace.util.errors import BadInput, WorkFailed
 from microtrace.util.limits import env_number
 from microtrace.viz.draw.webfont import embed_dot_fonts
+from microtrace.viz.graph import lanes
 
 FORMATS = (".svg", ".png", ".pdf", ".dot")
 DEFAULT_DPI = 144
@@ -82,7 +83,8 @@ def render_bytes(digraph: graphviz.Digraph | str, fmt: str, dpi: int | None = No
     exe = dot_program()
     if exe is None:
         raise DotNotFound(f"Graphviz's dot program is not on PATH: {INSTALL_HINT}")
-    args = [exe, f"-T{_DEVICE[fmt]}"]
+    src, program = _in_lanes(exe, src)
+    args = [*program, f"-T{_DEVICE[fmt]}"]
     if fmt == "png":
         dpi = int(dpi or DEFAULT_DPI)
         check_pixels(_run_dot([exe, "-Tplain"], src, "lay out"), dpi)
@@ -93,6 +95,20 @@ def render_bytes(digraph: graphviz.Digraph | str, fmt: str, dpi: int | None = No
     if fmt == "png":
         out = with_dpi(out, dpi)
     return out
+
+
+_KV = re.compile(rb'\bclass="?kv\b')
+
+
+def _in_lanes(exe, src):
+    """(DOT source, program) to draw: a figure whose KV cache's edges go in lanes (viz/graph/lanes.py) is
+    laid out by dot, then drawn as laid out, those edges redrawn, by `neato -n2`; any other by dot."""
+    neato = Path(exe).with_name("neato")  # Graphviz's programs live side by side
+    if not _KV.search(src) or not neato.exists():
+        return src, [exe]
+    doc = json.loads(_run_dot([exe, "-Tjson"], src, "lay out"))
+    laid = lanes.with_lanes(_run_dot([exe, "-Tdot"], src, "lay out").decode("utf-8"), doc)
+    return (src, [exe]) if laid is None else (laid.encode("utf-8"), [str(neato), "-n2"])
 
 
 def with_dpi(png, dpi):

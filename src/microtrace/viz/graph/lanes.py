@@ -1,0 +1,210 @@
+"""The KV cache's edges drawn in lanes beside the attention column, so that each read can be followed.
+
+Every position's keys and values are read by every later position: in the block view that is about
+twenty edges between the boxes of one column, which dot (and Graphviz's spline router) draws as one
+braid. Here each source gets one lane, a vertical line beside the column (the latest source nearest to
+it, so that no edge leaving a box crosses a lane), and its edges share it as a bundle that says how many
+reads it carries ("×6"): an edge leaves its source's east side low, runs down its source's lane, and
+turns in above its reader, into the reader's top side. The readers' taps are nested, the farthest lane
+highest and leftmost, so no two taps cross and no tap runs over another's arrowhead.
+
+Coordinates are Graphviz's: points, y up. `plan` is a pure function of the boxes; `dot_pos` and
+`xdot_ops` write a planned edge as Graphviz does (a `pos` spline for `neato -n2`, xdot drawing
+operations for the explorer). js/lanes.js is the same plan for the page's re-layout.
+"""
+
+import re
+
+LANE = 7.0  # between two lanes
+GAP = 14.0  # from the column's right edge to the nearest lane: room for the bundle's count beside it
+RISE = 9.0  # the lowest tap above its reader's top: clear of the taps' arrowheads
+TAP = 4.0  # between two taps' turns above a reader
+INSET = 6.0  # the nearest tap's way in, from the reader's right edge
+CLEAR = 7.0  # the room kept around every other box (its arrowheads are inside it)
+ARROW = 6.0  # an arrowhead's length (arrowsize 0.6)
+ROUND = 3.0  # the radius of a lane's corners
+COUNT_SIZE = 7.0  # the bundle's count, in points
+
+
+def plan(boxes, edges, texts=()):
+    """Each edge's path, a list of points from its source's side to its reader's top, or None when lanes
+    do not fit (a reader not below its source, a box in a lane's way): then the caller routes as before.
+
+    `boxes`: name -> (x0, y0, x1, y1), every box drawn (those in the way included); `edges`: [(tail,
+    head)]; `texts`: the boxes of the clusters' labels, which the taps keep right of. Returns ([path per edge], {source: (x, y, text)}: each bundle's count, above its way out)."""
+    if not edges or any(boxes[t][1] <= boxes[h][3] for t, h in edges):
+        return None
+    right = max(boxes[n][2] for e in edges for n in e)
+    tails = sorted({t for t, _ in edges}, key=lambda t: (boxes[t][1], t))  # the lowest source nearest
+    lane = {t: right + GAP + k * LANE for k, t in enumerate(tails)}
+    readers: dict = {}
+    for t, h in edges:
+        readers.setdefault(h, []).append(t)
+    paths = []
+    for t, h in edges:
+        x0, y0, x1, y1 = boxes[t]
+        hx0, _, hx1, hy1 = boxes[h]
+        k = sorted(readers[h], key=lane.get).index(t)  # the nearest lane's tap lowest and rightmost
+        # the taps come down on the right half of the top side: a cluster's label sits top left
+        top = hy1 + RISE + len(readers[h]) * TAP
+        lo = max([hx0 + (hx1 - hx0) / 2] + [b[2] + 4 for b in texts if b[1] < top and b[3] > hy1 and b[0] < hx1])
+        apart = min(LANE, (hx1 - INSET - lo) / max(1, len(readers[h]) - 1))
+        if apart < 3:
+            return None
+        out, up, way_in = y0 + min(6.0, (y1 - y0) / 4), hy1 + RISE + k * TAP, hx1 - INSET - k * apart
+        paths.append([(x1, out), (lane[t], out), (lane[t], up), (way_in, up), (way_in, hy1)])
+    for (t, h), path in zip(edges, paths):
+        if any(_hits(boxes[n], a, b) for a, b in zip(path, path[1:]) for n in boxes if n not in (t, h)):
+            return None
+    counts = {t: sum(1 for s, _ in edges if s == t) for t in tails}
+    labels = {
+        t: (boxes[t][2] + 2, boxes[t][1] + min(6.0, (boxes[t][3] - boxes[t][1]) / 4) + 2.5, f"×{counts[t]}")
+        for t in tails
+    }
+    return paths, labels
+
+
+def _hits(box, a, b):
+    """Whether the axis-parallel segment a-b comes within CLEAR of `box`."""
+    x0, y0, x1, y1 = box
+    return (
+        min(a[0], b[0]) < x1 + CLEAR
+        and max(a[0], b[0]) > x0 - CLEAR
+        and min(a[1], b[1]) < y1 + CLEAR
+        and max(a[1], b[1]) > y0 - CLEAR
+    )
+
+
+def bezier(path):
+    """A path of axis-parallel segments as cubic Bézier control points (p0, c1, c2, p1, c1, c2, p2...),
+    its corners rounded, its end shortened by the arrowhead; and the arrowhead's tip."""
+    pts = list(path)
+    (ax, ay), (bx, by) = pts[-2], pts[-1]
+    length = abs(bx - ax) + abs(by - ay)
+    pts[-1] = (bx - (bx - ax) * ARROW / length, by - (by - ay) * ARROW / length)
+    out = [pts[0]]
+    for i in range(1, len(pts) - 1):
+        before, corner, after = pts[i - 1], pts[i], pts[i + 1]
+        p, q = _towards(corner, before, ROUND), _towards(corner, after, ROUND)
+        out += _straight(out[-1], p) + [corner, corner, q]
+    out += _straight(out[-1], pts[-1])
+    return out, (bx, by)
+
+
+def _towards(c, p, r):
+    d = abs(p[0] - c[0]) + abs(p[1] - c[1])
+    r = min(r, d / 2)
+    return (c[0] + (p[0] - c[0]) * r / d, c[1] + (p[1] - c[1]) * r / d) if d else c
+
+
+def _straight(p, q):
+    return [
+        (p[0] + (q[0] - p[0]) / 3, p[1] + (q[1] - p[1]) / 3),
+        (p[0] + 2 * (q[0] - p[0]) / 3, p[1] + 2 * (q[1] - p[1]) / 3),
+        q,
+    ]
+
+
+def arrowhead(tail, tip, width):
+    """The arrowhead's triangle (Graphviz's normal arrow: half as wide as long, and a pen's width more)."""
+    dx, dy = tip[0] - tail[0], tip[1] - tail[1]
+    n = (dx * dx + dy * dy) ** 0.5 or 1.0
+    ux, uy = dx / n, dy / n
+    half = ARROW / 3 + width / 4
+    return [(tail[0] - uy * half, tail[1] + ux * half), tip, (tail[0] + uy * half, tail[1] - ux * half)]
+
+
+def xdot_ops(path, color, width):
+    """An edge in lanes as Graphviz's xdot drawing operations: (its line, its arrowhead)."""
+    points, tip = bezier(path)
+    pen = [{"op": "S", "style": f"setlinewidth({width:g})"}, {"op": "c", "grad": "none", "color": color}]
+    head = arrowhead(points[-1], tip, width)
+    fill = {"op": "C", "grad": "none", "color": color}
+    return pen + [{"op": "b", "points": [list(p) for p in points]}], pen + [
+        fill,
+        {"op": "P", "points": [list(p) for p in head]},
+    ]
+
+
+def count_ops(x, y, text, color):
+    """A bundle's count as xdot text operations, its left end at x, its baseline at y."""
+    return [
+        {"op": "F", "size": COUNT_SIZE, "face": "DejaVu Sans"},
+        {"op": "c", "grad": "none", "color": color},
+        {"op": "T", "pt": [x, y], "align": "l", "width": COUNT_SIZE * 0.6 * len(text), "text": text},
+    ]
+
+
+def dot_pos(path):
+    """An edge in lanes as the `pos` of Graphviz's -Tdot output (`neato -n2` draws it as given)."""
+    points, tip = bezier(path)
+    return f"e,{tip[0]:.2f},{tip[1]:.2f} " + " ".join(f"{x:.2f},{y:.2f}" for x, y in points)
+
+
+_QUOTED = r'"(?:[^"\\]|\\[\s\S])*"'
+# an edge statement of dot's -Tdot output: its ends (a port after either), its attributes
+_EDGE = re.compile(rf"^(\s*)({_QUOTED}|\w+)(:\w+)? -> ({_QUOTED}|\w+)(:\w+)?(\s*\[)((?:[^\"\]]|{_QUOTED})*)\];", re.M)
+_POS = re.compile(rf"\bpos={_QUOTED}")
+
+
+def with_lanes(laid, doc):
+    """dot's layout as DOT (`dot -Tdot`: `laid`) with its KV cache's edges (class "kv") drawn in lanes,
+    from the same layout as JSON (`doc`), for `neato -n2` to draw as given; None when they have none
+    or lanes do not fit."""
+    names = [o.get("name") for o in doc.get("objects", [])]
+    kv = [(names[e["tail"]], names[e["head"]]) for e in doc.get("edges", []) if e.get("class") == "kv"]
+    laid_out = plan(boxes(doc), kv, label_boxes(doc)) if kv else None
+    if not laid_out:
+        return None
+    paths, labels = laid_out
+    route = dict(zip(kv, paths))
+    counted = set()
+
+    def redraw(m):
+        tail, head = (_unquote(m.group(k)) for k in (2, 4))
+        attrs = m.group(7)
+        if (tail, head) not in route or not re.search(r"\bclass=\"?kv\b", attrs):
+            return m.group(0)
+        attrs = _POS.sub(f'pos="{dot_pos(route[tail, head])}"', attrs)
+        if tail not in counted:  # the bundle's count, once, on its first edge
+            counted.add(tail)
+            x, y, text = labels[tail]
+            attrs += f',\n\t\tlabel="{text}", fontsize={COUNT_SIZE:g}, fontcolor="{_color(attrs)}", lp="{x + COUNT_SIZE * 0.3 * len(text):.2f},{y + COUNT_SIZE * 0.3:.2f}"'
+        return f"{m.group(1)}{m.group(2)} -> {m.group(4)}{m.group(6)}{attrs}];"  # no ports: drawn as given
+
+    return _EDGE.sub(redraw, laid)
+
+
+def _unquote(name):
+    return name[1:-1].replace('\\"', '"').replace("\\\\", "\\") if name.startswith('"') else name
+
+
+def _color(attrs):
+    m = re.search(r'\bcolor="?(#[0-9a-fA-F]+)', attrs)
+    return m.group(1) if m else "#000000"
+
+
+def label_boxes(doc):
+    """The boxes of the clusters' labels in dot's JSON `doc` (points, y up), from their text operations."""
+    out = []
+    for o in doc.get("objects", []):
+        size = 14.0
+        for op in o.get("_ldraw_", []) if "nodes" in o else []:
+            if op["op"] == "F":
+                size = float(op["size"])
+            elif op["op"] == "T":
+                (x, y), w = op["pt"], float(op["width"])
+                x0 = x - {"l": 0, "c": w / 2, "r": w}[op["align"]]
+                out.append((x0, y - 0.25 * size, x0 + w, y + 0.8 * size))
+    return out
+
+
+def boxes(doc):
+    """Every node's box in dot's JSON `doc`: name -> (x0, y0, x1, y1), points, y up."""
+    out = {}
+    for o in doc.get("objects", []):
+        if "pos" in o and "nodes" not in o:
+            x, y = map(float, o["pos"].split(","))
+            w, h = float(o["width"]) * 36, float(o["height"]) * 36
+            out[o["name"]] = (x - w, y - h, x + w, y + h)
+    return out
