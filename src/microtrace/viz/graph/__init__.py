@@ -5,6 +5,7 @@ colours, pen widths, labels), `diagram` (what both diagrams share: digraph, clus
 (the collapsed step: `block_diagram`), `scalar` (real scalar nodes in micrograd's style:
 `scalar_diagram`), `fold` (a long scalar view cut into bands and rows), `figure` (a traced step's
 figure from the command's options: `graph_figure`), `printed` (a figure scaled to a printed width,
-its text no smaller than asked), `render` (DOT to SVG, PNG or PDF with Graphviz's `dot`). May import
+its text no smaller than asked), `lanes` (the KV cache's edges in lanes beside the attention
+column), `render` (DOT to SVG, PNG or PDF with Graphviz's `dot`). May import
 `microtrace.engine` and `microtrace.tracer`; draws nothing but DOT.
 """

@@ -23,7 +23,7 @@ INSET = 6.0  # the nearest tap's way in, from the reader's right edge
 CLEAR = 7.0  # the room kept around every other box (its arrowheads are inside it)
 ARROW = 6.0  # an arrowhead's length (arrowsize 0.6)
 ROUND = 3.0  # the radius of a lane's corners
-COUNT_SIZE = 7.0  # the bundle's count, in points
+COUNT_SIZE = 9.0  # the bundle's count, in points: as the edges' labels (no smaller text in print)
 
 
 def plan(boxes, edges, texts=()):
