@@ -15,8 +15,7 @@ import networkx as nx
 from microtrace.tracer.export import strict_json, xml_graph
 from microtrace.tracer.model.columns import from_graph
 from microtrace.tracer.model.trace import Trace, TraceError
-from microtrace.tracer.storage.store import ROW_GROUP, Store, is_store
-from microtrace.tracer.storage.store_write import write_store
+from microtrace.tracer.storage.store import ROW_GROUP, Store, _require, is_store
 from microtrace.tracer.storage.validate import validate_trace
 from microtrace.util.atomic import write_atomic, write_atomic_chunks
 from microtrace.util.limits import LimitError, parse_json, read_input
@@ -57,6 +56,9 @@ def save_store(trace: Trace, path: str | os.PathLike, views=None, row_group: int
     The bytes are those of the view written whole. `on_progress(done, total)` follows the writing, the
     views one after the other (for a progress bar). Returns each view's counts: {view: {"nodes",
     "edges", "loss_node"}}."""
+    _require()  # pyarrow, or one line saying how to install it
+    from microtrace.tracer.storage.store_write import write_store  # imports pyarrow: only when a store is written
+
     views = views or trace.views()
 
     def pieces(i, view):

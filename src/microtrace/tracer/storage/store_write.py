@@ -6,6 +6,10 @@ import json
 from array import array
 from bisect import bisect_left
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from microtrace.tracer.model.columns import NODE_EXTRAS
 from microtrace.tracer.model.scopes import parse
 from microtrace.tracer.storage.store import (
@@ -18,9 +22,6 @@ from microtrace.tracer.storage.store import (
     _buffer,
     _require,
     _schema,
-    pa,
-    pc,
-    pq,
 )
 from microtrace.util.atomic import atomic_temp
 
