@@ -62,6 +62,7 @@ class LogScale:
     hi: int
     a: float
     b: float
+    most: int = 8  # labelled decades at most (every other one, or fewer, beyond)
 
     def pos(self, value):
         """Pixel of |value|, clipped to the ends (0 maps to the low end)."""
@@ -70,7 +71,7 @@ class LogScale:
 
     def ticks(self):
         exps = list(range(self.lo, self.hi + 1))
-        step = max(1, math.ceil(len(exps) / 8))  # at most ~8 labelled decades
+        step = max(1, math.ceil(len(exps) / self.most))
         return [(10.0**e, power_label(e) if (e - self.lo) % step == 0 else "") for e in exps]
 
 

@@ -144,14 +144,14 @@ def _title(data):
     return f"Gradient flow at step {data.step}"
 
 
-def _caption(data):
+def _caption(data, line="column"):
     parts = []
     if data.doc is not None:
         parts.append(f"Document {shorten(data.doc)!r}")
     if data.loss is not None:
         parts.append(f"loss {data.loss:.4f}" if finite(data.loss) else f"loss {data.loss}")
     lead = ", ".join(parts)
-    text = (lead + ". " if lead else "") + "One column per parameter matrix in model order; log scales."
+    text = (lead + ". " if lead else "") + f"One {line} per parameter matrix in model order; log scales."
     if not _has_update(data.stats):  # a trace of any text (trace_text): forward and backward only
         text += " Forward and backward only: no update."
     return text
@@ -168,6 +168,16 @@ def _note(names):
     if any(n.endswith(".mlp_fc1") for n in names):
         parts.append("Dead ReLU: MLP units that passed no gradient at any position.")
     return " ".join(parts)
+
+
+def decades(stats):
+    """The decades of the gradient axis and of the update-ratio axis (None without an update)."""
+    grad_values = [st[k] for st in stats.values() for k in ("grad_norm", "grad_abs_mean", "grad_abs_max")]
+    if not _has_update(stats):
+        return axes.decade_span(grad_values), None
+    # the guide never sits on the frame
+    ratios = [st["update_ratio"] for st in stats.values()]
+    return axes.decade_span(grad_values), axes.decade_span(ratios, include=[GUIDE_RATIO / 10, GUIDE_RATIO * 10])
 
 
 def _legend_items(data, has_update, scale):
@@ -202,14 +212,10 @@ def gradflow_layout(data, scale=1.0, width=None, words=Words()):
         max(max(fonts.text_width(a, s.label), fonts.text_width(b, s.small)) for a, b in map(_label_parts, names))
         + fonts.px(14, scale),
     )
-    grad_values = [s_[k] for s_ in stats.values() for k in ("grad_norm", "grad_abs_mean", "grad_abs_max")]
-    lo, hi = axes.decade_span(grad_values)
-    has_update = _has_update(stats)
+    (lo, hi), ratio_span = decades(stats)
+    has_update = ratio_span is not None
     if has_update:
-        rlo, rhi = axes.decade_span(
-            [s_["update_ratio"] for s_ in stats.values()], include=[GUIDE_RATIO / 10, GUIDE_RATIO * 10]
-        )
-        # (the guide never sits on the frame)
+        rlo, rhi = ratio_span
     margin = fonts.px(MARGIN, scale)
     row_label_w = fonts.text_width("dead ReLU", s.label) + fonts.px(10, scale)
     probe = axes.LogScale(min(lo, rlo) if has_update else lo, hi, 0, 1)
@@ -430,7 +436,12 @@ def trace_figure(trace: Trace, fmt: str = "png", per_position: bool = False, sca
     if ps is None:
         return gradflow_figure(data, fmt, scale)
     scale, width = ps.scale(fmt), ps.width_px(fmt)
-    needed = gradflow_layout(data, scale, None, ps.words).width
-    if width is not None and needed > width:
+    if width is None or gradflow_layout(data, scale, None, ps.words).width <= width:
+        return gradflow_figure(data, fmt, scale, width, ps.dpi_of(fmt), ps.words)
+    # the columns do not fit: one row per matrix instead, the panels side by side or stacked
+    from microtrace.viz.gradflow.rows import rows_figure, rows_width
+
+    needed = rows_width(data, scale)
+    if needed > width:
         note_too_wide("the gradient-flow figure", needed, ps, fmt)
-    return gradflow_figure(data, fmt, scale, width, ps.dpi_of(fmt), ps.words)
+    return rows_figure(data, fmt, scale, width, ps.dpi_of(fmt), ps.words)
