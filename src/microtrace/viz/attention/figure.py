@@ -22,8 +22,10 @@ from microtrace.tracer import Trace
 from microtrace.tracer.analysis.attention import AttentionError, attention_series, read_attention, shared_vmax
 from microtrace.tracer.analysis.step_ranges import check_within
 from microtrace.util.limits import LimitError
-from microtrace.viz import attention as A
-from microtrace.viz.attention import parts as P
+from microtrace.viz.attention.frames import contact_sheet
+from microtrace.viz.attention.grid import attention_grid, grid_layout
+from microtrace.viz.attention.parts import PRINT_MARGIN, Fit
+from microtrace.viz.attention.strips import per_token_strips, strip_layout
 from microtrace.viz.draw.printsize import note_if_long, note_too_wide
 from microtrace.viz.draw.text import shorten
 
@@ -114,7 +116,7 @@ def draw(
     if print_size is not None:
         look, fit, dpi = _for_print(look, print_size, fmt)
     else:
-        fit, dpi = A.Fit(), None
+        fit, dpi = Fit(), None
     if per_token:
         check_layer_head(data, layer, head)
         if values:  # said, not silently dropped
@@ -122,12 +124,12 @@ def draw(
                 " The numbers are not printed on per-token strips: each tile holds its character. "
                 "The grid (not per token) prints them."
             )
-        lay = A.strip_layout(numbers, data.labels, layer=layer, head=head, fit=fit, **look)
+        lay = strip_layout(numbers, data.labels, layer=layer, head=head, fit=fit, **look)
         _check_fit(lay, fit, print_size, fmt)
-        return A.per_token_strips(numbers, data.labels, layer=layer, head=head, fmt=fmt, fit=fit, dpi=dpi, **look)
-    lay = A.grid_layout(numbers, data.labels, values=values, fit=fit, **look)
+        return per_token_strips(numbers, data.labels, layer=layer, head=head, fmt=fmt, fit=fit, dpi=dpi, **look)
+    lay = grid_layout(numbers, data.labels, values=values, fit=fit, **look)
     _check_fit(lay, fit, print_size, fmt)
-    return A.attention_grid(numbers, data.labels, values=values, fmt=fmt, fit=fit, dpi=dpi, **look)
+    return attention_grid(numbers, data.labels, values=values, fmt=fmt, fit=fit, dpi=dpi, **look)
 
 
 def _for_print(look, ps, fmt):
@@ -137,7 +139,7 @@ def _for_print(look, ps, fmt):
         look["title"] = ps.title
     if not ps.caption:
         look.update(caption="", notes=False)
-    return look, A.Fit(width=ps.width_px(fmt), cols=ps.cols, margin=P.PRINT_MARGIN), ps.dpi_of(fmt)
+    return look, Fit(width=ps.width_px(fmt), cols=ps.cols, margin=PRINT_MARGIN), ps.dpi_of(fmt)
 
 
 def _check_fit(lay, fit, ps, fmt):
@@ -169,7 +171,7 @@ def attention_figure(
 
 def grid_layout_of(data, *, grad=False, values=False, scale=1.0, vmax=None):
     """The `viz.attention.GridLayout` (cell positions) of `draw(data, ...)` for the heatmap grid."""
-    return A.grid_layout(
+    return grid_layout(
         data.grad if grad else data.attention,
         data.labels,
         title=title_of(data, grad),
@@ -282,7 +284,7 @@ def contact_sheet_of(
     labels = [f"step {d.meta['step']} · loss {_loss_text(d.meta['loss'])}" for d in series]
     if columns is None:
         columns = sheet_columns(len(frames), max(f.width for f in frames), max(f.height for f in frames))
-    return A.contact_sheet(frames, labels, columns=columns, scale=scale, title=sheet_title(series, grad))
+    return contact_sheet(frames, labels, columns=columns, scale=scale, title=sheet_title(series, grad))
 
 
 def sheet_path(gif_path):
