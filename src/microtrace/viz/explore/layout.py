@@ -81,7 +81,18 @@ def compact_layout(doc):
 _GRAPH_KEYS = ("rankdir", "nodesep", "ranksep", "newrank", "pad", "splines", "remincross")
 _CLUSTER_KEYS = ("label", "fontsize", "margin", "labeljust", "labelloc")
 _NODE_KEYS = ("shape", "style", "penwidth", "peripheries")
-_EDGE_KEYS = ("style", "weight", "constraint", "minlen", "tailport", "headport", "arrowsize", "arrowhead", "dir")
+_EDGE_KEYS = (
+    "style",
+    "weight",
+    "constraint",
+    "minlen",
+    "tailport",
+    "headport",
+    "arrowsize",
+    "arrowhead",
+    "dir",
+    "class",
+)
 
 
 def skeleton(doc):

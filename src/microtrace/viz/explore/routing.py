@@ -25,8 +25,7 @@ def route_free_edges(doc):
     """`doc` (dot's JSON of a view) with its constraint=false edges drawn in lanes (the KV cache's) or by
     the spline router; the same doc when it has none."""
     free = free_edges(doc)
-    if _in_lanes(doc, [e for e in free if e.get("class") == "kv"]):
-        free = [e for e in free if e.get("class") != "kv"]
+    free = [e for e in free if e.get("class") != "kv"] + _in_lanes(doc, [e for e in free if e.get("class") == "kv"])
     neato = Path(dot_program() or "dot").with_name("neato")  # Graphviz's programs live side by side
     if not free or not neato.exists():
         return doc
@@ -58,20 +57,19 @@ def route_free_edges(doc):
 
 
 def _in_lanes(doc, kv):
-    """Draw the edges `kv` of `doc` in lanes (their xdot operations replaced); False when they do not fit."""
+    """Draw the edges `kv` of `doc` in lanes (their xdot operations replaced); returns those that do not
+    fit, for the spline router."""
     names = [o.get("name") for o in doc.get("objects", [])]
-    laid = kv and lanes.plan(
-        lanes.boxes(doc), [(names[e["tail"]], names[e["head"]]) for e in kv], lanes.label_boxes(doc)
-    )
-    if not laid:
-        return False
-    paths, labels = laid
+    ends = [(names[e["tail"]], names[e["head"]]) for e in kv]
+    paths, labels = lanes.plan(lanes.boxes(doc), ends, lanes.label_boxes(doc)) if kv else ([], {})
     for e, path in zip(kv, paths):
-        e["_draw_"], e["_hdraw_"] = lanes.xdot_ops(path, e.get("color", "#000000"), float(e.get("penwidth", 1)))
-        e.pop("_tdraw_", None)
+        if path is not None:
+            e["_draw_"], e["_hdraw_"] = lanes.xdot_ops(path, e.get("color", "#000000"), float(e.get("penwidth", 1)))
+            e.pop("_tdraw_", None)
     firsts = {}
-    for e in kv:  # the count on the first edge of each bundle
-        firsts.setdefault(names[e["tail"]], e)
+    for e, path in zip(kv, paths):  # the count on the first edge of each bundle
+        if path is not None:
+            firsts.setdefault(names[e["tail"]], e)
     for t, e in firsts.items():
         e["_ldraw_"] = lanes.count_ops(*labels[t], e.get("color", "#000000"))
-    return True
+    return [e for e, path in zip(kv, paths) if path is None]

@@ -27,41 +27,64 @@ COUNT_SIZE = 9.0  # the bundle's count, in points: as the edges' labels (no smal
 
 
 def plan(boxes, edges, texts=()):
-    """Each edge's path, a list of points from its source's side to its reader's top, or None when lanes
-    do not fit (a reader not below its source, a box in a lane's way): then the caller routes as before.
+    """Each edge's path, a list of points from its source's side to its reader's top, or None for an edge
+    that does not fit in a lane (its reader not below its source, a box in its way, as inside a group
+    open in place): the caller routes those as before, and the lanes are planned again without them.
 
     `boxes`: name -> (x0, y0, x1, y1), every box drawn (those in the way included); `edges`: [(tail,
-    head)]; `texts`: the boxes of the clusters' labels, which the taps keep right of. Returns ([path per edge], {source: (x, y, text)}: each bundle's count, above its way out)."""
-    if not edges or any(boxes[t][1] <= boxes[h][3] for t, h in edges):
-        return None
-    right = max(boxes[n][2] for e in edges for n in e)
-    tails = sorted({t for t, _ in edges}, key=lambda t: (boxes[t][1], t))  # the lowest source nearest
+    head)]; `texts`: the boxes of the clusters' labels, which the taps keep right of. Returns ([path or
+    None per edge], {source: (x, y, text)}: each bundle's count, above its way out)."""
+    keep = {e for e in edges if boxes[e[0]][1] > boxes[e[1]][3]}
+    while True:
+        paths = _planned(boxes, [e if e in keep else None for e in edges], texts)
+        blocked = keep - {e for e, p in zip(edges, paths) if p is not None}
+        if not blocked:
+            break
+        # the lanes sit right of the rightmost end: an edge into a group open in place pushes them
+        # into the boxes beside the column, so such edges go first, then those still in the way
+        right = max(boxes[n][2] for e in keep for n in e)
+        widest = {e for e in blocked if max(boxes[e[0]][2], boxes[e[1]][2]) == right}
+        keep -= widest or blocked
+    counts: dict = {}
+    for t, _ in keep:
+        counts[t] = counts.get(t, 0) + 1
+    labels = {t: (boxes[t][2] + 2, _way_out(boxes[t]) + 2.5, f"×{n}") for t, n in counts.items()}
+    return paths, labels
+
+
+def _way_out(box):
+    """The height at which a source's edges leave its east side: low, under the residual stream."""
+    return box[1] + min(6.0, (box[3] - box[1]) / 4)
+
+
+def _planned(boxes, edges, texts):
+    """The paths of `edges` (None: left out) in lanes, None for those that do not fit."""
+    live = [e for e in edges if e is not None]
+    if not live:
+        return [None] * len(edges)
+    right = max(boxes[n][2] for e in live for n in e)
+    tails = sorted({t for t, _ in live}, key=lambda t: (boxes[t][1], t))  # the lowest source nearest
     lane = {t: right + GAP + k * LANE for k, t in enumerate(tails)}
     readers: dict = {}
-    for t, h in edges:
+    for t, h in live:
         readers.setdefault(h, []).append(t)
     paths = []
-    for t, h in edges:
-        x0, y0, x1, y1 = boxes[t]
+    for e in edges:
+        if e is None:
+            paths.append(None)
+            continue
+        t, h = e
         hx0, _, hx1, hy1 = boxes[h]
         k = sorted(readers[h], key=lane.get).index(t)  # the nearest lane's tap lowest and rightmost
-        # the taps come down on the right half of the top side: a cluster's label sits top left
+        # the taps come down on the right half of the top side, right of any label there
         top = hy1 + RISE + len(readers[h]) * TAP
         lo = max([hx0 + (hx1 - hx0) / 2] + [b[2] + 4 for b in texts if b[1] < top and b[3] > hy1 and b[0] < hx1])
         apart = min(LANE, (hx1 - INSET - lo) / max(1, len(readers[h]) - 1))
-        if apart < 3:
-            return None
-        out, up, way_in = y0 + min(6.0, (y1 - y0) / 4), hy1 + RISE + k * TAP, hx1 - INSET - k * apart
-        paths.append([(x1, out), (lane[t], out), (lane[t], up), (way_in, up), (way_in, hy1)])
-    for (t, h), path in zip(edges, paths):
-        if any(_hits(boxes[n], a, b) for a, b in zip(path, path[1:]) for n in boxes if n not in (t, h)):
-            return None
-    counts = {t: sum(1 for s, _ in edges if s == t) for t in tails}
-    labels = {
-        t: (boxes[t][2] + 2, boxes[t][1] + min(6.0, (boxes[t][3] - boxes[t][1]) / 4) + 2.5, f"×{counts[t]}")
-        for t in tails
-    }
-    return paths, labels
+        out, up, way_in = _way_out(boxes[t]), hy1 + RISE + k * TAP, hx1 - INSET - k * apart
+        path = [(boxes[t][2], out), (lane[t], out), (lane[t], up), (way_in, up), (way_in, hy1)]
+        blocked = any(_hits(boxes[n], a, b) for a, b in zip(path, path[1:]) for n in boxes if n not in e)
+        paths.append(None if apart < 3 or blocked else path)
+    return paths
 
 
 def _hits(box, a, b):
@@ -153,11 +176,12 @@ def with_lanes(laid, doc):
     or lanes do not fit."""
     names = [o.get("name") for o in doc.get("objects", [])]
     kv = [(names[e["tail"]], names[e["head"]]) for e in doc.get("edges", []) if e.get("class") == "kv"]
-    laid_out = plan(boxes(doc), kv, label_boxes(doc)) if kv else None
-    if not laid_out:
+    if not kv:
         return None
-    paths, labels = laid_out
-    route = dict(zip(kv, paths))
+    paths, labels = plan(boxes(doc), kv, label_boxes(doc))
+    route = {e: p for e, p in zip(kv, paths) if p is not None}
+    if not route:
+        return None
     counted = set()
 
     def redraw(m):

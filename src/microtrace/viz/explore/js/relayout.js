@@ -8,6 +8,7 @@
 import { say } from "./dom.js";
 import { S, on } from "./state.js";
 import { decode, extent, moveShape } from "./draw.js";
+import { asEdge, boxesOf, plan } from "./lanes.js";
 
 let gvLoad = null;
 export function layoutEngine() {
@@ -168,6 +169,25 @@ function routed(gv, doc, edges) {
   return r.edges || [];
 }
 
+// the KV cache's edges (class "kv") in lanes beside the attention column ([[drawing, edge]], and the
+// free edges left for the router: any other, and those of the cache that do not fit in a lane)
+function inLanes(doc, free) {
+  const kv = free.filter((e) => /class="kv"/.test(e.a));
+  if (!kv.length) return [[], free];
+  const { boxes, texts } = boxesOf(doc);
+  const known = kv.filter((e) => boxes.has(e.tail) && boxes.has(e.head));
+  const { paths, labels } = plan(boxes, known.map((e) => [e.tail, e.head]), texts);
+  const laned = [], counted = new Set();
+  known.forEach((e, k) => {
+    if (!paths[k]) return;
+    const line = e.item && e.item.shapes.find((s) => "bB".includes(s[0])), width = +((line && / stroke-width="([^"]*)"/.exec(line[1])) || [0, 1])[1];
+    const drawn = asEdge(paths[k], width);
+    if (!counted.has(e.tail)) { counted.add(e.tail); drawn._ldraw_ = [{ op: "T", pt: labels.get(e.tail), text: labels.get(e.tail)[2] }]; }
+    laned.push([drawn, e]);
+  });
+  return [laned, free.filter((e) => !laned.some(([, l]) => l === e))];
+}
+
 // G laid out by dot, as a model the page draws (draw.js), or null when Graphviz fails on it; the
 // view's title (in `base`, its drawing as written) stays where it was
 export async function relaidOut(G, base) {
@@ -178,7 +198,8 @@ export async function relaidOut(G, base) {
     const t0 = performance.now();
     doc = JSON.parse(gv.layout(toDot(G), "json", "dot"));
     const t1 = performance.now(), main = G.edges.filter((e) => placing(G, e));
-    lines = [...(doc.edges || []).map((e, k) => [e, main[k]]), ...routed(gv, doc, free).map((e, k) => [e, free[k]])];
+    const [laned, rest] = inLanes(doc, free);
+    lines = [...(doc.edges || []).map((e, k) => [e, main[k]]), ...laned, ...(rest.length ? routed(gv, doc, rest) : []).map((e, k) => [e, rest[k]])];
     // where the time goes, for bench/bench_explore.py: dot, then the router of the free edges
     Object.assign(document.body.dataset, { relayoutDotMs: (t1 - t0).toFixed(1), relayoutRouteMs: (performance.now() - t1).toFixed(1) });
   } catch (e) {
@@ -211,6 +232,10 @@ export async function relaidOut(G, base) {
       const pts = (op.points || []).flatMap(([x, y]) => at(x, y));
       if (op.op === "b" || op.op === "B") shapes.push(["b", paint("bB"), ...pts]);
       else if (op.op === "P" || op.op === "p") shapes.push(["p", paint("p"), ...pts]);
+    }
+    for (const op of e._ldraw_ || []) { // a bundle's count, in the colour of its line
+      const ink = (/ stroke="([^"]*)"/.exec(paint("bB")) || [0, "#000000"])[1];
+      shapes.push(["t", src.item.shapes.find((s) => s[0] === "t")?.[1] || ` font-size="9" fill="${ink}"`, ...at(op.pt[0], op.pt[1]), -1, op.text]);
     }
     edges.push({ kind: "edge", title: src.title, shapes });
   }
