@@ -186,6 +186,23 @@ def test_size_follows_tokens_heads_layers_and_scale():
     assert 1.8 * w8 < w2 < 2.2 * w8 and 1.8 * h8 < h2 < 2.2 * h8
 
 
+def test_a_column_holds_two_by_two_heads_with_the_colour_bar_under_them():
+    # four heads of a 7-token document at 3.25 in and 7 pt (the scale `--width column` gives a PNG):
+    # beside the bar only one head fits a row (a figure 12 in long); with the bar lying under the grid,
+    # two heads a row, cells that still hold a label, and no wider than asked
+    scale, width = 7 / 7.5 * 300 / 96, round(3.25 * 300)
+    attention, labels = random_attention(7, 1, 4), labels_for(7)
+    lay = grid_layout(attention, labels, scale=scale, fit=parts.Fit(width=width, margin=parts.PRINT_MARGIN))
+    rows = sorted({y for layer in lay.heatmap_origins for _, y in layer})
+    assert len(rows) == 2 and lay.bar_below > 0 and lay.size[0] == width
+    assert lay.cell >= fonts.line_height(fonts.sizes(scale).small)
+    assert lay.colorbar_origin[1] > rows[-1] + 7 * lay.cell  # under the last row of heads
+    image = attention_grid(attention, labels, scale=scale, fit=parts.Fit(width=width, margin=parts.PRINT_MARGIN))
+    assert image.size == lay.size
+    one = grid_layout(attention, labels, scale=scale, fit=parts.Fit(width=width, cols=1, margin=parts.PRINT_MARGIN))
+    assert len({y for layer in one.heatmap_origins for _, y in layer}) == 4  # --cols 1 is still one a row
+
+
 def test_grad_mode_zero_is_the_centre_colour_and_signs_have_sides():
     n = 4
     rows = [[0.0], [0.02, -0.01], [-0.04, 0.0, 0.01], [0.005, 0.0, -0.002, 0.03]]

@@ -88,6 +88,7 @@ class GridLayout:
     caption_lines: tuple
     note_lines: tuple
     content_width: int = 0  # the width the grid itself needs, margins included
+    bar_below: int = 0  # the colour bar's length when it lies under the grid (a narrow width), else 0
 
     def cell_box(self, layer, head, query, key):
         """(x0, y0, x1, y1) of a cell, inclusive; x grows with `key`, y with `query`."""
@@ -116,9 +117,10 @@ def _panel_sizes(n, n_layers, n_heads, labels, scale, cell):
     return panel_w, panel_h, row_label_w, col_label_h, rotate
 
 
-def _fitted(n, n_layers, n_heads, labels, scale, fit, side_w):
+def _fitted(n, n_layers, n_heads, labels, scale, fit, side_w, pack=False):
     """(cell, cols) for `fit`: the most heads per row (up to `fit.cols`) that fit its width at the usual
-    cell size, else one head per row with cells as large as fit (down to a label's height)."""
+    cell size, else one head per row with cells as large as fit (down to a label's height). `pack`: the
+    most heads per row with cells down to a label's height before one head per row."""
     s = fonts.sizes(scale)
     cell = fonts.px(P.CELL, scale)
     gap = fonts.px(P.PANEL_GAP, scale)
@@ -130,9 +132,15 @@ def _fitted(n, n_layers, n_heads, labels, scale, fit, side_w):
         panel_w = _panel_sizes(n, n_layers, n_heads, labels, scale, cell)[0]
         return side_w + cols * panel_w + (cols - 1) * gap
 
+    smallest = fonts.line_height(s.small)
+    if pack and fit.cols is None:  # the most heads a row whose cells still hold a label, the cells shrunk
+        for k in range(cols, 1, -1):
+            fits = [c for c in range(cell, smallest - 1, -1) if width(c, k) <= fit.width]
+            if fits:
+                return fits[0], k
+        cols = 1
     while cols > 1 and width(cell, cols) > fit.width and fit.cols is None:
         cols -= 1
-    smallest = fonts.line_height(s.small)
     while cell > smallest and width(cell, cols) > fit.width:
         cell -= 1
     return cell, cols
@@ -160,6 +168,11 @@ def _grid_layout(n, n_layers, n_heads, labels, scale, title, caption, notes, bar
 
     side_w = 2 * m + axis_w + fonts.px(P.BAR_GAP, scale) + bar_parts(fonts.px(P.CELL, scale))[0]
     c, cols = _fitted(n, n_layers, n_heads, labels, scale, fit, side_w)
+    below = False
+    if fit.width is not None and cols == 1:  # a narrow width: the bar under the grid leaves it to the heads
+        c_below, cols_below = _fitted(n, n_layers, n_heads, labels, scale, fit, 2 * m + axis_w, pack=True)
+        below = (cols_below, c_below) > (cols, c)
+        c, cols = (c_below, cols_below) if below else (c, cols)
     panel_w, panel_h, row_label_w, col_label_h, rotate = _panel_sizes(n, n_layers, n_heads, labels, scale, c)
     rows_per_layer = -(-n_heads // cols)
     n_rows = n_layers * rows_per_layer
@@ -168,6 +181,15 @@ def _grid_layout(n, n_layers, n_heads, labels, scale, title, caption, notes, bar
     bar_w, bar_h = bar_parts(c)
     content_w = grid_w + fonts.px(P.BAR_GAP, scale) + bar_w
     content_h = max(grid_h, bar_h)
+    thickness = fonts.px(P.BAR_THICKNESS, scale)
+    if below:  # under the heatmaps, from the first one's left edge to the last one's right edge
+        ends = colormap.hcolorbar_size(scale_obj, length=0, thickness=thickness, scale=scale)[0]
+        below = max(2, grid_w - axis_w - row_label_w - ends)
+        bar_h = colormap.hcolorbar_size(scale_obj, length=below, thickness=thickness, label=bar_label, scale=scale)[1]
+        if nonfinite:
+            bar_h += fonts.px(12, scale) + P.nan_legend_size(scale, c)[1]
+        content_w = grid_w
+        content_h = grid_h + fonts.px(P.PANEL_GAP, scale) + bar_h
 
     if fit.width is not None:
         wrap_w = max(fit.width, 2 * m + content_w) - 2 * m
@@ -184,6 +206,8 @@ def _grid_layout(n, n_layers, n_heads, labels, scale, title, caption, notes, bar
 
     origins = tuple(tuple(origin(li, h) for h in range(n_heads)) for li in range(n_layers))
     bar_origin = (m + grid_w + fonts.px(P.BAR_GAP, scale), top + header_h - colormap.colorbar_pad(scale))
+    if below:
+        bar_origin = (m + axis_w + row_label_w, top + grid_h + fonts.px(P.PANEL_GAP, scale))
     return GridLayout(
         size=(width, height),
         n=n,
@@ -200,6 +224,7 @@ def _grid_layout(n, n_layers, n_heads, labels, scale, title, caption, notes, bar
         caption_lines=tuple(caption_lines),
         note_lines=tuple(note_lines),
         content_width=2 * m + content_w,
+        bar_below=int(below),
     )
 
 
@@ -354,7 +379,8 @@ def attention_grid(
                 )
 
     bar_length = max(n * c, fonts.px(P.BAR_MIN_LENGTH, scale), fonts.text_width(bar_label, s.axis))
-    P.draw_colorbar_and_caption(canvas, lay, scale_obj, bar_length, bar_label, c if nonfinite else None, scale, m)
+    legend_cell = c if nonfinite else None
+    P.draw_colorbar_and_caption(canvas, lay, scale_obj, bar_length, bar_label, legend_cell, scale, m, lay.bar_below)
     return canvas.result()
 
 

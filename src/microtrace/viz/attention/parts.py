@@ -114,20 +114,20 @@ def new_figure(lay, scale, fmt, title, m=None, dpi=None):
     return c
 
 
-def draw_colorbar_and_caption(c, lay, scale_obj, bar_length, bar_label, legend_cell, scale, m=None):
-    """How the heatmap grid and the strips end: the colour bar at the layout's place, the nan/inf
-    legend under it when `legend_cell` (the cell size its swatch follows) is not None, and the caption
-    and notes at the foot."""
+def draw_colorbar_and_caption(c, lay, scale_obj, bar_length, bar_label, legend_cell, scale, m=None, below=0):
+    """How the heatmap grid and the strips end: the colour bar at the layout's place (`below`: lying
+    across the foot of the grid, that long, instead of standing beside it), the nan/inf legend under it
+    when `legend_cell` (the cell size its swatch follows) is not None, and the caption and notes at the
+    foot."""
     x, y = lay.colorbar_origin
-    bar_h = colormap.draw_colorbar(
-        c,
-        scale_obj,
-        (x, y),
-        length=bar_length,
-        thickness=fonts.px(BAR_THICKNESS, scale),
-        label=bar_label,
-        scale=scale,
-    )
+    thickness = fonts.px(BAR_THICKNESS, scale)
+    if below:
+        colormap.draw_hcolorbar(c, scale_obj, (x, y), length=below, thickness=thickness, label=bar_label, scale=scale)
+        bar_h = colormap.hcolorbar_size(scale_obj, length=below, thickness=thickness, label=bar_label, scale=scale)[1]
+    else:
+        bar_h = colormap.draw_colorbar(
+            c, scale_obj, (x, y), length=bar_length, thickness=thickness, label=bar_label, scale=scale
+        )
     if legend_cell is not None:
         draw_nan_legend(c, (x, y + bar_h + fonts.px(12, scale)), scale, legend_cell)
     m = fonts.px(MARGIN, scale) if m is None else m

@@ -303,6 +303,47 @@ def draw_colorbar(canvas, scale_obj, xy, *, length, thickness=None, label="", sc
     return length + 2 * pad
 
 
+def hcolorbar_size(scale_obj, *, length, thickness, label="", scale=1.0):
+    """(width, height) of what `draw_hcolorbar` draws for these arguments."""
+    s = fonts.sizes(scale)
+    ends = max(fonts.text_width(t, s.tick) for _, t in scale_obj.ticks)  # half a label past each end
+    height = thickness + fonts.px(5, scale) + fonts.px(2, scale) + fonts.line_height(s.tick)
+    if label:
+        height += fonts.px(4, scale) + fonts.line_height(s.axis)
+    return length + ends, height
+
+
+def draw_hcolorbar(canvas, scale_obj, xy, *, length, thickness, label="", scale=1.0):
+    """A horizontal colour bar (minimum at the left) under a figure, for a narrow one: `xy` is the
+    top-left corner of what it draws (`hcolorbar_size`), the gradient `length` long, ticks and their
+    labels under it and `label` under those, centred."""
+    s = fonts.sizes(scale)
+    x0 = xy[0] + max(fonts.text_width(t, s.tick) for _, t in scale_obj.ticks) // 2
+    y0 = xy[1]
+    for col in range(length):
+        canvas.rect((x0 + col, y0, x0 + col, y0 + thickness - 1), fill=scale_obj.color_at(col / (length - 1)))
+    canvas.rect((x0, y0, x0 + length - 1, y0 + thickness - 1), outline=MUTED_INK)
+    tick_len = fonts.px(5, scale)
+    for x, text in _spaced_ticks(scale_obj, x0, length, s.tick, fonts.px(6, scale)):
+        canvas.line([(x, y0 + thickness), (x, y0 + thickness + tick_len - 1)], INK, width=max(1, fonts.px(1, scale)))
+        canvas.text((x, y0 + thickness + tick_len + fonts.px(2, scale)), text, s.tick, INK, anchor="ma")
+    if label:
+        y = y0 + thickness + tick_len + fonts.px(2, scale) + fonts.line_height(s.tick) + fonts.px(4, scale)
+        canvas.text((x0 + length / 2, y), label, s.axis, INK, anchor="ma")
+
+
+def _spaced_ticks(scale_obj, x0, length, size, gap):
+    """The ticks of a horizontal bar whose labels do not touch, [(x, label)] left to right: the ends
+    first, then each tick in order whose label keeps `gap` pixels from those kept."""
+    ticks = [(x0 + int(round(scale_obj.position(v) * (length - 1))), t) for v, t in scale_obj.ticks]
+    kept: list = []
+    for x, text in ticks[:1] + ticks[-1:] + ticks[1:-1]:
+        half = fonts.text_width(text, size) / 2 + gap / 2
+        if all(abs(x - kx) >= half + kh for kx, _, kh in kept):
+            kept.append((x, text, half))
+    return sorted((x, text) for x, text, _ in kept)
+
+
 def colorbar_pad(scale=1.0):
     """Rows above and below the gradient in a `colorbar` image (room for the end tick labels)."""
     return fonts.line_height(fonts.sizes(scale).tick) // 2 + 1
