@@ -51,9 +51,14 @@ def check_followable(edges, heads, nodes, texts):
         for text, box in texts:  # over no text
             assert not any(inside(p, box, 0.5) for p in pts), (title, text)
     titles = sorted(edges)
+    cells = {t: {(round(x), round(y)) for x, y in pts} for t, pts in edges.items()}
     for i, a in enumerate(titles):  # a stretch shared only within one source's bundle, which says its count
         for b in titles[i + 1 :]:
-            near = sum(1 for p in edges[a] if min(abs(p[0] - q[0]) + abs(p[1] - q[1]) for q in edges[b]) < 1.5)
+            near = sum(
+                1
+                for x, y in edges[a]
+                if any((round(x) + dx, round(y) + dy) in cells[b] for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+            )
             if near > SHARED:
                 tail = a.split("->")[0]
                 assert tail == b.split("->")[0], (a, b, "share a stretch")

@@ -69,3 +69,12 @@ def test_every_format_draws_the_lanes(collapsed, fmt):
     """PNG and PDF are drawn from the same layout as the SVG (neato -n2 on dot's), at their sizes."""
     data = render_bytes(block_diagram(collapsed), fmt)
     assert data[:4] in (b"\x89PNG", b"%PDF")
+
+
+@pytest.mark.slow
+def test_the_default_model_s_kv_cache_edges_can_be_followed():
+    """microGPT's own sizes (4 heads, n_embd 16) on a name of 8 letters: 9 positions, 36 reads."""
+    C = trace_step(Trainer(["isabella"], TrainConfig(steps=1, seed=1)), 0).collapse("block")
+    edges, *rest = kv_geometry(render_bytes(block_diagram(C), "svg"))
+    assert len(edges) == 9 * 8 // 2
+    check_followable(edges, *rest)

@@ -14,6 +14,7 @@ import networkx as nx
 
 from microtrace.util import numfmt
 from microtrace.viz.graph import diagram as dg
+from microtrace.viz.graph import lanes as kv_lanes
 from microtrace.viz.graph import style as gs
 
 _STREAM_BLOCKS = ("embed", "attn", "mlp")
@@ -283,11 +284,19 @@ def _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges):
     kinds = {(u, v): edge_kind(C, u, v) for u, v, _ in edges}
     # KV-cache arcs first, so that the residual stream is drawn over them where they cross
     edges = sorted(edges, key=lambda e: kinds[e[0], e[1]] != "kv")
-    lanes = level == "block" and rankdir == "LR" and "kv" in kinds.values()
+    sources = {u for u, v, _ in edges if kinds[u, v] == "kv"}
+    # room after attention for the KV cache's lanes (viz/graph/lanes.py): ranks enough for one lane a source
+    room = math.ceil(kv_lanes.room(len(sources)) / (72 * float(g.graph_attr.get("ranksep", 0.5))))
     for u, v, d in edges:
         attrs = _group_edge_attrs(u, v, d, kinds[u, v], level, pens, th, rankdir, backward, (u, v) in hl_edges)
-        if lanes and kinds[u, v] == "stream" and C.nodes[u].get("block") == "attn":
-            attrs["minlen"] = "2"  # a column's room after attention for the KV cache's lanes
+        if (
+            sources
+            and level == "block"
+            and rankdir == "LR"
+            and kinds[u, v] == "stream"
+            and C.nodes[u].get("block") == "attn"
+        ):
+            attrs["minlen"] = str(max(2, room))
         g.edge(u, v, **attrs)
 
 

@@ -26,6 +26,12 @@ ROUND = 3.0  # the radius of a lane's corners
 COUNT_SIZE = 9.0  # the bundle's count, in points: as the edges' labels (no smaller text in print)
 
 
+def room(sources):
+    """The width (points) the lanes of `sources` bundles need beside the column, the next box's
+    arrowheads kept clear."""
+    return GAP + LANE * max(0, sources - 1) + CLEAR + ARROW
+
+
 def plan(boxes, edges, texts=()):
     """Each edge's path, a list of points from its source's side to its reader's top, or None for an edge
     that does not fit in a lane (its reader not below its source, a box in its way, as inside a group

@@ -175,7 +175,9 @@ function inLanes(doc, free) {
   const kv = free.filter((e) => /class="kv"/.test(e.a));
   if (!kv.length) return [[], free];
   const { boxes, texts } = boxesOf(doc);
-  const known = kv.filter((e) => boxes.has(e.tail) && boxes.has(e.head));
+  // between two boxes: an edge into a group open in place has lost its port on that side (openInGraph)
+  // and runs to a node inside, never beside the column: the router's
+  const known = kv.filter((e) => /tailport=/.test(e.a) && /headport=/.test(e.a) && boxes.has(e.tail) && boxes.has(e.head));
   const { paths, labels } = plan(boxes, known.map((e) => [e.tail, e.head]), texts);
   const laned = [], counted = new Set();
   known.forEach((e, k) => {
