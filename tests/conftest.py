@@ -16,7 +16,12 @@ shared, never made again per module. Read-only, so a test that changes one copie
   writes `path` once per `make test`, under a lock, and every worker reads that file.
 
 Helpers: `invoke` (the command line in this process), `assert_refused` (the bad-input contract),
-`as_options` (a model's sizes as `train` options), `needs_shared` (skip without ../shared/data)."""
+`as_options` (a model's sizes as `train` options), `needs_shared` (skip without ../shared/data),
+`examples(n)` (a property test's number of examples: a quarter of `n` in the fast tier).
+
+The fast tier (`-m "not slow"`, what `make test` runs) loads the hypothesis profile "fast": a quarter of
+the examples of every property test, each still generated afresh; `make test-all` runs them all. Which
+tests are slow and why: docs/architecture.md, "Tests"."""
 
 import fcntl
 import os
@@ -24,6 +29,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from microtrace.cli import cli
 
@@ -37,6 +43,24 @@ WORDS = NAMES + ["liam", "noah", "oliver", "elijah", "james"]
 SMALL = dict(n_embd=8, n_head=2, n_layer=1, block_size=8)
 MINI = dict(n_embd=4, n_head=2, n_layer=1, block_size=8)  # a step of a few thousand nodes: for tests of files
 DOCS = ["olivia", "emma", "lola"]  # small_trace's documents: step 1 reads "lola" (wte row 3, "l", takes part)
+
+
+FAST_SHARE = 4  # the fast tier runs 1/FAST_SHARE of each property test's examples
+settings.register_profile("fast", max_examples=settings.default.max_examples // FAST_SHARE)
+_fast = False
+
+
+def pytest_configure(config):
+    """The fast tier, told by the mark expression that skips the slow tests, runs fewer examples."""
+    global _fast
+    _fast = "not slow" in (config.getoption("markexpr") or "")
+    if _fast:
+        settings.load_profile("fast")
+
+
+def examples(n):
+    """A property test's number of examples: `n`, or a quarter of it (at least 2) in the fast tier."""
+    return max(2, n // FAST_SHARE) if _fast else n
 
 
 def as_options(model):

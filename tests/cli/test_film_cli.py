@@ -1,6 +1,8 @@
 """`microtrace film`: bad input is one `Error:` line and exit code 2, before any work; nothing of the run
 is ever written over."""
 
+import pytest
+
 from conftest import assert_refused, invoke
 
 
@@ -17,10 +19,14 @@ def test_bad_input(run_dir, tmp_path):
     assert not out.exists()
 
 
-def test_report_and_explorer_link_to_the_film(run_dir, tmp_path, explorer_page):
+def test_the_report_links_to_the_film(run_dir, tmp_path):
     result = invoke("report", "--run", run_dir, "--step", 2, "--film", "training.html", "-o", tmp_path / "r.html")
     assert result.exit_code == 0, result.output
     assert 'href="training.html#s=2"' in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow  # an explorer page of its own (~4 CPU-s) for one link: the report's link above stays fast
+def test_the_explorer_links_to_the_film_escaped(run_dir, tmp_path, explorer_page):
     odd = 'a"<b>&.html'
     result = invoke("explore", "--run", run_dir, "--step", 2, "--film", odd, "-o", tmp_path / "e.html")
     assert result.exit_code == 0, result.output

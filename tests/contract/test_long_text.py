@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safety import make_run
 
+from conftest import examples
 from microtrace.tracer import trace_step
 from microtrace.tracer.analysis.attention import read_attention
 from microtrace.viz.attention.figure import draw
@@ -27,7 +28,7 @@ def test_shorten_keeps_short_text_and_bounds_long_text(text, limit):
         assert short.startswith(text[: limit - 1]) and len(short) <= limit + len(f" ({len(text):,} characters)")
 
 
-@settings(deadline=None, max_examples=30)
+@settings(deadline=None, max_examples=examples(30))
 @given(st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=400))
 def test_a_long_word_wraps_into_lines_that_fit_and_keep_every_character(word):
     size, width = 12, 120

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safety import make_run, make_trace
 
-from conftest import assert_refused, invoke
+from conftest import assert_refused, examples, invoke
 from microtrace.tracer import TraceError
 from microtrace.tracer.storage.validate import validate_trace
 
@@ -145,7 +145,7 @@ def test_every_command_refuses_a_damaged_trace_in_one_line(good, tmp_path, comma
 
 
 @pytest.mark.slow
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_damage_to_a_trace_reaches_past_the_validator(good, data):
     """Any attribute of any node, edge or the graph removed or replaced by a value of another type: the

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from microtrace.engine import hooks
 from microtrace.engine.value import Value, dot, dot_pairs, linear, vsum
 
@@ -73,7 +74,7 @@ pair_lists = st.integers(1, 12).flatmap(
 )
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(pair_lists, finite)
 def test_dot_is_bitwise_the_elementary_sum(ab, w):
     a, b = ab
@@ -89,7 +90,7 @@ def test_dot_is_bitwise_the_elementary_sum(ab, w):
     assert [v.grad for v in av + bv] == [v.grad for v in ae + be]
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(st.lists(finite, min_size=1, max_size=12))
 def test_dot_with_itself_and_vsum_are_bitwise_elementary(xs):
     fv = [Value(x) for x in xs]

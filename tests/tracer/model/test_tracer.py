@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import MINI, NAMES, SMALL
+from conftest import MINI, NAMES, SMALL, examples
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import (
     TraceError,
@@ -294,7 +294,7 @@ SIMPLE = st.sampled_from([1.0, -1.0, 2.0, 0.5, -0.5, 0.0, -0.0, math.inf, -math.
 GRADS = st.one_of(SIMPLE, SIMPLE, SIMPLE, st.floats())  # mostly numbers whose products tie
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.data(), n=st.integers(2, 12), k=st.integers(1, 3))
 def test_best_links_equal_ranking_every_candidate(data, n, k):
     """Only the successors whose best path ranks among the k best are expanded: the same links, ties,

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import MINI, NAMES, ROOT, SMALL
+from conftest import MINI, NAMES, ROOT, SMALL, examples
 from microtrace.cli import cli
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import load_trace, save_trace, trace_script, trace_step, trace_text
@@ -248,7 +248,7 @@ def reference_collapse(G, level):
     return out
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(gd=graphs(), level=st.sampled_from(LEVELS))
 def test_collapsed_statistics_from_the_store_equal_the_full_graphs(gd, level, tmp_path_factory):
     path = tmp_path_factory.mktemp("store") / "g.parquet"

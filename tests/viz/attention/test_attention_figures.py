@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from conftest import examples
 from microtrace.tracer import FORMAT
 from microtrace.util import numfmt
 from microtrace.viz.attention import (
@@ -366,7 +367,7 @@ def test_grad_mode_accepts_any_sign_and_nonfinite():
     assert img.getpixel(((x0 + x1) // 2, (y0 + y1) // 2)) == parts.NAN_MARK  # the cross
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(20), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(1, 7),
     heads=st.integers(1, 3),

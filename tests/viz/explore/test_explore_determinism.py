@@ -35,6 +35,7 @@ def write_twice(tmp_path, *source):
     return pages
 
 
+@pytest.mark.slow  # two explorer pages in two processes (~7 CPU-s); figures and the report keep determinism fast
 def test_a_trace_files_page_is_the_same_bytes_in_any_process(tmp_path):
     # the elementary view only, as `trace -o` saves it: the page of many views, drawn node by node
     trace = trace_step(Trainer(["ava"], TrainConfig(steps=1, seed=1), **MINI), 0)
@@ -43,7 +44,6 @@ def test_a_trace_files_page_is_the_same_bytes_in_any_process(tmp_path):
     assert first == second
 
 
-@pytest.mark.slow  # a run's step holds every view twice (fused and elementary): 15 s
 @pytest.mark.slow  # a run's step holds every view twice (fused and elementary): 15 s
 def test_a_runs_page_is_the_same_bytes_in_any_process(run_dir, tmp_path):
     first, second = write_twice(tmp_path, "--run", run_dir, "--step", 3)

@@ -5,8 +5,10 @@ is only read, never acted on through its own functions).
 After every double-click: no two boxes overlap (clusters and the frames of open groups nest, never cut
 each other), no edge passes through a box that is not one of its ends, the positions keep their order
 and the heads theirs; after closing what was opened the page's drawing is, byte for byte, the one from
-before. A model with 4 heads (as microGPT's) reads 7 positions; `limit` is lowered so that attention
-opens into its heads and a head into its scalars.
+before. Every test runs on the session's explorer page (`explorer_page`: 2 heads, 5 positions) in
+`make test`, and in `make test-all` also on a model with 4 heads (as microGPT's) that reads 7 positions,
+whose page costs a build of its own; `limit` is lowered so that attention opens into its heads and a head
+into its scalars.
 """
 
 import json
@@ -18,6 +20,7 @@ import time
 import pytest
 from explore_browser import NEEDS, Opened
 
+from conftest import SMALL
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import trace_step
 from microtrace.viz.explore.page import build_explorer
@@ -45,17 +48,21 @@ _GEOMETRY = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def page_file(tmp_path_factory):
+@pytest.fixture(scope="module", params=["small", pytest.param("heads", marks=pytest.mark.slow)])
+def page_file(request, tmp_path_factory):
+    """(the page, its number of heads): the session's explorer page, or a 4-head model's page."""
+    if request.param == "small":
+        return request.getfixturevalue("explorer_page"), SMALL["n_head"]
     trace = trace_step(Trainer(["olivia", "emma"], TrainConfig(steps=3, seed=1), **HEADS), 0)
     path = tmp_path_factory.mktemp("relayout") / "step.html"
     path.write_text(build_explorer(trace, limit=40), encoding="utf-8")
-    return path
+    return path, HEADS["n_head"]
 
 
 @pytest.fixture
 def opened(browser, page_file):
-    o = Opened(browser, page_file)
+    o = Opened(browser, page_file[0])
+    o.heads = page_file[1]
     yield o
     o.close()
 
@@ -140,11 +147,11 @@ def _inside(a, b):
 
 def test_open_attention_then_a_head_then_close_both(opened):
     html = drawing(opened)
-    attn, head = "pos3/layer0/attn", "cluster_pos3/layer0/attn/head2"
+    attn, head = "pos3/layer0/attn", f"cluster_pos3/layer0/attn/head{opened.heads // 2}"
     double_click(opened, attn)
     geo = check(opened)
     assert attn in geo["clusters"] and attn not in geo["nodes"]  # a frame now, holding its heads
-    assert {f"cluster_{attn}/head{h}" for h in range(4)} <= set(geo["clusters"])
+    assert {f"cluster_{attn}/head{h}" for h in range(opened.heads)} <= set(geo["clusters"])
     # an edge that ran into attention now runs to the stage it really reaches
     assert any(t.startswith("pos3/embed->" + attn + "/") for t, _ in geo["edges"])
     double_click(opened, head)

@@ -137,6 +137,7 @@ def test_its_policy_runs_only_its_own_scripts_and_its_explorers(film):
     assert policy.count("'sha256-") >= 2  # the film's script and the embedded explorer's
 
 
+@pytest.mark.slow  # a run and a film of their own (~4 CPU-s); the embedding is checked fast in test_safety_pages
 def test_documents_that_look_like_markup(browser, tmp_path):
     """A run whose documents hold what could end a script, open a comment or a tag: the page starts, shows
     them as text, runs nothing else."""
