@@ -12,6 +12,8 @@ shared, never made again per module. Read-only, so a test that changes one copie
   whole run, whichever worker asks first (`shared_file`).
 - `compare_page` (session): `explore --compare` of steps 2 and 0 of a MINI run on DOCS ("olivia" here,
   "emma" there: two documents), made once, as `explorer_page`.
+- `heads_page` (session): the page of step 0 of a 4-head model (microGPT's heads, 7 positions), made
+  once, as `explorer_page`; the slow tier's relayout and KV-lane tests read it.
 - `shared_file(name, make)`: the same for anything else slow to make (a page, a store, a run): `make(path)`
   writes `path` once per `make test`, under a lock, and every worker reads that file.
 
@@ -204,3 +206,21 @@ def compare_page(shared_file):
         path.write_text(build_explorer(two, zero, limit=40), encoding="utf-8")
 
     return shared_file("compare.html", make)
+
+
+HEADS = dict(n_embd=8, n_head=4, n_layer=1, block_size=8)  # microGPT's 4 heads
+
+
+@pytest.fixture(scope="session")
+def heads_page(shared_file):
+    """The explorer's page of step 0 of a 4-head model on "olivia" and "emma" (limit 40), made once."""
+
+    def make(path):
+        from microtrace.engine.train import TrainConfig, Trainer
+        from microtrace.tracer import trace_step
+        from microtrace.viz.explore.page import build_explorer
+
+        trace = trace_step(Trainer(["olivia", "emma"], TrainConfig(steps=3, seed=1), **HEADS), 0)
+        path.write_text(build_explorer(trace, limit=40), encoding="utf-8")
+
+    return shared_file("heads.html", make)

@@ -42,8 +42,8 @@ def run(tmp_path, body, *options, command="trace"):
         (ENGINE + "import os\nos._exit(0)\n", (), ["ended with status 0 without sending step 0"]),
         ("class Mine(BaseException):\n    pass\n\nraise Mine('stop')\n", (), ["raised Mine: stop at train.py:4"]),
         (ENGINE + "Value(1.0).backward()\n", (), ["backward() call 0 is on a leaf"]),
-        ("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-         "while True:\n    pass\n", ("--timeout", 1), ["did not reach step 0 within the timeout of 1 s"]),
+        ("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+         "while True:\n    time.sleep(1)\n", ("--timeout", 1), ["did not reach step 0 within the timeout of 1 s"]),
         ("x = input()\n", (), ["reads standard input"]),
         ("import os\nif not os.read(0, 10):\n    raise SystemExit('nothing on fd 0')\n", (), ["exited with status nothing on fd 0"]),
         ("import threading, time\nthreading.Thread(target=time.sleep, args=(600,)).start()\n", (),
@@ -79,7 +79,7 @@ NAMED = "params = [Value(0.5)]\nfor step in range(2):\n    loss = (params[0] * 3
     [
         ("import os\nos._exit(5)\n", (), ["ended with status 5 without sending step 1"]),
         ("class Mine(BaseException):\n    pass\n\nraise Mine('again')\n", (), ["raised Mine: again at train.py"]),
-        ("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass\n", ("--timeout", 4),
+        ("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    time.sleep(1)\n", ("--timeout", 4),
          ["did not reach step 1 within the timeout of 4 s"]),
     ],
 )  # fmt: skip

@@ -32,6 +32,7 @@ def test_the_explorer_has_no_serious_violation(browser, pages):
     assert audit(browser, pages / "explore.html", choose_a_box) == []
 
 
+@pytest.mark.slow  # an audit costs ~3 CPU-s (two window sizes); the explorer's own audit stays in make test
 def test_the_split_compare_view_has_no_serious_violation(browser, compare_page):
     def split(page):
         page.wait_for_selector("body[data-ready]")
@@ -41,6 +42,7 @@ def test_the_split_compare_view_has_no_serious_violation(browser, compare_page):
     assert audit(browser, compare_page, split) == []
 
 
+@pytest.mark.slow  # an audit costs ~3 CPU-s (two window sizes); the explorer's own audit stays in make test
 def test_the_report_has_no_serious_violation(browser, pages):
     assert audit(browser, pages / "report.html") == []
 

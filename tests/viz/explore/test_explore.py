@@ -514,6 +514,7 @@ def test_compact_layout_keeps_dots_shapes_and_texts():
     assert cluster[1] == "cluster_a" and any(s[0] == "t" and s[5] == "a <group>" for s in cluster[2:])
 
 
+@pytest.mark.slow  # two pages built (~12 CPU-s); every page make test builds runs the same check
 def test_keys_and_units_are_checked_on_the_layout_the_page_makes(trace, monkeypatch):
     # the explorer lays every view out anyway: a scalar view's keys and units are read on that layout (a
     # dot per view of the check's own cost the default step's page 80 more dots), and only a view dot

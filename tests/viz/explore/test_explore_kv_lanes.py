@@ -15,12 +15,7 @@ import pytest
 from explore_browser import NEEDS, Opened
 from kv_geometry import check_followable, is_kv
 
-from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import trace_step
-from microtrace.viz.explore.page import build_explorer
-
 pytestmark = NEEDS
-HEADS = dict(n_embd=8, n_head=4, n_layer=1, block_size=8)  # microGPT's 4 heads
 
 # the KV edges' points, every arrowhead, box and text of the drawing, in the SVG's units, as one JSON string
 _GEOMETRY = """() => {
@@ -49,12 +44,11 @@ _GEOMETRY = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def page_file(tmp_path_factory):
-    trace = trace_step(Trainer(["olivia", "emma"], TrainConfig(steps=3, seed=1), **HEADS), 0)
-    path = tmp_path_factory.mktemp("kv") / "step.html"
-    path.write_text(build_explorer(trace, limit=40), encoding="utf-8")
-    return path
+# the session's explorer page (2 heads, 5 positions) in make test; the 4-head model's page (7 positions),
+# a build of its own, in make test-all
+@pytest.fixture(scope="module", params=["explorer_page", pytest.param("heads_page", marks=pytest.mark.slow)])
+def page_file(request):
+    return request.getfixturevalue(request.param)
 
 
 def geometry(o, keep=lambda title: True):

@@ -20,13 +20,9 @@ import time
 import pytest
 from explore_browser import NEEDS, Opened
 
-from conftest import SMALL
-from microtrace.engine.train import TrainConfig, Trainer
-from microtrace.tracer import trace_step
-from microtrace.viz.explore.page import build_explorer
+from conftest import HEADS, SMALL
 
 pytestmark = NEEDS
-HEADS = dict(n_embd=8, n_head=4, n_layer=1, block_size=8)
 
 # every box (node), cluster and edge of the drawing, in the SVG's own units; as one JSON string, which
 # Playwright carries as one value (the points as values of their own cost it seconds to check and convert)
@@ -49,14 +45,11 @@ _GEOMETRY = """() => {
 
 
 @pytest.fixture(scope="module", params=["small", pytest.param("heads", marks=pytest.mark.slow)])
-def page_file(request, tmp_path_factory):
-    """(the page, its number of heads): the session's explorer page, or a 4-head model's page."""
+def page_file(request):
+    """(the page, its number of heads): the session's explorer page, or the 4-head model's."""
     if request.param == "small":
         return request.getfixturevalue("explorer_page"), SMALL["n_head"]
-    trace = trace_step(Trainer(["olivia", "emma"], TrainConfig(steps=3, seed=1), **HEADS), 0)
-    path = tmp_path_factory.mktemp("relayout") / "step.html"
-    path.write_text(build_explorer(trace, limit=40), encoding="utf-8")
-    return path, HEADS["n_head"]
+    return request.getfixturevalue("heads_page"), HEADS["n_head"]
 
 
 @pytest.fixture
@@ -166,6 +159,7 @@ def test_open_attention_then_a_head_then_close_both(opened):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("page_file", ["heads"], indirect=True)  # on the 4-head page only, as before
 @pytest.mark.parametrize("seed", range(3))
 def test_random_opening_and_closing_keeps_the_drawing_sound(opened, seed):
     """Property: any sequence of double-clicks on groups, clusters and open frames keeps the invariants,

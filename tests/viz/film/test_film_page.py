@@ -159,6 +159,7 @@ def test_documents_that_look_like_markup(browser, tmp_path):
     o.context.close()
 
 
+@pytest.mark.slow  # an audit costs ~3 CPU-s (two window sizes); the explorer's own audit stays in make test
 @NEEDS_AXE
 def test_the_film_has_no_serious_violation(browser, film):
     """axe-core on the film page as a reader finds it, and after a step forward with the keyboard."""
