@@ -181,7 +181,8 @@ def block_diagram(
     what = (what or f"{level} view") + ("" if params else " (parameters hidden)") + _counted(C)
     g = dg.new_digraph(th, rankdir, title if title is not None else dg.step_title(C, what, backward), level)
     if legend:
-        _legend(g, C, keep, colors, pens, th, params, backward, hl_edges)
+        lanes = level == "block" and rankdir == "LR"  # the KV cache in lanes, each bundle with its count
+        _legend(g, C, keep, colors, pens, th, params, backward, hl_edges, lanes)
     _group_nodes(g, C, _drawing_order(C, keep, rankdir), level, colors, th, precision, hl_nodes, rankdir)
     _order_positions(g, C, keep)
     if boundary:
@@ -222,7 +223,7 @@ def _drawing_order(C, keep, rankdir):
     return params[::-1] + rest
 
 
-def _legend(g, C, keep, colors, pens, th, params, backward, hl_edges):
+def _legend(g, C, keep, colors, pens, th, params, backward, hl_edges, lanes=False):
     """The legend as a node in the last column, beside the loss: the block pictures are tall, not wide."""
     kinds = [
         (th.stream, "residual stream"),
@@ -238,6 +239,8 @@ def _legend(g, C, keep, colors, pens, th, params, backward, hl_edges):
     ]
     if params and any(_is_param(C.nodes[n]) for n in keep):
         notes += ["parameters are read at every position", "(hover a matrix for each read)"]
+    if lanes and any(edge_kind(C, u, v) == "kv" for u, v in C.edges):
+        notes += ["×n: a position's keys and values,", "read by n later positions"]
     if backward:
         notes += ["backward: arrows point the way", "the gradient flows"]
     parts = gs.legend_parts(colors, pens, th, edge_kinds=kinds, notes=notes)
