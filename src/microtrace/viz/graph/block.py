@@ -299,7 +299,9 @@ def _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges):
             and kinds[u, v] == "stream"
             and C.nodes[u].get("block") == "attn"
         ):
-            attrs["minlen"] = str(max(2, room))
+            attrs["minlen"] = str(max(2, room + ("label" in attrs)))
+            if "label" in attrs:  # the flow said at the MLP's side, clear of the lanes (a rank more room)
+                attrs["headlabel"] = attrs.pop("label")
         g.edge(u, v, **attrs)
 
 

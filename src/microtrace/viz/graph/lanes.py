@@ -54,7 +54,7 @@ def plan(boxes, edges, texts=()):
     counts: dict = {}
     for t, _ in keep:
         counts[t] = counts.get(t, 0) + 1
-    labels = {t: (boxes[t][2] + 2, _way_out(boxes[t]) + 2.5, f"×{n}") for t, n in counts.items()}
+    labels = {t: (boxes[t][2] + 2, _way_out(boxes[t]) + 5, f"×{n}") for t, n in counts.items()}
     return paths, labels
 
 
@@ -164,10 +164,13 @@ def count_ops(x, y, text, color):
     ]
 
 
-def dot_pos(path):
-    """An edge in lanes as the `pos` of Graphviz's -Tdot output (`neato -n2` draws it as given)."""
-    points, tip = bezier(path)
-    return f"e,{tip[0]:.2f},{tip[1]:.2f} " + " ".join(f"{x:.2f},{y:.2f}" for x, y in points)
+def dot_pos(path, back=False):
+    """An edge in lanes as the `pos` of Graphviz's -Tdot output (`neato -n2` draws it as given); `back`
+    (dir=back, the backward view): its arrowhead at its source, where the gradient goes."""
+    points, tip = bezier(path[::-1] if back else path)
+    if back:
+        points = points[::-1]
+    return f"{'s' if back else 'e'},{tip[0]:.2f},{tip[1]:.2f} " + " ".join(f"{x:.2f},{y:.2f}" for x, y in points)
 
 
 _QUOTED = r'"(?:[^"\\]|\\[\s\S])*"'
@@ -195,7 +198,8 @@ def with_lanes(laid, doc):
         attrs = m.group(7)
         if (tail, head) not in route or not re.search(r"\bclass=\"?kv\b", attrs):
             return m.group(0)
-        attrs = _POS.sub(f'pos="{dot_pos(route[tail, head])}"', attrs)
+        back = re.search(r"\bdir=\"?back\b", attrs) is not None
+        attrs = _POS.sub(f'pos="{dot_pos(route[tail, head], back)}"', attrs)
         if tail not in counted:  # the bundle's count, once, on its first edge
             counted.add(tail)
             x, y, text = labels[tail]

@@ -21,7 +21,7 @@ export function plan(boxes, edges, texts) {
   }
   const counts = new Map();
   for (const [t] of keep) counts.set(t, (counts.get(t) || 0) + 1);
-  const labels = new Map([...counts].map(([t, n]) => [t, [boxes.get(t)[2] + 2, wayOut(boxes.get(t)) + 2.5, `×${n}`]]));
+  const labels = new Map([...counts].map(([t, n]) => [t, [boxes.get(t)[2] + 2, wayOut(boxes.get(t)) + 5, `×${n}`]]));
   return { paths, labels };
 }
 function planned(boxes, edges, texts) {
