@@ -9,6 +9,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import warnings
 
 import pytest
 from click.testing import CliRunner
@@ -22,6 +23,7 @@ from microtrace.tracer.analysis.attention import read_attention
 from microtrace.viz import graph_figure, render
 from microtrace.viz.attention.figure import draw, grid_layout_of
 from microtrace.viz.draw import colormap
+from microtrace.viz.draw.printsize import PRESETS, FitNote, PrintSize
 from microtrace.viz.graph import scalar, style
 from microtrace.viz.graph.render import RenderError
 
@@ -148,6 +150,26 @@ def test_keys_and_units_in_natural_order_in_scalar_views(four_heads, view, rankd
                 checked += 1
                 assert _in_order(at, names, lambda n: G.nodes[int(n[1:])][index]), (focus, index, names)
     assert checked >= 2
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+def test_a_long_scalar_chain_folds_for_the_width_asked(four_heads):
+    """Laid out for a printed width its landscape fold does not fit at 7 pt, the head is folded for that
+    width instead: into more bands (cut between its clusters), so drawn narrower."""
+    ps = PrintSize(width_pt=PRESETS["column"])
+
+    def drawn(**options):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FitNote)  # (still wider than a column: said, not asserted here)
+            g = graph_figure(four_heads, "scalar", focus="pos1/layer0/attn/head0", **options)
+        return len(set(re.findall(r"cluster_fold(\d+)", g.source))), g
+
+    landscape, _ = drawn()
+    printed, g = drawn(print_size=ps)
+    assert printed > landscape
+    assert float(re.search(r'size="([\d.]+),', g.source).group(1)) < float(
+        re.search(r'size="([\d.]+),', drawn(print_size=ps, fold=False)[1].source).group(1)
+    )
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")

@@ -154,6 +154,7 @@ def block_diagram(
     title: str | None = None,
     legend: bool = True,
     what: str | None = None,
+    compact: bool = False,
 ) -> graphviz.Digraph:
     """The collapsed graph `C` (from `trace.collapse(level)`) as a Graphviz diagram.
 
@@ -163,7 +164,8 @@ def block_diagram(
     out the parameter matrices. `highlight`: paths, each a list of C's node ids (consecutive ones are
     joined by an edge of C), drawn in the highlight colour. `backward=True` reverses the arrows and
     labels each edge with its flow; the layout stays that of the forward view. `what` names the view
-    in the title.
+    in the title. `compact`: for a narrow page (a printed width), the ranks closer, the title on two
+    lines and the legend under it instead of in a column of its own beside the loss.
     """
     th = gs.theme(theme)
     gs.check_rankdir(rankdir)
@@ -179,10 +181,14 @@ def block_diagram(
     hl_nodes, hl_edges = dg.highlighted_sets(highlight)
 
     what = (what or f"{level} view") + ("" if params else " (parameters hidden)") + _counted(C)
-    g = dg.new_digraph(th, rankdir, title if title is not None else dg.step_title(C, what, backward), level)
-    if legend:
-        lanes = level == "block" and rankdir == "LR"  # the KV cache in lanes, each bundle with its count
-        _legend(g, C, keep, colors, pens, th, params, backward, hl_edges, lanes)
+    title = title if title is not None else dg.step_title(C, what, backward)
+    g = dg.new_digraph(th, rankdir, title, level)
+    lanes = level == "block" and rankdir == "LR"  # the KV cache in lanes, each bundle with its count
+    parts = _legend_parts(C, keep, colors, pens, th, params, backward, hl_edges, lanes) if legend else None
+    if compact:
+        g.attr("graph", ranksep="0.2", label=gs.stacked_title_label(_two_lines(title), parts, th))
+    elif parts:
+        _legend_node(g, C, keep, parts, th)
     _group_nodes(g, C, _drawing_order(C, keep, rankdir), level, colors, th, precision, hl_nodes, rankdir)
     _order_positions(g, C, keep)
     if boundary:
@@ -223,8 +229,17 @@ def _drawing_order(C, keep, rankdir):
     return params[::-1] + rest
 
 
-def _legend(g, C, keep, colors, pens, th, params, backward, hl_edges, lanes=False):
-    """The legend as a node in the last column, beside the loss: the block pictures are tall, not wide."""
+def _two_lines(title):
+    """The title cut in two at the separator nearest its middle (one line if it has none)."""
+    parts = title.split("  ·  ")
+    if len(parts) < 2:
+        return [title]
+    cut = min(range(1, len(parts)), key=lambda k: abs(len("  ·  ".join(parts[:k])) - len(title) / 2))
+    return ["  ·  ".join(parts[:cut]), "  ·  ".join(parts[cut:])]
+
+
+def _legend_parts(C, keep, colors, pens, th, params, backward, hl_edges, lanes=False):
+    """The legend's columns and notes (`style.legend_parts`)."""
     kinds = [
         (th.stream, "residual stream"),
         (th.kv, "KV cache: earlier position → later"),
@@ -243,7 +258,11 @@ def _legend(g, C, keep, colors, pens, th, params, backward, hl_edges, lanes=Fals
         notes += ["×n: a position's keys and values,", "read by n later positions"]
     if backward:
         notes += ["backward: arrows point the way", "the gradient flows"]
-    parts = gs.legend_parts(colors, pens, th, edge_kinds=kinds, notes=notes)
+    return gs.legend_parts(colors, pens, th, edge_kinds=kinds, notes=notes)
+
+
+def _legend_node(g, C, keep, parts, th):
+    """The legend as a node in the last column, beside the loss: the block pictures are tall, not wide."""
     g.node(
         "legend",
         label=gs.legend_node_label(parts),

@@ -11,7 +11,7 @@ import graphviz
 from microtrace.tracer import Trace
 from microtrace.viz.graph import select as graph_select
 from microtrace.viz.graph.block import block_diagram
-from microtrace.viz.graph.printed import fit_to_width, say_if_long
+from microtrace.viz.graph.printed import CUSHION, PAD, fit_to_width, say_if_long, smallest_font, too_wide
 from microtrace.viz.graph.render import layout_size
 from microtrace.viz.graph.scalar import scalar_diagram
 
@@ -79,7 +79,9 @@ def graph_figure(
     node or size that cannot be drawn.
 
     `print_size` (a `printsize.PrintSize`) scales the figure to its width, text no smaller than its
-    font size, with its title (and no legend without its caption). A scalar view left longer than 3:1
+    font size, with its title (and no legend without its caption); a figure too wide for it at that
+    size is laid out again for it (a block view compact, a scalar view folded for the width rather than
+    for a landscape page). A scalar view left longer than 3:1
     and a figure wider than asked are said as `printsize.FitNote` warnings, with their size."""
     if level == "scalar":
         style["fold"] = fold and ratio is None
@@ -87,12 +89,23 @@ def graph_figure(
         style["title"] = print_size.title if print_size.title is not None else style.get("title")
         style["legend"] = style.get("legend", True) and print_size.caption
     g = _diagram(trace, level, focus, around, hops, view, highlight, target, params, max_nodes, label, style)
+    if too_wide(g, print_size):  # a block view: closer ranks, the legend under the title; a scalar view:
+        # folded for the width asked instead of for a landscape page
+        again = dict(style, compact=True) if level != "scalar" else dict(style, fold_width=_fold_width(g, print_size))
+        if level != "scalar" or style["fold"]:
+            g = _diagram(trace, level, focus, around, hops, view, highlight, target, params, max_nodes, label, again)
     g.attr("graph", **page_attrs(size, ratio))
     what = f"the {level} view"
     if level == "scalar" and size is None and ratio is None:
         say_if_long(what, layout_size(g))
     fit_to_width(g, print_size, what)
     return g
+
+
+def _fold_width(g, ps):
+    """The width in inches, at the drawing's own size, that a page `ps` leaves a scalar view whose text
+    is drawn at `ps.font_pt`."""
+    return (ps.width_pt / 72 - 2 * PAD) * smallest_font(g) / ps.font_pt / CUSHION
 
 
 def _diagram(trace, level, focus, around, hops, view, highlight, target, params, max_nodes, label, style):

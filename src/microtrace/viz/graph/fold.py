@@ -86,23 +86,30 @@ def _too_long(along, wide, measure, rankdir, long_side):
     return along, wide
 
 
-def bands(rank, sizes, rankdir, measure=None, groups=None):
+def bands(rank, sizes, rankdir, measure=None, groups=None, longest=None):
     """node -> its band (0, 1, ...) when the drawing needs folding, else {}. `rank`: node -> rank
     (`ranks`); `sizes`: node -> (width, height) in inches; `measure()`: the unfolded drawing's real
     (width, height) in inches, or None. The estimate from the sizes tells which views are plainly short
     enough; the others are measured (when `measure` can) before they are cut. `groups`: node -> the
     clusters it is drawn in; a cut never goes through one (a cluster cut in two was two boxes of one
     name, joined by long loops back), so the cuts move to the nearest ranks between clusters, and a view
-    with none is not folded."""
+    with none is not folded. `longest` (LR): the longest a band may run along the ranks, in inches (a
+    printed width): a drawing longer is cut into as many bands as bring each within it."""
     along, wide, lengths = _extent(rank, sizes, rankdir)
     n_ranks = len(lengths)
     extent = None if n_ranks < 4 else _too_long(along, wide, measure, rankdir, "along")
+    if longest is not None and rankdir == "LR" and n_ranks >= 4:
+        extent = (measure() if measure else None) or (along, wide)
+        extent = extent if extent[0] > longest else None
     if extent is None:
         return {}
     lengths = [x * extent[0] / along for x in lengths]  # as measured
     along, wide = extent
     # k bands: about along / k long and k * wide across, so the aspect is along / (k * k * wide)
-    k = min(n_ranks // 2, max(2, round(math.sqrt(along / (PAGE_ASPECT * wide)))))
+    k = max(2, round(math.sqrt(along / (PAGE_ASPECT * wide))))
+    if longest is not None and rankdir == "LR":
+        k = max(2, math.ceil(along / longest))
+    k = min(n_ranks // 2, k)
     band_of_rank, done = [], 0.0
     for r in range(n_ranks):
         band_of_rank.append(min(k - 1, int(done / along * k)))

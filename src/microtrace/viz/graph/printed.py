@@ -34,6 +34,17 @@ def drawn_size(digraph):
     return w / 72 - 2 * PAD, h / 72 - 2 * PAD
 
 
+def too_wide(digraph, ps):
+    """Whether `digraph`, its text at `ps.font_pt`, is wider than the width `ps` asks (False without dot
+    or without a width asked)."""
+    if ps is None or ps.width_pt is None:
+        return False
+    size = drawn_size(digraph)
+    if size is None:
+        return False
+    return size[0] * ps.font_pt / smallest_font(digraph) * CUSHION + 2 * PAD > ps.width_pt / 72
+
+
 def fit_to_width(digraph, ps, what):
     """Scale `digraph` (in place) for `ps`; returns its (width, height) in inches as it will be drawn
     (None without dot or without a width asked)."""

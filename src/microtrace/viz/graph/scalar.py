@@ -94,6 +94,7 @@ def scalar_diagram(
     fold: bool = True,
     quick: bool = False,
     places: Callable | None = None,
+    fold_width: float | None = None,
 ) -> graphviz.Digraph:
     """The scalar nodes `nodes` of G (ids of `trace.graph(view)`) in micrograd's style.
 
@@ -112,6 +113,8 @@ def scalar_diagram(
     `places`: where dot puts the nodes of a drawing (a `graphviz.Digraph` -> {name: (x, y)}, or None when
     dot cannot lay it out), for a caller that lays the view out anyway (the explorer) and so checks the
     order on its own layout; by default a `dot` run of the check's own (`render.node_places`).
+    `fold_width`: the width (inches, at the drawing's own size) a printed page leaves it: a chain
+    longer is cut into bands that long (LR) rather than into the bands of a landscape page.
     """
     th = gs.theme(theme)
     gs.check_rankdir(rankdir)
@@ -169,7 +172,9 @@ def scalar_diagram(
     groups = {
         name: [s for s, _ in scope_path(G.nodes[int(name[1:])]["scope"])] for name in successors if name[0] in "no"
     }
-    band = {name: b for name, b in gf.bands(rank, sizes, rankdir, measure, groups).items() if name[0] != "s"}
+    band = {
+        name: b for name, b in gf.bands(rank, sizes, rankdir, measure, groups, fold_width).items() if name[0] != "s"
+    }
     units[:] = _parts(drawn, edges, S, G)
     # rows of parts stay inside one box: only a view whose nodes all sit in the same clusters wraps
     one_box = len({tuple(p) for p in groups.values()}) == 1

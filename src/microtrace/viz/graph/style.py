@@ -307,6 +307,18 @@ def title_label(title, legend=None, th=None):
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="4" CELLPADDING="0">{"".join(rows)}</TABLE>>'
 
 
+def stacked_title_label(lines, legend=None, th=None):
+    """The graph label for a narrow page: the title's `lines`, and under them the legend stacked as
+    `legend_node_label` stacks it (in a box), as narrow as its widest line."""
+    title = '<BR ALIGN="LEFT"/>'.join(_text(line) for line in lines)
+    rows = [f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="16">{title}<BR ALIGN="LEFT"/></FONT></TD></TR>']
+    if legend:
+        pen = th.cluster_pen if th else "#b8b8b8"
+        inner = legend_node_label(legend)[1:-1]  # the HTML-like label without its < >
+        rows.append(f'<TR><TD ALIGN="LEFT" BORDER="1" COLOR="{pen}" STYLE="rounded">{inner}</TD></TR>')
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="4" CELLPADDING="0">{"".join(rows)}</TABLE>>'
+
+
 def legend_node_label(legend):
     """The legend as a node's label: its columns stacked, then the notes."""
     columns, notes = legend
