@@ -60,6 +60,18 @@ def pytest_configure(config):
         settings.load_profile("fast")
 
 
+def pytest_collection_modifyitems(items):
+    """The files that open pages in Chromium run first, in the order collected, then the rest: xdist gives
+    each worker a file at a time, so the heaviest files start early and no worker is left with one of
+    them at the end while the other waits."""
+    in_browser = {
+        item.path
+        for item in items
+        if "browser" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("slow")
+    }
+    items.sort(key=lambda item: item.path not in in_browser)  # stable: each file's own order is kept
+
+
 def examples(n):
     """A property test's number of examples: `n`, or a quarter of it (at least 2) in the fast tier."""
     return max(2, n // FAST_SHARE) if _fast else n

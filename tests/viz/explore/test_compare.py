@@ -131,6 +131,7 @@ def short(x):
     return format(Decimal(repr(float(f"{x:.4g}"))), "f").replace("-", "−")
 
 
+@pytest.mark.slow  # a page of its own (~2 CPU-s); the split view and the first difference stay in make test
 @NEEDS[0]
 @NEEDS[1]
 def test_search_of_an_entry_the_step_does_not_read_shows_its_update(browser, page, graphs):

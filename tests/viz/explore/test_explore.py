@@ -593,6 +593,7 @@ def test_the_report_links_to_the_explorer(trace):
     assert '<a href="explore &quot;1&quot;.html">Walk this step in the explorer</a>' in page
 
 
+@pytest.mark.slow  # a page of its own (~2 CPU-s); test_film_page opens an explorer inside the film's iframe
 def test_works_inside_an_iframe(browser, files):
     (files / "blog.html").write_text(
         '<!DOCTYPE html><p>A step:</p><iframe src="step.html#t=5" width="900" height="600"></iframe>'

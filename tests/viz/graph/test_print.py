@@ -360,6 +360,7 @@ def test_a_wide_scalar_view_wraps_its_units_into_rows_in_order(wide_mlp, tmp_pat
     assert "cluster_fold" in g.source and "cluster_fold" not in page.source
 
 
+@pytest.mark.slow  # a command in a pseudo-terminal (~2 CPU-s); the store's bar above keeps the contract fast
 def test_the_report_shows_a_bar_that_ends_only_on_a_terminal(run_dir, tmp_path, monkeypatch):
     """The report's sections, one after the other, move its bar from 0 to the end; nothing on a pipe."""
     from microtrace.viz.report.page import build_report
