@@ -24,6 +24,8 @@ PATTERNS = {
     # the state in dicts: state["state_dict"], tokenizer["uchars"]; sums from a Value(0.0) of its own
     "dict_state": (1, {"pos": "pos_id", "layer": "li", "head": "h", "params": "run_one_step().state.state_dict",
                        "chars": "run_one_step().tokenizer.uchars"}),
+    # functions of its own that make nodes (safe_log, gelu), outside the Value class
+    "custom_op": (1, {"pos": "pos_id", "layer": "li", "head": "h", "params": "state_dict", "chars": "uchars"}),
 }  # fmt: skip
 
 
@@ -72,8 +74,19 @@ def test_state_kept_in_dicts_is_found_and_sums_from_a_value_of_its_own_are_fused
     assert {"lin", "dot", "sum"} <= set(fused.ops) and len(fused) * 2 < len(t.data("elementary"))
 
 
+def test_an_op_made_by_a_function_of_the_scripts_is_named_by_it(tmp_path):
+    check_pattern("custom_op", tmp_path, read=False)  # every command reads it in the slow test below
+    G = load_trace(tmp_path / "custom_op.json").graph()
+    made = {}
+    for n, d in G.nodes(data=True):
+        made.setdefault(d["op"], []).append(n)
+    assert len(made["safe_log"]) == len(G.graph["tokens"]) - 1  # one per position's loss
+    assert len(made["gelu"]) == 8 * (len(G.graph["tokens"]) - 1)  # the MLP's 8 hidden units
+    assert all(len(G.pred[n]) == 1 for n in made["safe_log"] + made["gelu"])
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["local_state", "model_object", "dict_state"])
+@pytest.mark.parametrize("name", ["local_state", "model_object", "dict_state", "custom_op"])
 def test_fork_patterns_are_found_and_every_command_reads_the_trace(name, tmp_path):
     check_pattern(name, tmp_path)
 

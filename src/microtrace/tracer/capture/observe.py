@@ -43,7 +43,9 @@ class Observer:
         self.candidates = []  # classes with backward() and arithmetic
         self.codes = set()  # ids of the code objects of those classes' methods
         self.recording = False
-        self.nodes, self.sites = [], []  # recorded nodes; (scope, source, method, exponent) of each
+        # recorded nodes; (scope, source, method, detail) of each: the class method that made it, and
+        # __pow__'s exponent, or for a node made outside the class's methods the function that made it
+        self.nodes, self.sites = [], []
         self.loss = None
         self.done = False  # step K's backward() has returned
         self.cls = self.style = None
@@ -108,7 +110,9 @@ class Observer:
             # The frame that made the node, past the class's own methods (`__sub__` -> `__add__`).
             f = getframe(1)
             method = exponent = None
-            if id(f.f_code) in codes:
+            if id(f.f_code) not in codes:  # made by a function of the script's (a custom op): its name
+                exponent = f.f_code.co_name
+            else:
                 code = f.f_code
                 method = code.co_name
                 if method == "__pow__" and code.co_argcount > 1:

@@ -14,6 +14,7 @@ import gc
 import io
 import os
 import random
+import re
 import signal
 import sys
 import threading
@@ -342,11 +343,11 @@ def _snapshot(obs, loss, found):
         sites = [((renamed.get(s) or renamed.setdefault(s, without_loop(s, names))), *rest) for s, *rest in obs.sites]
     else:
         sites = obs.sites
-    for n, (scope, source, method, exponent) in zip(obs.nodes, sites):
+    for n, (scope, source, method, detail) in zip(obs.nodes, sites):
         if microgpt:  # the common case, spelled out: this runs for every node of the step
             kids = n._children
             local, known = n._local_grads, True
-            op = _method_op(method, exponent) if kids else ("const" if method is not None else "")
+            op = _method_op(method, detail) if kids else ("const" if method is not None else "")
         else:
             op, exponent = autograd.micrograd_op(n)
             kids = autograd.operands(n, style, op, order)
@@ -409,16 +410,27 @@ def _kids_raw(n, style):
     return n._children if style == autograd.MICROGPT else n._prev
 
 
-def _method_op(method, exponent):
-    """The op of a microGPT-style node made by the class method `method` (None: made outside one)."""
+def _method_op(method, detail):
+    """The op of a microGPT-style node made by the class method `method`, `detail` being __pow__'s
+    exponent; made outside the class's methods (method None), by the function `detail` of the script's
+    (a clipped log, a gelu of its own): that function's name."""
+    if method is None:
+        return _maker_op(detail)
     op = _METHOD_OPS.get(method)
     if op is None:
-        op = _METHOD_OPS[method] = autograd.METHOD_OPS.get(method) or method.strip("_") if method else "?"
+        op = _METHOD_OPS[method] = autograd.METHOD_OPS.get(method) or method.strip("_")
     if op == "**":
-        return f"**{exponent!r}" if isinstance(exponent, (int, float)) else "pow"
+        return f"**{detail!r}" if isinstance(detail, (int, float)) else "pow"
     return op
 
 
+def _maker_op(function):
+    """A plain name for an op made by `function` ('<lambda>' -> 'lambda'; 'custom' if none is plain)."""
+    name = (function or "").strip("<>")
+    return name if _PLAIN_OP.fullmatch(name) else "custom"
+
+
+_PLAIN_OP = re.compile(r"[A-Za-z0-9_.\-]+")
 _METHOD_OPS: dict[str, str] = {}
 
 
