@@ -44,10 +44,8 @@ def compact_layout(doc):
     """The page's picture of one view from dot's JSON (`viz.graph.render.layouts`)."""
     x0, y0, x1, y1 = _frame(doc)
     tables = _Tables()
-
-    def at(x, y):  # dot's y grows upwards; the page's downwards, from the top left corner of the margin
-        return round(x - x0), round(y1 - y)
-
+    # dot's y grows upwards; the page's downwards, from the top left corner of the margin
+    at = (x0, y1)
     items = []
     label = _shapes(doc.get("_ldraw_", []), at, tables)
     if label:
@@ -153,7 +151,7 @@ def _frame(doc):
 
 def _shapes(ops, at, tables, centre=False):
     """xdot operations as compact shapes, the pen state (colours, style, font) folded into each, every
-    point given from the one before it."""
+    point given from the one before it. `at`: (x0, y1), the page's origin in dot's coordinates."""
     return _relative(_absolute(ops, at, tables, centre))
 
 
@@ -168,6 +166,7 @@ def _relative(shapes):
 
 def _absolute(ops, at, tables, centre):
     out = []
+    x0, y1 = at
     stroke, fill, width, dash = "#000000", "none", 1, None
     size, bold, ink = 14, 0, "#000000"
     for op in ops:
@@ -186,11 +185,11 @@ def _absolute(ops, at, tables, centre):
             (x, y), anchor = op["pt"], _ANCHOR[op["align"]]
             if centre and anchor:
                 x, anchor = x - anchor * op["width"] / 2, 0
-            out.append(["t", tables.font((_num(size), bold, ink)), *at(x, y), anchor, op["text"]])
+            out.append(["t", tables.font((_num(size), bold, ink)), round(x - x0), round(y1 - y), anchor, op["text"]])
         elif kind in "PpLlBbEe":
             filled = kind.isupper() and kind != "L"
             paint = tables.paint((stroke, fill if filled else "none", _num(width), dash))
-            out.append(_shape(kind.lower(), paint, op, at))
+            out.append(_shape(kind.lower(), paint, op, x0, y1))
     return out
 
 
@@ -206,28 +205,31 @@ def _style(style, width, dash):
     return width, dash
 
 
-def _shape(kind, paint, op, at):
+def _shape(kind, paint, op, x0, y1):
     if kind == "e":
         cx, cy, rx, ry = op["rect"]
-        x, y = at(cx, cy)
-        return ["e", paint, x, y, round(rx), round(ry)]
-    points = [at(*p) for p in op["points"]]
-    box = _box(points, kind)
+        return ["e", paint, round(cx - x0), round(y1 - cy), round(rx), round(ry)]
+    points = op["points"]
+    xs = [round(p[0] - x0) for p in points]
+    ys = [round(y1 - p[1]) for p in points]
+    box = _box(xs, ys, kind)
     if box is not None:
         return ["r", paint, *box]
-    return [kind, paint, *(c for p in points for c in p)]
+    return [kind, paint, *(c for p in zip(xs, ys) for c in p)]
 
 
-def _box(points, kind):
+def _box(xs, ys, kind):
     """(x, y, w, h, rx) when the points draw an upright rectangle: a polygon of 4 corners, or Graphviz's
     rounded box (a closed path of 4 corner curves and 4 sides, 25 points)."""
-    xs, ys = [x for x, _ in points], [y for _, y in points]
-    x, y, w, h = min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
-    if kind == "p" and len(points) == 4 and all(px in (x, x + w) and py in (y, y + h) for px, py in points):
+    if not ((kind == "p" and len(xs) == 4) or (kind == "b" and len(xs) == 25)):
+        return None  # most shapes: an edge's curve, an arrowhead
+    x, y = min(xs), min(ys)
+    w, h = max(xs) - x, max(ys) - y
+    if kind == "p" and all(px in (x, x + w) and py in (y, y + h) for px, py in zip(xs, ys)):
         return x, y, w, h, 0
-    if kind == "b" and len(points) == 25 and points[0] == points[-1]:
-        r = abs(points[3][0] - points[6][0])
-        if points[3][1] == points[0][1] and points[6][0] == x and 0 < r <= 20:
+    if kind == "b" and xs[0] == xs[-1] and ys[0] == ys[-1]:
+        r = abs(xs[3] - xs[6])
+        if ys[3] == ys[0] and xs[6] == x and 0 < r <= 20:
             return x, y, w, h, r
     return None
 

@@ -30,6 +30,7 @@ from microtrace.viz.explore.layout import compact_layout
 from microtrace.viz.explore.layout_sharing import compact_layouts
 from microtrace.viz.explore.payload import (
     PATHS,
+    ScopeMembers,
     all_links,
     level_ranges,
     num,
@@ -193,6 +194,7 @@ def _index(G, views, ranges, packed, pairing, limit, order):
             for n in v.nodes:
                 if node_view[n] < 0:
                     node_view[n] = i
+    members = ScopeMembers(G)
     stage_list = _stages(G)
     stage_of = {s: i for i, s in enumerate(stage_list)}
     node_scope = array("i", (stage_of[s] for _, s in sorted(G.nodes(data="scope"))))
@@ -209,7 +211,7 @@ def _index(G, views, ranges, packed, pairing, limit, order):
             "edges": G.number_of_edges(), "loss_node": m["loss_node"], "view": m["view"], "update": bool(m.get("update")), "paths": PATHS, "limit": limit, "chunk": CHUNK,
         },
         "views": [
-            {"key": v.key, "label": label(v.key), "kind": v.kind, "parent": v.parent, "stats": view_stats(G, v, ranges)}
+            {"key": v.key, "label": label(v.key), "kind": v.kind, "parent": v.parent, "stats": view_stats(G, v, ranges, members)}
             for v in views
         ],
         "params": params,

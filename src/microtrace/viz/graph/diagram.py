@@ -1,6 +1,7 @@
 """What the two Graphviz diagrams share: the digraph and its look, nested clusters, the title, highlighted
 paths, gradient-flow edge styles and the dashed stubs that stand for the rest of the graph."""
 
+import functools
 import math
 from collections import defaultdict
 
@@ -11,8 +12,54 @@ from microtrace.viz.draw.text import shorten
 from microtrace.viz.graph import style as gs
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _quoted(text, kind):  # `kind` keeps graphviz.nohtml strings apart from equal plain ones
+    return graphviz.quoting.quote(text)
+
+
+def _quote(text):
+    return _quoted(text, type(text))
+
+
+def _a_list(label=None, kwargs=None, attributes=None):
+    """graphviz.quoting.a_list, to the byte, each text quoted once per process: a big step's diagrams
+    quote millions of the same few attribute names and colours."""
+    out = [f"label={_quote(label)}"] if label is not None else []
+    for items in (kwargs, attributes):
+        if items:
+            pairs = items.items() if hasattr(items, "items") else items
+            pairs = sorted(pairs) if type(items) is dict else pairs  # as graphviz: a plain dict sorted
+            out += [f"{_quote(k)}={_quote(v)}" for k, v in pairs if v is not None]
+    return " ".join(out)
+
+
+def _attr_list(label=None, kwargs=None, attributes=None):
+    content = _a_list(label, kwargs=kwargs, attributes=attributes)
+    return f" [{content}]" if content else ""
+
+
+def _quote_edge(name):
+    node, _, rest = name.partition(":")
+    parts = [_quote(node)]
+    if rest:
+        port, _, compass = rest.partition(":")
+        parts.append(_quote(port))
+        if compass:
+            parts.append(compass)
+    return ":".join(parts)
+
+
+class Digraph(graphviz.Digraph):
+    """graphviz.Digraph writing the same DOT text, quoting through `_quote` (a subgraph is one too)."""
+
+    _quote = staticmethod(_quote)
+    _quote_edge = staticmethod(_quote_edge)
+    _a_list = staticmethod(_a_list)
+    _attr_list = staticmethod(_attr_list)
+
+
 def new_digraph(th, rankdir, title, name):
-    g = graphviz.Digraph(name=name)
+    g = Digraph(name=name)
     g.attr(
         "graph",
         rankdir=rankdir,
