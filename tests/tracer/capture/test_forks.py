@@ -24,6 +24,9 @@ PATTERNS = {
     # the state in dicts: state["state_dict"], tokenizer["uchars"]; sums from a Value(0.0) of its own
     "dict_state": (1, {"pos": "pos_id", "layer": "li", "head": "h", "params": "run_one_step().state.state_dict",
                        "chars": "run_one_step().tokenizer.uchars"}),
+    # split across files: the training loop a method of a model object in another module than the script
+    "split_files": (1, {"pos": "pos_id", "layer": "li", "head": "h", "params": "learn().self.state_dict",
+                        "chars": "learn().self.tok.uchars", "doc": "learn().doc"}),
     # functions of its own that make nodes (safe_log, gelu), outside the Value class
     "custom_op": (1, {"pos": "pos_id", "layer": "li", "head": "h", "params": "state_dict", "chars": "uchars"}),
 }  # fmt: skip
@@ -85,8 +88,13 @@ def test_an_op_made_by_a_function_of_the_scripts_is_named_by_it(tmp_path):
     assert all(len(G.pred[n]) == 1 for n in made["safe_log"] + made["gelu"])
 
 
+def test_a_fork_split_across_files_has_its_document_found_in_the_other_modules_frames(tmp_path):
+    check_pattern("split_files", tmp_path, read=False)  # every command reads it in the slow test below
+    assert load_trace(tmp_path / "split_files.json").meta["doc"] == "bo"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["local_state", "model_object", "dict_state", "custom_op"])
+@pytest.mark.parametrize("name", ["local_state", "model_object", "dict_state", "custom_op", "split_files"])
 def test_fork_patterns_are_found_and_every_command_reads_the_trace(name, tmp_path):
     check_pattern(name, tmp_path)
 

@@ -20,8 +20,8 @@ def namespaces(frames, glb):
     """[(label, dict)] to search, nearest first: each frame's locals, the globals, then objects' attributes
     and dicts' items."""
     spaces = []
-    for f in frames:
-        if f.f_globals is glb and f.f_code.co_name != "<module>":
+    for f in frames:  # the script's frames in any of its modules (a fork split across files)
+        if not (f.f_globals is glb and f.f_code.co_name == "<module>"):  # (that one: the globals, below)
             spaces.append((f"{f.f_code.co_name}().", f.f_locals))
     spaces.append(("", glb))
     seen, objects = set(), []
