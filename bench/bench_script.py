@@ -8,13 +8,18 @@ copied with their gradients) at most 3x one plain step of it.
 Every run is a fresh interpreter, best of REPEATS: a plain run of K steps; a traced run of step K whose
 observer notes when it reached step K and when step K was recorded; and a traced run of step K + 1, in
 which step K runs unrecorded (only its one backward() call is counted): that is step K's plain time.
+The same target holds as `trace --script` runs the script, in a process of its own (tracer/capture/
+child.py): from starting the child to step K reached, against `python SCRIPT` from its start to the end
+of step K, both with the interpreter's start-up (the child also imports microtrace).
 
 Run alone: python bench/bench_script.py
 """
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +59,31 @@ print(json.dumps({{"reach": c["reached"] - c["start"], "record": c["recorded"] -
 """
 
 
+PLAIN_PROCESS = PLAIN.replace("print(time.perf_counter() - t0", "print(time.perf_counter()")
+
+
+def reached(request, write, dump):
+    """In the child `trace --script` starts (child.in_child calls it by name): run the script as the
+    child does; when step K was reached (time.perf_counter is the machine's clock, the same in every
+    process)."""
+    from microtrace.tracer.capture.script import child_run
+
+    return child_run(request).observer.clock["reached"]
+
+
+def reach_in_child(path, argv):
+    """Seconds from starting `trace --script`'s child to step K reached in it, and from starting a plain
+    `python` on the script to the end of its K steps."""
+    from microtrace.tracer.capture.child import in_child, script_request
+
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    start = time.perf_counter()  # the child finds `reached` here, on the path set above
+    with in_child("bench.bench_script:reached", script_request(path, STEP, argv(STEP + 2))) as (reached_at, _):
+        child = reached_at - start
+    start = time.perf_counter()
+    return child, float(_run(PLAIN_PROCESS, path, *argv(STEP))) - start
+
+
 def _run(code, *args):
     out = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, check=True)
     return out.stderr.strip().splitlines()[-1]
@@ -63,6 +93,7 @@ def bench_one(path, argv):
     plain_k = min(float(_run(PLAIN, path, *argv(STEP))) for _ in range(REPEATS))
     traced = [json.loads(_run(TRACED.format(root=str(ROOT)), path, STEP, *argv(STEP + 2))) for _ in range(REPEATS)]
     after = [json.loads(_run(TRACED.format(root=str(ROOT)), path, STEP + 1, *argv(STEP + 2))) for _ in range(REPEATS)]
+    own = [reach_in_child(path, argv) for _ in range(REPEATS)]
     reach = min(t["reach"] for t in traced)
     record = min(t["record"] for t in traced)
     step = min(t["last_plain"] for t in after)
@@ -71,6 +102,9 @@ def bench_one(path, argv):
         f"plain: step {STEP} s": step,
         f"traced: reach step {STEP} s": reach,
         "reach / plain (<= 1.2)": reach / plain_k,
+        f"trace --script: its own process to step {STEP} s": min(c for c, _ in own),
+        f"plain process: start to step {STEP} s": min(p for _, p in own),
+        "own process reach / plain process (<= 1.2)": min(c for c, _ in own) / min(p for _, p in own),
         f"traced: record step {STEP} s": record,
         "record / plain step (<= 3)": record / step,
     }
