@@ -128,10 +128,14 @@ def level_ranges(G, level, fpos, bpos):
 
 
 def _group_ranges(G, keys_of, fpos, bpos):
-    ranges = {}
+    ranges, keys = {}, {}  # keys: scope -> its groups, worked out once per scope rather than per node
     for n, d in G.nodes(data=True):
         g, f, b = _magnitude(d["grad"]), fpos[n], bpos[n]
-        for key in keys_of(d["scope"]):
+        scope = d["scope"]
+        groups = keys.get(scope)
+        if groups is None:
+            groups = keys[scope] = keys_of(scope)
+        for key in groups:
             r = ranges.get(key)
             if r is None:
                 ranges[key] = [n, n, n, g, f, f, b, b]
