@@ -56,11 +56,11 @@ def collapsed():
     return trace_step(Trainer(DOCS, TrainConfig(steps=2, seed=1), **MINI), 1).collapse("block")
 
 
-@pytest.mark.parametrize("backward", [False, True])
-def test_the_kv_cache_edges_can_be_followed_one_by_one(collapsed, backward):
-    """Forward, and backward: the arrowheads at the sources, each edge but the KV cache's labelled with
-    its flow."""
-    svg = render_bytes(block_diagram(collapsed, backward=backward), "svg")
+@pytest.mark.parametrize("style", [{}, {"backward": True}, {"compact": True}], ids=["forward", "backward", "compact"])
+def test_the_kv_cache_edges_can_be_followed_one_by_one(collapsed, style):
+    """Forward; backward (the arrowheads at the sources, each edge but the KV cache's labelled with its
+    flow); compact, as laid out for a printed width (the ranks closer: more of them for the lanes)."""
+    svg = render_bytes(block_diagram(collapsed, **style), "svg")
     edges, *rest = kv_geometry(svg)
     positions = {n.split("/")[0] for n in rest[1] if n.startswith("pos")}
     assert len(edges) == len(positions) * (len(positions) - 1) // 2  # every earlier position read by every later

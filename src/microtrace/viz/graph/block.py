@@ -308,7 +308,7 @@ def _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges):
     edges = sorted(edges, key=lambda e: kinds[e[0], e[1]] != "kv")
     sources = {u for u, v, _ in edges if kinds[u, v] == "kv"}
     # room after attention for the KV cache's lanes (viz/graph/lanes.py): ranks enough for one lane a source
-    room = math.ceil(kv_lanes.room(len(sources)) / (72 * float(g.graph_attr.get("ranksep", 0.5))))
+    room = math.ceil(kv_lanes.room(len(sources)) / (72 * _ranksep(g)))
     for u, v, d in edges:
         attrs = _group_edge_attrs(u, v, d, kinds[u, v], level, pens, th, rankdir, backward, (u, v) in hl_edges)
         if (
@@ -322,6 +322,13 @@ def _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges):
             if "label" in attrs:  # the flow said at the MLP's side, clear of the lanes (a rank more room)
                 attrs["headlabel"] = attrs.pop("label")
         g.edge(u, v, **attrs)
+
+
+def _ranksep(g):
+    """The rank separation (inches) `g` is laid out with: the last one set (a compact view sets its own
+    in a graph statement after the digraph's)."""
+    found = [m.group(1) for line in g.body for m in [re.search(r'\bgraph \[.*\branksep="?([0-9.]+)', line)] if m]
+    return float(found[-1] if found else g.graph_attr.get("ranksep", 0.5))
 
 
 def _group_edge_attrs(u, v, d, kind, level, pens, th, rankdir, backward, highlighted):
