@@ -242,7 +242,11 @@ def test_model_explorer_without_the_package_is_one_line(nan_trace, tmp_path, mon
 # --- GraphML and GEXF streamed from a store -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", ["graphml", "gexf"])
+@pytest.mark.parametrize(
+    "fmt",
+    # the same streaming writer for both formats, its tiny ranges and many passes too: GEXF repeats it (~2 CPU-s)
+    ["graphml", pytest.param("gexf", marks=pytest.mark.slow)],
+)
 def test_graphml_and_gexf_stream_from_a_store_byte_for_byte(nan_trace, tmp_path, monkeypatch, fmt):
     """A store's view is written a node and an edge at a time, the edges sorted by source a range at a
     time (tiny ranges here: many passes), into the very bytes the writer of the whole graph makes."""

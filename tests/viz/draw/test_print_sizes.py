@@ -36,14 +36,26 @@ FITTING = {("gradflow", "column"), ("gradflow", "page"), ("graph", "page")}
 UNITS = {"in": 72.0, "pt": 1.0, "px": 0.75, "": 0.75}
 
 
+class _Traces(dict):
+    """The trace files by source ("step", "script"), each traced when first asked for: the script's only by
+    the slow tests."""
+
+    def __init__(self, run_dir, folder):
+        super().__init__()
+        self.args = {"step": ["--run", run_dir, "--step", 2, "--view", "fused"], "script": ["--script", SCRIPT]}
+        self.folder = folder
+
+    def __missing__(self, source):
+        out = self.folder / f"{source}.json"
+        result = invoke("trace", *self.args[source], "-o", out)
+        assert result.exit_code == 0, result.output
+        self[source] = out
+        return out
+
+
 @pytest.fixture(scope="module")
 def traces(run_dir, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("traces")
-    step, script = tmp / "step.json", tmp / "script.json"
-    assert invoke("trace", "--run", run_dir, "--step", 2, "--view", "fused", "-o", step).exit_code == 0
-    result = invoke("trace", "--script", SCRIPT, "-o", script)
-    assert result.exit_code == 0, result.output
-    return {"step": step, "script": script}
+    return _Traces(run_dir, tmp_path_factory.mktemp("traces"))
 
 
 def _length_pt(text):
@@ -89,8 +101,15 @@ def overlapping(boxes):
     return bad
 
 
-CASES = [  # the column width in the fast tests, the page width with the slow ones
-    pytest.param(source, name, width, id=f"{source}-{name}-{width}", marks=[pytest.mark.slow] * (width == "page"))
+CASES = [  # the step's figures at the column width in the fast tests; the page width and a script's trace (the
+    # same layout for a second example, ~2 CPU-s) with the slow ones
+    pytest.param(
+        source,
+        name,
+        width,
+        id=f"{source}-{name}-{width}",
+        marks=[pytest.mark.slow] * (width == "page" or source == "script"),
+    )
     for source in ("step", "script")
     for name, (_, on_scripts) in FIGURES.items()
     if source == "step" or on_scripts
