@@ -53,9 +53,9 @@ def test_a_notebook_counts_in_the_view_the_commands_count_in(trace, tmp_path):
     the explorer count in (issue 20's one set of numbers), for a live trace and for a file that holds the
     elementary view only (the fused one is derived from it)."""
     save_trace(trace, tmp_path / "step.json")
+    line = invoke("inspect", "--trace", tmp_path / "step.json").output.splitlines()[0]  # the same file: once
     for t in (trace, load_trace(tmp_path / "step.json")):
         nodes, edges = t.size()
         assert t.graph().graph["view"] == t.collapse("block").graph["view"] == t.default_view() == "fused"
         assert t.graph().number_of_nodes() == nodes < t.size("elementary")[0]
-        line = invoke("inspect", "--trace", tmp_path / "step.json").output.splitlines()[0]
         assert f"({nodes:,} nodes, {edges:,} edges, fused view" in line

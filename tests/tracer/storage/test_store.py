@@ -65,7 +65,7 @@ def _two_layers():
     "make",
     [
         pytest.param(_default_trace, marks=pytest.mark.slow),  # the default-size step (~5 s): .ci/run's
-        _two_layers,
+        pytest.param(_two_layers, marks=pytest.mark.slow),  # a bigger size of the MINI steps below (~1 CPU-s)
         lambda: trace_text(Trainer(NAMES, TrainConfig(steps=5, seed=1), **MINI), 0, "ava"),  # no Adam columns
         lambda: trace_step(Trainer(NAMES, TrainConfig(steps=5, seed=0, lr=1e6), **MINI), 3),  # nan and inf
         lambda: trace_script(ROOT / "tests" / "scripts" / "micrograd_style" / "train.py", 1),  # source lines, own ops
