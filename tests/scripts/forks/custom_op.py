@@ -1,6 +1,7 @@
 """A fork with operations of its own: functions outside the `Value` class that make a node from its
 operands and their local derivatives themselves, as the no-magic scripts' `safe_log` (a log clipped
-away from 0) and forks' GELU (tanh approximation) do. Each node's op is the name of the function.
+away from 0) and forks' GELU (tanh approximation) do. Each node's op is the name of the function. The vocabulary is
+`unique_chars`, no-magic's name for it.
 Usage: python custom_op.py [NUM_STEPS]"""
 
 import math
@@ -11,8 +12,8 @@ from engine import Value, linear, rmsnorm, softmax
 
 random.seed(11)
 docs = "ada bo cy dee eve fay".split()
-uchars = sorted(set("".join(docs)))
-BOS = len(uchars)
+unique_chars = sorted(set("".join(docs)))  # a vocabulary by another name
+BOS = len(unique_chars)
 vocab_size = BOS + 1
 n_embd, n_head, n_layer, block_size = 4, 2, 1, 8
 head_dim = n_embd // n_head
@@ -69,7 +70,7 @@ def gpt(token_id, pos_id, keys, values):
 num_steps = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 for step in range(num_steps):
     doc = docs[step % len(docs)]
-    tokens = [BOS] + [uchars.index(ch) for ch in doc] + [BOS]
+    tokens = [BOS] + [unique_chars.index(ch) for ch in doc] + [BOS]
     n = min(block_size, len(tokens) - 1)
     keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
     losses = []

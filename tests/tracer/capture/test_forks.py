@@ -27,8 +27,8 @@ PATTERNS = {
     # split across files: the training loop a method of a model object in another module than the script
     "split_files": (1, {"pos": "pos_id", "layer": "li", "head": "h", "params": "learn().self.state_dict",
                         "chars": "learn().self.tok.uchars", "doc": "learn().doc"}),
-    # functions of its own that make nodes (safe_log, gelu), outside the Value class
-    "custom_op": (1, {"pos": "pos_id", "layer": "li", "head": "h", "params": "state_dict", "chars": "uchars"}),
+    # functions of its own that make nodes (safe_log, gelu), outside the Value class; `unique_chars`
+    "custom_op": (1, {"pos": "pos_id", "layer": "li", "head": "h", "params": "state_dict", "chars": "unique_chars"}),
 }  # fmt: skip
 
 

@@ -114,10 +114,12 @@ def find_document(spaces):
     if tokens is None:
         return "", [], [], found
     chars = None
-    for name in ("uchars", "chars", "itos"):
-        vocab, at = _first(spaces, (name,), _is_vocab)
-        if vocab is not None and (chars := _spelled(tokens, vocab)) is not None:
-            found["chars"] = at
+    for names in (("uchars",), ("chars",), ("itos",), _vocab_names(spaces)):  # forks' own names last
+        for vocab, at in _all(spaces, names, _is_vocab):
+            if (chars := _spelled(tokens, vocab)) is not None:
+                found["chars"] = at
+                break
+        if chars is not None:
             break
     if chars is None:
         return "", [], [], found
@@ -135,6 +137,22 @@ def _first(spaces, names, ok):
             if value is not None and ok(value):
                 return value, f"{label}{name}"
     return None, None
+
+
+def _all(spaces, names, ok):
+    for label, space in spaces:
+        for name in names:
+            value = space.get(name)
+            if value is not None and ok(value):
+                yield value, f"{label}{name}"
+
+
+def _vocab_names(spaces):
+    """Other names forks give their vocabulary (`unique_chars`, `CHARS`, `vocab`), in order of first sight."""
+    return list(dict.fromkeys(k for _, space in spaces for k in space if _VOCAB_NAME.search(k)))
+
+
+_VOCAB_NAME = re.compile(r"(?i)char|vocab|itos")
 
 
 def _is_tokens(t):
