@@ -131,12 +131,7 @@ def find_document(spaces):
 
 
 def _first(spaces, names, ok):
-    for label, space in spaces:
-        for name in names:
-            value = space.get(name)
-            if value is not None and ok(value):
-                return value, f"{label}{name}"
-    return None, None
+    return next(_all(spaces, names, ok), (None, None))
 
 
 def _all(spaces, names, ok):
