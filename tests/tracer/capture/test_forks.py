@@ -96,6 +96,25 @@ def test_a_fork_split_across_files_has_its_document_found_in_the_other_modules_f
     assert load_trace(tmp_path / "split_files.json").meta["doc"] == "bo"
 
 
+def test_a_bidirectional_attention_is_recorded_as_no_attention_and_attention_says_why(tmp_path):
+    """A BERT-style encoder (no-magic's microbert): every query reads every position. Only the last
+    position's softmax has pos + 1 outputs; the trace said it found attention and `attention` refused
+    with "lacks the weight of layer 0 head 0 query 0 key 0". Now nothing is marked as weights."""
+    out = traced(tmp_path, "bidirectional", 1, 4)
+    t = load_trace(out)
+    assert t.meta["conventions"]["attention"] is False
+    assert not any(d.get("stage") == "weights" for _, d in t.graph().nodes(data=True))
+    assert_refused(invoke("attention", "--trace", out, "-o", tmp_path / "a.png"), "causal", alone=True)
+    assert not (tmp_path / "a.png").exists()
+    read_by_every_command(out, tmp_path, skip=("attention", "explore", "report"))
+
+
+@pytest.mark.slow  # two pages of their own; the fast test above runs every other command
+def test_a_bidirectional_attention_is_drawn_by_the_pages(tmp_path):
+    out = traced(tmp_path, "bidirectional", 1, 4)
+    read_by_every_command(out, tmp_path, skip=("attention", "graph", "gradflow", "doctor", "export", "inspect"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name", ["cell_variable_chars", "local_state", "model_object", "dict_state", "custom_op", "split_files"]

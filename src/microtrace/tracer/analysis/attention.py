@@ -77,7 +77,10 @@ def _why_no_attention(found):
     if missing:
         return (f"no loop over {' or '.join(missing)} was recognised in the script (a loop over range(n_layer), "
                 "range(n_head) or range(block_size), or one named as microGPT names it: pos_id, li, h)")  # fmt: skip
-    return "no function named softmax is called inside a head with one output per key position"
+    return (
+        "no function named softmax is called inside a head with one output per key position up to the "
+        "query's own (a causal attention, as microGPT's: a bidirectional one is not drawn)"
+    )
 
 
 def _block_size(config):

@@ -475,10 +475,12 @@ def _fitted(document, scopes):
 
 def _attention_weights(values, scopes, marks):
     """The outputs of a `softmax` called inside a head (the nodes of that call no other node of it
-    uses) are attention weights, key = their order, when there are exactly pos + 1 of them."""
+    uses) are attention weights, key = their order, when every such call has exactly pos + 1 of them:
+    a causal attention, as microGPT's. One that is not (a bidirectional encoder's query reads every
+    position) is recorded as no attention found, never as the few calls that happen to fit."""
     from microtrace.tracer.model.scopes import parse
 
-    found = False
+    calls = []  # (scope, output indices) of each softmax call inside a head
     i = 0
     n = len(values)
     while i < n:
@@ -488,13 +490,14 @@ def _attention_weights(values, scopes, marks):
             j += 1
         attrs = parse(scope)
         if scope.rsplit("/", 1)[-1] == "softmax" and "head" in attrs and "pos" in attrs and "layer" in attrs:
-            group = values[i:j]
-            used = {id(c) for v in group for c in v._children}
+            used = {id(c) for v in values[i:j] for c in v._children}
             outputs = [k for k in range(i, j) if id(values[k]) not in used]
-            if len(outputs) == attrs["pos"] + 1:
-                found = True
-                for key, k in enumerate(outputs):
-                    scopes[k] = scope + "/weights"
-                    marks[values[k]] = {**marks.get(values[k], {}), "key": key}  # (source dicts are shared)
+            calls.append((scope, attrs["pos"], outputs))
         i = j
-    return found
+    if not calls or any(len(outputs) != pos + 1 for _, pos, outputs in calls):
+        return False
+    for scope, _, outputs in calls:
+        for key, k in enumerate(outputs):
+            scopes[k] = scope + "/weights"
+            marks[values[k]] = {**marks.get(values[k], {}), "key": key}  # (source dicts are shared)
+    return True
