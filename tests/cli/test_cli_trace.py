@@ -33,7 +33,7 @@ def test_export_formats_from_run_or_trace_file(run_dir, tmp_path):
         assert result.exit_code == 0, result.output
         ET.parse(tmp_path / name)
     H = nx.read_graphml(tmp_path / "g.graphml")
-    assert H.number_of_nodes() == load_trace(trace_file).graph().number_of_nodes()
+    assert H.number_of_nodes() == load_trace(trace_file).graph("elementary").number_of_nodes()  # the file's view
     result = invoke(
         "export", "--run", run_dir, "--step", 2, "--level", "block", "-f", "json", "-o", tmp_path / "b.json"
     )
