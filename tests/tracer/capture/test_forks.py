@@ -96,6 +96,17 @@ def test_a_fork_split_across_files_has_its_document_found_in_the_other_modules_f
     assert load_trace(tmp_path / "split_files.json").meta["doc"] == "bo"
 
 
+def test_a_list_of_matrices_named_params_names_its_matrices_in_order(tmp_path):
+    """no-magic's microoptimizer: `params = [embedding, projection]`, an argument of its training
+    function. Its parameters were 'persisting leaves' (one unnamed column in gradflow)."""
+    out = traced(tmp_path, "param_list", 1, 3)
+    t = load_trace(out)
+    assert t.meta["conventions"]["params"] == "train().params"
+    shapes = {name: tuple(s["shape"]) for name, s in t.meta["param_stats"].items()}
+    assert shapes == {"params0": (10, 4), "params1": (10, 4)}  # 9 letters and BOS, n_embd 4
+    read_by_every_command(out, tmp_path, skip=("attention", "explore", "report"))
+
+
 def test_a_bidirectional_attention_is_recorded_as_no_attention_and_attention_says_why(tmp_path):
     """A BERT-style encoder (no-magic's microbert): every query reads every position. Only the last
     position's softmax has pos + 1 outputs; the trace said it found attention and `attention` refused

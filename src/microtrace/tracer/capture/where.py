@@ -59,8 +59,9 @@ def find_params(spaces, cls):
     """(where, {matrix name: rows of nodes}) of the script's parameters, or (None, {}).
 
     First a dict of matrices named `state_dict` anywhere, then any dict whose values are all matrices
-    (or vectors: one-row matrices) of nodes, then a list of nodes named `params`, then an object whose
-    `parameters()` gives a list of nodes (micrograd's `model.parameters`).
+    (or vectors: one-row matrices) of nodes, then a list named `params` of nodes (or of matrices: `params0`,
+    `params1`, ...), then an object whose `parameters()` gives a list of nodes (micrograd's
+    `model.parameters`).
     """
 
     def nodes(xs):
@@ -88,6 +89,9 @@ def find_params(spaces, cls):
         ps = space.get("params")
         if nodes(ps):
             return f"{label}params", {"params": [[p] for p in ps]}
+        if isinstance(ps, (list, tuple)) and ps and all(matrices({"m": m}) for m in ps):
+            # a list of matrices (no-magic's [embedding, projection]): params0, params1, ... in its order
+            return f"{label}params", {f"params{i}": matrices({"m": m})["m"] for i, m in enumerate(ps)}
     for label, space in spaces:
         for var, obj in list(space.items()):
             if var.startswith("_") or isinstance(obj, (type, types.ModuleType)):
