@@ -89,9 +89,10 @@ def find_params(spaces, cls):
         ps = space.get("params")
         if nodes(ps):
             return f"{label}params", {"params": [[p] for p in ps]}
-        if isinstance(ps, (list, tuple)) and ps and all(matrices({"m": m}) for m in ps):
-            # a list of matrices (no-magic's [embedding, projection]): params0, params1, ... in its order
-            return f"{label}params", {f"params{i}": matrices({"m": m})["m"] for i, m in enumerate(ps)}
+        # a list of matrices (no-magic's [embedding, projection]): params0, params1, ... in its order
+        named = matrices({f"params{i}": m for i, m in enumerate(ps)}) if isinstance(ps, (list, tuple)) else None
+        if named:
+            return f"{label}params", named
     for label, space in spaces:
         for var, obj in list(space.items()):
             if var.startswith("_") or isinstance(obj, (type, types.ModuleType)):
