@@ -1,5 +1,6 @@
 """Every figure laid out for a printed width (`--width column` and `--width page`), of a traced step of
-the MINI model and of a script's trace, read back as a reader's tools see it: the SVG's declared width
+the MINI model, of the demo's step (the default model, step 150, as `make demo` traces it) and of a
+script's trace, read back as a reader's tools see it: the SVG's declared width
 (or a note on stderr saying the width it needs), its smallest text at that width (>= 7 pt), no word over
 another in the rendered PDF (poppler's pdftotext -bbox), and a figure no longer than 3:1 unless stderr
 says so."""
@@ -36,18 +37,30 @@ FITTING = {("gradflow", "column"), ("gradflow", "page"), ("graph", "page")}
 UNITS = {"in": 72.0, "pt": 1.0, "px": 0.75, "": 0.75}
 
 
+DEMO_STEP = 150  # the step `make demo` traces, of a run of the default model trained for 200 steps
+
+
 class _Traces(dict):
-    """The trace files by source ("step", "script"), each traced when first asked for: the script's only by
-    the slow tests."""
+    """The trace files by source ("step", "demo", "script"), each traced when first asked for: the demo's
+    and the script's only by the slow tests."""
 
     def __init__(self, run_dir, folder):
         super().__init__()
-        self.args = {"step": ["--run", run_dir, "--step", 2, "--view", "fused"], "script": ["--script", SCRIPT]}
-        self.folder = folder
+        self.run_dir, self.folder = run_dir, folder
+
+    def _args(self, source):
+        if source == "step":
+            return ["--run", self.run_dir, "--step", 2, "--view", "fused"]
+        if source == "script":
+            return ["--script", SCRIPT]
+        run = self.folder / "demo"  # `make demo`'s run: its train command, without the samples
+        result = invoke("train", "--steps", 200, "--samples", 0, "--out", run)
+        assert result.exit_code == 0, result.output
+        return ["--run", run, "--step", DEMO_STEP, "--view", "fused"]
 
     def __missing__(self, source):
         out = self.folder / f"{source}.json"
-        result = invoke("trace", *self.args[source], "-o", out)
+        result = invoke("trace", *self._args(source), "-o", out)
         assert result.exit_code == 0, result.output
         self[source] = out
         return out
@@ -101,16 +114,17 @@ def overlapping(boxes):
     return bad
 
 
-CASES = [  # the step's figures at the column width in the fast tests; the page width and a script's trace (the
-    # same layout for a second example, ~2 CPU-s) with the slow ones
+CASES = [  # the step's figures at the column width in the fast tests; the page width, the demo's step (a run
+    # of ~5 CPU-s, then figures of 4 heads and 16 positions) and a script's trace (the same layout for a second
+    # example, ~2 CPU-s) with the slow ones
     pytest.param(
         source,
         name,
         width,
         id=f"{source}-{name}-{width}",
-        marks=[pytest.mark.slow] * (width == "page" or source == "script"),
+        marks=[pytest.mark.slow] * (width == "page" or source != "step"),
     )
-    for source in ("step", "script")
+    for source in ("step", "demo", "script")
     for name, (_, on_scripts) in FIGURES.items()
     if source == "step" or on_scripts
     for width in PRESETS

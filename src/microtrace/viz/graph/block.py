@@ -184,12 +184,16 @@ def block_diagram(
     title = title if title is not None else dg.step_title(C, what, backward)
     g = dg.new_digraph(th, rankdir, title, level)
     lanes = level == "block" and rankdir == "LR"  # the KV cache in lanes, each bundle with its count
+    if lanes and compact:  # closer lanes: the room they take beside the attention column is a page's margin
+        g.graph_attr[kv_lanes.LANE_ATTR] = f"{kv_lanes.TIGHT:g}"
     parts = _legend_parts(C, keep, colors, pens, th, params, backward, hl_edges, lanes) if legend else None
     if compact:
         g.attr("graph", ranksep="0.2", label=gs.stacked_title_label(_two_lines(title), parts, th))
     elif parts:
         _legend_node(g, C, keep, parts, th)
-    _group_nodes(g, C, _drawing_order(C, keep, rankdir), level, colors, th, precision, hl_nodes, rankdir)
+    # a box's text closer to its sides in a compact view: five boxes side by side in each position's row
+    margin = "0.08,0.05" if compact else "0.12,0.05"
+    _group_nodes(g, C, _drawing_order(C, keep, rankdir), level, colors, th, precision, hl_nodes, rankdir, margin)
     _order_positions(g, C, keep)
     if boundary:
         _collapsed_stubs(g, C, boundary, pens, th, backward)
@@ -277,15 +281,15 @@ def _legend_node(g, C, keep, parts, th):
         _same_rank(g, "legend", sinks[-1])
 
 
-def _group_nodes(g, C, keep, level, colors, th, precision, hl_nodes, rankdir):
-    """One node per kept scope, in its clusters, the heads of an attention block in order; each parameter
-    matrix in the rank of its first reader."""
+def _group_nodes(g, C, keep, level, colors, th, precision, hl_nodes, rankdir, margin):
+    """One node per kept scope (`margin`: between its text and its box, inches), in its clusters, the
+    heads of an attention block in order; each parameter matrix in the rank of its first reader."""
     chars = C.graph.get("chars") or []
     clusters = dg.Clusters()
     heads = {}  # the attention block's cluster id -> (its path, {head: [its nodes]})
     for n in keep:
         d = C.nodes[n]
-        attrs = _group_node_attrs(C, n, d, level, colors, th, precision, n in hl_nodes)
+        attrs = _group_node_attrs(C, n, d, level, colors, th, precision, n in hl_nodes, margin)
         path = _cluster_path(d, level, chars, th)
         clusters.add_node(path, n, attrs)
         if level == "stage" and "head" in d:
@@ -308,7 +312,8 @@ def _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges):
     edges = sorted(edges, key=lambda e: kinds[e[0], e[1]] != "kv")
     sources = {u for u, v, _ in edges if kinds[u, v] == "kv"}
     # room after attention for the KV cache's lanes (viz/graph/lanes.py): ranks enough for one lane a source
-    room = math.ceil(kv_lanes.room(len(sources)) / (72 * _ranksep(g)))
+    lane = float(g.graph_attr.get(kv_lanes.LANE_ATTR, kv_lanes.LANE))
+    room = math.ceil(kv_lanes.room(len(sources), lane) / (72 * _ranksep(g)))
     for u, v, d in edges:
         attrs = _group_edge_attrs(u, v, d, kinds[u, v], level, pens, th, rankdir, backward, (u, v) in hl_edges)
         if (
@@ -452,7 +457,7 @@ def _coloured(d, color):
     return d.get("data_norm", math.nan) if color == "value" else d["grad_norm"]
 
 
-def _group_node_attrs(C, n, d, level, colors, th, precision, highlighted):
+def _group_node_attrs(C, n, d, level, colors, th, precision, highlighted, margin):
     fill, ink = colors.fill(_coloured(d, "value" if colors.mode == "norm" else "grad"), th)
     lines = [f"<B>{gs.html(_short_label(d, level))}</B>"]
     if _is_param(d):
@@ -478,7 +483,7 @@ def _group_node_attrs(C, n, d, level, colors, th, precision, highlighted):
         "fillcolor": fill,
         "fontcolor": ink,
         "color": th.ink if th.name == "light" else th.muted,
-        "margin": "0.12,0.05",
+        "margin": margin,
         "tooltip": _group_tooltip(d, C),
     }
     if colors.magnitude and d.get("zero_grad", 0) == d["count"]:

@@ -16,6 +16,8 @@ operations for the explorer). js/lanes.js is the same plan for the page's re-lay
 import re
 
 LANE = 7.0  # between two lanes
+TIGHT = 5.0  # between two lanes of a figure laid out for a printed width (`LANE_ATTR` says so), a rank saved
+LANE_ATTR = "kv_lane"  # a graph attribute of the DOT source: the lanes' spacing in points, when not LANE
 GAP = 14.0  # from the column's right edge to the nearest lane: room for the bundle's count beside it
 RISE = 9.0  # the lowest tap above its reader's top: clear of the taps' arrowheads
 TAP = 4.0  # between two taps' turns above a reader
@@ -26,23 +28,24 @@ ROUND = 3.0  # the radius of a lane's corners
 COUNT_SIZE = 9.0  # the bundle's count, in points: as the edges' labels (no smaller text in print)
 
 
-def room(sources):
-    """The width (points) the lanes of `sources` bundles need beside the column, the next box's
-    arrowheads kept clear."""
-    return GAP + LANE * max(0, sources - 1) + CLEAR + ARROW
+def room(sources, lane=LANE):
+    """The width (points) the lanes of `sources` bundles, `lane` apart, need beside the column, the next
+    box's arrowheads kept clear."""
+    return GAP + lane * max(0, sources - 1) + CLEAR + ARROW
 
 
-def plan(boxes, edges, texts=()):
+def plan(boxes, edges, texts=(), lane=LANE):
     """Each edge's path, a list of points from its source's side to its reader's top, or None for an edge
     that does not fit in a lane (its reader not below its source, a box in its way, as inside a group
     open in place): the caller routes those as before, and the lanes are planned again without them.
 
     `boxes`: name -> (x0, y0, x1, y1), every box drawn (those in the way included); `edges`: [(tail,
-    head)]; `texts`: the boxes of the clusters' labels, which the taps keep right of. Returns ([path or
-    None per edge], {source: (x, y, text)}: each bundle's count, above its way out)."""
+    head)]; `texts`: the boxes of the clusters' labels, which the taps keep right of; `lane`: between two
+    lanes. Returns ([path or None per edge], {source: (x, y, text)}: each bundle's count, above its way
+    out)."""
     keep = {e for e in edges if boxes[e[0]][1] > boxes[e[1]][3]}
     while True:
-        paths = _planned(boxes, [e if e in keep else None for e in edges], texts)
+        paths = _planned(boxes, [e if e in keep else None for e in edges], texts, lane)
         blocked = keep - {e for e, p in zip(edges, paths) if p is not None}
         if not blocked:
             break
@@ -63,14 +66,14 @@ def _way_out(box):
     return box[1] + min(6.0, (box[3] - box[1]) / 4)
 
 
-def _planned(boxes, edges, texts):
+def _planned(boxes, edges, texts, lane_apart):
     """The paths of `edges` (None: left out) in lanes, None for those that do not fit."""
     live = [e for e in edges if e is not None]
     if not live:
         return [None] * len(edges)
     right = max(boxes[n][2] for e in live for n in e)
     tails = sorted({t for t, _ in live}, key=lambda t: (boxes[t][1], t))  # the lowest source nearest
-    lane = {t: right + GAP + k * LANE for k, t in enumerate(tails)}
+    lane = {t: right + GAP + k * lane_apart for k, t in enumerate(tails)}
     readers: dict = {}
     for t, h in live:
         readers.setdefault(h, []).append(t)
@@ -85,7 +88,7 @@ def _planned(boxes, edges, texts):
         # the taps come down on the right half of the top side, right of any label there
         top = hy1 + RISE + len(readers[h]) * TAP
         lo = max([hx0 + (hx1 - hx0) / 2] + [b[2] + 4 for b in texts if b[1] < top and b[3] > hy1 and b[0] < hx1])
-        apart = min(LANE, (hx1 - INSET - lo) / max(1, len(readers[h]) - 1))
+        apart = min(lane_apart, (hx1 - INSET - lo) / max(1, len(readers[h]) - 1))
         out, up, way_in = _way_out(boxes[t]), hy1 + RISE + k * TAP, hx1 - INSET - k * apart
         path = [(boxes[t][2], out), (lane[t], out), (lane[t], up), (way_in, up), (way_in, hy1)]
         blocked = any(_hits(boxes[n], a, b) for a, b in zip(path, path[1:]) for n in boxes if n not in e)
@@ -187,7 +190,7 @@ def with_lanes(laid, doc):
     kv = [(names[e["tail"]], names[e["head"]]) for e in doc.get("edges", []) if e.get("class") == "kv"]
     if not kv:
         return None
-    paths, labels = plan(boxes(doc), kv, label_boxes(doc))
+    paths, labels = plan(boxes(doc), kv, label_boxes(doc), float(doc.get(LANE_ATTR, LANE)))
     route = {e: p for e, p in zip(kv, paths) if p is not None}
     if not route:
         return None
