@@ -127,6 +127,27 @@ def test_heads_positions_and_matrices_in_natural_order(four_heads, level, focus,
     assert _in_order(at, params, lambda n: order.index(n[len("param/") :]))
 
 
+def _runs_out_of_order(G, g, rankdir):
+    """The parallel values of a scalar view `g` of G that dot lays out of order across their rank: those
+    of one scope made by one op, in one rank, read by their key or unit, or, without either, in a folded
+    view, by the order they were made (a head's output dimensions, whose edges come from another band)."""
+    at = _across(g, rankdir)
+    runs = {}
+    folded = "cluster_fold" in g.source
+    for name in at:
+        if re.fullmatch(r"n\d+", name):
+            d = G.nodes[int(name[1:])]
+            index = "key" if "key" in d else "unit" if "unit" in d else "made" if folded else None
+            if index and d["op"] not in ("param", "leaf", "const"):
+                runs.setdefault((at[name][1], d["scope"], d["op"], index), []).append(name)
+    key = {"made": lambda n: int(n[1:])}
+    return [
+        names
+        for (_, _, _, index), names in runs.items()
+        if len(names) > 1 and not _in_order(at, names, key.get(index, lambda n: G.nodes[int(n[1:])][index]))
+    ], len([names for names in runs.values() if len(names) > 1])
+
+
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
 @pytest.mark.parametrize("rankdir", ["LR", "TB"])
 @pytest.mark.parametrize("view", ["fused", "elementary"])
@@ -137,19 +158,27 @@ def test_keys_and_units_in_natural_order_in_scalar_views(four_heads, view, rankd
     last = len(G.graph["tokens"]) - 2
     checked = 0
     for focus in ("pos1/layer0/attn/head0", f"pos{last}/layer0/attn/head3"):
-        at = _across(graph_figure(four_heads, "scalar", focus=focus, view=view, rankdir=rankdir), rankdir)
-        runs = {}
-        for name in at:
-            if re.fullmatch(r"n\d+", name):
-                d = G.nodes[int(name[1:])]
-                index = "key" if "key" in d else "unit" if "unit" in d else None
-                if index and d["op"] not in ("param", "leaf", "const"):
-                    runs.setdefault((at[name][1], d["scope"], d["op"], index), []).append(name)
-        for (_, _, _, index), names in runs.items():
-            if len(names) > 1:
-                checked += 1
-                assert _in_order(at, names, lambda n: G.nodes[int(n[1:])][index]), (focus, index, names)
+        g = graph_figure(four_heads, "scalar", focus=focus, view=view, rankdir=rankdir)
+        backwards, runs = _runs_out_of_order(G, g, rankdir)
+        assert backwards == [], focus
+        checked += runs
     assert checked >= 2
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+@pytest.mark.parametrize("width", ["column", pytest.param("page", marks=pytest.mark.slow)])
+def test_a_head_folded_for_print_keeps_its_output_dimensions_in_order(wide_mlp, width):
+    """The demo's head view laid out for a printed width is folded into bands (logits, weights, out): its
+    output's dimensions, values that carry no key or unit, read 0, 1, 2... down the "out" box as they
+    were made (they came out 0, 2, 3, 1), and each of its clusters is one box."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitNote)  # (wider than a column at 7 pt: said, not asserted here)
+        g = graph_figure(wide_mlp, "scalar", focus="pos1/layer0/attn/head0", print_size=PrintSize(PRESETS[width]))
+    assert "cluster_fold" in g.source
+    backwards, runs = _runs_out_of_order(wide_mlp.graph("fused"), g, "LR")
+    assert backwards == [] and runs >= 3
+    boxes = re.findall(r'subgraph "?cluster_s_([^"#\s]+)', g.source)
+    assert sorted(boxes) == sorted(set(boxes))  # one box a scope
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")

@@ -352,7 +352,7 @@ def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl
                 consts = [G.nodes[u]["data"] for u in inline.get(n, [])]
                 attrs = _op_attrs(n, d, consts, th, precision, inline.get(n, []), G)
             clusters.add_node(path, name, attrs)
-    runs = _parallel_runs(G, drawn, path_of, row)
+    runs = _parallel_runs(G, drawn, path_of, row, bool(band))
     for run in runs:
         # folded, the anchors sit in the run's cluster (anchors at the top level turn the bands around),
         # where dot reads a chain bottom to top with LR
@@ -368,10 +368,13 @@ def _scalar_nodes(g, G, drawn, scopes, common, inline, colors, th, precision, hl
 _INDEXES = ("head", "key", "unit")
 
 
-def _parallel_runs(G, drawn, path_of, row):
+def _parallel_runs(G, drawn, path_of, row, folded=False):
     """Values to keep in order across their rank, as lists of DOT names: those of one cluster, made by
     the same op at the same depth of the drawing, that differ only in their head, key or unit, sorted
-    by it. (Graphviz orders a rank to save crossings only: a softmax's weights came out keys 8 to 0.)"""
+    by it; `folded`, also those that differ in none of these, in the order they were made (a head's
+    output, one value per dimension, is made dimension by dimension: its edges from the band before come
+    in unconstrained, and dot drew dimensions 0, 2, 3, 1). (Graphviz orders a rank to save crossings
+    only: a softmax's weights came out keys 8 to 0.)"""
     S = set(drawn)
     depth = {}
     for n in drawn:  # node ids grow along the graph: operands before their results
@@ -380,16 +383,17 @@ def _parallel_runs(G, drawn, path_of, row):
     runs = {}
     for n in drawn:
         d = G.nodes[n]
-        index = next((k for k in reversed(_INDEXES) if k in d), None)
-        if index is not None and d["op"] not in _LEAVES:
+        if d["op"] not in _LEAVES:
+            index = next((k for k in reversed(_INDEXES) if k in d), None)
             name = f"n{n}"
             rest = tuple(d.get(k) for k in _INDEXES if k != index)
             where = tuple(cid for cid, _ in path_of[name])
             runs.setdefault((where, row.get(name), d["op"], depth[n], index, rest), []).append(n)
     ordered = []
     for (*_, index, _), members in runs.items():
-        members.sort(key=lambda n: G.nodes[n][index])
-        if len(members) > 1 and len({G.nodes[n][index] for n in members}) == len(members):
+        indexes = {G.nodes[n].get(index) for n in members}
+        members.sort(key=lambda n: (G.nodes[n].get(index, 0), n))
+        if len(members) > 1 and (len(indexes) == len(members) or folded and len(indexes) == 1):
             ordered.append([f"n{n}" for n in members])
     return ordered
 
