@@ -32,8 +32,9 @@ FIGURES = {  # name -> (command and options, for a traced step of microGPT; and 
     "positions": (["gradflow", "--per-position"], False),
 }
 # laid out for the width, never wider than asked: gradflow (one row per matrix when its columns do not fit),
-# the block view at a page's width (its ranks closer, the legend under the title)
-FITTING = {("gradflow", "column"), ("gradflow", "page"), ("graph", "page")}
+# the block view at a page's width (its ranks closer, its boxes' margins and the KV lanes narrower, the legend
+# under the title), gradflow --per-position at a page's width (the KV cache's matrices under the heatmap)
+FITTING = {("gradflow", "column"), ("gradflow", "page"), ("graph", "page"), ("positions", "page")}
 UNITS = {"in": 72.0, "pt": 1.0, "px": 0.75, "": 0.75}
 
 
@@ -150,7 +151,11 @@ def test_a_figure_laid_out_for_a_width_fits_it_with_readable_text(traces, tmp_pa
     assert smallest >= 7 - 0.05, (name, smallest)
     if max(declared_w / declared_h, declared_h / declared_w) > 3:
         assert ":1)" in notes, notes
-    assert overlapping(words(pdf)) == []
+    found = words(pdf)
+    assert overlapping(found) == []
+    if name == "gradflow":  # the guide line named, and the optimizer only where the trace says which
+        text = [w[4] for w in found]
+        assert "guide" in text and ("(Adam)" in text) == (source != "script"), text
 
 
 def test_the_width_takes_presets_and_units_and_refuses_the_rest(traces, tmp_path):

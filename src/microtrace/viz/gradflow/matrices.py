@@ -3,7 +3,7 @@
 Top panel (log axis): the gradient norm of each matrix as a bar, its mean |g| as a dot and its max |g|
 as a tick. Under it, the share of entries whose gradient is exactly zero and, under each MLP's fc1,
 its dead ReLU units (no gradient through the unit at any position of the step). Bottom panel (log
-axis): the update-to-data ratio ||update|| / ||data|| of the step's Adam update, with the customary
+axis): the update-to-data ratio ||update|| / ||data|| of the step's update (Adam's, in microGPT), with the customary
 1e-3 guide line. Matrices are in model order (wte, wpe, lm_head, then each layer's attention and MLP).
 
     data = flow_data(trace.select(ops=("relu",)))   # the ReLUs are all it reads of the nodes
@@ -55,14 +55,22 @@ class FlowData:
     loss: float | None = None
     doc: str | None = None
     dead: dict | None = None  # "layer0" -> (dead units, units), from the step's trace; None if unknown
+    optimizer: str | None = None  # what made the update ("Adam"); None if the trace does not say
 
 
 def flow_data(G):
-    """`FlowData` of a trace graph (its ReLU nodes suffice): its param_stats, step, loss, document and
-    dead ReLU units."""
+    """`FlowData` of a trace graph (its ReLU nodes suffice): its param_stats, step, loss, document, dead
+    ReLU units and optimizer: Adam for a step of microtrace's own training (microGPT's), none named for a
+    script's (its own optimizer moved the parameters: the trace records the update, not how it was made)."""
     stats = G.graph["param_stats"]
     dead = {f"layer{layer}": counts for layer, counts in dead_relu_counts(G).items()}  # as doctor counts them
-    return FlowData(stats, G.graph.get("step"), G.graph.get("loss"), G.graph.get("doc"), dead)
+    optimizer = None if "script" in G.graph else "Adam"
+    return FlowData(stats, G.graph.get("step"), G.graph.get("loss"), G.graph.get("doc"), dead, optimizer)
+
+
+def ratio_title(data):
+    """The update-ratio panel's title, naming the optimizer where the trace says which."""
+    return f"Update / data ratio ({data.optimizer})" if data.optimizer else "Update / data ratio"
 
 
 def _label_parts(name):
@@ -366,7 +374,7 @@ def _grad_panel(c, L, data):
 def _ratio_panel(c, L, data):
     s = fonts.sizes(L.scale)
     box = L.ratio_box
-    _panel_title(c, L, box, "Update / data ratio of the step's Adam update")
+    _panel_title(c, L, box, ratio_title(data))
     axes.draw_y_axis(c, L.ratio_scale, box, s.tick, label="||update|| / ||data||")
     for i, name in enumerate(L.names):
         ratio = data.stats[name]["update_ratio"]
@@ -428,10 +436,12 @@ def trace_figure(trace: Trace, fmt: str = "png", per_position: bool = False, sca
         data = position_data(trace.collapse("block", view))
         if ps is None:
             return positions_figure(data, fmt, scale)
+        # the KV cache's matrices under the heatmap when the two side by side do not fit the width
+        wide = ps.width_pt is not None and positions_layout(data, ps.scale(fmt), ps.words).width > ps.width_px(fmt)
         scale, dpi = scaled_to_fit(
-            "the gradient-flow figure", ps, fmt, lambda s: positions_layout(data, s, ps.words).width
+            "the gradient-flow figure", ps, fmt, lambda s: positions_layout(data, s, ps.words, wide).width
         )
-        return positions_figure(data, fmt, scale, dpi, ps.words)
+        return positions_figure(data, fmt, scale, dpi, ps.words, wide)
     data = flow_data(trace.select(view, ops=("relu",)))
     if ps is None:
         return gradflow_figure(data, fmt, scale)

@@ -124,6 +124,7 @@ class PositionsLayout:
     kv_bar: tuple  # (x, y, length) of the KV matrices' colour bar
     note_y: int
     scale: float
+    stacked: bool = False  # the KV cache's matrices under the heatmap rather than right of it
 
     def cell_box(self, row, pos):
         x = self.heat_x0 + pos * self.cell_w
@@ -141,10 +142,14 @@ class PositionsLayout:
 
 
 NOTE = (
-    "Left: norm of the gradient at each position inside each block. Right: gradient carried back through "
+    "{top}: norm of the gradient at each position inside each block. {kv}: gradient carried back through "
     "the KV cache: the key and value made at position i (row) are read by every later query j (column); "
     "the cell is the summed |gradient flow| from j's attention back into i's. Empty cells: no such edge."
 )
+
+
+def _note(stacked):
+    return NOTE.format(top="Top", kv="Below") if stacked else NOTE.format(top="Left", kv="Right")
 
 
 def _bar(scale_obj, label, span, scale):
@@ -155,7 +160,9 @@ def _bar(scale_obj, label, span, scale):
     return colormap.colorbar_width(scale_obj, thickness=thick, label=label, scale=scale), length
 
 
-def positions_layout(data, scale=1.0, words=Words()):
+def positions_layout(data, scale=1.0, words=Words(), stacked=False):
+    """Where everything goes; `stacked`: the KV cache's matrices under the heatmap (a printed width the
+    two side by side do not fit), each panel as wide as it is."""
     fonts.check_scale(scale)
     s = fonts.sizes(scale)
     n = len(data.labels)
@@ -175,18 +182,22 @@ def positions_layout(data, scale=1.0, words=Words()):
     heat_x0 = margin + row_label_w
     heat_w = n * cell_w
     heat_bar = (heat_x0 + heat_w + fonts.px(16, scale), 0)
-    kv_x = heat_bar[0] + heat_bar_w + fonts.px(GAP, scale)
+    kv_x = margin if stacked else heat_bar[0] + heat_bar_w + fonts.px(GAP, scale)
     kv_label_w = (
         max(fonts.token_width(label, s.label) for label in data.labels)
         + fonts.px(14, scale)
         + fonts.line_height(s.small)
     )  # token labels, and "key position i" written upwards
     kv_w = kv_label_w + n * kv_cell
-    width = kv_x + kv_w + fonts.px(16, scale) + kv_bar_w + margin if data.kv else heat_bar[0] + heat_bar_w + margin
+    heat_right = heat_bar[0] + heat_bar_w + margin
+    width = max(heat_right * (stacked or not data.kv), kv_x + kv_w + fonts.px(16, scale) + kv_bar_w + margin)
+    if not data.kv:
+        width = heat_right
     head = heading(words.title_of(_title(data)), words.caption_of(_caption(data)), width - 2 * margin, scale)
-    top = margin + head.height + panel_title
-    heat_y0 = top
+    heat_y0 = margin + head.height + panel_title
     heat_h = len(data.rows) * cell_h + token_rows
+    heat_bottom = max(heat_y0 + heat_h, heat_y0 + heat_len + pad)
+    top = heat_bottom + fonts.px(GAP, scale) + panel_title if stacked else heat_y0
     boxes = []
     y = top
     for _ in data.kv:
@@ -195,9 +206,9 @@ def positions_layout(data, scale=1.0, words=Words()):
     kv_bottom = y - panel_title - fonts.px(12, scale) if data.kv else top
     heat_bar = (heat_bar[0], heat_y0 - pad, heat_len)
     kv_bar = (kv_x + kv_w + fonts.px(16, scale), top - pad, kv_len)
-    bottom = max(heat_y0 + heat_h, heat_y0 + heat_len + pad, kv_bottom, top + kv_len + pad if data.kv else top)
+    bottom = max(heat_bottom, kv_bottom, top + kv_len + pad if data.kv else top)
     note_y = bottom + fonts.px(14, scale)
-    foot = note(words.caption_of(NOTE), width - 2 * margin, scale)
+    foot = note(words.caption_of(_note(stacked)), width - 2 * margin, scale)
     height = note_y + foot.height + margin
     return PositionsLayout(
         width,
@@ -214,6 +225,7 @@ def positions_layout(data, scale=1.0, words=Words()):
         kv_bar,
         note_y,
         scale,
+        stacked,
     )
 
 
@@ -230,10 +242,11 @@ def _caption(data):
     return ", ".join(parts) + (". " if parts else "") + "Colours on log scales; grey: nan or inf."
 
 
-def positions_figure(data, fmt="png", scale=1.0, dpi=None, words=Words()):
+def positions_figure(data, fmt="png", scale=1.0, dpi=None, words=Words(), stacked=False):
     """The figure as a `PIL.Image` (fmt "png"), an SVG document string (fmt "svg") or a `PDF` (fmt "pdf");
-    `dpi` (pixels per inch, default 96 * scale) and `words` (title, caption) as a `PrintSize` gives them."""
-    L = positions_layout(data, scale, words)
+    `dpi` (pixels per inch, default 96 * scale) and `words` (title, caption) as a `PrintSize` gives them;
+    `stacked` as `positions_layout` takes it."""
+    L = positions_layout(data, scale, words, stacked)
     s = fonts.sizes(scale)
     c = make_canvas(fmt, L.width, L.height, title=_title(data), scale=scale, dpi=dpi)
     margin = fonts.px(MARGIN, scale)
@@ -308,7 +321,7 @@ def positions_figure(data, fmt="png", scale=1.0, dpi=None, words=Words()):
         )
     if data.kv:
         _colorbar(c, kv_scale, L.kv_bar, KV_LABEL, scale)
-    note(words.caption_of(NOTE), L.width - 2 * margin, scale).draw(c, margin, L.note_y)
+    note(words.caption_of(_note(L.stacked)), L.width - 2 * margin, scale).draw(c, margin, L.note_y)
     return c.result()
 
 

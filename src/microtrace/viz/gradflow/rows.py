@@ -273,7 +273,7 @@ def _cell(data, name, key):
 
 def _ratio_panel(c, L, data):
     p = L.ratio
-    _frame_panel(c, L, p, "Update / data ratio (Adam)", "||update|| / ||data||")
+    _frame_panel(c, L, p, mx.ratio_title(data), "||update|| / ||data||")
     for i, name in enumerate(L.names):
         ratio, cy = data.stats[name]["update_ratio"], L.row_center(p, i)
         if not finite(ratio) or ratio == 0:
@@ -286,4 +286,8 @@ def _ratio_panel(c, L, data):
     x = round(p.scale.pos(mx.GUIDE_RATIO))
     dash = (fonts.px(6, L.scale), fonts.px(4, L.scale))
     c.line([(x, p.box[1] + 1), (x, p.box[3] - 1)], mx.GUIDE_COLOR, width=fonts.px(2, L.scale), dash=dash)
+    # its name above its top, on the table headers' last line (they stand right of the panel)
+    s = fonts.sizes(L.scale)
+    c.text((x, p.box[1] - fonts.px(2, L.scale) - fonts.line_height(s.small)), mx.GUIDE_LABEL, s.small, mx.GUIDE_COLOR,
+           anchor="ma")  # fmt: skip
     axes.frame(c, p.box)
