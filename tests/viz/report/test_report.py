@@ -1,18 +1,16 @@
 """`microtrace report`: one self-contained HTML page of a step, read back with the stdlib's HTML parser
-and, when a Chromium-family browser is installed, rendered by it (screenshot, images decoded, console).
+and, when the system's Chromium is installed, rendered by it (screenshot, images decoded, console): the
+session's browser (tests/conftest.py), a window of its own.
 
-Small model (n_embd 8, 2 heads) and one traced step shared by the module. The browser runs headless with
-the flags that keep it from reaching for the network (it hangs on an offline machine without them).
+Small model (n_embd 8, 2 heads) and one traced step shared by the module.
 """
 
 import base64
+import contextlib
 import html.parser
 import io
-import json
 import math
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,16 +21,12 @@ from conftest import MINI
 from microtrace.cli.report import report
 from microtrace.engine.train import TrainConfig, Trainer
 from microtrace.tracer import save_trace, trace_step, trace_text
-from microtrace.viz.explore.chromium import ARGS
-from microtrace.viz.page_safety import script_hash
+from microtrace.viz.explore.chromium import CHROMIUM
 from microtrace.viz.report.page import FIGURE_SCALE, SECTIONS, build_report, position_losses
 
 DOCS = ["olivia", "emma", "ava"]
-BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
-needs_browser = pytest.mark.skipif(
-    BROWSER is None, reason="no chromium, chromium-browser or google-chrome on PATH (.ci/run installs chromium)"
-)
+needs_browser = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium (.ci/run installs it)")
 
 
 def new_trace():
@@ -212,77 +206,60 @@ def test_bad_input_is_one_line_exit_2(tmp_path, monkeypatch, args, message):
 
 # --- a real browser ---------------------------------------------------------------------------------
 
-# Run after the load event, i.e. once every image has been decoded; writes what the page looks like to
-# the browser into the DOM, which --dump-dom prints. Only the test's copy of the page has it.
-PROBE = """<script>
-window.addEventListener("load", function () {
-  var imgs = Array.prototype.map.call(document.images, function (im) {
-    var r = im.getBoundingClientRect();
+# What the page looks like to the browser once loaded (every image decoded), read from its DOM
+PROBE = """() => {
+  const imgs = [...document.images].map(im => {
+    const r = im.getBoundingClientRect();
     return {complete: im.complete, natural: im.naturalWidth, shown: r.width, parent: im.parentElement.clientWidth};
   });
-  var svg = document.querySelector("svg"), box = svg ? svg.getBoundingClientRect() : null;
-  var out = {imgs: imgs, svg: box ? [box.width, box.height] : null, titles: document.querySelectorAll("svg title").length,
-             scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
-             sections: document.querySelectorAll("section").length};
-  var pre = document.createElement("pre"); pre.id = "probe"; pre.textContent = JSON.stringify(out);
-  document.body.appendChild(pre);
-});
-</script>"""
+  const svg = document.querySelector("svg"), box = svg ? svg.getBoundingClientRect() : null;
+  return {imgs, svg: box ? [box.width, box.height] : null, titles: document.querySelectorAll("svg title").length,
+          scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
+          sections: document.querySelectorAll("section").length};
+}"""
 
 
-def browse(page_path, *args):
-    """Run the headless browser on a local page; (stdout, stderr). Console messages go to stderr."""
-    with tempfile.TemporaryDirectory() as profile:
-        cmd = [BROWSER, "--headless", *ARGS, "--disable-quic", f"--user-data-dir={profile}", "--hide-scrollbars",
-               "--enable-logging=stderr", "--v=0", *args, Path(page_path).resolve().as_uri()]  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout, proc.stderr
-
-
-def console_messages(stderr):
-    """What the page logged: Chromium writes console messages (errors included) as `...:CONSOLE...] "text"`."""
-    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
-
-
-def probe(page_path, tmp_path):
-    """The probe's results in a copy of the page whose policy allows the probe (and only it) to run."""
-    copy = tmp_path / "probe.html"
-    page = Path(page_path).read_text(encoding="utf-8").replace("</body>", PROBE + "\n</body>")
-    allowed = script_hash(PROBE.removeprefix("<script>").removesuffix("</script>"))
-    copy.write_text(page.replace("script-src 'none'", f"script-src {allowed}", 1), encoding="utf-8")
-    dom, stderr = browse(copy, "--window-size=1280,2000", "--dump-dom")
-    found = Page(dom).texts
-    (result,) = [d for t, _, d in found if t == "pre"]
-    return json.loads(result), stderr
+@contextlib.contextmanager
+def shown(browser, path):
+    """The page at `path` in the session's Chromium (a window of 1280x2000), loaded: (page, what it wrote
+    to the console, errors too)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 2000})
+    try:
+        page = context.new_page()
+        console = []
+        page.on("console", lambda m: console.append(m.text))
+        page.on("pageerror", lambda e: console.append(str(e)))
+        page.goto(path.as_uri())  # returns after the load event: every image decoded
+        yield page, console
+    finally:
+        context.close()
 
 
 @needs_browser
-def test_the_harness_sees_a_broken_image_and_a_console_error(tmp_path):
+def test_the_harness_sees_a_broken_image_and_a_console_error(browser, tmp_path):
     bad = tmp_path / "bad.html"
     bad.write_text('<!DOCTYPE html><html><body><section></section><img src="missing.png">'
                    '<script>console.error("boom")</script></body></html>')  # fmt: skip
-    seen, stderr = probe(bad, tmp_path)
+    with shown(browser, bad) as (page, console):
+        seen = page.evaluate(PROBE)
     assert seen["imgs"][0]["natural"] == 0
-    assert any("boom" in line for line in console_messages(stderr))
+    assert any("boom" in line for line in console)
 
 
 @needs_browser
-def test_a_real_browser_renders_the_page(page, tmp_path):
+def test_a_real_browser_renders_the_page(browser, page, tmp_path):
     path = tmp_path / "report.html"
     path.write_text(page, encoding="utf-8")
-    shot = tmp_path / "shot.png"
-    _, stderr = browse(path, f"--screenshot={shot}", "--window-size=1280,2000")
-    assert console_messages(stderr) == []
-    image = Image.open(shot).convert("RGB")
+    with shown(browser, path) as (tab, console):
+        image = Image.open(io.BytesIO(tab.screenshot())).convert("RGB")
+        seen = tab.evaluate(PROBE)
+    assert console == []
     assert image.size == (1280, 2000)
     colours = image.getcolors(maxcolors=1 << 20)
     assert len(colours) > 200  # text, chips, table rules, the graph
     white = max(count for count, rgb in colours if rgb == (255, 255, 255))
     assert white < 0.95 * 1280 * 2000
 
-    seen, stderr = probe(path, tmp_path)
-    assert console_messages(stderr) == []
     assert len(seen["imgs"]) == 3 and seen["sections"] == len(SECTIONS)
     for im in seen["imgs"]:
         assert im["complete"] and im["natural"] > 0
