@@ -20,6 +20,7 @@ from microtrace.viz.explore import page as explore_page
 from microtrace.viz.explore.page import explorer_graph
 
 DOCS = ["olivia", "emma", "lola"]  # the run reads emma, lola, olivia, emma, lola, ...
+STATE = "window.explorer.state"
 
 
 @pytest.fixture(scope="module")
@@ -105,14 +106,31 @@ def page(compare_page):
 
 @NEEDS[0]
 @NEEDS[1]
-def test_the_page_says_the_documents_differ_and_names_the_first_difference(browser, page, graphs):
+def test_the_page_says_the_documents_differ_which_scale_is_in_use_and_the_first_difference(browser, page, graphs):
     o = Opened(browser, page)
     try:
         assert o.errors == []
         box = o.page.locator("#compare").inner_text()
         assert "different documents" in box and "“olivia” here, “emma” there" in box
+        warn = o.page.locator("#compare .warn").inner_text()
+        assert "different documents" in warn and "emma" in warn and "olivia" in warn
         sizes = [f"{graphs[k].number_of_nodes():,}" for k in (2, 0)]
         assert f"{sizes[0]} nodes here, {sizes[1]} there (fused view)" in box and sizes[0] != sizes[1]
+        # the colouring by the gradient's ratio, chosen with the keyboard: its scale is the one in bold, the
+        # |grad| legend fades, and every box's text stays readable on its new fill
+        assert o.js("getComputedStyle(document.getElementById('scale')).fontWeight") == "400"
+        o.page.locator("#colour").click()
+        o.page.keyboard.press("ArrowDown")
+        o.page.keyboard.press("Enter")
+        o.until(f"{STATE}.colour === 'gratio'")
+        assert o.js("getComputedStyle(document.getElementById('scale')).fontWeight") == "700"  # the scale in use
+        assert float(o.js(f"{STATE}.items.get('legend').style.opacity")) < 1
+        pairs = o.js(
+            "[...document.querySelectorAll('#stage g.node')].filter(g => g.querySelector(':scope > title').textContent !== 'legend')"
+            ".map(g => [g.querySelector(':scope > rect, :scope > polygon, :scope > path, :scope > ellipse')?.getAttribute('fill'),"
+            " [...g.querySelectorAll(':scope > text')].map(t => t.getAttribute('fill'))]).filter(([f, ts]) => f && ts.length)"
+        )
+        assert pairs and all(contrast(f, t) >= 4.5 for f, ts in pairs for t in ts)  # readable on every fill
         link = o.page.locator("#first-diff a")
         name = link.inner_text()
         assert re.fullmatch(r"[\w.]+\[\d+,\d+\]", name) and "#" not in o.page.locator("#first-diff").inner_text()
@@ -122,8 +140,21 @@ def test_the_page_says_the_documents_differ_and_names_the_first_difference(brows
         G = graphs[2]
         assert compare.name(("param", G.nodes[n]["param"], *G.nodes[n]["index"])) == name
         assert o.page.locator("#matrices tr").count() == 1 + len(G.graph["param_stats"])
+        assert o.errors == []
     finally:
         o.close()
+
+
+def contrast(a, b):
+    """WCAG's contrast ratio of two #rrggbb colours."""
+
+    def lum(h):
+        c = [int(h[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        c = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
 
 
 def short(x):

@@ -149,38 +149,3 @@ def test_the_inspector_shows_4_significant_digits_and_copies_the_full_value(open
     opened.page.mouse.up()
     opened.page.keyboard.press("Control+C")
     assert opened.js("navigator.clipboard.readText()") == f"grad_norm\t{full}"
-
-
-def test_compare_says_when_the_steps_read_different_documents_and_which_scale_is_in_use(browser, compare_page):
-    o = Opened(browser, compare_page)  # step 2 ("olivia") against step 0 ("emma") of a MINI run (conftest)
-    try:
-        warn = o.page.locator("#compare .warn").inner_text()
-        assert "different documents" in warn and "emma" in warn and "olivia" in warn
-        assert o.js("getComputedStyle(document.getElementById('scale')).fontWeight") == "400"
-        o.page.locator("#colour").click()
-        o.page.keyboard.press("ArrowDown")
-        o.page.keyboard.press("Enter")
-        o.until(f"{STATE}.colour === 'gratio'")
-        assert o.js("getComputedStyle(document.getElementById('scale')).fontWeight") == "700"  # the scale in use
-        assert float(o.js(f"{STATE}.items.get('legend').style.opacity")) < 1  # the |grad| legend fades
-        pairs = o.js(
-            "[...document.querySelectorAll('#stage g.node')].filter(g => g.querySelector(':scope > title').textContent !== 'legend')"
-            ".map(g => [g.querySelector(':scope > rect, :scope > polygon, :scope > path, :scope > ellipse')?.getAttribute('fill'),"
-            " [...g.querySelectorAll(':scope > text')].map(t => t.getAttribute('fill'))]).filter(([f, ts]) => f && ts.length)"
-        )
-        assert pairs and all(contrast(f, t) >= 4.5 for f, ts in pairs for t in ts)  # readable on every fill
-        assert o.errors == []
-    finally:
-        o.close()
-
-
-def contrast(a, b):
-    """WCAG's contrast ratio of two #rrggbb colours."""
-
-    def lum(h):
-        c = [int(h[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-        c = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
-        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
-
-    hi, lo = sorted((lum(a), lum(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
