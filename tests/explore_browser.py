@@ -32,12 +32,26 @@ def launch():
         b.close()
 
 
+_windows: dict = {}  # (browser, touch) -> the browser context the pages of the tests open in
+
+
+def window(browser, touch=False):
+    """The context (a browser window of 1280x800, with touch or not) that `Opened` opens its pages in: one
+    per browser, as a person opens each page in a new tab (a new context starts processes of its own, ~0.2
+    CPU-s more a page). Pages share nothing of each other's but the window's permissions (the pages keep
+    no storage, no cookies)."""
+    key = (id(browser), touch)
+    if key not in _windows or not _windows[key][0].is_connected():
+        _windows[key] = (browser, browser.new_context(viewport={"width": 1280, "height": 800}, has_touch=touch))
+    return _windows[key][1]
+
+
 class Opened:
-    """A page opened from disk, with the console errors and the requests it made."""
+    """A page opened from disk in a tab of its own, with the console errors and the requests it made."""
 
     def __init__(self, browser, path, hash="", touch=False):
         self.errors, self.requests = [], []
-        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, has_touch=touch)
+        self.context = window(browser, touch)
         self.page = self.context.new_page()
         self.page.set_default_timeout(10_000)
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
@@ -157,7 +171,7 @@ class Opened:
         return fig.get_attribute("title") if fig.count() else cell.inner_text()
 
     def close(self):
-        self.context.close()
+        self.page.close()
 
 
 # the middle of an item's box (a node), or of its label (a cluster, a group open in place: what is inside

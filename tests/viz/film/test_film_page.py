@@ -40,7 +40,7 @@ def opened(browser, film):
     yield o
     assert o.errors == []
     assert o.requests == [film.as_uri()]
-    o.context.close()
+    o.close()
 
 
 def fills(o):
@@ -82,7 +82,7 @@ def test_keys_and_the_url(browser, film):
     o.page.keyboard.press("Home")
     assert o.js("document.body.dataset.step") == "0"
     assert o.errors == []
-    o.context.close()
+    o.close()
 
 
 def test_a_frames_numbers_are_gradflows_and_attentions(opened, run_dir, film):
@@ -156,7 +156,7 @@ def test_documents_that_look_like_markup(browser, tmp_path):
     assert o.js("document.querySelector('#text').textContent") in docs
     assert o.js("document.querySelectorAll('img').length") == 0
     assert o.errors == [] and o.requests == [out.as_uri()]
-    o.context.close()
+    o.close()
 
 
 @pytest.mark.slow  # an audit costs ~3 CPU-s (two window sizes); the explorer's own audit stays in make test
