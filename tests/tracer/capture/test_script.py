@@ -131,8 +131,13 @@ def test_the_attention_figure_and_the_block_view_read_a_script_trace(microgpt_tr
 # -- (b) micrograd's style ----------------------------------------------------------------------------
 
 
-def test_micrograd_style_mlp_values_gradients_and_local_derivatives():
-    t = trace_script(MICROGRAD, step=1, args=["4"])
+@pytest.fixture(scope="module")
+def micrograd_trace():
+    return trace_script(MICROGRAD, step=1, args=["4"])
+
+
+def test_micrograd_style_mlp_values_gradients_and_local_derivatives(micrograd_trace):
+    t = micrograd_trace
     ref = plain(MICROGRAD, 1, MODEL, 4)
     G = t.graph()
     assert t.meta["conventions"]["autograd"]["style"] == "micrograd"
@@ -163,11 +168,11 @@ def test_micrograd_style_mlp_values_gradients_and_local_derivatives():
     assert contributions and all(math.isfinite(c) for c in contributions)
 
 
-def test_a_scripts_figure_titles_name_its_own_nodes_and_leave_out_the_missing_document():
+def test_a_scripts_figure_titles_name_its_own_nodes_and_leave_out_the_missing_document(micrograd_trace):
     """A micrograd-style script has no `doc`: a title has no “”, and names its view: the script's own nodes
     (elementary), or the fused view folded from them (the block view's and a scalar view's, as `graph` draws
     them and the explorer shows them)."""
-    t = trace_script(MICROGRAD, step=1, args=["4"])
+    t = micrograd_trace
     assert t.meta["doc"] == ""
     block = graph_figure(t, level="block").source
     scalar = graph_figure(t, level="scalar", around=5, hops=1, view="elementary").source
