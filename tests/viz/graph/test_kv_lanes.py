@@ -81,3 +81,16 @@ def test_the_default_model_s_kv_cache_edges_can_be_followed():
     edges, *rest = kv_geometry(render_bytes(block_diagram(C), "svg"))
     assert len(edges) == 9 * 8 // 2
     check_followable(edges, *rest)
+
+
+@pytest.mark.parametrize("style", [{}, {"backward": True}], ids=["forward", "backward"])
+def test_the_stage_view_s_kv_cache_edges_can_be_followed_one_by_one(style):
+    """The stage view: each position's keys are read by every later position's heads' logits, its values
+    by their outputs (2 heads, 3 positions: 12 reads), in lanes beside the column of keys and of values;
+    they were a translucent braid through the heads (168 edges in the demo's step)."""
+    C = trace_step(Trainer(DOCS, TrainConfig(steps=2, seed=1), **MINI), 1).collapse("stage")
+    edges, *rest = kv_geometry(render_bytes(block_diagram(C, **style), "svg"))
+    positions = {n.split("/")[0] for n in rest[1] if n.startswith("pos")}
+    reads = len(positions) * (len(positions) - 1) // 2 * MINI["n_head"] * 2  # keys and values, per head
+    assert len(edges) == reads
+    check_followable(edges, *rest)

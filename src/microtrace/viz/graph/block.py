@@ -95,7 +95,8 @@ def _cluster_path(d, level, chars, th):
             depth += 1
         if "head" in d:
             cid += f"/head{d['head']}"
-            path.append((cid, dg.cluster_attrs(f"head {d['head']}", depth, th)))
+            # its name at its right end: the KV cache's taps come in from the left (viz/graph/lanes.py)
+            path.append((cid, dict(dg.cluster_attrs(f"head {d['head']}", depth, th), labeljust="r")))
     return path
 
 
@@ -183,7 +184,7 @@ def block_diagram(
     what = (what or f"{level} view") + ("" if params else " (parameters hidden)") + _counted(C)
     title = title if title is not None else dg.step_title(C, what, backward)
     g = dg.new_digraph(th, rankdir, title, level)
-    lanes = level == "block" and rankdir == "LR"  # the KV cache in lanes, each bundle with its count
+    lanes = level in ("block", "stage") and rankdir == "LR"  # the KV cache in lanes, each bundle with its count
     if lanes and compact:  # closer lanes: the room they take beside the attention column is a page's margin
         g.graph_attr[kv_lanes.LANE_ATTR] = f"{kv_lanes.TIGHT:g}"
     parts = _legend_parts(C, keep, colors, pens, th, params, backward, hl_edges, lanes) if legend else None
@@ -198,12 +199,17 @@ def block_diagram(
     if boundary:
         _collapsed_stubs(g, C, boundary, pens, th, backward)
     _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges)
-    if level == "stage":
-        _as_if_read_later(g, C, keep, edges)
+    if level == "stage":  # (the KV cache's edges in lanes pull nobody sideways: nor do these)
+        _as_if_read_later(g, C, keep, edges, weight="1" if lanes else "4", separate=lanes)
+    if level == "stage" and lanes:
+        # one ranking for all the clusters: every position's keys, values and heads in the same columns
+        # (its lanes run down past the others'); a source's reads share their way through the ranks to
+        # their readers (not one virtual node each: the demo's 168 spread the positions apart)
+        g.attr("graph", newrank="true", concentrate="true")
     return g
 
 
-def _as_if_read_later(g, C, keep, edges):
+def _as_if_read_later(g, C, keep, edges, weight="4", separate=False):
     """The last position's keys and values pulled as the earlier ones are. dot orders a rank by the edges
     through it: a position's keys and values are read by every later position, whose edges pull them
     (and the attention around them) to the side of the later positions; the last position's are read by
@@ -217,9 +223,10 @@ def _as_if_read_later(g, C, keep, edges):
     unread = [n for n in keep if C.nodes[n].get("pos") == last and (last - 1, C.nodes[n].get("stage")) in made]
     if not unread:
         return
-    g.node("later#", label="", style="invis", shape="point", width="0")
-    for n in unread:
-        g.edge(n, "later#", style="invis", weight="4")
+    for k, n in enumerate(unread):  # (one each when the KV cache goes in lanes: one would pull v to k)
+        later = f"later#{k if separate else ''}"
+        g.node(later, label="", style="invis", shape="point", width="0")
+        g.edge(n, later, style="invis", weight=weight)
 
 
 def _drawing_order(C, keep, rankdir):
@@ -262,6 +269,8 @@ def _legend_parts(C, keep, colors, pens, th, params, backward, hl_edges, lanes=F
         notes += ["×n: a position's keys and values,", "read by n later positions"]
     if backward:
         notes += ["backward: arrows point the way", "the gradient flows"]
+    if backward and lanes and C.graph.get("level") == "stage":
+        notes += ["(flows inside attention: hover the edge)"]
     return gs.legend_parts(colors, pens, th, edge_kinds=kinds, notes=notes)
 
 
@@ -314,8 +323,24 @@ def _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges):
     # room after attention for the KV cache's lanes (viz/graph/lanes.py): ranks enough for one lane a source
     lane = float(g.graph_attr.get(kv_lanes.LANE_ATTR, kv_lanes.LANE))
     room = math.ceil(kv_lanes.room(len(sources), lane) / (72 * _ranksep(g)))
+    # the stage view's keys (and values) in lanes between their column and their readers': those a column
+    # further, room for one lane a source
+    reading = {C.nodes[v].get("stage") for u, v, _ in edges if kinds[u, v] == "kv"}  # logits, out
+    per_kind = max((sum(1 for s in sources if s.endswith(k)) for k in ("/k", "/v")), default=0)
+    beside = math.ceil(kv_lanes.room(per_kind, lane) / (72 * _ranksep(g)))
     for u, v, d in edges:
         attrs = _group_edge_attrs(u, v, d, kinds[u, v], level, pens, th, rankdir, backward, (u, v) in hl_edges)
+        if level == "stage" and rankdir == "LR" and C.nodes[v].get("stage") in reading and kinds[u, v] != "kv":
+            attrs["minlen"] = str(max(1, beside))
+        if (
+            reading
+            and level == "stage"
+            and rankdir == "LR"
+            and C.nodes[u].get("block") == C.nodes[v].get("block") == "attn"
+        ):
+            attrs.pop("label", None)  # (backward) a flow inside attention would sit on the lanes: in its tooltip
+        if reading and level == "stage" and rankdir == "LR" and "label" in attrs:
+            attrs["xlabel"] = attrs.pop("label")  # placed after the layout: the backward view's is the forward's
         if (
             sources
             and level == "block"
@@ -361,9 +386,14 @@ def _group_edge_attrs(u, v, d, kind, level, pens, th, rankdir, backward, highlig
         attrs.update(constraint="false", tailport=tail, headport=head)
         if rankdir == "LR":
             attrs["class"] = "kv"
+    elif kind == "kv" and rankdir == "LR":
+        # at the stage level a key or value feeds every later position's heads: in lanes beside the
+        # column of keys or of values (class "kv k", "kv v"), between it and its readers; constrained
+        # (they keep the positions in order, top to bottom) but of weight 0 (they pull none sideways)
+        attrs.update(tailport="e", headport="e", weight="0")
+        attrs["class"] = f"kv {u.rsplit('/', 1)[-1]}"
     elif kind == "kv":
-        # at the stage level a key or value feeds every later position's heads: a dense bundle,
-        # drawn translucent so that it does not hide what it crosses
+        # (TB) a dense bundle, drawn translucent so that it does not hide what it crosses
         attrs["color"] = th.kv + "90"
     dg.flow_style(attrs, flow, pens, th, highlighted)
     if backward:

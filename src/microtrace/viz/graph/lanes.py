@@ -34,18 +34,19 @@ def room(sources, lane=LANE):
     return GAP + lane * max(0, sources - 1) + CLEAR + ARROW
 
 
-def plan(boxes, edges, texts=(), lane=LANE):
+def plan(boxes, edges, texts=(), lane=LANE, beside_sources=False):
     """Each edge's path, a list of points from its source's side to its reader's top, or None for an edge
     that does not fit in a lane (its reader not below its source, a box in its way, as inside a group
     open in place): the caller routes those as before, and the lanes are planned again without them.
 
     `boxes`: name -> (x0, y0, x1, y1), every box drawn (those in the way included); `edges`: [(tail,
     head)]; `texts`: the boxes of the clusters' labels, which the taps keep right of; `lane`: between two
-    lanes. Returns ([path or None per edge], {source: (x, y, text)}: each bundle's count, above its way
+    lanes; `beside_sources`: the lanes right of the sources' column rather than of every end (the stage
+    view: a column of keys, their readers further right). Returns ([path or None per edge], {source: (x, y, text)}: each bundle's count, above its way
     out)."""
     keep = {e for e in edges if boxes[e[0]][1] > boxes[e[1]][3]}
     while True:
-        paths = _planned(boxes, [e if e in keep else None for e in edges], texts, lane)
+        paths = _planned(boxes, [e if e in keep else None for e in edges], texts, lane, beside_sources)
         blocked = keep - {e for e, p in zip(edges, paths) if p is not None}
         if not blocked:
             break
@@ -66,12 +67,15 @@ def _way_out(box):
     return box[1] + min(6.0, (box[3] - box[1]) / 4)
 
 
-def _planned(boxes, edges, texts, lane_apart):
+def _planned(boxes, edges, texts, lane_apart, beside_sources=False):
     """The paths of `edges` (None: left out) in lanes, None for those that do not fit."""
     live = [e for e in edges if e is not None]
     if not live:
         return [None] * len(edges)
     right = max(boxes[n][2] for e in live for n in e)
+    if beside_sources:  # right of the sources' column: of every box level with one of them
+        x0, x1 = min(boxes[t][0] for t, _ in live), max(boxes[t][2] for t, _ in live)
+        right = max(b[2] for b in boxes.values() if b[0] < x1 and b[2] > x0)
     tails = sorted({t for t, _ in live}, key=lambda t: (boxes[t][1], t))  # the lowest source nearest
     lane = {t: right + GAP + k * lane_apart for k, t in enumerate(tails)}
     readers: dict = {}
@@ -84,12 +88,21 @@ def _planned(boxes, edges, texts, lane_apart):
             continue
         t, h = e
         hx0, _, hx1, hy1 = boxes[h]
-        k = sorted(readers[h], key=lane.get).index(t)  # the nearest lane's tap lowest and rightmost
-        # the taps come down on the right half of the top side, right of any label there
         top = hy1 + RISE + len(readers[h]) * TAP
-        lo = max([hx0 + (hx1 - hx0) / 2] + [b[2] + 4 for b in texts if b[1] < top and b[3] > hy1 and b[0] < hx1])
-        apart = min(lane_apart, (hx1 - INSET - lo) / max(1, len(readers[h]) - 1))
-        out, up, way_in = _way_out(boxes[t]), hy1 + RISE + k * TAP, hx1 - INSET - k * apart
+        mid = hx0 + (hx1 - hx0) / 2
+        if lane[t] > hx1:  # lanes on the right: the taps come down on the right half of the top side,
+            # right of any label there, the nearest lane's tap lowest and rightmost
+            k = sorted(readers[h], key=lane.get).index(t)
+            lo = max([mid] + [b[2] + 4 for b in texts if b[1] < top and b[3] > hy1 and b[0] < hx1])
+            apart = min(lane_apart, (hx1 - INSET - lo) / max(1, len(readers[h]) - 1))
+            way_in = hx1 - INSET - k * apart
+        else:  # on the left (beside the sources): the same, mirrored, and an arrowhead's length further
+            # in (the reader's own inputs come in at its left side, their arrowheads at its corner)
+            k = sorted(readers[h], key=lambda s: -lane[s]).index(t)
+            hi = min([mid] + [b[0] - 4 for b in texts if b[1] < top and b[3] > hy1 and b[2] > hx0])
+            apart = min(lane_apart, (hi - hx0 - INSET - ARROW) / max(1, len(readers[h]) - 1))
+            way_in = hx0 + INSET + ARROW + k * apart
+        out, up = _way_out(boxes[t]), hy1 + RISE + k * TAP
         path = [(boxes[t][2], out), (lane[t], out), (lane[t], up), (way_in, up), (way_in, hy1)]
         blocked = any(_hits(boxes[n], a, b) for a, b in zip(path, path[1:]) for n in boxes if n not in e)
         paths.append(None if apart < 3 or blocked else path)
@@ -187,11 +200,15 @@ def with_lanes(laid, doc):
     from the same layout as JSON (`doc`), for `neato -n2` to draw as given; None when they have none
     or lanes do not fit."""
     names = [o.get("name") for o in doc.get("objects", [])]
-    kv = [(names[e["tail"]], names[e["head"]]) for e in doc.get("edges", []) if e.get("class") == "kv"]
-    if not kv:
-        return None
-    paths, labels = plan(boxes(doc), kv, label_boxes(doc), float(doc.get(LANE_ATTR, LANE)))
-    route = {e: p for e, p in zip(kv, paths) if p is not None}
+    groups: dict = {}  # class -> its edges: "kv" (the block view), "kv k", "kv v" (the stage view's, by source)
+    for e in doc.get("edges", []):
+        if e.get("class", "").split()[:1] == ["kv"]:
+            groups.setdefault(e["class"], []).append((names[e["tail"]], names[e["head"]]))
+    lane, route, labels = float(doc.get(LANE_ATTR, LANE)), {}, {}
+    for kind, kv in sorted(groups.items()):
+        paths, found = plan(boxes(doc), kv, label_boxes(doc), lane, beside_sources=kind != "kv")
+        route.update((e, p) for e, p in zip(kv, paths) if p is not None)
+        labels.update(found)
     if not route:
         return None
     counted = set()
@@ -237,10 +254,11 @@ def label_boxes(doc):
 
 
 def boxes(doc):
-    """Every node's box in dot's JSON `doc`: name -> (x0, y0, x1, y1), points, y up."""
+    """Every drawn node's box in dot's JSON `doc`: name -> (x0, y0, x1, y1), points, y up (an invisible
+    node, as the anchors that keep heads in order, is in nobody's way)."""
     out = {}
     for o in doc.get("objects", []):
-        if "pos" in o and "nodes" not in o:
+        if "pos" in o and "nodes" not in o and o.get("style") != "invis":
             x, y = map(float, o["pos"].split(","))
             w, h = float(o["width"]) * 36, float(o["height"]) * 36
             out[o["name"]] = (x - w, y - h, x + w, y + h)
