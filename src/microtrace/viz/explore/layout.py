@@ -78,7 +78,9 @@ def compact_layout(doc):
 
 _GRAPH_KEYS = ("rankdir", "nodesep", "ranksep", "newrank", "pad", "splines", "remincross")
 _CLUSTER_KEYS = ("label", "fontsize", "margin", "labeljust", "labelloc")
-_NODE_KEYS = ("shape", "style", "penwidth", "peripheries")
+# group: siblings kept in their order (diagram.Clusters.order_siblings) when the page lays a view out
+# again (without it, opening a box in microGPT's head 3 put head 3 above head 2)
+_NODE_KEYS = ("shape", "style", "penwidth", "peripheries", "group")
 _EDGE_KEYS = (
     "style",
     "weight",
