@@ -23,6 +23,7 @@ MODULES = (
     "view.js",  # opening a view, placing its drawing, breadcrumbs, selection
     "lod.js",  # level of detail: no text on screen under 9 px, a box's name kept as long as it fits
     "lanes.js",  # the KV cache's edges in lanes beside the attention column (as viz/graph/lanes.py)
+    "router.js",  # the other edges that place no node, in right angles around the boxes
     "relayout.js",  # a view laid out again by Graphviz (in the page) with groups open in place
     "inplace.js",  # a group opened in place, and closed again
     "minimap.js",  # the whole view small, the part on screen outlined; click or drag to move there

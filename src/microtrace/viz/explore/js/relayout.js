@@ -9,6 +9,7 @@ import { say } from "./dom.js";
 import { S, on } from "./state.js";
 import { decode, extent, moveShape } from "./draw.js";
 import { asEdge, boxesOf, plan } from "./lanes.js";
+import { route } from "./router.js";
 
 let gvLoad = null;
 export function layoutEngine() {
@@ -182,12 +183,45 @@ function inLanes(doc, free) {
   const laned = [], counted = new Set();
   known.forEach((e, k) => {
     if (!paths[k]) return;
-    const line = e.item && e.item.shapes.find((s) => "bB".includes(s[0])), width = +((line && / stroke-width="([^"]*)"/.exec(line[1])) || [0, 1])[1];
-    const drawn = asEdge(paths[k], width);
+    const drawn = asEdge(paths[k], widthOf(e));
     if (!counted.has(e.tail)) { counted.add(e.tail); drawn._ldraw_ = [{ op: "T", pt: labels.get(e.tail), text: labels.get(e.tail)[2] }]; }
     laned.push([drawn, e]);
   });
   return [laned, free.filter((e) => !laned.some(([, l]) => l === e))];
+}
+
+const widthOf = (e) => {
+  const line = e.item && e.item.shapes.find((s) => "bB".includes(s[0]));
+  return +((line && / stroke-width="([^"]*)"/.exec(line[1])) || [0, 1])[1];
+};
+// the free edges the lanes left, in right angles around the boxes (router.js): [[drawing, edge]], and
+// those it found no way for, for Graphviz's router
+function inRightAngles(G, doc, free, laned) {
+  if (!free.length) return [[], free];
+  const { boxes } = boxesOf(doc), texts = labelsOf(G, doc), hidden = new Set((doc.objects || []).filter((o) => o.style === "invis").map((o) => o.name));
+  for (const n of hidden) boxes.delete(n);
+  const ok = free.filter((e) => boxes.has(e.tail) && boxes.has(e.head) && e.tail !== e.head);
+  const tapped = new Set(laned.map(([, e]) => e.head)), taken = laned.map(([d]) => d._draw_[0].points);
+  const paths = route(boxes, texts, ok.map((e) => [e.tail, e.head]), tapped, taken);
+  const drawn = ok.flatMap((e, k) => (paths[k] ? [[asEdge(paths[k], widthOf(e)), e]] : []));
+  return [drawn, free.filter((e) => !drawn.some(([, d]) => d === e))];
+}
+
+// the clusters' labels where the page draws them (at the same place in their outline as in the view
+// as written, `refit`), in dot's coordinates, as wide as a browser's font makes them (0.62 em a letter)
+function labelsOf(G, doc) {
+  const out = [];
+  for (const o of doc.objects || []) {
+    const item = o.bb && G.clusters.get(o.name)?.item;
+    if (!item) continue;
+    const [x0, , , y1] = o.bb.split(",").map(Number), [ox, oy] = extent([item.shapes[0]]);
+    for (const [kind, font, x, y, anchor, text] of item.shapes) if (kind === "t") {
+      const size = +(/font-size="([^"]*)"/.exec(font) || [0, 11])[1], w = 0.62 * size * String(text).length;
+      const left = x0 + x - ox - ((anchor + 1) * w) / 2, base = y1 - (y - oy);
+      out.push([left, base - 0.25 * size, left + w, base + 0.8 * size]);
+    }
+  }
+  return out;
 }
 
 // G laid out by dot, as a model the page draws (draw.js), or null when Graphviz fails on it; the
@@ -200,8 +234,8 @@ export async function relaidOut(G, base) {
     const t0 = performance.now();
     doc = JSON.parse(gv.layout(toDot(G), "json", "dot"));
     const t1 = performance.now(), main = G.edges.filter((e) => placing(G, e));
-    const [laned, rest] = inLanes(doc, free);
-    lines = [...(doc.edges || []).map((e, k) => [e, main[k]]), ...laned, ...(rest.length ? routed(gv, doc, rest) : []).map((e, k) => [e, rest[k]])];
+    const [laned, unlaned] = inLanes(doc, free), [angled, rest] = inRightAngles(G, doc, unlaned, laned);
+    lines = [...(doc.edges || []).map((e, k) => [e, main[k]]), ...laned, ...angled, ...(rest.length ? routed(gv, doc, rest) : []).map((e, k) => [e, rest[k]])];
     // where the time goes, for bench/bench_explore.py: dot, then the router of the free edges
     Object.assign(document.body.dataset, { relayoutDotMs: (t1 - t0).toFixed(1), relayoutRouteMs: (performance.now() - t1).toFixed(1) });
   } catch (e) {
