@@ -137,6 +137,11 @@ def _has_update(stats):
     return all("update_ratio" in s for s in stats.values())
 
 
+def _has_mlp(names):
+    """Whether the parameter matrices `names` include an MLP's (its ReLU units can be dead)."""
+    return any(n.endswith(".mlp_fc1") for n in names)
+
+
 def _row_height(scale):
     return fonts.line_height(fonts.sizes(scale).label) + fonts.px(6, scale)
 
@@ -249,7 +254,7 @@ def gradflow_layout(data, scale=1.0, width=None, words=Words()):
     grad_box = (x0, y, x0 + plot_w, y + fonts.px(GRAD_PANEL, scale))
     grad_scale = axes.LogScale(lo, hi, grad_box[3] - 1, grad_box[1] + 1)
     table_y = grad_box[3] + fonts.px(8, scale)
-    y = table_y + _names_height(scale) + 2 * _row_height(scale)
+    y = table_y + _names_height(scale) + (1 + _has_mlp(data.stats)) * _row_height(scale)
     ratio_box = ratio_scale = None
     ratio_names_y = y
     if has_update:
@@ -410,7 +415,8 @@ def _table_rows(c, L, data):
     y = L.table_y + _names_height(L.scale)
     label_x = L.grad_box[0] - fonts.px(8, L.scale)
     c.text((label_x, y), "zero grad", s.label, MUTED_INK, anchor="ra")
-    c.text((label_x, y + _row_height(L.scale)), "dead ReLU", s.label, MUTED_INK, anchor="ra")
+    if _has_mlp(data.stats):  # (a model without an MLP has no ReLU to count)
+        c.text((label_x, y + _row_height(L.scale)), "dead ReLU", s.label, MUTED_INK, anchor="ra")
     for i, name in enumerate(L.names):
         cx = L.column_center(i)
         zf = data.stats[name]["zero_fraction"]
