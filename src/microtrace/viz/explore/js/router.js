@@ -74,7 +74,8 @@ function gridOf(walls, ports, taken) {
     for (let i = i0 + 1; i < i1; i++) for (let j = j0; j < j1; j++) v[j * nx + i] = 1;
   }
   const owner = [new Int32Array(nx * ny).fill(FREE), new Int32Array(nx * ny).fill(FREE)]; // who runs on each stretch
-  return { X, Y, nx, ny, h, v, owner, at: (x, y) => index(Y, r(y)) * nx + index(X, r(x)) };
+  const cost = new Float64Array(nx * ny * 4), from = new Int32Array(nx * ny * 4), seen = new Int32Array(nx * ny * 4);
+  return { X, Y, nx, ny, h, v, owner, cost, from, seen, searches: 0, at: (x, y) => index(Y, r(y)) * nx + index(X, r(x)) };
 }
 
 // the stretches of the grid along a lane's straight stretch from `a` to `b` (nearer than SPREAD): as
@@ -92,14 +93,35 @@ function claim(g, a, b) {
 // another source's edge took (less on one of its own source)
 function search(g, { starts, end }, src) {
   const { X, Y, nx, ny, h, v, owner } = g, goal = g.at(...end[0]), gx = X[goal % nx], gy = Y[(goal / nx) | 0];
-  const cost = new Float64Array(nx * ny * 4).fill(Infinity), from = new Int32Array(nx * ny * 4).fill(-1);
-  const heap = [], push = (f, s) => { heap.push([f, s]); for (let i = heap.length - 1; i > 0; ) { const p = (i - 1) >> 1; if (heap[p][0] <= heap[i][0]) break; [heap[p], heap[i]] = [heap[i], heap[p]]; i = p; } };
-  const pop = () => { const top = heap[0], last = heap.pop(); if (heap.length) { heap[0] = last; for (let i = 0; ; ) { let m = i; const a = 2 * i + 1, b = a + 1; if (a < heap.length && heap[a][0] < heap[m][0]) m = a; if (b < heap.length && heap[b][0] < heap[m][0]) m = b; if (m === i) break; [heap[m], heap[i]] = [heap[i], heap[m]]; i = m; } } return top; };
+  // the costs so far, kept from one search to the next: a state's counts when it was reached in this one
+  const { cost, from, seen } = g, now = ++g.searches, known = (s) => (seen[s] === now ? cost[s] : Infinity);
+  const F = [], Q = []; // a binary heap of states (Q) by their cost and guess (F)
+  const push = (f, s) => {
+    let i = F.length;
+    F.push(f); Q.push(s);
+    for (let p = (i - 1) >> 1; i > 0 && F[p] > f; i = p, p = (i - 1) >> 1) { F[i] = F[p]; Q[i] = Q[p]; }
+    F[i] = f; Q[i] = s;
+  };
+  const pop = () => {
+    const s = Q[0], f = F.pop(), q = Q.pop(), n = F.length;
+    if (n) {
+      let i = 0;
+      for (;;) {
+        let m = 2 * i + 1;
+        if (m >= n) break;
+        if (m + 1 < n && F[m + 1] < F[m]) m++;
+        if (F[m] >= f) break;
+        F[i] = F[m]; Q[i] = Q[m]; i = m;
+      }
+      F[i] = f; Q[i] = q;
+    }
+    return s;
+  };
   const guess = (p) => Math.abs(X[p % nx] - gx) + Math.abs(Y[(p / nx) | 0] - gy);
-  for (const [, at, d] of starts) { const s = g.at(...at) * 4 + d; cost[s] = 0; push(guess(s >> 2), s); }
+  for (const [, at, d] of starts) { const s = g.at(...at) * 4 + d; cost[s] = 0; seen[s] = now; from[s] = -1; push(guess(s >> 2), s); }
   let found = -1;
-  while (heap.length) {
-    const [f, s] = pop(), p = s >> 2, d = s & 3, c = cost[s];
+  while (F.length) {
+    const f = F[0], s = pop(), p = s >> 2, d = s & 3, c = cost[s];
     if (f - guess(p) > c + 1e-9) continue; // a stale entry
     if (p === goal && d === end[2]) { found = s; break; }
     const i = p % nx, j = (p / nx) | 0;
@@ -111,7 +133,7 @@ function search(g, { starts, end }, src) {
       if ((e < 2 ? h : v)[seg]) continue;
       const len = e < 2 ? Math.abs(X[i2] - X[i]) : Math.abs(Y[j2] - Y[j]), who = owner[e >> 1][seg];
       const c2 = c + len * (who === FREE ? 1 : who === src ? BUNDLE : who === LANES ? 2 * SHARED : SHARED) + (e === d ? 0 : BEND), s2 = (j2 * nx + i2) * 4 + e;
-      if (c2 < cost[s2]) { cost[s2] = c2; from[s2] = s; push(c2 + guess(s2 >> 2), s2); }
+      if (c2 < known(s2)) { cost[s2] = c2; seen[s2] = now; from[s2] = s; push(c2 + guess(s2 >> 2), s2); }
     }
   }
   if (found < 0) return null;
