@@ -83,14 +83,30 @@ def test_the_default_model_s_kv_cache_edges_can_be_followed():
     check_followable(edges, *rest)
 
 
-@pytest.mark.parametrize("style", [{}, {"backward": True}], ids=["forward", "backward"])
-def test_the_stage_view_s_kv_cache_edges_can_be_followed_one_by_one(style):
+@pytest.fixture(scope="module")
+def stages():
+    return trace_step(Trainer(DOCS, TrainConfig(steps=2, seed=1), **MINI), 1).collapse("stage")
+
+
+def test_the_stage_view_draws_every_kv_cache_read_in_lanes(stages):
     """The stage view: each position's keys are read by every later position's heads' logits, its values
-    by their outputs (2 heads, 3 positions: 12 reads), in lanes beside the column of keys and of values;
-    they were a translucent braid through the heads (168 edges in the demo's step)."""
-    C = trace_step(Trainer(DOCS, TrainConfig(steps=2, seed=1), **MINI), 1).collapse("stage")
-    edges, *rest = kv_geometry(render_bytes(block_diagram(C, **style), "svg"))
+    by their outputs (2 heads, 5 positions: 40 reads), each in a lane (drawn as planned: dot's ports gone
+    from its title), each source's bundle with its count; they were a translucent braid through the heads
+    (168 edges in the demo's step)."""
+    edges, *rest = kv_geometry(render_bytes(block_diagram(stages), "svg"))
     positions = {n.split("/")[0] for n in rest[1] if n.startswith("pos")}
-    reads = len(positions) * (len(positions) - 1) // 2 * MINI["n_head"] * 2  # keys and values, per head
-    assert len(edges) == reads
+    assert len(edges) == len(positions) * (len(positions) - 1) // 2 * MINI["n_head"] * 2  # keys and values
+    assert [t for t in edges if ":" in t] == []
+    reads = {}
+    for t in edges:
+        reads[t.split("->")[0]] = reads.get(t.split("->")[0], 0) + 1
+    assert sorted(text for text, _ in rest[2] if text.startswith("×")) == sorted(f"×{n}" for n in reads.values())
+
+
+@pytest.mark.slow  # the geometry's check of 40 edges' points against every box, text and edge: ~5 CPU-s each
+@pytest.mark.parametrize("style", [{}, {"backward": True}], ids=["forward", "backward"])
+def test_the_stage_view_s_kv_cache_edges_can_be_followed_one_by_one(stages, style):
+    """Followable as the block view's are, forward and backward (its flows inside attention off the lanes)."""
+    edges, *rest = kv_geometry(render_bytes(block_diagram(stages, **style), "svg"))
+    assert len(edges) == 40
     check_followable(edges, *rest)
