@@ -212,12 +212,12 @@ function inRightAngles(G, doc, free, laned) {
 function labelsOf(G, doc) {
   const out = [];
   for (const o of doc.objects || []) {
-    const item = o.bb && G.clusters.get(o.name)?.item;
+    const k = o.bb && G.clusters.get(o.name), item = k && k.item;
     if (!item) continue;
-    const [x0, , , y1] = o.bb.split(",").map(Number), [ox, oy] = extent([item.shapes[0]]);
+    const [x0, , x1, y1] = o.bb.split(",").map(Number), [dx, dy] = labelShift(item, k.a, x0, -y1, x1 - x0);
     for (const [kind, font, x, y, anchor, text] of item.shapes) if (kind === "t") {
       const size = +(/font-size="([^"]*)"/.exec(font) || [0, 11])[1], w = 0.62 * size * String(text).length;
-      const left = x0 + x - ox - ((anchor + 1) * w) / 2, base = y1 - (y - oy);
+      const left = x + dx - ((anchor + 1) * w) / 2, base = -(y + dy);
       out.push([left, base - 0.25 * size, left + w, base + 0.8 * size]);
     }
   }
@@ -253,7 +253,7 @@ export async function relaidOut(G, base) {
   clusters.sort((a, b) => depth(G, a.name) - depth(G, b.name)); // outer clusters under inner ones
   for (const o of clusters) {
     const k = G.clusters.get(o.name), [x0, y0, x1, y1] = o.bb.split(",").map(Number), [ax, ay] = at(x0, y1), [cx, cy] = at(x1, y0);
-    items.push(refit(k.item, k.title, ax, ay, cx - ax, cy - ay));
+    items.push(refit(k.item, k.title, k.a, ax, ay, cx - ax, cy - ay));
   }
   for (const o of objects) if (G.nodes.has(o.name) && o.pos && G.nodes.get(o.name).item) {
     const [x, y] = at(...o.pos.split(",").map(Number)), it = G.nodes.get(o.name).item, [a, b, c, d] = extent([it.shapes[0]]);
@@ -285,13 +285,19 @@ function depth(G, c) {
   return d;
 }
 // a cluster (or a frame) drawn at its new extent: its outline resized, its label kept at the top left
-function refit(item, title, x, y, w, h) {
+function refit(item, title, a, x, y, w, h) {
   const it = item || { kind: "cluster", title, shapes: [["r", ` fill="none" stroke="#b8b8b8"`, 0, 0, 0, 0, 4]] };
-  const [ox, oy] = extent([it.shapes[0]]);
+  const shift = labelShift(it, a, x, y, w);
   return { ...it, shapes: it.shapes.map((s, k) => {
     if (k === 0) return ["r", s[1], x, y, w, h, s[0] === "r" ? s[6] : 4];
-    return moveShape(s, () => [x - ox, y - oy]);
+    return moveShape(s, () => shift);
   }) };
+}
+// how far a cluster's label moves when its outline is drawn at x, y, w wide: kept at its top left, or
+// at its top right for a label justified right (labeljust="r": the heads' names, out of the taps' way)
+function labelShift(item, a, x, y, w) {
+  const [ox, oy, ox1] = extent([item.shapes[0]]);
+  return /labeljust="r"/.test(a || "") ? [x + w - ox1, y - oy] : [x - ox, y - oy];
 }
 
 // the drawing moves from where it was (`before`) to where it is now: every box and cluster that was
