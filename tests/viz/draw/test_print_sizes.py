@@ -25,6 +25,7 @@ needs_tools = pytest.mark.skipif(
 
 FIGURES = {  # name -> (command and options, for a traced step of microGPT; and for a script's trace)
     "graph": (["graph"], True),
+    "stage": (["graph", "--level", "stage"], True),
     "head": (["graph", "--level", "scalar", "--focus", "pos1/layer0/attn/head0"], False),
     "attention": (["attention"], False),
     "strips": (["attention", "--per-token"], False),
@@ -97,6 +98,16 @@ def svg_geometry(path):
     return width, height, smallest
 
 
+def positions_down(svg):
+    """The numbers of the position clusters' labels ("position 3  l → a"), from the top of the SVG down."""
+    found = []
+    for el in ElementTree.parse(svg).getroot().iter():
+        text = "".join(el.itertext()) if el.tag.endswith("text") else ""
+        if m := re.match(r"position (\d+)\b", text):
+            found.append((float(el.get("y")), int(m.group(1))))
+    return [p for _, p in sorted(found)]
+
+
 def words(pdf):
     out = subprocess.run(["pdftotext", "-bbox", pdf, "-"], capture_output=True, text=True, check=True).stdout
     found = re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', out)
@@ -117,13 +128,13 @@ def overlapping(boxes):
 
 CASES = [  # the step's figures at the column width in the fast tests; the page width, the demo's step (a run
     # of ~5 CPU-s, then figures of 4 heads and 16 positions) and a script's trace (the same layout for a second
-    # example, ~2 CPU-s) with the slow ones
+    # example, ~2 CPU-s) with the slow ones; the stage view (the block view's fast representative stands for it)
     pytest.param(
         source,
         name,
         width,
         id=f"{source}-{name}-{width}",
-        marks=[pytest.mark.slow] * (width == "page" or source != "step"),
+        marks=[pytest.mark.slow] * (width == "page" or source != "step" or name == "stage"),
     )
     for source in ("step", "demo", "script")
     for name, (_, on_scripts) in FIGURES.items()
@@ -153,6 +164,8 @@ def test_a_figure_laid_out_for_a_width_fits_it_with_readable_text(traces, tmp_pa
         assert ":1)" in notes, notes
     found = words(pdf)
     assert overlapping(found) == []
+    labels = positions_down(svg)  # the positions one after the other, top to bottom (the demo's stage view
+    assert labels == sorted(labels), labels  # at a page's width drew 6 to 0)
     if name == "gradflow":  # the guide line named, the optimizer only where the trace says which
         text = [w[4] for w in found]
         assert "guide" in text and ("(Adam)" in text) == (source != "script"), text

@@ -195,7 +195,7 @@ def block_diagram(
     # a box's text closer to its sides in a compact view: five boxes side by side in each position's row
     margin = "0.08,0.05" if compact else "0.12,0.05"
     _group_nodes(g, C, _drawing_order(C, keep, rankdir), level, colors, th, precision, hl_nodes, rankdir, margin)
-    _order_positions(g, C, keep)
+    _order_positions(g, C, keep, rail=level == "stage" and lanes)
     if boundary:
         _collapsed_stubs(g, C, boundary, pens, th, backward)
     _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges)
@@ -403,9 +403,14 @@ def _group_edge_attrs(u, v, d, kind, level, pens, th, rankdir, backward, highlig
     return attrs
 
 
-def _order_positions(g, C, keep):
+def _order_positions(g, C, keep, rail=False):
     """Positions in order (top to bottom in LR, left to right in TB), the parameters before them: a
-    chain of invisible edges between the first node of each, all in one rank, fixes their order."""
+    chain of invisible edges between the first node of each, all in one rank, fixes their order.
+
+    With `rail` (the stage view in lanes, ranked as one: newrank) dot no longer holds a chain whose nodes
+    sit in different clusters, and the positions came out in either order, 6 to 0 at a page's width: a
+    rail of invisible nodes outside every cluster, chained in order, each tied to its position's first
+    node, holds them (the ties would cross in any other order)."""
     first = {}
     for n in keep:
         d = C.nodes[n]
@@ -424,6 +429,15 @@ def _order_positions(g, C, keep):
         s.attr(rank="same")
         for a, b in zip(chain, chain[1:]):
             s.edge(a, b, style="invis")
+    if rail:
+        ties = [first[p] for p in sorted(first)]
+        for k, n in enumerate(ties):
+            g.node(f"rail#{k}", label="", style="invis", shape="point", width="0")
+            g.edge(f"rail#{k}", n, style="invis", weight="10")
+        with g.subgraph() as s:
+            s.attr(rank="same")
+            for k in range(1, len(ties)):
+                s.edge(f"rail#{k - 1}", f"rail#{k}", style="invis")
 
 
 def _collapsed_stubs(g, C, boundary, pens, th, backward):
