@@ -170,6 +170,7 @@ def test_a_figure_laid_out_for_a_width_fits_it_with_readable_text(traces, tmp_pa
         text = [w[4] for w in found]
         assert "guide" in text and ("(Adam)" in text) == (source != "script"), text
         assert ("ReLU" in text) == (source != "script"), text  # dead ReLU units only of a model with an MLP
+        assert ("Document" in text) == (source != "script"), text  # (the script reads no text: no "Document ''")
 
 
 def test_the_width_takes_presets_and_units_and_refuses_the_rest(traces, tmp_path):

@@ -159,7 +159,7 @@ def _title(data):
 
 def _caption(data, line="column"):
     parts = []
-    if data.doc is not None:
+    if data.doc:  # (a script's trace of no text has an empty one: nothing to name)
         parts.append(f"Document {shorten(data.doc)!r}")
     if data.loss is not None:
         parts.append(f"loss {data.loss:.4f}" if finite(data.loss) else f"loss {data.loss}")

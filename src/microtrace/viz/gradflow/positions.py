@@ -235,7 +235,7 @@ def _title(data):
 
 def _caption(data):
     parts = []
-    if data.doc is not None:
+    if data.doc:  # (a script's trace of no text has an empty one: nothing to name)
         parts.append(f"Document {shorten(data.doc)!r}")
     if data.loss is not None and math.isfinite(data.loss):
         parts.append(f"loss {data.loss:.4f}")
