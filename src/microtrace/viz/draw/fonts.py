@@ -158,8 +158,11 @@ def line_height(size):
     return a + d
 
 
+@lru_cache(maxsize=16384)
 def text_width(text, size):
-    """Width in pixels of `text` drawn on one line at `size` (includes glyphs overhanging their advance)."""
+    """Width in pixels of `text` drawn on one line at `size` (includes glyphs overhanging their advance).
+    Remembered: a figure measures the same labels again and again while it lays itself out (tick labels,
+    matrix names, a heatmap's numbers), ~40k measurements in the test suite's figures."""
     x = 0.0
     right = 0.0
     for f, run in runs(text, size):

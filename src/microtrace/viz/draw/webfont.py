@@ -28,6 +28,14 @@ DOT_FILES = {"normal": "DejaVuSans.ttf", "bold": "DejaVuSans-Bold.ttf"}
 def subset_woff(data: bytes, text: str) -> bytes:
     """The font `data` (TrueType) cut down to the characters of `text` (and the missing-glyph box), as
     WOFF. Hinting and layout tables go (a browser draws the text it is given, unshaped)."""
+    return _subset_woff(data, "".join(sorted(set(text))))
+
+
+@lru_cache(maxsize=32)
+def _subset_woff(data: bytes, chars: str) -> bytes:
+    """`subset_woff` of a set of characters, remembered: parsing and cutting a font costs ~30 ms, and the
+    figures of one session (an SVG and the PDF of it, the frames of a film, a notebook's figures) mostly
+    use the same characters."""
     options = ft_subset.Options()
     options.flavor = "woff"
     options.hinting = False
@@ -36,7 +44,7 @@ def subset_woff(data: bytes, text: str) -> bytes:
     options.drop_tables += ["DSIG", "FFTM", "GDEF", "GPOS", "GSUB", "kern"]
     font = TTFont(io.BytesIO(data), recalcTimestamp=False)
     subsetter = ft_subset.Subsetter(options)
-    subsetter.populate(text="".join(sorted(set(text))))
+    subsetter.populate(text=chars)
     subsetter.subset(font)
     out = io.BytesIO()
     font.flavor = "woff"
