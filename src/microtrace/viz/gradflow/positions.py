@@ -190,9 +190,11 @@ def positions_layout(data, scale=1.0, words=Words(), stacked=False):
     )  # token labels, and "key position i" written upwards
     kv_w = kv_label_w + n * kv_cell
     heat_right = heat_bar[0] + heat_bar_w + margin
-    width = max(heat_right * (stacked or not data.kv), kv_x + kv_w + fonts.px(16, scale) + kv_bar_w + margin)
+    kv_right = kv_x + kv_w + fonts.px(16, scale) + kv_bar_w + margin
     if not data.kv:
         width = heat_right
+    else:  # stacked: as wide as the wider panel; side by side: the KV panel is the right end
+        width = max(heat_right, kv_right) if stacked else kv_right
     head = heading(words.title_of(_title(data)), words.caption_of(_caption(data)), width - 2 * margin, scale)
     heat_y0 = margin + head.height + panel_title
     heat_h = len(data.rows) * cell_h + token_rows

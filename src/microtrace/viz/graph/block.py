@@ -322,25 +322,23 @@ def _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges):
     sources = {u for u, v, _ in edges if kinds[u, v] == "kv"}
     # room after attention for the KV cache's lanes (viz/graph/lanes.py): ranks enough for one lane a source
     lane = float(g.graph_attr.get(kv_lanes.LANE_ATTR, kv_lanes.LANE))
-    room = math.ceil(kv_lanes.room(len(sources), lane) / (72 * _ranksep(g)))
+    ranksep = _ranksep(g)
+    room = math.ceil(kv_lanes.room(len(sources), lane) / (72 * ranksep))
     # the stage view's keys (and values) in lanes between their column and their readers': those a column
     # further, room for one lane a source
     reading = {C.nodes[v].get("stage") for u, v, _ in edges if kinds[u, v] == "kv"}  # logits, out
     per_kind = max((sum(1 for s in sources if s.endswith(k)) for k in ("/k", "/v")), default=0)
-    beside = math.ceil(kv_lanes.room(per_kind, lane) / (72 * _ranksep(g)))
+    beside = math.ceil(kv_lanes.room(per_kind, lane) / (72 * ranksep))
+    stage_lanes = bool(reading) and level == "stage" and rankdir == "LR"
     for u, v, d in edges:
         attrs = _group_edge_attrs(u, v, d, kinds[u, v], level, pens, th, rankdir, backward, (u, v) in hl_edges)
-        if level == "stage" and rankdir == "LR" and C.nodes[v].get("stage") in reading and kinds[u, v] != "kv":
-            attrs["minlen"] = str(max(1, beside))
-        if (
-            reading
-            and level == "stage"
-            and rankdir == "LR"
-            and C.nodes[u].get("block") == C.nodes[v].get("block") == "attn"
-        ):
-            attrs.pop("label", None)  # (backward) a flow inside attention would sit on the lanes: in its tooltip
-        if reading and level == "stage" and rankdir == "LR" and "label" in attrs:
-            attrs["xlabel"] = attrs.pop("label")  # placed after the layout: the backward view's is the forward's
+        if stage_lanes:
+            if C.nodes[v].get("stage") in reading and kinds[u, v] != "kv":
+                attrs["minlen"] = str(max(1, beside))
+            if C.nodes[u].get("block") == C.nodes[v].get("block") == "attn":
+                attrs.pop("label", None)  # (backward) a flow inside attention would sit on the lanes: in its tooltip
+            if "label" in attrs:
+                attrs["xlabel"] = attrs.pop("label")  # placed after the layout: the backward view's is the forward's
         if (
             sources
             and level == "block"
@@ -416,7 +414,8 @@ def _order_positions(g, C, keep, rail=False):
         d = C.nodes[n]
         if "pos" in d:
             first.setdefault(d["pos"], n)
-    chain = [first[p] for p in sorted(first)]
+    positions = [first[p] for p in sorted(first)]
+    chain = list(positions)
     params = [n for n in keep if _is_param(C.nodes[n]) and C.out_degree(n)]
     if params and chain:
         # the matrix in the same rank as position 0's first node, if any, goes first
@@ -430,13 +429,12 @@ def _order_positions(g, C, keep, rail=False):
         for a, b in zip(chain, chain[1:]):
             s.edge(a, b, style="invis")
     if rail:
-        ties = [first[p] for p in sorted(first)]
-        for k, n in enumerate(ties):
+        for k, n in enumerate(positions):
             g.node(f"rail#{k}", label="", style="invis", shape="point", width="0")
             g.edge(f"rail#{k}", n, style="invis", weight="10")
         with g.subgraph() as s:
             s.attr(rank="same")
-            for k in range(1, len(ties)):
+            for k in range(1, len(positions)):
                 s.edge(f"rail#{k - 1}", f"rail#{k}", style="invis")
 
 
