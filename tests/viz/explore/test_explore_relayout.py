@@ -5,8 +5,10 @@ is only read, never acted on through its own functions).
 After every double-click: no two boxes overlap (clusters and the frames of open groups nest, never cut
 each other), no edge passes through a box that is not one of its ends, every arrowhead ends at the box
 it reads into (inside an open group, the inner node), the positions keep their order and the heads
-theirs; after closing what was opened the page's drawing is, byte for byte, the one from before. After
-opening attention, then a head, the KV cache's edges from different sources never run on one another.
+theirs; after closing what was opened the page's drawing is, byte for byte, the one from before. The KV
+cache's edges from different sources never run on one another: after opening attention, then a head;
+after opening position 4, then layer 0 of position 1 (they did for 34 units); after every step of the
+random sequences.
 Every test runs on the session's explorer page (`explorer_page`: 2 heads, 5 positions) in `make test`,
 and in `make test-all` also on a model with 4 heads (as microGPT's) that reads 7 positions, whose page
 costs a build of its own; `limit` is lowered so that attention opens into its heads and a head into its
@@ -198,6 +200,17 @@ def test_open_attention_then_a_head_then_close_both(opened):
     assert opened.errors == [] and len(opened.requests) == 1
 
 
+def test_kv_edges_of_different_sources_never_run_on_one_another_after_two_openings(opened):
+    """Opening position 4, then layer 0 of position 1: the reads into position 2's attention that no lane
+    takes (from position 1's keys and values) were routed along the slit between that box and its
+    cluster's label, on the lane's tap from position 0 for 34 units; they now come in where they can come
+    straight down, and stretches of different sources that still come near are nudged apart."""
+    for title in ("cluster_pos4", "cluster_pos1/layer0"):
+        double_click(opened, title)
+        _followable(check(opened)["edges"])
+    assert opened.errors == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(10))
 def test_random_opening_and_closing_keeps_the_drawing_sound(opened, seed):
@@ -226,7 +239,7 @@ def test_random_opening_and_closing_keeps_the_drawing_sound(opened, seed):
         while opened.js("window.explorer.state.view") != 0:  # dived: back up
             opened.page.keyboard.press("Backspace")
             opened.page.wait_for_timeout(200)
-        check(opened)
+        _followable(check(opened)["edges"])
     while frames := opened.js(
         "() => [...document.querySelectorAll('#stage g.opened')].map(g => g.querySelector(':scope > title').textContent)"
     ):

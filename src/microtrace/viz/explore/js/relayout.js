@@ -185,7 +185,7 @@ function inLanes(doc, free) {
     if (!paths[k]) return;
     const drawn = asEdge(paths[k], widthOf(e));
     if (!counted.has(e.tail)) { counted.add(e.tail); drawn._ldraw_ = [{ op: "T", pt: labels.get(e.tail), text: labels.get(e.tail)[2] }]; }
-    laned.push([drawn, e]);
+    laned.push([drawn, e, paths[k]]);
   });
   return [laned, free.filter((e) => !laned.some(([, l]) => l === e))];
 }
@@ -201,7 +201,8 @@ function inRightAngles(G, doc, free, laned) {
   const { boxes } = boxesOf(doc), texts = labelsOf(G, doc), hidden = new Set((doc.objects || []).filter((o) => o.style === "invis").map((o) => o.name));
   for (const n of hidden) boxes.delete(n);
   const ok = free.filter((e) => boxes.has(e.tail) && boxes.has(e.head) && e.tail !== e.head);
-  const tapped = new Set(laned.map(([, e]) => e.head)), taken = laned.map(([d]) => d._draw_[0].points);
+  const tapped = new Map(), taken = laned.map(([, , path]) => path);
+  for (const [, e, path] of laned) tapped.set(e.head, Math.min(tapped.get(e.head) ?? Infinity, path[path.length - 1][0]));
   const paths = route(boxes, texts, ok.map((e) => [e.tail, e.head]), tapped, taken);
   const drawn = ok.flatMap((e, k) => (paths[k] ? [[asEdge(paths[k], widthOf(e)), e]] : []));
   return [drawn, free.filter((e) => !drawn.some(([, d]) => d === e))];

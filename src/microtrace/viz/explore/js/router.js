@@ -8,15 +8,15 @@
 // An edge leaves its source's east side low (as a lane does) or its bottom, and comes down into its
 // reader's top at a point of its own (the left half: the lanes' taps take the right half).
 // Coordinates are Graphviz's: points, y up.
-const CLEAR = 7, BEND = 30, SHARED = 16, BUNDLE = 0.6, SPREAD = 5, ROOM = 3;
+const CLEAR = 7, BEND = 30, SHARED = 16, BUNDLE = 0.6, SPREAD = 5, TIGHT = 2.5, ROOM = 3, GAP = 5, REACH = 24, ARROW = 6, NEAR = 12;
 const FREE = -1, LANES = -2, E = 0, N = 2, S = 3, STEP = [[1, 0], [-1, 0], [0, 1], [0, -1]]; // east, west, north, south
 const r = (v) => Math.round(v * 10) / 10;
 
 // each edge's path (points from its source's side to its reader's side), or null where none is found;
 // `boxes`: name -> [x0, y0, x1, y1], every box drawn; `texts`: the clusters' labels; `edges`: [[tail,
-// head]]; `tapped`: the readers whose top's right half the lanes' taps take; `taken`: the lanes' paths,
-// which the edges here cross but do not run along
-export function route(boxes, texts, edges, tapped = new Set(), taken = []) {
+// head]]; `tapped`: the readers the lanes' taps come into, each with its leftmost tap's x; `taken`: the
+// lanes' paths (their corners), which the edges here cross but do not run along
+export function route(boxes, texts, edges, tapped = new Map(), taken = []) {
   const ports = portsOf(boxes, texts, edges, tapped);
   const walls = [...[...boxes.values()].map((b) => grow(b, CLEAR)), ...texts.map((b) => grow(b, 4))];
   const grid = gridOf(walls, ports, taken);
@@ -25,33 +25,45 @@ export function route(boxes, texts, edges, tapped = new Set(), taken = []) {
   const order = edges.map((e, k) => k).sort((a, b) => sources.indexOf(edges[a][0]) - sources.indexOf(edges[b][0]) || a - b);
   const paths = edges.map(() => null);
   for (const k of order) paths[k] = search(grid, ports[k], sources.indexOf(edges[k][0]));
-  spread(paths, edges.map(([t]) => sources.indexOf(t)), [...boxes.values(), ...texts]);
+  spread(paths, edges.map(([t]) => sources.indexOf(t)), [...boxes.values(), ...texts], taken);
   return paths;
 }
 const grow = ([x0, y0, x1, y1], d) => [x0 - d, y0 - d, x1 + d, y1 + d];
 
 // where each edge may leave its source (the east side, low; or the bottom, towards a reader below) and
-// where it comes in (a point of its own on its reader's top, or bottom for a reader above: right of a
-// cluster's label there, or on the left half of a reader the lanes tap on the right half)
+// where it comes in: a point of its own on its reader's top, where it comes straight down, so never under
+// a cluster's label there (between a box and its cluster's label is a slit a few points high, where
+// edges and the lanes' taps would run on one another) nor among the lanes' taps; those the top cannot
+// hold GAP apart come in from the west side, above and below its middle (where the residual stream comes
+// in). A reader above its source is entered at the bottom, as before.
 function portsOf(boxes, texts, edges, tapped) {
   const into = new Map();
   edges.forEach(([t, h], k) => (into.get(h) || into.set(h, []).get(h)).push(k));
   const at = new Map();
+  const centre = (k) => { const b = boxes.get(edges[k][0]); return [(b[0] + b[2]) / 2, -b[3]]; };
   for (const [h, ks] of into) {
-    const [x0, , x1, y1] = boxes.get(h), inset = Math.min(4, (x1 - x0) / 8);
-    const label = Math.max(x0, ...texts.filter((b) => b[1] < y1 + CLEAR + 2 && b[3] > y1 && b[0] < x1 && b[2] > x0).map((b) => b[2] + 4));
-    let lo = Math.min(label, (x0 + x1) / 2) + inset, hi = x1 - inset;
-    if (tapped.has(h)) [lo, hi] = [x0 + inset, (x0 + x1) / 2 - 2];
-    const centre = (k) => { const b = boxes.get(edges[k][0]); return [(b[0] + b[2]) / 2, -b[3]]; };
+    const [x0, y0, x1, y1] = boxes.get(h), inset = Math.min(4, (x1 - x0) / 8);
     ks.sort((a, b) => centre(a)[0] - centre(b)[0] || centre(a)[1] - centre(b)[1]);
-    ks.forEach((k, i) => at.set(k, r(lo + ((hi - lo) * (i + 0.5)) / ks.length)));
+    const above = ks.filter((k) => y1 < (boxes.get(edges[k][0])[1] + boxes.get(edges[k][0])[3]) / 2), under = ks.filter((k) => !above.includes(k));
+    under.forEach((k, i) => at.set(k, [r(x0 + inset + ((x1 - x0 - 2 * inset) * (i + 0.5)) / under.length), S]));
+    if (!above.length) continue;
+    const label = Math.max(x0 + inset, ...texts.filter((b) => b[1] < y1 + REACH && b[3] > y1 && b[0] < x1 && b[2] > x0).map((b) => b[2] + 4 + ROOM));
+    const hi = tapped.has(h) ? Math.min(x1 - inset, tapped.get(h) - SPREAD) : x1 - inset;
+    const fit = hi >= label ? Math.floor((hi - label) / GAP) + 1 : 0;
+    const mid = (y0 + y1) / 2, sides = [];
+    for (let y = y1 - GAP; y > y0 + 2 && sides.length < above.length - fit; y -= GAP) if (Math.abs(y - mid) > GAP) sides.push(r(y));
+    // the top takes the rightmost sources' edges, the west side the leftmost's (the highest slot the farthest)
+    const top = above.slice(Math.min(sides.length, above.length - Math.min(fit, above.length)));
+    above.slice(0, above.length - top.length).forEach((k, i) => at.set(k, [sides[i], E]));
+    const [lo, up] = hi >= label ? [label, hi] : [x0 + inset, x1 - inset]; // no room: as before
+    top.forEach((k, i) => at.set(k, [r(top.length === 1 ? (lo + up) / 2 : lo + ((up - lo) * i) / (top.length - 1)), N]));
   }
   return edges.map(([t, h], k) => {
-    const [a0, b0, a1, b1] = boxes.get(t), [, c0, , c1] = boxes.get(h), x = at.get(k), below = c1 < (b0 + b1) / 2;
-    const out = r(b0 + Math.min(6, (b1 - b0) / 4)), under = r(a0 + ((a1 - a0) * 3) / 4);
+    const [a0, b0, a1, b1] = boxes.get(t), [c0x, c0, , c1] = boxes.get(h), [v, side] = at.get(k), below = side !== S;
+    const out = r(b0 + Math.min(6, (b1 - b0) / 4)), beneath = r(a0 + ((a1 - a0) * 3) / 4);
     const starts = [[[a1, out], [a1 + CLEAR, out], E]];
-    if (below) starts.push([[under, b0], [under, b0 - CLEAR], S]);
-    const end = below ? [[x, c1 + CLEAR], [x, c1], S] : [[x, c0 - CLEAR], [x, c0], N];
+    if (below) starts.push([[beneath, b0], [beneath, b0 - CLEAR], S]);
+    const end = side === E ? [[c0x - CLEAR, v], [c0x, v], [E, N, S]] : side === N ? [[v, c1 + CLEAR], [v, c1], [S]] : [[v, c0 - CLEAR], [v, c0], [N]];
     return { starts, end };
   });
 }
@@ -78,14 +90,19 @@ function gridOf(walls, ports, taken) {
   return { X, Y, nx, ny, h, v, owner, cost, from, seen, searches: 0, at: (x, y) => index(Y, r(y)) * nx + index(X, r(x)) };
 }
 
-// the stretches of the grid along a lane's straight stretch from `a` to `b` (nearer than SPREAD): as
-// costly as another source's
-function claim(g, a, b) {
+// the stretches of the grid along a path's straight stretch from `a` to `b`, and beside it nearer than
+// SPREAD, for `who`: a lane's (LANES) take them all, as costly as another source's; an edge's those no
+// one has taken (another source that would run there pays for it, so it goes beside, not on it)
+function claim(g, a, b, who = LANES) {
   const { X, Y, nx, owner } = g, axis = a[0] === b[0] ? 0 : a[1] === b[1] ? 1 : -1;
   if (axis < 0) return;
   const [C, L] = axis === 0 ? [X, Y] : [Y, X], c = a[axis], lo = Math.min(a[1 - axis], b[1 - axis]), hi = Math.max(a[1 - axis], b[1 - axis]);
+  const mine = owner[1 - axis];
   for (let i = 0; i < C.length; i++) if (Math.abs(C[i] - c) < SPREAD) {
-    for (let j = 0; j + 1 < L.length; j++) if (L[j] < hi && L[j + 1] > lo) owner[1 - axis][axis === 0 ? j * nx + i : i * nx + j] = LANES;
+    for (let j = 0; j + 1 < L.length; j++) if (L[j] < hi && L[j + 1] > lo) {
+      const seg = axis === 0 ? j * nx + i : i * nx + j;
+      if (who === LANES || mine[seg] === FREE) mine[seg] = who;
+    }
   }
 }
 
@@ -123,7 +140,7 @@ function search(g, { starts, end }, src) {
   while (F.length) {
     const f = F[0], s = pop(), p = s >> 2, d = s & 3, c = cost[s];
     if (f - guess(p) > c + 1e-9) continue; // a stale entry
-    if (p === goal && d === end[2]) { found = s; break; }
+    if (p === goal && end[2].includes(d)) { found = s; break; }
     const i = p % nx, j = (p / nx) | 0;
     for (let e = 0; e < 4; e++) {
       if (e === (d ^ 1)) continue; // no turning back
@@ -139,14 +156,11 @@ function search(g, { starts, end }, src) {
   if (found < 0) return null;
   const pts = [end[1]];
   let s = found;
-  for (; from[s] >= 0; s = from[s]) {
-    const p = s >> 2, q = from[s] >> 2, e = s & 3;
-    const seg = e < 2 ? ((p / nx) | 0) * nx + Math.min(p % nx, q % nx) : Math.min((p / nx) | 0, (q / nx) | 0) * nx + (p % nx);
-    if (owner[e >> 1][seg] === FREE) owner[e >> 1][seg] = src;
-    pts.push([X[p % nx], Y[(p / nx) | 0]]);
-  }
+  for (; from[s] >= 0; s = from[s]) pts.push([X[(s >> 2) % nx], Y[((s >> 2) / nx) | 0]]);
   pts.push([X[(s >> 2) % nx], Y[((s >> 2) / nx) | 0]], starts.find(([, at, d]) => g.at(...at) * 4 + d === s)[0]);
-  return corners(pts.reverse());
+  const path = corners(pts.reverse());
+  for (let k = 0; k + 1 < path.length; k++) claim(g, path[k], path[k + 1], src);
+  return path;
 }
 // the points where a path turns (and its ends)
 function corners(pts) {
@@ -160,46 +174,82 @@ function corners(pts) {
   return out;
 }
 
-// where edges of different sources run on one line, or nearer than SPREAD, their lines spread apart,
-// in source order, within the room between the boxes (and labels) beside them; a path's first and last stretch
-// (into its ports) stay
-function spread(paths, src, boxes) {
-  const runs = [[], []];
-  paths.forEach((p, n) => {
-    if (p) for (let k = 1; k + 2 < p.length; k++) {
-      const axis = p[k][0] === p[k + 1][0] ? 0 : 1, a = Math.min(p[k][1 - axis], p[k + 1][1 - axis]), b = Math.max(p[k][1 - axis], p[k + 1][1 - axis]);
-      runs[axis].push({ axis, c: p[k][axis], a, b, n, k });
-    }
-  });
-  for (const all of runs) { // runs nearer than SPREAD that overlap, together
+// Nudging, as orthogonal routers do after routing (libavoid, ELK): where stretches of different sources
+// run on one line, or nearer than SPREAD, each source's gets a track of its own, SPREAD apart where the
+// room between the boxes (and labels) beside them allows, never nearer than TIGHT; the lanes' stretches
+// (`taken`) stay where they are and the others keep clear of them, and a source's edges keep one track
+// (its bundle). A path's first and last stretch (its ports) stay, and the stretch before its last keeps
+// the arrowhead's length from the reader.
+function spread(paths, src, boxes, taken) {
+  // one axis at a time, the runs read again from the paths: moving a vertical stretch lengthens the
+  // horizontal ones at its ends, which may then come near another's
+  for (const axis of [0, 1, 0]) {
+    const all = [];
+    const add = (p, n, k, s, fixed) => {
+      if (p[k][axis] !== p[k + 1][axis]) return;
+      const a = Math.min(p[k][1 - axis], p[k + 1][1 - axis]), b = Math.max(p[k][1 - axis], p[k + 1][1 - axis]);
+      if (b - a > 0.5) all.push({ axis, c: p[k][axis], a, b, n, k, s, fixed });
+    };
+    paths.forEach((p, n) => { if (p) for (let k = 0; k + 1 < p.length; k++) add(p, n, k, src[n], k === 0 || k === p.length - 2); });
+    taken.forEach((p, n) => { for (let k = 0; k + 1 < p.length; k++) add(p, n, k, LANES, true); });
+    all.sort((u, w) => u.c - w.c); // runs nearer than SPREAD that overlap, together
     const up = all.map((_, i) => i), top = (i) => (up[i] === i ? i : (up[i] = top(up[i])));
-    for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) {
+    for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length && all[j].c - all[i].c < SPREAD; j++) {
       const u = all[i], w = all[j];
-      if (Math.abs(u.c - w.c) < SPREAD && u.a < w.b - 0.5 && w.a < u.b - 0.5) up[top(i)] = top(j);
+      if (u.a < w.b - 0.5 && w.a < u.b - 0.5 && !(u.fixed && w.fixed)) up[top(i)] = top(j);
     }
     const groups = new Map();
     all.forEach((u, i) => (groups.get(top(i)) || groups.set(top(i), []).get(top(i))).push(u));
     for (const group of groups.values()) {
-      const who = [...new Set(group.map((u) => src[u.n]))].sort((a, b) => a - b);
-      if (who.length > 1) apart(paths, group, who, src, boxes);
+      const who = new Set(group.filter((u) => !u.fixed).map((u) => u.s));
+      if (new Set(group.map((u) => u.s)).size > 1) apart(paths, group, [...who], boxes, all);
     }
   }
 }
-function apart(paths, group, who, src, boxes) {
-  const axis = group[0].axis, c = group.reduce((t, u) => t + u.c, 0) / group.length;
-  const a = Math.min(...group.map((u) => u.a)), b = Math.max(...group.map((u) => u.b));
-  let lo = -Infinity, hi = Infinity;
-  for (const box of boxes) if (box[1 - axis] < b && box[3 - axis] > a) { // beside the stretch
-    if (box[2 + axis] <= c) lo = Math.max(lo, box[2 + axis] + ROOM);
-    else if (box[axis] >= c) hi = Math.min(hi, box[axis] - ROOM);
+function apart(paths, group, who, boxes, all) {
+  const axis = group[0].axis;
+  // the room beside a stretch: between the nearest boxes (and labels) on either side of it
+  const room = (u) => {
+    let lo = -Infinity, hi = Infinity;
+    for (const box of boxes) if (box[1 - axis] < u.b && box[3 - axis] > u.a) {
+      if (box[2 + axis] <= u.c) lo = Math.max(lo, box[2 + axis] + ROOM);
+      else if (box[axis] >= u.c) hi = Math.min(hi, box[axis] - ROOM);
+    }
+    return [lo, hi];
+  };
+  // each source's track keeps within the room beside each of its stretches, and the stretch before a
+  // path's last keeps the arrowhead's length from the reader
+  const tracks = who.map((s) => {
+    const mine = group.filter((u) => !u.fixed && u.s === s);
+    let l = -Infinity, h = Infinity;
+    for (const u of mine) {
+      const [lo, hi] = room(u);
+      l = Math.max(l, lo); h = Math.min(h, hi);
+      if (u.k === paths[u.n].length - 3) {
+        const end = paths[u.n][paths[u.n].length - 1][axis];
+        if (end < u.c) l = Math.max(l, end + ARROW + 1); else h = Math.min(h, end - ARROW - 1);
+      }
+    }
+    return { s, mine, l, h, c: mine.reduce((t, u) => t + u.c, 0) / mine.length };
+  }).sort((t, w) => t.c - w.c);
+  for (const t of tracks) { // the nearest track to where it runs now that no other source's stretch is near
+    const others = all.filter((w) => w.s !== t.s && t.mine.some((u) => w.a < u.b - 0.5 && u.a < w.b - 0.5));
+    const at = free(t, others, SPREAD) ?? free(t, others, TIGHT); // SPREAD apart, or TIGHT where crowded
+    if (at === undefined) continue;
+    for (const u of t.mine) {
+      u.c = at;
+      const p = paths[u.n];
+      p[u.k] = [...p[u.k]];
+      p[u.k + 1] = [...p[u.k + 1]];
+      p[u.k][axis] = p[u.k + 1][axis] = at;
+    }
   }
-  const step = Math.min(SPREAD, (hi - lo) / (who.length - 1));
-  if (!(step >= 1.5)) return;
-  const half = (step * (who.length - 1)) / 2, mid = Math.min(Math.max(c, lo + half), hi - half);
-  for (const u of group) {
-    const at = mid - half + step * who.indexOf(src[u.n]), p = paths[u.n];
-    p[u.k] = [...p[u.k]];
-    p[u.k + 1] = [...p[u.k + 1]];
-    p[u.k][axis] = p[u.k + 1][axis] = at;
+}
+// the line nearest to track `t`'s, within its bounds, `step` or more from every stretch of `others`
+function free(t, others, step) {
+  for (let d = 0; d <= 2 * NEAR; d++) {
+    const at = r(t.c + (d % 2 ? 1 : -1) * Math.ceil(d / 2) * step);
+    if (at >= t.l && at <= t.h && !others.some((w) => Math.abs(w.c - at) < step - 0.01)) return at;
   }
+  return undefined;
 }
