@@ -5,7 +5,8 @@ is only read, never acted on through its own functions).
 After every double-click: no two boxes overlap (clusters and the frames of open groups nest, never cut
 each other), no edge passes through a box that is not one of its ends, every arrowhead ends at the box
 it reads into (inside an open group, the inner node), the positions keep their order and the heads
-theirs; after closing what was opened the page's drawing is, byte for byte, the one from before. The KV
+theirs (with no box of an open attention between two of its heads: v sat between head 1 and head 2);
+after closing what was opened the page's drawing is, byte for byte, the one from before. The KV
 cache's edges from different sources never run on one another: after opening attention, then a head;
 after opening position 4, then layer 0 of position 1 (they did for 34 units); after every step of the
 random sequences.
@@ -137,7 +138,21 @@ def check(o):
                 clusters[f"cluster_pos{p}/layer0/attn/head{h}"][1]
                 < clusters[f"cluster_pos{p}/layer0/attn/head{h + 1}"][1]
             )
+    for p in {p for p, _ in heads}:
+        _heads_together(f"pos{p}/layer0/attn", nodes, clusters)
     return geo
+
+
+def _heads_together(attn, nodes, clusters):
+    """An open attention's heads stand together: no box of the attention (q, k, v, wo; a stage, not a
+    scalar of one opened in place) lies between two heads' frames, where dot put v (between head 1 and
+    head 2 of microGPT's four)."""
+    frames = sorted((b for name, b in clusters.items() if name.startswith(f"cluster_{attn}/head")), key=lambda b: b[1])
+    left, right = min(b[0] for b in frames), max(b[2] for b in frames)
+    for name, (x0, y0, x1, y1) in nodes.items():
+        if name.startswith(attn + "/") and "/head" not in name and x1 > left and x0 < right:
+            for upper, lower in zip(frames, frames[1:]):
+                assert not (y1 > upper[3] and y0 < lower[1]), (name, "between two heads of", attn)
 
 
 def _gap(box, point):

@@ -119,7 +119,7 @@ def skeleton(doc):
         home.update(dict.fromkeys(objects[c].get("nodes", []), place[c]))
     nodes = list(range(subs, len(objects)))
     at = {n: k for k, n in enumerate(nodes)}
-    return {
+    sk = {
         "g": _attrs(doc, _GRAPH_KEYS),
         "n": [
             [objects[n]["name"], float(objects[n]["width"]), float(objects[n]["height"]), _attrs(objects[n], _NODE_KEYS), home.get(n, -1)]
@@ -129,6 +129,34 @@ def skeleton(doc):
         "r": [[objects[i]["rank"], *(at[n] for n in objects[i].get("nodes", []))] for i in range(subs) if "rank" in objects[i] and i not in place],
         "e": [[at[e["tail"]], at[e["head"]], _attrs(e, _EDGE_KEYS)] for e in doc.get("edges", [])],
     }  # fmt: skip
+    sk["r"] += _beside_siblings(sk)
+    return sk
+
+
+def _beside_siblings(sk):
+    """Ranks that keep the nodes feeding every one of a run of sibling clusters (an attention block's q,
+    k and v feed each of its heads) out of the columns those clusters take, when the page lays the view
+    out again: one rank for them all (under newrank). Left free, a node that reaches every sibling in
+    the rank after the others (v, read by each head's output) is ranked in a column of the heads, and dot
+    orders it by the median of its edges: between head 1 and head 2. The siblings are those kept in
+    order by invisible anchors (diagram.Clusters.order_siblings: an anchor, in its own group, points to
+    its sibling's first node)."""
+    nodes, edges = sk["n"], sk["e"]
+    siblings = {}  # the cluster holding a run of siblings -> the siblings' clusters
+    for t, h, a in edges:
+        name, inner = nodes[t][0], nodes[h][4]
+        if f'group="{name}"' in nodes[t][3] and 'style="invis"' in a and inner >= 0 and inner != nodes[t][4]:
+            siblings.setdefault(nodes[t][4], set()).add(inner)
+    reach = {}  # a node -> the clusters its edges go into
+    for t, h, a in edges:
+        if 'style="invis"' not in a:
+            reach.setdefault(t, set()).add(nodes[h][4])
+    ranks = []
+    for up, inner in siblings.items():
+        feeding = [k for k, n in enumerate(nodes) if n[4] == up and len(inner) > 1 and inner <= reach.get(k, set())]
+        if len(feeding) > 1:
+            ranks.append(["same", *feeding])
+    return ranks
 
 
 def _attrs(obj, keys):
