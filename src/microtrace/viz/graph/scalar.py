@@ -156,9 +156,9 @@ def scalar_diagram(
             _stub_edges(g, ins, outs, names, th, backward)
         return g
 
+    if not fold:  # (drawn again only where dot cannot lay the view out: the same drawing, unchecked)
+        return _runs_in_order(draw, {}, {}, rankdir, places) or draw({}, {})
     g = draw({}, {})
-    if not fold:
-        return _runs_in_order(draw, {}, {}, rankdir, places) or g
     successors = _successors(G, drawn, edges, S, stub_in, stub_out)
     rank, sizes = gf.ranks(successors), {name: gf.SIZES[name[0]] for name in successors}
     measured: list = []
