@@ -45,18 +45,20 @@ _STATS_RULES = [(f.name, _KIND[f.type], f.required) for f in schema.PARAM_STATS 
 _EDGE_RULES = [(f.name, _KIND[f.type], f.required) for f in schema.EDGES]
 
 
+# each kind's test, looked up once per rule rather than per value (a file's every node and edge meets
+# them); the JSON parser's own floats and ints pass on their type alone (bool is neither: type() is exact)
+_FITS = {
+    _NUMBER: lambda value: type(value) in (float, int) or is_number(value),
+    _WHOLE: lambda value: type(value) is int or is_whole(value),
+    _NATURAL: lambda value: is_whole(value) and value >= 0,
+    _BOOL: lambda value: isinstance(value, bool),
+    _OBJECT: lambda value: isinstance(value, dict),
+    _TEXT: lambda value: isinstance(value, str),
+}
+
+
 def _fits(value, kind):
-    if kind == _NUMBER:
-        return is_number(value)
-    if kind == _WHOLE:
-        return is_whole(value)
-    if kind == _NATURAL:
-        return is_whole(value) and value >= 0
-    if kind == _BOOL:
-        return isinstance(value, bool)
-    if kind == _OBJECT:
-        return isinstance(value, dict)
-    return isinstance(value, str)
+    return _FITS[kind](value)
 
 
 def shown(value):
@@ -74,6 +76,21 @@ def _check(where, attrs, name, kind, required=True):
         raise TraceError(f"{where}: {name!r} should be {kind}, got {shown(attrs[name])}")
 
 
+def _check_all(where, attrs, rules):
+    """`_check` of each (name, test, kind, required) of `rules`, inlined: it runs for every node and edge.
+    `where` is a function of nothing that names the place, called only for a message."""
+    for name, fits, kind, required in rules:
+        if name in attrs:
+            if not fits(attrs[name]):
+                raise TraceError(f"{where()}: {name!r} should be {kind}, got {shown(attrs[name])}")
+        elif required:
+            raise TraceError(f"{where()}: no {name!r}")
+
+
+_NODE_TESTS = [(name, _FITS[kind], kind, required) for name, kind, required in _NODE_RULES]
+_EDGE_TESTS = [(name, _FITS[kind], kind, required) for name, kind, required in _EDGE_RULES]
+
+
 def validate_trace(data):
     """Raise TraceError (one line) unless `data`, parsed node-link JSON, is a trace every command can use."""
     if not isinstance(data, dict):
@@ -88,9 +105,10 @@ def validate_trace(data):
     nodes, edges = data.get("nodes"), data.get("edges")
     if not isinstance(nodes, list) or not isinstance(edges, list):
         raise TraceError("not a trace: it needs a list of 'nodes' and a list of 'edges'")
-    stats = _check_graph(graph, len(nodes))
+    _check_graph(graph, len(nodes))
+    rules = NodeRules(graph)
     for i, node in enumerate(nodes):
-        _check_node(i, node, graph, stats)
+        _check_node(i, node, rules)
     _check_edges(edges, len(nodes))
 
 
@@ -156,13 +174,12 @@ def _check_moved(where, moved, shape):
             )
 
 
-def _check_node(i, node, graph, stats):
-    where = f"node {i}"
+def _check_node(i, node, rules):
     if not isinstance(node, dict):
-        raise TraceError(f"{where}: should be an object, got {shown(node)}")
+        raise TraceError(f"node {i}: should be an object, got {shown(node)}")
     if node.get("id") != i or not is_whole(node.get("id")):
-        raise TraceError(f"{where}: its id is {shown(node.get('id'))}; node ids are 0, 1, 2, ... in file order")
-    check_node(where, node, graph, stats)
+        raise TraceError(f"node {i}: its id is {shown(node.get('id'))}; node ids are 0, 1, 2, ... in file order")
+    rules.node(f"node {i}", node)
 
 
 def _positions(graph):
@@ -177,7 +194,7 @@ def check_op(op, graph):
 
 def check_scope(scope, graph):
     """TraceError unless `scope` is a path of plain names whose position (`pos3/...`) is in the document.
-    The store checks each of its scopes with it once; a JSON file's nodes meet it in `check_node`."""
+    The store and the JSON validator check each scope with it once (`NodeRules`)."""
     if not (isinstance(scope, str) and _SCOPE.fullmatch(scope)):
         raise TraceError(f"'scope' should be a path of names such as pos3/layer0/attn, got {shown(scope)}")
     m, positions = _POSITION_SCOPE.match(scope), _positions(graph)
@@ -185,56 +202,6 @@ def check_scope(scope, graph):
         raise TraceError(
             f"'pos' {int(m.group(1))} does not fit its scope {scope!r} and the document's {positions} positions"
         )
-
-
-def check_node(where, node, graph, stats):
-    """Raise TraceError (`where`: ...) unless the attributes `node` (a dict, its id aside) keep the node rules
-    (docs/trace-format.md): each attribute of its type, a plain scope, a known op, a parameter inside
-    its matrix, a position inside the document. The JSON validator and the store share them."""
-    for name, kind, required in _NODE_RULES:
-        _check(where, node, name, kind, required)
-    for check, value in ((check_scope, node["scope"]), (check_op, node["op"])):
-        try:
-            check(value, graph)
-        except TraceError as e:
-            raise TraceError(f"{where}: {e}") from None
-    for name in _NAMES:
-        if name in node and not _NAME.fullmatch(node[name]):
-            raise TraceError(
-                f"{where}: {name!r} should be a name of letters, digits, '_', '.' or '-', got {shown(node[name])}"
-            )
-    op = node["op"]
-    if op == "**":
-        _check(where, node, "exponent", _NUMBER)
-    if op == "param":
-        _check(where, node, "param", _TEXT)
-        if node["param"] not in stats:
-            raise TraceError(f"{where}: parameter {node['param']!r} is not in the graph's param_stats")
-        index, (rows, cols) = node.get("index"), stats[node["param"]]["shape"]
-        if not (
-            isinstance(index, list)
-            and len(index) == 2
-            and all(is_whole(x) for x in index)
-            and 0 <= index[0] < rows
-            and 0 <= index[1] < cols
-        ):
-            raise TraceError(f"{where}: 'index' should be [row, col] inside the {rows}x{cols} {node['param']}")
-        for name in schema.ADAM if graph["update"] else ():
-            _check(where, node, name, _NUMBER, required=not (_is_script(graph) and name in schema.SCRIPT_ADAM_OPTIONAL))
-    positions = _positions(graph)
-    m = _POSITION_SCOPE.match(node["scope"])
-    if m:
-        _check(where, node, "pos", _NATURAL)
-    if "pos" in node and (node["pos"] >= positions or (m and node["pos"] != int(m.group(1)))):
-        raise TraceError(
-            f"{where}: 'pos' {node['pos']} does not fit its scope {node['scope']!r} "
-            f"and the document's {positions} positions"
-        )
-    if "key" in node:
-        for name in ("pos", "layer", "head"):
-            _check(where, node, name, _NATURAL)
-        if node["key"] > node["pos"]:
-            raise TraceError(f"{where}: attention key {node['key']} comes after its query position {node['pos']}")
 
 
 def _check_edges(edges, n_nodes):
@@ -245,29 +212,38 @@ def _check_edges(edges, n_nodes):
         u, v = edge.get("source"), edge.get("target")
         if not (is_whole(u) and is_whole(v)):
             raise TraceError(f"edge {i}: 'source' and 'target' should be node ids, got {shown(u)} and {shown(v)}")
-        where = f"edge {i} ({u} -> {v})"
-        for end in (u, v):
-            if not 0 <= end < n_nodes:
-                raise TraceError(f"{where}: {end} is not a node (there are {n_nodes})")
-        if u >= v:
-            raise TraceError(
-                f"{where}: points backwards (an operand comes before its result), so the graph would have a cycle"
-            )
-        if (u, v) in seen:
-            raise TraceError(f"{where}: a second edge between the same nodes")
+        if not (0 <= u < v < n_nodes) or (u, v) in seen:  # (the one test of a good edge; then which rule broke)
+            _bad_ends(f"edge {i} ({u} -> {v})", u, v, n_nodes, seen)
         seen.add((u, v))
-        for name, kind, required in _EDGE_RULES:
-            _check(where, edge, name, kind, required)
+        _check_all(lambda: f"edge {i} ({u} -> {v})", edge, _EDGE_TESTS)  # noqa: B023 (called at once)
+
+
+def _bad_ends(where, u, v, n_nodes, seen):
+    """The TraceError of an edge u -> v whose ends break a rule: a node that is not there, an edge that
+    points backwards, a second edge between the same nodes (checked in this order)."""
+    for end in (u, v):
+        if not 0 <= end < n_nodes:
+            raise TraceError(f"{where}: {end} is not a node (there are {n_nodes})")
+    if u >= v:
+        raise TraceError(
+            f"{where}: points backwards (an operand comes before its result), so the graph would have a cycle"
+        )
+    raise TraceError(f"{where}: a second edge between the same nodes")
 
 
 class NodeRules:
-    """The node rules for the nodes of one trace whose graph attributes `graph` are valid: each op and
-    scope checked once (`op`, `scope`), a node's attributes in full (`node`). The store holds its
-    columns to them as it reads them (tracer/storage/store.py), as `validate_trace` holds a JSON file's
-    nodes."""
+    """The node rules (docs/trace-format.md) for the nodes of one trace whose graph attributes `graph` are
+    valid: each op and scope checked once (`op`, `scope`), a node's attributes in full (`node`). The JSON
+    validator holds a file's nodes to them, the store its columns as it reads them
+    (tracer/storage/store.py)."""
 
     def __init__(self, graph):
         self.graph, self.stats, self._ok = graph, graph["param_stats"], set()
+        self.positions = _positions(graph)
+        self.adam = [
+            (name, not (_is_script(graph) and name in schema.SCRIPT_ADAM_OPTIONAL))
+            for name in (schema.ADAM if graph["update"] else ())
+        ]
 
     def op(self, op):
         if ("op", op) not in self._ok:
@@ -279,5 +255,53 @@ class NodeRules:
             check_scope(scope, self.graph)
             self._ok.add(("scope", scope))
 
-    def node(self, where, attrs):
-        check_node(where, attrs, self.graph, self.stats)
+    def node(self, where, node):
+        """Raise TraceError (`where`: ...) unless the attributes `node` (a dict, its id aside) keep the node
+        rules: each attribute of its type, a plain scope, a known op, a parameter inside its matrix, a
+        position inside the document."""
+        _check_all(lambda: where, node, _NODE_TESTS)
+        for check, value in ((self.scope, node["scope"]), (self.op, node["op"])):
+            try:
+                check(value)
+            except TraceError as e:
+                raise TraceError(f"{where}: {e}") from None
+        for name in _NAMES:
+            if name in node and not _NAME.fullmatch(node[name]):
+                raise TraceError(
+                    f"{where}: {name!r} should be a name of letters, digits, '_', '.' or '-', got {shown(node[name])}"
+                )
+        op = node["op"]
+        if op == "**":
+            _check(where, node, "exponent", _NUMBER)
+        if op == "param":
+            self._param(where, node)
+        m = _POSITION_SCOPE.match(node["scope"])
+        if m:
+            _check(where, node, "pos", _NATURAL)
+        if "pos" in node and (node["pos"] >= self.positions or (m and node["pos"] != int(m.group(1)))):
+            raise TraceError(
+                f"{where}: 'pos' {node['pos']} does not fit its scope {node['scope']!r} "
+                f"and the document's {self.positions} positions"
+            )
+        if "key" in node:
+            for name in ("pos", "layer", "head"):
+                _check(where, node, name, _NATURAL)
+            if node["key"] > node["pos"]:
+                raise TraceError(f"{where}: attention key {node['key']} comes after its query position {node['pos']}")
+
+    def _param(self, where, node):
+        """A parameter's entry: a matrix of the graph's param_stats, an index inside it, Adam's moments."""
+        _check(where, node, "param", _TEXT)
+        if node["param"] not in self.stats:
+            raise TraceError(f"{where}: parameter {node['param']!r} is not in the graph's param_stats")
+        index, (rows, cols) = node.get("index"), self.stats[node["param"]]["shape"]
+        if not (
+            isinstance(index, list)
+            and len(index) == 2
+            and all(is_whole(x) for x in index)
+            and 0 <= index[0] < rows
+            and 0 <= index[1] < cols
+        ):
+            raise TraceError(f"{where}: 'index' should be [row, col] inside the {rows}x{cols} {node['param']}")
+        for name, required in self.adam:
+            _check(where, node, name, _NUMBER, required=required)
