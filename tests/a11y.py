@@ -20,10 +20,13 @@ MUST_RUN = {
 RUN = "axe.run(document, {resultTypes: ['violations']}).then(r => ({violations: r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))})), ran: [...r.passes, ...r.inapplicable, ...r.violations, ...r.incomplete].map(x => x.id)}))"
 
 
-def audit(browser, path, act=None):
-    """axe's findings on the page at `path` (after `act(page)`, a person's doing), 1280x800 and 1024x768."""
+SIZES = ({"width": 1280, "height": 800}, {"width": 1024, "height": 768})  # a laptop's window, and a smaller one
+
+
+def audit(browser, path, act=None, sizes=SIZES):
+    """axe's findings on the page at `path` (after `act(page)`, a person's doing), in windows of `sizes`."""
     found = []
-    for size in ({"width": 1280, "height": 800}, {"width": 1024, "height": 768}):
+    for size in sizes:
         context = browser.new_context(viewport=size, bypass_csp=True)  # the page's CSP admits its own scripts only
         try:
             page = context.new_page()

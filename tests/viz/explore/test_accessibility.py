@@ -6,7 +6,7 @@ matter here were run (every control has a name, text colours meet WCAG AA contra
 import shutil
 
 import pytest
-from a11y import NEEDS_AXE, audit
+from a11y import NEEDS_AXE, SIZES, audit
 from explore_browser import NEEDS
 
 from conftest import small_trace
@@ -30,13 +30,15 @@ def report(pages):
     return pages / "report.html"
 
 
-def test_the_explorer_has_no_serious_violation(browser, pages):
+# the smaller window repeats the audit (~2 CPU-s): the slow tier
+@pytest.mark.parametrize("size", [SIZES[0], pytest.param(SIZES[1], marks=pytest.mark.slow)], ids=["1280", "1024"])
+def test_the_explorer_has_no_serious_violation(browser, pages, size):
     def choose_a_box(page):
         page.wait_for_selector("body[data-ready]")
         page.locator("#stage g.node[tabindex]").nth(3).click()  # the inspector shows its numbers and links
         page.wait_for_selector("#inspector table")
 
-    assert audit(browser, pages / "explore.html", choose_a_box) == []
+    assert audit(browser, pages / "explore.html", choose_a_box, [size]) == []
 
 
 @pytest.mark.slow  # an audit costs ~3 CPU-s (two window sizes); the explorer's own audit stays in make test
@@ -54,6 +56,7 @@ def test_the_report_has_no_serious_violation(browser, report):
     assert audit(browser, report) == []
 
 
+@pytest.mark.slow  # checks the harness, not the product (~2 CPU-s): run with every change to tests/a11y.py
 def test_the_audit_finds_a_nameless_button_and_grey_on_white(browser, tmp_path):
     """The harness sees what it is there for."""
     bad = tmp_path / "bad.html"

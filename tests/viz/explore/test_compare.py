@@ -104,6 +104,7 @@ def page(compare_page):
     return compare_page
 
 
+@pytest.mark.slow  # the compare page is one of its own (~6 CPU-s); the pairing and first difference are checked above
 @NEEDS[0]
 @NEEDS[1]
 def test_the_page_says_the_documents_differ_which_scale_is_in_use_and_the_first_difference(browser, page, graphs):
@@ -162,7 +163,7 @@ def short(x):
     return format(Decimal(repr(float(f"{x:.4g}"))), "f").replace("-", "−")
 
 
-@pytest.mark.slow  # a page of its own (~2 CPU-s); the split view and the first difference stay in make test
+@pytest.mark.slow  # the compare page (~6 CPU-s to write)
 @NEEDS[0]
 @NEEDS[1]
 def test_search_of_an_entry_the_step_does_not_read_shows_its_update(browser, page, graphs):
@@ -193,6 +194,7 @@ _BOTH = """t => ['#stage', '#stage2'].map(s => {
 _SPLIT = "(() => { const p = document.getElementById('split'), r = p.getBoundingClientRect(); return [r.x + p.clientLeft, r.y, r.width]; })()"
 
 
+@pytest.mark.slow  # the compare page (~6 CPU-s to write); one camera for two panes is the explorer's camera
 @NEEDS[0]
 @NEEDS[1]
 def test_the_split_view_moves_and_opens_both_steps_as_one(browser, page):

@@ -97,6 +97,7 @@ def test_every_node_is_drawn_in_some_view(trace, G):
     assert all(len(v.nodes) <= LIMIT for v in views if v.kind == "scalar")
 
 
+@pytest.mark.slow  # three dives and a click: test_explore_input's Enter dives, its click fills the inspector
 def test_expand_position_attention_head_then_a_scalar(opened, G):
     opened.go("")
     opened.open_item("cluster_pos1")
@@ -163,6 +164,7 @@ def test_paths_follow_the_tracers_top_paths(opened, trace, G):
         assert got == want
 
 
+@pytest.mark.slow  # a node at a time through a head's backward pass; the block player runs both ways fast
 def test_backward_player_lights_every_node_with_a_gradient(opened, G):
     opened.search("pos1/layer0/attn/head1")
     opened.until("window.explorer.state.data && window.explorer.state.data.nodes")
@@ -207,6 +209,7 @@ def test_block_player_runs_forward_then_backward(opened, G):
     opened.seek(2 * N)
 
 
+@pytest.mark.slow  # the order itself is checked fast in tests/tracer/model/test_order.py, the player here
 def test_the_player_follows_the_tracers_order(opened, G):
     fwd, bwd = opened.js("window.explorer.order()")
     assert fwd == forward_order(G) and bwd == backward_order(G)  # valid orders: tests/tracer/model/test_order.py
@@ -376,6 +379,7 @@ _BOXES = """() => Object.fromEntries([...document.querySelectorAll('#stage g.nod
 }).filter(Boolean))"""
 
 
+@pytest.mark.slow  # repeats test_explore_relayout's fast test (attention, then a head, opened in place and closed) on position 1
 def test_a_group_opens_in_place_and_closes_again(opened):
     """Double-click: the group's box becomes a frame holding its stages, the drawing is laid out again
     around it; again: it closes."""
@@ -420,6 +424,7 @@ def _gap(box, pts):
     return min(math.hypot(max(box[0] - x, 0, x - box[2]), max(box[1] - y, 0, y - box[3])) for x, y in pts)
 
 
+@pytest.mark.slow  # test_explore_relayout's fast test checks that each arrowhead ends at the inner node it reads
 def test_an_edge_into_an_opened_group_ends_at_the_inner_node_it_touches(opened):
     """Opened in place, a group's outer edges end at (or start from) the inner nodes they really touch,
     one branch each, their elementary edges adding up to the outer edge's; closing restores the drawing."""
@@ -446,6 +451,7 @@ def test_an_edge_into_an_opened_group_ends_at_the_inner_node_it_touches(opened):
     assert opened.js(_DRAWING) == html
 
 
+@pytest.mark.slow  # repeats test_explore_relayout's fast test (attention, then a head, opened in place and closed) on position 1
 def test_a_cluster_opens_in_place_into_its_own_inside(opened):
     """A head's cluster inside an opened attention block opens in place into the head's scalars (its
     stage boxes make way, the edges from outside reach the scalars); double-clicked again, it closes."""

@@ -1,5 +1,7 @@
 """`microtrace explore` on traces of a user's script (elementary only, the script's own names), in the
-system's Chromium."""
+system's Chromium. The slow tier: a script's page is one of its own (~3 CPU-s to trace the script and write
+it); a script's trace read by every command is checked fast in tests/tracer/capture/test_forks.py, the
+page by the explorer's own tests."""
 
 import re
 import shutil
@@ -15,10 +17,9 @@ from microtrace.viz.explore.views import build_views
 
 SCRIPTS = ROOT / "tests" / "scripts"
 LIMIT = 40
-pytestmark = NEEDS
+pytestmark = [*NEEDS, pytest.mark.slow]
 
 
-@pytest.mark.slow
 def test_a_scripts_groups_that_are_not_scope_paths_open_into_their_own_nodes():
     t = trace_script(SCRIPTS / "microgpt_style" / "train.py", step=0, args=["1"])
     G = explorer_graph(t)

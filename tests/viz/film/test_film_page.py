@@ -3,6 +3,11 @@
 One page of the session's MINI run (6 steps, every step a frame, step 2 embedded whole), one browser for
 the module. Every request the page makes is intercepted: a page that reaches for anything but its own
 file fails.
+
+The whole module is in the slow tier: the film is a page of its own, written from a run (~5 CPU-s, most of it
+the embedded step's explorer), and driving it costs as much again. What makes the film is checked fast
+in tests/tracer/analysis/test_film.py and tests/cli/test_film_cli.py, the embedding of its documents in
+tests/contract/test_safety_pages.py, and the explorer it embeds by the explorer's own page tests.
 """
 
 import json
@@ -17,7 +22,7 @@ from microtrace.cli.film import explore_command
 from microtrace.tracer.analysis.attention import attention_series, record
 from microtrace.tracer.analysis.gradstats import range_stats
 
-pytestmark = NEEDS
+pytestmark = [*NEEDS, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +142,7 @@ def test_its_policy_runs_only_its_own_scripts_and_its_explorers(film):
     assert policy.count("'sha256-") >= 2  # the film's script and the embedded explorer's
 
 
-@pytest.mark.slow  # a run and a film of their own (~4 CPU-s); the embedding is checked fast in test_safety_pages
+# a run and a film of their own (~4 CPU-s)
 def test_documents_that_look_like_markup(browser, tmp_path):
     """A run whose documents hold what could end a script, open a comment or a tag: the page starts, shows
     them as text, runs nothing else."""
@@ -159,7 +164,7 @@ def test_documents_that_look_like_markup(browser, tmp_path):
     o.close()
 
 
-@pytest.mark.slow  # an audit costs ~3 CPU-s (two window sizes); the explorer's own audit stays in make test
+# an audit costs ~3 CPU-s (two window sizes)
 @NEEDS_AXE
 def test_the_film_has_no_serious_violation(browser, film):
     """axe-core on the film page as a reader finds it, and after a step forward with the keyboard."""

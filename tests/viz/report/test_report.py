@@ -235,6 +235,7 @@ def shown(browser, path):
         context.close()
 
 
+@pytest.mark.slow  # checks the harness, not the product (~1 CPU-s): run with every change to how pages are opened
 @needs_browser
 def test_the_harness_sees_a_broken_image_and_a_console_error(browser, tmp_path):
     bad = tmp_path / "bad.html"
