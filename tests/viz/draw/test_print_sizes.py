@@ -13,6 +13,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from PIL import Image
 
 from conftest import invoke
 from microtrace.viz.draw.printsize import PRESETS
@@ -196,3 +197,18 @@ def test_cols_and_caption_shape_the_attention_grid(traces, tmp_path):
     assert sizes[1, "--caption"][1] > sizes[2, "--caption"][1]  # one head a row: taller
     assert sizes[2, "--no-caption"][1] < sizes[2, "--caption"][1]
     assert "Softmax" not in (tmp_path / "2--no-caption.svg").read_text()
+
+
+@needs_tools
+@pytest.mark.slow
+def test_the_demo_s_stage_view_is_a_png_of_its_printed_size(traces, tmp_path, monkeypatch):
+    """The stage view in lanes (ranked as one, concentrated) drawn as a PNG: its pixels were counted by
+    laying the drawing out again with dot, which failed ("trouble in init_rank"), and by its size before
+    the scale that fits it to the width (a PNG refused for pixels it would not have had)."""
+    monkeypatch.setenv("MICROTRACE_MAX_PIXELS", "5")  # at 72 dpi: ~4.5 megapixels drawn, ~7 unscaled
+    out = tmp_path / "stage.png"
+    result = invoke("graph", "--trace", traces["demo"], "--level", "stage", "--width", "page", "--dpi", 72, "-o", out)
+    assert result.exit_code == 0, result.output
+    drawn = re.search(r"drawn ([\d.]+) × ([\d.]+) in", result.output).groups()
+    with Image.open(out) as im:
+        assert im.size == pytest.approx([float(x) * 72 for x in drawn], rel=0.01), (im.size, drawn)

@@ -87,7 +87,9 @@ def render_bytes(digraph: graphviz.Digraph | str, fmt: str, dpi: int | None = No
     args = [*program, f"-T{_DEVICE[fmt]}"]
     if fmt == "png":
         dpi = int(dpi or DEFAULT_DPI)
-        check_pixels(_run_dot([exe, "-Tplain"], src, "lay out"), dpi)
+        # measured by the program that draws it: dot cannot lay out again a stage view drawn in lanes
+        # (newrank, concentrate: "trouble in init_rank"), neato -n2 draws it where it is
+        check_pixels(_run_dot([*program, "-Tplain"], src, "lay out"), dpi)
         args.append(f"-Gdpi={dpi}")
     out = _run_dot(args, src, f"render {fmt}")
     if fmt == "pdf":
@@ -167,7 +169,7 @@ def max_pixels():
 def check_pixels(plain, dpi):
     """TooManyPixels when the layout in `plain` (dot -Tplain: `graph SCALE WIDTH HEIGHT`, inches) drawn
     at `dpi` would exceed `max_pixels()`: checked after the layout, before cairo allocates the image."""
-    width, height = (inches * dpi for inches in _plain_size(plain))
+    width, height = (inches * dpi for inches in _plain_size(plain, drawn=True))
     limit = max_pixels()
     if width * height > limit:
         raise TooManyPixels(
@@ -177,11 +179,14 @@ def check_pixels(plain, dpi):
         )
 
 
-def _plain_size(plain):
-    """(width, height) in inches of a layout in dot's -Tplain format (`graph SCALE WIDTH HEIGHT`)."""
+def _plain_size(plain, drawn=False):
+    """(width, height) in inches of a layout in dot's -Tplain format (`graph SCALE WIDTH HEIGHT`), or
+    `drawn` at its scale (a `size` shrinks the drawing, not the layout: the demo's stage view for a page
+    was refused as a PNG of 116 megapixels that would have been 73)."""
     fields = plain.split(b"\n", 1)[0].split()
     try:
-        return float(fields[2]), float(fields[3])
+        scale = float(fields[1]) if drawn else 1.0
+        return float(fields[2]) * scale, float(fields[3]) * scale
     except (IndexError, ValueError):
         raise RenderError("dot's layout could not be read") from None
 
