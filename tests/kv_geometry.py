@@ -1,10 +1,13 @@
 """Whether the KV cache's edges of a drawing can be followed one by one (viz/graph/lanes.py), for the
 static figure's test (tests/viz/graph/test_kv_lanes.py) and the explorer's (test_explore_kv_lanes.py):
-from the edges' sampled points, every arrowhead, box and text of the drawing, in one set of units."""
+from the edges' sampled points, every arrowhead, box and text of the drawing, in one set of units; and
+where each position's keys, values and heads are drawn (`attention_order`)."""
 
 import re
+from xml.etree import ElementTree
 
 SHARED = 20  # points: two edges running together longer than this share a stretch
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def is_kv(title):
@@ -64,3 +67,17 @@ def check_followable(edges, heads, nodes, texts):
                 assert tail == b.split("->")[0], (a, b, "share a stretch")
                 count = sum(1 for t in titles if t.startswith(tail + "->"))
                 assert any(t == f"×{count}" for t, _ in texts), (tail, f"no count ×{count} on its bundle")
+
+
+def attention_order(svg):
+    """Each position's attention, top to bottom, as a reader sees it: its keys, values and queries (k, v,
+    q) and its heads, by the middle of each box; {position: (names)}."""
+    found: dict = {}
+    for g in ElementTree.parse(svg).getroot().iter(f"{SVG}g"):
+        title = g.find(f"{SVG}title")
+        m = re.fullmatch(r"(?:cluster_)?pos(\d+)/layer0/attn/(head\d+|[qkv])", title.text if title is not None else "")
+        shape = next((c for c in g.iter() if c.tag in (f"{SVG}polygon", f"{SVG}path")), None)  # (in its tooltip)
+        if m and shape is not None:
+            ys = [float(y) for y in re.findall(r"-?[\d.]+,(-?[\d.]+)", shape.get("points") or shape.get("d"))]
+            found.setdefault(int(m.group(1)), []).append(((min(ys) + max(ys)) / 2, m.group(2)))
+    return {p: tuple(name for _, name in sorted(boxes)) for p, boxes in found.items()}

@@ -13,6 +13,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from kv_geometry import attention_order
 from PIL import Image
 
 from conftest import invoke
@@ -167,6 +168,11 @@ def test_a_figure_laid_out_for_a_width_fits_it_with_readable_text(traces, tmp_pa
     assert overlapping(found) == []
     labels = positions_down(svg)  # the positions one after the other, top to bottom (the demo's stage view
     assert labels == sorted(labels), labels  # at a page's width drew 6 to 0)
+    attention = attention_order(svg)  # every position's keys, values and heads placed alike (the demo's
+    assert len(set(attention.values())) <= 1, attention  # last two positions drew v above the heads, the rest below)
+    for order in attention.values():
+        heads = [name for name in order if name.startswith("head")]
+        assert heads == sorted(heads, key=lambda h: int(h[4:])), order
     if name == "gradflow":  # the guide line named, the optimizer only where the trace says which
         text = [w[4] for w in found]
         assert "guide" in text and ("(Adam)" in text) == (source != "script"), text

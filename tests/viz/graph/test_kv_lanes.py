@@ -4,11 +4,12 @@ or over a text; two of them share a stretch only as a bundle from one source, an
 many reads it carries ("×6"). The edges are told by their title (two positions), not by how they are
 drawn, so the test reads the old arcs as well as the lanes."""
 
+import io
 import shutil
 from xml.etree import ElementTree
 
 import pytest
-from kv_geometry import check_followable, is_kv, sampled
+from kv_geometry import attention_order, check_followable, is_kv, sampled
 
 from conftest import DOCS, MINI
 from microtrace.engine.train import TrainConfig, Trainer
@@ -101,6 +102,23 @@ def test_the_stage_view_draws_every_kv_cache_read_in_lanes(stages):
     for t in edges:
         reads[t.split("->")[0]] = reads.get(t.split("->")[0], 0) + 1
     assert sorted(text for text, _ in rest[2] if text.startswith("×")) == sorted(f"×{n}" for n in reads.values())
+
+
+@pytest.mark.slow  # the default model's stage view of 9 positions, twice: ~10 CPU-s
+def test_a_long_document_s_stage_view_has_every_read_in_a_lane_and_every_position_alike():
+    """microGPT's own sizes on a name of 8 letters (9 positions): its last heads read 8 earlier positions,
+    whose taps above them came too close to the head above (18 of the 288 reads were left to dot, one
+    braid), and each position's keys, values and heads were drawn in an order of its own (the demo's last
+    two with `v` above their heads, the others below): laid out without the KV cache's edges, and with
+    room above each head."""
+    C = trace_step(Trainer(["isabella"], TrainConfig(steps=1, seed=1)), 0).collapse("stage")
+    for compact in (False, True):
+        svg = render_bytes(block_diagram(C, compact=compact), "svg")
+        edges, *rest = kv_geometry(svg)
+        assert len(edges) == 9 * 8 // 2 * 4 * 2  # 4 heads read each earlier position's keys and values
+        assert [t for t in edges if ":" in t] == []  # every one drawn in its lane (as planned: no ports)
+        order = attention_order(io.BytesIO(svg))
+        assert len(order) == 9 and len(set(order.values())) == 1, order
 
 
 @pytest.mark.slow  # the geometry's check of 40 edges' points against every box, text and edge: ~5 CPU-s each

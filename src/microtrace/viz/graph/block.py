@@ -194,7 +194,8 @@ def block_diagram(
         _legend_node(g, C, keep, parts, th)
     # a box's text closer to its sides in a compact view: five boxes side by side in each position's row
     margin = "0.08,0.05" if compact else "0.12,0.05"
-    _group_nodes(g, C, _drawing_order(C, keep, rankdir), level, colors, th, precision, hl_nodes, rankdir, margin)
+    room = _room_for_taps(C, edges) if level == "stage" and lanes else {}
+    _group_nodes(g, C, _drawing_order(C, keep, rankdir), level, colors, th, precision, hl_nodes, rankdir, margin, room)
     _order_positions(g, C, keep, rail=level == "stage" and lanes)
     if boundary:
         _collapsed_stubs(g, C, boundary, pens, th, backward)
@@ -214,7 +215,9 @@ def _as_if_read_later(g, C, keep, edges, weight="4", separate=False):
     through it: a position's keys and values are read by every later position, whose edges pull them
     (and the attention around them) to the side of the later positions; the last position's are read by
     none, and its attention came out on the other side of its stream, the MLP below it. An invisible
-    edge from each of them to one invisible node after it stands for the readers it does not have."""
+    edge from each of them to one invisible node after it stands for the readers it does not have. (A
+    stage view whose KV cache goes in lanes is laid out without those edges and these stand-ins, every
+    position alike: `lanes.apart`; they stay for the views whose lanes do not all fit.)"""
     made = {(C.nodes[u]["pos"], C.nodes[u].get("stage")) for u, v, _ in edges if edge_kind(C, u, v) == "kv"}
     last = max((p for p, _ in made), default=None)  # the last position that has readers
     if last is None:
@@ -224,7 +227,7 @@ def _as_if_read_later(g, C, keep, edges, weight="4", separate=False):
     if not unread:
         return
     for k, n in enumerate(unread):  # (one each when the KV cache goes in lanes: one would pull v to k)
-        later = f"later#{k if separate else ''}"
+        later = f"{kv_lanes.STAND_IN}{k if separate else ''}"
         g.node(later, label="", style="invis", shape="point", width="0")
         g.edge(n, later, style="invis", weight=weight)
 
@@ -290,17 +293,57 @@ def _legend_node(g, C, keep, parts, th):
         _same_rank(g, "legend", sinks[-1])
 
 
-def _group_nodes(g, C, keep, level, colors, th, precision, hl_nodes, rankdir, margin):
+# the room dot leaves between two heads' boxes, points: its nodesep (0.18 in), the head clusters' margins
+# (6 pt each) and a head's label (11 pt): the taps of a lane come down into a reader through it
+HEADS_APART = 39.0
+
+
+def _room_for_taps(C, edges):
+    """{stage: height in points} of the room to make above each head's box of that stage (its logits,
+    its output) for the KV cache's taps into it, when the room between two heads is not enough for them:
+    they turn in above their reader one above the other (`lanes.plan`), and the last position's heads
+    read every earlier position (more than 6 of them, a document of 7 characters or more, came too close
+    to the head above, and in a view for print the head's label left them no room beside it). Made, it
+    holds all the taps clear of the head's label; every position's heads get the same room, so that
+    every position is laid out alike."""
+    readers: dict = {}
+    for u, v, _ in edges:
+        if edge_kind(C, u, v) == "kv":
+            readers[v] = readers.get(v, 0) + 1
+    room = {}
+    for v, n in readers.items():
+        if kv_lanes.RISE + (n - 1) * kv_lanes.TAP + kv_lanes.CLEAR > HEADS_APART:
+            stage = C.nodes[v].get("stage")
+            room[stage] = max(room.get(stage, 0.0), kv_lanes.RISE + n * kv_lanes.TAP)
+    return room
+
+
+def _room_above(clusters, path, n, points, nodesep):
+    """An invisible box in `n`'s cluster, to go above it (a flat edge), making `points` of room there
+    (with the nodesep it adds: no less than that); (n, its name). Named as an anchor: the explorer's
+    groups opened in place count such helpers as their scope's."""
+    spacer = f"anchor#{n}#room"
+    height = max(0.01, points / 72 - nodesep)
+    attrs = {"label": "", "style": "invis", "shape": "box", "width": "0.01", "fixedsize": "true"}
+    clusters.add_node(path, spacer, dict(attrs, height=f"{height:.2f}"))
+    return n, spacer
+
+
+def _group_nodes(g, C, keep, level, colors, th, precision, hl_nodes, rankdir, margin, room=None):
     """One node per kept scope (`margin`: between its text and its box, inches), in its clusters, the
-    heads of an attention block in order; each parameter matrix in the rank of its first reader."""
+    heads of an attention block in order; each parameter matrix in the rank of its first reader. `room`:
+    {stage: points} of empty room above each head's node of that stage (`_room_for_taps`)."""
     chars = C.graph.get("chars") or []
     clusters = dg.Clusters()
+    spacers = []  # the nodes that have room made above them
     heads = {}  # the attention block's cluster id -> (its path, {head: [its nodes]})
     for n in keep:
         d = C.nodes[n]
         attrs = _group_node_attrs(C, n, d, level, colors, th, precision, n in hl_nodes, margin)
         path = _cluster_path(d, level, chars, th)
         clusters.add_node(path, n, attrs)
+        if room and "head" in d and d.get("stage") in room:
+            spacers.append(_room_above(clusters, path, n, room[d["stage"]], _ranksep(g, "nodesep", 0.25)))
         if level == "stage" and "head" in d:
             heads.setdefault(path[-2][0], (path[:-1], {}))[1].setdefault(d["head"], []).append(n)
     for cid, (path, members) in heads.items():
@@ -308,6 +351,10 @@ def _group_nodes(g, C, keep, level, colors, th, precision, hl_nodes, rankdir, ma
             siblings = [(f"anchor#{cid}/head{h}", members[h]) for h in sorted(members)]
             clusters.order_siblings(path, siblings, reverse=rankdir == "LR")
     clusters.emit(g)
+    for n, spacer in spacers:  # (in LR, a flat edge's tail is drawn below its head)
+        with g.subgraph() as s:
+            s.attr(rank="same")
+            s.edge(n, spacer, style="invis")
     for n in keep:
         if _is_param(C.nodes[n]):
             readers = sorted(C.successors(n), key=_reader_order(C))
@@ -352,11 +399,11 @@ def _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges):
         g.edge(u, v, **attrs)
 
 
-def _ranksep(g):
-    """The rank separation (inches) `g` is laid out with: the last one set (a compact view sets its own
-    in a graph statement after the digraph's)."""
-    found = [m.group(1) for line in g.body for m in [re.search(r'\bgraph \[.*\branksep="?([0-9.]+)', line)] if m]
-    return float(found[-1] if found else g.graph_attr.get("ranksep", 0.5))
+def _ranksep(g, name="ranksep", default=0.5):
+    """The rank separation (inches: or the graph's `name`) `g` is laid out with: the last one set (a
+    compact view sets its own in a graph statement after the digraph's)."""
+    found = [m.group(1) for line in g.body for m in [re.search(rf'\bgraph \[.*\b{name}="?([0-9.]+)', line)] if m]
+    return float(found[-1] if found else g.graph_attr.get(name, default))
 
 
 def _group_edge_attrs(u, v, d, kind, level, pens, th, rankdir, backward, highlighted):

@@ -222,11 +222,19 @@ def with_lanes(laid, doc):
         attrs = _POS.sub(f'pos="{dot_pos(route[tail, head], back)}"', attrs)
         if tail not in counted:  # the bundle's count, once, on its first edge
             counted.add(tail)
-            x, y, text = labels[tail]
-            attrs += f',\n\t\tlabel="{text}", fontsize={COUNT_SIZE:g}, fontcolor="{_color(attrs)}", lp="{x + COUNT_SIZE * 0.3 * len(text):.2f},{y + COUNT_SIZE * 0.3:.2f}"'
+            attrs += _count_attrs(labels[tail], attrs)
         return f"{m.group(1)}{m.group(2)} -> {m.group(4)}{m.group(6)}{attrs}];"  # no ports: drawn as given
 
     return _EDGE.sub(redraw, laid)
+
+
+def _count_attrs(label, attrs):
+    """A bundle's count (`label`: x, y, text) as the attributes of its first edge (`attrs`: its colour)."""
+    x, y, text = label
+    return (
+        f',\n\t\tlabel="{text}", fontsize={COUNT_SIZE:g}, fontcolor="{_color(attrs)}", '
+        f'lp="{x + COUNT_SIZE * 0.3 * len(text):.2f},{y + COUNT_SIZE * 0.3:.2f}"'
+    )
 
 
 def _unquote(name):
@@ -263,3 +271,53 @@ def boxes(doc):
             w, h = float(o["width"]) * 36, float(o["height"]) * 36
             out[o["name"]] = (x - w, y - h, x + w, y + h)
     return out
+
+
+STAND_IN = "later#"  # the invisible readers of the last keys and values (block.py), for dot's layout with
+# the KV cache's edges: the layout without them (`apart`) has no use for them
+# an edge statement of the stage view's KV cache, and a stand-in's statements, as the graphviz package writes them
+_SOURCE_KV = re.compile(
+    rf'^\t({_QUOTED}) -> ({_QUOTED}) \[((?:[^"\]]|{_QUOTED})*?\bclass="kv [kv]"(?:[^"\]]|{_QUOTED})*)\]\n', re.M
+)
+_PORTS = re.compile(r"\b(?:tail|head)port=\w+ ?")
+_SOURCE_STAND_IN = re.compile(rf'^\t(?:{_QUOTED} -> )?"{STAND_IN}\d*" \[[^\n]*\]\n', re.M)
+
+
+def apart(source):
+    """(`source` without the stage view's KV-cache edges, [(tail, head, attributes)] of those), tail and
+    head quoted as in the source, as the graphviz package writes a `block.block_diagram`.
+
+    dot orders each rank by the edges through it, and every position's keys and values are read by all
+    the later positions, fewer and fewer: each position's keys, values and heads came out in an order
+    of its own (the demo's last two positions drew `v` above their heads, the others below). Without
+    those edges every position is the same graph and is laid out alike; they are drawn in lanes after
+    (`added`), which need no room from dot."""
+    kv = [(m.group(1), m.group(2), m.group(3)) for m in _SOURCE_KV.finditer(source)]
+    if not kv:
+        return source, []
+    return _SOURCE_STAND_IN.sub("", _SOURCE_KV.sub("", source)), kv
+
+
+def added(laid, doc, kv):
+    """dot's layout as DOT (`dot -Tdot`: `laid`; as JSON: `doc`) of a stage view laid out without its
+    KV cache's edges, with them (`kv`: [(tail, head, attributes)] as `apart` gives them) added in lanes
+    for `neato -n2` to draw as given; None when one of them does not fit in a lane (the view is then
+    laid out with them, those drawn as dot routes them)."""
+    groups: dict = {}  # "kv k", "kv v": a view's keys and its values, each in lanes of their own
+    for t, h, attrs in kv:
+        groups.setdefault(re.search(r'\bclass="([^"]*)"', attrs).group(1), []).append((t, h, attrs))
+    statements, counted = [], set()
+    for _, edges in sorted(groups.items()):
+        ends = [(_unquote(t), _unquote(h)) for t, h, _ in edges]
+        paths, labels = plan(boxes(doc), ends, label_boxes(doc), float(doc.get(LANE_ATTR, LANE)), True)
+        if None in paths:
+            return None
+        for (t, h, attrs), (tail, _), path in zip(edges, ends, paths):
+            back = re.search(r"\bdir=\"?back\b", attrs) is not None
+            attrs = _PORTS.sub("", attrs) + f' pos="{dot_pos(path, back)}"'  # no ports: drawn as given
+            if tail not in counted:  # the bundle's count, once, on its first edge
+                counted.add(tail)
+                attrs += _count_attrs(labels[tail], attrs)
+            statements.append(f"\t{t} -> {h} [{attrs}];\n")
+    end = laid.rstrip().rfind("}")
+    return laid[:end] + "".join(statements) + laid[end:]

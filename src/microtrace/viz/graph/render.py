@@ -108,6 +108,13 @@ def _in_lanes(exe, src):
     neato = Path(exe).with_name("neato")  # Graphviz's programs live side by side
     if not _KV.search(src) or not neato.exists():
         return src, [exe]
+    text = src.decode("utf-8")
+    bare, kv = lanes.apart(text)
+    if kv:  # the stage view: laid out without them, then they are added in lanes (lanes.apart says why)
+        doc = json.loads(_run_dot([exe, "-Tjson"], bare.encode("utf-8"), "lay out"))
+        laid = lanes.added(_run_dot([exe, "-Tdot"], bare.encode("utf-8"), "lay out").decode("utf-8"), doc, kv)
+        if laid is not None:
+            return laid.encode("utf-8"), [str(neato), "-n2"]
     doc = json.loads(_run_dot([exe, "-Tjson"], src, "lay out"))
     laid = lanes.with_lanes(_run_dot([exe, "-Tdot"], src, "lay out").decode("utf-8"), doc)
     return (src, [exe]) if laid is None else (laid.encode("utf-8"), [str(neato), "-n2"])
