@@ -35,23 +35,26 @@ def launch():
 _windows: dict = {}  # (browser, touch) -> the browser context the pages of the tests open in
 
 
-def window(browser, touch=False):
+def window(browser, touch=False, motion=False):
     """The context (a browser window of 1280x800, with touch or not) that `Opened` opens its pages in: one
     per browser, as a person opens each page in a new tab (a new context starts processes of its own, ~0.2
     CPU-s more a page). Pages share nothing of each other's but the window's permissions (the pages keep
-    no storage, no cookies)."""
-    key = (id(browser), touch)
+    no storage, no cookies). The window asks for reduced motion, as some readers' systems do, unless
+    `motion`: a re-layout then shows its result at once, the same drawing it slides into otherwise (each
+    slide costs the browser ~0.3 CPU-s); test_explore_input tests the slide itself."""
+    key = (id(browser), touch, motion)
     if key not in _windows or not _windows[key][0].is_connected():
-        _windows[key] = (browser, browser.new_context(viewport={"width": 1280, "height": 800}, has_touch=touch))
+        _windows[key] = (browser, browser.new_context(viewport={"width": 1280, "height": 800}, has_touch=touch,
+                                                      reduced_motion=None if motion else "reduce"))  # fmt: skip
     return _windows[key][1]
 
 
 class Opened:
     """A page opened from disk in a tab of its own, with the console errors and the requests it made."""
 
-    def __init__(self, browser, path, hash="", touch=False):
+    def __init__(self, browser, path, hash="", touch=False, motion=False):
         self.errors, self.requests = [], []
-        self.context = window(browser, touch)
+        self.context = window(browser, touch, motion)
         self.page = self.context.new_page()
         self.page.set_default_timeout(10_000)
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))

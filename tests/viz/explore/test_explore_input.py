@@ -1,6 +1,7 @@
 """The explorer with a real mouse and real keys (issue 20): a click selects, a double-click opens in
 place, Enter dives, Escape goes up, a drag pans (and selects nothing where it ends), the wheel zooms about
-the pointer, and the keyboard alone reaches every box with a visible focus ring."""
+the pointer, and the keyboard alone reaches every box with a visible focus ring; a re-layout slides the
+drawing from where it was, unless the reader asked for reduced motion."""
 
 import pytest
 from explore_browser import NEEDS, Opened
@@ -149,3 +150,31 @@ def test_the_inspector_shows_4_significant_digits_and_copies_the_full_value(open
     opened.page.mouse.up()
     opened.page.keyboard.press("Control+C")
     assert opened.js("navigator.clipboard.readText()") == f"grad_norm\t{full}"
+
+
+# the running animations: each one's length (ms), and whether it moves its box (a fade-in does not)
+_ANIMATIONS = "document.getAnimations().map(a => [a.effect.getTiming().duration, JSON.stringify(a.effect.getKeyframes()).includes('translate')])"
+
+
+def test_a_relayout_slides_the_drawing_from_where_it_was_unless_motion_is_reduced(browser, explorer_page):
+    """Issue 20: opening in place animates from the old positions to the new ones in at most 300 ms, and
+    not at all for a reader whose system asks for reduced motion (the other page tests' window)."""
+    group = "pos1/layer0/attn"
+    moving = Opened(browser, explorer_page, motion=True)
+    try:
+        moving.dblclick(group)
+        moving.until("document.getAnimations().length > 0")
+        slides = moving.js(_ANIMATIONS)
+        assert all(0 < ms <= 300 for ms, _ in slides) and any(moved for _, moved in slides)
+        moving.until(f"{STATE}.opened.length === 1 && !document.getAnimations().length")
+        assert moving.errors == []
+    finally:
+        moving.close()
+    still = Opened(browser, explorer_page)
+    try:
+        before = still.js("document.getElementById('stage').innerHTML")
+        still.dblclick(group)
+        still.until("b => document.getElementById('stage').innerHTML !== b", before)  # laid out again ...
+        assert still.js(_ANIMATIONS) == [] and still.js(f"{STATE}.opened.length") == 1  # ... with nothing moving
+    finally:
+        still.close()
