@@ -24,7 +24,10 @@ export function route(boxes, texts, edges, tapped = new Map(), taken = []) {
   const sources = [...new Set(edges.map(([t]) => t))].sort((a, b) => boxes.get(b)[3] - boxes.get(a)[3] || (a < b ? -1 : 1));
   const order = edges.map((e, k) => k).sort((a, b) => sources.indexOf(edges[a][0]) - sources.indexOf(edges[b][0]) || a - b);
   const paths = edges.map(() => null);
-  for (const k of order) paths[k] = search(grid, ports[k], sources.indexOf(edges[k][0]));
+  for (const k of order) for (const end of ports[k].ends) {
+    paths[k] = search(grid, ports[k].starts, end, sources.indexOf(edges[k][0]));
+    if (paths[k]) break;
+  }
   spread(paths, edges.map(([t]) => sources.indexOf(t)), [...boxes.values(), ...texts], taken);
   return paths;
 }
@@ -33,9 +36,10 @@ const grow = ([x0, y0, x1, y1], d) => [x0 - d, y0 - d, x1 + d, y1 + d];
 // where each edge may leave its source (the east side, low; or the bottom, towards a reader below) and
 // where it comes in: a point of its own on its reader's top, where it comes straight down, so never under
 // a cluster's label there (between a box and its cluster's label is a slit a few points high, where
-// edges and the lanes' taps would run on one another) nor among the lanes' taps; those the top cannot
-// hold GAP apart come in from the west side, above and below its middle (where the residual stream comes
-// in). A reader above its source is entered at the bottom, as before.
+// edges and the lanes' taps would run on one another) nor among the lanes' taps: on the widest part of
+// the top that no label covers; those it cannot hold GAP apart come in from the west side, above and
+// below its middle (where the residual stream comes in); and where no way leads to that point, the top's
+// middle or the west side's. A reader above its source is entered at the bottom, as before.
 function portsOf(boxes, texts, edges, tapped) {
   const into = new Map();
   edges.forEach(([t, h], k) => (into.get(h) || into.set(h, []).get(h)).push(k));
@@ -47,8 +51,13 @@ function portsOf(boxes, texts, edges, tapped) {
     const above = ks.filter((k) => y1 < (boxes.get(edges[k][0])[1] + boxes.get(edges[k][0])[3]) / 2), under = ks.filter((k) => !above.includes(k));
     under.forEach((k, i) => at.set(k, [r(x0 + inset + ((x1 - x0 - 2 * inset) * (i + 0.5)) / under.length), S]));
     if (!above.length) continue;
-    const label = Math.max(x0 + inset, ...texts.filter((b) => b[1] < y1 + REACH && b[3] > y1 && b[0] < x1 && b[2] > x0).map((b) => b[2] + 4 + ROOM));
-    const hi = tapped.has(h) ? Math.min(x1 - inset, tapped.get(h) - SPREAD) : x1 - inset;
+    // the widest stretch of the top that no label over it (its wall, and room beside it) covers, left of the taps
+    let spans = [[x0 + inset, tapped.has(h) ? Math.min(x1 - inset, tapped.get(h) - SPREAD) : x1 - inset]];
+    for (const b of texts) if (b[1] < y1 + REACH && b[3] > y1 && b[0] < x1 && b[2] > x0) {
+      const [c0, c1] = [b[0] - 4 - ROOM, b[2] + 4 + ROOM];
+      spans = spans.flatMap(([a, z]) => [[a, Math.min(z, c0)], [Math.max(a, c1), z]]).filter(([a, z]) => z >= a);
+    }
+    const [label, hi] = spans.sort((u, w) => w[1] - w[0] - (u[1] - u[0]))[0] || [1, 0];
     const fit = hi >= label ? Math.floor((hi - label) / GAP) + 1 : 0;
     const mid = (y0 + y1) / 2, sides = [];
     for (let y = y1 - GAP; y > y0 + 2 && sides.length < above.length - fit; y -= GAP) if (Math.abs(y - mid) > GAP) sides.push(r(y));
@@ -63,8 +72,11 @@ function portsOf(boxes, texts, edges, tapped) {
     const out = r(b0 + Math.min(6, (b1 - b0) / 4)), beneath = r(a0 + ((a1 - a0) * 3) / 4);
     const starts = [[[a1, out], [a1 + CLEAR, out], E]];
     if (below) starts.push([[beneath, b0], [beneath, b0 - CLEAR], S]);
-    const end = side === E ? [[c0x - CLEAR, v], [c0x, v], [E, N, S]] : side === N ? [[v, c1 + CLEAR], [v, c1], [S]] : [[v, c0 - CLEAR], [v, c0], [N]];
-    return { starts, end };
+    const west = (y) => [[c0x - CLEAR, y], [c0x, y], [E, N, S]], top = (x) => [[x, c1 + CLEAR], [x, c1], [S]];
+    const end = side === E ? west(v) : side === N ? top(v) : [[v, c0 - CLEAR], [v, c0], [N]];
+    // where no way leads to that point (a small reader under a label), its top's middle, its west side's
+    const x = r((c0x + boxes.get(h)[2]) / 2), y = r(c1 - Math.min(GAP, (c1 - c0) / 4));
+    return { starts, ends: side === S ? [end] : [end, top(x), west(y)] };
   });
 }
 
@@ -76,7 +88,7 @@ function gridOf(walls, ports, taken) {
   for (const path of taken) for (let k = 0; k + 1 < path.length; k++) for (const [axis, lines] of [[0, xs], [1, ys]]) {
     if (path[k][axis] === path[k + 1][axis]) for (const d of [-1.6, 1.6]) lines.add(r(path[k][axis] + d * SPREAD));
   }
-  for (const { starts, end } of ports) for (const [, [x, y]] of [...starts, end]) { xs.add(r(x)); ys.add(r(y)); }
+  for (const { starts, ends } of ports) for (const [, [x, y]] of [...starts, ...ends]) { xs.add(r(x)); ys.add(r(y)); }
   const X = Float64Array.from(xs).sort(), Y = Float64Array.from(ys).sort(), nx = X.length, ny = Y.length;
   const h = new Uint8Array(nx * ny), v = new Uint8Array(nx * ny); // the stretch from a point east, north
   const index = (A, a) => { let lo = 0, hi = A.length; while (lo < hi) { const m = (lo + hi) >> 1; if (A[m] < a) lo = m + 1; else hi = m; } return lo; };
@@ -108,7 +120,7 @@ function claim(g, a, b, who = LANES) {
 
 // A* from a start to the end, over (point, heading): the length, a cost per turn, more on a stretch
 // another source's edge took (less on one of its own source)
-function search(g, { starts, end }, src) {
+function search(g, starts, end, src) {
   const { X, Y, nx, ny, h, v, owner } = g, goal = g.at(...end[0]), gx = X[goal % nx], gy = Y[(goal / nx) | 0];
   // the costs so far, kept from one search to the next: a state's counts when it was reached in this one
   const { cost, from, seen } = g, now = ++g.searches, known = (s) => (seen[s] === now ? cost[s] : Infinity);
