@@ -201,6 +201,7 @@ def test_a_long_scalar_chain_folds_for_the_width_asked(four_heads):
     )
 
 
+@pytest.mark.slow  # the landscape page's fold; the fold for a width asked stays fast (test_..._for_the_width_asked)
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
 def test_a_long_scalar_chain_folds_to_fit_a_page(four_heads, tmp_path):
     """The head that `make demo` draws is one long chain (dot product, softmax, weighted sum): unfolded
@@ -307,6 +308,7 @@ def test_edge_labels_keep_clear_of_arrowheads_and_pages_fit(trace):
     assert result.exit_code == 2 and "W,H" in result.output
 
 
+@pytest.mark.slow  # end to end on a pseudo-terminal; the store's progress (below) and the bars' terminal rule stay fast
 def test_writing_a_store_shows_a_bar_that_ends_only_on_a_terminal(run_dir, tmp_path):
     """The trace command's slow part after the replay, making the views and writing them, has a bar
     that reaches its end on a terminal, and not a character of it on a pipe."""
