@@ -26,6 +26,7 @@ slow = pytest.mark.slow
 STEP_VIEWS = {
     "block": ["--level", "block"],
     "stage": ["--level", "stage"],
+    "stage backward": ["--level", "stage", "--backward"],  # (its flows beside the edges: 18 over boxes' text)
     "layer": ["--level", "layer"],
     "head": ["--level", "scalar", "--focus", "pos1/layer0/attn/head0"],
     "last head": ["--level", "scalar", "--focus", "pos3/layer0/attn/head1"],

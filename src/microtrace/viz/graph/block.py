@@ -273,7 +273,7 @@ def _legend_parts(C, keep, colors, pens, th, params, backward, hl_edges, lanes=F
     if backward:
         notes += ["backward: arrows point the way", "the gradient flows"]
     if backward and lanes and C.graph.get("level") == "stage":
-        notes += ["(flows inside attention: hover the edge)"]
+        notes += ["(flows off the residual stream: hover the edge)"]
     return gs.legend_parts(colors, pens, th, edge_kinds=kinds, notes=notes)
 
 
@@ -382,8 +382,10 @@ def _group_edges(g, C, edges, level, pens, th, rankdir, backward, hl_edges):
         if stage_lanes:
             if C.nodes[v].get("stage") in reading and kinds[u, v] != "kv":
                 attrs["minlen"] = str(max(1, beside))
-            if C.nodes[u].get("block") == C.nodes[v].get("block") == "attn":
-                attrs.pop("label", None)  # (backward) a flow inside attention would sit on the lanes: in its tooltip
+            if "pos" in C.nodes[u] and not _carries_stream(C.nodes[u], level):
+                # (backward) a flow off the residual stream, in its tooltip: inside attention it sat on the
+                # lanes, between two boxes side by side (the MLP's, lm_head's and the loss's) under a box
+                attrs.pop("label", None)
             if "label" in attrs:
                 attrs["xlabel"] = attrs.pop("label")  # placed after the layout: the backward view's is the forward's
         if (
