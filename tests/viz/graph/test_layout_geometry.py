@@ -28,6 +28,8 @@ STEP_VIEWS = {
     "stage": ["--level", "stage"],
     "stage backward": ["--level", "stage", "--backward"],  # (its flows beside the edges: 18 over boxes' text)
     "layer": ["--level", "layer"],
+    "block for a column": ["--level", "block", "--width", "column"],  # (laid out compact, its legend under
+    "stage for a page": ["--level", "stage", "--width", "page"],  # the title: drawn at a scale)
     "head": ["--level", "scalar", "--focus", "pos1/layer0/attn/head0"],
     "last head": ["--level", "scalar", "--focus", "pos3/layer0/attn/head1"],
     "attn": ["--level", "scalar", "--focus", "pos2/layer0/attn"],
@@ -87,6 +89,8 @@ def read_svg(path):
     # the SVG's user space: the transform of the top group (dot: scale, rotate 0, translate)
     found = re.search(r"translate\(([-\d.]+) ([-\d.]+)\)", graph.get("transform", ""))
     shift = tuple(map(float, found.groups())) if found else (0.0, 0.0)
+    scaled = re.search(r"scale\(([\d.]+)", graph.get("transform", ""))  # (a figure fitted to a width)
+    view = (*view[:2], view[2] / float(scaled.group(1)), view[3] / float(scaled.group(1))) if scaled else view
     return texts, clusters, nodes, view, shift
 
 
