@@ -201,6 +201,14 @@ def test_a_long_scalar_chain_folds_for_the_width_asked(four_heads):
     )
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+def test_a_long_view_shrunk_to_a_page_is_said_to_be_long(four_heads):
+    """`--size` shrinks a view, not its shape: the README's top gradient paths came out 10 x 2.9 in
+    (3.4:1) without a word, where the same view without --size was said to be long."""
+    with pytest.warns(FitNote, match=r"is 9\.\d+ × [\d.]+ in \(\d+\.\d:1\)"):
+        graph_figure(four_heads, "scalar", focus="pos1/layer0/attn/head0", fold=False, size=(10, 7.5))
+
+
 @pytest.mark.slow  # the landscape page's fold; the fold for a width asked stays fast (test_..._for_the_width_asked)
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
 def test_a_long_scalar_chain_folds_to_fit_a_page(four_heads, tmp_path):

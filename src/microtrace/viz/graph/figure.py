@@ -96,8 +96,8 @@ def graph_figure(
             g = _diagram(trace, level, focus, around, hops, view, highlight, target, params, max_nodes, label, again)
     g.attr("graph", **page_attrs(size, ratio))
     what = f"the {level} view"
-    if level == "scalar" and size is None and ratio is None:
-        say_if_long(what, layout_size(g))
+    if level == "scalar" and ratio is None:  # (a --size shrinks it: the README's paths drawn 10 x 3 in, unsaid)
+        say_if_long(what, layout_size(g, drawn=True))
     fit_to_width(g, print_size, what)
     return g
 

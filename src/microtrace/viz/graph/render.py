@@ -198,10 +198,13 @@ def _plain_size(plain, drawn=False):
         raise RenderError("dot's layout could not be read") from None
 
 
-def layout_size(digraph: graphviz.Digraph | str):
-    """(width, height) in inches of the drawing `dot` makes of `digraph`, or None without `dot`."""
+def layout_size(digraph: graphviz.Digraph | str, drawn=False):
+    """(width, height) in inches of the drawing `dot` makes of `digraph` (`drawn`: at the scale its
+    `size` asks), or None without `dot`."""
     exe = dot_program()
-    return None if exe is None else _plain_size(_run_dot([exe, "-Tplain"], source_bytes(digraph), "lay out"))
+    if exe is None:
+        return None
+    return _plain_size(_run_dot([exe, "-Tplain"], source_bytes(digraph), "lay out"), drawn)
 
 
 _PLAIN_NODE = re.compile(r'^node ("(?:[^"\\]|\\.)*"|\S+) (\S+) (\S+) ', re.M)
