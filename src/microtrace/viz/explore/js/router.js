@@ -18,7 +18,9 @@ const r = (v) => Math.round(v * 10) / 10;
 // lanes' paths (their corners), which the edges here cross but do not run along
 export function route(boxes, texts, edges, tapped = new Map(), taken = []) {
   const ports = portsOf(boxes, texts, edges, tapped);
-  const walls = [...[...boxes.values()].map((b) => grow(b, CLEAR)), ...texts.map((b) => grow(b, 4))];
+  // a label's wall as wide as a box's: a few points between a box's and a label's, an edge would run
+  // there, under the label, on the others that do
+  const walls = [...[...boxes.values()].map((b) => grow(b, CLEAR)), ...texts.map((b) => grow(b, CLEAR))];
   const grid = gridOf(walls, ports, taken);
   for (const path of taken) for (let k = 0; k + 1 < path.length; k++) claim(grid, path[k], path[k + 1]);
   const sources = [...new Set(edges.map(([t]) => t))].sort((a, b) => boxes.get(b)[3] - boxes.get(a)[3] || (a < b ? -1 : 1));
@@ -54,7 +56,7 @@ function portsOf(boxes, texts, edges, tapped) {
     // the widest stretch of the top that no label over it (its wall, and room beside it) covers, left of the taps
     let spans = [[x0 + inset, tapped.has(h) ? Math.min(x1 - inset, tapped.get(h) - SPREAD) : x1 - inset]];
     for (const b of texts) if (b[1] < y1 + REACH && b[3] > y1 && b[0] < x1 && b[2] > x0) {
-      const [c0, c1] = [b[0] - 4 - ROOM, b[2] + 4 + ROOM];
+      const [c0, c1] = [b[0] - CLEAR - ROOM, b[2] + CLEAR + ROOM];
       spans = spans.flatMap(([a, z]) => [[a, Math.min(z, c0)], [Math.max(a, c1), z]]).filter(([a, z]) => z >= a);
     }
     const [label, hi] = spans.sort((u, w) => w[1] - w[0] - (u[1] - u[0]))[0] || [1, 0];
@@ -195,7 +197,7 @@ function corners(pts) {
 function spread(paths, src, boxes, taken) {
   // one axis at a time, the runs read again from the paths: moving a vertical stretch lengthens the
   // horizontal ones at its ends, which may then come near another's
-  for (const axis of [0, 1, 0]) {
+  for (const axis of [0, 1, 0, 1]) {
     const all = [];
     const add = (p, n, k, s, fixed) => {
       if (p[k][axis] !== p[k + 1][axis]) return;
