@@ -4,6 +4,7 @@ into .venv/axe), injected by Playwright into the test's copy of the page; nothin
 from pathlib import Path
 
 import pytest
+from explore_browser import tab, untab, window
 
 AXE = Path(__file__).resolve().parents[1] / ".venv" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 NEEDS_AXE = pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (make test installs it with npm)")
@@ -20,16 +21,16 @@ MUST_RUN = {
 RUN = "axe.run(document, {resultTypes: ['violations']}).then(r => ({violations: r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))})), ran: [...r.passes, ...r.inapplicable, ...r.violations, ...r.incomplete].map(x => x.id)}))"
 
 
-SIZES = ({"width": 1280, "height": 800}, {"width": 1024, "height": 768})  # a laptop's window, and a smaller one
+SIZES = ((1280, 800), (1024, 768))  # a laptop's window, and a smaller one
 
 
 def audit(browser, path, act=None, sizes=SIZES):
     """axe's findings on the page at `path` (after `act(page)`, a person's doing), in windows of `sizes`."""
     found = []
     for size in sizes:
-        context = browser.new_context(viewport=size, bypass_csp=True)  # the page's CSP admits its own scripts only
+        context = window(browser, size=size, audited=True)  # the page's CSP admits its own scripts only
+        page = tab(context)
         try:
-            page = context.new_page()
             page.goto(path.as_uri())
             page.wait_for_load_state("load")
             if act:
@@ -43,5 +44,5 @@ def audit(browser, path, act=None, sizes=SIZES):
             }
             found += [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
         finally:
-            context.close()
+            untab(page, context, keep=True)
     return found

@@ -35,17 +35,19 @@ def launch():
 _windows: dict = {}  # (browser, touch) -> the browser context the pages of the tests open in
 
 
-def window(browser, touch=False, motion=False):
-    """The context (a browser window of 1280x800, with touch or not) that `Opened` opens its pages in: one
-    per browser, as a person opens each page in a new tab (a new context starts processes of its own, ~0.2
-    CPU-s more a page). Pages share nothing of each other's but the window's permissions (the pages keep
-    no storage, no cookies). The window asks for reduced motion, as some readers' systems do, unless
-    `motion`: a re-layout then shows its result at once, the same drawing it slides into otherwise (each
-    slide costs the browser ~0.3 CPU-s); test_explore_input tests the slide itself."""
-    key = (id(browser), touch, motion)
+def window(browser, touch=False, motion=False, size=(1280, 800), audited=False):
+    """The context (a browser window of `size`, with touch or not) that `Opened` opens its pages in: one
+    per browser and kind, as a person opens each page in a new tab (a new context starts processes of its
+    own, ~0.2 CPU-s more a page). Pages share nothing of each other's but the window's permissions (the
+    pages keep no storage, no cookies). The window asks for reduced motion, as some readers' systems do,
+    unless `motion`: a re-layout then shows its result at once, the same drawing it slides into otherwise
+    (each slide costs the browser ~0.3 CPU-s); test_explore_input tests the slide itself. `audited`: the
+    pages' Content-Security-Policy is not enforced, so that an auditor's script can be put in (tests/a11y)."""
+    key = (id(browser), touch, motion, size, audited)
     if key not in _windows or not _windows[key][0].is_connected():
-        _windows[key] = (browser, browser.new_context(viewport={"width": 1280, "height": 800}, has_touch=touch,
-                                                      reduced_motion=None if motion else "reduce"))  # fmt: skip
+        _windows[key] = (browser, browser.new_context(viewport={"width": size[0], "height": size[1]}, has_touch=touch,
+                                                      reduced_motion=None if motion else "reduce",
+                                                      bypass_csp=audited))  # fmt: skip
     return _windows[key][1]
 
 

@@ -223,16 +223,20 @@ PROBE = """() => {
 def shown(browser, path):
     """The page at `path` in the session's Chromium (a window of 1280x2000), loaded: (page, what it wrote
     to the console, errors too)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 2000})
+    from explore_browser import tab, untab, window  # (here: the rest of this file runs without Playwright)
+
+    context = window(browser, size=(1280, 2000))
+    page, console = tab(context), []
+    heard = {"console": lambda m: console.append(m.text), "pageerror": lambda e: console.append(str(e))}
+    for event, listen in heard.items():
+        page.on(event, listen)
     try:
-        page = context.new_page()
-        console = []
-        page.on("console", lambda m: console.append(m.text))
-        page.on("pageerror", lambda e: console.append(str(e)))
         page.goto(path.as_uri())  # returns after the load event: every image decoded
         yield page, console
     finally:
-        context.close()
+        for event, listen in heard.items():
+            page.remove_listener(event, listen)
+        untab(page, context, keep=True)
 
 
 @pytest.mark.slow  # checks the harness, not the product (~1 CPU-s): run with every change to how pages are opened
