@@ -161,11 +161,13 @@ def _gap(box, point):
     return math.hypot(max(x0 - x, 0, x - x1), max(y0 - y, 0, y - y1))
 
 
-def _followable(edges):
-    """The KV cache's edges (between two positions) from different sources never run on one another
-    (they may cross): where two run together, a reader could not tell which goes where."""
-    ends = [(t.split("->")[0], t.split("->")[-1], pts) for t, pts, _ in edges]
-    kv = [(a, pts) for a, b, pts in ends if _position(a) and _position(b) and _position(a) != _position(b)]
+def _followable(geo):
+    """The KV cache's edges (between two positions: from a key or value, or from one of their scalars when
+    opened in place) from different sources never run on one another (they may cross): where two run
+    together, a reader could not tell which goes where."""
+    ends = [(t.split("->")[0], t.split("->")[-1], pts) for t, pts, _ in geo["edges"]]
+    at = {name: _position_of(name, geo) for a, b, _ in ends for name in (a, b)}
+    kv = [(a, pts) for a, b, pts in ends if at[a] and at[b] and at[a] != at[b]]
     near = []  # each edge's points, and the unit cells around them
     for tail, pts in kv:
         cells = {(round(x) + dx, round(y) + dy) for x, y in pts for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
@@ -178,6 +180,19 @@ def _followable(edges):
                     run = run + 1 if (round(x), round(y)) in cells else 0
                     longest = max(longest, run)
                 assert longest < 6, (a, b, f"run on one another for {2 * longest} units")
+
+
+def _position_of(name, geo):
+    """The position a box belongs to: by its name, or (a scalar, n123) by the position's frame around it."""
+    if _position(name) or name not in geo["nodes"]:
+        return _position(name)
+    box = geo["nodes"][name]
+    frames = [
+        c[len("cluster_") :]
+        for c, r in geo["clusters"].items()
+        if re.fullmatch(r"cluster_pos\d+", c) and _inside(box, r)
+    ]
+    return frames[0] if frames else None
 
 
 def _position(name):
@@ -198,14 +213,14 @@ def test_open_attention_then_a_head_then_close_both(opened):
     attn, head = "pos3/layer0/attn", f"cluster_pos3/layer0/attn/head{opened.heads // 2}"
     double_click(opened, attn)
     geo = check(opened)
-    _followable(geo["edges"])
+    _followable(geo)
     assert attn in geo["clusters"] and attn not in geo["nodes"]  # a frame now, holding its heads
     assert {f"cluster_{attn}/head{h}" for h in range(opened.heads)} <= set(geo["clusters"])
     # an edge that ran into attention now runs to the stage it really reaches
     assert any(t.startswith("pos3/embed->" + attn + "/") for t, _, _ in geo["edges"])
     double_click(opened, head)
     geo = check(opened)
-    _followable(geo["edges"])
+    _followable(geo)
     scalars = [n for n in geo["nodes"] if n[0] in "no" and n[1:].isdigit()]
     assert scalars and all(_inside(geo["nodes"][n], geo["clusters"][head]) for n in scalars)
     double_click(opened, head)
@@ -222,7 +237,7 @@ def test_kv_edges_of_different_sources_never_run_on_one_another_after_two_openin
     straight down, and stretches of different sources that still come near are nudged apart."""
     for title in ("cluster_pos4", "cluster_pos1/layer0"):
         double_click(opened, title)
-        _followable(check(opened)["edges"])
+        _followable(check(opened))
     assert opened.errors == []
 
 
@@ -244,7 +259,7 @@ def test_every_position_open_keeps_each_kv_edge_apart(opened):
         opened.until("n => document.querySelectorAll('#stage g.opened').length > n", p)
         opened.until("!document.getAnimations().length")
         assert drawing(opened) != before
-        _followable(check(opened)["edges"])
+        _followable(check(opened))
     assert opened.js("document.querySelectorAll('#stage g.opened').length") == positions
 
 
@@ -276,7 +291,7 @@ def test_random_opening_and_closing_keeps_the_drawing_sound(opened, seed):
         while opened.js("window.explorer.state.view") != 0:  # dived: back up
             opened.page.keyboard.press("Backspace")
             opened.page.wait_for_timeout(200)
-        _followable(check(opened)["edges"])
+        _followable(check(opened))
     while frames := opened.js(
         "() => [...document.querySelectorAll('#stage g.opened')].map(g => g.querySelector(':scope > title').textContent)"
     ):

@@ -9,7 +9,7 @@
 // reader's top at a point of its own (the left half: the lanes' taps take the right half).
 // Coordinates are Graphviz's: points, y up.
 const CLEAR = 7, BEND = 30, SHARED = 16, BUNDLE = 0.6, SPREAD = 5, TIGHT = 2.5, ROOM = 3, GAP = 5, REACH = 24, ARROW = 6, NEAR = 12;
-const FREE = -1, LANES = -2, E = 0, N = 2, S = 3, STEP = [[1, 0], [-1, 0], [0, 1], [0, -1]]; // east, west, north, south
+const FREE = -1, LANES = -2, E = 0, W = 1, N = 2, S = 3, STEP = [[1, 0], [-1, 0], [0, 1], [0, -1]]; // east, west, north, south
 const r = (v) => Math.round(v * 10) / 10;
 
 // each edge's path (points from its source's side to its reader's side), or null where none is found;
@@ -39,8 +39,9 @@ const grow = ([x0, y0, x1, y1], d) => [x0 - d, y0 - d, x1 + d, y1 + d];
 // where it comes in: a point of its own on its reader's top, where it comes straight down, so never under
 // a cluster's label there (between a box and its cluster's label is a slit a few points high, where
 // edges and the lanes' taps would run on one another) nor among the lanes' taps: on the widest part of
-// the top that no label covers; those it cannot hold GAP apart come in from the west side, above and
-// below its middle (where the residual stream comes in); and where no way leads to that point, the top's
+// the top that no label covers; those it cannot hold GAP apart come in from the west side (or the east,
+// from sources on the right), above and below its middle (where the residual stream comes in, and goes
+// out); and where no way leads to that point, the top's
 // middle or the west side's. A reader above its source is entered at the bottom, as before.
 function portsOf(boxes, texts, edges, tapped) {
   const into = new Map();
@@ -61,11 +62,16 @@ function portsOf(boxes, texts, edges, tapped) {
     }
     const [label, hi] = spans.sort((u, w) => w[1] - w[0] - (u[1] - u[0]))[0] || [1, 0];
     const fit = hi >= label ? Math.floor((hi - label) / GAP) + 1 : 0;
-    const mid = (y0 + y1) / 2, sides = [];
-    for (let y = y1 - GAP; y > y0 + 2 && sides.length < above.length - fit; y -= GAP) if (Math.abs(y - mid) > GAP) sides.push(r(y));
-    // the top takes the rightmost sources' edges, the west side the leftmost's (the highest slot the farthest)
-    const top = above.slice(Math.min(sides.length, above.length - Math.min(fit, above.length)));
-    above.slice(0, above.length - top.length).forEach((k, i) => at.set(k, [sides[i], E]));
+    const mid = (y0 + y1) / 2, slots = [];
+    for (let y = y1 - GAP; y > y0 + 2; y -= GAP) if (Math.abs(y - mid) > GAP) slots.push(r(y));
+    // what the top cannot hold comes into a side: the west side's the leftmost sources' edges, the east
+    // side's the rightmost's (the highest slot the farthest)
+    const over = Math.max(0, above.length - fit), leftish = above.filter((k) => centre(k)[0] < (x0 + x1) / 2).length;
+    const high = slots.filter((y) => y > mid); // the east side's lower half: where the box's own edges leave (its lanes, low)
+    const west = Math.min(slots.length, over, Math.max(leftish, over - high.length)), east = Math.min(high.length, over - west);
+    above.slice(0, west).forEach((k, i) => at.set(k, [slots[i], E]));
+    above.slice(above.length - east).reverse().forEach((k, i) => at.set(k, [high[i], W]));
+    const top = above.slice(west, above.length - east);
     const [lo, up] = hi >= label ? [label, hi] : [x0 + inset, x1 - inset]; // no room: as before
     top.forEach((k, i) => at.set(k, [r(top.length === 1 ? (lo + up) / 2 : lo + ((up - lo) * i) / (top.length - 1)), N]));
   }
@@ -75,10 +81,12 @@ function portsOf(boxes, texts, edges, tapped) {
     const starts = [[[a1, out], [a1 + CLEAR, out], E]];
     if (below) starts.push([[beneath, b0], [beneath, b0 - CLEAR], S]);
     const west = (y) => [[c0x - CLEAR, y], [c0x, y], [E, N, S]], top = (x) => [[x, c1 + CLEAR], [x, c1], [S]];
-    const end = side === E ? west(v) : side === N ? top(v) : [[v, c0 - CLEAR], [v, c0], [N]];
+    const east = (y) => [[boxes.get(h)[2] + CLEAR, y], [boxes.get(h)[2], y], [W, N, S]];
+    const end = side === E ? west(v) : side === W ? east(v) : side === N ? top(v) : [[v, c0 - CLEAR], [v, c0], [N]];
     // where no way leads to that point (a small reader under a label), its top's middle, its west side's
-    const x = r((c0x + boxes.get(h)[2]) / 2), y = r(c1 - Math.min(GAP, (c1 - c0) / 4));
-    return { starts, ends: side === S ? [end] : [end, top(x), west(y)] };
+    // (each at a height of its own on the sides: a small scalar's reads all came in at one point)
+    const ks = into.get(h), i = ks.indexOf(k), x = r((c0x + boxes.get(h)[2]) / 2), y = r(c1 - ((c1 - c0) * (i + 1)) / (ks.length + 1));
+    return { starts, ends: side === S ? [end] : [end, top(x), west(y), east(y)] };
   });
 }
 
