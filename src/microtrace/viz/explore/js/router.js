@@ -157,6 +157,11 @@ function search(g, starts, end, src) {
     return s;
   };
   const guess = (p) => Math.abs(X[p % nx] - gx) + Math.abs(Y[(p / nx) | 0] - gy);
+  // a goal no open stretch leads into (inside another box's clearance) is not searched for: a search
+  // that fails has looked at the whole grid
+  const gi = goal % nx, gj = (goal / nx) | 0;
+  const into = (e) => { const i = gi - STEP[e][0], j = gj - STEP[e][1]; return i >= 0 && j >= 0 && i < nx && j < ny && !(e < 2 ? h[gj * nx + Math.min(i, gi)] : v[Math.min(j, gj) * nx + gi]); };
+  if (!end[2].some(into)) return null;
   for (const [, at, d] of starts) { const s = g.at(...at) * 4 + d; cost[s] = 0; seen[s] = now; from[s] = -1; push(guess(s >> 2), s); }
   let found = -1;
   while (F.length) {
