@@ -18,10 +18,11 @@ attrs = st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True), st.one_of(
 def draw(cls, items, html_free):
     g = cls(name="g")
     g.attr("graph", label=html_free)
-    g.attr("node", **items[0][1])
+    # every name through `_attributes`: as keywords, "kw" or "name" would be the methods' own arguments
+    g.attr("node", _attributes=items[0][1])
     with g.subgraph(name="cluster_x") as c:
         for name, a in items:
-            c.node(name, **a)
+            c.node(name, _attributes=a)
     for (u, a), (v, _) in zip(items, items[1:]):
         g.edge(u, v, label=graphviz.nohtml(v), _attributes=list(a.items()))
     return g.source
