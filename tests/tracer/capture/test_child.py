@@ -79,8 +79,9 @@ NAMED = "params = [Value(0.5)]\nfor step in range(2):\n    loss = (params[0] * 3
     [
         ("import os\nos._exit(5)\n", (), ["ended with status 5 without sending step 1"]),
         ("class Mine(BaseException):\n    pass\n\nraise Mine('again')\n", (), ["raised Mine: again at train.py"]),
-        ("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    time.sleep(1)\n", ("--timeout", 4),
-         ["did not reach step 1 within the timeout of 4 s"]),
+        pytest.param("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    time.sleep(1)\n",
+                     ("--timeout", 4), ["did not reach step 1 within the timeout of 4 s"],
+                     marks=pytest.mark.slow),  # 4 s asleep; every run's timeout is in_child's, fast above (trace)
     ],
 )  # fmt: skip
 def test_gradcheck_gives_one_line_when_a_later_run_misbehaves_and_leaves_no_process(

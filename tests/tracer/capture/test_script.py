@@ -69,9 +69,21 @@ def microgpt_trace():
     return trace_script(MICROGPT, step=2, args=["5"])
 
 
+@pytest.mark.slow  # microGPT's own size (~5 CPU-s with the test below); the same check on a fork at MINI size is fast
 def test_microgpt_style_loss_and_every_gradient_equal_the_plain_run(microgpt_trace):
-    ref = plain(MICROGPT, 2, STATE_DICT, 5)
-    G = microgpt_trace.graph()
+    same_numbers_as_the_plain_run(microgpt_trace, plain(MICROGPT, 2, STATE_DICT, 5), at_least=1000)
+
+
+def test_a_forks_loss_and_every_gradient_equal_the_plain_run():
+    """A microGPT fork at MINI size, with operations of its own (safe_log, GELU): the script's numbers, bit
+    for bit, at its second step."""
+    fork = SCRIPTS / "forks" / "custom_op.py"
+    same_numbers_as_the_plain_run(trace_script(fork, step=1, args=["3"]), plain(fork, 1, STATE_DICT, 3), at_least=100)
+
+
+def same_numbers_as_the_plain_run(trace, ref, at_least):
+    """The traced step's loss and every parameter's gradient are those of the plain run `ref` (PLAIN)."""
+    G = trace.graph()
     assert G.graph["loss"] == ref["loss"]
     assert G.nodes[G.graph["loss_node"]]["data"] == ref["loss"]
     traced = param_grads(G)
@@ -82,12 +94,13 @@ def test_microgpt_style_loss_and_every_gradient_equal_the_plain_run(microgpt_tra
             used += 1
         else:
             assert grad == 0, f"{name}[{r},{c}] has a gradient but is not in the trace"
-    assert used == len(traced) > 1000
+    assert used == len(traced) > at_least
     stats = G.graph["param_stats"]
     assert set(stats) == {name for name, *_ in ref["grads"]}
     assert stats["wte"]["grad_norm"] == math.sqrt(math.fsum(g * g for n, r, c, g in ref["grads"] if n == "wte"))
 
 
+@pytest.mark.slow  # microGPT's own size; a fork's conventions are found fast in test_forks
 def test_microgpt_style_conventions_provenance_and_update(microgpt_trace):
     t = microgpt_trace
     found = t.meta["conventions"]
