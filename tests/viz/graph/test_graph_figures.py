@@ -347,6 +347,7 @@ def test_missing_dot_writes_the_source_and_exits_3(files, tmp_path, monkeypatch)
         render_bytes("digraph { a }", "png")
 
 
+@pytest.mark.slow  # the test above end to end, in a process of its own (~0.7 CPU-s)
 def test_missing_dot_through_the_installed_command(files, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
