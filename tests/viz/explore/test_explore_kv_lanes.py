@@ -46,7 +46,12 @@ _GEOMETRY = """() => {
 
 # the session's explorer page (2 heads, 5 positions) in make test; the 4-head model's page (7 positions),
 # a build of its own, in make test-all
-@pytest.fixture(scope="module", params=["explorer_page", pytest.param("heads_page", marks=pytest.mark.slow)])
+# the slow tier, on both pages: the figure the page starts from is checked fast (tests/viz/graph/test_kv_lanes.py:
+# every read in a lane, off arrowheads and texts), and so is every re-layout (test_explore_relayout: no KV
+# edge through a box, none running on another); this reads the page's own drawing of both (~2 CPU-s a page)
+@pytest.fixture(
+    scope="module", params=[pytest.param(p, marks=pytest.mark.slow) for p in ("explorer_page", "heads_page")]
+)
 def page_file(request):
     return request.getfixturevalue(request.param)
 
