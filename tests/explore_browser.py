@@ -32,7 +32,7 @@ def launch():
         b.close()
 
 
-_windows: dict = {}  # (browser, touch) -> the browser context the pages of the tests open in
+_windows: dict = {}  # (browser, touch, motion, size, audited) -> (the browser, the context its pages open in)
 
 
 def window(browser, touch=False, motion=False, size=(1280, 800), audited=False):
@@ -52,6 +52,7 @@ def window(browser, touch=False, motion=False, size=(1280, 800), audited=False):
 
 
 _tabs: dict = {}  # id(window) -> (the window, its tabs in use, its tabs that closed pages left blank)
+_heard: dict = {}  # id(tab) -> the listeners its page was opened with
 
 
 def _tabs_of(context):
@@ -61,14 +62,18 @@ def _tabs_of(context):
     return lists
 
 
-def tab(context):
-    """A tab of the window `context` to open a page in, in front: one a closed page left blank, as a person
-    opens the next page in the tab they have, else a new one. A new tab starts a renderer process of its
-    own: ~0.5 CPU-s more than loading the page into an open tab (0.79 against 0.28 for a blank page)."""
+def tab(context, heard=None):
+    """A tab of the window `context` to open a page in, in front, listening with `heard` ({event: listener},
+    until `untab`): one a closed page left blank, as a person opens the next page in the tab they have, else
+    a new one. A new tab starts a renderer process of its own: ~0.5 CPU-s more than loading the page into
+    an open tab (0.79 against 0.28 for a blank page)."""
     used, idle = _tabs_of(context)
     page = idle.pop() if idle else context.new_page()
     page.bring_to_front()  # a tab behind another gets no animation frames, and the page draws in them
     used.append(page)
+    _heard[id(page)] = heard or {}
+    for event, listen in _heard[id(page)].items():
+        page.on(event, listen)
     return page
 
 
@@ -77,6 +82,8 @@ def untab(page, context, keep):
     comes to the front again, as when a person closes a tab."""
     used, idle = _tabs_of(context)
     used.remove(page)
+    for event, listen in _heard.pop(id(page)).items():
+        page.remove_listener(event, listen)
     if keep:
         page.mouse.move(0, 0)  # (the pointer would hover over the next page)
         page.goto("about:blank")
@@ -93,14 +100,11 @@ class Opened:
     def __init__(self, browser, path, hash="", touch=False, motion=False):
         self.errors, self.requests, self.touched = [], [], touch
         self.context = window(browser, touch, motion)
-        self.page = tab(self.context)
-        self.page.set_default_timeout(10_000)
-        self._heard = {
+        self.page = tab(self.context, {
             "console": lambda m: m.type == "error" and self.errors.append(m.text),
             "pageerror": lambda e: self.errors.append(str(e)),
-        }
-        for event, listen in self._heard.items():
-            self.page.on(event, listen)
+        })  # fmt: skip
+        self.page.set_default_timeout(10_000)
         self.page.route("**/*", self._route)
         self.page.goto(path.as_uri() + hash)
         self.until("!!document.body.dataset.ready")
@@ -219,8 +223,6 @@ class Opened:
         """Leave the tab blank for the next page, as it was made: no listener, no route, nothing of this
         page's document left. A tab a test drove through a CDP session of its own (touch) is closed
         instead: what it set there would stay."""
-        for event, listen in self._heard.items():
-            self.page.remove_listener(event, listen)
         self.page.unroute("**/*", self._route)
         untab(self.page, self.context, keep=not self.touched)
 

@@ -226,16 +226,12 @@ def shown(browser, path):
     from explore_browser import tab, untab, window  # (here: the rest of this file runs without Playwright)
 
     context = window(browser, size=(1280, 2000))
-    page, console = tab(context), []
-    heard = {"console": lambda m: console.append(m.text), "pageerror": lambda e: console.append(str(e))}
-    for event, listen in heard.items():
-        page.on(event, listen)
+    console: list = []
+    page = tab(context, {"console": lambda m: console.append(m.text), "pageerror": lambda e: console.append(str(e))})
     try:
         page.goto(path.as_uri())  # returns after the load event: every image decoded
         yield page, console
     finally:
-        for event, listen in heard.items():
-            page.remove_listener(event, listen)
         untab(page, context, keep=True)
 
 
