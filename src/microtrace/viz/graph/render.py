@@ -108,16 +108,20 @@ def _in_lanes(exe, src):
     neato = Path(exe).with_name("neato")  # Graphviz's programs live side by side
     if not _KV.search(src) or not neato.exists():
         return src, [exe]
-    text = src.decode("utf-8")
-    bare, kv = lanes.apart(text)
-    if kv:  # the stage view: laid out without them, then they are added in lanes (lanes.apart says why)
-        doc = json.loads(_run_dot([exe, "-Tjson"], bare.encode("utf-8"), "lay out"))
-        laid = lanes.added(_run_dot([exe, "-Tdot"], bare.encode("utf-8"), "lay out").decode("utf-8"), doc, kv)
-        if laid is not None:
-            return laid.encode("utf-8"), [str(neato), "-n2"]
-    doc = json.loads(_run_dot([exe, "-Tjson"], src, "lay out"))
-    laid = lanes.with_lanes(_run_dot([exe, "-Tdot"], src, "lay out").decode("utf-8"), doc)
+    bare, kv = lanes.apart(src.decode("utf-8"))
+    # the stage view: laid out without them, then they are added in lanes (lanes.apart says why); where
+    # one does not fit, and in any other view, laid out with them, then drawn in lanes
+    laid = _laid_out(exe, bare, lambda dot, doc: lanes.added(dot, doc, kv)) if kv else None
+    if laid is None:
+        laid = _laid_out(exe, src.decode("utf-8"), lanes.with_lanes)
     return (src, [exe]) if laid is None else (laid.encode("utf-8"), [str(neato), "-n2"])
+
+
+def _laid_out(exe, text, in_lanes):
+    """`in_lanes(dot's layout of the DOT `text` as DOT, the same as parsed JSON)`: DOT for `neato -n2`, or None."""
+    source = text.encode("utf-8")
+    doc = json.loads(_run_dot([exe, "-Tjson"], source, "lay out"))
+    return in_lanes(_run_dot([exe, "-Tdot"], source, "lay out").decode("utf-8"), doc)
 
 
 def with_dpi(png, dpi):
